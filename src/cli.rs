@@ -1,0 +1,190 @@
+//! Command-line definitions (clap derive). Handlers live in [`crate::cmd`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// bosun: a terminal supervisor for fleets of CLI coding agents.
+#[derive(Debug, Parser)]
+#[command(name = "bosun", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Database file [env: BOSUN_DB] [default: $XDG_DATA_HOME/bosun/bosun.db]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Project config layered over the user config [env: BOSUN_CONFIG] [default: ./bosun.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log file [default: $XDG_STATE_HOME/bosun/bosun.log]; level from BOSUN_LOG or RUST_LOG
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented default bosun.toml
+    Init {
+        /// Where to write it
+        #[arg(default_value = "bosun.toml")]
+        path: PathBuf,
+        /// Overwrite an existing file
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check the config and print the pipeline it defines
+    Config {
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage projects (git repositories)
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    /// Manage tasks
+    #[command(subcommand)]
+    Task(TaskCommand),
+    /// Approve the task's pending approval gate
+    Approve {
+        /// Task key, e.g. ET-001
+        key: String,
+        /// Note recorded with the approval
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Reject the task's pending approval gate; the note becomes the next run's feedback
+    Reject {
+        /// Task key
+        key: String,
+        /// Why: what the agent must change
+        #[arg(long)]
+        note: String,
+    },
+    /// Show the job queue, or act on a job
+    Queue(QueueArgs),
+    /// Show the event log (append-only activity)
+    Log {
+        /// Only this task's events
+        #[arg(long)]
+        task: Option<String>,
+        /// How many of the newest events
+        #[arg(short = 'n', long, default_value_t = 50)]
+        limit: usize,
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `bosun project …`
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Register a git repository as a project
+    Add {
+        /// Path of the repository
+        path: PathBuf,
+        /// Short name [default: the directory name]
+        #[arg(long)]
+        name: Option<String>,
+        /// Task key prefix, 1-8 letters [default: from the name, e.g. example-tool -> ET]
+        #[arg(long)]
+        key: Option<String>,
+        /// Command a command gate without its own runs [default: detected, e.g. cargo test]
+        #[arg(long)]
+        test_command: Option<String>,
+        /// Branch worktrees start from [default: the repository's HEAD branch]
+        #[arg(long)]
+        default_branch: Option<String>,
+    },
+    /// List projects
+    List {
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `bosun task …`
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// Add a task; it enters the first stage and its job is queued
+    Add {
+        /// One-line title
+        title: String,
+        /// Specification from a file, or - for standard input
+        #[arg(long, value_name = "FILE|-")]
+        spec: Option<String>,
+        /// Project name or key prefix [default: the only project]
+        #[arg(long)]
+        project: Option<String>,
+        /// Lower runs first
+        #[arg(long, default_value_t = 100)]
+        priority: i64,
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tasks, those needing the operator first
+    List {
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a task: stage, gate results, runs, jobs, feedback, events
+    Show {
+        /// Task key
+        key: String,
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a blocked or needs-input task's stage again, with your answer as feedback
+    Resume {
+        /// Task key
+        key: String,
+        /// Answers or instructions for the agent
+        #[arg(long)]
+        note: Option<String>,
+        /// Resume at this stage instead of the current one
+        #[arg(long)]
+        stage: Option<String>,
+    },
+    /// Cancel a task and its open job
+    Cancel {
+        /// Task key
+        key: String,
+    },
+}
+
+/// `bosun queue [cancel|retry|prune]`
+#[derive(Debug, Args)]
+pub struct QueueArgs {
+    /// Act on a job instead of showing the queue
+    #[command(subcommand)]
+    pub action: Option<QueueCommand>,
+    /// Print as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Queue actions.
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Cancel a queued or running job; its task is blocked for you to decide
+    Cancel {
+        /// Job id
+        job: i64,
+    },
+    /// Queue a failed or cancelled job again with fresh attempts
+    Retry {
+        /// Job id
+        job: i64,
+        /// Feedback for the next run
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Delete finished jobs older than queue.prune_after
+    Prune,
+}

@@ -1,0 +1,81 @@
+//! CLI command handlers, one small file per command group. Each prints human text, or JSON
+//! with `--json` (every read command takes it).
+
+mod config;
+mod decide;
+mod init;
+mod log;
+mod project;
+mod queue;
+mod task;
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+use crate::config::paths;
+use crate::store::Store;
+
+/// What every handler gets: the command line's global options.
+pub struct Ctx {
+    db: Option<std::path::PathBuf>,
+    config: Option<std::path::PathBuf>,
+}
+
+impl Ctx {
+    /// The layered, validated config.
+    fn config(&self) -> Result<Config> {
+        Ok(Config::load(self.config.as_deref())?)
+    }
+
+    /// The database, opened and migrated.
+    fn store(&self) -> Result<Store> {
+        let path = paths::db_path(self.db.clone());
+        Store::open(&path).with_context(|| format!("cannot open the database {}", path.display()))
+    }
+}
+
+/// Runs a parsed command line.
+///
+/// # Errors
+/// Whatever the command reports: config errors with file:line:key, a missing task or
+/// project, a decision that does not fit the task's state, database failures.
+pub fn run(cli: Cli) -> Result<()> {
+    let ctx = Ctx {
+        db: cli.db,
+        config: cli.config,
+    };
+    match cli.command {
+        Command::Init { path, force } => init::run(&path, force),
+        Command::Config { json } => config::run(&ctx, json),
+        Command::Project(c) => project::run(&ctx, c),
+        Command::Task(c) => task::run(&ctx, c),
+        Command::Approve { key, note } => decide::approve(&ctx, &key, note),
+        Command::Reject { key, note } => decide::reject(&ctx, &key, note),
+        Command::Queue(args) => queue::run(&ctx, args),
+        Command::Log { task, limit, json } => log::run(&ctx, task.as_deref(), limit, json),
+    }
+}
+
+/// Prints `value` as pretty JSON.
+fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// A duration in milliseconds as a short human string, e.g. `3m 12s`.
+fn human_ms(ms: i64) -> String {
+    let secs = u64::try_from(ms.max(0) / 1000).unwrap_or(0);
+    if secs == 0 {
+        return "0s".into();
+    }
+    humantime::format_duration(Duration::from_secs(secs)).to_string()
+}
+
+/// How long ago `ts` (ms since the epoch) was.
+fn ago(ts: i64, now: i64) -> String {
+    format!("{} ago", human_ms(now - ts))
+}

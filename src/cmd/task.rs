@@ -1,0 +1,216 @@
+//! `bosun task add|list|show|resume|cancel`.
+
+use std::io::Read;
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use super::{Ctx, ago, print_json};
+use crate::cli::TaskCommand;
+use crate::pipeline::{Decision, Engine, Outcome};
+use crate::store::events::{self, Event};
+use crate::store::gates::{self, GateResult};
+use crate::store::jobs::{self, Job};
+use crate::store::now_ms;
+use crate::store::projects::{self, Project};
+use crate::store::runs::{self, Run};
+use crate::store::tasks::{self, Task};
+
+pub(super) fn run(ctx: &Ctx, cmd: TaskCommand) -> Result<()> {
+    match cmd {
+        TaskCommand::Add {
+            title,
+            spec,
+            project,
+            priority,
+            json,
+        } => add(ctx, &title, spec.as_deref(), project, priority, json),
+        TaskCommand::List { json } => list(ctx, json),
+        TaskCommand::Show { key, json } => show(ctx, &key, json),
+        TaskCommand::Resume { key, note, stage } => {
+            super::decide::decide(ctx, &key, Decision::Resume { note, stage })
+        }
+        TaskCommand::Cancel { key } => super::decide::decide(ctx, &key, Decision::Cancel),
+    }
+}
+
+/// One line describing what the engine did.
+pub(super) fn describe(o: &Outcome) -> String {
+    match o {
+        Outcome::Advanced { stage, job } => format!("entered {stage} (job {job} queued)"),
+        Outcome::Done => "done".into(),
+        Outcome::AwaitingApproval { .. } => "awaiting approval".into(),
+        Outcome::Retried { job } => format!("stage runs again (job {job} queued)"),
+        Outcome::RolledBack { stage, job } => format!("rolled back to {stage} (job {job} queued)"),
+        Outcome::NeedsInput => "needs input".into(),
+        Outcome::Blocked { reason } => format!("blocked: {reason}"),
+        Outcome::Requeued { failure, .. } => format!("requeued after a {failure} failure"),
+        Outcome::Cancelled => "cancelled".into(),
+        Outcome::Ignored { reason } => format!("nothing to do: {reason}"),
+    }
+}
+
+fn add(
+    ctx: &Ctx,
+    title: &str,
+    spec: Option<&str>,
+    project: Option<String>,
+    priority: i64,
+    json: bool,
+) -> Result<()> {
+    if title.trim().is_empty() {
+        bail!("a task needs a title");
+    }
+    let spec = match spec {
+        None => String::new(),
+        Some("-") => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("cannot read the spec from standard input")?;
+            s
+        }
+        Some(path) => {
+            std::fs::read_to_string(path).with_context(|| format!("cannot read the spec {path}"))?
+        }
+    };
+    let cfg = ctx.config()?;
+    let store = ctx.store()?;
+    let project = match project {
+        Some(p) => p,
+        None => {
+            let all = projects::list(store.conn())?;
+            match all.as_slice() {
+                [only] => only.name.clone(),
+                [] => bail!("no projects yet; add one with `bosun project add PATH`"),
+                many => {
+                    let names: Vec<&str> = many.iter().map(|p| p.name.as_str()).collect();
+                    bail!(
+                        "several projects exist; pass --project (one of: {})",
+                        names.join(", ")
+                    )
+                }
+            }
+        }
+    };
+    let engine = Engine::new(&cfg, &store);
+    let (task, job) = engine.create_task(&project, title, &spec, priority)?;
+    if json {
+        return print_json(&serde_json::json!({ "task": task, "job": job }));
+    }
+    println!(
+        "{} created at {} ({} job {} queued)",
+        task.key, task.stage, job.role, job.id
+    );
+    Ok(())
+}
+
+fn list(ctx: &Ctx, json: bool) -> Result<()> {
+    let store = ctx.store()?;
+    let list = tasks::list(store.conn())?;
+    if json {
+        return print_json(&list);
+    }
+    if list.is_empty() {
+        println!("no tasks; add one with `bosun task add TITLE`");
+    }
+    for t in list {
+        let flag = if t.state.needs_operator() { "!" } else { " " };
+        println!(
+            "{flag} {:<9} {:<13} {:<18} {}",
+            t.key,
+            t.stage,
+            t.state.as_str(),
+            t.title
+        );
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct TaskDetail {
+    task: Task,
+    project: Project,
+    gate_results: Vec<GateResult>,
+    runs: Vec<Run>,
+    jobs: Vec<Job>,
+    events: Vec<Event>,
+}
+
+fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
+    let store = ctx.store()?;
+    let c = store.conn();
+    let task = tasks::by_key(c, key)?;
+    let detail = TaskDetail {
+        project: projects::get(c, task.project_id)?,
+        gate_results: gates::for_task(c, task.id)?,
+        runs: runs::for_task(c, task.id)?,
+        jobs: jobs::for_task(c, task.id)?,
+        events: events::recent(c, Some(task.id), 200)?,
+        task,
+    };
+    if json {
+        return print_json(&detail);
+    }
+    let now = now_ms();
+    let t = &detail.task;
+    println!("{}  {}", t.key, t.title);
+    println!(
+        "project {}  stage {}  state {}",
+        detail.project.name, t.stage, t.state
+    );
+    if let Some(reason) = &t.state_reason {
+        println!("why: {reason}");
+    }
+    if let Some(wt) = &t.worktree {
+        println!(
+            "worktree {wt} (branch {})",
+            t.branch.as_deref().unwrap_or("?")
+        );
+    }
+    if !t.spec.trim().is_empty() {
+        println!("\nspec:\n{}", t.spec.trim_end());
+    }
+    if let Some(fb) = detail.jobs.first().and_then(|j| j.feedback.as_deref()) {
+        println!("\nfeedback for the latest job:\n{}", fb.trim_end());
+    }
+    println!("\ngates:");
+    for g in &detail.gate_results {
+        println!(
+            "  {:<13} {:<9} {:<7} {}",
+            g.stage,
+            g.kind,
+            g.outcome.as_str(),
+            g.reason
+        );
+    }
+    println!("\nruns:");
+    for r in &detail.runs {
+        println!(
+            "  #{:<5} {:<13} {:<10} attempt {} {:<8} {}{}",
+            r.id,
+            r.stage,
+            r.provider,
+            r.attempt,
+            r.status.as_str(),
+            ago(r.started_at, now),
+            r.error
+                .as_deref()
+                .map(|e| format!("  {e}"))
+                .unwrap_or_default()
+        );
+    }
+    println!("\nevents:");
+    for e in detail
+        .events
+        .iter()
+        .rev()
+        .take(20)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+    {
+        println!("  {:>10}  {}", ago(e.ts, now), e.message);
+    }
+    Ok(())
+}

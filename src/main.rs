@@ -1,0 +1,16 @@
+//! The `bosun` binary: parses the command line and dispatches. No logic lives here.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = bosun::cli::Cli::parse();
+    let _guard = bosun::logging::init(cli.log_file.as_deref());
+    match bosun::cmd::run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("bosun: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,982 @@
+//! The pipeline engine: pure rules over the store, no tmux.
+//!
+//! [`Engine::handle`] is the one entry point. Given a finished run or an operator decision
+//! it evaluates the stage's branches and gates ([`gates::evaluate`]) and then, in one write
+//! transaction, records the gate results, advances the task, rolls it back with feedback,
+//! retries the stage, waits for the operator or blocks it, and appends an event for every
+//! step. Entering a stage always enqueues a job for *that* stage's own role.
+
+pub mod gates;
+
+use std::path::PathBuf;
+
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::config::{Action, Config};
+use crate::queue::{Disposition, JobSpec, Queue};
+use crate::store::events::{self, EventKind, NewEvent};
+use crate::store::gates::{GateOutcome, NewGateResult};
+use crate::store::jobs::{self, Job, JobStatus};
+use crate::store::runs::{self, Run, RunStatus};
+use crate::store::tasks::{self, Task, TaskState};
+use crate::store::{self, Store, StoreError, counters, projects};
+
+use gates::{Check, Evaluation, Subject, Verdict};
+
+/// An engine failure.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The store failed, or a named row is missing.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The request does not fit the task's state (e.g. approving a task that waits for
+    /// nothing); the message says what the task is doing.
+    #[error("{0}")]
+    State(String),
+    /// The task's stage is not in the configured pipeline (the config changed).
+    #[error("task {task} is at stage `{stage}`, which the pipeline in the config does not have")]
+    UnknownStage {
+        /// Task key.
+        task: String,
+        /// The stage name stored.
+        stage: String,
+    },
+}
+
+/// Result alias for engine calls.
+pub type Result<T> = std::result::Result<T, EngineError>;
+
+/// How a run ended, as the supervisor saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunResult {
+    /// The agent finished its turn (or a batch agent exited 0).
+    Completed {
+        /// The agent's last message, if the supervisor captured it.
+        final_message: Option<String>,
+    },
+    /// The run failed: crashed, exited non-zero, was killed, or its pane was lost.
+    Failed {
+        /// One line: what happened.
+        reason: String,
+        /// The end of the run's output, for transient-failure classification.
+        log_tail: String,
+        /// The agent's exit status, when it exited.
+        exit_code: Option<i64>,
+        /// The watchdog killed it (always a permanent failure).
+        timed_out: bool,
+    },
+}
+
+/// An operator's decision about a task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Pass the pending approval gate.
+    Approve {
+        /// Optional note, recorded with the gate result.
+        note: Option<String>,
+    },
+    /// Fail the pending approval gate; the note is the next run's feedback.
+    Reject {
+        /// Why; required.
+        note: String,
+    },
+    /// Run a blocked or needs-input task's stage again (or `stage`), with the note as
+    /// feedback (the operator's answers); retry and rollback counts start over.
+    Resume {
+        /// Answers or instructions for the agent.
+        note: Option<String>,
+        /// Stage to resume at; default the task's current stage.
+        stage: Option<String>,
+    },
+    /// Cancel the task and its open job.
+    Cancel,
+}
+
+/// Input to [`Engine::handle`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// A run ended.
+    RunFinished {
+        /// The run.
+        run_id: i64,
+        /// How it ended.
+        result: RunResult,
+    },
+    /// The operator decided.
+    Decide {
+        /// Task key.
+        task: String,
+        /// The decision.
+        decision: Decision,
+    },
+}
+
+/// What the engine did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Entered the next stage; a job for its role is queued.
+    Advanced {
+        /// The stage entered.
+        stage: String,
+        /// The job queued.
+        job: i64,
+    },
+    /// Passed the last stage.
+    Done,
+    /// An approval gate waits for the operator.
+    AwaitingApproval {
+        /// Its index in the stage.
+        gate: usize,
+    },
+    /// The same stage runs again with feedback.
+    Retried {
+        /// The job queued.
+        job: i64,
+    },
+    /// Back to an earlier stage with feedback.
+    RolledBack {
+        /// The stage entered.
+        stage: String,
+        /// The job queued.
+        job: i64,
+    },
+    /// The agent asked questions; the operator must answer.
+    NeedsInput,
+    /// Stopped for the operator.
+    Blocked {
+        /// Why.
+        reason: String,
+    },
+    /// The failed run's job is queued again after backoff.
+    Requeued {
+        /// When it may run, ms since the epoch.
+        available_at: i64,
+        /// `transient` or `permanent`.
+        failure: String,
+    },
+    /// The task was cancelled.
+    Cancelled,
+    /// Nothing to do (e.g. the run's job was cancelled meanwhile).
+    Ignored {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What start-up recovery did with the jobs left running.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Recovery {
+    /// Runs whose pane is alive: adopted, not re-run.
+    pub readopted: Vec<i64>,
+    /// Jobs whose run was lost, queued again with backoff.
+    pub requeued: Vec<i64>,
+    /// Jobs whose run was lost with attempts spent: failed, task blocked.
+    pub failed: Vec<i64>,
+    /// Jobs claimed but never started: queued again without counting an attempt.
+    pub released: Vec<i64>,
+}
+
+/// The pipeline engine over a store.
+pub struct Engine<'a> {
+    /// The validated config.
+    pub cfg: &'a Config,
+    /// The database.
+    pub store: &'a Store,
+    /// Queue policy.
+    pub queue: Queue,
+    clock: fn() -> i64,
+}
+
+impl<'a> Engine<'a> {
+    /// An engine over `store` with `cfg`'s pipeline and queue policy.
+    pub fn new(cfg: &'a Config, store: &'a Store) -> Engine<'a> {
+        Engine {
+            cfg,
+            store,
+            queue: Queue::new(cfg),
+            clock: store::now_ms,
+        }
+    }
+
+    /// Replaces the clock (ms since the epoch), for tests of time-dependent rules.
+    pub fn with_clock(mut self, clock: fn() -> i64) -> Engine<'a> {
+        self.clock = clock;
+        self
+    }
+
+    fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    /// Creates a task in project `project` (name or key prefix) at the first stage and
+    /// queues the job for that stage's role. Keys are `PREFIX-NNN`, numbered per project.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if the project does not exist.
+    pub fn create_task(
+        &self,
+        project: &str,
+        title: &str,
+        spec: &str,
+        priority: i64,
+    ) -> Result<(Task, Job)> {
+        let now = self.now();
+        self.store.write(|tx| {
+            let project = projects::find(tx, project)?;
+            let seq = projects::next_seq(tx, project.id)?;
+            let key = format!("{}-{seq:03}", project.key_prefix);
+            let first = &self.cfg.stages[0];
+            let task = tasks::insert(
+                tx,
+                &key,
+                project.id,
+                title,
+                spec,
+                &first.name,
+                priority,
+                now,
+            )?;
+            self.event(
+                tx,
+                EventKind::TaskCreated,
+                &task,
+                None,
+                "cli",
+                format!("{key} created: {title}"),
+                now,
+            )?;
+            let job = self.enter(tx, &task, 0, None, "engine", now)?;
+            Ok((tasks::get(tx, task.id)?, job))
+        })
+    }
+
+    /// Starts a run for a claimed job (a `starting` row that copies the job's feedback).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if the job does not exist.
+    pub fn start_run(&self, job_id: i64) -> Result<Run> {
+        let now = self.now();
+        Ok(self.store.write(|tx| runs::start(tx, job_id, now))?)
+    }
+
+    /// The one entry point: applies a finished run or an operator decision.
+    ///
+    /// # Errors
+    /// [`EngineError::State`] if a decision does not fit the task's state;
+    /// [`EngineError::Store`] on database failure or a missing row.
+    pub fn handle(&self, input: Input) -> Result<Outcome> {
+        match input {
+            Input::RunFinished { run_id, result } => self.run_finished(run_id, result),
+            Input::Decide { task, decision } => self.decide(&task, decision),
+        }
+    }
+
+    /// Start-up reconciliation of jobs left `running`: a job whose run is alive (per
+    /// `alive`) is re-adopted; one whose run is gone is failed as a lost run (requeued with
+    /// backoff, or failed and its task blocked when attempts are spent); one that never
+    /// started a run is queued again without counting an attempt.
+    ///
+    /// # Errors
+    /// [`EngineError::Store`] on database failure.
+    pub fn recover(&self, alive: impl Fn(&Run) -> bool) -> Result<Recovery> {
+        let mut report = Recovery::default();
+        let running = jobs::with_status(self.store.conn(), JobStatus::Running, usize::MAX >> 1)?;
+        for job in running {
+            let Some(run) = runs::open_for_job(self.store.conn(), job.id)? else {
+                let now = self.now();
+                self.store.write(|tx| {
+                    self.queue
+                        .release(tx, job.id, "claimed but never started", now)
+                })?;
+                report.released.push(job.id);
+                continue;
+            };
+            if alive(&run) {
+                let now = self.now();
+                self.store.write(|tx| {
+                    events::append(
+                        tx,
+                        EventKind::JobReadopted,
+                        NewEvent {
+                            task_id: Some(job.task_id),
+                            job_id: Some(job.id),
+                            run_id: Some(run.id),
+                            actor: "supervisor",
+                            message: format!("run {} re-adopted after restart", run.id),
+                            ..Default::default()
+                        },
+                        now,
+                    )
+                })?;
+                report.readopted.push(run.id);
+                continue;
+            }
+            let log_tail = run.log_path.as_deref().map(read_tail).unwrap_or_default();
+            let outcome = self.run_finished(
+                run.id,
+                RunResult::Failed {
+                    reason: "run lost: its pane is gone".into(),
+                    log_tail,
+                    exit_code: None,
+                    timed_out: false,
+                },
+            )?;
+            match outcome {
+                Outcome::Requeued { .. } => report.requeued.push(job.id),
+                _ => report.failed.push(job.id),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Cancels a queued or running job on the operator's word; its task, left without a
+    /// job, is blocked so the operator decides what comes next.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if the job already finished.
+    pub fn cancel_job(&self, job_id: i64) -> Result<Outcome> {
+        let now = self.now();
+        self.store.write(|tx| {
+            let job = self.queue.cancel(tx, job_id, "operator", now)?;
+            let task = tasks::get(tx, job.task_id)?;
+            if task.state == TaskState::Active {
+                let why = format!("job {job_id} ({}) was cancelled by the operator", job.stage);
+                return self.block(tx, &task, &why, "operator", now);
+            }
+            Ok(Outcome::Cancelled)
+        })
+    }
+
+    /// Queues a failed or cancelled job again with fresh attempts and `note` as feedback,
+    /// and makes its blocked task active again.
+    ///
+    /// # Errors
+    /// [`EngineError::State`] if the task has moved on from the job's stage or is not
+    /// blocked; [`StoreError::Conflict`] if the job is not failed or cancelled.
+    pub fn retry_job(&self, job_id: i64, note: Option<&str>) -> Result<Outcome> {
+        let now = self.now();
+        self.store.write(|tx| {
+            let job = jobs::get(tx, job_id)?;
+            let task = tasks::get(tx, job.task_id)?;
+            if task.stage != job.stage || task.state != TaskState::Blocked {
+                return Err(EngineError::State(format!(
+                    "{} is {} at {}; job {job_id} is for {}: resume the task instead",
+                    task.key, task.state, task.stage, job.stage
+                )));
+            }
+            let feedback = note.map(|n| format!("The operator says:\n{n}"));
+            let job = self
+                .queue
+                .retry(tx, job_id, feedback.as_deref(), "operator", now)?;
+            tasks::set_stage(tx, task.id, &task.stage, TaskState::Active, None, now)?;
+            self.event(
+                tx,
+                EventKind::Resumed,
+                &task,
+                None,
+                "operator",
+                format!("{} resumed: job {job_id} retried", task.key),
+                now,
+            )?;
+            Ok(Outcome::Retried { job: job.id })
+        })
+    }
+
+    fn run_finished(&self, run_id: i64, result: RunResult) -> Result<Outcome> {
+        let conn = self.store.conn();
+        let run = runs::get(conn, run_id)?;
+        let Some(job_id) = run.job_id else {
+            return Ok(Outcome::Ignored {
+                reason: format!("run {run_id} has no job"),
+            });
+        };
+        let job = jobs::get(conn, job_id)?;
+        if job.status != JobStatus::Running || run.ended_at.is_some() {
+            let now = self.now();
+            self.store.write(|tx| {
+                if run.ended_at.is_none() {
+                    runs::end(
+                        tx,
+                        run_id,
+                        RunStatus::Error,
+                        None,
+                        Some("job no longer running"),
+                        None,
+                        now,
+                    )?;
+                }
+                Ok::<_, EngineError>(())
+            })?;
+            return Ok(Outcome::Ignored {
+                reason: format!("job {job_id} is {}", job.status),
+            });
+        }
+        let task = tasks::get(conn, run.task_id)?;
+        match result {
+            RunResult::Failed {
+                reason,
+                log_tail,
+                exit_code,
+                timed_out,
+            } => {
+                let failure = self
+                    .queue
+                    .classifier
+                    .classify(&log_tail, &reason, timed_out);
+                let now = self.now();
+                self.store.write(|tx| {
+                    let status = if exit_code.is_some() {
+                        RunStatus::Exited
+                    } else {
+                        RunStatus::Error
+                    };
+                    runs::end(
+                        tx,
+                        run_id,
+                        status,
+                        exit_code,
+                        Some(&failure.reason),
+                        None,
+                        now,
+                    )?;
+                    match self.queue.fail(tx, job_id, &failure, now)? {
+                        Disposition::Requeued { available_at, kind } => Ok(Outcome::Requeued {
+                            available_at,
+                            failure: format!("{kind:?}").to_lowercase(),
+                        }),
+                        Disposition::Failed => {
+                            let why = format!(
+                                "job {job_id} ({}) failed for good: {}",
+                                job.stage, failure.reason
+                            );
+                            self.block(tx, &task, &why, "queue", now)
+                        }
+                    }
+                })
+            }
+            RunResult::Completed { final_message } => {
+                let here = self.stage_index(&task)?;
+                let eval = self.evaluate(&task, here, Some(&run), final_message.as_deref(), 0)?;
+                let now = self.now();
+                self.store.write(|tx| {
+                    runs::end(
+                        tx,
+                        run_id,
+                        RunStatus::Done,
+                        None,
+                        None,
+                        final_message.as_deref(),
+                        now,
+                    )?;
+                    self.queue.complete(tx, job_id, now)?;
+                    self.apply(tx, &task, here, Some(run_id), eval, now)
+                })
+            }
+        }
+    }
+
+    fn decide(&self, key: &str, decision: Decision) -> Result<Outcome> {
+        let conn = self.store.conn();
+        let task = tasks::by_key(conn, key)?;
+        match decision {
+            Decision::Approve { note } => {
+                let (here, gate) = self.pending(&task)?;
+                let run = task.pending_run.map(|id| runs::get(conn, id)).transpose()?;
+                let final_message = run.as_ref().and_then(|r| r.final_message.clone());
+                let eval = self.evaluate(
+                    &task,
+                    here,
+                    run.as_ref(),
+                    final_message.as_deref(),
+                    gate + 1,
+                )?;
+                let now = self.now();
+                self.store.write(|tx| {
+                    let reason = match &note {
+                        Some(n) => format!("approved by the operator: {n}"),
+                        None => "approved by the operator".to_string(),
+                    };
+                    self.record(
+                        tx,
+                        &task,
+                        task.pending_run,
+                        &Check {
+                            index: gate as i64,
+                            kind: "approval",
+                            outcome: GateOutcome::Pass,
+                            reason: reason.clone(),
+                            output: None,
+                        },
+                        now,
+                    )?;
+                    self.event(
+                        tx,
+                        EventKind::Approved,
+                        &task,
+                        task.pending_run,
+                        "operator",
+                        format!("{}: {reason}", task.key),
+                        now,
+                    )?;
+                    self.apply(tx, &task, here, task.pending_run, eval, now)
+                })
+            }
+            Decision::Reject { note } => {
+                let (here, gate) = self.pending(&task)?;
+                let stage = &self.cfg.stages[here];
+                let action = stage.gates[gate].on_fail.clone();
+                let now = self.now();
+                self.store.write(|tx| {
+                    let reason = format!("rejected by the operator: {note}");
+                    self.event(
+                        tx,
+                        EventKind::Rejected,
+                        &task,
+                        task.pending_run,
+                        "operator",
+                        format!("{}: {reason}", task.key),
+                        now,
+                    )?;
+                    let eval = Evaluation {
+                        checks: vec![Check {
+                            index: gate as i64,
+                            kind: "approval",
+                            outcome: GateOutcome::Fail,
+                            reason,
+                            output: None,
+                        }],
+                        verdict: Verdict::Act {
+                            counter: gates::counter_name(&self.cfg.stages, here, &action),
+                            action,
+                            feedback: format!(
+                                "The operator rejected the {} stage's work:\n{note}",
+                                stage.name
+                            ),
+                        },
+                    };
+                    self.apply(tx, &task, here, task.pending_run, eval, now)
+                })
+            }
+            Decision::Resume { note, stage } => {
+                if !matches!(task.state, TaskState::Blocked | TaskState::NeedsInput) {
+                    return Err(EngineError::State(format!(
+                        "{} is {}; only blocked or needs-input tasks can be resumed",
+                        task.key, task.state
+                    )));
+                }
+                let target = match &stage {
+                    Some(name) => self.cfg.stage_index(name).ok_or_else(|| {
+                        EngineError::State(format!("no stage `{name}` in the pipeline"))
+                    })?,
+                    None => self.stage_index(&task)?,
+                };
+                let feedback = match (&task.state_reason, &note) {
+                    (Some(q), Some(n)) if task.state == TaskState::NeedsInput => {
+                        Some(format!("You asked:\n{q}\n\nThe operator answered:\n{n}"))
+                    }
+                    (_, Some(n)) => Some(format!("The operator says:\n{n}")),
+                    (_, None) => None,
+                };
+                let now = self.now();
+                self.store.write(|tx| {
+                    counters::clear(tx, task.id, "")?;
+                    self.event(
+                        tx,
+                        EventKind::Resumed,
+                        &task,
+                        None,
+                        "operator",
+                        format!("{} resumed at {}", task.key, self.cfg.stages[target].name),
+                        now,
+                    )?;
+                    let job =
+                        self.enter(tx, &task, target, feedback.as_deref(), "operator", now)?;
+                    Ok(Outcome::Retried { job: job.id })
+                })
+            }
+            Decision::Cancel => {
+                if matches!(task.state, TaskState::Done | TaskState::Cancelled) {
+                    return Err(EngineError::State(format!(
+                        "{} is already {}",
+                        task.key, task.state
+                    )));
+                }
+                let now = self.now();
+                self.store.write(|tx| {
+                    if let Some(job) = jobs::open_for_task(tx, task.id)? {
+                        self.queue.cancel(tx, job.id, "operator", now)?;
+                    }
+                    tasks::set_stage(
+                        tx,
+                        task.id,
+                        &task.stage,
+                        TaskState::Cancelled,
+                        Some("cancelled by the operator"),
+                        now,
+                    )?;
+                    self.event(
+                        tx,
+                        EventKind::TaskCancelled,
+                        &task,
+                        None,
+                        "operator",
+                        format!("{} cancelled", task.key),
+                        now,
+                    )?;
+                    Ok(Outcome::Cancelled)
+                })
+            }
+        }
+    }
+
+    fn stage_index(&self, task: &Task) -> Result<usize> {
+        self.cfg
+            .stage_index(&task.stage)
+            .ok_or_else(|| EngineError::UnknownStage {
+                task: task.key.clone(),
+                stage: task.stage.clone(),
+            })
+    }
+
+    fn pending(&self, task: &Task) -> Result<(usize, usize)> {
+        let here = self.stage_index(task)?;
+        match (task.state, task.pending_gate) {
+            (TaskState::AwaitingApproval, Some(g))
+                if (g as usize) < self.cfg.stages[here].gates.len() =>
+            {
+                Ok((here, g as usize))
+            }
+            _ => Err(EngineError::State(format!(
+                "{} is {} at {}, not awaiting approval",
+                task.key, task.state, task.stage
+            ))),
+        }
+    }
+
+    fn evaluate(
+        &self,
+        task: &Task,
+        here: usize,
+        run: Option<&Run>,
+        final_message: Option<&str>,
+        from_gate: usize,
+    ) -> Result<Evaluation> {
+        let project = projects::get(self.store.conn(), task.project_id)?;
+        let worktree = PathBuf::from(task.worktree.clone().unwrap_or(project.path.clone()));
+        let subject = Subject {
+            key: &task.key,
+            stage: &task.stage,
+            worktree: &worktree,
+            test_command: project.test_command.as_deref(),
+            final_message,
+            run_id: run.map(|r| r.id),
+        };
+        Ok(gates::evaluate(&self.cfg.stages, here, &subject, from_gate))
+    }
+
+    /// Records the checks and carries out the verdict, inside the caller's transaction.
+    fn apply(
+        &self,
+        tx: &Connection,
+        task: &Task,
+        here: usize,
+        run: Option<i64>,
+        eval: Evaluation,
+        now: i64,
+    ) -> Result<Outcome> {
+        for check in &eval.checks {
+            self.record(tx, task, run, check, now)?;
+        }
+        let stage = &self.cfg.stages[here];
+        match eval.verdict {
+            Verdict::Passed => {
+                let next = here + 1;
+                if next == self.cfg.stages.len() {
+                    tasks::set_stage(tx, task.id, "done", TaskState::Done, None, now)?;
+                    counters::clear(tx, task.id, "")?;
+                    self.event(
+                        tx,
+                        EventKind::TaskDone,
+                        task,
+                        run,
+                        "engine",
+                        format!("{} done", task.key),
+                        now,
+                    )?;
+                    return Ok(Outcome::Done);
+                }
+                let job = self.enter(tx, task, next, None, "engine", now)?;
+                Ok(Outcome::Advanced {
+                    stage: self.cfg.stages[next].name.clone(),
+                    job: job.id,
+                })
+            }
+            Verdict::Approval { gate } => {
+                tasks::set_pending_approval(tx, task.id, gate, run, now)?;
+                self.event(
+                    tx,
+                    EventKind::ApprovalRequested,
+                    task,
+                    run,
+                    "engine",
+                    format!("{} awaits approval of {}", task.key, stage.name),
+                    now,
+                )?;
+                Ok(Outcome::AwaitingApproval { gate })
+            }
+            Verdict::Act {
+                action,
+                feedback,
+                counter,
+            } => match action {
+                Action::NeedsInput => {
+                    tasks::set_stage(
+                        tx,
+                        task.id,
+                        &stage.name,
+                        TaskState::NeedsInput,
+                        Some(&feedback),
+                        now,
+                    )?;
+                    self.event(
+                        tx,
+                        EventKind::NeedsInput,
+                        task,
+                        run,
+                        "engine",
+                        format!("{} needs the operator's answers", task.key),
+                        now,
+                    )?;
+                    Ok(Outcome::NeedsInput)
+                }
+                Action::Block => {
+                    let why = format!("{}: {}", stage.name, first_line(&feedback));
+                    self.block(tx, task, &why, "engine", now)
+                }
+                Action::Retry => {
+                    let n = counters::bump(tx, task.id, &counter)?;
+                    if n > i64::from(stage.max_retries) {
+                        let why = format!(
+                            "{} failed its gates {n} times (max_retries = {}): {}",
+                            stage.name,
+                            stage.max_retries,
+                            first_line(&feedback)
+                        );
+                        return self.block(tx, task, &why, "engine", now);
+                    }
+                    self.event(
+                        tx,
+                        EventKind::Retried,
+                        task,
+                        run,
+                        "engine",
+                        format!(
+                            "{} runs {} again ({n} of {}): {}",
+                            task.key,
+                            stage.name,
+                            stage.max_retries,
+                            first_line(&feedback)
+                        ),
+                        now,
+                    )?;
+                    let job = self.enqueue(tx, task, here, Some(&feedback), now)?;
+                    tasks::set_stage(tx, task.id, &stage.name, TaskState::Active, None, now)?;
+                    Ok(Outcome::Retried { job: job.id })
+                }
+                Action::Rollback { to, max } => {
+                    let n = counters::bump(tx, task.id, &counter)?;
+                    let target = &self.cfg.stages[to];
+                    if n > i64::from(max) {
+                        let why = format!(
+                            "{} rolled back to {} {max} times already (max = {max}): {}",
+                            stage.name,
+                            target.name,
+                            first_line(&feedback)
+                        );
+                        return self.block(tx, task, &why, "engine", now);
+                    }
+                    self.event(
+                        tx,
+                        EventKind::RolledBack,
+                        task,
+                        run,
+                        "engine",
+                        format!(
+                            "{} back from {} to {} ({n} of {max}): {}",
+                            task.key,
+                            stage.name,
+                            target.name,
+                            first_line(&feedback)
+                        ),
+                        now,
+                    )?;
+                    let job = self.enter(tx, task, to, Some(&feedback), "engine", now)?;
+                    Ok(Outcome::RolledBack {
+                        stage: target.name.clone(),
+                        job: job.id,
+                    })
+                }
+            },
+        }
+    }
+
+    /// Moves the task into stage `index` (active) and queues that stage's own role.
+    fn enter(
+        &self,
+        tx: &Connection,
+        task: &Task,
+        index: usize,
+        feedback: Option<&str>,
+        actor: &str,
+        now: i64,
+    ) -> Result<Job> {
+        let stage = &self.cfg.stages[index];
+        tasks::set_stage(tx, task.id, &stage.name, TaskState::Active, None, now)?;
+        counters::clear(tx, task.id, "retry:")?;
+        self.event(
+            tx,
+            EventKind::StageEntered,
+            task,
+            None,
+            actor,
+            format!("{} entered {} ({})", task.key, stage.name, stage.role),
+            now,
+        )?;
+        self.enqueue(tx, task, index, feedback, now)
+    }
+
+    fn enqueue(
+        &self,
+        tx: &Connection,
+        task: &Task,
+        index: usize,
+        feedback: Option<&str>,
+        now: i64,
+    ) -> Result<Job> {
+        let stage = &self.cfg.stages[index];
+        let role = self.cfg.role_of(stage);
+        Ok(self.queue.enqueue(
+            tx,
+            &JobSpec {
+                task_id: task.id,
+                stage: &stage.name,
+                role: &role.name,
+                provider: &role.provider,
+                priority: task.priority,
+                feedback,
+            },
+            "engine",
+            now,
+        )?)
+    }
+
+    fn block(
+        &self,
+        tx: &Connection,
+        task: &Task,
+        why: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<Outcome> {
+        tasks::set_stage(tx, task.id, &task.stage, TaskState::Blocked, Some(why), now)?;
+        self.event(
+            tx,
+            EventKind::Blocked,
+            task,
+            None,
+            actor,
+            format!("{} blocked: {why}", task.key),
+            now,
+        )?;
+        Ok(Outcome::Blocked {
+            reason: why.to_string(),
+        })
+    }
+
+    fn record(
+        &self,
+        tx: &Connection,
+        task: &Task,
+        run: Option<i64>,
+        check: &Check,
+        now: i64,
+    ) -> Result<()> {
+        let outcome = check.outcome;
+        store::gates::insert(
+            tx,
+            &NewGateResult {
+                task_id: task.id,
+                run_id: run,
+                stage: &task.stage,
+                gate_index: check.index,
+                kind: check.kind,
+                outcome,
+                reason: &check.reason,
+                output: check.output.as_deref(),
+            },
+            now,
+        )?;
+        let kind = match (outcome, check.kind) {
+            (GateOutcome::Pending, _) => return Ok(()),
+            (_, "branch") => EventKind::BranchTaken,
+            (GateOutcome::Pass, _) => EventKind::GatePassed,
+            _ => EventKind::GateFailed,
+        };
+        self.event(
+            tx,
+            kind,
+            task,
+            run,
+            "engine",
+            format!("{} {} gate: {}", task.key, check.kind, check.reason),
+            now,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn event(
+        &self,
+        tx: &Connection,
+        kind: EventKind,
+        task: &Task,
+        run: Option<i64>,
+        actor: &str,
+        message: String,
+        now: i64,
+    ) -> Result<()> {
+        events::append(
+            tx,
+            kind,
+            NewEvent {
+                task_id: Some(task.id),
+                run_id: run,
+                actor,
+                message,
+                ..Default::default()
+            },
+            now,
+        )?;
+        Ok(())
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("")
+}
+
+/// The last [`crate::queue::classify::TAIL_BYTES`] of a log file, lossily decoded; empty if
+/// it cannot be read.
+pub fn read_tail(path: &str) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let want = crate::queue::classify::TAIL_BYTES as u64;
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(want)));
+    let mut buf = Vec::new();
+    let _ = f.take(want).read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}

@@ -1,0 +1,521 @@
+//! The persistent job queue: enqueue, atomic claim under `max_concurrency` and the
+//! per-provider circuit breakers, completion, failure with backoff (separate budgets for
+//! permanent and transient failures), cancel, retry, prune, and recovery after a restart.
+//!
+//! Decision code only: every row is read and written through [`crate::store`]. Methods that
+//! take a `&Connection` run inside the caller's transaction (see [`Store::write`]), so the
+//! pipeline engine can combine them with its own writes atomically.
+
+pub mod backoff;
+pub mod breaker;
+pub mod classify;
+
+use std::collections::BTreeMap;
+
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::config::{Config, QueueConfig};
+use crate::store::breakers::{self, Breaker};
+use crate::store::events::{self, EventKind, NewEvent};
+use crate::store::jobs::{self, Job, JobStatus, NewJob};
+use crate::store::{self, Result, Store, StoreError, tasks};
+
+pub use classify::{Classifier, Failure, FailureKind};
+
+/// What happened to a failed job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Back in the queue, claimable from `available_at` (ms since the epoch).
+    Requeued {
+        /// When it may be claimed again.
+        available_at: i64,
+        /// The budget the failure was counted against.
+        kind: FailureKind,
+    },
+    /// Attempts spent: the job failed for good.
+    Failed,
+}
+
+/// Queue policy and identity of the claimer.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    /// Attempts, backoff and breaker settings.
+    pub cfg: QueueConfig,
+    /// Most jobs running at once.
+    pub max_concurrency: u32,
+    /// Who claims (`pid@host`), stored on claimed jobs.
+    pub owner: String,
+    /// Transient-failure patterns.
+    pub classifier: Classifier,
+}
+
+/// What to enqueue.
+#[derive(Debug, Clone)]
+pub struct JobSpec<'a> {
+    /// Task row id.
+    pub task_id: i64,
+    /// Stage to run.
+    pub stage: &'a str,
+    /// The stage's role.
+    pub role: &'a str,
+    /// The role's provider.
+    pub provider: &'a str,
+    /// Lower is claimed first.
+    pub priority: i64,
+    /// Feedback for the run's prompt.
+    pub feedback: Option<&'a str>,
+}
+
+impl Queue {
+    /// A queue with the config's limits, claiming as this process (`pid@host`).
+    pub fn new(cfg: &Config) -> Queue {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+        Queue {
+            cfg: cfg.queue.clone(),
+            max_concurrency: cfg.supervisor.max_concurrency,
+            owner: format!("{}@{host}", std::process::id()),
+            classifier: Classifier::default(),
+        }
+    }
+
+    /// Queues a job, available now.
+    ///
+    /// # Errors
+    /// [`StoreError::Sqlite`] if the task does not exist.
+    pub fn enqueue(
+        &self,
+        conn: &Connection,
+        spec: &JobSpec<'_>,
+        actor: &str,
+        now: i64,
+    ) -> Result<Job> {
+        let job = jobs::insert(
+            conn,
+            &NewJob {
+                task_id: spec.task_id,
+                stage: spec.stage,
+                role: spec.role,
+                provider: spec.provider,
+                priority: spec.priority,
+                max_attempts: self.cfg.max_attempts,
+                max_transient_attempts: self.cfg.max_transient_attempts,
+                feedback: spec.feedback,
+                available_at: now,
+            },
+            now,
+        )?;
+        events::append(
+            conn,
+            EventKind::JobEnqueued,
+            NewEvent {
+                task_id: Some(job.task_id),
+                job_id: Some(job.id),
+                actor,
+                message: format!("job {} queued: {} ({})", job.id, job.stage, job.role),
+                ..Default::default()
+            },
+            now,
+        )?;
+        Ok(job)
+    }
+
+    /// Claims the next job in its own `BEGIN IMMEDIATE` transaction. See [`Queue::claim_in`].
+    ///
+    /// # Errors
+    /// [`StoreError::Sqlite`] on database failure (e.g. the 5 s busy timeout).
+    pub fn claim(&self, store: &Store, now: i64) -> Result<Option<Job>> {
+        store.write(|tx| self.claim_in(tx, now))
+    }
+
+    /// Claims the first available queued job by priority, unless `max_concurrency` jobs run
+    /// already; skips providers whose breaker is open, and lets one probe through a
+    /// half-open one. Must run inside a write transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::Sqlite`] on database failure.
+    pub fn claim_in(&self, conn: &Connection, now: i64) -> Result<Option<Job>> {
+        let mut states = breakers::list(conn)?;
+        let mut excluded = Vec::new();
+        for b in &mut states {
+            let before = b.clone();
+            if !breaker::admits(b, now, self.cfg.breaker_pause) {
+                excluded.push(b.provider.clone());
+            }
+            if *b != before {
+                self.put_breaker(conn, &before, b, now)?;
+            }
+        }
+        let Some(job) = jobs::claim(conn, now, self.max_concurrency, &excluded, &self.owner)?
+        else {
+            return Ok(None);
+        };
+        if let Some(b) = states.iter_mut().find(|b| b.provider == job.provider) {
+            let before = b.clone();
+            breaker::on_claim(b, job.id, now);
+            if *b != before {
+                self.put_breaker(conn, &before, b, now)?;
+            }
+        }
+        events::append(
+            conn,
+            EventKind::JobClaimed,
+            NewEvent {
+                task_id: Some(job.task_id),
+                job_id: Some(job.id),
+                actor: "queue",
+                message: format!("job {} claimed by {}", job.id, self.owner),
+                ..Default::default()
+            },
+            now,
+        )?;
+        Ok(Some(job))
+    }
+
+    /// Marks a running job done (its run completed; the gates judge the work) and closes
+    /// its provider's breaker.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if the job is not running.
+    pub fn complete(&self, conn: &Connection, job_id: i64, now: i64) -> Result<Job> {
+        let job = running(conn, job_id)?;
+        jobs::finish(conn, job_id, JobStatus::Done, None, now)?;
+        self.update_breaker(conn, &job.provider, now, breaker::on_success)?;
+        events::append(
+            conn,
+            EventKind::JobDone,
+            NewEvent {
+                task_id: Some(job.task_id),
+                job_id: Some(job.id),
+                actor: "queue",
+                message: format!("job {} done", job.id),
+                ..Default::default()
+            },
+            now,
+        )?;
+        jobs::get(conn, job_id)
+    }
+
+    /// Records a failure of a running job: a transient one counts against the transient
+    /// budget and feeds the breaker, a permanent one against `max_attempts`. While budget
+    /// is left the job is requeued after [`backoff::delay`]; otherwise it fails for good.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if the job is not running.
+    pub fn fail(
+        &self,
+        conn: &Connection,
+        job_id: i64,
+        failure: &Failure,
+        now: i64,
+    ) -> Result<Disposition> {
+        let job = running(conn, job_id)?;
+        let (attempts, transient, spent, before) = match failure.kind {
+            FailureKind::Transient => {
+                self.update_breaker(conn, &job.provider, now, |b, now| {
+                    breaker::on_transient(b, job.id, self.cfg.breaker_threshold, now);
+                })?;
+                let t = job.transient_attempts + 1;
+                (
+                    job.attempts,
+                    t,
+                    t >= job.max_transient_attempts,
+                    job.transient_attempts,
+                )
+            }
+            FailureKind::Permanent => {
+                self.update_breaker(conn, &job.provider, now, breaker::on_success)?;
+                let a = job.attempts + 1;
+                (
+                    a,
+                    job.transient_attempts,
+                    a >= job.max_attempts,
+                    job.attempts,
+                )
+            }
+        };
+        let budget = match failure.kind {
+            FailureKind::Transient => "transient",
+            FailureKind::Permanent => "permanent",
+        };
+        let ev = |message: String| NewEvent {
+            task_id: Some(job.task_id),
+            job_id: Some(job.id),
+            actor: "queue",
+            message,
+            ..Default::default()
+        };
+        if spent {
+            jobs::set_attempts(conn, job_id, attempts, transient)?;
+            jobs::finish(conn, job_id, JobStatus::Failed, Some(&failure.reason), now)?;
+            events::append(
+                conn,
+                EventKind::JobFailed,
+                ev(format!(
+                    "job {} failed for good ({budget} attempts spent): {}",
+                    job.id, failure.reason
+                )),
+                now,
+            )?;
+            return Ok(Disposition::Failed);
+        }
+        let n = u32::try_from(before.max(0)).unwrap_or(u32::MAX);
+        let delay = backoff::delay(&self.cfg, n, failure.retry_after, fastrand::f64());
+        let available_at = now.saturating_add(breaker::ms(delay));
+        jobs::requeue(
+            conn,
+            job_id,
+            attempts,
+            transient,
+            available_at,
+            &failure.reason,
+            now,
+        )?;
+        events::append(
+            conn,
+            EventKind::JobRequeued,
+            ev(format!(
+                "job {} requeued after a {budget} failure, retry in {}: {}",
+                job.id,
+                humantime::format_duration(std::time::Duration::from_secs(delay.as_secs())),
+                failure.reason
+            )),
+            now,
+        )?;
+        Ok(Disposition::Requeued {
+            available_at,
+            kind: failure.kind,
+        })
+    }
+
+    /// Puts a running job back without counting an attempt (its run never started, e.g.
+    /// bosun died between claim and launch).
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if the job is not running.
+    pub fn release(&self, conn: &Connection, job_id: i64, reason: &str, now: i64) -> Result<()> {
+        let job = running(conn, job_id)?;
+        jobs::requeue(
+            conn,
+            job_id,
+            job.attempts,
+            job.transient_attempts,
+            now,
+            reason,
+            now,
+        )?;
+        self.update_breaker(conn, &job.provider, now, |b, now| {
+            breaker::on_abandoned(b, job_id, now)
+        })?;
+        events::append(
+            conn,
+            EventKind::JobRequeued,
+            NewEvent {
+                task_id: Some(job.task_id),
+                job_id: Some(job.id),
+                actor: "queue",
+                message: format!("job {} requeued without a run: {reason}", job.id),
+                ..Default::default()
+            },
+            now,
+        )?;
+        Ok(())
+    }
+
+    /// Cancels a queued or running job (a running one's run is stopped by the supervisor).
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if the job already finished.
+    pub fn cancel(&self, conn: &Connection, job_id: i64, actor: &str, now: i64) -> Result<Job> {
+        let job = jobs::get(conn, job_id)?;
+        if !matches!(job.status, JobStatus::Queued | JobStatus::Running) {
+            return Err(StoreError::Conflict(format!(
+                "job {job_id} is {} and cannot be cancelled",
+                job.status
+            )));
+        }
+        jobs::finish(conn, job_id, JobStatus::Cancelled, Some("cancelled"), now)?;
+        self.update_breaker(conn, &job.provider, now, |b, now| {
+            breaker::on_abandoned(b, job_id, now)
+        })?;
+        events::append(
+            conn,
+            EventKind::JobCancelled,
+            NewEvent {
+                task_id: Some(job.task_id),
+                job_id: Some(job.id),
+                actor,
+                message: format!("job {job_id} cancelled"),
+                ..Default::default()
+            },
+            now,
+        )?;
+        jobs::get(conn, job_id)
+    }
+
+    /// Queues a failed or cancelled job again now with fresh attempt budgets, adding
+    /// `feedback` if given.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if the job is queued, running or done.
+    pub fn retry(
+        &self,
+        conn: &Connection,
+        job_id: i64,
+        feedback: Option<&str>,
+        actor: &str,
+        now: i64,
+    ) -> Result<Job> {
+        let job = jobs::get(conn, job_id)?;
+        if !matches!(job.status, JobStatus::Failed | JobStatus::Cancelled) {
+            return Err(StoreError::Conflict(format!(
+                "job {job_id} is {}; only failed or cancelled jobs can be retried",
+                job.status
+            )));
+        }
+        jobs::reset(conn, job_id, feedback, now)?;
+        events::append(
+            conn,
+            EventKind::JobRequeued,
+            NewEvent {
+                task_id: Some(job.task_id),
+                job_id: Some(job.id),
+                actor,
+                message: format!("job {job_id} retried with fresh attempts"),
+                ..Default::default()
+            },
+            now,
+        )?;
+        jobs::get(conn, job_id)
+    }
+
+    /// Deletes jobs that finished more than `prune_after` ago; returns how many.
+    ///
+    /// # Errors
+    /// [`StoreError::Sqlite`] on database failure.
+    pub fn prune(&self, conn: &Connection, now: i64) -> Result<usize> {
+        jobs::prune(conn, now.saturating_sub(breaker::ms(self.cfg.prune_after)))
+    }
+
+    /// A snapshot for `bosun queue` and the console's queue view.
+    ///
+    /// # Errors
+    /// [`StoreError::Sqlite`] on database failure.
+    pub fn status(&self, conn: &Connection, now: i64, limit: usize) -> Result<QueueStatus> {
+        let line = |job: Job| -> Result<JobLine> {
+            let task = tasks::get(conn, job.task_id)?;
+            Ok(JobLine {
+                elapsed_ms: job.claimed_at.map(|c| now - c),
+                available_in_ms: (job.status == JobStatus::Queued)
+                    .then(|| (job.available_at - now).max(0)),
+                task: task.key,
+                job,
+            })
+        };
+        let collect = |status| -> Result<Vec<JobLine>> {
+            jobs::with_status(conn, status, limit)?
+                .into_iter()
+                .map(line)
+                .collect()
+        };
+        Ok(QueueStatus {
+            counts: jobs::counts(conn)?
+                .into_iter()
+                .map(|(s, n)| (s.as_str().to_string(), n))
+                .collect(),
+            max_concurrency: self.max_concurrency,
+            running: collect(JobStatus::Running)?,
+            queued: collect(JobStatus::Queued)?,
+            failed: collect(JobStatus::Failed)?,
+            breakers: breakers::list(conn)?,
+        })
+    }
+
+    fn update_breaker(
+        &self,
+        conn: &Connection,
+        provider: &str,
+        now: i64,
+        f: impl FnOnce(&mut Breaker, i64),
+    ) -> Result<()> {
+        let before = breakers::get(conn, provider)?;
+        let mut after = before.clone();
+        f(&mut after, now);
+        if after != before {
+            self.put_breaker(conn, &before, &after, now)?;
+        }
+        Ok(())
+    }
+
+    fn put_breaker(
+        &self,
+        conn: &Connection,
+        before: &Breaker,
+        after: &Breaker,
+        now: i64,
+    ) -> Result<()> {
+        breakers::put(conn, after)?;
+        if before.state != after.state {
+            events::append(
+                conn,
+                EventKind::Breaker,
+                NewEvent {
+                    actor: "queue",
+                    message: format!(
+                        "breaker for {} {} -> {} after {} transient failures in a row",
+                        after.provider, before.state, after.state, after.consecutive_failures
+                    ),
+                    ..Default::default()
+                },
+                now,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn running(conn: &Connection, job_id: i64) -> Result<Job> {
+    let job = jobs::get(conn, job_id)?;
+    if job.status != JobStatus::Running {
+        return Err(StoreError::Conflict(format!(
+            "job {job_id} is {}, not running",
+            job.status
+        )));
+    }
+    Ok(job)
+}
+
+/// A job with its task key and timing, for display.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobLine {
+    /// The task's key.
+    pub task: String,
+    /// The job.
+    pub job: Job,
+    /// Since the claim, ms (running jobs).
+    pub elapsed_ms: Option<i64>,
+    /// Until it may be claimed, ms (queued jobs; 0 when available now).
+    pub available_in_ms: Option<i64>,
+}
+
+/// A queue snapshot.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueStatus {
+    /// Jobs per status.
+    pub counts: BTreeMap<String, i64>,
+    /// The concurrency limit.
+    pub max_concurrency: u32,
+    /// Running jobs, longest-running first.
+    pub running: Vec<JobLine>,
+    /// Queued jobs in claim order.
+    pub queued: Vec<JobLine>,
+    /// Failed jobs, most recent first.
+    pub failed: Vec<JobLine>,
+    /// Breakers of every provider that has had one.
+    pub breakers: Vec<Breaker>,
+}
+
+/// Milliseconds since the epoch, now (re-exported for callers of the queue).
+pub fn now_ms() -> i64 {
+    store::now_ms()
+}

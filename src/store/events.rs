@@ -1,0 +1,146 @@
+//! `events`: the append-only activity log (triggers refuse UPDATE and DELETE). Every stage
+//! change, gate result, operator decision, job and run status change, with who caused it.
+
+use rusqlite::{Connection, Row, params};
+use serde::Serialize;
+
+use super::{Result, text_enum};
+
+text_enum! {
+    /// What happened.
+    EventKind {
+        /// A project was registered.
+        ProjectAdded = "project_added",
+        /// A task was created.
+        TaskCreated = "task_created",
+        /// A task entered a stage.
+        StageEntered = "stage_entered",
+        /// A gate passed.
+        GatePassed = "gate_passed",
+        /// A gate failed.
+        GateFailed = "gate_failed",
+        /// A branch fired.
+        BranchTaken = "branch_taken",
+        /// An approval gate waits for the operator.
+        ApprovalRequested = "approval_requested",
+        /// The operator approved.
+        Approved = "approved",
+        /// The operator rejected.
+        Rejected = "rejected",
+        /// The task went back to an earlier stage.
+        RolledBack = "rolled_back",
+        /// The stage is run again.
+        Retried = "retried",
+        /// The task waits for the operator's answer.
+        NeedsInput = "needs_input",
+        /// The task is blocked.
+        Blocked = "blocked",
+        /// The operator resumed a blocked or waiting task.
+        Resumed = "resumed",
+        /// The task passed its last stage.
+        TaskDone = "task_done",
+        /// The task was cancelled.
+        TaskCancelled = "task_cancelled",
+        /// A job was queued.
+        JobEnqueued = "job_enqueued",
+        /// A job was claimed.
+        JobClaimed = "job_claimed",
+        /// A job's run completed.
+        JobDone = "job_done",
+        /// A job was put back in the queue after a failure.
+        JobRequeued = "job_requeued",
+        /// A job failed for good.
+        JobFailed = "job_failed",
+        /// A job was cancelled.
+        JobCancelled = "job_cancelled",
+        /// A job was re-adopted after a restart.
+        JobReadopted = "job_readopted",
+        /// A run changed status.
+        RunStatus = "run_status",
+        /// A provider's breaker changed state.
+        Breaker = "breaker",
+    }
+}
+
+/// An event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    /// Row id (monotonic).
+    pub id: i64,
+    /// When, ms since the epoch.
+    pub ts: i64,
+    /// Task row id, if about a task.
+    pub task_id: Option<i64>,
+    /// Job row id, if about a job.
+    pub job_id: Option<i64>,
+    /// Run row id, if about a run.
+    pub run_id: Option<i64>,
+    /// What happened.
+    pub kind: EventKind,
+    /// Who or what caused it: `operator`, `engine`, `queue`, `supervisor`, `cli`.
+    pub actor: String,
+    /// One human-readable line.
+    pub message: String,
+    /// Extra JSON detail.
+    pub data: Option<String>,
+}
+
+/// What `append` needs; `Default` leaves every reference empty.
+#[derive(Debug, Clone, Default)]
+pub struct NewEvent<'a> {
+    /// Task row id.
+    pub task_id: Option<i64>,
+    /// Job row id.
+    pub job_id: Option<i64>,
+    /// Run row id.
+    pub run_id: Option<i64>,
+    /// Who or what caused it.
+    pub actor: &'a str,
+    /// One human-readable line.
+    pub message: String,
+    /// Extra JSON detail.
+    pub data: Option<String>,
+}
+
+/// Appends an event of `kind`.
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn append(conn: &Connection, kind: EventKind, e: NewEvent<'_>, now: i64) -> Result<i64> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO events (ts, task_id, job_id, run_id, kind, actor, message, data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    stmt.execute(params![
+        now, e.task_id, e.job_id, e.run_id, kind, e.actor, e.message, e.data
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        id: r.get(0)?,
+        ts: r.get(1)?,
+        task_id: r.get(2)?,
+        job_id: r.get(3)?,
+        run_id: r.get(4)?,
+        kind: r.get(5)?,
+        actor: r.get(6)?,
+        message: r.get(7)?,
+        data: r.get(8)?,
+    })
+}
+
+/// The newest `limit` events (of one task if `task_id` is given), oldest first.
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn recent(conn: &Connection, task_id: Option<i64>, limit: usize) -> Result<Vec<Event>> {
+    let mut stmt = conn.prepare(
+        "SELECT * FROM (SELECT id, ts, task_id, job_id, run_id, kind, actor, message, data
+           FROM events WHERE ?1 IS NULL OR task_id = ?1 ORDER BY id DESC LIMIT ?2)
+         ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![task_id, limit as i64], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -1,0 +1,236 @@
+//! The SQLite store: the single source of truth, and the IPC between the console and a
+//! headless daemon. Only this module writes SQL; one submodule per table.
+//!
+//! Settings (DESIGN.md §4): WAL journal, `synchronous = NORMAL`, foreign keys on, rusqlite's
+//! default 5 s busy timeout, schema by `rusqlite_migration` (the version is SQLite's
+//! `user_version`). All times are milliseconds since the Unix epoch, UTC.
+
+pub mod breakers;
+pub mod counters;
+pub mod events;
+pub mod gates;
+pub mod jobs;
+pub mod projects;
+pub mod runs;
+pub mod tasks;
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite_migration::{M, Migrations};
+
+pub use rusqlite::Connection as Conn;
+
+/// Schema migrations, oldest first. Append only: never edit a released one.
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite reported an error.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Applying the schema failed.
+    #[error("database migration failed on {}: {source}", path.display())]
+    Migration {
+        /// The database file.
+        path: PathBuf,
+        /// What rusqlite_migration reported.
+        source: rusqlite_migration::Error,
+    },
+    /// The file was written by a newer bosun whose schema this one does not know.
+    #[error(
+        "{} has schema version {found}, but this bosun knows only up to {supported}: \
+         it was written by a newer bosun; upgrade bosun or point --db at another file",
+        path.display()
+    )]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// The file's `user_version`.
+        found: usize,
+        /// The newest version this build knows.
+        supported: usize,
+    },
+    /// The database directory could not be created.
+    #[error("cannot create {}: {source}", path.display())]
+    Io {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A named row does not exist.
+    #[error("no {what} {key}")]
+    NotFound {
+        /// The kind of row, e.g. `task`.
+        what: &'static str,
+        /// The key that was looked up.
+        key: String,
+    },
+    /// The request does not fit the row's current state.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Result alias for store calls.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// An open database. One connection; open one `Store` per thread.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, creating its directory, setting
+    /// the pragmas and applying pending migrations.
+    ///
+    /// # Errors
+    /// [`StoreError::TooNew`] if the file's schema is newer than this build;
+    /// [`StoreError::Io`] if the directory cannot be created; [`StoreError::Sqlite`] /
+    /// [`StoreError::Migration`] for database failures.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let mut conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let found = usize::try_from(version).unwrap_or(0);
+        if found > MIGRATIONS.len() {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found,
+                supported: MIGRATIONS.len(),
+            });
+        }
+        if found < MIGRATIONS.len() {
+            let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
+            migrations
+                .to_latest(&mut conn)
+                .map_err(|source| StoreError::Migration {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+        }
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for reads.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction (the write lock is taken up front, so
+    /// no other writer can interleave), committing if it returns `Ok`, rolling back if not.
+    ///
+    /// # Errors
+    /// Whatever `f` returns, or [`StoreError::Sqlite`] if begin/commit fails (e.g. the busy
+    /// timeout of 5 s expires).
+    pub fn write<T, E>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let value = f(&tx)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(value)
+    }
+
+    /// SQLite's `PRAGMA data_version`: changes whenever another connection commits. Cheap
+    /// change detection for clients polling the database.
+    ///
+    /// # Errors
+    /// [`StoreError::Sqlite`] on database failure.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))?)
+    }
+}
+
+/// Maps "no row" to [`StoreError::NotFound`].
+pub(crate) fn found<T>(
+    r: rusqlite::Result<T>,
+    what: &'static str,
+    key: impl ToString,
+) -> Result<T> {
+    match r {
+        Err(rusqlite::Error::QueryReturnedNoRows) => Err(StoreError::NotFound {
+            what,
+            key: key.to_string(),
+        }),
+        other => Ok(other?),
+    }
+}
+
+/// Declares a string-backed enum stored as TEXT, with `as_str`, `FromStr`, `Display`, serde
+/// and rusqlite conversions.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+        impl $name {
+            /// The stored text.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+        }
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> std::result::Result<Self, String> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(format!("unknown {} `{other}`", stringify!($name))),
+                }
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl rusqlite::types::ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                Ok(self.as_str().into())
+            }
+        }
+        impl rusqlite::types::FromSql for $name {
+            fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+                v.as_str()?.parse().map_err(|e: String| rusqlite::types::FromSqlError::Other(e.into()))
+            }
+        }
+    };
+}
+pub(crate) use text_enum;

@@ -1,0 +1,197 @@
+//! `runs`: one attempt at a job — an agent launched in a tmux pane.
+
+use rusqlite::{Connection, Row, params};
+use serde::Serialize;
+
+use super::{Result, found, text_enum};
+
+text_enum! {
+    /// What the agent in a run's pane is doing (DESIGN.md §3).
+    RunStatus {
+        /// Launched, not yet ready for input.
+        Starting = "starting",
+        /// Ready, waiting for a prompt.
+        Idle = "idle",
+        /// Working.
+        Busy = "busy",
+        /// Needs the operator (a question or permission prompt).
+        Waiting = "waiting",
+        /// Finished its turn.
+        Done = "done",
+        /// Its process exited (`exit_code` holds the status).
+        Exited = "exited",
+        /// Failed (`error` says how: timeout, transient, crash, …).
+        Error = "error",
+        /// Not known (e.g. after a restart, before the first screen).
+        Unknown = "unknown",
+    }
+}
+
+/// A run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Run {
+    /// Row id.
+    pub id: i64,
+    /// Job row id; `None` once the job was pruned.
+    pub job_id: Option<i64>,
+    /// Task row id.
+    pub task_id: i64,
+    /// Stage it plays.
+    pub stage: String,
+    /// Role it plays.
+    pub role: String,
+    /// Provider that runs it.
+    pub provider: String,
+    /// 1-based attempt number within its job.
+    pub attempt: i64,
+    /// Latest status.
+    pub status: RunStatus,
+    /// tmux pane id (`%12`), once launched.
+    pub pane_id: Option<String>,
+    /// Raw output log path.
+    pub log_path: Option<String>,
+    /// Exit status of the agent process, when it exited.
+    pub exit_code: Option<i64>,
+    /// Failure description, when it failed.
+    pub error: Option<String>,
+    /// The agent's last message, when known (verdict gates may read it).
+    pub final_message: Option<String>,
+    /// Feedback delivered with its prompt.
+    pub feedback: Option<String>,
+    /// Started, ms since the epoch.
+    pub started_at: i64,
+    /// Last status change, ms since the epoch.
+    pub status_at: i64,
+    /// Ended, ms since the epoch.
+    pub ended_at: Option<i64>,
+}
+
+const COLS: &str = "id, job_id, task_id, stage, role, provider, attempt, status, pane_id, \
+    log_path, exit_code, error, final_message, feedback, started_at, status_at, ended_at";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Run> {
+    Ok(Run {
+        id: r.get(0)?,
+        job_id: r.get(1)?,
+        task_id: r.get(2)?,
+        stage: r.get(3)?,
+        role: r.get(4)?,
+        provider: r.get(5)?,
+        attempt: r.get(6)?,
+        status: r.get(7)?,
+        pane_id: r.get(8)?,
+        log_path: r.get(9)?,
+        exit_code: r.get(10)?,
+        error: r.get(11)?,
+        final_message: r.get(12)?,
+        feedback: r.get(13)?,
+        started_at: r.get(14)?,
+        status_at: r.get(15)?,
+        ended_at: r.get(16)?,
+    })
+}
+
+/// Inserts a `starting` run for a claimed job, copying its task, stage, role, provider and
+/// feedback; the attempt number is one more than the job's runs so far.
+///
+/// # Errors
+/// [`super::StoreError::NotFound`] if the job does not exist.
+pub fn start(conn: &Connection, job_id: i64, now: i64) -> Result<Run> {
+    found(
+        conn.query_row(
+            &format!(
+                "INSERT INTO runs (job_id, task_id, stage, role, provider, attempt, status,
+                   feedback, started_at, status_at)
+                 SELECT id, task_id, stage, role, provider,
+                        (SELECT count(*) FROM runs WHERE job_id = ?1) + 1, 'starting',
+                        feedback, ?2, ?2
+                 FROM jobs WHERE id = ?1
+                 RETURNING {COLS}"
+            ),
+            params![job_id, now],
+            from_row,
+        ),
+        "job",
+        job_id,
+    )
+}
+
+/// The run with row id `id`.
+///
+/// # Errors
+/// [`super::StoreError::NotFound`] if there is none.
+pub fn get(conn: &Connection, id: i64) -> Result<Run> {
+    found(
+        conn.query_row(
+            &format!("SELECT {COLS} FROM runs WHERE id = ?1"),
+            [id],
+            from_row,
+        ),
+        "run",
+        id,
+    )
+}
+
+/// The task's runs, oldest first.
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn for_task(conn: &Connection, task_id: i64) -> Result<Vec<Run>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLS} FROM runs WHERE task_id = ?1 ORDER BY id"
+    ))?;
+    let rows = stmt.query_map([task_id], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The job's latest run that has not ended, if any.
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn open_for_job(conn: &Connection, job_id: i64) -> Result<Option<Run>> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .query_row(
+            &format!(
+                "SELECT {COLS} FROM runs WHERE job_id = ?1 AND ended_at IS NULL
+                 ORDER BY id DESC LIMIT 1"
+            ),
+            [job_id],
+            from_row,
+        )
+        .optional()?)
+}
+
+/// Sets a run's status (and its time).
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn set_status(conn: &Connection, id: i64, status: RunStatus, now: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE runs SET status = ?2, status_at = ?3 WHERE id = ?1",
+        params![id, status, now],
+    )?;
+    Ok(())
+}
+
+/// Ends a run with its final status, exit code, error and final message.
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn end(
+    conn: &Connection,
+    id: i64,
+    status: RunStatus,
+    exit_code: Option<i64>,
+    error: Option<&str>,
+    final_message: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE runs SET status = ?2, exit_code = ?3, error = ?4,
+                final_message = coalesce(?5, final_message), status_at = ?6, ended_at = ?6
+         WHERE id = ?1",
+        params![id, status, exit_code, error, final_message, now],
+    )?;
+    Ok(())
+}
