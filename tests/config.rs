@@ -1,0 +1,246 @@
+//! Config loading, layering and validation: every error names the file, line and key.
+
+use std::path::Path;
+use std::time::Duration;
+
+use bosun::config::{Action, Config, ConfigError, DEFAULT_TOML, GateKind};
+
+fn load(text: &str) -> Result<Config, ConfigError> {
+    Config::from_layers(&[(Path::new("bosun.toml"), text)])
+}
+
+/// Asserts `text` is rejected at `line` with `key` in the message and `needle` in the text.
+fn rejects(text: &str, line: usize, key: &str, needle: &str) {
+    match load(text) {
+        Err(ConfigError::Invalid {
+            file,
+            line: l,
+            key: k,
+            message,
+            ..
+        }) => {
+            assert_eq!(file, Path::new("bosun.toml"));
+            assert_eq!((l, k.as_str()), (line, key), "message: {message}");
+            assert!(message.contains(needle), "{message:?} lacks {needle:?}");
+        }
+        Err(other) => panic!("wrong error {other}"),
+        Ok(_) => panic!("accepted:\n{text}"),
+    }
+}
+
+const ONE_STAGE: &str = "[[stages]]\nname = \"a\"\nrole = \"analyst\"\n";
+
+#[test]
+fn the_builtin_default_is_the_documented_pipeline() {
+    let cfg = Config::builtin().expect("builtin");
+    let names: Vec<&str> = cfg.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "analysis",
+            "architecture",
+            "development",
+            "review",
+            "testing",
+            "deploy"
+        ]
+    );
+    let roles: Vec<&str> = cfg.stages.iter().map(|s| s.role.as_str()).collect();
+    assert_eq!(
+        roles,
+        [
+            "analyst",
+            "architect",
+            "developer",
+            "reviewer",
+            "tester",
+            "deployer"
+        ]
+    );
+    let review = &cfg.stages[3];
+    assert!(matches!(review.gates[0].kind, GateKind::Verdict { .. }));
+    assert_eq!(review.gates[0].on_fail, Action::Rollback { to: 2, max: 3 });
+    assert_eq!(
+        cfg.stages[1].branches[0].then,
+        Action::Rollback { to: 0, max: 3 }
+    );
+    assert_eq!(cfg.stages[0].branches[0].then, Action::NeedsInput);
+    assert!(matches!(cfg.stages[5].gates[0].kind, GateKind::Approval));
+    assert_eq!(cfg.supervisor.max_concurrency, 4);
+    assert_eq!(
+        cfg.timeout_of(&cfg.roles["developer"]),
+        Duration::from_secs(3600)
+    );
+    assert_eq!(
+        cfg.timeout_of(&cfg.roles["analyst"]),
+        Duration::from_secs(1800)
+    );
+    // `bosun init` writes the same text, and it loads as a project file on its own.
+    let written = load(DEFAULT_TOML).expect("default as a file");
+    assert_eq!(written.stages.len(), 6);
+}
+
+#[test]
+fn layers_merge_key_by_key_and_stages_replace() {
+    let user = "[supervisor]\nmax_concurrency = 8\n[roles.developer]\nprovider = \"codex\"\n";
+    let project = "[supervisor]\ndefault_timeout = \"45m\"\n[roles.security]\nprovider = \"claude\"\nprompt = \"audit {key}\"\n\
+                   [[stages]]\nname = \"dev\"\nrole = \"developer\"\n[[stages]]\nname = \"audit\"\nrole = \"security\"\n";
+    let cfg = Config::from_layers(&[
+        (Path::new("user.toml"), user),
+        (Path::new("bosun.toml"), project),
+    ])
+    .expect("layers");
+    assert_eq!(cfg.supervisor.max_concurrency, 8, "from the user layer");
+    assert_eq!(
+        cfg.supervisor.default_timeout,
+        Duration::from_secs(45 * 60),
+        "from the project layer"
+    );
+    assert_eq!(
+        cfg.supervisor.kill_grace,
+        Duration::from_secs(10),
+        "from the default"
+    );
+    assert_eq!(cfg.roles["developer"].provider, "codex");
+    assert!(
+        cfg.roles["developer"].prompt.contains("developer"),
+        "prompt kept from the default"
+    );
+    let names: Vec<&str> = cfg.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["dev", "audit"]);
+    assert_eq!(cfg.sources.len(), 2);
+}
+
+#[test]
+fn unknown_keys_are_errors_with_file_line_and_key() {
+    rejects(
+        "[supervisor]\nmax_concurency = 3\n",
+        2,
+        "supervisor.max_concurency",
+        "unknown field",
+    );
+    rejects("colour = \"red\"\n", 1, "colour", "unknown field");
+    rejects(
+        &format!("{ONE_STAGE}[[stages.gates]]\nkind = \"artifact\"\npath = \"x\"\nretries = 2\n"),
+        7,
+        "stages.gates.retries",
+        "unknown field",
+    );
+}
+
+#[test]
+fn malformed_values_name_their_line() {
+    rejects(
+        "[queue]\nbackoff_base = \"ten seconds\"\n",
+        2,
+        "queue.backoff_base",
+        "invalid duration",
+    );
+    rejects(
+        "[supervisor]\nmax_concurrency = \"four\"\n",
+        2,
+        "supervisor.max_concurrency",
+        "",
+    );
+    rejects(
+        "[supervisor]\nmax_concurrency = 0\n",
+        2,
+        "supervisor.max_concurrency",
+        "at least 1",
+    );
+    rejects(
+        "[queue]\nbackoff_jitter = 1.5\n",
+        2,
+        "queue.backoff_jitter",
+        "between 0.0 and 1.0",
+    );
+    rejects(
+        &format!(
+            "{ONE_STAGE}[[stages.gates]]\nkind = \"verdict\"\npass = \"(unclosed\"\nfail = \"x\"\n"
+        ),
+        6,
+        "stages[0].gates[0].pass",
+        "invalid regex",
+    );
+    rejects(
+        &format!("{ONE_STAGE}[[stages.gates]]\nkind = \"teleport\"\n"),
+        5,
+        "stages.gates.kind",
+        "unknown variant",
+    );
+}
+
+#[test]
+fn pipeline_rules_are_checked() {
+    // A gate pointing at an unknown stage.
+    rejects(
+        &format!(
+            "{ONE_STAGE}[[stages]]\nname = \"b\"\nrole = \"analyst\"\n[[stages.gates]]\nkind = \"artifact\"\npath = \"x\"\non_fail = \"rollback\"\nto = \"nowhere\"\nmax = 2\n"
+        ),
+        11,
+        "stages[1].gates[0].to",
+        "unknown stage `nowhere`",
+    );
+    // A cycle with no retry cap.
+    rejects(
+        &format!(
+            "{ONE_STAGE}[[stages]]\nname = \"b\"\nrole = \"analyst\"\n[[stages.gates]]\nkind = \"artifact\"\npath = \"x\"\non_fail = \"rollback\"\nto = \"a\"\n"
+        ),
+        11,
+        "stages[1].gates[0].max",
+        "cycle with no retry cap",
+    );
+    // A rollback that goes forward.
+    rejects(
+        &format!(
+            "{ONE_STAGE}[[stages.branches]]\nwhen_exists = \"x\"\nthen = \"rollback\"\nto = \"b\"\nmax = 1\n[[stages]]\nname = \"b\"\nrole = \"analyst\"\n"
+        ),
+        7,
+        "stages[0].branches[0].to",
+        "earlier stage",
+    );
+    // An unknown role, a duplicate stage, a missing artifact path, a stray field.
+    rejects(
+        "[[stages]]\nname = \"a\"\nrole = \"wizard\"\n",
+        3,
+        "stages[0].role",
+        "unknown role `wizard`",
+    );
+    rejects(
+        &format!("{ONE_STAGE}{ONE_STAGE}"),
+        5,
+        "stages[1].name",
+        "defined twice",
+    );
+    rejects(
+        &format!("{ONE_STAGE}[[stages.gates]]\nkind = \"artifact\"\n"),
+        4,
+        "stages[0].gates[0].path",
+        "needs `path`",
+    );
+    rejects(
+        &format!("{ONE_STAGE}[[stages.gates]]\nkind = \"approval\"\ncommand = \"make\"\n"),
+        6,
+        "stages[0].gates[0].command",
+        "not used by a approval gate",
+    );
+    rejects(
+        &format!("{ONE_STAGE}[[stages.branches]]\nwhen_exists = \"x\"\nthen = \"retry\"\n"),
+        6,
+        "stages[0].branches[0].then",
+        "cannot `retry`",
+    );
+    rejects(
+        "[roles.ghost]\nprovider = \"claude\"\n",
+        1,
+        "roles.ghost.prompt",
+        "needs a prompt",
+    );
+    rejects("stages = []\n", 1, "stages", "at least one stage");
+}
+
+#[test]
+fn a_missing_file_is_a_read_error_naming_it() {
+    let err = Config::load(Some(Path::new("/nonexistent/bosun.toml"))).expect_err("missing file");
+    assert!(err.to_string().contains("/nonexistent/bosun.toml"), "{err}");
+}

@@ -1,0 +1,177 @@
+//! Shared test fixtures: a real SQLite file, a real git repository as the project, and the
+//! engine over them. Each fixture lives in its own temporary directory, removed on drop.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bosun::config::Config;
+use bosun::pipeline::{Engine, Input, Outcome, RunResult};
+use bosun::store::jobs::{self, Job, JobStatus};
+use bosun::store::projects::{self, NewProject};
+use bosun::store::runs::Run;
+use bosun::store::tasks::{self, Task};
+use bosun::store::{Store, now_ms};
+
+/// A database, a project repository and a config.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub store: Store,
+    pub cfg: Config,
+    pub repo: PathBuf,
+}
+
+impl Fixture {
+    /// The built-in pipeline; the project's test command is `test_command`.
+    pub fn new(test_command: &str) -> Fixture {
+        Fixture::with_config(test_command, &[])
+    }
+
+    /// The built-in pipeline with `layer` (TOML text) on top.
+    pub fn with_layer(test_command: &str, layer: &str) -> Fixture {
+        Fixture::with_config(test_command, &[layer])
+    }
+
+    fn with_config(test_command: &str, layers: &[&str]) -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(&repo).expect("mkdir repo");
+        git(&repo, &["init", "-q", "-b", "main"]);
+        std::fs::write(repo.join("README.md"), "demo\n").expect("write");
+        git(&repo, &["add", "."]);
+        git(
+            &repo,
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-qm",
+                "init",
+            ],
+        );
+        let file = PathBuf::from("test-layer.toml");
+        let layer_list: Vec<(&Path, &str)> = layers.iter().map(|l| (file.as_path(), *l)).collect();
+        let cfg = Config::from_layers(&layer_list).expect("config");
+        let store = Store::open(&dir.path().join("bosun.db")).expect("open store");
+        let repo_s = repo.to_string_lossy().into_owned();
+        store
+            .write(|tx| {
+                projects::insert(
+                    tx,
+                    &NewProject {
+                        name: "example-tool",
+                        path: &repo_s,
+                        key_prefix: "ET",
+                        default_branch: Some("main"),
+                        test_command: Some(test_command),
+                    },
+                    now_ms(),
+                )
+            })
+            .expect("project");
+        Fixture {
+            dir,
+            store,
+            cfg,
+            repo,
+        }
+    }
+
+    pub fn engine(&self) -> Engine<'_> {
+        Engine::new(&self.cfg, &self.store)
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("bosun.db")
+    }
+
+    /// Adds a task; returns it and its first job.
+    pub fn add_task(&self, title: &str) -> (Task, Job) {
+        self.engine()
+            .create_task("example-tool", title, "spec text", 100)
+            .expect("create task")
+    }
+
+    pub fn task(&self, key: &str) -> Task {
+        tasks::by_key(self.store.conn(), key).expect("task")
+    }
+
+    /// The task's open (queued or running) job.
+    pub fn open_job(&self, task: &Task) -> Option<Job> {
+        jobs::open_for_task(self.store.conn(), task.id).expect("open job")
+    }
+
+    /// Writes `text` to `rel` under the project repository (the worktree in these tests).
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.repo.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+
+    /// Claims the task's queued job (making it available now), starts a run for it.
+    pub fn claim_and_start(&self, task: &Task) -> (Job, Run) {
+        let job = self.open_job(task).expect("a queued job");
+        assert_eq!(
+            job.status,
+            JobStatus::Queued,
+            "job {} should be queued",
+            job.id
+        );
+        // Make it claimable now, whatever its backoff.
+        let engine = self.engine();
+        let claimed = engine
+            .queue
+            .claim(&self.store, job.available_at.max(now_ms()))
+            .expect("claim")
+            .expect("a job to claim");
+        assert_eq!(claimed.id, job.id, "the task's job is the one claimed");
+        let run = engine.start_run(claimed.id).expect("start run");
+        (claimed, run)
+    }
+
+    /// Claims, starts and completes a run of the task's job after `work` has written files.
+    pub fn complete(&self, task: &Task, work: impl FnOnce(&Fixture)) -> Outcome {
+        let (_job, run) = self.claim_and_start(task);
+        work(self);
+        self.engine()
+            .handle(Input::RunFinished {
+                run_id: run.id,
+                result: RunResult::Completed {
+                    final_message: None,
+                },
+            })
+            .expect("run finished")
+    }
+
+    /// Claims, starts and fails a run of the task's job.
+    pub fn fail(&self, task: &Task, log_tail: &str, timed_out: bool) -> Outcome {
+        let (_job, run) = self.claim_and_start(task);
+        self.engine()
+            .handle(Input::RunFinished {
+                run_id: run.id,
+                result: RunResult::Failed {
+                    reason: "agent exited with status 1".into(),
+                    log_tail: log_tail.into(),
+                    exit_code: Some(1),
+                    timed_out,
+                },
+            })
+            .expect("run finished")
+    }
+}
+
+/// Runs git in `dir`, panicking on failure.
+pub fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
