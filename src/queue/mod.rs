@@ -193,7 +193,13 @@ impl Queue {
             },
             now,
         )?;
-        jobs::get(conn, job_id)
+        Ok(Job {
+            status: JobStatus::Done,
+            finished_at: Some(now),
+            updated_at: now,
+            owner: None,
+            ..job
+        })
     }
 
     /// Records a failure of a running job: a transient one counts against the transient

@@ -52,7 +52,8 @@ const COLS: &str = "provider, state, consecutive_failures, opened_at, probe_job_
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
 pub fn list(conn: &Connection) -> Result<Vec<Breaker>> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLS} FROM breakers ORDER BY provider"))?;
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {COLS} FROM breakers ORDER BY provider"))?;
     let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -85,16 +86,16 @@ pub fn get(conn: &Connection, provider: &str) -> Result<Breaker> {
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
 pub fn put(conn: &Connection, b: &Breaker) -> Result<()> {
-    conn.execute(
-        &format!("INSERT OR REPLACE INTO breakers ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-        params![
-            b.provider,
-            b.state,
-            b.consecutive_failures,
-            b.opened_at,
-            b.probe_job_id,
-            b.updated_at
-        ],
-    )?;
+    conn.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO breakers ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    ))?
+    .execute(params![
+        b.provider,
+        b.state,
+        b.consecutive_failures,
+        b.opened_at,
+        b.probe_job_id,
+        b.updated_at
+    ])?;
     Ok(())
 }

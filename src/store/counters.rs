@@ -9,12 +9,12 @@ use super::Result;
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
 pub fn bump(conn: &Connection, task_id: i64, name: &str) -> Result<i64> {
-    Ok(conn.query_row(
-        "INSERT INTO counters (task_id, name, count) VALUES (?1, ?2, 1)
+    Ok(conn
+        .prepare_cached(
+            "INSERT INTO counters (task_id, name, count) VALUES (?1, ?2, 1)
          ON CONFLICT (task_id, name) DO UPDATE SET count = count + 1 RETURNING count",
-        params![task_id, name],
-        |r| r.get(0),
-    )?)
+        )?
+        .query_row(params![task_id, name], |r| r.get(0))?)
 }
 
 /// Counter `name` of the task (0 when never bumped).
@@ -37,9 +37,9 @@ pub fn get(conn: &Connection, task_id: i64, name: &str) -> Result<i64> {
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
 pub fn clear(conn: &Connection, task_id: i64, prefix: &str) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "DELETE FROM counters WHERE task_id = ?1 AND substr(name, 1, length(?2)) = ?2",
-        params![task_id, prefix],
-    )?;
+    )?
+    .execute(params![task_id, prefix])?;
     Ok(())
 }

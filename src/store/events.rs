@@ -136,7 +136,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
 pub fn recent(conn: &Connection, task_id: Option<i64>, limit: usize) -> Result<Vec<Event>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT * FROM (SELECT id, ts, task_id, job_id, run_id, kind, actor, message, data
            FROM events WHERE ?1 IS NULL OR task_id = ?1 ORDER BY id DESC LIMIT ?2)
          ORDER BY id",

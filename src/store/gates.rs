@@ -68,21 +68,21 @@ pub struct NewGateResult<'a> {
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
 pub fn insert(conn: &Connection, g: &NewGateResult<'_>, now: i64) -> Result<i64> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO gate_results (task_id, run_id, stage, gate_index, kind, outcome, reason,
            output, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
-            g.task_id,
-            g.run_id,
-            g.stage,
-            g.gate_index,
-            g.kind,
-            g.outcome,
-            g.reason,
-            g.output,
-            now
-        ],
-    )?;
+    )?
+    .execute(params![
+        g.task_id,
+        g.run_id,
+        g.stage,
+        g.gate_index,
+        g.kind,
+        g.outcome,
+        g.reason,
+        g.output,
+        now
+    ])?;
     Ok(conn.last_insert_rowid())
 }
 
@@ -106,7 +106,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<GateResult> {
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
 pub fn for_task(conn: &Connection, task_id: i64) -> Result<Vec<GateResult>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT id, task_id, run_id, stage, gate_index, kind, outcome, reason, output, created_at
          FROM gate_results WHERE task_id = ?1 ORDER BY id",
     )?;

@@ -121,26 +121,27 @@ pub struct NewJob<'a> {
 /// # Errors
 /// [`super::StoreError::Sqlite`] if the task does not exist.
 pub fn insert(conn: &Connection, j: &NewJob<'_>, now: i64) -> Result<Job> {
-    Ok(conn.query_row(
-        &format!(
+    Ok(conn
+        .prepare_cached(&format!(
             "INSERT INTO jobs (task_id, stage, role, provider, priority, status, max_attempts,
                max_transient_attempts, available_at, feedback, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, ?9, ?10, ?10) RETURNING {COLS}"
-        ),
-        params![
-            j.task_id,
-            j.stage,
-            j.role,
-            j.provider,
-            j.priority,
-            j.max_attempts,
-            j.max_transient_attempts,
-            j.available_at,
-            j.feedback,
-            now
-        ],
-        from_row,
-    )?)
+        ))?
+        .query_row(
+            params![
+                j.task_id,
+                j.stage,
+                j.role,
+                j.provider,
+                j.priority,
+                j.max_attempts,
+                j.max_transient_attempts,
+                j.available_at,
+                j.feedback,
+                now
+            ],
+            from_row,
+        )?)
 }
 
 /// The job with row id `id`.
@@ -149,11 +150,8 @@ pub fn insert(conn: &Connection, j: &NewJob<'_>, now: i64) -> Result<Job> {
 /// [`super::StoreError::NotFound`] if there is none.
 pub fn get(conn: &Connection, id: i64) -> Result<Job> {
     found(
-        conn.query_row(
-            &format!("SELECT {COLS} FROM jobs WHERE id = ?1"),
-            [id],
-            from_row,
-        ),
+        conn.prepare_cached(&format!("SELECT {COLS} FROM jobs WHERE id = ?1"))?
+            .query_row([id], from_row),
         "job",
         id,
     )
@@ -205,7 +203,7 @@ pub fn with_status(conn: &Connection, status: JobStatus, limit: usize) -> Result
         JobStatus::Failed | JobStatus::Done | JobStatus::Cancelled => "finished_at DESC, id DESC",
         JobStatus::Running => "claimed_at, id",
     };
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLS} FROM jobs WHERE status = ?1 ORDER BY {order} LIMIT ?2"
     ))?;
     let rows = stmt.query_map(params![status, limit as i64], from_row)?;
@@ -218,7 +216,7 @@ pub fn with_status(conn: &Connection, status: JobStatus, limit: usize) -> Result
 /// [`super::StoreError::Sqlite`] on database failure.
 pub fn counts(conn: &Connection) -> Result<Vec<(JobStatus, i64)>> {
     let mut out: Vec<(JobStatus, i64)> = JobStatus::ALL.iter().map(|s| (*s, 0)).collect();
-    let mut stmt = conn.prepare("SELECT status, count(*) FROM jobs GROUP BY status")?;
+    let mut stmt = conn.prepare_cached("SELECT status, count(*) FROM jobs GROUP BY status")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, JobStatus>(0)?, r.get::<_, i64>(1)?)))?;
     for row in rows {
         let (status, n) = row?;
@@ -234,11 +232,9 @@ pub fn counts(conn: &Connection) -> Result<Vec<(JobStatus, i64)>> {
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
 pub fn running_count(conn: &Connection) -> Result<i64> {
-    Ok(conn.query_row(
-        "SELECT count(*) FROM jobs WHERE status = 'running'",
-        [],
-        |r| r.get(0),
-    )?)
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM jobs WHERE status = 'running'")?
+        .query_row([], |r| r.get(0))?)
 }
 
 /// The task's queued or running job, if any.
@@ -263,7 +259,7 @@ pub fn open_for_task(conn: &Connection, task_id: i64) -> Result<Option<Job>> {
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
 pub fn for_task(conn: &Connection, task_id: i64) -> Result<Vec<Job>> {
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLS} FROM jobs WHERE task_id = ?1 ORDER BY id DESC"
     ))?;
     let rows = stmt.query_map([task_id], from_row)?;
@@ -281,11 +277,11 @@ pub fn finish(
     error: Option<&str>,
     now: i64,
 ) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE jobs SET status = ?2, last_error = coalesce(?3, last_error), finished_at = ?4,
                 updated_at = ?4, owner = NULL WHERE id = ?1",
-        params![id, status, error, now],
-    )?;
+    )?
+    .execute(params![id, status, error, now])?;
     Ok(())
 }
 
@@ -302,12 +298,19 @@ pub fn requeue(
     error: &str,
     now: i64,
 ) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE jobs SET status = 'queued', attempts = ?2, transient_attempts = ?3,
                 available_at = ?4, last_error = ?5, owner = NULL, updated_at = ?6,
                 finished_at = NULL WHERE id = ?1",
-        params![id, attempts, transient_attempts, available_at, error, now],
-    )?;
+    )?
+    .execute(params![
+        id,
+        attempts,
+        transient_attempts,
+        available_at,
+        error,
+        now
+    ])?;
     Ok(())
 }
 
@@ -321,10 +324,8 @@ pub fn set_attempts(
     attempts: i64,
     transient_attempts: i64,
 ) -> Result<()> {
-    conn.execute(
-        "UPDATE jobs SET attempts = ?2, transient_attempts = ?3 WHERE id = ?1",
-        params![id, attempts, transient_attempts],
-    )?;
+    conn.prepare_cached("UPDATE jobs SET attempts = ?2, transient_attempts = ?3 WHERE id = ?1")?
+        .execute(params![id, attempts, transient_attempts])?;
     Ok(())
 }
 
@@ -333,12 +334,12 @@ pub fn set_attempts(
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
 pub fn reset(conn: &Connection, id: i64, feedback: Option<&str>, now: i64) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE jobs SET status = 'queued', attempts = 0, transient_attempts = 0,
                 available_at = ?2, owner = NULL, finished_at = NULL, updated_at = ?2,
                 feedback = coalesce(?3, feedback) WHERE id = ?1",
-        params![id, now, feedback],
-    )?;
+    )?
+    .execute(params![id, now, feedback])?;
     Ok(())
 }
 
@@ -348,8 +349,9 @@ pub fn reset(conn: &Connection, id: i64, feedback: Option<&str>, now: i64) -> Re
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
 pub fn prune(conn: &Connection, before: i64) -> Result<usize> {
-    Ok(conn.execute(
-        "DELETE FROM jobs WHERE status IN ('done','failed','cancelled') AND finished_at < ?1",
-        [before],
-    )?)
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM jobs WHERE status IN ('done','failed','cancelled') AND finished_at < ?1",
+        )?
+        .execute([before])?)
 }

@@ -76,18 +76,18 @@ pub fn insert(conn: &Connection, p: &NewProject<'_>, now: i64) -> Result<Project
             )));
         }
     }
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO projects (name, path, key_prefix, default_branch, test_command, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            p.name,
-            p.path,
-            p.key_prefix,
-            p.default_branch,
-            p.test_command,
-            now
-        ],
-    )?;
+    )?
+    .execute(params![
+        p.name,
+        p.path,
+        p.key_prefix,
+        p.default_branch,
+        p.test_command,
+        now
+    ])?;
     get(conn, conn.last_insert_rowid())
 }
 
@@ -97,11 +97,8 @@ pub fn insert(conn: &Connection, p: &NewProject<'_>, now: i64) -> Result<Project
 /// [`StoreError::NotFound`] if there is none.
 pub fn get(conn: &Connection, id: i64) -> Result<Project> {
     found(
-        conn.query_row(
-            &format!("SELECT {COLS} FROM projects WHERE id = ?1"),
-            [id],
-            from_row,
-        ),
+        conn.prepare_cached(&format!("SELECT {COLS} FROM projects WHERE id = ?1"))?
+            .query_row([id], from_row),
         "project",
         id,
     )
@@ -113,11 +110,10 @@ pub fn get(conn: &Connection, id: i64) -> Result<Project> {
 /// [`StoreError::NotFound`] if there is none.
 pub fn find(conn: &Connection, name: &str) -> Result<Project> {
     found(
-        conn.query_row(
-            &format!("SELECT {COLS} FROM projects WHERE name = ?1 OR key_prefix = ?1"),
-            [name],
-            from_row,
-        ),
+        conn.prepare_cached(&format!(
+            "SELECT {COLS} FROM projects WHERE name = ?1 OR key_prefix = ?1"
+        ))?
+        .query_row([name], from_row),
         "project",
         name,
     )
@@ -128,7 +124,7 @@ pub fn find(conn: &Connection, name: &str) -> Result<Project> {
 /// # Errors
 /// [`StoreError::Sqlite`] on database failure.
 pub fn list(conn: &Connection) -> Result<Vec<Project>> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLS} FROM projects ORDER BY name"))?;
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLS} FROM projects ORDER BY name"))?;
     let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -139,11 +135,10 @@ pub fn list(conn: &Connection) -> Result<Vec<Project>> {
 /// [`StoreError::NotFound`] if the project does not exist.
 pub fn next_seq(conn: &Connection, id: i64) -> Result<i64> {
     found(
-        conn.query_row(
+        conn.prepare_cached(
             "UPDATE projects SET next_seq = next_seq + 1 WHERE id = ?1 RETURNING next_seq - 1",
-            [id],
-            |r| r.get(0),
-        ),
+        )?
+        .query_row([id], |r| r.get(0)),
         "project",
         id,
     )

@@ -98,19 +98,16 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Run> {
 /// [`super::StoreError::NotFound`] if the job does not exist.
 pub fn start(conn: &Connection, job_id: i64, now: i64) -> Result<Run> {
     found(
-        conn.query_row(
-            &format!(
-                "INSERT INTO runs (job_id, task_id, stage, role, provider, attempt, status,
+        conn.prepare_cached(&format!(
+            "INSERT INTO runs (job_id, task_id, stage, role, provider, attempt, status,
                    feedback, started_at, status_at)
                  SELECT id, task_id, stage, role, provider,
                         (SELECT count(*) FROM runs WHERE job_id = ?1) + 1, 'starting',
                         feedback, ?2, ?2
                  FROM jobs WHERE id = ?1
                  RETURNING {COLS}"
-            ),
-            params![job_id, now],
-            from_row,
-        ),
+        ))?
+        .query_row(params![job_id, now], from_row),
         "job",
         job_id,
     )
@@ -122,11 +119,8 @@ pub fn start(conn: &Connection, job_id: i64, now: i64) -> Result<Run> {
 /// [`super::StoreError::NotFound`] if there is none.
 pub fn get(conn: &Connection, id: i64) -> Result<Run> {
     found(
-        conn.query_row(
-            &format!("SELECT {COLS} FROM runs WHERE id = ?1"),
-            [id],
-            from_row,
-        ),
+        conn.prepare_cached(&format!("SELECT {COLS} FROM runs WHERE id = ?1"))?
+            .query_row([id], from_row),
         "run",
         id,
     )
@@ -137,7 +131,7 @@ pub fn get(conn: &Connection, id: i64) -> Result<Run> {
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
 pub fn for_task(conn: &Connection, task_id: i64) -> Result<Vec<Run>> {
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLS} FROM runs WHERE task_id = ?1 ORDER BY id"
     ))?;
     let rows = stmt.query_map([task_id], from_row)?;
@@ -167,10 +161,8 @@ pub fn open_for_job(conn: &Connection, job_id: i64) -> Result<Option<Run>> {
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
 pub fn set_status(conn: &Connection, id: i64, status: RunStatus, now: i64) -> Result<()> {
-    conn.execute(
-        "UPDATE runs SET status = ?2, status_at = ?3 WHERE id = ?1",
-        params![id, status, now],
-    )?;
+    conn.prepare_cached("UPDATE runs SET status = ?2, status_at = ?3 WHERE id = ?1")?
+        .execute(params![id, status, now])?;
     Ok(())
 }
 
@@ -187,11 +179,11 @@ pub fn end(
     final_message: Option<&str>,
     now: i64,
 ) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE runs SET status = ?2, exit_code = ?3, error = ?4,
                 final_message = coalesce(?5, final_message), status_at = ?6, ended_at = ?6
          WHERE id = ?1",
-        params![id, status, exit_code, error, final_message, now],
-    )?;
+    )?
+    .execute(params![id, status, exit_code, error, final_message, now])?;
     Ok(())
 }

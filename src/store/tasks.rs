@@ -106,10 +106,8 @@ pub fn insert(
     priority: i64,
     now: i64,
 ) -> Result<Task> {
-    conn.execute(
-        "INSERT INTO tasks (key, project_id, title, spec, stage, state, priority, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'active', ?6, ?7, ?7)",
-        params![key, project_id, title, spec, stage, priority, now],
+    conn.prepare_cached("INSERT INTO tasks (key, project_id, title, spec, stage, state, priority, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'active', ?6, ?7, ?7)")?.execute(params![key, project_id, title, spec, stage, priority, now],
     )?;
     get(conn, conn.last_insert_rowid())
 }
@@ -120,11 +118,8 @@ pub fn insert(
 /// [`super::StoreError::NotFound`] if there is none.
 pub fn get(conn: &Connection, id: i64) -> Result<Task> {
     found(
-        conn.query_row(
-            &format!("SELECT {COLS} FROM tasks WHERE id = ?1"),
-            [id],
-            from_row,
-        ),
+        conn.prepare_cached(&format!("SELECT {COLS} FROM tasks WHERE id = ?1"))?
+            .query_row([id], from_row),
         "task",
         id,
     )
@@ -136,11 +131,10 @@ pub fn get(conn: &Connection, id: i64) -> Result<Task> {
 /// [`super::StoreError::NotFound`] if there is none.
 pub fn by_key(conn: &Connection, key: &str) -> Result<Task> {
     found(
-        conn.query_row(
-            &format!("SELECT {COLS} FROM tasks WHERE key = ?1 COLLATE NOCASE"),
-            [key],
-            from_row,
-        ),
+        conn.prepare_cached(&format!(
+            "SELECT {COLS} FROM tasks WHERE key = ?1 COLLATE NOCASE"
+        ))?
+        .query_row([key], from_row),
         "task",
         key,
     )
@@ -151,7 +145,7 @@ pub fn by_key(conn: &Connection, key: &str) -> Result<Task> {
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
 pub fn list(conn: &Connection) -> Result<Vec<Task>> {
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLS} FROM tasks ORDER BY
            state NOT IN ('needs_input','awaiting_approval','blocked'), priority, id"
     ))?;
@@ -171,11 +165,11 @@ pub fn set_stage(
     reason: Option<&str>,
     now: i64,
 ) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE tasks SET stage = ?2, state = ?3, state_reason = ?4, pending_gate = NULL,
                 pending_run = NULL, updated_at = ?5 WHERE id = ?1",
-        params![id, stage, state, reason, now],
-    )?;
+    )?
+    .execute(params![id, stage, state, reason, now])?;
     Ok(())
 }
 
@@ -190,11 +184,11 @@ pub fn set_pending_approval(
     run: Option<i64>,
     now: i64,
 ) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE tasks SET state = 'awaiting_approval', state_reason = NULL, pending_gate = ?2,
                 pending_run = ?3, updated_at = ?4 WHERE id = ?1",
-        params![id, gate as i64, run, now],
-    )?;
+    )?
+    .execute(params![id, gate as i64, run, now])?;
     Ok(())
 }
 
@@ -209,9 +203,9 @@ pub fn set_worktree(
     worktree: &str,
     now: i64,
 ) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE tasks SET branch = ?2, worktree = ?3, updated_at = ?4 WHERE id = ?1",
-        params![id, branch, worktree, now],
-    )?;
+    )?
+    .execute(params![id, branch, worktree, now])?;
     Ok(())
 }
