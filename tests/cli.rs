@@ -1,0 +1,180 @@
+//! The real `bosun` binary as a process, on a real database file and git repository.
+
+mod support;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = dir.path().join("example-tool");
+        std::fs::create_dir_all(&repo).expect("mkdir");
+        support::git(&repo, &["init", "-q"]);
+        std::fs::write(repo.join("Cargo.toml"), "[package]\n").expect("write");
+        Env { dir }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_bosun"));
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env("BOSUN_DB", self.dir.path().join("bosun.db"))
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("XDG_STATE_HOME", self.dir.path().join("state"))
+            .env_remove("BOSUN_CONFIG");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("bosun runs")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "bosun {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        serde_json::from_str(&self.ok(args)).expect("valid JSON")
+    }
+
+    fn path(&self, rel: &str) -> String {
+        self.dir.path().join(rel).to_string_lossy().into_owned()
+    }
+}
+
+#[test]
+fn init_project_task_queue_and_decisions_from_the_command_line() {
+    let env = Env::new();
+    assert!(env.ok(&["init"]).contains("wrote bosun.toml"));
+    assert!(Path::new(&env.path("bosun.toml")).is_file());
+    let again = env.run(&["init"]);
+    assert!(
+        !again.status.success(),
+        "init does not overwrite without --force"
+    );
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    assert!(env.ok(&["config"]).contains("6. deploy"));
+
+    let out = env.ok(&["project", "add", &env.path("example-tool")]);
+    assert!(
+        out.contains("ET-NNN") && out.contains("cargo test"),
+        "{out}"
+    );
+
+    // The spec comes from standard input with `--spec -`.
+    let mut child = env
+        .cmd(&[
+            "task",
+            "add",
+            "Add a --verbose flag",
+            "--spec",
+            "-",
+            "--json",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"Print every step; -v is short.")
+        .expect("write spec");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success());
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(created["task"]["key"], "ET-001");
+    assert_eq!(created["task"]["spec"], "Print every step; -v is short.");
+    assert_eq!(created["job"]["role"], "analyst");
+
+    let tasks = env.json(&["task", "list", "--json"]);
+    assert_eq!(tasks.as_array().map(Vec::len), Some(1));
+    assert_eq!(tasks[0]["state"], "active");
+
+    let queue = env.json(&["queue", "--json"]);
+    assert_eq!(queue["counts"]["queued"], 1);
+    assert_eq!(queue["queued"][0]["task"], "ET-001");
+
+    // Approving a task that waits for nothing says why, and changes nothing.
+    let out = env.run(&["approve", "ET-001"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not awaiting approval"));
+
+    // Cancel the job: the task is blocked for the operator; retry it: active again.
+    let job = queue["queued"][0]["job"]["id"]
+        .as_i64()
+        .expect("job id")
+        .to_string();
+    assert!(env.ok(&["queue", "cancel", &job]).contains("blocked"));
+    assert_eq!(
+        env.json(&["task", "show", "ET-001", "--json"])["task"]["state"],
+        "blocked"
+    );
+    env.ok(&["queue", "retry", &job, "--note", "go on"]);
+    let shown = env.json(&["task", "show", "ET-001", "--json"]);
+    assert_eq!(shown["task"]["state"], "active");
+    assert_eq!(shown["jobs"][0]["feedback"], "The operator says:\ngo on");
+
+    let log = env.ok(&["log", "--task", "ET-001"]);
+    for kind in [
+        "task_created",
+        "stage_entered",
+        "job_enqueued",
+        "job_cancelled",
+        "blocked",
+        "resumed",
+    ] {
+        assert!(log.contains(kind), "log lacks {kind}:\n{log}");
+    }
+    env.ok(&["task", "cancel", "ET-001"]);
+    assert!(env.ok(&["task", "list"]).contains("cancelled"));
+}
+
+#[test]
+fn bad_config_names_file_line_and_key_and_touches_nothing() {
+    let env = Env::new();
+    std::fs::write(env.path("bosun.toml"), "[queue]\nmax_atempts = 3\n").expect("write");
+    let out = env.run(&["task", "list"]);
+    assert!(out.status.success(), "reads do not need the config");
+    let out = env.run(&["config"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bosun.toml:2:1: queue.max_atempts: unknown field"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_second_project_needs_an_explicit_choice() {
+    let env = Env::new();
+    let other = env.dir.path().join("other-repo");
+    std::fs::create_dir_all(&other).expect("mkdir");
+    support::git(&other, &["init", "-q"]);
+    env.ok(&["project", "add", &env.path("example-tool")]);
+    env.ok(&["project", "add", &other.to_string_lossy(), "--key", "OR"]);
+    let out = env.run(&["task", "add", "x"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pass --project"));
+    assert!(
+        env.ok(&["task", "add", "x", "--project", "OR"])
+            .contains("OR-001")
+    );
+    let dup = env.run(&["project", "add", &other.to_string_lossy()]);
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("already has"));
+    let not_git = env.run(&["project", "add", &env.path("config")]);
+    assert!(!not_git.status.success());
+}
