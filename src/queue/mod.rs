@@ -105,16 +105,12 @@ impl Queue {
             },
             now,
         )?;
-        events::append(
+        job_event(
             conn,
             EventKind::JobEnqueued,
-            NewEvent {
-                task_id: Some(job.task_id),
-                job_id: Some(job.id),
-                actor,
-                message: format!("job {} queued: {} ({})", job.id, job.stage, job.role),
-                ..Default::default()
-            },
+            &job,
+            actor,
+            format!("job {} queued: {} ({})", job.id, job.stage, job.role),
             now,
         )?;
         Ok(job)
@@ -157,16 +153,12 @@ impl Queue {
                 self.put_breaker(conn, &before, b, now)?;
             }
         }
-        events::append(
+        job_event(
             conn,
             EventKind::JobClaimed,
-            NewEvent {
-                task_id: Some(job.task_id),
-                job_id: Some(job.id),
-                actor: "queue",
-                message: format!("job {} claimed by {}", job.id, self.owner),
-                ..Default::default()
-            },
+            &job,
+            "queue",
+            format!("job {} claimed by {}", job.id, self.owner),
             now,
         )?;
         Ok(Some(job))
@@ -181,16 +173,12 @@ impl Queue {
         let job = running(conn, job_id)?;
         jobs::finish(conn, job_id, JobStatus::Done, None, now)?;
         self.update_breaker(conn, &job.provider, now, breaker::on_success)?;
-        events::append(
+        job_event(
             conn,
             EventKind::JobDone,
-            NewEvent {
-                task_id: Some(job.task_id),
-                job_id: Some(job.id),
-                actor: "queue",
-                message: format!("job {} done", job.id),
-                ..Default::default()
-            },
+            &job,
+            "queue",
+            format!("job {} done", job.id),
             now,
         )?;
         Ok(Job {
@@ -244,25 +232,14 @@ impl Queue {
             FailureKind::Transient => "transient",
             FailureKind::Permanent => "permanent",
         };
-        let ev = |message: String| NewEvent {
-            task_id: Some(job.task_id),
-            job_id: Some(job.id),
-            actor: "queue",
-            message,
-            ..Default::default()
-        };
         if spent {
             jobs::set_attempts(conn, job_id, attempts, transient)?;
             jobs::finish(conn, job_id, JobStatus::Failed, Some(&failure.reason), now)?;
-            events::append(
-                conn,
-                EventKind::JobFailed,
-                ev(format!(
-                    "job {} failed for good ({budget} attempts spent): {}",
-                    job.id, failure.reason
-                )),
-                now,
-            )?;
+            let message = format!(
+                "job {} failed for good ({budget} attempts spent): {}",
+                job.id, failure.reason
+            );
+            job_event(conn, EventKind::JobFailed, &job, "queue", message, now)?;
             return Ok(Disposition::Failed);
         }
         let n = u32::try_from(before.max(0)).unwrap_or(u32::MAX);
@@ -277,17 +254,13 @@ impl Queue {
             &failure.reason,
             now,
         )?;
-        events::append(
-            conn,
-            EventKind::JobRequeued,
-            ev(format!(
-                "job {} requeued after a {budget} failure, retry in {}: {}",
-                job.id,
-                humantime::format_duration(std::time::Duration::from_secs(delay.as_secs())),
-                failure.reason
-            )),
-            now,
-        )?;
+        let message = format!(
+            "job {} requeued after a {budget} failure, retry in {}: {}",
+            job.id,
+            humantime::format_duration(std::time::Duration::from_secs(delay.as_secs())),
+            failure.reason
+        );
+        job_event(conn, EventKind::JobRequeued, &job, "queue", message, now)?;
         Ok(Disposition::Requeued {
             available_at,
             kind: failure.kind,
@@ -313,16 +286,12 @@ impl Queue {
         self.update_breaker(conn, &job.provider, now, |b, now| {
             breaker::on_abandoned(b, job_id, now)
         })?;
-        events::append(
+        job_event(
             conn,
             EventKind::JobRequeued,
-            NewEvent {
-                task_id: Some(job.task_id),
-                job_id: Some(job.id),
-                actor: "queue",
-                message: format!("job {} requeued without a run: {reason}", job.id),
-                ..Default::default()
-            },
+            &job,
+            "queue",
+            format!("job {} requeued without a run: {reason}", job.id),
             now,
         )?;
         Ok(())
@@ -344,16 +313,12 @@ impl Queue {
         self.update_breaker(conn, &job.provider, now, |b, now| {
             breaker::on_abandoned(b, job_id, now)
         })?;
-        events::append(
+        job_event(
             conn,
             EventKind::JobCancelled,
-            NewEvent {
-                task_id: Some(job.task_id),
-                job_id: Some(job.id),
-                actor,
-                message: format!("job {job_id} cancelled"),
-                ..Default::default()
-            },
+            &job,
+            actor,
+            format!("job {job_id} cancelled"),
             now,
         )?;
         jobs::get(conn, job_id)
@@ -380,16 +345,12 @@ impl Queue {
             )));
         }
         jobs::reset(conn, job_id, feedback, now)?;
-        events::append(
+        job_event(
             conn,
             EventKind::JobRequeued,
-            NewEvent {
-                task_id: Some(job.task_id),
-                job_id: Some(job.id),
-                actor,
-                message: format!("job {job_id} retried with fresh attempts"),
-                ..Default::default()
-            },
+            &job,
+            actor,
+            format!("job {job_id} retried with fresh attempts"),
             now,
         )?;
         jobs::get(conn, job_id)
@@ -478,6 +439,30 @@ impl Queue {
         }
         Ok(())
     }
+}
+
+/// Appends an event about `job`.
+fn job_event(
+    conn: &Connection,
+    kind: EventKind,
+    job: &Job,
+    actor: &str,
+    message: String,
+    now: i64,
+) -> Result<()> {
+    events::append(
+        conn,
+        kind,
+        NewEvent {
+            task_id: Some(job.task_id),
+            job_id: Some(job.id),
+            actor,
+            message,
+            ..Default::default()
+        },
+        now,
+    )?;
+    Ok(())
 }
 
 fn running(conn: &Connection, job_id: i64) -> Result<Job> {
