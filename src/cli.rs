@@ -64,6 +64,13 @@ pub enum Command {
     },
     /// Show the job queue, or act on a job
     Queue(QueueArgs),
+    /// The built-in scripted agent (for `bosun demo` and tests): behaves like an
+    /// interactive CLI coding agent in a terminal
+    AgentSim {
+        /// Scenario file (TOML); default $BOSUN_SIM_SCENARIO, else `@sim` lines in the prompt
+        #[arg(long, value_name = "FILE")]
+        scenario: Option<PathBuf>,
+    },
     /// Show the event log (append-only activity)
     Log {
         /// Only this task's events

@@ -6,7 +6,10 @@
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod git;
 pub mod logging;
 pub mod pipeline;
 pub mod queue;
+pub mod sim;
 pub mod store;
+pub mod tmux;

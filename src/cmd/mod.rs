@@ -56,6 +56,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Approve { key, note } => decide::approve(&ctx, &key, note),
         Command::Reject { key, note } => decide::reject(&ctx, &key, note),
         Command::Queue(args) => queue::run(&ctx, args),
+        Command::AgentSim { scenario } => crate::sim::run(scenario.as_deref()),
         Command::Log { task, limit, json } => log::run(&ctx, task.as_deref(), limit, json),
     }
 }
