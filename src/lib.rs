@@ -9,6 +9,7 @@ pub mod config;
 pub mod git;
 pub mod logging;
 pub mod pipeline;
+pub mod provider;
 pub mod queue;
 pub mod sim;
 pub mod store;

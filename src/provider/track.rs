@@ -1,0 +1,254 @@
+//! From raw screen readings to a run's status and its completion.
+
+use std::time::{Duration, Instant};
+
+use crate::config::ScreenStatus;
+use crate::store::runs::RunStatus;
+
+/// The result of one observation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observation {
+    /// The status to report.
+    pub status: RunStatus,
+    /// True exactly once: the turn just completed (done, or idle after busy, held through
+    /// the debounce).
+    pub completed: bool,
+}
+
+/// Tracks one run's status across screen readings.
+///
+/// Rules (DESIGN.md §3): waiting wins over busy (the detector checks waiting first); a turn
+/// is complete when the screen shows it done — or idle after having been busy — and stays so
+/// for `debounce`; a completed turn is latched until [`Tracker::input_sent`], so a redraw
+/// cannot flip it back to busy. A done screen only counts once the screen has changed since
+/// the input was sent, so the previous turn's summary is never taken for this one's.
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    status: RunStatus,
+    debounce: Duration,
+    saw_busy: bool,
+    input_screen: Option<String>,
+    changed_since_input: bool,
+    done_since: Option<Instant>,
+    latched: bool,
+}
+
+impl Tracker {
+    /// A tracker for a run that is starting, completing turns after `debounce`.
+    pub fn new(debounce: Duration) -> Tracker {
+        Tracker {
+            status: RunStatus::Starting,
+            debounce,
+            saw_busy: false,
+            input_screen: None,
+            changed_since_input: false,
+            done_since: None,
+            latched: false,
+        }
+    }
+
+    /// A tracker for a re-adopted run that had its prompt and was last seen as `status`.
+    pub fn resumed(debounce: Duration, status: RunStatus) -> Tracker {
+        let mut t = Tracker::new(debounce);
+        t.status = status;
+        t.saw_busy = matches!(status, RunStatus::Busy | RunStatus::Waiting);
+        t.changed_since_input = true;
+        t
+    }
+
+    /// The status last reported.
+    pub fn status(&self) -> RunStatus {
+        self.status
+    }
+
+    /// True once the agent has visibly taken the last input: the screen changed and it is
+    /// busy, waiting, done or failed.
+    pub fn started(&self) -> bool {
+        self.saw_busy
+            || (self.changed_since_input
+                && matches!(
+                    self.status,
+                    RunStatus::Waiting | RunStatus::Done | RunStatus::Error
+                ))
+    }
+
+    /// True once the turn completed (latched).
+    pub fn is_complete(&self) -> bool {
+        self.latched
+    }
+
+    /// New input went to the agent; `screen` is the screen text at that moment. Unlatches.
+    pub fn input_sent(&mut self, screen: &str) {
+        self.saw_busy = false;
+        self.input_screen = Some(screen.to_string());
+        self.changed_since_input = false;
+        self.done_since = None;
+        self.latched = false;
+    }
+
+    /// Takes a reading: `raw` is the detector's classification of `screen` at `now`.
+    pub fn observe(
+        &mut self,
+        raw: Option<ScreenStatus>,
+        screen: &str,
+        now: Instant,
+    ) -> Observation {
+        if self.latched {
+            return Observation {
+                status: RunStatus::Done,
+                completed: false,
+            };
+        }
+        if let Some(before) = &self.input_screen
+            && before != screen
+        {
+            self.changed_since_input = true;
+            self.input_screen = None;
+        }
+        let candidate = match raw {
+            Some(ScreenStatus::Busy) => {
+                self.saw_busy = true;
+                self.done_since = None;
+                self.status = RunStatus::Busy;
+                false
+            }
+            Some(ScreenStatus::Waiting) => {
+                self.done_since = None;
+                self.status = RunStatus::Waiting;
+                false
+            }
+            Some(ScreenStatus::Error) => {
+                self.done_since = None;
+                self.status = RunStatus::Error;
+                false
+            }
+            Some(ScreenStatus::Done) if self.changed_since_input || self.saw_busy => {
+                self.status = RunStatus::Done;
+                true
+            }
+            Some(ScreenStatus::Idle) if self.saw_busy => true,
+            Some(ScreenStatus::Idle) => {
+                self.done_since = None;
+                self.status = RunStatus::Idle;
+                false
+            }
+            // An old summary still on screen, or nothing recognisable: no change.
+            Some(ScreenStatus::Done) | None => false,
+        };
+        let mut completed = false;
+        if candidate {
+            let since = *self.done_since.get_or_insert(now);
+            if now.duration_since(since) >= self.debounce {
+                self.latched = true;
+                self.status = RunStatus::Done;
+                completed = true;
+            }
+        }
+        Observation {
+            status: self.status,
+            completed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: Duration = Duration::from_millis(500);
+
+    #[test]
+    fn busy_then_done_completes_after_the_debounce_and_latches() {
+        let t0 = Instant::now();
+        let mut t = Tracker::new(D);
+        t.input_sent("> ");
+        assert_eq!(
+            t.observe(Some(ScreenStatus::Busy), "working", t0).status,
+            RunStatus::Busy
+        );
+        let o = t.observe(
+            Some(ScreenStatus::Done),
+            "done",
+            t0 + Duration::from_millis(10),
+        );
+        assert_eq!((o.status, o.completed), (RunStatus::Done, false));
+        let o = t.observe(
+            Some(ScreenStatus::Done),
+            "done",
+            t0 + Duration::from_millis(600),
+        );
+        assert_eq!((o.status, o.completed), (RunStatus::Done, true));
+        // Latched: a redraw that looks busy does not flip it, and completion is reported once.
+        let o = t.observe(
+            Some(ScreenStatus::Busy),
+            "busy again",
+            t0 + Duration::from_millis(700),
+        );
+        assert_eq!((o.status, o.completed), (RunStatus::Done, false));
+        // New input unlatches.
+        t.input_sent("done");
+        assert_eq!(
+            t.observe(Some(ScreenStatus::Busy), "w", t0 + D * 3).status,
+            RunStatus::Busy
+        );
+    }
+
+    #[test]
+    fn a_busy_reading_inside_the_debounce_restarts_it() {
+        let t0 = Instant::now();
+        let mut t = Tracker::new(D);
+        t.input_sent("> ");
+        t.observe(Some(ScreenStatus::Busy), "a", t0);
+        t.observe(
+            Some(ScreenStatus::Idle),
+            "b",
+            t0 + Duration::from_millis(100),
+        );
+        t.observe(
+            Some(ScreenStatus::Busy),
+            "c",
+            t0 + Duration::from_millis(400),
+        );
+        let o = t.observe(
+            Some(ScreenStatus::Idle),
+            "d",
+            t0 + Duration::from_millis(700),
+        );
+        assert!(!o.completed, "only 300 ms idle since the last busy");
+        let o = t.observe(
+            Some(ScreenStatus::Idle),
+            "d",
+            t0 + Duration::from_millis(1300),
+        );
+        assert!(o.completed);
+    }
+
+    #[test]
+    fn the_previous_turns_summary_does_not_complete_the_next_turn() {
+        let t0 = Instant::now();
+        let mut t = Tracker::new(Duration::ZERO);
+        t.input_sent("✓ Done in 1s\n>");
+        let o = t.observe(Some(ScreenStatus::Done), "✓ Done in 1s\n>", t0);
+        assert!(!o.completed, "unchanged screen: still the old summary");
+        assert!(!t.started());
+        let o = t.observe(
+            Some(ScreenStatus::Done),
+            "✓ Done in 1s\n✓ Done in 0s\n>",
+            t0,
+        );
+        assert!(o.completed, "a new summary after the screen changed");
+    }
+
+    #[test]
+    fn idle_without_busy_is_not_done_and_waiting_is_reported() {
+        let t0 = Instant::now();
+        let mut t = Tracker::new(Duration::ZERO);
+        assert_eq!(t.status(), RunStatus::Starting);
+        t.input_sent("");
+        let o = t.observe(Some(ScreenStatus::Idle), "> text", t0);
+        assert_eq!((o.status, o.completed), (RunStatus::Idle, false));
+        let o = t.observe(Some(ScreenStatus::Waiting), "❯ 1. Yes", t0);
+        assert_eq!(o.status, RunStatus::Waiting);
+        assert!(t.started());
+    }
+}
