@@ -154,19 +154,18 @@ impl Parser {
         }
     }
 
-    /// Whether an undecided escape sequence is waiting: if no more bytes come soon, the
-    /// caller should call [`Parser::timeout`] to take it as a lone Esc.
+    /// Whether a lone ESC is waiting: if no more bytes come soon, the caller should call
+    /// [`Parser::timeout`] to take it as the Esc key. (An unfinished sequence such as
+    /// `ESC [ 2 0` is not timed out: dropping part of a paste marker under load would turn the
+    /// paste into typed text, its newlines into Enter.)
     pub fn esc_pending(&self) -> bool {
-        self.paste.is_none() && self.pending.first() == Some(&ESC)
+        self.paste.is_none() && self.pending == [ESC]
     }
 
-    /// No more bytes came within the escape timeout: a lone pending ESC is the Esc key; an
-    /// unfinished sequence is dropped. Does nothing inside a paste.
+    /// No more bytes came within the escape timeout: a lone pending ESC is the Esc key.
     pub fn timeout(&mut self, out: &mut Vec<Key>) {
         if self.esc_pending() {
-            if self.pending.len() == 1 {
-                out.push(Key::Esc);
-            }
+            out.push(Key::Esc);
             self.pending.clear();
         }
     }
@@ -396,12 +395,15 @@ mod tests {
     }
 
     #[test]
-    fn unfinished_sequence_is_dropped_on_timeout() {
-        let (_, mut p) = feed_all(&[b"\x1b[1;"]);
+    fn unfinished_sequence_waits_for_its_end() {
+        let (keys, mut p) = feed_all(&[b"\x1b[20"]);
+        assert!(keys.is_empty());
+        assert!(!p.esc_pending());
         let mut out = Vec::new();
         p.timeout(&mut out);
         assert!(out.is_empty());
-        assert!(!p.esc_pending());
+        p.feed(b"0~pasted\r\x1b[201~\r", &mut out);
+        assert_eq!(out, vec![Key::Paste(b"pasted\r".to_vec()), Key::Enter]);
     }
 
     #[test]
