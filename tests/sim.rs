@@ -22,7 +22,15 @@ struct Sim {
 
 impl Drop for Sim {
     fn drop(&mut self) {
+        // tmux leaves its socket file behind after kill-server.
+        let socket = self.tmux(&["display-message", "-p", "#{socket_path}"]);
         let _ = self.tmux(&["kill-server"]);
+        let path = String::from_utf8_lossy(&socket.stdout)
+            .trim_end()
+            .to_owned();
+        if socket.status.success() && !path.is_empty() {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
