@@ -1,7 +1,8 @@
 //! The only code that runs tmux: a private server on its own socket (`tmux -L <socket>`) with
 //! bosun's generated config (DESIGN.md §5).
 //!
-//! Every call forks one `tmux` client (≈ 2–3 ms) with stdin null (except `load-buffer -`,
+//! Every call blocks while it forks one `tmux` client (≈ 2–3 ms; async callers should use
+//! `spawn_blocking`), with stdin null (except `load-buffer -`,
 //! which reads the pasted text from stdin), checks its exit status and turns a failure into a
 //! [`TmuxError`] carrying tmux's stderr. Commands are built with `tmux_interface`; the
 //! finished argv is run with [`std::process::Command`] because `tmux_interface` hard-codes the
@@ -465,7 +466,8 @@ impl Tmux {
 
     /// Presses keys in `pane`, each element one key by tmux name: `Enter`, `Escape`, `C-c`,
     /// `Up`, `1`, `y`… (`send-keys -t <pane> -- <keys>`). A name that is not a key is typed
-    /// as its characters.
+    /// as its characters. An empty `keys` does nothing. Unlike [`Tmux::paste`] it does not
+    /// leave copy mode first (keys such as `q` or `Escape` may be meant for it).
     ///
     /// Errors: [`TmuxError::Command`] when tmux refuses (e.g. no such pane).
     pub fn send_keys(&self, pane: &str, keys: &[&str]) -> Result<(), TmuxError> {
