@@ -2,11 +2,11 @@
 //! bosun's generated config (DESIGN.md §5).
 //!
 //! Every call blocks while it forks one `tmux` client (≈ 2–3 ms; async callers should use
-//! `spawn_blocking`), with stdin null (except `load-buffer -`,
-//! which reads the pasted text from stdin), checks its exit status and turns a failure into a
-//! [`TmuxError`] carrying tmux's stderr. Commands are built with `tmux_interface`; the
-//! finished argv is run with [`std::process::Command`] because `tmux_interface` hard-codes the
-//! binary name `tmux` (tests need another one) and cannot write to the child's stdin.
+//! `spawn_blocking`) with stdin null (except `load-buffer -`, which reads the pasted text
+//! from stdin), checks its exit status and turns a failure into a [`TmuxError`] carrying
+//! tmux's stderr. Commands are built with `tmux_interface`; the argv it builds is run with
+//! [`std::process::Command`] because its runner always executes a program named `tmux`
+//! (the binary is configurable here, e.g. for tests) and inherits stdin by default.
 //!
 //! Quoting: tmux does no shell parsing of its own arguments, but it does two things this
 //! module undoes for every value it passes: an argument ending in `;` is split off as a
