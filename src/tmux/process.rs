@@ -1,0 +1,256 @@
+//! Stopping a pane's whole process tree (DESIGN.md §5 "Kill on timeout").
+//!
+//! A pane's command is launched as the pane's own command, so it leads its own session and
+//! process group: signalling the group reaches the children that stayed in it. Children that
+//! moved to another group are found through `/proc` (as descendants, and by session id once
+//! their parent died and they were re-parented). Linux only: everything here reads `/proc`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+
+use super::TmuxError;
+
+/// How often `terminate` looks at `/proc` while it waits.
+const POLL: Duration = Duration::from_millis(20);
+/// How long `terminate` waits for SIGKILLed processes to disappear.
+const KILL_WAIT: Duration = Duration::from_secs(2);
+
+/// One process as `/proc/<pid>/stat` describes it.
+#[derive(Debug, Clone, Copy)]
+struct ProcInfo {
+    ppid: u32,
+    pgrp: u32,
+    sid: u32,
+    zombie: bool,
+    /// Start time in clock ticks since boot: tells a process from a later one reusing its pid.
+    start: u64,
+}
+
+/// Stops the process tree of `pid` (normally a pane's pid from `PaneState::pid`): SIGTERM to
+/// its process group and to every process of the tree (`pid`, its descendants, and every
+/// process still in its session or process group), then waits up to `grace`, polling every
+/// 20 ms (children that appear meanwhile are signalled too), then SIGKILL to whatever is
+/// left, then waits up to 2 s for those to go.
+///
+/// Returns the pids still alive afterwards, sorted; normally empty. Zombies (dead, waiting
+/// to be reaped by tmux or init) do not count as alive. Processes that cannot be signalled
+/// (EPERM) are logged and show up as survivors. A `pid` that no longer exists, with no
+/// process left in its session or group, is `Ok(vec![])`.
+///
+/// Call it for a live pane, or right after one died: a long-dead pid may have been reused.
+///
+/// Errors: [`TmuxError::Proc`] when `/proc` cannot be read.
+pub fn terminate(pid: u32, grace: Duration) -> Result<Vec<u32>, TmuxError> {
+    let mut targets: HashMap<u32, u64> = HashMap::new();
+    let mut signalled: HashSet<u32> = HashSet::new();
+
+    let procs = snapshot()?;
+    collect(pid, &procs, &mut targets);
+    targets.retain(|p, start| alive(&procs, *p, *start));
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    send(pid, &targets, &mut signalled, Signal::SIGTERM);
+
+    let deadline = Instant::now() + grace;
+    loop {
+        let procs = snapshot()?;
+        collect(pid, &procs, &mut targets);
+        targets.retain(|p, start| alive(&procs, *p, *start));
+        if targets.is_empty() {
+            return Ok(Vec::new());
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        // Late children (forked after the first signal) get their SIGTERM too.
+        send_new(&targets, &mut signalled, Signal::SIGTERM);
+        std::thread::sleep(POLL);
+    }
+
+    tracing::debug!(
+        pid,
+        left = targets.len(),
+        "grace period over; sending SIGKILL"
+    );
+    signalled.clear();
+    send(pid, &targets, &mut signalled, Signal::SIGKILL);
+    let deadline = Instant::now() + KILL_WAIT;
+    loop {
+        let procs = snapshot()?;
+        collect(pid, &procs, &mut targets);
+        targets.retain(|p, start| alive(&procs, *p, *start));
+        send_new(&targets, &mut signalled, Signal::SIGKILL);
+        if targets.is_empty() || Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(POLL);
+    }
+    let mut left: Vec<u32> = targets.into_keys().collect();
+    left.sort_unstable();
+    if !left.is_empty() {
+        tracing::warn!(pid, survivors = ?left, "processes survived SIGKILL");
+    }
+    Ok(left)
+}
+
+/// The pids of every live descendant of `pid` (children, their children, …), sorted; not
+/// `pid` itself. Zombies are included (they are still in the tree). Empty when `pid` has no
+/// children or `/proc` cannot be read.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let Ok(procs) = snapshot() else {
+        return Vec::new();
+    };
+    let mut out: Vec<u32> = tree(&procs, &[pid]).into_iter().collect();
+    out.retain(|p| *p != pid);
+    out.sort_unstable();
+    out
+}
+
+/// Adds to `targets` (pid → start time) `root`, the processes in its session or process
+/// group, and the descendants of all of them.
+fn collect(root: u32, procs: &HashMap<u32, ProcInfo>, targets: &mut HashMap<u32, u64>) {
+    let me = std::process::id();
+    let mut roots: Vec<u32> = vec![root];
+    roots.extend(targets.keys().copied());
+    roots.extend(
+        procs
+            .iter()
+            .filter(|(_, i)| i.sid == root || i.pgrp == root)
+            .map(|(p, _)| *p),
+    );
+    for p in tree(procs, &roots) {
+        // Never ourselves or init, whatever /proc says.
+        if p == me || p <= 1 {
+            continue;
+        }
+        if let Some(info) = procs.get(&p) {
+            targets.entry(p).or_insert(info.start);
+        }
+    }
+}
+
+/// `roots` and all their descendants.
+fn tree(procs: &HashMap<u32, ProcInfo>, roots: &[u32]) -> HashSet<u32> {
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (p, i) in procs {
+        children.entry(i.ppid).or_default().push(*p);
+    }
+    let mut seen: HashSet<u32> = HashSet::new();
+    let mut stack: Vec<u32> = roots.to_vec();
+    while let Some(p) = stack.pop() {
+        if seen.insert(p)
+            && let Some(kids) = children.get(&p)
+        {
+            stack.extend(kids.iter().copied());
+        }
+    }
+    seen
+}
+
+/// Live (not a zombie) and still the same process (same start time).
+fn alive(procs: &HashMap<u32, ProcInfo>, pid: u32, start: u64) -> bool {
+    procs
+        .get(&pid)
+        .is_some_and(|i| !i.zombie && i.start == start)
+}
+
+/// `sig` to the process group of `root` and to every target.
+fn send(root: u32, targets: &HashMap<u32, u64>, signalled: &mut HashSet<u32>, sig: Signal) {
+    if let Ok(group) = i32::try_from(root)
+        && group > 1
+    {
+        match killpg(Pid::from_raw(group), sig) {
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(e) => tracing::warn!(pgrp = root, ?sig, error = %e, "cannot signal process group"),
+        }
+    }
+    send_new(targets, signalled, sig);
+}
+
+/// `sig` to every target not signalled yet.
+fn send_new(targets: &HashMap<u32, u64>, signalled: &mut HashSet<u32>, sig: Signal) {
+    for &p in targets.keys() {
+        if !signalled.insert(p) {
+            continue;
+        }
+        let Ok(raw) = i32::try_from(p) else {
+            continue;
+        };
+        match kill(Pid::from_raw(raw), sig) {
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(e) => tracing::warn!(pid = p, ?sig, error = %e, "cannot signal process"),
+        }
+    }
+}
+
+/// Every process in `/proc`.
+fn snapshot() -> Result<HashMap<u32, ProcInfo>, TmuxError> {
+    let dir = Path::new("/proc");
+    let entries = std::fs::read_dir(dir).map_err(|source| TmuxError::Proc {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut out = HashMap::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // A process may vanish between read_dir and the read: skip it.
+        if let Some(info) = read_stat(&PathBuf::from(format!("/proc/{pid}/stat"))) {
+            out.insert(pid, info);
+        }
+    }
+    Ok(out)
+}
+
+/// Parses `/proc/<pid>/stat`: `pid (comm) state ppid pgrp session … starttime(22nd) …`.
+/// `comm` may hold spaces and parentheses, so fields are counted after the last `)`.
+fn read_stat(path: &Path) -> Option<ProcInfo> {
+    let text = std::fs::read_to_string(path).ok()?;
+    parse_stat(&text)
+}
+
+fn parse_stat(text: &str) -> Option<ProcInfo> {
+    let after = &text[text.rfind(')')? + 1..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    // f[0] is field 3 (state), so field n is f[n - 3].
+    Some(ProcInfo {
+        zombie: matches!(*f.first()?, "Z" | "X" | "x"),
+        ppid: f.get(1)?.parse().ok()?,
+        pgrp: f.get(2)?.parse().ok()?,
+        sid: f.get(3)?.parse().ok()?,
+        start: f.get(19)?.parse().ok()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_with_odd_comm_parses() {
+        let line = "42 (a) b (c) ) S 7 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 9999 1 1";
+        let i = parse_stat(line).expect("parses");
+        assert_eq!((i.ppid, i.pgrp, i.sid, i.start), (7, 42, 42, 9999));
+        assert!(!i.zombie);
+        let z = "43 (z) Z 1 43 43 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0";
+        assert!(parse_stat(z).expect("parses").zombie);
+    }
+
+    #[test]
+    fn own_process_is_readable() {
+        let me = std::process::id();
+        let procs = snapshot().expect("/proc");
+        assert!(procs.contains_key(&me));
+    }
+}
