@@ -64,6 +64,26 @@ pub enum Command {
     },
     /// Show the job queue, or act on a job
     Queue(QueueArgs),
+    /// Run the supervisor headless: claim jobs, launch agents in tmux, watch them, advance
+    /// tasks. SIGTERM/SIGINT stop it; agents keep running and are re-adopted on restart
+    Daemon {
+        /// tmux socket name [default: supervisor.tmux_socket, "bosun"]
+        #[arg(long)]
+        socket: Option<String>,
+    },
+    /// Show the whole pipeline with the built-in scripted agent: a scratch repo, three
+    /// tasks, every stage, a review rollback and approvals; exits 0 when all are done
+    Demo {
+        /// Approve approval gates and answer permission prompts automatically
+        #[arg(long)]
+        auto_approve: bool,
+        /// Keep the scratch repo, database and tmux server to inspect afterwards
+        #[arg(long)]
+        keep: bool,
+        /// Directory for the scratch repo and database [default: a new temp dir]
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// The built-in scripted agent (for `bosun demo` and tests): behaves like an
     /// interactive CLI coding agent in a terminal
     AgentSim {

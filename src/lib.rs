@@ -13,4 +13,5 @@ pub mod provider;
 pub mod queue;
 pub mod sim;
 pub mod store;
+pub mod supervisor;
 pub mod tmux;

@@ -244,3 +244,65 @@ fn a_missing_file_is_a_read_error_naming_it() {
     let err = Config::load(Some(Path::new("/nonexistent/bosun.toml"))).expect_err("missing file");
     assert!(err.to_string().contains("/nonexistent/bosun.toml"), "{err}");
 }
+
+#[test]
+fn provider_profiles_are_data_and_overridable_key_by_key() {
+    let cfg = Config::builtin().expect("builtin");
+    for name in ["sim", "claude", "codex", "gemini", "aider"] {
+        assert!(cfg.providers.contains_key(name), "built-in provider {name}");
+    }
+    let sim = &cfg.providers["sim"];
+    assert_eq!(sim.command, ["{bosun}", "agent-sim"]);
+    assert_eq!(sim.exit_command.as_deref(), Some("/exit"));
+    // Override one key; the rest stays built in. A `status` list replaces the whole list.
+    let layer = "[providers.claude]\ncommand = [\"/opt/claude\", \"--model\", \"x\"]\n\
+                 status = [{ status = \"busy\", pattern = \"thinking\" }]\n\
+                 [providers.mine]\ncommand = [\"my-agent\"]\nready = \"ready>\"\nmode = \"batch\"\n";
+    let cfg = load(layer).expect("override");
+    let claude = &cfg.providers["claude"];
+    assert_eq!(claude.command, ["/opt/claude", "--model", "x"]);
+    assert_eq!(
+        claude.exit_command.as_deref(),
+        Some("/exit"),
+        "kept from the built-in"
+    );
+    assert_eq!(claude.status.len(), 1);
+    assert_eq!(
+        cfg.providers["mine"].mode,
+        bosun::config::ProviderMode::Batch
+    );
+}
+
+#[test]
+fn provider_errors_name_file_line_and_key() {
+    rejects(
+        "[providers.sim]\nstatus = [{ status = \"busy\", pattern = \"(oops\" }]\n",
+        2,
+        "providers.sim.status[0].pattern",
+        "invalid regex",
+    );
+    rejects(
+        "[providers.new]\nready = \"x\"\n",
+        1,
+        "providers.new.command",
+        "needs `command`",
+    );
+    rejects(
+        "[providers.sim]\nspeed = 3\n",
+        2,
+        "providers.sim.speed",
+        "unknown field",
+    );
+    rejects(
+        "[roles.analyst]\nprovider = \"nobody\"\n",
+        1,
+        "roles.analyst.provider",
+        "unknown provider `nobody`",
+    );
+    rejects(
+        "[supervisor]\ntmux_socket = \"a b\"\n",
+        2,
+        "supervisor.tmux_socket",
+        "non-empty name",
+    );
+}

@@ -2,7 +2,9 @@
 //! with `--json` (every read command takes it).
 
 mod config;
+mod daemon;
 mod decide;
+mod demo;
 mod init;
 mod log;
 mod project;
@@ -31,9 +33,25 @@ impl Ctx {
         Ok(Config::load(self.config.as_deref())?)
     }
 
+    /// The database path: `--db`, else `$BOSUN_DB`, else the XDG data dir.
+    fn db_path(&self) -> std::path::PathBuf {
+        paths::db_path(self.db.clone())
+    }
+
+    /// Where run logs and worktrees live: beside the database.
+    fn data_dir(&self) -> std::path::PathBuf {
+        let db = self.db_path();
+        db.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(
+                || std::path::PathBuf::from("."),
+                std::path::Path::to_path_buf,
+            )
+    }
+
     /// The database, opened and migrated.
     fn store(&self) -> Result<Store> {
-        let path = paths::db_path(self.db.clone());
+        let path = self.db_path();
         Store::open(&path).with_context(|| format!("cannot open the database {}", path.display()))
     }
 }
@@ -56,6 +74,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Approve { key, note } => decide::approve(&ctx, &key, note),
         Command::Reject { key, note } => decide::reject(&ctx, &key, note),
         Command::Queue(args) => queue::run(&ctx, args),
+        Command::Daemon { socket } => daemon::run(&ctx, socket),
+        Command::Demo {
+            auto_approve,
+            keep,
+            dir,
+        } => demo::run(auto_approve, keep, dir),
         Command::AgentSim { scenario } => crate::sim::run(scenario.as_deref()),
         Command::Log { task, limit, json } => log::run(&ctx, task.as_deref(), limit, json),
     }

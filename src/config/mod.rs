@@ -62,6 +62,8 @@ pub struct SupervisorConfig {
     pub default_timeout: Duration,
     /// Time between SIGTERM and SIGKILL when a run is stopped.
     pub kill_grace: Duration,
+    /// Name of bosun's private tmux server socket (`tmux -L NAME`).
+    pub tmux_socket: String,
 }
 
 /// Job queue policy (`[queue]`).
@@ -402,6 +404,7 @@ struct RawSupervisor {
     default_timeout: Option<Duration>,
     #[serde(default, deserialize_with = "de_duration")]
     kill_grace: Option<Duration>,
+    tmux_socket: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -582,6 +585,9 @@ fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
             }
             sup.default_timeout = s.default_timeout.or(sup.default_timeout);
             sup.kill_grace = s.kill_grace.or(sup.kill_grace);
+            if s.tmux_socket.is_some() {
+                sup.tmux_socket = s.tmux_socket.clone();
+            }
         }
         if let Some(q) = &src.layer.queue {
             queue_src = i;
@@ -644,6 +650,24 @@ fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
         kill_grace: sup
             .kill_grace
             .ok_or_else(|| missing("supervisor.kill_grace"))?,
+        tmux_socket: {
+            let sock = sup
+                .tmux_socket
+                .ok_or_else(|| missing("supervisor.tmux_socket"))?;
+            let name = sock.get_ref();
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return Err(s.err(
+                    sock.span().start,
+                    "supervisor.tmux_socket",
+                    "must be a non-empty name of letters, digits, - _ .",
+                ));
+            }
+            name.clone()
+        },
     };
 
     let q = &sources[queue_src];

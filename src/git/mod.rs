@@ -234,6 +234,28 @@ pub fn commit_all(worktree: &Path, message: &str) -> Result<Option<String>, GitE
     Ok(Some(sha))
 }
 
+/// Creates a new repository at `path` (directories created) on branch `branch`, with a
+/// README and one initial commit, for `bosun demo`'s scratch project.
+///
+/// Errors: [`GitError::Io`] if the directory or README cannot be written;
+/// [`GitError::Failed`] when a git step fails.
+pub fn init_repo(path: &Path, branch: &str) -> Result<(), GitError> {
+    std::fs::create_dir_all(path).map_err(|source| GitError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    run(path, ["init", "--quiet", "-b", branch])?;
+    let readme = path.join("README.md");
+    std::fs::write(&readme, "# demo\n\nA scratch project for `bosun demo`.\n").map_err(
+        |source| GitError::Io {
+            path: readme.clone(),
+            source,
+        },
+    )?;
+    commit_all(path, "Initial commit")?;
+    Ok(())
+}
+
 /// What a worktree holds that is not safe elsewhere.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorktreeStatus {

@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::config::{Action, Config};
-use crate::queue::{Disposition, JobSpec, Queue};
+use crate::queue::{Classifier, Disposition, JobSpec, Queue};
 use crate::store::events::{self, EventKind, NewEvent};
 use crate::store::gates::{GateOutcome, NewGateResult};
 use crate::store::jobs::{self, Job, JobStatus};
@@ -421,10 +421,20 @@ impl<'a> Engine<'a> {
                 exit_code,
                 timed_out,
             } => {
-                let failure = self
-                    .queue
-                    .classifier
-                    .classify(&log_tail, &reason, timed_out);
+                // The provider's own transient patterns count too.
+                let extra = self
+                    .cfg
+                    .providers
+                    .get(&run.provider)
+                    .map(|p| p.transient.as_slice())
+                    .unwrap_or_default();
+                let failure = match Classifier::new(extra) {
+                    Ok(c) if !extra.is_empty() => c.classify(&log_tail, &reason, timed_out),
+                    _ => self
+                        .queue
+                        .classifier
+                        .classify(&log_tail, &reason, timed_out),
+                };
                 let now = self.now();
                 self.store.write(|tx| {
                     let status = if exit_code.is_some() {

@@ -37,6 +37,12 @@ pub struct Agent {
     cwd: PathBuf,
     /// `hang.children` processes still running; reaped when they exit, never killed by us.
     children: Vec<Child>,
+    /// `BOSUN_SIM_TRACE`: where state changes are logged with their time, for benchmarks.
+    trace: Option<std::fs::File>,
+    /// The state last traced (`busy`, `waiting`, `done`).
+    traced: &'static str,
+    /// A state to trace once the prompt is drawn.
+    pending_trace: Option<&'static str>,
 }
 
 /// What the prompt loop got.
@@ -138,6 +144,34 @@ impl Agent {
             vars: Vars::from_env(),
             cwd,
             children: Vec::new(),
+            trace: std::env::var_os("BOSUN_SIM_TRACE")
+                .filter(|d| !d.is_empty())
+                .and_then(|d| {
+                    let path = PathBuf::from(d).join(format!("trace-{}.txt", std::process::id()));
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(path)
+                        .ok()
+                }),
+            traced: "",
+            pending_trace: None,
+        }
+    }
+
+    /// Appends `<unix ms> <BOSUN_RUN_ID> <state>` to the trace when the drawn state changes.
+    /// Called right after the state's screen was flushed, so the time is when it was drawn.
+    fn trace(&mut self, state: &'static str) {
+        if self.traced == state {
+            return;
+        }
+        self.traced = state;
+        if let Some(f) = self.trace.as_mut() {
+            let ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis());
+            let run = std::env::var("BOSUN_RUN_ID").unwrap_or_else(|_| "0".into());
+            let _ = writeln!(f, "{ms} {run} {state}");
         }
     }
 
@@ -185,6 +219,9 @@ impl Agent {
         let mut width = shown.chars().count();
         self.put(&format!("> {shown}"))?;
         self.flush()?;
+        if let Some(state) = self.pending_trace.take() {
+            self.trace(state);
+        }
         if std::mem::take(&mut self.queued_submit) && !self.editor.is_empty() {
             return Ok(Prompt::Submitted(self.editor.take()));
         }
@@ -288,6 +325,8 @@ impl Agent {
             turn.summary()
         ))?;
         self.line("")?;
+        // The done screen is complete once the prompt loop has drawn `> ` under it.
+        self.pending_trace = Some("done");
         Ok(Flow::Continue)
     }
 
@@ -300,6 +339,7 @@ impl Agent {
             "{ERASE_LINE}{glyph} Working… ({secs}s · esc to interrupt)"
         ))?;
         self.flush()?;
+        self.trace("busy");
         turn.last_draw = Some(Instant::now());
         Ok(())
     }
@@ -406,6 +446,7 @@ impl Agent {
         self.line("❯ 1. Yes")?;
         self.line("  2. No")?;
         self.flush()?;
+        self.trace("waiting");
         let yes = loop {
             match self.keys.next(None) {
                 Some(Event::Key(Key::Char('1' | 'y' | 'Y') | Key::Enter)) => break true,
@@ -433,6 +474,7 @@ impl Agent {
         self.line(&first)?;
         self.put("> ")?;
         self.flush()?;
+        self.trace("waiting");
         let mut answer = Editor::new();
         let mut width = 0;
         let interrupted = loop {

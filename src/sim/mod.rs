@@ -34,6 +34,9 @@
 //! # Environment
 //! - `BOSUN_SIM_RECORD=<dir>`: each submitted input is saved byte-exact as
 //!   `<dir>/prompt-<n>.txt` (n = 1, 2, …) before anything else happens.
+//! - `BOSUN_SIM_TRACE=<dir>`: each change of the drawn state (`busy`, `waiting`, `done`) is
+//!   appended as `<unix ms> <BOSUN_RUN_ID> <state>` to `<dir>/trace-<pid>.txt`, right after
+//!   it was drawn (the supervisor benchmark measures status latency from it).
 //! - `BOSUN_SIM_SCENARIO=<file>`: the scenario file when `--scenario` is not given.
 //! - `BOSUN_TASK`, `BOSUN_STAGE`, `BOSUN_RUN_ID`: what `{key}`, `{stage}` and `{run}` expand
 //!   to (an unset variable leaves its placeholder as written); `BOSUN_STAGE` also picks the

@@ -64,10 +64,15 @@ pub struct Run {
     pub status_at: i64,
     /// Ended, ms since the epoch.
     pub ended_at: Option<i64>,
+    /// When the prompt was delivered into the pane, ms since the epoch.
+    pub prompt_sent_at: Option<i64>,
+    /// tmux window name.
+    pub window: Option<String>,
 }
 
 const COLS: &str = "id, job_id, task_id, stage, role, provider, attempt, status, pane_id, \
-    log_path, exit_code, error, final_message, feedback, started_at, status_at, ended_at";
+    log_path, exit_code, error, final_message, feedback, started_at, status_at, ended_at, \
+    prompt_sent_at, window";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Run> {
     Ok(Run {
@@ -88,6 +93,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Run> {
         started_at: r.get(14)?,
         status_at: r.get(15)?,
         ended_at: r.get(16)?,
+        prompt_sent_at: r.get(17)?,
+        window: r.get(18)?,
     })
 }
 
@@ -186,4 +193,42 @@ pub fn end(
     )?
     .execute(params![id, status, exit_code, error, final_message, now])?;
     Ok(())
+}
+
+/// Records where a run lives: its tmux pane and window and its output log.
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn set_pane(
+    conn: &Connection,
+    id: i64,
+    pane_id: &str,
+    window: &str,
+    log_path: &str,
+) -> Result<()> {
+    conn.prepare_cached("UPDATE runs SET pane_id = ?2, window = ?3, log_path = ?4 WHERE id = ?1")?
+        .execute(params![id, pane_id, window, log_path])?;
+    Ok(())
+}
+
+/// Records that the prompt was delivered at `now`.
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn set_prompt_sent(conn: &Connection, id: i64, now: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE runs SET prompt_sent_at = ?2 WHERE id = ?1")?
+        .execute(params![id, now])?;
+    Ok(())
+}
+
+/// Runs that have not ended, oldest first.
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn open(conn: &Connection) -> Result<Vec<Run>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLS} FROM runs WHERE ended_at IS NULL ORDER BY id"
+    ))?;
+    let rows = stmt.query_map([], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -1,0 +1,206 @@
+//! `bosun demo`: the whole pipeline with the built-in scripted agent, no API keys.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::config::Config;
+use crate::pipeline::{Decision, Engine, Input};
+use crate::store::events::{self, EventKind};
+use crate::store::projects::{self, NewProject};
+use crate::store::runs::RunStatus;
+use crate::store::tasks::{self, TaskState};
+use crate::store::{Store, now_ms};
+use crate::supervisor::{Options, Supervisor};
+
+/// The demo's config: the default pipeline without the analysis approval, every role played
+/// by agent-sim, whose behaviour per stage is in the `@sim` lines of the prompts.
+const DEMO_TOML: &str = include_str!("demo.toml");
+
+/// The demo's tasks: (title, spec). Spec lines starting with `@sim` script the agent.
+const TASKS: &[(&str, &str)] = &[
+    (
+        "Add a --verbose flag",
+        "Print each step when -v or --verbose is given.",
+    ),
+    (
+        "Handle empty input",
+        "An empty input file must not crash the parser.\n\
+         @sim {stage = \"analysis\", write = \"docs/work-items/{key}/picky-review\", text = \"the reviewer will ask for changes once\"}",
+    ),
+    (
+        "Write the config loader",
+        "Load settings from config.toml.\n\
+         @sim {stage = \"development\", ask = \"src/config_loader.txt\"}",
+    ),
+];
+
+/// Longest the demo may take before it gives up.
+const LIMIT: Duration = Duration::from_secs(600);
+
+pub(super) fn run(auto_approve: bool, keep: bool, dir: Option<PathBuf>) -> Result<()> {
+    let dir = match dir {
+        Some(d) => d,
+        None => std::env::temp_dir().join(format!("bosun-demo-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let dir = dir.canonicalize()?;
+    let repo = dir.join("repo");
+    crate::git::init_repo(&repo, "main").context("cannot create the demo repository")?;
+    let config_path = dir.join("bosun.toml");
+    std::fs::write(&config_path, DEMO_TOML)?;
+    let cfg = Config::from_layers(&[(config_path.as_path(), DEMO_TOML)])?;
+    let db = dir.join("bosun.db");
+    let store = Store::open(&db)?;
+    let repo_s = repo.to_string_lossy().into_owned();
+    store.write(|tx| {
+        projects::insert(
+            tx,
+            &NewProject {
+                name: "demo",
+                path: &repo_s,
+                key_prefix: "DEMO",
+                default_branch: Some("main"),
+                test_command: Some("test -d docs/work-items"),
+            },
+            now_ms(),
+        )
+        .map(|_| ())
+    })?;
+    let engine = Engine::new(&cfg, &store);
+    for (title, spec) in TASKS {
+        engine.create_task("demo", title, spec, 100)?;
+    }
+    let socket = format!("bosun-demo-{}", std::process::id());
+    let mut opts = Options::new(dir.clone(), &socket);
+    opts.owner = "demo".into();
+    let mut sup = Supervisor::start(cfg.clone(), Store::open(&db)?, opts)?;
+    println!("bosun demo: {} tasks in {}", TASKS.len(), dir.display());
+    println!("  watch the agents: tmux -L {socket} attach");
+    if !auto_approve {
+        println!(
+            "  approvals wait for you: bosun --db {} approve KEY",
+            db.display()
+        );
+    }
+
+    let result = drive(&mut sup, &engine, &store, &db, &socket, auto_approve);
+    sup.release()?;
+    if keep {
+        println!(
+            "kept: repo {}, database {}, tmux -L {socket}",
+            repo.display(),
+            db.display()
+        );
+    } else {
+        if let Err(e) = sup.tmux().kill_server() {
+            tracing::debug!(error = %e, "demo tmux server already gone");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+fn drive(
+    sup: &mut Supervisor,
+    engine: &Engine<'_>,
+    store: &Store,
+    db: &Path,
+    socket: &str,
+    auto_approve: bool,
+) -> Result<()> {
+    let started = Instant::now();
+    let mut last_event = 0;
+    let mut told: HashSet<String> = HashSet::new();
+    loop {
+        sup.tick()?;
+        let since = last_event;
+        for e in events::recent(store.conn(), None, 200)?
+            .into_iter()
+            .filter(|e| e.id > since)
+        {
+            last_event = e.id;
+            let show = match e.kind {
+                EventKind::StageEntered
+                | EventKind::RolledBack
+                | EventKind::ApprovalRequested
+                | EventKind::Approved
+                | EventKind::Retried
+                | EventKind::TaskDone
+                | EventKind::Blocked
+                | EventKind::JobRequeued
+                | EventKind::GateFailed => true,
+                EventKind::RunStatus => e.message.ends_with(" waiting"),
+                _ => false,
+            };
+            if show {
+                println!("[{:>6.1}s] {}", started.elapsed().as_secs_f64(), e.message);
+            }
+        }
+        let all = tasks::list(store.conn())?;
+        for t in &all {
+            match t.state {
+                TaskState::AwaitingApproval if auto_approve => {
+                    engine.handle(Input::Decide {
+                        task: t.key.clone(),
+                        decision: Decision::Approve {
+                            note: Some("approved by bosun demo --auto-approve".into()),
+                        },
+                    })?;
+                }
+                TaskState::AwaitingApproval if told.insert(format!("approve {}", t.key)) => {
+                    println!(
+                        "  -> {} awaits your approval: bosun --db {} approve {}",
+                        t.key,
+                        db.display(),
+                        t.key
+                    );
+                }
+                TaskState::Blocked | TaskState::NeedsInput => {
+                    bail!(
+                        "{} is {}: {}",
+                        t.key,
+                        t.state,
+                        t.state_reason.as_deref().unwrap_or("no reason recorded")
+                    );
+                }
+                _ => {}
+            }
+        }
+        for (run_id, key, status) in sup.run_statuses() {
+            if status != RunStatus::Waiting {
+                continue;
+            }
+            if auto_approve {
+                if told.insert(format!("answered {run_id}")) {
+                    println!(
+                        "[{:>6.1}s] {key}: answering the agent's permission prompt: yes",
+                        started.elapsed().as_secs_f64()
+                    );
+                    sup.answer(run_id, true)?;
+                }
+            } else if told.insert(format!("waiting {run_id}")) {
+                println!(
+                    "  -> {key}'s agent asks a question: tmux -L {socket} attach, and answer it"
+                );
+            }
+        }
+        if all.iter().all(|t| t.state == TaskState::Done) {
+            println!(
+                "[{:>6.1}s] all {} tasks done",
+                started.elapsed().as_secs_f64(),
+                all.len()
+            );
+            return Ok(());
+        }
+        if started.elapsed() > LIMIT {
+            bail!(
+                "the demo did not finish within {}",
+                humantime::format_duration(LIMIT)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}

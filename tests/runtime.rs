@@ -1,0 +1,636 @@
+//! The supervisor on real tmux (a private socket per test, server killed on drop), real git
+//! worktrees, real SQLite, and the real `bosun agent-sim` as the agent.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use bosun::config::Config;
+use bosun::pipeline::{Decision, Engine, Input};
+use bosun::store::events::{self, EventKind};
+use bosun::store::jobs::{self, JobStatus};
+use bosun::store::projects::{self, NewProject};
+use bosun::store::runs::{self, RunStatus};
+use bosun::store::tasks::{self, TaskState};
+use bosun::store::{Store, now_ms};
+use bosun::supervisor::{Options, Supervisor};
+
+const BOSUN: &str = env!("CARGO_BIN_EXE_bosun");
+
+/// Kills the test's tmux server when dropped.
+struct TmuxGuard(String);
+
+impl Drop for TmuxGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.0, "kill-server"])
+            .stdin(std::process::Stdio::null())
+            .output();
+    }
+}
+
+/// A database, a project repository, a config and a tmux socket for one test.
+struct Rig {
+    dir: tempfile::TempDir,
+    cfg: Config,
+    config_text: String,
+    socket: String,
+    _guard: TmuxGuard,
+}
+
+static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl Rig {
+    /// `layer` is TOML over the built-in config (typically roles on `sim` and stages).
+    fn new(layer: &str) -> Rig {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(&repo).expect("mkdir");
+        support::git(&repo, &["init", "-q", "-b", "main"]);
+        std::fs::write(repo.join("README.md"), "demo\n").expect("write");
+        support::git(&repo, &["add", "."]);
+        support::git(
+            &repo,
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-qm",
+                "init",
+            ],
+        );
+        let config_text = layer.to_string();
+        let cfg = Config::from_layers(&[(Path::new("bosun.toml"), layer)]).expect("config");
+        std::fs::write(dir.path().join("bosun.toml"), layer).expect("write config");
+        let store = Store::open(&dir.path().join("bosun.db")).expect("store");
+        let repo_s = repo.to_string_lossy().into_owned();
+        store
+            .write(|tx| {
+                projects::insert(
+                    tx,
+                    &NewProject {
+                        name: "example-tool",
+                        path: &repo_s,
+                        key_prefix: "ET",
+                        default_branch: Some("main"),
+                        test_command: Some("true"),
+                    },
+                    now_ms(),
+                )
+            })
+            .expect("project");
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let socket = format!("bosun-test-{}-{n}", std::process::id());
+        Rig {
+            dir,
+            cfg,
+            config_text,
+            _guard: TmuxGuard(socket.clone()),
+            socket,
+        }
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("bosun.db")
+    }
+
+    fn store(&self) -> Store {
+        Store::open(&self.db()).expect("store")
+    }
+
+    fn options(&self) -> Options {
+        let mut o = Options::new(self.dir.path().to_path_buf(), &self.socket);
+        o.bosun_exe = BOSUN.to_string();
+        o.owner = "test".into();
+        o.done_debounce = Duration::from_millis(300);
+        o.exit_grace = Duration::from_millis(500);
+        o
+    }
+
+    fn supervisor(&self) -> Supervisor {
+        Supervisor::start(self.cfg.clone(), self.store(), self.options()).expect("supervisor")
+    }
+
+    fn add_task(&self, title: &str, spec: &str) -> String {
+        let store = self.store();
+        let (task, _) = Engine::new(&self.cfg, &store)
+            .create_task("example-tool", title, spec, 100)
+            .expect("task");
+        task.key
+    }
+
+    fn task(&self, key: &str) -> tasks::Task {
+        tasks::by_key(self.store().conn(), key).expect("task")
+    }
+}
+
+/// Ticks `sup` until `done` holds, failing after `limit`.
+fn tick_until(
+    sup: &mut Supervisor,
+    limit: Duration,
+    what: &str,
+    mut done: impl FnMut(&mut Supervisor) -> bool,
+) {
+    let start = Instant::now();
+    loop {
+        sup.tick().expect("tick");
+        if done(sup) {
+            return;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Roles on `sim`, a short pipeline of the stages given, artifact gates on `out-<stage>.md`.
+fn simple_pipeline(stages: &[(&str, &str)], role_extra: &str) -> String {
+    let mut t = String::from(
+        "[supervisor]\nmax_concurrency = 4\nkill_grace = \"1s\"\n[queue]\nbackoff_base = \"1s\"\nbackoff_cap = \"2s\"\n",
+    );
+    for (stage, prompt) in stages {
+        t.push_str(&format!(
+            "[roles.r-{stage}]\nprovider = \"sim\"\n{role_extra}prompt = '''\n{prompt}\n'''\n"
+        ));
+    }
+    for (stage, _) in stages {
+        t.push_str(&format!(
+            "[[stages]]\nname = \"{stage}\"\nrole = \"r-{stage}\"\n[[stages.gates]]\nkind = \"artifact\"\npath = \"out-{stage}.md\"\n"
+        ));
+    }
+    t
+}
+
+const DEMO: &str = include_str!("../src/cmd/demo.toml");
+
+#[test]
+fn a_task_goes_through_every_stage_with_a_rollback_an_approval_and_a_permission_question() {
+    let rig = Rig::new(DEMO);
+    let picky = rig.add_task(
+        "Handle empty input",
+        "@sim {stage = \"analysis\", write = \"docs/work-items/{key}/picky-review\", text = \"yes\"}\n\
+         @sim {stage = \"development\", ask = \"src/loader.txt\"}",
+    );
+    let plain = rig.add_task("Add a flag", "no tricks");
+    let mut sup = rig.supervisor();
+    let mut answered = false;
+    let mut saw_waiting = false;
+    let mut approved = std::collections::HashSet::new();
+    let store = rig.store();
+    let engine = Engine::new(&rig.cfg, &store);
+    tick_until(
+        &mut sup,
+        Duration::from_secs(240),
+        "both tasks done",
+        |sup| {
+            for (run_id, key, status) in sup.run_statuses() {
+                if status == RunStatus::Waiting && key == picky && !answered {
+                    // The question is in the database as `waiting` before anyone answers.
+                    let row = runs::get(store.conn(), run_id).expect("run");
+                    assert_eq!(row.status, RunStatus::Waiting);
+                    saw_waiting = true;
+                    sup.answer(run_id, true).expect("answer");
+                    answered = true;
+                }
+            }
+            for key in [&picky, &plain] {
+                let t = tasks::by_key(store.conn(), key).expect("task");
+                assert!(
+                    !matches!(t.state, TaskState::Blocked | TaskState::NeedsInput),
+                    "{key} is {}: {:?}",
+                    t.state,
+                    t.state_reason
+                );
+                if t.state == TaskState::AwaitingApproval && approved.insert(key.clone()) {
+                    assert_eq!(t.stage, "deploy");
+                    engine
+                        .handle(Input::Decide {
+                            task: key.clone(),
+                            decision: Decision::Approve { note: None },
+                        })
+                        .expect("approve");
+                }
+            }
+            [&picky, &plain]
+                .iter()
+                .all(|k| tasks::by_key(store.conn(), k).expect("task").state == TaskState::Done)
+        },
+    );
+    assert!(
+        saw_waiting && answered,
+        "the permission question was seen as waiting"
+    );
+
+    let t = rig.task(&picky);
+    let evs = events::recent(store.conn(), Some(t.id), 1000).expect("events");
+    let rollbacks: Vec<&str> = evs
+        .iter()
+        .filter(|e| e.kind == EventKind::RolledBack)
+        .map(|e| e.message.as_str())
+        .collect();
+    assert_eq!(rollbacks.len(), 1, "one review rollback: {rollbacks:?}");
+    assert!(rollbacks[0].contains("review to development"));
+    // Every job ran the role of its own stage.
+    for job in jobs::for_task(store.conn(), t.id).expect("jobs") {
+        let stage = rig
+            .cfg
+            .stages
+            .iter()
+            .find(|s| s.name == job.stage)
+            .expect("stage");
+        assert_eq!(job.role, stage.role);
+        assert_eq!(job.status, JobStatus::Done);
+    }
+    // The stages' work was committed on the task's branch in its worktree.
+    let wt = t.worktree.clone().expect("worktree");
+    let log = Command::new("git")
+        .args(["-C", &wt, "log", "--format=%s"])
+        .output()
+        .expect("git log");
+    let log = String::from_utf8_lossy(&log.stdout);
+    assert!(
+        log.contains(&format!("{picky} review: work of run")),
+        "{log}"
+    );
+    assert!(
+        Path::new(&wt)
+            .join("src")
+            .join(format!("{picky}.txt"))
+            .is_file()
+    );
+    assert_eq!(
+        t.branch
+            .as_deref()
+            .map(|b| b.starts_with(&format!("bosun/{picky}-"))),
+        Some(true)
+    );
+    // The feedback of the review reached the development run after the rollback.
+    let dev_runs: Vec<runs::Run> = runs::for_task(store.conn(), t.id)
+        .expect("runs")
+        .into_iter()
+        .filter(|r| r.stage == "development")
+        .collect();
+    assert_eq!(dev_runs.len(), 2);
+    assert!(
+        dev_runs[1]
+            .feedback
+            .as_deref()
+            .unwrap_or("")
+            .contains("an empty list is not handled")
+    );
+}
+
+#[test]
+fn a_rate_limited_run_is_requeued_no_earlier_than_retry_after() {
+    let prompt = "@sim {write = \"marker\", text = \"1\", unless_exists = \"marker\"}\n\
+                  @sim {fail = \"429 Too Many Requests … retry-after: 7\", unless_exists = \"marker\"}\n\
+                  @sim {write = \"out-only.md\", text = \"ok\", if_exists = \"marker\"}";
+    let rig = Rig::new(&simple_pipeline(&[("only", prompt)], ""));
+    let key = rig.add_task("Rate limited", "");
+    let mut sup = rig.supervisor();
+    let store = rig.store();
+    tick_until(
+        &mut sup,
+        Duration::from_secs(60),
+        "the task to finish",
+        |_| tasks::by_key(store.conn(), &key).expect("task").state == TaskState::Done,
+    );
+    let t = rig.task(&key);
+    let all = runs::for_task(store.conn(), t.id).expect("runs");
+    assert_eq!(all.len(), 2, "one failed run, one good one");
+    assert!(
+        all[0].error.as_deref().unwrap_or("").contains("429"),
+        "{:?}",
+        all[0].error
+    );
+    assert_eq!(all[0].exit_code, Some(1));
+    let gap = all[1].started_at - all[0].ended_at.expect("ended");
+    assert!(
+        gap >= 7_000,
+        "second run started {gap} ms after the 429, before Retry-After"
+    );
+    let job = jobs::get(store.conn(), all[0].job_id.expect("job")).expect("job");
+    assert_eq!(
+        (job.transient_attempts, job.attempts),
+        (1, 0),
+        "counted as transient"
+    );
+}
+
+/// Pids of `pid` and all its descendants, from /proc.
+fn tree(pid: u32) -> Vec<u32> {
+    let mut out = vec![pid];
+    let mut i = 0;
+    while i < out.len() {
+        let p = out[i];
+        if let Ok(children) = std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")) {
+            out.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok()),
+            );
+        }
+        i += 1;
+    }
+    out
+}
+
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn a_hung_agent_is_killed_by_the_watchdog_with_no_process_left() {
+    let prompt = "@sim {hang = true, ignore_sigterm = true, children = 2}";
+    // One attempt: the timeout blocks the task instead of relaunching the agent.
+    let layer = simple_pipeline(&[("only", prompt)], "timeout = \"3s\"\n").replacen(
+        "[queue]\n",
+        "[queue]\nmax_attempts = 1\n",
+        1,
+    );
+    let rig = Rig::new(&layer);
+    let key = rig.add_task("Hangs", "");
+    let mut sup = rig.supervisor();
+    let store = rig.store();
+    let mut pids = Vec::new();
+    tick_until(
+        &mut sup,
+        Duration::from_secs(30),
+        "the run to hang with its children",
+        |sup| {
+            let Some((run_id, _, _)) = sup.run_statuses().first().cloned() else {
+                return false;
+            };
+            let Some(pane) = runs::get(store.conn(), run_id).expect("run").pane_id else {
+                return false;
+            };
+            let out = Command::new("tmux")
+                .args([
+                    "-L",
+                    &rig.socket,
+                    "display-message",
+                    "-p",
+                    "-t",
+                    &pane,
+                    "#{pane_pid}",
+                ])
+                .output()
+                .expect("tmux");
+            let Ok(pid) = String::from_utf8_lossy(&out.stdout).trim().parse::<u32>() else {
+                return false;
+            };
+            pids = tree(pid);
+            pids.len() >= 3
+        },
+    );
+    tick_until(
+        &mut sup,
+        Duration::from_secs(30),
+        "the watchdog to fire",
+        |_| tasks::by_key(store.conn(), &key).expect("task").state == TaskState::Blocked,
+    );
+    let t = rig.task(&key);
+    assert!(
+        t.state_reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("timed out"),
+        "{:?}",
+        t.state_reason
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while pids.iter().any(|p| alive(*p)) && Instant::now() < deadline {
+        sup.tick().expect("tick");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let survivors: Vec<u32> = pids.iter().copied().filter(|p| alive(*p)).collect();
+    assert!(
+        survivors.is_empty(),
+        "processes of the run survived: {survivors:?}"
+    );
+}
+
+#[test]
+fn a_hostile_prompt_is_delivered_byte_exact() {
+    let record = tempfile::tempdir().expect("record dir");
+    let hostile = format!(
+        "-leading dash; trailing semicolon;\n\"double\" 'single' `back` $HOME $(rm -rf /) \\ \t tab\nunicode: ünïcødé — 日本語 🚢\n{}",
+        "0123456789abcdef".repeat(100 * 1024 / 16)
+    );
+    let layer = simple_pipeline(
+        &[(
+            "only",
+            "{spec}\n@sim {write = \"out-only.md\", text = \"ok\"}",
+        )],
+        "",
+    ) + &format!(
+        "[providers.sim]\nenv = {{ BOSUN_SIM_RECORD = \"{}\" }}\n",
+        record.path().display()
+    );
+    let rig = Rig::new(&layer);
+    let key = rig.add_task("Hostile", &hostile);
+    let mut sup = rig.supervisor();
+    let store = rig.store();
+    tick_until(
+        &mut sup,
+        Duration::from_secs(60),
+        "the task to finish",
+        |_| tasks::by_key(store.conn(), &key).expect("task").state == TaskState::Done,
+    );
+    let got = std::fs::read(record.path().join("prompt-1.txt")).expect("recorded prompt");
+    let t = rig.task(&key);
+    let expected = bosun::supervisor::prompt::render(
+        &rig.cfg.roles["r-only"].prompt,
+        &bosun::supervisor::prompt::PromptVars {
+            key: &t.key,
+            title: &t.title,
+            spec: &t.spec,
+            stage: "only",
+            worktree: t.worktree.as_deref().expect("worktree"),
+            feedback: None,
+            artifacts: vec!["out-only.md".into()],
+        },
+    );
+    assert!(got.len() > 100 * 1024);
+    assert!(
+        got == expected.as_bytes(),
+        "prompt differs: got {} bytes, expected {}",
+        got.len(),
+        expected.len()
+    );
+}
+
+fn daemon(rig: &Rig) -> std::process::Child {
+    Command::new(BOSUN)
+        .args(["daemon", "--socket", &rig.socket])
+        .arg("--db")
+        .arg(rig.db())
+        .arg("--config")
+        .arg(rig.dir.path().join("bosun.toml"))
+        .arg("--log-file")
+        .arg(rig.dir.path().join("daemon.log"))
+        .env("XDG_CONFIG_HOME", rig.dir.path().join("xdg"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn daemon")
+}
+
+fn wait_for(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_killed_daemon_readopts_busy_runs_and_requeues_a_run_whose_pane_died() {
+    let prompt = "@sim {spin = \"6s\"}\n@sim {write = \"out-only.md\", text = \"ok\"}";
+    let rig = Rig::new(&simple_pipeline(&[("only", prompt)], ""));
+    assert!(!rig.config_text.is_empty());
+    let keys: Vec<String> = (0..3)
+        .map(|i| rig.add_task(&format!("task {i}"), ""))
+        .collect();
+    let store = rig.store();
+    let mut first = daemon(&rig);
+    let busy = |store: &Store| -> Vec<runs::Run> {
+        runs::open(store.conn())
+            .expect("runs")
+            .into_iter()
+            .filter(|r| r.status == RunStatus::Busy)
+            .collect()
+    };
+    wait_for(Duration::from_secs(30), "three busy runs", || {
+        busy(&store).len() == 3
+    });
+    let before = busy(&store);
+    // SIGKILL: no chance to clean up; the lease stays behind with a dead pid.
+    first.kill().expect("kill daemon");
+    first.wait().expect("reap");
+    // Meanwhile one agent's pane dies.
+    let victim = &before[2];
+    let out = Command::new("tmux")
+        .args([
+            "-L",
+            &rig.socket,
+            "kill-pane",
+            "-t",
+            victim.pane_id.as_deref().expect("pane"),
+        ])
+        .output()
+        .expect("tmux");
+    assert!(out.status.success());
+    let mut second = daemon(&rig);
+    wait_for(Duration::from_secs(60), "all tasks done", || {
+        keys.iter()
+            .all(|k| tasks::by_key(store.conn(), k).expect("task").state == TaskState::Done)
+    });
+    second.kill().expect("stop daemon");
+    second.wait().expect("reap");
+    for run in &before[..2] {
+        let r = runs::get(store.conn(), run.id).expect("run");
+        assert_eq!(
+            r.status,
+            RunStatus::Done,
+            "re-adopted run {} finished",
+            run.id
+        );
+        let job_runs: Vec<_> = runs::for_task(store.conn(), r.task_id)
+            .expect("runs")
+            .into_iter()
+            .filter(|x| x.job_id == r.job_id)
+            .collect();
+        assert_eq!(job_runs.len(), 1, "no job runs twice");
+    }
+    let lost = runs::get(store.conn(), victim.id).expect("run");
+    assert!(lost.ended_at.is_some() && lost.status != RunStatus::Done);
+    let again: Vec<_> = runs::for_task(store.conn(), victim.task_id)
+        .expect("runs")
+        .into_iter()
+        .filter(|x| x.job_id == victim.job_id)
+        .collect();
+    assert_eq!(again.len(), 2, "the lost run was requeued and ran again");
+    let readopted = events::recent(store.conn(), None, 1000)
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.kind == EventKind::JobReadopted)
+        .count();
+    assert_eq!(readopted, 2);
+}
+
+#[test]
+fn a_second_daemon_refuses_while_the_first_holds_the_lease() {
+    let rig = Rig::new(&simple_pipeline(
+        &[("only", "@sim {write = \"out-only.md\", text = \"ok\"}")],
+        "",
+    ));
+    let store = rig.store();
+    let mut first = daemon(&rig);
+    wait_for(Duration::from_secs(20), "the lease", || {
+        bosun::store::lease::get(store.conn())
+            .expect("lease")
+            .is_some()
+    });
+    let second = daemon(&rig).wait_with_output().expect("second daemon");
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains("another supervisor") && err.contains(&first.id().to_string()),
+        "{err}"
+    );
+    // SIGTERM: the first stops cleanly and gives the lease up.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(first.id()).expect("pid")),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("signal");
+    let status = first.wait().expect("wait");
+    assert!(status.success(), "daemon exits cleanly on SIGTERM");
+    assert!(
+        bosun::store::lease::get(store.conn())
+            .expect("lease")
+            .is_none()
+    );
+}
+
+#[test]
+fn the_demo_runs_to_completion() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(BOSUN)
+        .args(["demo", "--auto-approve", "--dir"])
+        .arg(dir.path().join("demo"))
+        .env("XDG_STATE_HOME", dir.path().join("state"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("demo runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("all 3 tasks done"), "{stdout}");
+    assert!(
+        stdout.contains("back from review to development"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("permission prompt"), "{stdout}");
+    assert!(
+        !dir.path().join("demo").exists(),
+        "the demo cleans up without --keep"
+    );
+}
