@@ -156,6 +156,8 @@ struct Active {
     deadline: Instant,
     timeout: Duration,
     last_output: Instant,
+    /// Since when the screen shows an error.
+    error_since: Option<Instant>,
     fresh_output: bool,
     quiet_checked: bool,
     written: RunStatus,
@@ -444,6 +446,7 @@ impl Supervisor {
                 deadline: now + timeout.saturating_sub(elapsed),
                 timeout,
                 last_output: now,
+                error_since: None,
                 fresh_output: true,
                 quiet_checked: false,
                 written: run.status,
@@ -626,6 +629,7 @@ impl Supervisor {
                 deadline: now + timeout,
                 timeout,
                 last_output: now,
+                error_since: None,
                 fresh_output: false,
                 quiet_checked: true,
                 written: RunStatus::Starting,
@@ -647,7 +651,16 @@ impl Supervisor {
             );
             return self.fail(id, &reason, None, true);
         }
-        if run.tracker.status() == RunStatus::Error
+        if run.tracker.status() != RunStatus::Error {
+            run.error_since = None;
+        }
+        // An error on screen fails the run once it has stood for a second: an agent that
+        // exits on errors is caught by the liveness check first, with its exit status.
+        let error_for = run.error_since.map(|t| now.duration_since(t));
+        if run.tracker.status() == RunStatus::Error && run.error_since.is_none() {
+            run.error_since = Some(now);
+        }
+        if error_for.is_some_and(|d| d >= Duration::from_secs(1))
             && !matches!(run.phase, Phase::Exiting { .. } | Phase::WaitReady { .. })
         {
             let screen = run.detector.text();
