@@ -57,6 +57,11 @@ fn cpu_seconds() -> f64 {
     ticks / 100.0
 }
 
+/// Sleeps out the rest of the supervisor's tick (25 ms), as `Supervisor::run_until` does.
+fn pace(tick_start: Instant) {
+    std::thread::sleep(Duration::from_millis(25).saturating_sub(tick_start.elapsed()));
+}
+
 fn percentile(sorted: &[i64], p: f64) -> i64 {
     if sorted.is_empty() {
         return -1;
@@ -129,6 +134,7 @@ fn run(n: usize) {
     // Phase 1: launch everything and wait until all N are waiting for an answer (idle).
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
+        let t0 = Instant::now();
         sup.tick().expect("tick");
         let waiting = sup
             .run_statuses()
@@ -139,24 +145,26 @@ fn run(n: usize) {
             break;
         }
         assert!(Instant::now() < deadline, "runs never all reached waiting");
-        std::thread::sleep(Duration::from_millis(5));
+        pace(t0);
     }
     // Phase 2: CPU with N idle agents over 10 s of supervision.
     let idle_for = Duration::from_secs(10);
     let (cpu0, wall0) = (cpu_seconds(), Instant::now());
     while wall0.elapsed() < idle_for {
-        let t = Instant::now();
+        let t0 = Instant::now();
         sup.tick().expect("tick");
-        std::thread::sleep(Duration::from_millis(25).saturating_sub(t.elapsed()));
+        pace(t0);
     }
     let cpu_pct = (cpu_seconds() - cpu0) / wall0.elapsed().as_secs_f64() * 100.0;
-    // Phase 3: answer all; they go busy, then done.
-    let ids: Vec<i64> = sup.run_statuses().iter().map(|(id, _, _)| *id).collect();
-    for id in ids {
-        sup.answer(id, true).expect("answer");
-    }
+    // Phase 3: answer them, one per tick as an operator's key presses would arrive; they go
+    // busy, then done.
+    let mut to_answer: Vec<i64> = sup.run_statuses().iter().map(|(id, _, _)| *id).collect();
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
+        let t0 = Instant::now();
+        if let Some(id) = to_answer.pop() {
+            sup.answer(id, true).expect("answer");
+        }
         sup.tick().expect("tick");
         let done = runs::for_task(store.conn(), 1).map(|_| ()).is_ok()
             && events::recent(store.conn(), None, 100_000)
@@ -169,7 +177,7 @@ fn run(n: usize) {
             break;
         }
         assert!(Instant::now() < deadline, "runs never all finished");
-        std::thread::sleep(Duration::from_millis(5));
+        pace(t0);
     }
 
     // Match each agent-drawn state (trace: "<ms> <run> <state>") with the first status

@@ -163,6 +163,9 @@ struct Active {
     written: RunStatus,
 }
 
+/// Wall time one tick may spend launching runs.
+const LAUNCH_BUDGET: Duration = Duration::from_millis(30);
+
 /// Bytes read from one log per tick at most, so a flooding agent cannot starve the others.
 const READ_BUDGET: usize = 1 << 20;
 
@@ -173,6 +176,8 @@ pub struct Supervisor {
     tmux: Tmux,
     opts: Options,
     runs: HashMap<i64, Active>,
+    /// Completion threads still working (joined before the lease is given up).
+    completions: Vec<std::thread::JoinHandle<()>>,
     pid: i64,
     next_liveness: Instant,
     next_claim: Instant,
@@ -213,6 +218,7 @@ impl Supervisor {
             tmux,
             opts,
             runs: HashMap::new(),
+            completions: Vec::new(),
             pid,
             next_liveness: start,
             next_claim: start,
@@ -307,11 +313,17 @@ impl Supervisor {
         self.release()
     }
 
-    /// Gives up the lease (agents keep running in tmux).
+    /// Waits for completions in progress, then gives up the lease (agents keep running in
+    /// tmux).
     ///
     /// # Errors
     /// Store failures.
-    pub fn release(&self) -> Result<()> {
+    pub fn release(&mut self) -> Result<()> {
+        for h in self.completions.drain(..) {
+            if h.join().is_err() {
+                tracing::error!("a completion thread panicked");
+            }
+        }
         self.store.write(|tx| lease::release(tx, self.pid))?;
         Ok(())
     }
@@ -353,8 +365,13 @@ impl Supervisor {
         }
         self.write_statuses()?;
         if now >= self.next_claim {
-            self.next_claim = now + self.opts.claim_every;
-            self.claim_and_launch()?;
+            let cut_short = self.claim_and_launch()?;
+            // Claim again next tick when the launch budget ran out with room left.
+            self.next_claim = if cut_short {
+                now
+            } else {
+                now + self.opts.claim_every
+            };
         }
         Ok(())
     }
@@ -497,12 +514,17 @@ impl Supervisor {
         )
     }
 
-    fn claim_and_launch(&mut self) -> Result<()> {
+    /// Claims and launches while below `max_concurrency`, for at most [`LAUNCH_BUDGET`] of
+    /// this tick: a launch forks git and tmux (tens of ms), and a burst of them must not hold
+    /// up status detection of the runs already working. The rest go in the next ticks.
+    /// Returns true when the budget ran out with room left.
+    fn claim_and_launch(&mut self) -> Result<bool> {
         let max = self.cfg.supervisor.max_concurrency as usize;
-        while self.runs.len() < max {
+        let began = Instant::now();
+        while self.runs.len() < max && began.elapsed() < LAUNCH_BUDGET {
             let engine = self.engine();
             let Some(job) = engine.queue.claim(&self.store, now_ms())? else {
-                break;
+                return Ok(false);
             };
             let run = engine.start_run(job.id)?;
             if let Err(e) = self.launch(&job, &run) {
@@ -519,7 +541,7 @@ impl Supervisor {
                 tracing::info!(?outcome, "launch failure handled");
             }
         }
-        Ok(())
+        Ok(self.runs.len() < max)
     }
 
     /// Worktree, window, log stream, detector: everything a new run needs.
@@ -728,41 +750,24 @@ impl Supervisor {
 
     /// A completed turn: commit, gates, exit command.
     fn complete(&mut self, id: i64, now: Instant) -> Result<()> {
-        let Some(run) = self.runs.get(&id) else {
-            return Ok(());
-        };
-        let stage = jobs::get(self.store.conn(), run.job_id)?.stage;
-        let message = format!("{} {stage}: work of run {id} (bosun)", run.task_key);
-        match crate::git::commit_all(&run.worktree, &message) {
-            Ok(Some(sha)) => tracing::info!(run = id, %sha, "committed the stage's work"),
-            Ok(None) => {}
-            Err(e) => tracing::warn!(run = id, error = %e, "cannot commit the worktree"),
-        }
-        let outcome = self.engine().handle(Input::RunFinished {
-            run_id: id,
-            result: RunResult::Completed {
-                final_message: None,
-            },
-        })?;
-        tracing::info!(run = id, ?outcome, "run completed");
         let Some(run) = self.runs.get_mut(&id) else {
             return Ok(());
         };
-        if let Some(exit) = run.provider.exit_command.clone() {
-            let sent = self.tmux.paste(&run.pane, &exit).and_then(|()| {
-                let keys: Vec<&str> = run
-                    .provider
-                    .submit_keys
-                    .iter()
-                    .map(String::as_str)
-                    .collect();
-                self.tmux.send_keys(&run.pane, &keys)
-            });
-            if let Err(e) = sent {
-                tracing::debug!(run = id, error = %e, "exit command not delivered");
-            }
-        }
         run.phase = Phase::Exiting { since: now };
+        let work = Completion {
+            run_id: id,
+            task_key: run.task_key.clone(),
+            worktree: run.worktree.clone(),
+            pane: run.pane.clone(),
+            exit_command: run.provider.exit_command.clone(),
+            submit_keys: run.provider.submit_keys.clone(),
+            cfg: self.cfg.clone(),
+            db: self.store.path().to_path_buf(),
+            tmux: self.tmux.clone(),
+        };
+        self.completions.retain(|h| !h.is_finished());
+        self.completions
+            .push(std::thread::spawn(move || work.run()));
         Ok(())
     }
 
@@ -847,8 +852,9 @@ impl Supervisor {
             let Some(run) = self.runs.get_mut(&id) else {
                 continue;
             };
+            let exiting = matches!(run.phase, Phase::Exiting { .. });
             let job = jobs::get(self.store.conn(), run.job_id)?;
-            if job.status != JobStatus::Running {
+            if job.status != JobStatus::Running && !exiting {
                 // Cancelled (or otherwise taken away) while it ran.
                 let outcome = self.engine().handle(Input::RunFinished {
                     run_id: id,
@@ -866,7 +872,6 @@ impl Supervisor {
                 }
                 continue;
             }
-            let exiting = matches!(run.phase, Phase::Exiting { .. });
             match panes.get(&run.pane) {
                 Some(p) if !p.dead => {
                     if (p.height, p.width) != run.size {
@@ -943,6 +948,64 @@ impl Supervisor {
             }
         }
         Ok(())
+    }
+}
+
+/// What finishing a completed run needs, moved to its own thread: committing the worktree
+/// and the engine's gates (a command gate may run the test suite for minutes) must not stall
+/// the loop that reads every other agent's screen.
+struct Completion {
+    run_id: i64,
+    task_key: String,
+    worktree: PathBuf,
+    pane: String,
+    exit_command: Option<String>,
+    submit_keys: Vec<String>,
+    cfg: Config,
+    db: PathBuf,
+    tmux: Tmux,
+}
+
+impl Completion {
+    /// Commit, gates, exit command. Failures are logged: the run stays `running` in the
+    /// database, so a restart re-adopts it and completes it again.
+    fn run(self) {
+        let id = self.run_id;
+        let result = (|| -> Result<()> {
+            let store = Store::open(&self.db)?;
+            let job = runs::get(store.conn(), id)?.job_id;
+            let stage = match job {
+                Some(j) => jobs::get(store.conn(), j)?.stage,
+                None => String::new(),
+            };
+            let message = format!("{} {stage}: work of run {id} (bosun)", self.task_key);
+            match crate::git::commit_all(&self.worktree, &message) {
+                Ok(Some(sha)) => tracing::info!(run = id, %sha, "committed the stage's work"),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(run = id, error = %e, "cannot commit the worktree"),
+            }
+            let outcome = Engine::new(&self.cfg, &store).handle(Input::RunFinished {
+                run_id: id,
+                result: RunResult::Completed {
+                    final_message: None,
+                },
+            })?;
+            tracing::info!(run = id, ?outcome, "run completed");
+            Ok(())
+        })();
+        if let Err(e) = result {
+            tracing::error!(run = id, error = %e, "completing the run failed");
+        }
+        if let Some(exit) = &self.exit_command {
+            let keys: Vec<&str> = self.submit_keys.iter().map(String::as_str).collect();
+            let sent = self
+                .tmux
+                .paste(&self.pane, exit)
+                .and_then(|()| self.tmux.send_keys(&self.pane, &keys));
+            if let Err(e) = sent {
+                tracing::debug!(run = id, error = %e, "exit command not delivered");
+            }
+        }
     }
 }
 
