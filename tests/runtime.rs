@@ -646,3 +646,37 @@ fn the_demo_runs_to_completion() {
         "the demo cleans up without --keep"
     );
 }
+
+#[test]
+fn a_batch_provider_gets_the_prompt_as_an_argument_and_completes_on_exit() {
+    // A one-shot agent: writes its prompt (its last argument) as the stage's artifact.
+    let layer = simple_pipeline(
+        &[("only", "batch prompt for {key}; with 'quotes' and ;")],
+        "",
+    )
+    .replace("provider = \"sim\"", "provider = \"oneshot\"")
+        + "[providers.oneshot]\nmode = \"batch\"\nready = \".\"\n\
+           command = [\"sh\", \"-c\", \"printf '%s' \\\"$1\\\" > out-only.md\", \"sh\"]\n";
+    let rig = Rig::new(&layer);
+    let key = rig.add_task("Batch", "");
+    let mut sup = rig.supervisor();
+    let store = rig.store();
+    tick_until(
+        &mut sup,
+        Duration::from_secs(30),
+        "the batch task to finish",
+        |_| tasks::by_key(store.conn(), &key).expect("task").state == TaskState::Done,
+    );
+    let t = rig.task(&key);
+    let wt = PathBuf::from(t.worktree.expect("worktree"));
+    let written = std::fs::read_to_string(wt.join("out-only.md")).expect("artifact");
+    assert_eq!(
+        written.trim(),
+        format!("batch prompt for {key}; with 'quotes' and ;")
+    );
+    let run = runs::for_task(store.conn(), t.id)
+        .expect("runs")
+        .pop()
+        .expect("run");
+    assert_eq!(run.status, RunStatus::Done);
+}
