@@ -1,5 +1,7 @@
 //! The git layer on real repositories in temporary directories.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -14,23 +16,7 @@ struct Repo {
 impl Repo {
     fn new() -> Repo {
         let dir = tempfile::tempdir().expect("tempdir");
-        let repo = dir.path().join("repo");
-        std::fs::create_dir_all(&repo).expect("mkdir");
-        sh_git(&repo, &["init", "-q", "-b", "main"]);
-        std::fs::write(repo.join("README.md"), "demo\n").expect("write");
-        sh_git(&repo, &["add", "."]);
-        sh_git(
-            &repo,
-            &[
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "commit",
-                "-qm",
-                "init",
-            ],
-        );
+        let repo = support::init_repo(dir.path());
         Repo { dir, repo }
     }
 

@@ -9,12 +9,11 @@ use std::time::{Duration, Instant};
 
 use bosun::config::Config;
 use bosun::pipeline::{Decision, Engine, Input};
+use bosun::store::Store;
 use bosun::store::events::{self, EventKind};
 use bosun::store::jobs::{self, JobStatus};
-use bosun::store::projects::{self, NewProject};
 use bosun::store::runs::{self, RunStatus};
 use bosun::store::tasks::{self, TaskState};
-use bosun::store::{Store, now_ms};
 use bosun::supervisor::{Options, Supervisor};
 
 const BOSUN: &str = env!("CARGO_BIN_EXE_bosun");
@@ -46,43 +45,11 @@ impl Rig {
     /// `layer` is TOML over the built-in config (typically roles on `sim` and stages).
     fn new(layer: &str) -> Rig {
         let dir = tempfile::tempdir().expect("tempdir");
-        let repo = dir.path().join("repo");
-        std::fs::create_dir_all(&repo).expect("mkdir");
-        support::git(&repo, &["init", "-q", "-b", "main"]);
-        std::fs::write(repo.join("README.md"), "demo\n").expect("write");
-        support::git(&repo, &["add", "."]);
-        support::git(
-            &repo,
-            &[
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "commit",
-                "-qm",
-                "init",
-            ],
-        );
+        let repo = support::init_repo(dir.path());
         let config_text = layer.to_string();
         let cfg = Config::from_layers(&[(Path::new("bosun.toml"), layer)]).expect("config");
         std::fs::write(dir.path().join("bosun.toml"), layer).expect("write config");
-        let store = Store::open(&dir.path().join("bosun.db")).expect("store");
-        let repo_s = repo.to_string_lossy().into_owned();
-        store
-            .write(|tx| {
-                projects::insert(
-                    tx,
-                    &NewProject {
-                        name: "example-tool",
-                        path: &repo_s,
-                        key_prefix: "ET",
-                        default_branch: Some("main"),
-                        test_command: Some("true"),
-                    },
-                    now_ms(),
-                )
-            })
-            .expect("project");
+        support::open_with_project(&dir.path().join("bosun.db"), &repo, "true");
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let socket = format!("bosun-test-{}-{n}", std::process::id());
         Rig {

@@ -34,43 +34,11 @@ impl Fixture {
 
     fn with_config(test_command: &str, layers: &[&str]) -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
-        let repo = dir.path().join("repo");
-        std::fs::create_dir_all(&repo).expect("mkdir repo");
-        git(&repo, &["init", "-q", "-b", "main"]);
-        std::fs::write(repo.join("README.md"), "demo\n").expect("write");
-        git(&repo, &["add", "."]);
-        git(
-            &repo,
-            &[
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "commit",
-                "-qm",
-                "init",
-            ],
-        );
+        let repo = init_repo(dir.path());
         let file = PathBuf::from("test-layer.toml");
         let layer_list: Vec<(&Path, &str)> = layers.iter().map(|l| (file.as_path(), *l)).collect();
         let cfg = Config::from_layers(&layer_list).expect("config");
-        let store = Store::open(&dir.path().join("bosun.db")).expect("open store");
-        let repo_s = repo.to_string_lossy().into_owned();
-        store
-            .write(|tx| {
-                projects::insert(
-                    tx,
-                    &NewProject {
-                        name: "example-tool",
-                        path: &repo_s,
-                        key_prefix: "ET",
-                        default_branch: Some("main"),
-                        test_command: Some(test_command),
-                    },
-                    now_ms(),
-                )
-            })
-            .expect("project");
+        let store = open_with_project(&dir.path().join("bosun.db"), &repo, test_command);
         Fixture {
             dir,
             store,
@@ -160,6 +128,50 @@ impl Fixture {
             })
             .expect("run finished")
     }
+}
+
+/// Creates `<parent>/repo`: a git repository on `main` with one commit.
+pub fn init_repo(parent: &Path) -> PathBuf {
+    let repo = parent.join("repo");
+    std::fs::create_dir_all(&repo).expect("mkdir repo");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("README.md"), "demo\n").expect("write");
+    git(&repo, &["add", "."]);
+    git(
+        &repo,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "init",
+        ],
+    );
+    repo
+}
+
+/// Opens the database at `db` and registers `repo` as project `example-tool` (key `ET`).
+pub fn open_with_project(db: &Path, repo: &Path, test_command: &str) -> Store {
+    let store = Store::open(db).expect("open store");
+    let repo_s = repo.to_string_lossy().into_owned();
+    store
+        .write(|tx| {
+            projects::insert(
+                tx,
+                &NewProject {
+                    name: "example-tool",
+                    path: &repo_s,
+                    key_prefix: "ET",
+                    default_branch: Some("main"),
+                    test_command: Some(test_command),
+                },
+                now_ms(),
+            )
+        })
+        .expect("project");
+    store
 }
 
 /// Runs git in `dir`, panicking on failure.
