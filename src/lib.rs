@@ -15,3 +15,4 @@ pub mod sim;
 pub mod store;
 pub mod supervisor;
 pub mod tmux;
+pub mod tui;
