@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-/// bosun: a terminal supervisor for fleets of CLI coding agents.
+/// bosun: a terminal supervisor for fleets of CLI coding agents. Run without a subcommand
+/// for the operator's console.
 #[derive(Debug, Parser)]
 #[command(name = "bosun", version, about, propagate_version = true)]
 pub struct Cli {
@@ -17,9 +18,12 @@ pub struct Cli {
     /// Log file [default: $XDG_STATE_HOME/bosun/bosun.log]; level from BOSUN_LOG or RUST_LOG
     #[arg(long, global = true, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
-    /// What to do.
+    /// Console theme [default: ui.theme, "default"]; built-ins: default, light, high-contrast
+    #[arg(long, global = true, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// What to do; without a subcommand, the operator's console opens.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// Subcommands.

@@ -25,6 +25,7 @@ use crate::store::Store;
 pub struct Ctx {
     db: Option<std::path::PathBuf>,
     config: Option<std::path::PathBuf>,
+    theme: Option<String>,
 }
 
 impl Ctx {
@@ -65,8 +66,12 @@ pub fn run(cli: Cli) -> Result<()> {
     let ctx = Ctx {
         db: cli.db,
         config: cli.config,
+        theme: cli.theme,
     };
-    match cli.command {
+    let Some(command) = cli.command else {
+        return console(&ctx);
+    };
+    match command {
         Command::Init { path, force } => init::run(&path, force),
         Command::Config { json } => config::run(&ctx, json),
         Command::Project(c) => project::run(&ctx, c),
@@ -83,6 +88,19 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::AgentSim { scenario } => crate::sim::run(scenario.as_deref()),
         Command::Log { task, limit, json } => log::run(&ctx, task.as_deref(), limit, json),
     }
+}
+
+/// `bosun` with no subcommand: the console.
+fn console(ctx: &Ctx) -> Result<()> {
+    let cfg = ctx.config()?;
+    let theme = ctx.theme.clone().unwrap_or_else(|| cfg.ui.theme.clone());
+    crate::tui::Console {
+        cfg,
+        db: ctx.db_path(),
+        data_dir: ctx.data_dir(),
+        theme,
+    }
+    .run()
 }
 
 /// Prints `value` as pretty JSON.

@@ -66,6 +66,14 @@ pub struct SupervisorConfig {
     pub tmux_socket: String,
 }
 
+/// The console (`[ui]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UiConfig {
+    /// Theme name: a built-in (`default`, `light`, `high-contrast`) or a file in
+    /// `$XDG_CONFIG_HOME/bosun/themes/`.
+    pub theme: String,
+}
+
 /// Job queue policy (`[queue]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueConfig {
@@ -269,6 +277,8 @@ pub struct Config {
     pub stages: Vec<Stage>,
     /// `[providers.*]` by name: the built-in profiles with config overrides.
     pub providers: BTreeMap<String, ProviderConfig>,
+    /// `[ui]`: the console.
+    pub ui: UiConfig,
     /// Files that were layered over the built-in default, in order.
     pub sources: Vec<PathBuf>,
 }
@@ -365,6 +375,13 @@ struct RawLayer {
     stages: Option<Spanned<Vec<Spanned<RawStage>>>>,
     #[serde(default)]
     providers: BTreeMap<String, Spanned<RawProvider>>,
+    ui: Option<RawUi>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawUi {
+    theme: Option<String>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -759,6 +776,13 @@ fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
     }
 
     let providers = merge_providers(&sources)?;
+    let ui = UiConfig {
+        theme: sources
+            .iter()
+            .rev()
+            .find_map(|s| s.layer.ui.as_ref().and_then(|u| u.theme.clone()))
+            .unwrap_or_else(|| "default".into()),
+    };
     for (name, src_i, offset) in &role_sources {
         let role = &resolved_roles[name];
         if !providers.contains_key(&role.provider) {
@@ -784,6 +808,7 @@ fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
         roles: resolved_roles,
         stages,
         providers,
+        ui,
         sources: sources[2..].iter().map(|s| s.file.to_path_buf()).collect(),
     })
 }

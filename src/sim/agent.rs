@@ -137,9 +137,14 @@ impl Agent {
             editor: Editor::new(),
             queued_submit: false,
             prompts: 0,
-            record: std::env::var_os("BOSUN_SIM_RECORD")
+            // `{run}` in the directory becomes BOSUN_RUN_ID: one directory per run.
+            record: std::env::var("BOSUN_SIM_RECORD")
+                .ok()
                 .filter(|d| !d.is_empty())
-                .map(PathBuf::from),
+                .map(|d| {
+                    let run = std::env::var("BOSUN_RUN_ID").unwrap_or_else(|_| "0".into());
+                    PathBuf::from(d.replace("{run}", &run))
+                }),
             scenario,
             vars: Vars::from_env(),
             cwd,

@@ -33,7 +33,8 @@
 //!
 //! # Environment
 //! - `BOSUN_SIM_RECORD=<dir>`: each submitted input is saved byte-exact as
-//!   `<dir>/prompt-<n>.txt` (n = 1, 2, …) before anything else happens.
+//!   `<dir>/prompt-<n>.txt` (n = 1, 2, …) before anything else happens; `{run}` in `<dir>`
+//!   becomes `BOSUN_RUN_ID`, for one directory per run.
 //! - `BOSUN_SIM_TRACE=<dir>`: each change of the drawn state (`busy`, `waiting`, `done`) is
 //!   appended as `<unix ms> <BOSUN_RUN_ID> <state>` to `<dir>/trace-<pid>.txt`, right after
 //!   it was drawn (the supervisor benchmark measures status latency from it).

@@ -232,3 +232,22 @@ pub fn open(conn: &Connection) -> Result<Vec<Run>> {
     let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// A task's latest run: (run id, status, pane id).
+pub type LatestRun = (i64, RunStatus, Option<String>);
+
+/// The latest run of every task that has one: task id → [`LatestRun`].
+/// One query (the index on `runs(task_id, id)` makes `max(id)` per task cheap).
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn latest_by_task(conn: &Connection) -> Result<std::collections::HashMap<i64, LatestRun>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.task_id, r.id, r.status, r.pane_id FROM runs r
+         JOIN (SELECT task_id, max(id) AS id FROM runs GROUP BY task_id) l ON l.id = r.id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?)))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -1,0 +1,174 @@
+//! Snapshots of every console view, narrow (80×24) and wide (200×50), and of the help
+//! overlay, rendered with ratatui's TestBackend from a real database holding tasks in every
+//! state. Times, owners and temp paths are redacted by filters.
+
+mod support;
+
+use bosun::queue::Queue;
+use bosun::store::runs::{self, RunStatus};
+use bosun::store::{Store, now_ms};
+use bosun::tui::keymap::Keymap;
+use bosun::tui::state::{App, Mode, View};
+use bosun::tui::theme::Theme;
+use bosun::tui::view;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use support::Fixture;
+
+/// A database with tasks awaiting approval, needing input, blocked, running (busy, with a
+/// live log), queued, and done-ish, like an operator's afternoon.
+fn afternoon() -> Fixture {
+    let fx = Fixture::new("true");
+    // ET-001: analysis done, awaiting approval.
+    let (t1, _) = fx.add_task("Add a --verbose flag to the CLI");
+    fx.complete(&t1, |f| {
+        f.write("docs/work-items/ET-001/01-analysis.md", "analysis")
+    });
+    // ET-002: the analyst has questions.
+    let (t2, _) = fx.add_task("Support Windows paths");
+    fx.complete(&t2, |f| {
+        f.write(
+            "docs/work-items/ET-002/01-questions.md",
+            "Which Windows versions?",
+        )
+    });
+    // ET-003: crashed three times: blocked.
+    let (t3, _) = fx.add_task("Parallel downloads");
+    for _ in 0..3 {
+        fx.fail(&t3, "panic: index out of range", false);
+    }
+    // ET-004: its agent is busy, with a log of colourful output.
+    let (t4, _) = fx.add_task("Fix the config loader");
+    let (_, run) = fx.claim_and_start(&t4);
+    let log = fx.dir.path().join("run.log");
+    std::fs::write(
+        &log,
+        "\x1b[1m✻ agent-sim — bosun's scripted agent\x1b[0m\r\n  cwd: /work\r\n\r\n> [Pasted text: 9 lines, 420 bytes]\r\n● Received prompt (420 bytes)\r\n\x1b]0;evil title\x07\x1b[32m● Wrote src/config.rs (812 bytes)\x1b[0m\r\n✻ Working… (12s · esc to interrupt)",
+    )
+    .expect("log");
+    fx.store
+        .write(|tx| {
+            runs::set_pane(
+                tx,
+                run.id,
+                "%7",
+                "ET-004-development-r7",
+                &log.to_string_lossy(),
+            )?;
+            runs::set_status(tx, run.id, RunStatus::Busy, now_ms())
+        })
+        .expect("run");
+    // ET-005, ET-006: queued.
+    fx.add_task("Document the queue");
+    fx.add_task("Speed up the board view");
+    fx
+}
+
+fn app(fx: &Fixture, view: View) -> App {
+    let store = Store::open(&fx.db_path()).expect("store");
+    let mut app = App::new(&fx.cfg, "in-process supervisor".into());
+    app.refresh(&store, &Queue::new(&fx.cfg)).expect("refresh");
+    // Select the busy task for the run views.
+    if matches!(view, View::Pane | View::Log) {
+        let i = app
+            .visible()
+            .iter()
+            .position(|r| r.task.key == "ET-004")
+            .expect("ET-004");
+        app.selected = i;
+        app.refresh(&store, &Queue::new(&fx.cfg)).expect("refresh");
+    }
+    app.view = view;
+    app
+}
+
+fn render(app: &App, w: u16, h: u16) -> String {
+    let theme = Theme::load("default").expect("theme");
+    let keymap = Keymap::load().expect("keymap");
+    let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    term.draw(|f| view::draw(f, app, &theme, &keymap))
+        .expect("draw");
+    let buf = term.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..h {
+        for x in 0..w {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn snapshot(name: &str, text: &str) {
+    insta::with_settings!({
+        filters => vec![
+            (r"\d+(ms|[smhd])( \d+(ms|[smhd]))* ago", "[AGO]"),
+            (r"for \d+(ms|[smhd])( \d+(ms|[smhd]))*", "for [TIME]"),
+            (r"/tmp/\.tmp\w+", "[TMP]"),
+            (r"\d+@[\w.-]+", "[OWNER]"),
+        ],
+        prepend_module_to_snapshot => false,
+    }, {
+        insta::assert_snapshot!(name, text);
+    });
+}
+
+#[test]
+fn every_view_narrow_and_wide() {
+    let fx = afternoon();
+    for view in View::ALL {
+        let a = app(&fx, view);
+        for (w, h) in [(80, 24), (200, 50)] {
+            let text = render(&a, w, h);
+            snapshot(&format!("{}-{w}x{h}", view.name()), &text);
+        }
+    }
+}
+
+#[test]
+fn the_board_puts_tasks_needing_the_operator_first_and_counts_them() {
+    let fx = afternoon();
+    let a = app(&fx, View::Board);
+    let keys: Vec<&str> = a.visible().iter().map(|r| r.task.key.as_str()).collect();
+    assert_eq!(
+        &keys[..3],
+        ["ET-001", "ET-002", "ET-003"],
+        "approval, needs input, blocked first"
+    );
+    assert_eq!(a.attention(), 3);
+    let text = render(&a, 80, 24);
+    assert!(text.contains("⚑ 3 need you"), "{text}");
+}
+
+#[test]
+fn the_help_overlay_lists_the_keymap() {
+    let fx = afternoon();
+    let mut a = app(&fx, View::Board);
+    a.mode = Mode::Help;
+    let text = render(&a, 200, 50);
+    for desc in Keymap::load().expect("keymap").help_rows().iter().take(10) {
+        assert!(text.contains(&desc.desc), "help lacks {:?}", desc.desc);
+    }
+    snapshot("help-200x50", &text);
+}
+
+#[test]
+fn agent_output_is_sanitised_before_it_is_drawn() {
+    let fx = afternoon();
+    let a = app(&fx, View::Log);
+    let text = render(&a, 200, 50);
+    assert!(text.contains("● Wrote src/config.rs"));
+    assert!(
+        !text.contains("evil title"),
+        "an OSC title sequence was drawn"
+    );
+    assert!(!text.contains('\x1b') && !text.contains('\x07'));
+}
+
+#[test]
+fn a_terminal_too_small_says_so() {
+    let fx = afternoon();
+    let a = app(&fx, View::Board);
+    let text = render(&a, 40, 10);
+    assert!(text.contains("terminal too small"), "{text}");
+}

@@ -1,0 +1,260 @@
+//! The real `bosun` console in a tmux pane on a private socket, driven with `send-keys` and
+//! read with `capture-pane`; its in-process supervisor runs agent-sim on a second private
+//! socket. Shows: a task awaiting approval is visible and flagged; `a` approves it and the
+//! task advances in the database; `r` with a note rolls a task back and the note reaches
+//! the next run's prompt; `y` answers agent-sim's permission question and the run finishes.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use bosun::config::Config;
+use bosun::pipeline::Engine;
+use bosun::store::tasks::{self, TaskState};
+use bosun::store::{Store, runs};
+
+const BOSUN: &str = env!("CARGO_BIN_EXE_bosun");
+
+struct Server(String);
+
+impl Server {
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.0)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("tmux runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.0, "kill-server"])
+            .output();
+    }
+}
+
+fn wait(limit: Duration, what: &str, mut f: impl FnMut() -> bool, screen: &dyn Fn() -> String) {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < limit,
+            "timed out waiting for {what}; console shows:\n{}",
+            screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_operator_approves_rejects_and_answers_from_the_console() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = support::init_repo(dir.path());
+    let agents = Server(format!("bosun-e2e-agents-{}", std::process::id()));
+    let console = Server(format!("bosun-e2e-console-{}", std::process::id()));
+    let record = dir.path().join("rec-{run}");
+    let config = format!(
+        r#"
+[supervisor]
+tmux_socket = "{agents}"
+[providers.sim]
+env = {{ BOSUN_SIM_RECORD = "{record}" }}
+[roles.analyst]
+provider = "sim"
+prompt = '''
+analyse {{key}}
+{{feedback}}
+@sim {{spin = "1s"}}
+@sim {{write = "a-{{key}}.md", text = "analysis"}}
+'''
+[roles.developer]
+provider = "sim"
+prompt = '''
+develop {{key}}
+@sim {{ask = "src/{{key}}.txt"}}
+@sim {{write = "d-{{key}}.md", text = "done"}}
+'''
+[[stages]]
+name = "analysis"
+role = "analyst"
+[[stages.gates]]
+kind = "artifact"
+path = "a-{{key}}.md"
+[[stages.gates]]
+kind = "approval"
+[[stages]]
+name = "development"
+role = "developer"
+[[stages.gates]]
+kind = "artifact"
+path = "d-{{key}}.md"
+"#,
+        agents = agents.0,
+        record = record.display()
+    );
+    let config_path = dir.path().join("bosun.toml");
+    std::fs::write(&config_path, &config).expect("config");
+    let cfg = Config::from_layers(&[(Path::new("bosun.toml"), config.as_str())]).expect("valid");
+    let db = dir.path().join("bosun.db");
+    let store = support::open_with_project(&db, &repo, "true");
+    let engine = Engine::new(&cfg, &store);
+    engine
+        .create_task("example-tool", "Approve me", "", 100)
+        .expect("task");
+    engine
+        .create_task("example-tool", "Reject me", "", 100)
+        .expect("task");
+
+    // The console, 100 columns wide (the list board), in its own tmux server.
+    let cmd = format!(
+        "cd '{}' && BOSUN_DB='{}' XDG_CONFIG_HOME='{}' XDG_STATE_HOME='{}' exec '{}' --config '{}'",
+        dir.path().display(),
+        db.display(),
+        dir.path().join("xdg").display(),
+        dir.path().join("state").display(),
+        BOSUN,
+        config_path.display()
+    );
+    console.tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        "-s",
+        "c",
+        &cmd,
+    ]);
+    let screen = || console.tmux(&["capture-pane", "-p", "-t", "c"]);
+    let keys = |k: &[&str]| {
+        let mut args = vec!["send-keys", "-t", "c"];
+        args.extend_from_slice(k);
+        console.tmux(&args);
+        std::thread::sleep(Duration::from_millis(150));
+    };
+    let state = |key: &str| -> (String, TaskState) {
+        let s = Store::open(&db).expect("store");
+        let t = tasks::by_key(s.conn(), key).expect("task");
+        (t.stage, t.state)
+    };
+
+    // 1. Both tasks reach the approval gate; the console shows them flagged, ET-001 first.
+    wait(
+        Duration::from_secs(60),
+        "both tasks awaiting approval",
+        || {
+            ["ET-001", "ET-002"]
+                .iter()
+                .all(|k| state(k).1 == TaskState::AwaitingApproval)
+        },
+        &screen,
+    );
+    wait(
+        Duration::from_secs(10),
+        "the console to show them",
+        || screen().contains("⚑ 2 need you"),
+        &screen,
+    );
+    let shown = screen();
+    let row = shown
+        .lines()
+        .find(|l| l.contains("ET-001"))
+        .expect("ET-001 on the board");
+    assert!(
+        row.contains('⚑') && row.contains("awaiting_approval"),
+        "{row}"
+    );
+
+    // 2. `a` approves the selected (first) task: it advances in the database.
+    keys(&["a"]);
+    wait(
+        Duration::from_secs(10),
+        "ET-001 to enter development",
+        || state("ET-001").0 == "development",
+        &screen,
+    );
+
+    // 3. Select ET-002 with the filter, `r` with a note: back to analysis, the note in the
+    //    next run's prompt.
+    keys(&["/"]);
+    keys(&["-l", "ET-002"]);
+    keys(&["Enter"]);
+    keys(&["r"]);
+    keys(&["-l", "Cover the Windows case too"]);
+    keys(&["Enter"]);
+    wait(
+        Duration::from_secs(10),
+        "ET-002 to run analysis again",
+        || state("ET-002") == ("analysis".into(), TaskState::Active),
+        &screen,
+    );
+    let prompt_of_next_run = || {
+        let s = Store::open(&db).expect("store");
+        let t = tasks::by_key(s.conn(), "ET-002").expect("task");
+        let runs = runs::for_task(s.conn(), t.id).expect("runs");
+        runs.get(1).and_then(|r| {
+            std::fs::read_to_string(
+                dir.path()
+                    .join(format!("rec-{}", r.id))
+                    .join("prompt-1.txt"),
+            )
+            .ok()
+        })
+    };
+    wait(
+        Duration::from_secs(30),
+        "the next analysis run's prompt",
+        || prompt_of_next_run().is_some(),
+        &screen,
+    );
+    let prompt = prompt_of_next_run().unwrap_or_default();
+    assert!(
+        prompt.contains("Cover the Windows case too"),
+        "the note is not in the prompt:\n{prompt}"
+    );
+
+    // 4. ET-001's developer asks permission: waiting; `y` on it answers and the run finishes.
+    let waiting = || {
+        let s = Store::open(&db).expect("store");
+        let t = tasks::by_key(s.conn(), "ET-001").expect("task");
+        runs::for_task(s.conn(), t.id)
+            .expect("runs")
+            .last()
+            .is_some_and(|r| r.stage == "development" && r.status == runs::RunStatus::Waiting)
+    };
+    wait(
+        Duration::from_secs(30),
+        "ET-001's agent to ask",
+        waiting,
+        &screen,
+    );
+    keys(&["/"]);
+    for _ in 0..6 {
+        keys(&["BSpace"]);
+    }
+    keys(&["-l", "ET-001"]);
+    keys(&["Enter"]);
+    keys(&["y"]);
+    wait(
+        Duration::from_secs(30),
+        "ET-001 to finish",
+        || state("ET-001") == ("done".into(), TaskState::Done),
+        &screen,
+    );
+
+    // Quitting the console leaves agents and the database alone.
+    keys(&["q"]);
+    wait(
+        Duration::from_secs(10),
+        "the console to exit",
+        || !console.tmux(&["list-sessions"]).contains("c:"),
+        &screen,
+    );
+}
