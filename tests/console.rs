@@ -104,6 +104,8 @@ fn snapshot(name: &str, text: &str) {
         filters => vec![
             (r"\d+(ms|[smhd])( \d+(ms|[smhd]))* ago", "[AGO]"),
             (r"for \d+(ms|[smhd])( \d+(ms|[smhd]))*", "for [TIME]"),
+            // Backoff delays carry random jitter.
+            (r"\bin \d+(ms|[smhd])( \d+(ms|[smhd]))*", "in [TIME]"),
             (r"/tmp/\.tmp\w+", "[TMP]"),
             (r"\d+@[\w.-]+", "[OWNER]"),
         ],
