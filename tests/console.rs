@@ -103,7 +103,7 @@ fn snapshot(name: &str, text: &str) {
     insta::with_settings!({
         filters => vec![
             (r"\d+(ms|[smhd])( \d+(ms|[smhd]))* ago", "[AGO]"),
-            (r"for \d+(ms|[smhd])( \d+(ms|[smhd]))*", "for [TIME]"),
+            (r"for \d+(ms|[smhd])( \d+(ms|[smhd]))* of (\S+ )*\(\d+%\)", "for [TIME]"),
             // Backoff delays carry random jitter.
             (r"\bin \d+(ms|[smhd])( \d+(ms|[smhd]))*", "in [TIME]"),
             (r"/tmp/\.tmp\w+", "[TMP]"),

@@ -208,6 +208,10 @@ pub struct App {
     pub mode: Mode,
     /// Pipeline stage names, in order.
     pub stages: Vec<String>,
+    /// Run timeout of each role, for the Queue view.
+    pub timeouts: HashMap<String, std::time::Duration>,
+    /// The config's stages, for artifact paths in the Task view.
+    pub pipeline: Vec<crate::config::Stage>,
     /// Board rows: needing the operator first, then by priority and id.
     pub rows: Vec<TaskRow>,
     /// Index into the visible (filtered) rows.
@@ -250,6 +254,12 @@ impl App {
             view: View::Board,
             mode: Mode::Normal,
             stages: cfg.stages.iter().map(|s| s.name.clone()).collect(),
+            timeouts: cfg
+                .roles
+                .values()
+                .map(|r| (r.name.clone(), cfg.timeout_of(r)))
+                .collect(),
+            pipeline: cfg.stages.clone(),
             rows: Vec::new(),
             selected: 0,
             filter: String::new(),

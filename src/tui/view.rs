@@ -322,16 +322,31 @@ fn draw_queue(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
         Line::styled("running", theme.header()),
     ];
     for l in &q.running {
-        lines.push(Line::from(format!(
-            "  #{:<6} {:<9} {:<13} {:<8} for {:<10} attempt {}/{}",
-            l.job.id,
-            l.task,
-            clean(&l.job.stage),
-            clean(&l.job.provider),
-            ms(l.elapsed_ms.unwrap_or(0)),
-            l.job.attempts + 1,
-            l.job.max_attempts
-        )));
+        let elapsed = l.elapsed_ms.unwrap_or(0);
+        let timeout = app
+            .timeouts
+            .get(&l.job.role)
+            .map(|t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX));
+        let share = timeout.map_or(0, |t| elapsed.saturating_mul(100) / t.max(1));
+        let style = if share >= 80 {
+            theme.warning()
+        } else {
+            theme.base()
+        };
+        lines.push(Line::styled(
+            format!(
+                "  #{:<6} {:<9} {:<13} {:<8} for {} of {} ({share}%)  attempt {}/{}",
+                l.job.id,
+                l.task,
+                clean(&l.job.stage),
+                clean(&l.job.provider),
+                ms(elapsed),
+                timeout.map_or("-".into(), ms),
+                l.job.attempts + 1,
+                l.job.max_attempts
+            ),
+            style,
+        ));
     }
     lines.push(Line::from(""));
     lines.push(Line::styled("queued", theme.header()));
@@ -405,6 +420,15 @@ fn draw_task(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
             ),
             theme.dim(),
         ));
+    }
+    if let Some(stage) = app.pipeline.iter().find(|s| s.name == t.stage) {
+        let paths = crate::supervisor::prompt::artifacts(stage, &t.key);
+        if !paths.is_empty() {
+            lines.push(Line::styled(
+                format!("artifacts {}", clean(&paths.join(", "))),
+                theme.dim(),
+            ));
+        }
     }
     lines.push(Line::from(""));
     lines.push(Line::styled("stage history", theme.header()));
