@@ -107,7 +107,7 @@ fn snapshot(name: &str, text: &str) {
             // Backoff delays carry random jitter.
             (r"\bin \d+(ms|[smhd])( \d+(ms|[smhd]))*", "in [TIME]"),
             (r"/tmp/\.tmp\w+", "[TMP]"),
-            (r"\d+@[\w.-]+", "[OWNER]"),
+            (r"\d+@[\w.-]+ *", "[OWNER] "),
         ],
         prepend_module_to_snapshot => false,
     }, {

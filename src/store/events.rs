@@ -133,14 +133,23 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
 
 /// The newest `limit` events (of one task if `task_id` is given), oldest first.
 ///
+/// Two statements rather than `task_id = ?1 OR ?1 IS NULL`, which keeps SQLite off the
+/// `events_task` index and scans the whole table (52 ms on 1M events, `cargo bench --bench
+/// console`).
+///
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
 pub fn recent(conn: &Connection, task_id: Option<i64>, limit: usize) -> Result<Vec<Event>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT * FROM (SELECT id, ts, task_id, job_id, run_id, kind, actor, message, data
-           FROM events WHERE ?1 IS NULL OR task_id = ?1 ORDER BY id DESC LIMIT ?2)
-         ORDER BY id",
-    )?;
+    const COLS: &str = "id, ts, task_id, job_id, run_id, kind, actor, message, data";
+    let sql = match task_id {
+        Some(_) => format!(
+            "SELECT * FROM (SELECT {COLS} FROM events WHERE task_id = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id"
+        ),
+        None => format!(
+            "SELECT * FROM (SELECT {COLS} FROM events WHERE ?1 IS NULL ORDER BY id DESC LIMIT ?2) ORDER BY id"
+        ),
+    };
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![task_id, limit as i64], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
