@@ -496,10 +496,20 @@ fn bad_arguments_are_refused_before_tmux_runs() {
 }
 
 #[test]
-fn attach_argv_names_the_socket_and_target() {
+fn attach_argv_lands_on_the_panes_window() {
     let s = Server::new();
+    // Session `t` has its home window current; the run's pane is in another window.
+    let run = s.spawn(&["sh", "-c", "echo MARKER-OF-THE-RUN; sleep 100"]);
+    let argv = s.tmux.attach_argv(&run.pane_id);
     assert_eq!(
-        s.tmux.attach_argv("%3"),
-        ["tmux", "-L", s.tmux.socket(), "attach", "-t", "%3"]
+        &argv[1..6],
+        ["-L", s.tmux.socket(), "attach", "-t", run.pane_id.as_str()]
     );
+    // An operator's terminal: a pane of a second tmux server that runs the argv.
+    let outer = Server::new();
+    let term = outer.spawn(&argv.iter().map(String::as_str).collect::<Vec<_>>());
+    wait_until("the attached client to show the run's window", || {
+        let screen = outer.tmux.capture(&term.pane_id, false).expect("capture");
+        screen.contains("MARKER-OF-THE-RUN").then_some(())
+    });
 }

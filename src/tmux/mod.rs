@@ -560,7 +560,8 @@ impl Tmux {
     }
 
     /// The argv an operator runs to attach to the window of `target` (a pane id like `%12`,
-    /// or a session): `[<tmux>, "-L", <socket>, "attach", "-t", <target>]`.
+    /// or a session): `[<tmux>, "-L", <socket>, "attach", "-t", <target>]`. tmux resolves a
+    /// pane target to its window, so the client lands on that pane (tested).
     pub fn attach_argv(&self, target: &str) -> Vec<String> {
         vec![
             self.binary.clone(),
