@@ -68,6 +68,13 @@ pub enum Command {
     },
     /// Show the job queue, or act on a job
     Queue(QueueArgs),
+    /// List agent providers: whether each CLI is installed, its version, and whether the
+    /// profile is proven against it by a live test
+    Providers {
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the supervisor headless: claim jobs, launch agents in tmux, watch them, advance
     /// tasks. SIGTERM/SIGINT stop it; agents keep running and are re-adopted on restart
     Daemon {

@@ -178,3 +178,49 @@ fn a_second_project_needs_an_explicit_choice() {
     let not_git = env.run(&["project", "add", &env.path("config")]);
     assert!(!not_git.status.success());
 }
+
+#[test]
+fn providers_lists_installed_versions_and_proof() {
+    let env = Env::new();
+    // A provider whose CLI exists (a script that prints a version) and one that does not.
+    let bin = env.dir.path().join("fake-agent");
+    std::fs::write(&bin, "#!/bin/sh\necho 'fake-agent 2.1.0 (test)'\n").expect("write");
+    std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    std::fs::write(
+        env.path("bosun.toml"),
+        format!(
+            "[providers.fake]\ncommand = [\"{}\"]\nready = \">\"\n[providers.ghost]\ncommand = [\"no-such-agent-cli\"]\nready = \">\"\n",
+            bin.display()
+        ),
+    )
+    .expect("config");
+    let rows = env.json(&["providers", "--json"]);
+    let by = |name: &str| {
+        rows.as_array()
+            .expect("array")
+            .iter()
+            .find(|r| r["name"] == name)
+            .cloned()
+            .expect(name)
+    };
+    assert_eq!(by("fake")["version"], "fake-agent 2.1.0 (test)");
+    assert!(by("fake")["proven"].is_null());
+    assert!(by("ghost")["installed"].is_null());
+    assert_eq!(by("sim")["proven"], "built-in");
+    assert!(
+        by("sim")["version"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("bosun ")
+    );
+    let text = env.ok(&["providers"]);
+    assert!(
+        text.contains("not installed (`no-such-agent-cli` is not on PATH)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("claude") && text.contains("not yet proven by a live test"),
+        "{text}"
+    );
+}

@@ -8,6 +8,7 @@ mod demo;
 mod init;
 mod log;
 mod project;
+mod providers;
 mod queue;
 mod task;
 
@@ -79,6 +80,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Approve { key, note } => decide::approve(&ctx, &key, note),
         Command::Reject { key, note } => decide::reject(&ctx, &key, note),
         Command::Queue(args) => queue::run(&ctx, args),
+        Command::Providers { json } => providers::run(&ctx, json),
         Command::Daemon { socket } => daemon::run(&ctx, socket),
         Command::Demo {
             auto_approve,

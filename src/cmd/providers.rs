@@ -1,0 +1,139 @@
+//! `bosun providers`: each provider profile, whether its CLI is installed, its version, and
+//! whether the profile is proven against it.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::{Ctx, print_json};
+use crate::config::ProviderConfig;
+
+/// How long a `--version` call may take.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Serialize)]
+struct Row {
+    name: String,
+    description: String,
+    mode: crate::config::ProviderMode,
+    command: String,
+    installed: Option<String>,
+    version: Option<String>,
+    proven: Option<String>,
+}
+
+pub(super) fn run(ctx: &Ctx, json: bool) -> Result<()> {
+    let cfg = ctx.config()?;
+    let exe = std::env::current_exe()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "bosun".into());
+    let rows: Vec<Row> = cfg.providers.values().map(|p| row(p, &exe)).collect();
+    if json {
+        return print_json(&rows);
+    }
+    for r in rows {
+        let installed = match (&r.installed, &r.version) {
+            (Some(_), Some(v)) => format!("installed, {v}"),
+            (Some(path), None) => format!("installed at {path}, version unknown"),
+            (None, _) => format!("not installed (`{}` is not on PATH)", r.command),
+        };
+        let proven = r.proven.as_deref().map_or_else(
+            || "not yet proven by a live test".to_string(),
+            |v| format!("proven against {v}"),
+        );
+        println!(
+            "{:<8} {:<12} {installed}; {proven}",
+            r.name,
+            format!("{:?}", r.mode).to_lowercase()
+        );
+        if !r.description.is_empty() {
+            println!("         {}", r.description);
+        }
+    }
+    Ok(())
+}
+
+fn row(p: &ProviderConfig, exe: &str) -> Row {
+    let command = p
+        .command
+        .first()
+        .map_or_else(String::new, |c| c.replace("{bosun}", exe));
+    let installed = find(&command);
+    let version = installed.as_ref().and_then(|_| {
+        let argv: Vec<String> = p
+            .version_command
+            .iter()
+            .map(|a| a.replace("{bosun}", exe))
+            .collect();
+        version(&argv)
+    });
+    Row {
+        name: p.name.clone(),
+        description: p.description.clone(),
+        mode: p.mode,
+        installed: installed.map(|i| i.display().to_string()),
+        version,
+        proven: (!p.proven.is_empty()).then(|| p.proven.clone()),
+        command,
+    }
+}
+
+/// `cmd` as a path if it names an executable file, else its first match on `$PATH`.
+fn find(cmd: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &Path| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if cmd.contains('/') {
+        let p = PathBuf::from(cmd);
+        return executable(&p).then_some(p);
+    }
+    std::env::var_os("PATH")
+        .map(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(cmd))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .find(|p| executable(p))
+}
+
+/// The first non-empty output line of `argv`, if it exits 0 within [`VERSION_TIMEOUT`].
+fn version(argv: &[String]) -> Option<String> {
+    let mut child = Command::new(argv.first()?)
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().ok()? {
+            break s;
+        }
+        if start.elapsed() > VERSION_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut out = String::new();
+    child.stdout.take()?.read_to_string(&mut out).ok()?;
+    status
+        .success()
+        .then(|| {
+            out.lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .map(str::to_string)
+        })
+        .flatten()
+}
