@@ -158,10 +158,18 @@ struct Active {
     last_output: Instant,
     /// Since when the screen shows an error.
     error_since: Option<Instant>,
+    /// Since when tmux shows the pane dead.
+    dead_since: Option<Instant>,
     fresh_output: bool,
     quiet_checked: bool,
     written: RunStatus,
 }
+
+/// How long an error must stay on an agent's screen before it fails the run.
+const ERROR_DEBOUNCE: Duration = Duration::from_secs(3);
+
+/// How long a dead pane may wait for tmux to record its exit status.
+const DEAD_STATUS_WAIT: Duration = Duration::from_secs(2);
 
 /// Wall time one tick may spend launching runs.
 const LAUNCH_BUDGET: Duration = Duration::from_millis(30);
@@ -464,6 +472,7 @@ impl Supervisor {
                 timeout,
                 last_output: now,
                 error_since: None,
+                dead_since: None,
                 fresh_output: true,
                 quiet_checked: false,
                 written: run.status,
@@ -652,6 +661,7 @@ impl Supervisor {
                 timeout,
                 last_output: now,
                 error_since: None,
+                dead_since: None,
                 fresh_output: false,
                 quiet_checked: true,
                 written: RunStatus::Starting,
@@ -676,13 +686,13 @@ impl Supervisor {
         if run.tracker.status() != RunStatus::Error {
             run.error_since = None;
         }
-        // An error on screen fails the run once it has stood for a second: an agent that
-        // exits on errors is caught by the liveness check first, with its exit status.
+        // An error on screen fails the run once it has stood for ERROR_DEBOUNCE: an agent
+        // that exits on errors is caught by the liveness check first, with its exit status.
         let error_for = run.error_since.map(|t| now.duration_since(t));
         if run.tracker.status() == RunStatus::Error && run.error_since.is_none() {
             run.error_since = Some(now);
         }
-        if error_for.is_some_and(|d| d >= Duration::from_secs(1))
+        if error_for.is_some_and(|d| d >= ERROR_DEBOUNCE)
             && !matches!(run.phase, Phase::Exiting { .. } | Phase::WaitReady { .. })
         {
             let screen = run.detector.text();
@@ -880,8 +890,19 @@ impl Supervisor {
                     }
                 }
                 Some(p) => {
+                    // tmux can show a pane dead before it has reaped the process (list_panes
+                    // nudges it with SIGCHLD): give the exit status up to DEAD_STATUS_WAIT.
+                    let now = Instant::now();
+                    let since = *run.dead_since.get_or_insert(now);
+                    if p.dead_status.is_none()
+                        && p.dead_signal.is_none()
+                        && !exiting
+                        && now.duration_since(since) < DEAD_STATUS_WAIT
+                    {
+                        continue;
+                    }
                     // Drain what is left of its output first.
-                    pump(run, &self.opts, Instant::now());
+                    pump(run, &self.opts, now);
                     let code = p.dead_status.map(i64::from);
                     if exiting {
                         if let Some(run) = self.runs.remove(&id) {
@@ -894,9 +915,10 @@ impl Supervisor {
                             self.close(&run);
                         }
                     } else {
-                        let reason = match code {
-                            Some(c) => format!("agent exited with status {c}"),
-                            None => "agent exited".to_string(),
+                        let reason = match (code, p.dead_signal) {
+                            (Some(c), _) => format!("agent exited with status {c}"),
+                            (None, Some(sig)) => format!("agent killed by signal {sig}"),
+                            (None, None) => "agent exited (tmux recorded no status)".to_string(),
                         };
                         self.fail(id, &reason, code, false)?;
                     }
