@@ -258,3 +258,48 @@ path = "d-{{key}}.md"
         &screen,
     );
 }
+
+#[test]
+fn the_console_says_when_its_supervisor_cannot_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = support::init_repo(dir.path());
+    let db = dir.path().join("bosun.db");
+    drop(support::open_with_project(&db, &repo, "true"));
+    let console = Server(format!("bosun-e2e-nosup-{}", std::process::id()));
+    // The console's own PATH has no tmux: its in-process supervisor cannot start.
+    let cmd = format!(
+        "cd '{}' && PATH=/nonexistent BOSUN_DB='{}' XDG_CONFIG_HOME='{}' XDG_STATE_HOME='{}' exec '{}'",
+        dir.path().display(),
+        db.display(),
+        dir.path().join("xdg").display(),
+        dir.path().join("state").display(),
+        BOSUN
+    );
+    console.tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "120",
+        "-y",
+        "20",
+        "-s",
+        "c",
+        &cmd,
+    ]);
+    let screen = || console.tmux(&["capture-pane", "-p", "-t", "c"]);
+    wait(
+        Duration::from_secs(20),
+        "the console to report the supervisor failure",
+        || {
+            screen().contains("the supervisor stopped")
+                && screen().contains("no supervisor running")
+        },
+        &screen,
+    );
+    assert!(
+        screen().contains("tmux"),
+        "the message names what is missing:\n{}",
+        screen()
+    );
+    console.tmux(&["send-keys", "-t", "c", "q"]);
+}

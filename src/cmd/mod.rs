@@ -101,6 +101,7 @@ fn console(ctx: &Ctx) -> Result<()> {
         db: ctx.db_path(),
         data_dir: ctx.data_dir(),
         theme,
+        supervisor_error: Default::default(),
     }
     .run()
 }

@@ -45,6 +45,8 @@ pub struct Console {
     pub data_dir: PathBuf,
     /// Theme name (`--theme`, else `ui.theme`).
     pub theme: String,
+    /// Why the in-process supervisor stopped, if it did (shown in the console).
+    pub supervisor_error: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Console {
@@ -92,6 +94,7 @@ impl Console {
         let (cfg, db, stop) = (self.cfg.clone(), self.db.clone(), Arc::clone(stop));
         let mut opts = Options::new(self.data_dir.clone(), &self.cfg.supervisor.tmux_socket);
         opts.owner = "console".into();
+        let failure = Arc::clone(&self.supervisor_error);
         let handle = std::thread::spawn(move || {
             let run = || -> Result<()> {
                 let mut sup = Supervisor::start(cfg, Store::open(&db)?, opts)?;
@@ -99,7 +102,11 @@ impl Console {
                 Ok(())
             };
             if let Err(e) = run() {
-                tracing::error!(error = %format!("{e:#}"), "in-process supervisor stopped");
+                let text = format!("{e:#}");
+                tracing::error!(error = %text, "in-process supervisor stopped");
+                if let Ok(mut slot) = failure.lock() {
+                    *slot = Some(text);
+                }
             }
         });
         Ok(("in-process supervisor".into(), Some(handle)))
@@ -155,6 +162,11 @@ impl Console {
                     // A busy supervisor commits many times a second; on a large database
                     // reloads are throttled to a quarter of the time (at most 25 % CPU).
                     next_reload = now + t.elapsed() * 4;
+                    dirty = true;
+                }
+                if let Some(e) = self.supervisor_error.lock().ok().and_then(|mut s| s.take()) {
+                    app.mode_label = "no supervisor running".into();
+                    app.message = Some((format!("the supervisor stopped: {e}"), true));
                     dirty = true;
                 }
                 if let Some(t) = app.tail.as_mut()
