@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use bosun::config::locate::Located;
 use bosun::config::{Action, Config, ConfigError, DEFAULT_TOML, GateKind};
 
 fn load(text: &str) -> Result<Config, ConfigError> {
@@ -12,13 +13,13 @@ fn load(text: &str) -> Result<Config, ConfigError> {
 /// Asserts `text` is rejected at `line` with `key` in the message and `needle` in the text.
 fn rejects(text: &str, line: usize, key: &str, needle: &str) {
     match load(text) {
-        Err(ConfigError::Invalid {
+        Err(ConfigError::Invalid(Located {
             file,
             line: l,
             key: k,
             message,
             ..
-        }) => {
+        })) => {
             assert_eq!(file, Path::new("bosun.toml"));
             assert_eq!((l, k.as_str()), (line, key), "message: {message}");
             assert!(message.contains(needle), "{message:?} lacks {needle:?}");
@@ -123,7 +124,7 @@ fn unknown_keys_are_errors_with_file_line_and_key() {
     rejects(
         &format!("{ONE_STAGE}[[stages.gates]]\nkind = \"artifact\"\npath = \"x\"\nretries = 2\n"),
         7,
-        "stages.gates.retries",
+        "stages[0].gates[0].retries",
         "unknown field",
     );
 }
@@ -165,7 +166,7 @@ fn malformed_values_name_their_line() {
     rejects(
         &format!("{ONE_STAGE}[[stages.gates]]\nkind = \"teleport\"\n"),
         5,
-        "stages.gates.kind",
+        "stages[0].gates[0].kind",
         "unknown variant",
     );
 }

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
+use bosun::config::locate::Located;
 use bosun::tui::keymap::{Action, Keymap, KeymapError, VIEWS};
 use bosun::tui::theme::{Theme, ThemeError};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -150,12 +151,12 @@ fn malformed_theme_names_file_line_and_key() {
         let err = Theme::load_from(name, Some(dir.path())).unwrap_err();
         let msg = err.to_string();
         match err {
-            ThemeError::Invalid {
+            ThemeError::Invalid(Located {
                 file,
                 line: l,
                 key: k,
                 ..
-            } => {
+            }) => {
                 assert_eq!(
                     file,
                     dir.path().join(format!("themes/{name}.toml")),
@@ -352,13 +353,13 @@ fn bad_keymaps_name_file_line_and_key() {
         write(dir.path(), "keymap.toml", text);
         let err = Keymap::load_from(Some(dir.path())).unwrap_err();
         let msg = err.to_string();
-        let KeymapError::Invalid {
+        let KeymapError::Invalid(Located {
             file,
             line: l,
             key: k,
             message,
             ..
-        } = err
+        }) = err
         else {
             panic!("expected Invalid, got {err:?}");
         };

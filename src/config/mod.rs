@@ -7,6 +7,7 @@
 //! given with `--config` / `$BOSUN_CONFIG`). A layer that gives `stages` replaces the whole
 //! list; roles merge per role and per key. Every error names the file, line, column and key.
 
+pub mod locate;
 pub mod paths;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use regex::Regex;
+
+use locate::{Located, key_at};
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
@@ -38,19 +41,8 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// A value is malformed, a key is unknown, or a rule between keys is broken.
-    #[error("{}:{line}:{column}: {key}: {message}", file.display())]
-    Invalid {
-        /// The file the bad value stands in (`<built-in>` for the embedded default).
-        file: PathBuf,
-        /// 1-based line of the offending key or value.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// Dotted path of the key, e.g. `stages[3].gates[0].to`.
-        key: String,
-        /// What is wrong and, where it helps, what to write instead.
-        message: String,
-    },
+    #[error(transparent)]
+    Invalid(Located),
 }
 
 /// Supervisor limits (`[supervisor]`).
@@ -550,39 +542,7 @@ impl<'a> Source<'a> {
 }
 
 fn located(file: &Path, text: &str, offset: usize, key: String, message: String) -> ConfigError {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    ConfigError::Invalid {
-        file: file.to_path_buf(),
-        line,
-        column,
-        key,
-        message,
-    }
-}
-
-/// The dotted key at `offset`, for messages from the TOML parser (which name the key in the
-/// message but not in a field): the nearest table header above, then the key on the line.
-fn key_at(text: &str, offset: usize) -> String {
-    let offset = offset.min(text.len());
-    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
-    let line = text[start..end].trim();
-    let header = |l: &str| {
-        l.starts_with('[')
-            .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
-    };
-    if let Some(h) = header(line) {
-        return h;
-    }
-    let key = line.split_once('=').map_or(line, |(k, _)| k).trim();
-    let table = text[..start].lines().rev().find_map(|l| header(l.trim()));
-    match table {
-        Some(t) => format!("{t}.{key}"),
-        None => key.to_string(),
-    }
+    ConfigError::Invalid(Located::new(file, text, offset, key, message))
 }
 
 fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {

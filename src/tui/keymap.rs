@@ -16,7 +16,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use super::theme::{key_at, line_col};
+use crate::config::locate::{Located, key_at};
 
 /// The embedded built-in keymap.
 const BUILTIN: &str = include_str!("keymap.toml");
@@ -145,19 +145,8 @@ pub enum KeymapError {
     },
     /// A keymap file is not valid TOML, or an entry has an unknown key name, action, view or
     /// field, or binds the same key twice.
-    #[error("{}:{line}:{column}: {key}: {message}", file.display())]
-    Invalid {
-        /// The file (`<built-in>/keymap.toml` for the embedded keymap).
-        file: PathBuf,
-        /// 1-based line of the offending entry or value.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// The TOML key, e.g. `keys[3].action`.
-        key: String,
-        /// What is wrong and what to write instead.
-        message: String,
-    },
+    #[error(transparent)]
+    Invalid(Located),
 }
 
 /// One row of the help overlay, generated from the keymap.
@@ -442,14 +431,7 @@ impl Keymap {
     /// every bound entry; user entries without one take the action's existing description.
     fn overlay(&mut self, file: &Path, text: &str, builtin: bool) -> Result<(), KeymapError> {
         let err = |offset: usize, key: String, message: String| {
-            let (line, column) = line_col(text, offset);
-            KeymapError::Invalid {
-                file: file.to_path_buf(),
-                line,
-                column,
-                key,
-                message,
-            }
+            KeymapError::Invalid(Located::new(file, text, offset, key, message))
         };
         let raw: RawKeymap = toml::from_str(text).map_err(|e| {
             let offset = e.span().map_or(0, |s| s.start);

@@ -13,6 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::config::locate::{Located, key_at};
 use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 use toml::Spanned;
@@ -70,19 +71,8 @@ pub enum ThemeError {
         source: std::io::Error,
     },
     /// A theme file is not valid TOML, has an unknown key or a malformed colour.
-    #[error("{}:{line}:{column}: {key}: {message}", file.display())]
-    Invalid {
-        /// The file (`<built-in>/themes/NAME.toml` for an embedded theme).
-        file: PathBuf,
-        /// 1-based line of the offending key or value.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// The key, e.g. `border_focused` or `stage_colors[2]`.
-        key: String,
-        /// What is wrong and what to write instead.
-        message: String,
-    },
+    #[error(transparent)]
+    Invalid(Located),
 }
 
 /// Declares the scalar colour keys once: the raw (file) shape, the resolved palette and the
@@ -170,14 +160,7 @@ impl<'a> Layer<'a> {
 }
 
 fn invalid(file: &Path, text: &str, offset: usize, key: String, message: String) -> ThemeError {
-    let (line, column) = line_col(text, offset);
-    ThemeError::Invalid {
-        file: file.to_path_buf(),
-        line,
-        column,
-        key,
-        message,
-    }
+    ThemeError::Invalid(Located::new(file, text, offset, key, message))
 }
 
 /// The colour for `key` from the last layer that sets it.
@@ -485,66 +468,6 @@ fn builtin_path(name: &str) -> PathBuf {
     PathBuf::from(format!("<built-in>/themes/{name}.toml"))
 }
 
-/// 1-based line and column (in characters) of byte `offset` in `text`.
-pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..floor_boundary(text, offset)];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
-}
-
-/// The key at `offset`, for errors from the TOML parser (which name the key only in the
-/// message): the key on that line, prefixed with the table above it; an array-of-tables
-/// header counts as `name[i]`, 0-based like the other error keys.
-pub(crate) fn key_at(text: &str, offset: usize) -> String {
-    let offset = floor_boundary(text, offset);
-    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
-    let line = text[start..end].trim();
-    let above = &text[..start];
-    let table = |l: &str, upto: &str| -> Option<String> {
-        if let Some(name) = l.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
-            let name = name.trim();
-            let header = format!("[[{name}]]");
-            let index = upto
-                .lines()
-                .filter(|x| x.trim().starts_with(&header))
-                .count()
-                .saturating_sub(1);
-            return Some(format!("{name}[{index}]"));
-        }
-        l.strip_prefix('[')
-            .and_then(|r| r.split(']').next())
-            .map(|n| n.trim().to_string())
-    };
-    if line.starts_with('[') {
-        return table(line, &text[..end]).unwrap_or_default();
-    }
-    let key = line.split_once('=').map_or(line, |(k, _)| k).trim();
-    let header = above
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| l.trim().starts_with('['))
-        .last();
-    let header = header.and_then(|(i, l)| {
-        let upto: String = above.lines().take(i + 1).collect::<Vec<_>>().join("\n");
-        table(l.trim(), &upto)
-    });
-    match header {
-        Some(t) if !key.is_empty() => format!("{t}.{key}"),
-        Some(t) => t,
-        None => key.to_string(),
-    }
-}
-
-fn floor_boundary(text: &str, offset: usize) -> usize {
-    let mut o = offset.min(text.len());
-    while !text.is_char_boundary(o) {
-        o -= 1;
-    }
-    o
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -595,21 +518,6 @@ mod tests {
         let n = t.palette.stage_colors.len();
         assert_eq!(t.stage(0), t.stage(n));
         assert_eq!(t.stage(1), t.stage(n + 1));
-    }
-
-    #[test]
-    fn key_at_names_tables_and_arrays() {
-        let text = "a = 1\n[t]\nb = 2\n[[keys]]\nk = 1\n[[keys]]\nk = 2\n";
-        assert_eq!(key_at(text, 0), "a");
-        assert_eq!(key_at(text, text.find("b =").unwrap()), "t.b");
-        assert_eq!(key_at(text, text.rfind("k = 2").unwrap()), "keys[1].k");
-        assert_eq!(key_at(text, text.find("k = 1").unwrap()), "keys[0].k");
-    }
-
-    #[test]
-    fn line_col_counts_chars() {
-        assert_eq!(line_col("ab\ncé d", 7), (2, 4));
-        assert_eq!(line_col("x", 99), (1, 2));
     }
 
     #[test]
