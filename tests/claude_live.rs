@@ -145,156 +145,191 @@ fn poll(
     }
 }
 
-#[test]
-fn claude_code_writes_a_file_from_a_scripted_tool_call() {
-    let Some(claude) = find_claude() else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("claude is not installed; run scripts/install-agents.sh");
+/// Claude Code running in its own tmux server and HOME against a scripted model server.
+struct Live {
+    // Field order is drop order: tmux (and so claude) goes before the server and the dir.
+    tmux: Tmux,
+    rec: Recorder,
+    server: ModelServer,
+    project: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl Live {
+    /// `None` (after a loud skip message) when the CLI is not installed outside CI.
+    fn start(name: &str, scenario: Vec<Turn>, args: &str, extra_env: &[&str]) -> Option<Live> {
+        let Some(claude) = find_claude() else {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("claude is not installed; run scripts/install-agents.sh");
+            }
+            eprintln!(
+                "\n*** SKIPPED {name}: claude not installed (scripts/install-agents.sh) ***\n"
+            );
+            return None;
+        };
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let home = tmp.path().join("home");
+        let project = tmp.path().join("project");
+        std::fs::create_dir_all(&home).expect("home");
+        std::fs::create_dir_all(&project).expect("project");
+        let project = project.canonicalize().expect("canonical project");
+        let server = ModelServer::start(scenario);
+
+        let key_tail = &KEY[KEY.len() - 20..];
+        let config = serde_json::json!({
+            "hasCompletedOnboarding": true,
+            "customApiKeyResponses": { "approved": [key_tail], "rejected": [] },
+            "projects": { project.to_string_lossy(): {
+                "hasTrustDialogAccepted": true,
+                "hasCompletedProjectOnboarding": true,
+            }},
+        });
+        std::fs::write(home.join(".claude.json"), config.to_string()).expect(".claude.json");
+
+        let tmux = Tmux {
+            socket: format!("bosun-live-{}-{}", std::process::id(), fastrand::u32(..)),
+        };
+        let env = [
+            format!("ANTHROPIC_BASE_URL={}", server.url()),
+            format!("ANTHROPIC_API_KEY={KEY}"),
+            format!("HOME={}", home.display()),
+            "DISABLE_AUTOUPDATER=1".to_string(),
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1".to_string(),
+            "TERM=xterm-256color".to_string(),
+        ];
+        let mut argv: Vec<String> = [
+            "new-session",
+            "-d",
+            "-s",
+            "live",
+            "-x",
+            "200",
+            "-y",
+            "50",
+            "-c",
+        ]
+        .map(String::from)
+        .to_vec();
+        argv.push(project.display().to_string());
+        for e in env
+            .iter()
+            .map(String::as_str)
+            .chain(extra_env.iter().copied())
+        {
+            argv.push("-e".into());
+            argv.push(e.to_string());
         }
-        eprintln!(
-            "\n*** SKIPPED claude_live: claude not installed (scripts/install-agents.sh) ***\n"
-        );
-        return;
-    };
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let home = tmp.path().join("home");
-    let project = tmp.path().join("project");
-    std::fs::create_dir_all(&home).expect("home");
-    std::fs::create_dir_all(&project).expect("project");
-    let project = project.canonicalize().expect("canonical project");
-    let target = project.join("hello.txt");
-    let content = "hello from the scripted model\n";
+        argv.push(format!("{} {args}", claude.display()));
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        tmux.run(&argv, None);
+        tmux.run(&["set-option", "-t", "live", "remain-on-exit", "on"], None);
 
-    let server = ModelServer::start([
-        // Long enough to see the busy screen.
-        Turn::delay(Duration::from_millis(1500)),
-        Turn::write_file(target.to_string_lossy(), content),
-        Turn::text("Created hello.txt."),
-    ]);
-
-    let key_tail = &KEY[KEY.len() - 20..];
-    let config = serde_json::json!({
-        "hasCompletedOnboarding": true,
-        "customApiKeyResponses": { "approved": [key_tail], "rejected": [] },
-        "projects": { project.to_string_lossy(): {
-            "hasTrustDialogAccepted": true,
-            "hasCompletedProjectOnboarding": true,
-        }},
-    });
-    std::fs::write(home.join(".claude.json"), config.to_string()).expect(".claude.json");
-
-    let tmux = Tmux {
-        socket: format!("bosun-live-{}-{}", std::process::id(), fastrand::u32(..)),
-    };
-    let base_url = server.url();
-    let env = [
-        format!("ANTHROPIC_BASE_URL={base_url}"),
-        format!("ANTHROPIC_API_KEY={KEY}"),
-        format!("HOME={}", home.display()),
-        "DISABLE_AUTOUPDATER=1".to_string(),
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1".to_string(),
-        "TERM=xterm-256color".to_string(),
-    ];
-    let mut args: Vec<String> = vec![
-        "new-session".into(),
-        "-d".into(),
-        "-s".into(),
-        "live".into(),
-        "-x".into(),
-        "200".into(),
-        "-y".into(),
-        "50".into(),
-        "-c".into(),
-        project.display().to_string(),
-    ];
-    for e in &env {
-        args.push("-e".into());
-        args.push(e.clone());
-    }
-    args.push(format!(
-        "{} --permission-mode acceptEdits",
-        claude.display()
-    ));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    tmux.run(&args, None);
-    tmux.run(&["set-option", "-t", "live", "remain-on-exit", "on"], None);
-
-    let mut rec = Recorder {
-        dir: std::env::var_os("BOSUN_CAPTURE_DIR").map(PathBuf::from),
-        last: String::new(),
-        n: 0,
-    };
-    if let Some(d) = &rec.dir {
-        std::fs::create_dir_all(d).expect("capture dir");
+        let dir = std::env::var_os("BOSUN_CAPTURE_DIR").map(|d| PathBuf::from(d).join(name));
+        if let Some(d) = &dir {
+            std::fs::create_dir_all(d).expect("capture dir");
+        }
+        Some(Live {
+            tmux,
+            rec: Recorder {
+                dir,
+                last: String::new(),
+                n: 0,
+            },
+            server,
+            project,
+            _tmp: tmp,
+        })
     }
 
-    // Ready: the input box with its prompt marker.
-    poll(
-        &tmux,
-        &mut rec,
-        Duration::from_secs(60),
-        "the idle prompt",
-        |s| s.contains('❯') || s.contains('>'),
-    );
-    // Let the UI settle (the ready screen must stay the same for a few polls).
-    let mut same = 0;
-    let mut prev = String::new();
-    poll(
-        &tmux,
-        &mut rec,
-        Duration::from_secs(30),
-        "a stable idle screen",
-        |s| {
+    fn poll(&mut self, timeout: Duration, what: &str, done: impl FnMut(&str) -> bool) -> String {
+        poll(&self.tmux, &mut self.rec, timeout, what, done)
+    }
+
+    /// Wait for the input box, then for the screen to hold still for a few polls.
+    fn wait_ready(&mut self) {
+        self.poll(Duration::from_secs(60), "the idle prompt", |s| {
+            s.contains("❯\u{a0}")
+        });
+        let mut same = 0;
+        let mut prev = String::new();
+        self.poll(Duration::from_secs(30), "a stable idle screen", |s| {
             same = if s == prev { same + 1 } else { 0 };
             prev = s.to_string();
             same >= 5
-        },
-    );
-
-    tmux.paste("Create hello.txt with a greeting.");
-    tmux.run(&["send-keys", "-t", "live", "Enter"], None);
-
-    poll(
-        &tmux,
-        &mut rec,
-        Duration::from_secs(90),
-        "hello.txt",
-        |_| std::fs::read_to_string(&target).is_ok_and(|t| t == content),
-    );
-    // The final text turn shows up and the CLI goes idle again.
-    poll(
-        &tmux,
-        &mut rec,
-        Duration::from_secs(60),
-        "the final text",
-        |s| s.contains("Created hello.txt.") && !s.contains("esc to interrupt"),
-    );
-
-    let reqs = server.requests();
-    let mut summary = String::new();
-    for r in &reqs {
-        let b = r.json();
-        summary.push_str(&format!(
-            "{} {} -> {:?} model={} max_tokens={} stream={} tools={}\n",
-            r.method,
-            r.path,
-            r.answer,
-            b["model"],
-            b["max_tokens"],
-            b["stream"],
-            b["tools"].as_array().map_or(0, Vec::len),
-        ));
+        });
     }
+
+    /// Paste `text` into the input box and submit it.
+    fn prompt(&self, text: &str) {
+        self.tmux.paste(text);
+        self.tmux.run(&["send-keys", "-t", "live", "Enter"], None);
+    }
+
+    /// One line per recorded request; saved as `requests.txt` when capturing.
+    fn summary(&self) -> String {
+        let mut summary = String::new();
+        for r in &self.server.requests() {
+            let b = r.json();
+            summary.push_str(&format!(
+                "{} {} -> {:?} model={} max_tokens={} stream={} tools={}\n",
+                r.method,
+                r.path,
+                r.answer,
+                b["model"],
+                b["max_tokens"],
+                b["stream"],
+                b["tools"].as_array().map_or(0, Vec::len),
+            ));
+        }
+        if let Some(d) = &self.rec.dir {
+            std::fs::write(d.join("requests.txt"), &summary).expect("requests.txt");
+        }
+        summary
+    }
+}
+
+#[test]
+fn claude_code_writes_a_file_from_a_scripted_tool_call() {
+    let content = "hello from the scripted model\n";
+    let Some(mut live) = Live::start(
+        "accept-edits",
+        vec![
+            // Long enough to see the busy screen.
+            Turn::delay(Duration::from_millis(1500)),
+            Turn::write_file("hello.txt", content),
+            Turn::text("Created hello.txt."),
+        ],
+        "--permission-mode acceptEdits",
+        &[],
+    ) else {
+        return;
+    };
+    live.wait_ready();
+    live.prompt("Create hello.txt with a greeting.");
+    let target = live.project.join("hello.txt");
+    live.poll(Duration::from_secs(90), "hello.txt", |_| {
+        std::fs::read_to_string(&target).is_ok_and(|t| t == content)
+    });
+    // The final text turn shows up and the CLI goes idle again.
+    live.poll(Duration::from_secs(60), "the final text", |s| {
+        s.contains("Created hello.txt.") && !s.contains("esc to interrupt")
+    });
+
+    let summary = live.summary();
     eprintln!("requests seen:\n{summary}");
-    if let Some(d) = &rec.dir {
-        std::fs::write(d.join("requests.txt"), &summary).expect("requests.txt");
+    let reqs = live.server.requests();
+    if let Some(d) = &live.rec.dir {
         let first = reqs
             .iter()
             .find(|r| r.answer == Answer::Scripted(0))
             .expect("main request");
         std::fs::write(d.join("main-request.json"), &first.body).expect("main request body");
     }
-    assert_eq!(server.answered(), 2, "all scripted turns used:\n{summary}");
+    assert_eq!(
+        live.server.answered(),
+        2,
+        "all scripted turns used:\n{summary}"
+    );
     let tool_result = reqs
         .iter()
         .find(|r| r.answer == Answer::Scripted(1))
@@ -306,4 +341,73 @@ fn claude_code_writes_a_file_from_a_scripted_tool_call() {
         "the CLI sent the Write tool's result back"
     );
     assert_eq!(tool_result.header("x-api-key"), Some(KEY));
+}
+
+#[test]
+fn claude_code_asks_before_writing_without_accept_edits() {
+    let content = "written after asking\n";
+    let Some(mut live) = Live::start(
+        "permission",
+        vec![
+            Turn::write_file("hello.txt", content),
+            Turn::text("Created hello.txt."),
+        ],
+        "",
+        &[],
+    ) else {
+        return;
+    };
+    live.wait_ready();
+    live.prompt("Create hello.txt with a greeting.");
+    live.poll(Duration::from_secs(90), "the permission dialog", |s| {
+        s.contains("Do you want to create hello.txt?")
+    });
+    let target = live.project.join("hello.txt");
+    assert!(!target.exists(), "nothing written before the answer");
+    // Option 1 (Yes) is selected.
+    live.tmux.run(&["send-keys", "-t", "live", "Enter"], None);
+    live.poll(Duration::from_secs(60), "hello.txt", |_| {
+        std::fs::read_to_string(&target).is_ok_and(|t| t == content)
+    });
+    live.poll(Duration::from_secs(60), "the final text", |s| {
+        s.contains("Created hello.txt.") && !s.contains("esc to interrupt")
+    });
+    live.summary();
+}
+
+#[test]
+fn claude_code_reports_rate_limit_and_overload_errors() {
+    // Claude Code retries 429 and 529 itself, up to 10 times with backoff growing to 30 s+
+    // (529 even with `x-should-retry: false`); one retry keeps this quick while still showing
+    // the retry line.
+    let turns = vec![
+        Turn::rate_limited(1),
+        Turn::rate_limited(1),
+        Turn::overloaded(),
+        Turn::overloaded(),
+        Turn::text("Recovered."),
+    ];
+    let Some(mut live) = Live::start(
+        "errors",
+        turns,
+        "--permission-mode acceptEdits",
+        &["CLAUDE_CODE_MAX_RETRIES=1"],
+    ) else {
+        return;
+    };
+    live.wait_ready();
+    live.prompt("Say hi.");
+    live.poll(Duration::from_secs(60), "the 429 error", |s| {
+        !s.contains("esc to interrupt") && s.contains("API Error: Request rejected (429)")
+    });
+    live.prompt("Say hi again.");
+    live.poll(Duration::from_secs(60), "the 529 error", |s| {
+        !s.contains("esc to interrupt") && s.matches("API Error").count() >= 2
+    });
+    live.prompt("Once more.");
+    live.poll(Duration::from_secs(60), "the recovery", |s| {
+        !s.contains("esc to interrupt") && s.contains("Recovered.")
+    });
+    let summary = live.summary();
+    assert_eq!(live.server.answered(), 5, "{summary}");
 }

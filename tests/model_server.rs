@@ -323,6 +323,16 @@ fn overloaded_is_529_overloaded_error() {
 }
 
 #[test]
+fn no_retry_errors_carry_x_should_retry_false() {
+    let server = ModelServer::start([Turn::overloaded().no_retry(), Turn::overloaded()]);
+    let resp = request(&server, "POST", "/v1/messages", Some(&messages(false)));
+    assert_eq!(resp.status, 529);
+    assert_eq!(resp.header("x-should-retry"), Some("false"));
+    let resp = request(&server, "POST", "/v1/messages", Some(&messages(false)));
+    assert_eq!(resp.header("x-should-retry"), None);
+}
+
+#[test]
 fn side_requests_without_tools_do_not_consume_turns() {
     let server = ModelServer::start([Turn::text("the real answer")]);
     let probe = json!({ "model": "claude-haiku-4-5", "max_tokens": 1,

@@ -71,6 +71,9 @@ pub enum Turn {
         message: String,
         /// Seconds for the `retry-after` header, if any.
         retry_after: Option<u64>,
+        /// `x-should-retry` header, if any: `Some(false)` makes the Anthropic SDK and Claude
+        /// Code give up at once instead of retrying (up to 10 times, backing off to 30 s+).
+        should_retry: Option<bool>,
     },
     /// Sleep this long before answering the next main request (not itself an answer).
     Delay(Duration),
@@ -106,6 +109,7 @@ impl Turn {
             kind: "rate_limit_error".into(),
             message: "Number of request tokens has exceeded your per-minute rate limit".into(),
             retry_after: Some(retry_after_secs),
+            should_retry: None,
         }
     }
 
@@ -116,6 +120,27 @@ impl Turn {
             kind: "overloaded_error".into(),
             message: "Overloaded".into(),
             retry_after: None,
+            should_retry: None,
+        }
+    }
+
+    /// This error with `x-should-retry: false`, so the client reports it instead of retrying.
+    pub fn no_retry(self) -> Turn {
+        match self {
+            Turn::Error {
+                status,
+                kind,
+                message,
+                retry_after,
+                ..
+            } => Turn::Error {
+                status,
+                kind,
+                message,
+                retry_after,
+                should_retry: Some(false),
+            },
+            other => other,
         }
     }
 
@@ -602,7 +627,14 @@ fn message_plan(turn: Turn, stream: bool, model: String, input_tokens: u64) -> P
             kind,
             message,
             retry_after,
-        } => error_plan(status, &kind, &message, retry_after),
+            should_retry,
+        } => {
+            let mut plan = error_plan(status, &kind, &message, retry_after);
+            if let (Some(retry), Plan::Json { headers, .. }) = (should_retry, &mut plan) {
+                headers.push(("x-should-retry".to_string(), retry.to_string()));
+            }
+            plan
+        }
         turn => Plan::Message {
             turn,
             stream,
