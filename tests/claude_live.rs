@@ -324,6 +324,12 @@ fn claude_code_writes_a_file_from_a_scripted_tool_call() {
             .find(|r| r.answer == Answer::Scripted(0))
             .expect("main request");
         std::fs::write(d.join("main-request.json"), &first.body).expect("main request body");
+        let headers: String = first
+            .headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\n"))
+            .collect();
+        std::fs::write(d.join("main-request-headers.txt"), headers).expect("main request headers");
     }
     assert_eq!(
         live.server.answered(),

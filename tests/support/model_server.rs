@@ -21,12 +21,17 @@
 //! queue is empty every main request gets [`EXHAUSTED_TEXT`].
 //!
 //! # Side requests
-//! Claude Code sends `/v1/messages` requests of its own besides the agent loop (a quota probe
-//! with `max_tokens: 1`, a session-title / topic request to the small fast model, ...). The
-//! agent loop always sends its tool definitions, side requests send none, so a request with no
-//! (or an empty) `tools` array is a side request: it is answered with [`SIDE_TEXT`] and does not
-//! consume a scripted turn. What Claude Code 2.1.197 was observed sending against this server is
-//! listed in `tests/fixtures/claude-2.1.197/README.md`.
+//! Claude Code sends `/v1/messages` requests of its own besides the agent loop. The agent loop
+//! always sends its tool definitions (27 tools in 2.1.197), side requests send none, so a
+//! request with no (or an empty) `tools` array is a side request: it is answered with
+//! [`SIDE_TEXT`] and does not consume a scripted turn. Claude Code 2.1.197, run with
+//! `DISABLE_AUTOUPDATER=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1`, was observed sending:
+//! `HEAD /` (connectivity probe, gets 404), one side request per conversation
+//! (`claude-haiku-4-5-20251001`, `max_tokens: 32000`, streaming, no tools: the session title;
+//! not tiny, so `max_tokens` is no use to tell them apart), and the main requests
+//! (`claude-opus-4-8`, `max_tokens: 64000`, streaming, all to `/v1/messages?beta=true`). No
+//! model listing, telemetry or `count_tokens`. Details and screens:
+//! `tests/fixtures/claude-2.1.197/README.md`.
 //!
 //! Every request is recorded ([`ModelServer::requests`]) with method, path, headers, body and
 //! how it was answered, so tests can assert on what the CLI sent.
@@ -188,7 +193,7 @@ pub enum Answer {
     Side,
     /// `count_tokens`.
     CountTokens,
-    /// 404 (unknown path or method) or 400 (bad request).
+    /// 404: unknown path or method.
     NotFound,
     /// 400: the body was not JSON.
     BadRequest,
