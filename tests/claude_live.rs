@@ -20,7 +20,8 @@ const KEY: &str = "sk-ant-api03-bosun-scripted-test-key-0123456789abcdef";
 
 fn find_claude() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("BOSUN_CLAUDE_BIN") {
-        return Some(PathBuf::from(p));
+        let p = PathBuf::from(p);
+        return p.is_file().then_some(p);
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = std::env::var_os("BOSUN_AGENTS_DIR")
