@@ -359,7 +359,8 @@ fn claude_code_asks_before_writing_without_accept_edits() {
             Turn::write_file("hello.txt", content),
             Turn::text("Created hello.txt."),
         ],
-        "",
+        // Explicit: from 2.1.330 on the default mode is "auto", which writes without asking.
+        "--permission-mode default",
         &[],
     ) else {
         return;
@@ -371,10 +372,23 @@ fn claude_code_asks_before_writing_without_accept_edits() {
     });
     let target = live.project.join("hello.txt");
     assert!(!target.exists(), "nothing written before the answer");
-    // Option 1 (Yes) is selected.
-    live.tmux.run(&["send-keys", "-t", "live", "Enter"], None);
-    live.poll(Duration::from_secs(60), "hello.txt", |_| {
-        std::fs::read_to_string(&target).is_ok_and(|t| t == content)
+    let socket = live.tmux.socket.clone();
+    // Option 1 (Yes) is selected. The dialog ignores keys for a moment after it appears
+    // (2.1.330 dropped an Enter sent right away), so press Enter again while it is still up.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last_enter: Option<Instant> = None;
+    live.poll(Duration::from_secs(60), "hello.txt", |s| {
+        if std::fs::read_to_string(&target).is_ok_and(|t| t == content) {
+            return true;
+        }
+        let due = last_enter.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+        if s.contains("Do you want to create hello.txt?") && due && Instant::now() < deadline {
+            let _ = Command::new("tmux")
+                .args(["-L", &socket, "send-keys", "-t", "live", "Enter"])
+                .status();
+            last_enter = Some(Instant::now());
+        }
+        false
     });
     live.poll(Duration::from_secs(60), "the final text", |s| {
         s.contains("Created hello.txt.") && !s.contains("esc to interrupt")
