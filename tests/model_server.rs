@@ -401,6 +401,26 @@ fn keep_alive_connections_serve_several_requests() {
 }
 
 #[test]
+fn dropping_the_server_closes_open_keep_alive_connections() {
+    let server = ModelServer::start(Scenario::new());
+    let mut conn = TcpStream::connect(server.addr()).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let body = json!({ "messages": [] }).to_string();
+    let req = format!(
+        "POST /v1/messages/count_tokens HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    conn.write_all(req.as_bytes()).expect("write");
+    assert!(server.wait_for(Duration::from_secs(20), |r| r.len() == 1));
+    drop(server);
+    // EOF (after whatever of the response made it out) instead of a hang until the timeout.
+    let mut rest = Vec::new();
+    conn.read_to_end(&mut rest)
+        .expect("EOF after drop, not a read timeout");
+}
+
+#[test]
 fn dropping_the_server_stops_listening() {
     let server = ModelServer::start(Scenario::new());
     let addr = server.addr();

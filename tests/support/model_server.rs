@@ -247,6 +247,8 @@ struct Shared {
     changed: Condvar,
     stop: AtomicBool,
     ids: AtomicU64,
+    /// Open connections, shut down on drop so keep-alive clients see the server go.
+    conns: Mutex<Vec<TcpStream>>,
 }
 
 impl Shared {
@@ -275,6 +277,7 @@ impl ModelServer {
             changed: Condvar::new(),
             stop: AtomicBool::new(false),
             ids: AtomicU64::new(1),
+            conns: Mutex::new(Vec::new()),
         });
         let s = Arc::clone(&shared);
         let accept = std::thread::Builder::new()
@@ -285,6 +288,9 @@ impl ModelServer {
                         break;
                     }
                     let Ok(conn) = conn else { continue };
+                    if let Ok(c) = conn.try_clone() {
+                        s.conns.lock().unwrap_or_else(|p| p.into_inner()).push(c);
+                    }
                     let s = Arc::clone(&s);
                     let _ = std::thread::Builder::new()
                         .name("model-conn".into())
@@ -359,6 +365,15 @@ impl Drop for ModelServer {
         self.shared.stop.store(true, Ordering::SeqCst);
         // Wake the blocking accept().
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        for c in self
+            .shared
+            .conns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
+            let _ = c.shutdown(Shutdown::Both);
+        }
         if let Some(h) = self.accept.take() {
             let _ = h.join();
         }
