@@ -421,6 +421,28 @@ fn dropping_the_server_closes_open_keep_alive_connections() {
 }
 
 #[test]
+fn expect_100_continue_is_answered_before_the_body() {
+    let server = ModelServer::start([Turn::text("ok")]);
+    let mut conn = TcpStream::connect(server.addr()).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let body = messages(false).to_string();
+    let head = format!(
+        "POST /v1/messages HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).expect("write head");
+    let mut interim = [0u8; 25];
+    conn.read_exact(&mut interim).expect("interim response");
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    conn.write_all(body.as_bytes()).expect("write body");
+    let mut rest = String::new();
+    conn.read_to_string(&mut rest).expect("response");
+    assert!(rest.starts_with("HTTP/1.1 200 OK"), "{rest}");
+    assert!(rest.contains(r#""text":"ok""#), "{rest}");
+}
+
+#[test]
 fn dropping_the_server_stops_listening() {
     let server = ModelServer::start(Scenario::new());
     let addr = server.addr();

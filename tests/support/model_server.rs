@@ -431,6 +431,14 @@ fn read_request(r: &mut BufReader<TcpStream>) -> Option<RawRequest> {
         headers,
         body: Vec::new(),
     };
+    if req
+        .header("expect")
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+    {
+        // curl sends this for bodies over 1 kB and waits a second for it.
+        let mut w = r.get_ref();
+        w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").ok()?;
+    }
     let chunked = req
         .header("transfer-encoding")
         .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
