@@ -66,6 +66,20 @@ pub enum Command {
         #[arg(long)]
         note: String,
     },
+    /// Answer the task's waiting agent (a permission prompt) with its provider's yes/no keys
+    Answer {
+        /// Task key
+        key: String,
+        /// yes or no
+        reply: String,
+    },
+    /// Send a line of text to the task's running agent (pasted, then submitted)
+    Send {
+        /// Task key
+        key: String,
+        /// The text
+        text: String,
+    },
     /// Show the job queue, or act on a job
     Queue(QueueArgs),
     /// List agent providers: whether each CLI is installed, its version, and whether the

@@ -46,12 +46,14 @@ impl Rig {
     fn new(layer: &str) -> Rig {
         let dir = tempfile::tempdir().expect("tempdir");
         let repo = support::init_repo(dir.path());
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let socket = format!("bosun-test-{}-{n}", std::process::id());
+        // `{socket}` in the layer names this test's tmux server (for the CLI's own config).
+        let layer = &layer.replace("{socket}", &socket);
         let config_text = layer.to_string();
         let cfg = Config::from_layers(&[(Path::new("bosun.toml"), layer)]).expect("config");
         std::fs::write(dir.path().join("bosun.toml"), layer).expect("write config");
         support::open_with_project(&dir.path().join("bosun.db"), &repo, "true");
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let socket = format!("bosun-test-{}-{n}", std::process::id());
         Rig {
             dir,
             cfg,
@@ -646,4 +648,59 @@ fn a_batch_provider_gets_the_prompt_as_an_argument_and_completes_on_exit() {
         .pop()
         .expect("run");
     assert_eq!(run.status, RunStatus::Done);
+}
+
+#[test]
+fn bosun_answer_answers_a_waiting_agent_from_the_command_line() {
+    let prompt = "@sim {ask = \"out-only.md\"}\n@sim {write = \"out-only.md\", text = \"ok\"}";
+    let layer = simple_pipeline(&[("only", prompt)], "").replacen(
+        "[supervisor]\n",
+        "[supervisor]\ntmux_socket = \"{socket}\"\n",
+        1,
+    );
+    let rig = Rig::new(&layer);
+    let key = rig.add_task("Asks first", "");
+    let other = rig.add_task("Not started", "");
+    let mut sup = rig.supervisor();
+    let store = rig.store();
+    let cli = |args: &[&str]| {
+        Command::new(BOSUN)
+            .args(args)
+            .arg("--db")
+            .arg(rig.db())
+            .arg("--config")
+            .arg(rig.dir.path().join("bosun.toml"))
+            .env("XDG_CONFIG_HOME", rig.dir.path().join("xdg"))
+            .env("XDG_STATE_HOME", rig.dir.path().join("state"))
+            .output()
+            .expect("bosun runs")
+    };
+    tick_until(
+        &mut sup,
+        Duration::from_secs(30),
+        "the agent to ask",
+        |sup| {
+            sup.run_statuses()
+                .iter()
+                .any(|(_, k, s)| *k == key && *s == RunStatus::Waiting)
+        },
+    );
+    let out = cli(&["answer", &key, "yes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("answered yes"));
+    tick_until(
+        &mut sup,
+        Duration::from_secs(30),
+        "the run to finish",
+        |_| tasks::by_key(store.conn(), &key).expect("task").state == TaskState::Done,
+    );
+    // A task without a running agent, and a reply that is not yes/no, are clear errors.
+    let out = cli(&["answer", &key, "yes"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no running agent"));
+    let out = cli(&["answer", &other, "maybe"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("answer `yes` or `no`"));
 }

@@ -2,6 +2,7 @@
 //! with `--json` (every read command takes it).
 
 mod config;
+mod control;
 mod daemon;
 mod decide;
 mod demo;
@@ -80,6 +81,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Approve { key, note } => decide::approve(&ctx, &key, note),
         Command::Reject { key, note } => decide::reject(&ctx, &key, note),
         Command::Queue(args) => queue::run(&ctx, args),
+        Command::Answer { key, reply } => control::answer(&ctx, &key, &reply),
+        Command::Send { key, text } => control::send(&ctx, &key, &text),
         Command::Providers { json } => providers::run(&ctx, json),
         Command::Daemon { socket } => daemon::run(&ctx, socket),
         Command::Demo {

@@ -16,6 +16,7 @@
 //! Exactly one supervisor drives a database: it holds the lease row, heartbeats it, and
 //! re-adopts live runs on start (see [`Supervisor::start`]).
 
+pub mod control;
 pub mod prompt;
 
 use std::collections::HashMap;

@@ -26,7 +26,7 @@ use crate::pipeline::{Decision, Engine, Input};
 use crate::queue::Queue;
 use crate::store::jobs::JobStatus;
 use crate::store::{Store, lease, now_ms, projects};
-use crate::supervisor::{Options, Supervisor};
+use crate::supervisor::{Options, Supervisor, control};
 use crate::tmux::Tmux;
 use keymap::{Action, Keymap};
 use state::{App, Confirm, Mode, Prompt, View};
@@ -323,7 +323,9 @@ impl Console {
             Action::ViewEvents => app.view = View::Events,
             Action::Approve => self.decide(app, store, Decision::Approve { note: None }),
             Action::Reject => self.input(app, Prompt::Reject),
-            Action::AnswerYes | Action::AnswerNo => self.answer(app, action == Action::AnswerYes),
+            Action::AnswerYes | Action::AnswerNo => {
+                self.answer(app, store, action == Action::AnswerYes)
+            }
             Action::SendText => self.input(app, Prompt::Send),
             Action::Attach => self.attach(terminal, app)?,
             Action::Cancel => match app
@@ -437,7 +439,7 @@ impl Console {
                 app.message = Some(("a rejection needs a note".into(), true));
             }
             Prompt::Reject => self.decide(app, store, Decision::Reject { note: text }),
-            Prompt::Send => self.send(app, &text),
+            Prompt::Send => self.send(app, store, &text),
             Prompt::Filter => app.filter = text,
             Prompt::Search => {
                 app.search = text;
@@ -511,50 +513,31 @@ impl Console {
         Some((run.pane_id.clone()?, run.provider.clone()))
     }
 
-    fn answer(&self, app: &mut App, yes: bool) {
-        let Some((pane, provider)) = self.live_pane(app) else {
-            app.message = Some(("the selected task has no running agent".into(), true));
+    fn answer(&self, app: &mut App, store: &Store, yes: bool) {
+        let Some(key) = app.selected_task().map(|t| t.key.clone()) else {
             return;
         };
-        let Some(p) = self.cfg.providers.get(&provider) else {
-            app.message = Some((format!("no provider {provider}"), true));
-            return;
-        };
-        let keys: Vec<&str> = if yes { &p.yes_keys } else { &p.no_keys }
-            .iter()
-            .map(String::as_str)
-            .collect();
-        let sent = self.tmux().and_then(|t| Ok(t.send_keys(&pane, &keys)?));
-        app.message = Some(match sent {
-            Ok(()) => (
-                format!("answered {}", if yes { "yes" } else { "no" }),
-                false,
-            ),
-            Err(e) => (format!("cannot answer: {e:#}"), true),
-        });
+        app.message = Some(
+            match control::answer(&self.cfg, &self.data_dir, store, &key, yes) {
+                Ok(()) => (
+                    format!("answered {}", if yes { "yes" } else { "no" }),
+                    false,
+                ),
+                Err(e) => (format!("cannot answer: {e}"), true),
+            },
+        );
     }
 
-    fn send(&self, app: &mut App, text: &str) {
-        let Some((pane, provider)) = self.live_pane(app) else {
-            app.message = Some(("the selected task has no running agent".into(), true));
+    fn send(&self, app: &mut App, store: &Store, text: &str) {
+        let Some(key) = app.selected_task().map(|t| t.key.clone()) else {
             return;
         };
-        let submit: Vec<String> = self
-            .cfg
-            .providers
-            .get(&provider)
-            .map(|p| p.submit_keys.clone())
-            .unwrap_or_else(|| vec!["Enter".into()]);
-        let sent = self.tmux().and_then(|t| {
-            t.paste(&pane, text)?;
-            std::thread::sleep(Duration::from_millis(100));
-            let keys: Vec<&str> = submit.iter().map(String::as_str).collect();
-            Ok(t.send_keys(&pane, &keys)?)
-        });
-        app.message = Some(match sent {
-            Ok(()) => ("sent".into(), false),
-            Err(e) => (format!("cannot send: {e:#}"), true),
-        });
+        app.message = Some(
+            match control::send_text(&self.cfg, &self.data_dir, store, &key, text) {
+                Ok(()) => ("sent".into(), false),
+                Err(e) => (format!("cannot send: {e}"), true),
+            },
+        );
     }
 
     /// Suspends the console, attaches the real terminal to the agent's pane, and comes back
