@@ -453,17 +453,26 @@ fn a_hostile_prompt_is_delivered_byte_exact() {
     );
 }
 
+impl Rig {
+    /// The real `bosun` binary on this rig's database and config, with private XDG dirs.
+    fn bosun(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BOSUN);
+        c.args(args)
+            .arg("--db")
+            .arg(self.db())
+            .arg("--config")
+            .arg(self.dir.path().join("bosun.toml"))
+            .env("XDG_CONFIG_HOME", self.dir.path().join("xdg"))
+            .env("XDG_STATE_HOME", self.dir.path().join("state"))
+            .stdin(std::process::Stdio::null());
+        c
+    }
+}
+
 fn daemon(rig: &Rig) -> std::process::Child {
-    Command::new(BOSUN)
-        .args(["daemon", "--socket", &rig.socket])
-        .arg("--db")
-        .arg(rig.db())
-        .arg("--config")
-        .arg(rig.dir.path().join("bosun.toml"))
+    rig.bosun(&["daemon", "--socket", &rig.socket])
         .arg("--log-file")
         .arg(rig.dir.path().join("daemon.log"))
-        .env("XDG_CONFIG_HOME", rig.dir.path().join("xdg"))
-        .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -663,18 +672,7 @@ fn bosun_answer_answers_a_waiting_agent_from_the_command_line() {
     let other = rig.add_task("Not started", "");
     let mut sup = rig.supervisor();
     let store = rig.store();
-    let cli = |args: &[&str]| {
-        Command::new(BOSUN)
-            .args(args)
-            .arg("--db")
-            .arg(rig.db())
-            .arg("--config")
-            .arg(rig.dir.path().join("bosun.toml"))
-            .env("XDG_CONFIG_HOME", rig.dir.path().join("xdg"))
-            .env("XDG_STATE_HOME", rig.dir.path().join("state"))
-            .output()
-            .expect("bosun runs")
-    };
+    let cli = |args: &[&str]| rig.bosun(args).output().expect("bosun runs");
     tick_until(
         &mut sup,
         Duration::from_secs(30),

@@ -285,21 +285,6 @@ impl Supervisor {
         Ok(())
     }
 
-    /// Sends a line of text to a run's agent (pasted, then the submit keys).
-    ///
-    /// # Errors
-    /// [`SupervisorError::Engine`] if the run is not watched; tmux failures.
-    pub fn send_text(&mut self, run_id: i64, text: &str) -> Result<()> {
-        let run = self.runs.get_mut(&run_id).ok_or_else(|| {
-            SupervisorError::Engine(EngineError::State(format!(
-                "run {run_id} is not running here"
-            )))
-        })?;
-        self.tmux.paste(&run.pane, text)?;
-        std::thread::sleep(run.provider.submit_delay);
-        submit(&self.tmux, run)
-    }
-
     /// Ticks until `stop` is set, sleeping [`Options::tick`] between ticks; then gives up
     /// the lease, leaving every agent running.
     ///

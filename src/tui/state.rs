@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::PathBuf;
 
 use crate::config::Config;
 use crate::queue::{Queue, QueueStatus};
@@ -391,19 +390,5 @@ impl App {
                 .collect(),
             _ => Vec::new(),
         }
-    }
-
-    /// Counts of tasks per stage (and `done`), for the header.
-    pub fn stage_counts(&self) -> HashMap<String, usize> {
-        let mut m = HashMap::new();
-        for r in &self.rows {
-            *m.entry(r.task.stage.clone()).or_insert(0) += 1;
-        }
-        m
-    }
-
-    /// The data directory's run log path of `run` (for display).
-    pub fn log_path(run: &Run) -> Option<PathBuf> {
-        run.log_path.as_deref().map(PathBuf::from)
     }
 }
