@@ -302,4 +302,65 @@ fn the_console_says_when_its_supervisor_cannot_start() {
         screen()
     );
     console.tmux(&["send-keys", "-t", "c", "q"]);
+    wait(
+        Duration::from_secs(10),
+        "the console to exit",
+        || !console.tmux(&["list-sessions"]).contains("c:"),
+        &screen,
+    );
+}
+
+#[test]
+fn a_console_whose_terminal_goes_away_exits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = support::init_repo(dir.path());
+    let db = dir.path().join("bosun.db");
+    drop(support::open_with_project(&db, &repo, "true"));
+    let console = Server(format!("bosun-e2e-hup-{}", std::process::id()));
+    let pidfile = dir.path().join("console.pid");
+    // The pane's shell records its pid, then becomes the console (exec keeps the pid).
+    let cmd = format!(
+        "echo $$ > '{}'; cd '{}' && PATH=/nonexistent BOSUN_DB='{}' XDG_CONFIG_HOME='{}' XDG_STATE_HOME='{}' exec '{}'",
+        pidfile.display(),
+        dir.path().display(),
+        db.display(),
+        dir.path().join("xdg").display(),
+        dir.path().join("state").display(),
+        BOSUN
+    );
+    console.tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "120",
+        "-y",
+        "20",
+        "-s",
+        "c",
+        &cmd,
+    ]);
+    let screen = || console.tmux(&["capture-pane", "-p", "-t", "c"]);
+    wait(
+        Duration::from_secs(20),
+        "the console to draw",
+        || screen().contains("bosun"),
+        &screen,
+    );
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .expect("pid")
+        .trim()
+        .parse()
+        .expect("pid");
+    // The terminal goes away: the server is killed with the console in it (SIGHUP).
+    console.tmux(&["kill-server"]);
+    let gone = || {
+        !Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z"))
+    };
+    wait(
+        Duration::from_secs(15),
+        "the orphaned console to exit",
+        gone,
+        &|| String::new(),
+    );
 }

@@ -35,6 +35,30 @@ use theme::Theme;
 /// How often the database is checked for changes.
 const POLL: Duration = Duration::from_millis(100);
 
+/// After SIGTERM or SIGHUP, the loop must end within this long or the process exits.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// Exits the process if the event loop has not ended [`EXIT_GRACE`] after `stop` was set.
+/// When the terminal goes away (SIGHUP), crossterm's `poll` spins on the closed tty and never
+/// returns, so the loop cannot see the flag; this guard keeps an orphaned console from
+/// burning a core forever. Agents are unaffected (they live in tmux); the lease goes stale.
+fn exit_guard(stop: Arc<AtomicBool>, finished: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::SeqCst) {
+            if finished.load(Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(EXIT_GRACE);
+        if !finished.load(Ordering::SeqCst) {
+            tracing::warn!("the console did not stop after a signal (terminal gone?); exiting");
+            ratatui::restore();
+            std::process::exit(1);
+        }
+    });
+}
+
 /// What the console needs to start.
 pub struct Console {
     /// The validated config.
@@ -64,10 +88,13 @@ impl Console {
             signal_hook::flag::register(sig, Arc::clone(&stop))
                 .context("cannot install signal handlers")?;
         }
+        let finished = Arc::new(AtomicBool::new(false));
+        exit_guard(Arc::clone(&stop), Arc::clone(&finished));
         let (label, supervisor) = self.start_supervisor(&store, &stop)?;
         let mut app = App::new(&self.cfg, label);
         let mut terminal = ratatui::try_init().context("cannot take over the terminal")?;
         let result = self.event_loop(&mut terminal, &mut app, &store, &theme, &keymap, &stop);
+        finished.store(true, Ordering::SeqCst);
         ratatui::restore();
         stop.store(true, Ordering::SeqCst);
         if let Some(h) = supervisor
