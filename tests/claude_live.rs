@@ -3,40 +3,23 @@
 //!
 //! Needs `claude` (run `scripts/install-agents.sh`; found in `$BOSUN_CLAUDE_BIN`,
 //! `${BOSUN_AGENTS_DIR:-.cache/agents}/node_modules/.bin/claude`, or `PATH`). Without it the
-//! test skips loudly, or fails when `CI=true`. Set `BOSUN_CAPTURE_DIR=DIR` to save every
-//! distinct screen seen as `DIR/<n>.txt` (how `tests/fixtures/claude-*/` was harvested).
+//! test skips loudly, or fails when `CI=true`. `scripts/capture-fixtures.sh claude` runs these
+//! tests with `BOSUN_FIXTURES_DIR` set: each screen a test waits for is saved, named after its
+//! status, into `tests/fixtures/claude-<version>/`.
 
+#[path = "support/agents.rs"]
+mod agents;
 #[path = "support/model_server.rs"]
 mod model_server;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use model_server::{Answer, ModelServer, Turn};
 
 const KEY: &str = "sk-ant-api03-bosun-scripted-test-key-0123456789abcdef";
-
-fn find_claude() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("BOSUN_CLAUDE_BIN") {
-        let p = PathBuf::from(p);
-        return p.is_file().then_some(p);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = std::env::var_os("BOSUN_AGENTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join(".cache/agents"));
-    let local = root.join(dir).join("node_modules/.bin/claude");
-    if local.is_file() {
-        return Some(local);
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("claude"))
-            .find(|p| p.is_file())
-    })
-}
 
 /// A private tmux server, killed on drop.
 struct Tmux {
@@ -103,38 +86,11 @@ impl Drop for Tmux {
     }
 }
 
-/// Saves each distinct screen when `BOSUN_CAPTURE_DIR` is set.
-struct Recorder {
-    dir: Option<PathBuf>,
-    last: String,
-    n: usize,
-}
-
-impl Recorder {
-    fn see(&mut self, screen: &str) {
-        if screen == self.last {
-            return;
-        }
-        self.last = screen.to_string();
-        if let Some(dir) = &self.dir {
-            self.n += 1;
-            std::fs::write(dir.join(format!("{:03}.txt", self.n)), screen).expect("save screen");
-        }
-    }
-}
-
 /// Poll the screen until `done(screen)` or the deadline; returns the last screen.
-fn poll(
-    tmux: &Tmux,
-    rec: &mut Recorder,
-    timeout: Duration,
-    what: &str,
-    mut done: impl FnMut(&str) -> bool,
-) -> String {
+fn poll(tmux: &Tmux, timeout: Duration, what: &str, mut done: impl FnMut(&str) -> bool) -> String {
     let deadline = Instant::now() + timeout;
     loop {
         let screen = tmux.capture();
-        rec.see(&screen);
         if done(&screen) {
             return screen;
         }
@@ -150,7 +106,9 @@ fn poll(
 struct Live {
     // Field order is drop order: tmux (and so claude) goes before the server and the dir.
     tmux: Tmux,
-    rec: Recorder,
+    fixtures: agents::Fixtures,
+    /// Prompts sent so far.
+    prompts: usize,
     server: ModelServer,
     project: PathBuf,
     _tmp: tempfile::TempDir,
@@ -159,15 +117,7 @@ struct Live {
 impl Live {
     /// `None` (after a loud skip message) when the CLI is not installed outside CI.
     fn start(name: &str, scenario: Vec<Turn>, args: &str, extra_env: &[&str]) -> Option<Live> {
-        let Some(claude) = find_claude() else {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("claude is not installed; run scripts/install-agents.sh");
-            }
-            eprintln!(
-                "\n*** SKIPPED {name}: claude not installed (scripts/install-agents.sh) ***\n"
-            );
-            return None;
-        };
+        let claude = agents::require("claude", name)?;
         let tmp = tempfile::tempdir().expect("tempdir");
         let home = tmp.path().join("home");
         let project = tmp.path().join("project");
@@ -225,17 +175,10 @@ impl Live {
         tmux.run(&argv, None);
         tmux.run(&["set-option", "-t", "live", "remain-on-exit", "on"], None);
 
-        let dir = std::env::var_os("BOSUN_CAPTURE_DIR").map(|d| PathBuf::from(d).join(name));
-        if let Some(d) = &dir {
-            std::fs::create_dir_all(d).expect("capture dir");
-        }
         Some(Live {
             tmux,
-            rec: Recorder {
-                dir,
-                last: String::new(),
-                n: 0,
-            },
+            fixtures: agents::Fixtures::from_env(),
+            prompts: 0,
             server,
             project,
             _tmp: tmp,
@@ -243,7 +186,26 @@ impl Live {
     }
 
     fn poll(&mut self, timeout: Duration, what: &str, done: impl FnMut(&str) -> bool) -> String {
-        poll(&self.tmux, &mut self.rec, timeout, what, done)
+        poll(&self.tmux, timeout, what, done)
+    }
+
+    /// When recording fixtures, wait for the retry line (`Retrying in 1s`) and save it as
+    /// busy; it may be gone already, which only means one fixture fewer.
+    fn save_if_retrying(&mut self) {
+        if !self.fixtures.enabled() {
+            return;
+        }
+        let screen = self.poll(Duration::from_secs(30), "a retry or an error", |s| {
+            s.contains("Retrying in") || s.contains("API Error")
+        });
+        if screen.contains("Retrying in") {
+            self.save("busy");
+        }
+    }
+
+    /// Save the current screen as a `status` fixture (when recording fixtures).
+    fn save(&mut self, status: &str) {
+        self.fixtures.save(&self.tmux.socket, "live", status);
     }
 
     /// Wait for the input box, then for the screen to hold still for a few polls.
@@ -260,9 +222,19 @@ impl Live {
         });
     }
 
-    /// Paste `text` into the input box and submit it.
-    fn prompt(&self, text: &str) {
+    /// Paste `text` into the input box and submit it. When recording fixtures, the box with
+    /// the session's first prompt pasted is saved as idle first (later ones would sit below
+    /// the previous turn's error or summary).
+    fn prompt(&mut self, text: &str) {
         self.tmux.paste(text);
+        self.prompts += 1;
+        if self.fixtures.enabled() && self.prompts == 1 {
+            let first = text.lines().next().unwrap_or(text);
+            self.poll(Duration::from_secs(10), "the pasted prompt", |s| {
+                s.contains(first)
+            });
+            self.save("idle");
+        }
         self.tmux.run(&["send-keys", "-t", "live", "Enter"], None);
     }
 
@@ -281,9 +253,6 @@ impl Live {
                 b["stream"],
                 b["tools"].as_array().map_or(0, Vec::len),
             ));
-        }
-        if let Some(d) = &self.rec.dir {
-            std::fs::write(d.join("requests.txt"), &summary).expect("requests.txt");
         }
         summary
     }
@@ -306,7 +275,12 @@ fn claude_code_writes_a_file_from_a_scripted_tool_call() {
         return;
     };
     live.wait_ready();
+    live.save("idle");
     live.prompt("Create hello.txt with a greeting.");
+    live.poll(Duration::from_secs(60), "the busy footer", |s| {
+        s.contains("esc to interrupt")
+    });
+    live.save("busy");
     let target = live.project.join("hello.txt");
     live.poll(Duration::from_secs(90), "hello.txt", |_| {
         std::fs::read_to_string(&target).is_ok_and(|t| t == content)
@@ -315,16 +289,16 @@ fn claude_code_writes_a_file_from_a_scripted_tool_call() {
     live.poll(Duration::from_secs(60), "the final text", |s| {
         s.contains("Created hello.txt.") && !s.contains("esc to interrupt")
     });
+    live.save("done");
 
     let summary = live.summary();
     eprintln!("requests seen:\n{summary}");
     let reqs = live.server.requests();
-    if let Some(d) = &live.rec.dir {
+    if let Some(d) = live.fixtures.dir() {
         let first = reqs
             .iter()
             .find(|r| r.answer == Answer::Scripted(0))
             .expect("main request");
-        std::fs::write(d.join("main-request.json"), &first.body).expect("main request body");
         let headers: String = first
             .headers
             .iter()
@@ -366,10 +340,12 @@ fn claude_code_asks_before_writing_without_accept_edits() {
         return;
     };
     live.wait_ready();
+    live.save("idle");
     live.prompt("Create hello.txt with a greeting.");
     live.poll(Duration::from_secs(90), "the permission dialog", |s| {
         s.contains("Do you want to create hello.txt?")
     });
+    live.save("waiting");
     let target = live.project.join("hello.txt");
     assert!(!target.exists(), "nothing written before the answer");
     let socket = live.tmux.socket.clone();
@@ -393,6 +369,7 @@ fn claude_code_asks_before_writing_without_accept_edits() {
     live.poll(Duration::from_secs(60), "the final text", |s| {
         s.contains("Created hello.txt.") && !s.contains("esc to interrupt")
     });
+    live.save("done");
     live.summary();
 }
 
@@ -418,17 +395,22 @@ fn claude_code_reports_rate_limit_and_overload_errors() {
     };
     live.wait_ready();
     live.prompt("Say hi.");
+    live.save_if_retrying();
     live.poll(Duration::from_secs(60), "the 429 error", |s| {
         !s.contains("esc to interrupt") && s.contains("API Error: Request rejected (429)")
     });
+    live.save("error");
     live.prompt("Say hi again.");
+    live.save_if_retrying();
     live.poll(Duration::from_secs(60), "the 529 error", |s| {
         !s.contains("esc to interrupt") && s.matches("API Error").count() >= 2
     });
+    live.save("error");
     live.prompt("Once more.");
     live.poll(Duration::from_secs(60), "the recovery", |s| {
         !s.contains("esc to interrupt") && s.contains("Recovered.")
     });
+    live.save("done");
     let summary = live.summary();
     assert_eq!(live.server.answered(), 5, "{summary}");
 }

@@ -5,11 +5,13 @@
 //! artifact. Needs `claude` (`scripts/install-agents.sh`): skipped loudly without it, failed
 //! under `CI=true`.
 
+#[path = "support/agents.rs"]
+mod agents;
 #[path = "support/model_server.rs"]
 mod model_server;
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -23,14 +25,6 @@ use model_server::{ModelServer, Turn};
 
 const KEY: &str = "sk-ant-api03-bosun-scripted-test-key-0123456789abcdef";
 
-fn find_claude() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = std::env::var_os("BOSUN_AGENTS_DIR")
-        .map_or_else(|| root.join(".cache/agents"), PathBuf::from);
-    let local = root.join(dir).join("node_modules/.bin/claude");
-    local.is_file().then_some(local)
-}
-
 struct KillServer(String);
 
 impl Drop for KillServer {
@@ -43,12 +37,7 @@ impl Drop for KillServer {
 
 #[test]
 fn claude_code_completes_a_stage_under_the_supervisor() {
-    let Some(claude) = find_claude() else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "claude is not installed; run scripts/install-agents.sh"
-        );
-        eprintln!("\n*** SKIPPED: claude not installed (scripts/install-agents.sh) ***\n");
+    let Some(claude) = agents::require("claude", "claude_code_completes_a_stage") else {
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");

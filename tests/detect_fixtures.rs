@@ -2,11 +2,15 @@
 //! recorded by the live tests against bosun's scripted model server) is classified by its
 //! provider profile as its file name says. `done` screens are the CLI idle after a turn: the
 //! detector reads them as idle and the tracker turns "idle after busy" into done.
+//!
+//! `.txt` files are `capture-pane -p` (text); `.ansi` files are `capture-pane -p -e` (with
+//! colours), read through the terminal emulator exactly as the supervisor does when it
+//! re-adopts a run ([`Detector::load_capture`]).
 
 use std::path::Path;
 
 use bosun::config::{Config, ScreenStatus};
-use bosun::provider::{classify, screen_text};
+use bosun::provider::{Detector, classify, screen_text};
 
 #[test]
 fn every_captured_screen_is_classified_as_its_file_says() {
@@ -25,8 +29,14 @@ fn every_captured_screen_is_classified_as_its_file_says() {
             .unwrap_or_else(|| panic!("no provider for {name}"));
         for file in std::fs::read_dir(dir.path()).expect("dir").flatten() {
             let fname = file.file_name().to_string_lossy().into_owned();
-            let Some(status) = fname
-                .strip_suffix(".txt")
+            let (stem, ansi) = if let Some(stem) = fname.strip_suffix(".txt") {
+                (stem, false)
+            } else if let Some(stem) = fname.strip_suffix(".ansi") {
+                (stem, true)
+            } else {
+                continue;
+            };
+            let Some(status) = Some(stem)
                 .and_then(|s| s.rsplit_once('-'))
                 .map(|(s, _)| s.to_string())
             else {
@@ -40,7 +50,15 @@ fn every_captured_screen_is_classified_as_its_file_says() {
                 _ => continue,
             };
             let text = std::fs::read_to_string(file.path()).expect("read");
-            let got = classify(provider, &screen_text(&text));
+            let got = if ansi {
+                let rows = text.lines().count().max(2) as u16;
+                let cols = text.lines().map(|l| l.chars().count()).max().unwrap_or(80);
+                let mut detector = Detector::new(provider.clone(), rows, cols.max(80) as u16);
+                detector.load_capture(&text);
+                detector.classify()
+            } else {
+                classify(provider, &screen_text(&text))
+            };
             checked += 1;
             if got != Some(expected) {
                 wrong.push(format!(
