@@ -116,6 +116,18 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         scenario: Option<PathBuf>,
     },
+    /// Receive a call from an agent's own hooks, its JSON payload on standard input. bosun
+    /// wires this into Claude Code itself (`--settings`); other agents' hooks or wrappers can
+    /// call it with the `BOSUN_RUN_ID` and `BOSUN_HOOK_TOKEN` of their pane's environment.
+    /// Prints nothing; exits 1 when refused (wrong token, unknown run or event)
+    Hook {
+        /// The run's id (`BOSUN_RUN_ID`)
+        #[arg(long)]
+        run: i64,
+        /// The run's hook token (`BOSUN_HOOK_TOKEN`)
+        #[arg(long)]
+        token: String,
+    },
     /// Show the event log (append-only activity)
     Log {
         /// Only this task's events

@@ -702,3 +702,155 @@ fn bosun_answer_answers_a_waiting_agent_from_the_command_line() {
     let out = cli(&["answer", &other, "maybe"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("answer `yes` or `no`"));
 }
+
+/// Runs `bosun --db DB hook --run RUN --token TOKEN` with `payload` on stdin.
+fn call_hook(rig: &Rig, run: i64, token: &str, payload: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(BOSUN)
+        .arg("--db")
+        .arg(rig.db())
+        .args(["hook", "--run", &run.to_string(), "--token", token])
+        .env("BOSUN_CONFIG", rig.dir.path().join("bosun.toml"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("bosun hook");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(payload.as_bytes())
+        .expect("payload");
+    child.wait_with_output().expect("bosun hook output")
+}
+
+/// The supervisor launched the task's run and its agent is busy: (run id, hook token).
+fn busy_run(sup: &mut Supervisor, store: &Store, key: &str) -> (i64, String) {
+    tick_until(
+        sup,
+        Duration::from_secs(30),
+        "the agent to be busy",
+        |sup| {
+            sup.run_statuses()
+                .iter()
+                .any(|(_, k, s)| k == key && *s == RunStatus::Busy)
+        },
+    );
+    let (run_id, _, _) = sup.run_statuses().into_iter().next().expect("run");
+    let (token, _) = runs::hook_token(store.conn(), run_id)
+        .expect("token")
+        .expect("run row");
+    (run_id, token.expect("every run gets a hook token"))
+}
+
+#[test]
+fn a_stop_hook_completes_a_run_whose_screen_still_looks_busy() {
+    // The agent spins for a minute: only the hook can say it is done.
+    let prompt = "@sim {write = \"out-only.md\", text = \"ok\"}\n@sim {spin = \"60s\"}";
+    let rig = Rig::new(&simple_pipeline(&[("only", prompt)], ""));
+    let key = rig.add_task("Hooked", "");
+    let mut sup = rig.supervisor();
+    let store = rig.store();
+    let (run_id, token) = busy_run(&mut sup, &store, &key);
+
+    // A wrong token is refused, logged, and changes nothing.
+    let out = call_hook(
+        &rig,
+        run_id,
+        "0000",
+        r#"{"hook_event_name":"Stop","last_assistant_message":"forged"}"#,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("wrong token"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rejected = events::recent(store.conn(), None, 50)
+        .expect("events")
+        .into_iter()
+        .find(|e| e.kind == EventKind::HookRejected)
+        .expect("a hook_rejected event");
+    assert_eq!(rejected.run_id, Some(run_id));
+    assert!(rejected.message.contains("Stop"), "{}", rejected.message);
+    assert!(
+        bosun::store::hooks::for_run(store.conn(), run_id)
+            .expect("hooks")
+            .is_empty()
+    );
+    for _ in 0..20 {
+        sup.tick().expect("tick");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(rig.task(&key).state, TaskState::Active, "not completed");
+
+    // The right one is taken: the run completes at once with the hook's last message.
+    let out = call_hook(
+        &rig,
+        run_id,
+        &token,
+        r#"{"hook_event_name":"Stop","stop_hook_active":false,"last_assistant_message":"Wrote out-only.md."}"#,
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stdout.is_empty(), "a hook prints nothing on stdout");
+    tick_until(
+        &mut sup,
+        Duration::from_secs(30),
+        "the task to be done",
+        |_| rig.task(&key).state == TaskState::Done,
+    );
+    let run = runs::get(store.conn(), run_id).expect("run");
+    assert_eq!(run.status, RunStatus::Done);
+    assert_eq!(run.final_message.as_deref(), Some("Wrote out-only.md."));
+    let by_hook = events::recent(store.conn(), None, 50)
+        .expect("events")
+        .into_iter()
+        .any(|e| e.run_id == Some(run_id) && e.message.ends_with("is done (agent hook)"));
+    assert!(by_hook, "the status event names the hook as its source");
+    // A late call for the ended run is accepted and dropped.
+    let out = call_hook(&rig, run_id, &token, r#"{"hook_event_name":"PreToolUse"}"#);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        bosun::store::hooks::for_run(store.conn(), run_id)
+            .expect("hooks")
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_stop_failure_hook_fails_the_run_as_transient() {
+    let prompt = "@sim {spin = \"60s\"}";
+    let rig = Rig::new(&simple_pipeline(&[("only", prompt)], ""));
+    let key = rig.add_task("Rate limited by hook", "");
+    let mut sup = rig.supervisor();
+    let store = rig.store();
+    let (run_id, token) = busy_run(&mut sup, &store, &key);
+    let out = call_hook(
+        &rig,
+        run_id,
+        &token,
+        r#"{"hook_event_name":"StopFailure","error":"rate_limit","last_assistant_message":"API Error: Request rejected (429) · rate limit"}"#,
+    );
+    assert!(out.status.success(), "{out:?}");
+    tick_until(&mut sup, Duration::from_secs(10), "the run to fail", |_| {
+        runs::get(store.conn(), run_id)
+            .expect("run")
+            .ended_at
+            .is_some()
+    });
+    let run = runs::get(store.conn(), run_id).expect("run");
+    assert!(
+        run.error.as_deref().unwrap_or("").contains("rate_limit"),
+        "{:?}",
+        run.error
+    );
+    let job = jobs::get(store.conn(), run.job_id.expect("job")).expect("job");
+    assert_eq!(job.status, JobStatus::Queued, "requeued");
+    assert_eq!(
+        (job.transient_attempts, job.attempts),
+        (1, 0),
+        "as transient"
+    );
+}

@@ -6,6 +6,7 @@ mod control;
 mod daemon;
 mod decide;
 mod demo;
+mod hook;
 mod init;
 mod log;
 mod project;
@@ -90,6 +91,7 @@ pub fn run(cli: Cli) -> Result<()> {
             keep,
             dir,
         } => demo::run(auto_approve, keep, dir),
+        Command::Hook { run, token } => hook::run(&ctx, run, &token),
         Command::AgentSim { scenario } => crate::sim::run(scenario.as_deref()),
         Command::Log { task, limit, json } => log::run(&ctx, task.as_deref(), limit, json),
     }

@@ -111,6 +111,19 @@ pub enum ProviderMode {
     Batch,
 }
 
+/// Which hook mechanism a provider's CLI offers bosun (see `supervisor::hooks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HookStyle {
+    /// None: the screen is the only signal. Every run still gets `BOSUN_RUN_ID` and
+    /// `BOSUN_HOOK_TOKEN` in its environment, for a wrapper to call `bosun hook` itself.
+    #[default]
+    None,
+    /// Claude Code: launched with `--settings FILE` adding command hooks that call
+    /// `bosun hook`.
+    ClaudeCode,
+}
+
 /// A status a provider's screen can show (the detector's vocabulary).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -162,6 +175,8 @@ pub struct ProviderConfig {
     pub exit_command: Option<String>,
     /// Extra transient-failure patterns, added to the queue's defaults.
     pub transient: Vec<String>,
+    /// The CLI's hook mechanism (`hooks = "claude-code"`); [`HookStyle::None`] by default.
+    pub hooks: HookStyle,
 }
 
 /// What a failed gate or a taken branch does to the task.
@@ -396,6 +411,7 @@ struct RawProvider {
     no_keys: Option<Vec<String>>,
     exit_command: Option<String>,
     transient: Option<Vec<Spanned<String>>>,
+    hooks: Option<HookStyle>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -793,6 +809,7 @@ struct PartialProvider {
     no_keys: Option<Vec<String>>,
     exit_command: Option<String>,
     transient: Option<Vec<String>>,
+    hooks: Option<HookStyle>,
 }
 
 fn merge_providers(
@@ -827,7 +844,14 @@ fn merge_providers(
                 proven,
                 ready_timeout
             );
-            take!(submit_keys, submit_delay, yes_keys, no_keys, exit_command);
+            take!(
+                submit_keys,
+                submit_delay,
+                yes_keys,
+                no_keys,
+                exit_command,
+                hooks
+            );
             if let Some(ready) = &r.ready {
                 p.ready = Some(compile("ready", ready)?);
             }
@@ -884,6 +908,7 @@ fn merge_providers(
                 no_keys: p.no_keys.unwrap_or_default(),
                 exit_command: p.exit_command.filter(|e| !e.is_empty()),
                 transient: p.transient.unwrap_or_default(),
+                hooks: p.hooks.unwrap_or_default(),
                 name,
             },
         );

@@ -11,7 +11,7 @@ mod detect;
 mod track;
 
 pub use detect::{Detector, classify, screen_text};
-pub use track::{Observation, Tracker};
+pub use track::{HookSignal, Observation, Tracker};
 
 use crate::config::ProviderConfig;
 

@@ -15,6 +15,20 @@ pub struct Observation {
     pub completed: bool,
 }
 
+/// What an agent's own hook call says (see `supervisor::hooks`): stronger than any screen
+/// reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookSignal {
+    /// It took the prompt or is running a tool.
+    Busy,
+    /// It waits for a permission answer.
+    Waiting,
+    /// It finished its turn.
+    Done,
+    /// Its turn ended on an error.
+    Failed,
+}
+
 /// Tracks one run's status across screen readings.
 ///
 /// Rules (DESIGN.md §3): waiting wins over busy (the detector checks waiting first); a turn
@@ -22,6 +36,10 @@ pub struct Observation {
 /// for `debounce`; a completed turn is latched until [`Tracker::input_sent`], so a redraw
 /// cannot flip it back to busy. A done screen only counts once the screen has changed since
 /// the input was sent, so the previous turn's summary is never taken for this one's.
+///
+/// Hook calls ([`Tracker::hook`]) are the strongest signal: a `Stop` completes the turn at
+/// once (no debounce), busy and waiting hooks set the status until the screen next changes
+/// it. The screen remains the fallback for agents without hooks, or whose hooks fail.
 #[derive(Debug, Clone)]
 pub struct Tracker {
     status: RunStatus,
@@ -31,6 +49,7 @@ pub struct Tracker {
     changed_since_input: bool,
     done_since: Option<Instant>,
     latched: bool,
+    from_hook: bool,
 }
 
 impl Tracker {
@@ -44,6 +63,7 @@ impl Tracker {
             changed_since_input: false,
             done_since: None,
             latched: false,
+            from_hook: false,
         }
     }
 
@@ -70,6 +90,36 @@ impl Tracker {
                     self.status,
                     RunStatus::Waiting | RunStatus::Done | RunStatus::Error
                 ))
+    }
+
+    /// True when the last status change came from a hook call rather than the screen.
+    pub fn from_hook(&self) -> bool {
+        self.from_hook
+    }
+
+    /// Takes an agent's hook call. A completed (latched) turn ignores everything but new
+    /// input; [`HookSignal::Failed`] only marks the status (the supervisor fails the run).
+    pub fn hook(&mut self, signal: HookSignal) {
+        if self.latched {
+            return;
+        }
+        self.from_hook = true;
+        self.done_since = None;
+        self.changed_since_input = true;
+        self.input_screen = None;
+        match signal {
+            HookSignal::Busy => {
+                self.saw_busy = true;
+                self.status = RunStatus::Busy;
+            }
+            HookSignal::Waiting => self.status = RunStatus::Waiting,
+            HookSignal::Done => {
+                self.saw_busy = true;
+                self.latched = true;
+                self.status = RunStatus::Done;
+            }
+            HookSignal::Failed => self.status = RunStatus::Error,
+        }
     }
 
     /// True once the turn completed (latched).
@@ -105,6 +155,7 @@ impl Tracker {
             self.changed_since_input = true;
             self.input_screen = None;
         }
+        let before = self.status;
         let candidate = match raw {
             Some(ScreenStatus::Busy) => {
                 self.saw_busy = true;
@@ -143,6 +194,9 @@ impl Tracker {
                 self.status = RunStatus::Done;
                 completed = true;
             }
+        }
+        if self.status != before {
+            self.from_hook = false;
         }
         Observation {
             status: self.status,
@@ -237,6 +291,39 @@ mod tests {
             t0,
         );
         assert!(o.completed, "a new summary after the screen changed");
+    }
+
+    #[test]
+    fn a_stop_hook_completes_at_once_even_while_the_screen_looks_busy() {
+        let t0 = Instant::now();
+        let mut t = Tracker::new(Duration::from_secs(10));
+        t.input_sent("> ");
+        t.hook(HookSignal::Busy);
+        assert!(t.started() && t.from_hook());
+        assert_eq!(t.status(), RunStatus::Busy);
+        t.observe(Some(ScreenStatus::Waiting), "❯ 1. Yes", t0);
+        assert_eq!(t.status(), RunStatus::Waiting);
+        assert!(!t.from_hook(), "the screen changed the status");
+        t.observe(Some(ScreenStatus::Busy), "working", t0);
+        t.hook(HookSignal::Done);
+        assert!(t.is_complete(), "no debounce after Stop");
+        assert_eq!(t.status(), RunStatus::Done);
+        let o = t.observe(Some(ScreenStatus::Busy), "still drawing", t0);
+        assert_eq!((o.status, o.completed), (RunStatus::Done, false));
+        t.hook(HookSignal::Failed);
+        assert_eq!(t.status(), RunStatus::Done, "latched until new input");
+    }
+
+    #[test]
+    fn hook_waiting_and_failure_set_the_status() {
+        let mut t = Tracker::new(D);
+        t.input_sent("> ");
+        t.hook(HookSignal::Waiting);
+        assert_eq!(t.status(), RunStatus::Waiting);
+        assert!(t.started());
+        t.hook(HookSignal::Failed);
+        assert_eq!(t.status(), RunStatus::Error);
+        assert!(!t.is_complete());
     }
 
     #[test]

@@ -59,6 +59,8 @@ text_enum! {
         RunStatus = "run_status",
         /// A provider's breaker changed state.
         Breaker = "breaker",
+        /// A hook call was refused (wrong token, unknown run or event).
+        HookRejected = "hook_rejected",
     }
 }
 

@@ -9,6 +9,7 @@ pub mod breakers;
 pub mod counters;
 pub mod events;
 pub mod gates;
+pub mod hooks;
 pub mod jobs;
 pub mod lease;
 pub mod projects;
@@ -24,7 +25,11 @@ use rusqlite_migration::{M, Migrations};
 pub use rusqlite::Connection as Conn;
 
 /// Schema migrations, oldest first. Append only: never edit a released one.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("schema_2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("schema_2.sql"),
+    include_str!("schema_3.sql"),
+];
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]

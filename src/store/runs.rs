@@ -211,6 +211,29 @@ pub fn set_pane(
     Ok(())
 }
 
+/// Sets the secret the run's hook calls must present (`bosun hook --token`). Kept out of
+/// [`Run`] so that no listing or JSON output shows it.
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn set_hook_token(conn: &Connection, id: i64, token: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE runs SET hook_token = ?2 WHERE id = ?1")?
+        .execute(params![id, token])?;
+    Ok(())
+}
+
+/// The run's hook token and whether the run has ended; `None` if there is no such run.
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn hook_token(conn: &Connection, id: i64) -> Result<Option<(Option<String>, bool)>> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .prepare_cached("SELECT hook_token, ended_at IS NOT NULL FROM runs WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
 /// Records that the prompt was delivered at `now`.
 ///
 /// # Errors

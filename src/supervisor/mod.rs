@@ -2,9 +2,10 @@
 //! feeds the pipeline engine.
 //!
 //! One loop, driven by [`Supervisor::tick`] every [`Options::tick`]:
-//! 1. read each run's new output from its `pipe-pane` log, feed the terminal emulator, and
-//!    classify the rendered screen (after every output batch, and once more after a quiet
-//!    period); write status changes to SQLite;
+//! 1. read the agents' hook calls recorded since the last tick (the strongest signal, see
+//!    [`hooks`]); read each run's new output from its `pipe-pane` log, feed the terminal
+//!    emulator, and classify the rendered screen (after every output batch, and once more
+//!    after a quiet period); write status changes to SQLite;
 //! 2. every [`Options::liveness_every`], one `list-panes -a` for the liveness and exit status
 //!    of every pane (never one tmux process per pane per tick), and a look at cancelled jobs;
 //! 3. advance each run: wait until the agent is ready, paste the prompt, press the submit
@@ -17,6 +18,7 @@
 //! re-adopts live runs on start (see [`Supervisor::start`]).
 
 pub mod control;
+pub mod hooks;
 pub mod prompt;
 
 use std::collections::HashMap;
@@ -26,13 +28,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::config::{Config, ProviderConfig, ProviderMode};
+use crate::config::{Config, HookStyle, ProviderConfig, ProviderMode};
 use crate::pipeline::{Engine, EngineError, Input, RunResult, read_tail};
-use crate::provider::{Detector, Tracker, classify, launch_argv};
+use crate::provider::{Detector, HookSignal, Tracker, classify, launch_argv};
 use crate::store::events::{self, EventKind, NewEvent};
 use crate::store::jobs::{self, Job, JobStatus};
 use crate::store::runs::{self, Run, RunStatus};
-use crate::store::{Store, StoreError, lease, now_ms, projects, tasks};
+use crate::store::{Store, StoreError, hooks as hook_rows, lease, now_ms, projects, tasks};
 use crate::tmux::{NewWindow, PaneState, Tmux, TmuxError};
 
 /// A supervisor failure.
@@ -164,6 +166,8 @@ struct Active {
     fresh_output: bool,
     quiet_checked: bool,
     written: RunStatus,
+    /// The agent's last message, from its `Stop` hook.
+    final_message: Option<String>,
 }
 
 /// How long an error must stay on an agent's screen before it fails the run.
@@ -191,6 +195,8 @@ pub struct Supervisor {
     next_liveness: Instant,
     next_claim: Instant,
     next_heartbeat: Instant,
+    /// Id of the last hook row read.
+    hook_cursor: i64,
 }
 
 impl Supervisor {
@@ -220,6 +226,7 @@ impl Supervisor {
             })
         })?;
         tmux.ensure_session(&opts.session)?;
+        let hook_cursor = hook_rows::last_id(store.conn())?;
         let start = Instant::now();
         let mut sup = Supervisor {
             cfg,
@@ -232,6 +239,7 @@ impl Supervisor {
             next_liveness: start,
             next_claim: start,
             next_heartbeat: start + Duration::from_secs(2),
+            hook_cursor,
         };
         sup.reconcile()?;
         Ok(sup)
@@ -338,6 +346,7 @@ impl Supervisor {
                 return Err(SupervisorError::LeaseLost);
             }
         }
+        self.read_hooks()?;
         for run in self.runs.values_mut() {
             pump(run, &self.opts, now);
         }
@@ -366,6 +375,45 @@ impl Supervisor {
             } else {
                 now + self.opts.claim_every
             };
+        }
+        Ok(())
+    }
+
+    /// Applies the hook calls recorded since the last tick to their runs' trackers; a
+    /// `StopFailure` fails its run at once, with the agent's error as the reason.
+    fn read_hooks(&mut self) -> Result<()> {
+        if self.runs.is_empty() {
+            return Ok(());
+        }
+        let calls = hook_rows::since(self.store.conn(), self.hook_cursor)?;
+        let mut failed = Vec::new();
+        for call in calls {
+            self.hook_cursor = call.id;
+            let Some(run) = self.runs.get_mut(&call.run_id) else {
+                continue;
+            };
+            let Some(signal) = hooks::signal(&call) else {
+                continue;
+            };
+            tracing::debug!(run = call.run_id, hook = %call.event, "hook applied");
+            if run.tracker.is_complete() {
+                continue;
+            }
+            match signal {
+                HookSignal::Done => run.final_message = Some(call.detail.clone()),
+                HookSignal::Failed => failed.push((call.run_id, call.detail.clone())),
+                HookSignal::Busy | HookSignal::Waiting => {}
+            }
+            run.tracker.hook(signal);
+        }
+        for (id, detail) in failed {
+            let tail = self
+                .runs
+                .get(&id)
+                .map(|r| read_tail(&r.log_path.to_string_lossy()))
+                .unwrap_or_default();
+            let reason = format!("the agent's turn failed: {detail}");
+            self.fail_with_tail(id, &reason, format!("{tail}\n{detail}"), None, false)?;
         }
         Ok(())
     }
@@ -462,6 +510,7 @@ impl Supervisor {
                 fresh_output: true,
                 quiet_checked: false,
                 written: run.status,
+                final_message: None,
             },
         );
         Ok(())
@@ -572,11 +621,43 @@ impl Supervisor {
 
         let prompt = self.render_prompt(job, &task, &worktree);
         let batch = provider.mode == ProviderMode::Batch;
-        let argv = launch_argv(
+        let mut argv = launch_argv(
             &provider,
             &self.opts.bosun_exe,
             batch.then_some(prompt.as_str()),
         );
+        let runs_dir = self.opts.data_dir.join("runs");
+        std::fs::create_dir_all(&runs_dir).map_err(|source| SupervisorError::Io {
+            what: "cannot create the run log directory",
+            path: runs_dir.clone(),
+            source,
+        })?;
+        let token = hooks::new_token().map_err(|source| SupervisorError::Io {
+            what: "cannot read random bytes for the hook token from",
+            path: PathBuf::from("/dev/urandom"),
+            source,
+        })?;
+        self.store
+            .write(|tx| runs::set_hook_token(tx, run.id, &token))?;
+        if provider.hooks == HookStyle::ClaudeCode {
+            let path = runs_dir.join(format!("{}.settings.json", run.id));
+            // Absolute: the hook runs in the worktree.
+            let db = std::path::absolute(self.store.path())
+                .unwrap_or_else(|_| self.store.path().to_path_buf());
+            let settings = hooks::claude_settings(&self.opts.bosun_exe, &db, run.id, &token);
+            hooks::write_settings(&path, &settings).map_err(|source| SupervisorError::Io {
+                what: "cannot write the agent's hook settings",
+                path: path.clone(),
+                source,
+            })?;
+            argv.splice(
+                1..1,
+                [
+                    "--settings".to_string(),
+                    path.to_string_lossy().into_owned(),
+                ],
+            );
+        }
         let mut env: Vec<(String, String)> = provider
             .env
             .iter()
@@ -585,18 +666,8 @@ impl Supervisor {
         env.push(("BOSUN_RUN_ID".into(), run.id.to_string()));
         env.push(("BOSUN_TASK".into(), task.key.clone()));
         env.push(("BOSUN_STAGE".into(), job.stage.clone()));
-        let log_path = self
-            .opts
-            .data_dir
-            .join("runs")
-            .join(format!("{}.log", run.id));
-        if let Some(dir) = log_path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| SupervisorError::Io {
-                what: "cannot create the run log directory",
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
+        env.push(("BOSUN_HOOK_TOKEN".into(), token));
+        let log_path = runs_dir.join(format!("{}.log", run.id));
         File::create(&log_path).map_err(|source| SupervisorError::Io {
             what: "cannot create the run log",
             path: log_path.clone(),
@@ -651,6 +722,7 @@ impl Supervisor {
                 fresh_output: false,
                 quiet_checked: true,
                 written: RunStatus::Starting,
+                final_message: None,
             },
         );
         tracing::info!(run = run.id, pane = %pane.pane_id, "launched {window}");
@@ -757,6 +829,7 @@ impl Supervisor {
             pane: run.pane.clone(),
             exit_command: run.provider.exit_command.clone(),
             submit_keys: run.provider.submit_keys.clone(),
+            final_message: run.final_message.clone(),
             cfg: self.cfg.clone(),
             db: self.store.path().to_path_buf(),
             tmux: self.tmux.clone(),
@@ -920,18 +993,26 @@ impl Supervisor {
 
     /// Writes every changed status in one transaction, with an event each.
     fn write_statuses(&mut self) -> Result<()> {
-        let changed: Vec<(i64, i64, RunStatus, String)> = self
+        let changed: Vec<(i64, i64, RunStatus, String, bool)> = self
             .runs
             .values()
             .filter(|r| r.tracker.status() != r.written)
-            .map(|r| (r.run_id, r.job_id, r.tracker.status(), r.task_key.clone()))
+            .map(|r| {
+                (
+                    r.run_id,
+                    r.job_id,
+                    r.tracker.status(),
+                    r.task_key.clone(),
+                    r.tracker.from_hook(),
+                )
+            })
             .collect();
         if changed.is_empty() {
             return Ok(());
         }
         let now = now_ms();
         self.store.write(|tx| {
-            for (run_id, job_id, status, key) in &changed {
+            for (run_id, job_id, status, key, from_hook) in &changed {
                 runs::set_status(tx, *run_id, *status, now)?;
                 let task_id = tasks::by_key(tx, key)?.id;
                 events::append(
@@ -942,7 +1023,10 @@ impl Supervisor {
                         job_id: Some(*job_id),
                         run_id: Some(*run_id),
                         actor: "supervisor",
-                        message: format!("{key} run {run_id} is {status}"),
+                        message: format!(
+                            "{key} run {run_id} is {status}{}",
+                            if *from_hook { " (agent hook)" } else { "" }
+                        ),
                         ..Default::default()
                     },
                     now,
@@ -950,7 +1034,7 @@ impl Supervisor {
             }
             Ok::<_, StoreError>(())
         })?;
-        for (run_id, _, status, _) in changed {
+        for (run_id, _, status, _, _) in changed {
             if let Some(r) = self.runs.get_mut(&run_id) {
                 r.written = status;
             }
@@ -969,6 +1053,7 @@ struct Completion {
     pane: String,
     exit_command: Option<String>,
     submit_keys: Vec<String>,
+    final_message: Option<String>,
     cfg: Config,
     db: PathBuf,
     tmux: Tmux,
@@ -995,7 +1080,7 @@ impl Completion {
             let outcome = Engine::new(&self.cfg, &store).handle(Input::RunFinished {
                 run_id: id,
                 result: RunResult::Completed {
-                    final_message: None,
+                    final_message: self.final_message.clone(),
                 },
             })?;
             tracing::info!(run = id, ?outcome, "run completed");

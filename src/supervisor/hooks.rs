@@ -1,0 +1,288 @@
+//! Agent hooks: the agent itself tells bosun what it is doing.
+//!
+//! Every run gets a random token (128 bits, hex), stored with the run and given to the pane
+//! as `BOSUN_HOOK_TOKEN` (with `BOSUN_RUN_ID`). A provider with `hooks = "claude-code"` is
+//! launched with `--settings <data_dir>/runs/<id>.settings.json` (mode 0600), which adds
+//! Claude Code command hooks for [`SUBSCRIBED`] that run
+//! `bosun --db <db> hook --run <id> --token <token>` with the hook's JSON on standard input
+//! (format: <https://docs.anthropic.com/en/docs/claude-code/hooks>).
+//!
+//! [`receive`] checks the token, keeps the useful part of the payload and appends a
+//! [`hooks`] row; the supervisor reads new rows every tick and takes them as the strongest
+//! status signal ([`signal`]), with the screen as the fallback. A call with a wrong token is
+//! refused, logged with `tracing` and recorded as a `hook_rejected` event.
+//!
+//! Observed with Claude Code 2.1.197: `UserPromptSubmit` when the prompt is taken,
+//! `PreToolUse` before every tool (before its permission dialog), `Notification` with
+//! `notification_type: permission_prompt` about 6 s after a permission dialog appears, `Stop`
+//! with `last_assistant_message` when the turn ends, and `StopFailure` with
+//! `error: rate_limit | server_error | …` instead of `Stop` when it ends on an API error.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::provider::HookSignal;
+use crate::store::events::{self, EventKind, NewEvent};
+use crate::store::hooks::{self, Hook, HookEvent};
+use crate::store::{Store, StoreError, now_ms, runs};
+
+/// The hooks bosun subscribes to in Claude Code's settings.
+pub const SUBSCRIBED: [HookEvent; 5] = [
+    HookEvent::UserPromptSubmit,
+    HookEvent::PreToolUse,
+    HookEvent::Notification,
+    HookEvent::Stop,
+    HookEvent::StopFailure,
+];
+
+/// Most bytes of a payload field kept in a hook row's detail.
+const DETAIL_MAX: usize = 4096;
+
+/// Seconds Claude Code gives each hook command before it gives up on it.
+const HOOK_TIMEOUT_SECS: u64 = 10;
+
+/// Why a hook call was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The payload is not a JSON object with a known `hook_event_name`.
+    #[error("bad hook payload: {0}")]
+    Payload(String),
+    /// No such run.
+    #[error("hook for run {0} refused: no such run")]
+    NoRun(i64),
+    /// The token is not the run's.
+    #[error("hook for run {0} refused: wrong token")]
+    BadToken(i64),
+}
+
+/// A fresh run token: 16 bytes from the kernel's CSPRNG, as 32 hex digits.
+///
+/// # Errors
+/// The I/O error if `/dev/urandom` cannot be read.
+pub fn new_token() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// `s` quoted for a POSIX shell (Claude Code runs hook commands with `sh -c`).
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Claude Code settings adding a command hook for each of [`SUBSCRIBED`] that calls
+/// `bosun_exe --db db hook --run run_id --token token`.
+pub fn claude_settings(bosun_exe: &str, db: &Path, run_id: i64, token: &str) -> Value {
+    let command = format!(
+        "{} --db {} hook --run {run_id} --token {}",
+        shell_quote(bosun_exe),
+        shell_quote(&db.to_string_lossy()),
+        shell_quote(token)
+    );
+    let mut all = serde_json::Map::new();
+    for event in SUBSCRIBED {
+        let mut matcher = json!({
+            "hooks": [{ "type": "command", "command": command, "timeout": HOOK_TIMEOUT_SECS }]
+        });
+        if event == HookEvent::PreToolUse {
+            matcher["matcher"] = json!("*");
+        }
+        all.insert(event.as_str().to_string(), json!([matcher]));
+    }
+    json!({ "hooks": all })
+}
+
+/// Writes `settings` to `path`, readable by the owner only (it holds the run's token).
+///
+/// # Errors
+/// The I/O error if the file cannot be written.
+pub fn write_settings(path: &Path, settings: &Value) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(settings.to_string().as_bytes())?;
+    f.flush()
+}
+
+/// The hook named in a payload and what bosun keeps of it (see [`Hook::detail`]).
+///
+/// # Errors
+/// [`HookError::Payload`] if it is not a JSON object or names an event bosun does not take.
+pub fn parse_payload(payload: &[u8]) -> Result<(HookEvent, String), HookError> {
+    let v: Value =
+        serde_json::from_slice(payload).map_err(|e| HookError::Payload(e.to_string()))?;
+    let name = v
+        .get("hook_event_name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| HookError::Payload("no hook_event_name".into()))?;
+    let event: HookEvent = name.parse().map_err(HookError::Payload)?;
+    let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let detail = match event {
+        HookEvent::UserPromptSubmit => String::new(),
+        HookEvent::PreToolUse => field("tool_name"),
+        HookEvent::Notification => {
+            format!("{}: {}", field("notification_type"), field("message"))
+        }
+        HookEvent::Stop => field("last_assistant_message"),
+        HookEvent::StopFailure => {
+            format!("{}: {}", field("error"), field("last_assistant_message"))
+        }
+    };
+    Ok((event, truncate(detail, DETAIL_MAX)))
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+/// Compares two tokens in time independent of where they differ.
+fn same_token(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Takes one hook call for `run_id` presenting `token`, with the hook's JSON `payload`:
+/// records it and returns its id, or `None` when the run has already ended (a late call,
+/// accepted and dropped).
+///
+/// # Errors
+/// [`HookError::BadToken`] / [`HookError::NoRun`] (also recorded as a `hook_rejected` event
+/// and logged) when the token is not the run's; [`HookError::Payload`]; store failures.
+pub fn receive(
+    store: &Store,
+    run_id: i64,
+    token: &str,
+    payload: &[u8],
+) -> Result<Option<i64>, HookError> {
+    let parsed = parse_payload(payload);
+    let name = parsed
+        .as_ref()
+        .map_or("(unreadable)", |(e, _)| e.as_str())
+        .to_string();
+    let row = runs::hook_token(store.conn(), run_id)?;
+    let refused = match &row {
+        None => Some(HookError::NoRun(run_id)),
+        Some((Some(expected), _)) if same_token(expected, token) => None,
+        Some(_) => Some(HookError::BadToken(run_id)),
+    };
+    if let Some(err) = refused {
+        tracing::warn!(run = run_id, hook = %name, "{err}");
+        let known = !matches!(err, HookError::NoRun(_));
+        store.write(|tx| {
+            events::append(
+                tx,
+                EventKind::HookRejected,
+                NewEvent {
+                    run_id: known.then_some(run_id),
+                    actor: "hook",
+                    message: format!("{name} {err}"),
+                    ..Default::default()
+                },
+                now_ms(),
+            )
+        })?;
+        return Err(err);
+    }
+    let (event, detail) = parsed?;
+    if row.is_none_or(|(_, ended)| ended) {
+        tracing::debug!(run = run_id, hook = %event, "hook after the run ended; dropped");
+        return Ok(None);
+    }
+    let id = store.write(|tx| hooks::append(tx, run_id, event, &detail, now_ms()))?;
+    tracing::debug!(run = run_id, hook = %event, "hook received");
+    Ok(Some(id))
+}
+
+/// What a hook call says about the agent's status, if anything: a `Notification` counts
+/// only when it is a permission prompt (an idle reminder says nothing new).
+pub fn signal(hook: &Hook) -> Option<HookSignal> {
+    match hook.event {
+        HookEvent::UserPromptSubmit | HookEvent::PreToolUse => Some(HookSignal::Busy),
+        HookEvent::Notification if hook.detail.starts_with("permission_prompt") => {
+            Some(HookSignal::Waiting)
+        }
+        HookEvent::Notification => None,
+        HookEvent::Stop => Some(HookSignal::Done),
+        HookEvent::StopFailure => Some(HookSignal::Failed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quoting_survives_sh() {
+        for s in ["plain", "with space", "it's", "$HOME `x` \"q\"", ""] {
+            let out = std::process::Command::new("sh")
+                .args(["-c", &format!("printf %s {}", shell_quote(s))])
+                .output()
+                .expect("sh");
+            assert_eq!(String::from_utf8_lossy(&out.stdout), s);
+        }
+    }
+
+    #[test]
+    fn payloads_keep_what_the_supervisor_needs() {
+        let p = br#"{"hook_event_name":"Notification","message":"Claude needs your permission","notification_type":"permission_prompt"}"#;
+        let (e, d) = parse_payload(p).expect("parse");
+        assert_eq!(e, HookEvent::Notification);
+        assert_eq!(d, "permission_prompt: Claude needs your permission");
+        let p = br#"{"hook_event_name":"StopFailure","error":"rate_limit","last_assistant_message":"API Error: Request rejected (429)"}"#;
+        assert_eq!(
+            parse_payload(p).expect("parse").1,
+            "rate_limit: API Error: Request rejected (429)"
+        );
+        assert!(matches!(
+            parse_payload(br#"{"hook_event_name":"SessionEnd"}"#),
+            Err(HookError::Payload(_))
+        ));
+        assert!(matches!(
+            parse_payload(b"not json"),
+            Err(HookError::Payload(_))
+        ));
+        let long = format!(
+            r#"{{"hook_event_name":"Stop","last_assistant_message":"{}"}}"#,
+            "é".repeat(5000)
+        );
+        assert!(parse_payload(long.as_bytes()).expect("parse").1.len() <= DETAIL_MAX);
+    }
+
+    #[test]
+    fn tokens_are_random_hex() {
+        let a = new_token().expect("token");
+        let b = new_token().expect("token");
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+        assert!(same_token(&a, &a.clone()));
+        assert!(!same_token(&a, &b));
+        assert!(!same_token(&a, &a[..31]));
+    }
+}
