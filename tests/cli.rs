@@ -190,7 +190,10 @@ fn providers_lists_installed_versions_and_proof() {
     std::fs::write(
         env.path("bosun.toml"),
         format!(
-            "[providers.fake]\ncommand = [\"{}\"]\nready = \">\"\n[providers.ghost]\ncommand = [\"no-such-agent-cli\"]\nready = \">\"\n",
+            "[providers.fake]\ncommand = [\"{0}\"]\nready = \">\"\n\
+             [providers.fake-proven]\ncommand = [\"{0}\"]\nready = \">\"\nproven = \"2.1.0\"\n\
+             [providers.fake-stale]\ncommand = [\"{0}\"]\nready = \">\"\nproven = \"2.1.01\"\n\
+             [providers.ghost]\ncommand = [\"no-such-agent-cli\"]\nready = \">\"\n",
             bin.display()
         ),
     )
@@ -206,6 +209,9 @@ fn providers_lists_installed_versions_and_proof() {
     };
     assert_eq!(by("fake")["version"], "fake-agent 2.1.0 (test)");
     assert!(by("fake")["proven"].is_null());
+    assert_eq!(by("fake-proven")["proven_for_installed"], true);
+    assert_eq!(by("fake-stale")["proven_for_installed"], false);
+    assert!(by("ghost")["proven_for_installed"].is_null());
     assert!(by("ghost")["installed"].is_null());
     assert_eq!(by("sim")["proven"], "built-in");
     assert!(
@@ -220,7 +226,15 @@ fn providers_lists_installed_versions_and_proof() {
         "{text}"
     );
     assert!(
-        text.contains("claude") && text.contains("not yet proven by a live test"),
+        text.contains("gemini") && text.contains("not yet proven by a live test (best effort)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("proven against 2.1.0;") || text.contains("proven against 2.1.0\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("proven against 2.1.01, not against the installed version"),
         "{text}"
     );
 }

@@ -24,6 +24,8 @@ struct Row {
     installed: Option<String>,
     version: Option<String>,
     proven: Option<String>,
+    /// Whether `proven` names the installed version (`None` when not installed or unproven).
+    proven_for_installed: Option<bool>,
 }
 
 pub(super) fn run(ctx: &Ctx, json: bool) -> Result<()> {
@@ -41,10 +43,13 @@ pub(super) fn run(ctx: &Ctx, json: bool) -> Result<()> {
             (Some(path), None) => format!("installed at {path}, version unknown"),
             (None, _) => format!("not installed (`{}` is not on PATH)", r.command),
         };
-        let proven = r.proven.as_deref().map_or_else(
-            || "not yet proven by a live test".to_string(),
-            |v| format!("proven against {v}"),
-        );
+        let proven = match (r.proven.as_deref(), r.proven_for_installed) {
+            (None, _) => "not yet proven by a live test (best effort)".to_string(),
+            (Some(v), Some(false)) => {
+                format!("proven against {v}, not against the installed version")
+            }
+            (Some(v), _) => format!("proven against {v}"),
+        };
         println!(
             "{:<8} {:<12} {installed}; {proven}",
             r.name,
@@ -71,15 +76,28 @@ fn row(p: &ProviderConfig, exe: &str) -> Row {
             .collect();
         version(&argv)
     });
+    let proven = (!p.proven.is_empty()).then(|| p.proven.clone());
+    let proven_for_installed = match (&proven, &version) {
+        (Some(pv), Some(v)) => Some(pv == "built-in" || mentions_version(v, pv)),
+        _ => None,
+    };
     Row {
         name: p.name.clone(),
         description: p.description.clone(),
         mode: p.mode,
         installed: installed.map(|i| i.display().to_string()),
         version,
-        proven: (!p.proven.is_empty()).then(|| p.proven.clone()),
+        proven,
+        proven_for_installed,
         command,
     }
+}
+
+/// Whether the `--version` output `line` names `version` as a whole word (so that `2.1.1`
+/// is not taken for `2.1.19`).
+fn mentions_version(line: &str, version: &str) -> bool {
+    line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+        .any(|word| word == version || word.strip_prefix('v') == Some(version))
 }
 
 /// `cmd` as a path if it names an executable file, else its first match on `$PATH`.
