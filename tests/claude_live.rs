@@ -238,6 +238,25 @@ impl Live {
         self.tmux.run(&["send-keys", "-t", "live", "Enter"], None);
     }
 
+    /// Press `key` (once a second) until `text` is gone from the screen: a dialog can ignore
+    /// keys for a moment after it appears.
+    fn press_until_gone(&mut self, key: &str, text: &str) {
+        let socket = self.tmux.socket.clone();
+        let mut last: Option<Instant> = None;
+        self.poll(Duration::from_secs(30), "the dialog to close", |s| {
+            if !s.contains(text) {
+                return true;
+            }
+            if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                let _ = Command::new("tmux")
+                    .args(["-L", &socket, "send-keys", "-t", "live", key])
+                    .status();
+                last = Some(Instant::now());
+            }
+            false
+        });
+    }
+
     /// One line per recorded request; saved as `requests.txt` when capturing.
     fn summary(&self) -> String {
         let mut summary = String::new();
@@ -413,4 +432,51 @@ fn claude_code_reports_rate_limit_and_overload_errors() {
     live.save("done");
     let summary = live.summary();
     assert_eq!(live.server.answered(), 5, "{summary}");
+}
+
+#[test]
+fn claude_code_asks_a_question_and_for_plan_approval() {
+    let question = serde_json::json!({ "questions": [{
+        "question": "Which greeting should hello.txt contain?",
+        "header": "Greeting",
+        "multiSelect": false,
+        "options": [
+            { "label": "Hello", "description": "The classic." },
+            { "label": "Hi there", "description": "Friendlier." },
+        ],
+    }]});
+    let plan = serde_json::json!({ "plan": "1. Write hello.txt with the chosen greeting." });
+    let Some(mut live) = Live::start(
+        "question-plan",
+        vec![
+            Turn::tool_use("AskUserQuestion", question),
+            Turn::tool_use("ExitPlanMode", plan),
+            Turn::text("Plan approved."),
+        ],
+        "--permission-mode plan",
+        &[],
+    ) else {
+        return;
+    };
+    live.wait_ready();
+    live.prompt("Plan a greeting file.");
+    live.poll(Duration::from_secs(60), "the question", |s| {
+        s.contains("Which greeting should hello.txt contain?") && s.contains("Hi there")
+    });
+    live.save("waiting");
+    std::thread::sleep(Duration::from_millis(500));
+    live.tmux.run(&["send-keys", "-t", "live", "Enter"], None);
+    // 2.1.197 asks `Exit plan mode?` / `❯ 1. Yes` / `2. No` (the scripted plan wrote no
+    // plan file, so there is no plan to show).
+    live.poll(Duration::from_secs(60), "the plan approval", |s| {
+        s.contains("Exit plan mode?") && s.contains("❯ 1. Yes")
+    });
+    live.save("waiting");
+    live.press_until_gone("Enter", "Exit plan mode?");
+    live.poll(Duration::from_secs(60), "the final text", |s| {
+        s.contains("Plan approved.") && !s.contains("esc to interrupt")
+    });
+    live.save("done");
+    let summary = live.summary();
+    assert_eq!(live.server.answered(), 3, "{summary}");
 }
