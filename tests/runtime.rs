@@ -854,3 +854,35 @@ fn a_stop_failure_hook_fails_the_run_as_transient() {
         "as transient"
     );
 }
+
+#[test]
+fn a_missing_agent_cli_fails_the_run_saying_what_to_install() {
+    let layer = "[supervisor]\nmax_concurrency = 1\n\
+                 [providers.ghost]\ncommand = [\"no-such-agent-cli\", \"--flag\"]\nready = \">\"\n\
+                 install = \"npm install -g ghost-agent\"\n\
+                 [roles.r-only]\nprovider = \"ghost\"\nprompt = \"hi\"\n\
+                 [[stages]]\nname = \"only\"\nrole = \"r-only\"\n";
+    let rig = Rig::new(layer);
+    let key = rig.add_task("Ghost", "");
+    let mut sup = rig.supervisor();
+    let store = rig.store();
+    let task_id = rig.task(&key).id;
+    tick_until(&mut sup, Duration::from_secs(20), "the run to fail", |_| {
+        runs::for_task(store.conn(), task_id)
+            .expect("runs")
+            .first()
+            .is_some_and(|r| r.ended_at.is_some())
+    });
+    let run = runs::for_task(store.conn(), task_id)
+        .expect("runs")
+        .remove(0);
+    let error = run.error.unwrap_or_default();
+    assert!(
+        error.contains(
+            "the `ghost` provider's CLI `no-such-agent-cli` is not installed (not on PATH); \
+             install it with: npm install -g ghost-agent"
+        ),
+        "{error}"
+    );
+    assert!(run.pane_id.is_none(), "nothing was launched");
+}

@@ -2,7 +2,6 @@
 //! whether the profile is proven against it.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,6 +21,8 @@ struct Row {
     mode: crate::config::ProviderMode,
     command: String,
     installed: Option<String>,
+    /// How to install the CLI, from the profile.
+    install: String,
     version: Option<String>,
     proven: Option<String>,
     /// Whether `proven` names the installed version (`None` when not installed or unproven).
@@ -41,7 +42,13 @@ pub(super) fn run(ctx: &Ctx, json: bool) -> Result<()> {
         let installed = match (&r.installed, &r.version) {
             (Some(_), Some(v)) => format!("installed, {v}"),
             (Some(path), None) => format!("installed at {path}, version unknown"),
-            (None, _) => format!("not installed (`{}` is not on PATH)", r.command),
+            (None, _) if r.install.is_empty() => {
+                format!("not installed (`{}` is not on PATH)", r.command)
+            }
+            (None, _) => format!(
+                "not installed (`{}` is not on PATH; install it with: {})",
+                r.command, r.install
+            ),
         };
         let proven = match (r.proven.as_deref(), r.proven_for_installed) {
             (None, _) => "not yet proven by a live test (best effort)".to_string(),
@@ -67,7 +74,7 @@ fn row(p: &ProviderConfig, exe: &str) -> Row {
         .command
         .first()
         .map_or_else(String::new, |c| c.replace("{bosun}", exe));
-    let installed = find(&command);
+    let installed = crate::provider::find_executable(&command, None);
     let version = installed.as_ref().and_then(|_| {
         let argv: Vec<String> = p
             .version_command
@@ -86,6 +93,7 @@ fn row(p: &ProviderConfig, exe: &str) -> Row {
         description: p.description.clone(),
         mode: p.mode,
         installed: installed.map(|i| i.display().to_string()),
+        install: p.install.clone(),
         version,
         proven,
         proven_for_installed,
@@ -98,28 +106,6 @@ fn row(p: &ProviderConfig, exe: &str) -> Row {
 fn mentions_version(line: &str, version: &str) -> bool {
     line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
         .any(|word| word == version || word.strip_prefix('v') == Some(version))
-}
-
-/// `cmd` as a path if it names an executable file, else its first match on `$PATH`.
-fn find(cmd: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let executable = |p: &Path| {
-        p.metadata()
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if cmd.contains('/') {
-        let p = PathBuf::from(cmd);
-        return executable(&p).then_some(p);
-    }
-    std::env::var_os("PATH")
-        .map(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join(cmd))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default()
-        .into_iter()
-        .find(|p| executable(p))
 }
 
 /// The first non-empty output line of `argv`, if it exits 0 within [`VERSION_TIMEOUT`].

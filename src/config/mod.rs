@@ -177,6 +177,8 @@ pub struct ProviderConfig {
     pub transient: Vec<String>,
     /// The CLI's hook mechanism (`hooks = "claude-code"`); [`HookStyle::None`] by default.
     pub hooks: HookStyle,
+    /// How to install the CLI (a shell command), quoted when it is missing; may be empty.
+    pub install: String,
 }
 
 /// What a failed gate or a taken branch does to the task.
@@ -412,6 +414,7 @@ struct RawProvider {
     exit_command: Option<String>,
     transient: Option<Vec<Spanned<String>>>,
     hooks: Option<HookStyle>,
+    install: Option<String>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -810,6 +813,7 @@ struct PartialProvider {
     exit_command: Option<String>,
     transient: Option<Vec<String>>,
     hooks: Option<HookStyle>,
+    install: Option<String>,
 }
 
 fn merge_providers(
@@ -850,7 +854,8 @@ fn merge_providers(
                 yes_keys,
                 no_keys,
                 exit_command,
-                hooks
+                hooks,
+                install
             );
             if let Some(ready) = &r.ready {
                 p.ready = Some(compile("ready", ready)?);
@@ -909,6 +914,7 @@ fn merge_providers(
                 exit_command: p.exit_command.filter(|e| !e.is_empty()),
                 transient: p.transient.unwrap_or_default(),
                 hooks: p.hooks.unwrap_or_default(),
+                install: p.install.unwrap_or_default(),
                 name,
             },
         );

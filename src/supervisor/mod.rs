@@ -62,6 +62,9 @@ pub enum SupervisorError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The provider's CLI is not installed: the message says what to install.
+    #[error("{0}")]
+    AgentMissing(String),
     /// Another supervisor took the lease (this one must stop).
     #[error("lost the supervisor lease to another process; stopping")]
     LeaseLost,
@@ -594,6 +597,9 @@ impl Supervisor {
         let task = tasks::get(c, job.task_id)?;
         let project = projects::get(c, task.project_id)?;
         let provider = self.provider(&job.provider)?;
+        if let Some(missing) = crate::provider::missing_cli(&provider, &self.opts.bosun_exe) {
+            return Err(SupervisorError::AgentMissing(missing));
+        }
         let worktree = match &task.worktree {
             Some(w) => PathBuf::from(w),
             None => self
