@@ -1,9 +1,9 @@
 //! The real Claude Code CLI playing a stage under bosun's supervisor: launched in its pane
-//! from the built-in `claude` profile, prompt pasted and submitted, busy and done read from
-//! its real screen, the worktree committed, the artifact gate passed. The model is bosun's
-//! scripted Anthropic Messages API server on 127.0.0.1, whose Write tool call creates the
-//! artifact. Needs `claude` (`scripts/install-agents.sh`): skipped loudly without it, failed
-//! under `CI=true`.
+//! from the built-in `claude` profile, prompt pasted and submitted, busy, waiting, done and
+//! errors read from its real screen, the worktree committed, the artifact gate passed. The
+//! model is bosun's scripted Anthropic Messages API server on 127.0.0.1, whose Write tool call
+//! creates the artifact. Needs `claude` (`scripts/install-agents.sh`): skipped loudly without
+//! it, failed under `CI=true`.
 
 #[path = "support/agents.rs"]
 mod agents;
@@ -11,19 +11,25 @@ mod agents;
 mod model_server;
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bosun::config::Config;
 use bosun::pipeline::Engine;
 use bosun::store::Store;
-use bosun::store::runs::{self, RunStatus};
-use bosun::store::tasks::{self, TaskState};
+use bosun::store::gates::{self, GateOutcome};
+use bosun::store::runs::{self, Run, RunStatus};
+use bosun::store::tasks::{self, Task, TaskState};
 use bosun::supervisor::{Options, Supervisor};
 use model_server::{ModelServer, Turn};
 
 const KEY: &str = "sk-ant-api03-bosun-scripted-test-key-0123456789abcdef";
+/// The task every test runs: the project's first.
+const TASK: &str = "ET-001";
+/// The artifact the stage's gate wants and the scripted Write call creates.
+const ARTIFACT: &str = "out.md";
+const CONTENT: &str = "# Analysis\n\nwritten by the scripted model\n";
 
 struct KillServer(String);
 
@@ -35,111 +41,260 @@ impl Drop for KillServer {
     }
 }
 
-#[test]
-fn claude_code_completes_a_stage_under_the_supervisor() {
-    let Some(claude) = agents::require("claude", "claude_code_completes_a_stage") else {
-        return;
-    };
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().canonicalize().expect("canonical");
-    let repo = support::init_repo(&dir);
-    let home = dir.join("home");
-    std::fs::create_dir_all(&home).expect("home");
-    // Where the supervisor will put the task's worktree: Claude must trust it.
-    let worktree = dir.join("worktrees/example-tool/ET-001");
-    let claude_json = serde_json::json!({
-        "hasCompletedOnboarding": true,
-        "customApiKeyResponses": { "approved": [&KEY[KEY.len() - 20..]], "rejected": [] },
-        "projects": { worktree.to_string_lossy(): {
-            "hasTrustDialogAccepted": true,
-            "hasCompletedProjectOnboarding": true,
-        }},
-    });
-    std::fs::write(home.join(".claude.json"), claude_json.to_string()).expect(".claude.json");
-    let server = ModelServer::start(vec![
-        Turn::write_file("out.md", "# Analysis\n\nwritten by the scripted model\n"),
-        Turn::text("I wrote out.md with the analysis."),
-    ]);
-    let layer = format!(
-        r#"
+/// One analysis stage played by the real `claude` under a real [`Supervisor`]: a git project,
+/// a SQLite database, a private tmux server (killed on drop), a HOME whose `.claude.json`
+/// trusts the task's worktree, and the scripted model server.
+struct Harness {
+    // Field order is drop order: the supervisor, then tmux (and so claude), then the model
+    // server, then the directory.
+    sup: Supervisor,
+    _kill: KillServer,
+    server: ModelServer,
+    store: Store,
+    task: Task,
+    /// The task's worktree, where the supervisor launches claude.
+    worktree: PathBuf,
+    /// (run id, status) each time a run's status changed between ticks.
+    seen: Vec<(i64, RunStatus)>,
+    _tmp: tempfile::TempDir,
+}
+
+impl Harness {
+    /// `None` (after a loud skip message) when claude is not installed outside CI. `args`
+    /// follow the claude binary in the provider's command; `env` is added to the provider's;
+    /// `layer` is more config TOML (e.g. `[queue]`).
+    fn start(
+        test: &str,
+        turns: Vec<Turn>,
+        args: &[&str],
+        env: &[(&str, &str)],
+        layer: &str,
+    ) -> Option<Harness> {
+        let claude = agents::require("claude", test)?;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().canonicalize().expect("canonical");
+        let repo = support::init_repo(&dir);
+        let home = dir.join("home");
+        std::fs::create_dir_all(&home).expect("home");
+        // Where the supervisor will put the task's worktree: Claude must trust it.
+        let worktree = dir.join("worktrees/example-tool").join(TASK);
+        let claude_json = serde_json::json!({
+            "hasCompletedOnboarding": true,
+            "customApiKeyResponses": { "approved": [&KEY[KEY.len() - 20..]], "rejected": [] },
+            "projects": { worktree.to_string_lossy(): {
+                "hasTrustDialogAccepted": true,
+                "hasCompletedProjectOnboarding": true,
+            }},
+        });
+        std::fs::write(home.join(".claude.json"), claude_json.to_string()).expect(".claude.json");
+        let server = ModelServer::start(turns);
+        let socket = format!(
+            "bosun-claude-sup-{}-{}",
+            std::process::id(),
+            fastrand::u32(..)
+        );
+        let command: Vec<String> = std::iter::once(claude.display().to_string())
+            .chain(args.iter().map(|a| a.to_string()))
+            .collect();
+        let url = server.url();
+        let home_s = home.display().to_string();
+        let env: Vec<(&str, &str)> = [
+            ("ANTHROPIC_BASE_URL", url.as_str()),
+            ("ANTHROPIC_API_KEY", KEY),
+            ("HOME", home_s.as_str()),
+            ("DISABLE_AUTOUPDATER", "1"),
+            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+        ]
+        .into_iter()
+        .chain(env.iter().copied())
+        .collect();
+        let env = env
+            .iter()
+            .map(|(k, v)| format!("{k} = {}", toml_str(v)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let layer = format!(
+            r#"
 [supervisor]
 max_concurrency = 1
+tmux_socket = "{socket}"
 [providers.claude]
-command = ["{claude}", "--permission-mode", "acceptEdits"]
-env = {{ ANTHROPIC_BASE_URL = "{url}", ANTHROPIC_API_KEY = "{KEY}", HOME = "{home}", DISABLE_AUTOUPDATER = "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1" }}
+command = [{command}]
+env = {{ {env} }}
 [roles.analyst]
 provider = "claude"
-prompt = "Write the analysis of {{key}} ({{title}}) to out.md."
+prompt = "Write the analysis of {{key}} ({{title}}) to {ARTIFACT}."
 [[stages]]
 name = "analysis"
 role = "analyst"
 [[stages.gates]]
 kind = "artifact"
-path = "out.md"
+path = "{ARTIFACT}"
+{layer}
 "#,
-        claude = claude.display(),
-        url = server.url(),
-        home = home.display()
-    );
-    let cfg = Config::from_layers(&[(Path::new("bosun.toml"), layer.as_str())]).expect("config");
-    let db = dir.join("bosun.db");
-    let store = support::open_with_project(&db, &repo, "true");
-    let (task, _) = Engine::new(&cfg, &store)
-        .create_task("example-tool", "Explain the parser", "", 100)
-        .expect("task");
-    let socket = format!("bosun-claude-sup-{}", std::process::id());
-    let _kill = KillServer(socket.clone());
-    let mut opts = Options::new(dir.clone(), &socket);
-    opts.owner = "test".into();
-    let mut sup =
-        Supervisor::start(cfg, Store::open(&db).expect("store"), opts).expect("supervisor");
+            command = command
+                .iter()
+                .map(|a| toml_str(a))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        let cfg =
+            Config::from_layers(&[(Path::new("bosun.toml"), layer.as_str())]).expect("config");
+        let db = dir.join("bosun.db");
+        let store = support::open_with_project(&db, &repo, "true");
+        let (task, _) = Engine::new(&cfg, &store)
+            .create_task("example-tool", "Explain the parser", "", 100)
+            .expect("task");
+        assert_eq!(task.key, TASK);
+        let kill = KillServer(socket.clone());
+        let mut opts = Options::new(dir.clone(), &socket);
+        opts.owner = "test".into();
+        let sup =
+            Supervisor::start(cfg, Store::open(&db).expect("store"), opts).expect("supervisor");
+        Some(Harness {
+            sup,
+            _kill: kill,
+            server,
+            store,
+            task,
+            worktree,
+            seen: Vec::new(),
+            _tmp: tmp,
+        })
+    }
 
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        sup.tick().expect("tick");
-        for (_, _, s) in sup.run_statuses() {
-            if seen.last() != Some(&s) {
-                seen.push(s);
+    /// One supervisor tick; records status changes of the watched runs.
+    fn tick(&mut self) {
+        self.sup.tick().expect("tick");
+        for (id, _, s) in self.sup.run_statuses() {
+            if self
+                .seen
+                .iter()
+                .rev()
+                .find(|(r, _)| *r == id)
+                .map(|(_, s)| *s)
+                != Some(s)
+            {
+                self.seen.push((id, s));
             }
         }
-        let t = tasks::by_key(store.conn(), &task.key).expect("task");
-        if t.state == TaskState::Done {
-            break;
-        }
-        assert!(
-            !matches!(t.state, TaskState::Blocked | TaskState::NeedsInput),
-            "{} is {}: {:?}; statuses seen {seen:?}",
-            t.key,
-            t.state,
-            t.state_reason
-        );
-        assert!(
-            Instant::now() < deadline,
-            "claude did not finish the stage; statuses seen {seen:?}; model requests: {}",
-            server.requests().len()
-        );
-        std::thread::sleep(Duration::from_millis(25));
     }
+
+    /// Ticks every 25 ms until `done` holds; panics after `timeout`, or as soon as the task
+    /// is blocked or needs input, with the statuses seen and the model's requests.
+    fn tick_until(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        mut done: impl FnMut(&Harness) -> bool,
+    ) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.tick();
+            if done(self) {
+                return;
+            }
+            let t = self.task();
+            assert!(
+                !matches!(t.state, TaskState::Blocked | TaskState::NeedsInput),
+                "{} is {}: {:?}; statuses seen {:?}",
+                t.key,
+                t.state,
+                t.state_reason,
+                self.seen
+            );
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; statuses seen {:?}; model requests:\n{}",
+                self.seen,
+                self.requests()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    fn task(&self) -> Task {
+        tasks::by_key(self.store.conn(), TASK).expect("task")
+    }
+
+    /// The task's runs, oldest first.
+    fn runs(&self) -> Vec<Run> {
+        runs::for_task(self.store.conn(), self.task.id).expect("runs")
+    }
+
+    /// Statuses seen of run `id`, in order.
+    fn seen_of(&self, id: i64) -> Vec<RunStatus> {
+        self.seen
+            .iter()
+            .filter(|(r, _)| *r == id)
+            .map(|(_, s)| *s)
+            .collect()
+    }
+
+    /// One line per request the model server got.
+    fn requests(&self) -> String {
+        self.server
+            .requests()
+            .iter()
+            .map(|r| format!("{} {} -> {:?}\n", r.method, r.path, r.answer))
+            .collect()
+    }
+
+    /// Ticks until the task is done, then checks what a finished stage leaves: the artifact
+    /// claude wrote, the artifact gate passed, the latest run done, the work committed.
+    fn finish(&mut self, timeout: Duration) {
+        self.tick_until(timeout, "the task to be done", |h| {
+            h.task().state == TaskState::Done
+        });
+        let written = std::fs::read_to_string(self.worktree.join(ARTIFACT))
+            .expect("artifact written by claude");
+        assert_eq!(written, CONTENT);
+        let gate = gates::for_task(self.store.conn(), self.task.id).expect("gate results");
+        assert!(
+            gate.iter()
+                .any(|g| g.kind == "artifact" && g.outcome == GateOutcome::Pass),
+            "the artifact gate passed: {gate:?}"
+        );
+        let run = self.runs().pop().expect("run");
+        assert_eq!(run.status, RunStatus::Done, "{run:?}");
+        let log = Command::new("git")
+            .args(["-C", &self.worktree.to_string_lossy(), "log", "--format=%s"])
+            .output()
+            .expect("git log");
+        let log = String::from_utf8_lossy(&log.stdout);
+        let commit = format!("{TASK} analysis: work of run {} (bosun)", run.id);
+        assert!(log.contains(&commit), "{commit:?} in git log:\n{log}");
+    }
+}
+
+/// `s` as a TOML basic string.
+fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+#[test]
+fn claude_code_completes_a_stage_under_the_supervisor() {
+    let Some(mut h) = Harness::start(
+        "claude_code_completes_a_stage",
+        vec![
+            Turn::write_file(ARTIFACT, CONTENT),
+            Turn::text("I wrote out.md with the analysis."),
+        ],
+        &["--permission-mode", "acceptEdits"],
+        &[],
+        "",
+    ) else {
+        return;
+    };
+    h.finish(Duration::from_secs(120));
+    let run = h.runs().pop().expect("run");
+    let seen = h.seen_of(run.id);
     assert!(
         seen.contains(&RunStatus::Busy),
         "busy was seen on claude's screen: {seen:?}"
     );
-    let written =
-        std::fs::read_to_string(worktree.join("out.md")).expect("artifact written by claude");
-    assert!(written.contains("written by the scripted model"));
-    let run = runs::for_task(store.conn(), task.id)
-        .expect("runs")
-        .pop()
-        .expect("run");
-    assert_eq!(run.status, RunStatus::Done);
-    let log = Command::new("git")
-        .args(["-C", &worktree.to_string_lossy(), "log", "--format=%s"])
-        .output()
-        .expect("git log");
-    assert!(String::from_utf8_lossy(&log.stdout).contains("ET-001 analysis: work of run"));
     // The prompt reached the model through Claude Code.
-    let prompt_seen = server.requests().iter().any(|r| {
+    let prompt_seen = h.server.requests().iter().any(|r| {
         String::from_utf8_lossy(&r.body)
             .contains("Write the analysis of ET-001 (Explain the parser) to out.md.")
     });
