@@ -11,7 +11,7 @@ mod agents;
 mod model_server;
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -54,6 +54,10 @@ struct Harness {
     task: Task,
     /// The task's worktree, where the supervisor launches claude.
     worktree: PathBuf,
+    /// The database file.
+    db: PathBuf,
+    /// The config layer the supervisor runs with, as a file (for the `bosun` binary).
+    config_file: PathBuf,
     /// (run id, status) each time a run's status changed between ticks.
     seen: Vec<(i64, RunStatus)>,
     _tmp: tempfile::TempDir,
@@ -138,8 +142,9 @@ path = "{ARTIFACT}"
                 .collect::<Vec<_>>()
                 .join(", "),
         );
-        let cfg =
-            Config::from_layers(&[(Path::new("bosun.toml"), layer.as_str())]).expect("config");
+        let config_file = dir.join("bosun.toml");
+        std::fs::write(&config_file, &layer).expect("config file");
+        let cfg = Config::from_layers(&[(config_file.as_path(), layer.as_str())]).expect("config");
         let db = dir.join("bosun.db");
         let store = support::open_with_project(&db, &repo, "true");
         let (task, _) = Engine::new(&cfg, &store)
@@ -158,6 +163,8 @@ path = "{ARTIFACT}"
             store,
             task,
             worktree,
+            db,
+            config_file,
             seen: Vec::new(),
             _tmp: tmp,
         })
@@ -240,6 +247,21 @@ path = "{ARTIFACT}"
             .collect()
     }
 
+    /// The real `bosun` binary on this database and config file, with private XDG dirs.
+    fn bosun(&self, args: &[&str]) -> Command {
+        let dir = self.db.parent().expect("data dir");
+        let mut c = Command::new(env!("CARGO_BIN_EXE_bosun"));
+        c.arg("--db")
+            .arg(&self.db)
+            .args(args)
+            .env("BOSUN_CONFIG", &self.config_file)
+            .env("XDG_CONFIG_HOME", dir.join("xdg/config"))
+            .env("XDG_STATE_HOME", dir.join("xdg/state"))
+            .env("XDG_DATA_HOME", dir.join("xdg/data"))
+            .stdin(std::process::Stdio::null());
+        c
+    }
+
     /// Ticks until the task is done, then checks what a finished stage leaves: the artifact
     /// claude wrote, the artifact gate passed, the latest run done, the work committed.
     fn finish(&mut self, timeout: Duration) {
@@ -301,5 +323,69 @@ fn claude_code_completes_a_stage_under_the_supervisor() {
     assert!(
         prompt_seen,
         "the rendered prompt was not in any model request"
+    );
+}
+
+#[test]
+fn claude_code_waits_for_permission_until_bosun_answer_says_yes() {
+    let Some(mut h) = Harness::start(
+        "claude_code_waits_for_permission",
+        vec![
+            Turn::write_file(ARTIFACT, CONTENT),
+            Turn::text("I wrote out.md with the analysis."),
+        ],
+        // Explicit: 2.1.197's default mode asks before a Write (2.1.330's default writes).
+        &["--permission-mode", "default"],
+        &[],
+        "",
+    ) else {
+        return;
+    };
+    h.tick_until(Duration::from_secs(90), "claude to ask", |h| {
+        h.sup
+            .run_statuses()
+            .iter()
+            .any(|(_, k, s)| k == TASK && *s == RunStatus::Waiting)
+    });
+    let run = h.runs().pop().expect("run");
+    assert_eq!(run.status, RunStatus::Waiting, "the runs row says waiting");
+    assert!(
+        !h.worktree.join(ARTIFACT).exists(),
+        "nothing is written before the answer"
+    );
+
+    // The operator answers from another process; the supervisor keeps watching meanwhile.
+    let mut answer = h
+        .bosun(&["answer", TASK, "yes"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("bosun answer runs");
+    h.tick_until(Duration::from_secs(30), "bosun answer to exit", |_| {
+        answer.try_wait().expect("try_wait").is_some()
+    });
+    let out = answer.wait_with_output().expect("bosun answer output");
+    assert!(
+        out.status.success(),
+        "bosun answer: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "ET-001: answered yes"
+    );
+
+    h.finish(Duration::from_secs(60));
+    let runs = h.runs();
+    assert_eq!(
+        runs.len(),
+        1,
+        "the same run went on after the answer: {runs:?}"
+    );
+    let seen = h.seen_of(run.id);
+    let waiting = seen.iter().position(|s| *s == RunStatus::Waiting);
+    assert!(
+        waiting.is_some_and(|i| seen[i..].contains(&RunStatus::Busy)),
+        "busy again after waiting: {seen:?}"
     );
 }
