@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use bosun::config::Config;
 use bosun::pipeline::Engine;
 use bosun::store::Store;
+use bosun::store::events::{self, EventKind};
 use bosun::store::gates::{self, GateOutcome};
+use bosun::store::jobs::{self, JobStatus};
 use bosun::store::runs::{self, Run, RunStatus};
 use bosun::store::tasks::{self, Task, TaskState};
 use bosun::supervisor::{Options, Supervisor};
@@ -388,4 +390,88 @@ fn claude_code_waits_for_permission_until_bosun_answer_says_yes() {
         waiting.is_some_and(|i| seen[i..].contains(&RunStatus::Busy)),
         "busy again after waiting: {seen:?}"
     );
+}
+
+#[test]
+fn claude_code_rate_limited_is_requeued_with_backoff_and_then_completes() {
+    let Some(mut h) = Harness::start(
+        "claude_code_rate_limited",
+        vec![
+            // `x-should-retry: false`: Claude gives up on the 429 at once and shows it;
+            // CLAUDE_CODE_MAX_RETRIES=1 bounds it should a version ignore the header.
+            Turn::rate_limited(2).no_retry(),
+            Turn::write_file(ARTIFACT, CONTENT),
+            Turn::text("I wrote out.md with the analysis."),
+        ],
+        &["--permission-mode", "acceptEdits"],
+        &[("CLAUDE_CODE_MAX_RETRIES", "1")],
+        // Claude's error screen does not show the server's retry-after (only its own
+        // countdown while it retries), so bosun's backoff is what keeps the next attempt
+        // from coming sooner: 3 s, no jitter, longer than the 2 s retry-after.
+        "[queue]\nbackoff_base = \"3s\"\nbackoff_jitter = 0.0\n",
+    ) else {
+        return;
+    };
+    // The 429 stays on claude's screen; after ERROR_DEBOUNCE the supervisor fails the run.
+    h.tick_until(Duration::from_secs(90), "the first run to fail", |h| {
+        h.runs().first().is_some_and(|r| r.ended_at.is_some())
+    });
+    let first = h.runs().remove(0);
+    assert_eq!(first.status, RunStatus::Error, "{first:?}");
+    assert!(
+        h.seen_of(first.id).contains(&RunStatus::Error),
+        "error was seen on claude's screen: {:?}",
+        h.seen_of(first.id)
+    );
+    let reason = first.error.clone().unwrap_or_default();
+    assert!(
+        reason.contains("API Error: Request rejected (429)"),
+        "the failure names the 429: {reason:?}"
+    );
+    // Transient: back in the queue, counted against the transient budget only, after the
+    // backoff — which is not before the server's retry-after.
+    let job_id = first.job_id.expect("job");
+    let job = jobs::get(h.store.conn(), job_id).expect("job");
+    let failed_at = first.ended_at.expect("ended");
+    assert_eq!(job.status, JobStatus::Queued, "{job:?}");
+    assert_eq!((job.attempts, job.transient_attempts), (0, 1), "{job:?}");
+    assert!(
+        job.available_at >= failed_at + 2_000,
+        "{job:?} failed at {failed_at}"
+    );
+    assert_eq!(
+        job.available_at,
+        failed_at + 3_000,
+        "the configured backoff: {job:?}"
+    );
+    assert!(
+        job.last_error.as_deref().is_some_and(|e| e.contains("429")),
+        "{job:?}"
+    );
+    assert_ne!(h.task().state, TaskState::Blocked);
+    let events = events::recent(h.store.conn(), Some(h.task.id), 100).expect("events");
+    let requeued = events
+        .iter()
+        .find(|e| e.kind == EventKind::JobRequeued && e.job_id == Some(job_id))
+        .unwrap_or_else(|| panic!("a requeue event: {events:#?}"));
+    assert!(
+        requeued.message.contains("transient failure, retry in 3s")
+            && requeued.message.contains("429"),
+        "{}",
+        requeued.message
+    );
+
+    // The second attempt: a fresh claude gets the Write and the final text.
+    h.finish(Duration::from_secs(90));
+    let runs = h.runs();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs[1].started_at >= job.available_at, "{runs:?}");
+    let job = jobs::get(h.store.conn(), job_id).expect("job");
+    assert_eq!(job.status, JobStatus::Done, "{job:?}");
+    assert_eq!((job.attempts, job.transient_attempts), (0, 1), "{job:?}");
+    assert!(
+        job.claimed_at.is_some_and(|c| c >= job.available_at),
+        "{job:?}"
+    );
+    assert_eq!(h.server.remaining(), 0, "{}", h.requests());
 }
