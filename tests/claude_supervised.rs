@@ -214,9 +214,10 @@ path = "{ARTIFACT}"
             );
             assert!(
                 Instant::now() < deadline,
-                "timed out waiting for {what}; statuses seen {:?}; model requests:\n{}",
+                "timed out waiting for {what}; statuses seen {:?}; model requests:\n{}\n{}",
                 self.seen,
-                self.requests()
+                self.requests(),
+                self.screen()
             );
             std::thread::sleep(Duration::from_millis(25));
         }
@@ -238,6 +239,17 @@ path = "{ARTIFACT}"
             .filter(|(r, _)| *r == id)
             .map(|(_, s)| *s)
             .collect()
+    }
+
+    /// The latest run's pane as tmux shows it, for failure messages.
+    fn screen(&self) -> String {
+        let Some(pane) = self.runs().pop().and_then(|r| r.pane_id) else {
+            return "no pane yet".into();
+        };
+        match self.sup.tmux().capture(&pane, false) {
+            Ok(screen) => format!("screen of {pane}:\n{screen}"),
+            Err(e) => format!("no screen of {pane}: {e}"),
+        }
     }
 
     /// One line per request the model server got.
