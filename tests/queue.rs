@@ -75,6 +75,11 @@ fn classification_of_sample_logs() {
         assert_eq!(f.kind, FailureKind::Permanent, "{log}");
         assert_eq!(f.reason, "agent exited with status 2");
     }
+    // A reason that is the matching line already (an error left on an agent's screen) is
+    // not repeated.
+    let line = "● API Error: Request rejected (429) · Number of request tokens has exceeded";
+    let f = c.classify(&format!("❯ Say hi\n\n{line}\n\n❯\n"), line, false);
+    assert_eq!((f.kind, f.reason.as_str()), (FailureKind::Transient, line));
     // A watchdog kill is permanent whatever the log says.
     assert_eq!(
         c.classify("429 Too Many Requests", "timeout", true).kind,

@@ -121,7 +121,8 @@ impl Classifier {
         let retry_after = self.retry_after(tail);
         Failure {
             kind: FailureKind::Transient,
-            reason: if line.is_empty() {
+            // The supervisor's reason for an error left on screen is that very line.
+            reason: if line.is_empty() || reason.contains(line) {
                 reason.to_string()
             } else {
                 format!("{reason}: {}", truncate(line, 200))
