@@ -17,12 +17,13 @@ use std::time::{Duration, Instant};
 
 use bosun::config::Config;
 use bosun::pipeline::Engine;
-use bosun::store::Store;
 use bosun::store::events::{self, EventKind};
 use bosun::store::gates::{self, GateOutcome};
+use bosun::store::hooks::{self, HookEvent};
 use bosun::store::jobs::{self, JobStatus};
 use bosun::store::runs::{self, Run, RunStatus};
 use bosun::store::tasks::{self, Task, TaskState};
+use bosun::store::{Store, now_ms};
 use bosun::supervisor::{Options, Supervisor};
 use model_server::{ModelServer, Turn};
 
@@ -156,6 +157,8 @@ path = "{ARTIFACT}"
         let kill = KillServer(socket.clone());
         let mut opts = Options::new(dir.clone(), &socket);
         opts.owner = "test".into();
+        // Claude's hooks call this binary (`bosun hook`), not the test executable.
+        opts.bosun_exe = env!("CARGO_BIN_EXE_bosun").into();
         let sup =
             Supervisor::start(cfg, Store::open(&db).expect("store"), opts).expect("supervisor");
         Some(Harness {
@@ -322,12 +325,60 @@ fn claude_code_completes_a_stage_under_the_supervisor() {
     ) else {
         return;
     };
-    h.finish(Duration::from_secs(120));
+    // Watch claude's own screen for its turn summary (the final text, then
+    // `✻ <Verb> for Ns`), noting when it first shows.
+    let summary =
+        regex::Regex::new(r"(?m)^● I wrote out\.md with the analysis\.(?s:.*)^✻ \S+ for \d+s")
+            .expect("regex");
+    let mut summary_at: Option<i64> = None;
+    h.tick_until(Duration::from_secs(120), "the turn summary", |h| {
+        if summary_at.is_none() {
+            let pane = h.runs().pop().and_then(|r| r.pane_id);
+            if let Some(screen) = pane.and_then(|p| h.sup.tmux().capture(&p, false).ok())
+                && summary.is_match(&screen)
+            {
+                summary_at = Some(now_ms());
+            }
+        }
+        summary_at.is_some()
+    });
+    h.finish(Duration::from_secs(60));
     let run = h.runs().pop().expect("run");
     let seen = h.seen_of(run.id);
+    assert!(seen.contains(&RunStatus::Busy), "busy was seen: {seen:?}");
+    // Claude's hooks reached bosun: prompt taken, the Write tool, the end of the turn with
+    // its last message (the run's final message).
+    let calls: Vec<HookEvent> = hooks::for_run(h.store.conn(), run.id)
+        .expect("hooks")
+        .iter()
+        .map(|c| c.event)
+        .collect();
+    for want in [
+        HookEvent::UserPromptSubmit,
+        HookEvent::PreToolUse,
+        HookEvent::Stop,
+    ] {
+        assert!(calls.contains(&want), "{want} hook received: {calls:?}");
+    }
+    assert_eq!(
+        run.final_message.as_deref(),
+        Some("I wrote out.md with the analysis.")
+    );
+    // Completion was detected (from the Stop hook) within 2 s of the summary showing.
+    let done = events::recent(h.store.conn(), Some(h.task.id), 100)
+        .expect("events")
+        .into_iter()
+        .find(|e| e.run_id == Some(run.id) && e.message.ends_with("is done (agent hook)"))
+        .expect("a done status event from the Stop hook");
+    let summary_at = summary_at.expect("summary seen");
+    eprintln!(
+        "completion detected {} ms after claude showed its turn summary",
+        done.ts - summary_at
+    );
     assert!(
-        seen.contains(&RunStatus::Busy),
-        "busy was seen on claude's screen: {seen:?}"
+        done.ts - summary_at <= 2_000,
+        "done {} ms after the summary showed",
+        done.ts - summary_at
     );
     // The prompt reached the model through Claude Code.
     let prompt_seen = h.server.requests().iter().any(|r| {
@@ -430,11 +481,13 @@ fn claude_code_rate_limited_is_requeued_with_backoff_and_then_completes() {
     });
     let first = h.runs().remove(0);
     assert_eq!(first.status, RunStatus::Error, "{first:?}");
-    assert!(
-        h.seen_of(first.id).contains(&RunStatus::Error),
-        "error was seen on claude's screen: {:?}",
-        h.seen_of(first.id)
-    );
+    // Claude's StopFailure hook says so at once (the screen's error is the fallback).
+    let failure = hooks::for_run(h.store.conn(), first.id)
+        .expect("hooks")
+        .into_iter()
+        .find(|c| c.event == HookEvent::StopFailure)
+        .expect("a StopFailure hook");
+    assert!(failure.detail.starts_with("rate_limit: "), "{failure:?}");
     let reason = first.error.clone().unwrap_or_default();
     assert!(
         reason.contains("API Error: Request rejected (429)"),

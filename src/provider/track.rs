@@ -112,7 +112,10 @@ impl Tracker {
                 self.saw_busy = true;
                 self.status = RunStatus::Busy;
             }
-            HookSignal::Waiting => self.status = RunStatus::Waiting,
+            HookSignal::Waiting => {
+                self.saw_busy = true;
+                self.status = RunStatus::Waiting;
+            }
             HookSignal::Done => {
                 self.saw_busy = true;
                 self.latched = true;
@@ -134,6 +137,14 @@ impl Tracker {
         self.changed_since_input = false;
         self.done_since = None;
         self.latched = false;
+    }
+
+    /// An answer to the agent's question or permission prompt went in: like new input,
+    /// except that the turn goes on, so having worked on it still counts.
+    pub fn answer_sent(&mut self, screen: &str) {
+        let worked = self.saw_busy;
+        self.input_sent(screen);
+        self.saw_busy = worked;
     }
 
     /// Takes a reading: `raw` is the detector's classification of `screen` at `now`.
@@ -164,6 +175,9 @@ impl Tracker {
                 false
             }
             Some(ScreenStatus::Waiting) => {
+                // Asking counts as having worked on the turn: an agent told "no" goes back
+                // to idle, and that ends the turn (a fast model may never show busy).
+                self.saw_busy = true;
                 self.done_since = None;
                 self.status = RunStatus::Waiting;
                 false
@@ -312,6 +326,17 @@ mod tests {
         assert_eq!((o.status, o.completed), (RunStatus::Done, false));
         t.hook(HookSignal::Failed);
         assert_eq!(t.status(), RunStatus::Done, "latched until new input");
+    }
+
+    #[test]
+    fn idle_after_a_refused_permission_prompt_completes_the_turn() {
+        let t0 = Instant::now();
+        let mut t = Tracker::new(Duration::ZERO);
+        t.input_sent("> ");
+        t.observe(Some(ScreenStatus::Waiting), "❯ 1. Yes", t0);
+        t.answer_sent("❯ 1. Yes");
+        let o = t.observe(Some(ScreenStatus::Idle), "Interrupted\n> ", t0);
+        assert!(o.completed, "told no, the agent is idle: the turn is over");
     }
 
     #[test]

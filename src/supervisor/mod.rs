@@ -292,7 +292,7 @@ impl Supervisor {
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let screen = run.detector.text();
         self.tmux.send_keys(&run.pane, &keys)?;
-        run.tracker.input_sent(&screen);
+        run.tracker.answer_sent(&screen);
         Ok(())
     }
 
