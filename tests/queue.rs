@@ -11,7 +11,9 @@ use bosun::config::Config;
 use bosun::queue::backoff;
 use bosun::queue::{Classifier, Disposition, Failure, FailureKind, JobSpec, Queue};
 use bosun::store::breakers::{self, BreakerState};
+use bosun::store::hooks::{self, HookEvent};
 use bosun::store::jobs::{self, JobStatus};
+use bosun::store::runs::RunStatus;
 use bosun::store::{Store, now_ms, runs};
 use support::Fixture;
 
@@ -544,6 +546,12 @@ fn cancel_retry_and_prune() {
     fx.store
         .write(|tx| q.complete(tx, job.id, t))
         .expect("complete");
+    fx.store
+        .write(|tx| {
+            hooks::append(tx, run.id, HookEvent::Stop, "done", t)?;
+            runs::end(tx, run.id, RunStatus::Done, None, None, None, t)
+        })
+        .expect("hook call, run ended");
     let week = 7 * 24 * 3600 * 1000;
     assert_eq!(
         fx.store
@@ -559,6 +567,12 @@ fn cancel_retry_and_prune() {
         1
     );
     assert!(jobs::get(fx.store.conn(), job.id).is_err());
+    assert!(
+        hooks::for_run(fx.store.conn(), run.id)
+            .expect("hooks")
+            .is_empty(),
+        "the ended run's hook calls went with it"
+    );
     let kept = runs::get(fx.store.conn(), run.id).expect("run kept");
     assert_eq!((kept.job_id, kept.task_id), (None, task.id));
 }

@@ -356,12 +356,15 @@ impl Queue {
         jobs::get(conn, job_id)
     }
 
-    /// Deletes jobs that finished more than `prune_after` ago; returns how many.
+    /// Deletes jobs that finished more than `prune_after` ago, and the hook calls of runs
+    /// that ended as long ago; returns how many jobs.
     ///
     /// # Errors
     /// [`StoreError::Sqlite`] on database failure.
     pub fn prune(&self, conn: &Connection, now: i64) -> Result<usize> {
-        jobs::prune(conn, now.saturating_sub(breaker::ms(self.cfg.prune_after)))
+        let before = now.saturating_sub(breaker::ms(self.cfg.prune_after));
+        crate::store::hooks::prune(conn, before)?;
+        jobs::prune(conn, before)
     }
 
     /// A snapshot for `bosun queue` and the console's queue view.

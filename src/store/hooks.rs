@@ -101,3 +101,16 @@ pub fn for_run(conn: &Connection, run_id: i64) -> Result<Vec<Hook>> {
     let rows = stmt.query_map([run_id], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Deletes the hook calls of runs that ended before `before` (ms since the epoch); returns
+/// how many.
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn prune(conn: &Connection, before: i64) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM hooks WHERE run_id IN (SELECT id FROM runs WHERE ended_at < ?1)",
+        )?
+        .execute([before])?)
+}
