@@ -1,5 +1,5 @@
-//! The scripted Anthropic Messages API server, spoken to over real TCP with a minimal
-//! HTTP/1.1 client.
+//! The scripted model server (Anthropic Messages API and OpenAI Responses API), spoken to
+//! over real TCP with a minimal HTTP/1.1 client.
 
 #[path = "support/model_server.rs"]
 mod model_server;
@@ -348,7 +348,7 @@ fn side_requests_without_tools_do_not_consume_turns() {
 #[test]
 fn unknown_paths_are_404_json_and_recorded() {
     let server = ModelServer::start(Scenario::new());
-    let resp = request(&server, "GET", "/v1/models?limit=100", None);
+    let resp = request(&server, "GET", "/v1/organizations?limit=100", None);
     assert_eq!(resp.status, 404);
     assert_eq!(resp.json()["error"]["type"], "not_found_error");
     let bad = request(&server, "POST", "/v1/messages", None);
@@ -356,7 +356,7 @@ fn unknown_paths_are_404_json_and_recorded() {
     let reqs = server.requests();
     assert_eq!(
         (reqs[0].method.as_str(), reqs[0].path.as_str()),
-        ("GET", "/v1/models?limit=100")
+        ("GET", "/v1/organizations?limit=100")
     );
     assert_eq!(reqs[0].answer, Answer::NotFound);
     assert_eq!(reqs[1].answer, Answer::BadRequest);
@@ -451,4 +451,313 @@ fn dropping_the_server_stops_listening() {
         TcpStream::connect(addr).is_err(),
         "nothing listens after drop"
     );
+}
+
+/// A Codex-like Responses API request: tools declared, streaming.
+fn responses(stream: bool) -> Value {
+    json!({
+        "model": "gpt-5.5",
+        "stream": stream,
+        "tool_choice": "auto",
+        "tools": [{ "type": "function", "name": "exec_command", "parameters": {} },
+                  { "type": "custom", "name": "apply_patch" }],
+        "input": [{ "type": "message", "role": "user",
+                    "content": [{ "type": "input_text", "text": "make hello.txt" }] }],
+    })
+}
+
+/// The `response.output_item.done` items of a Responses stream.
+fn done_items(events: &[(String, Value)]) -> Vec<Value> {
+    events
+        .iter()
+        .filter(|(e, _)| e == "response.output_item.done")
+        .map(|(_, d)| d["item"].clone())
+        .collect()
+}
+
+/// The concatenated deltas of events named `name`.
+fn deltas(events: &[(String, Value)], name: &str) -> String {
+    events
+        .iter()
+        .filter(|(e, _)| e == name)
+        .filter_map(|(_, d)| d["delta"].as_str())
+        .collect()
+}
+
+#[test]
+fn streams_a_text_turn_as_responses_sse() {
+    let text = "Hello from the scripted model — ünïcødé, several deltas long.";
+    let server = ModelServer::start([Turn::text(text)]);
+    let resp = request(&server, "POST", "/v1/responses", Some(&responses(true)));
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("content-type"), Some("text/event-stream"));
+    let events = resp.events();
+    let names = event_names(&events);
+    assert_eq!(
+        &names[..5],
+        [
+            "response.created",
+            "response.in_progress",
+            "response.output_item.added",
+            "response.content_part.added",
+            "response.output_text.delta",
+        ]
+    );
+    assert_eq!(
+        &names[names.len() - 4..],
+        [
+            "response.output_text.done",
+            "response.content_part.done",
+            "response.output_item.done",
+            "response.completed",
+        ]
+    );
+    assert!(
+        names
+            .iter()
+            .filter(|n| **n == "response.output_text.delta")
+            .count()
+            > 1,
+        "text arrives in several deltas"
+    );
+    assert_eq!(deltas(&events, "response.output_text.delta"), text);
+    let seqs: Vec<u64> = events
+        .iter()
+        .map(|(_, d)| d["sequence_number"].as_u64().expect("sequence_number"))
+        .collect();
+    assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>());
+    let items = done_items(&events);
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["type"], "message");
+    assert_eq!(items[0]["role"], "assistant");
+    assert_eq!(items[0]["content"][0]["type"], "output_text");
+    assert_eq!(items[0]["content"][0]["text"], text);
+    let created = &events[0].1["response"];
+    let completed = &events.last().expect("events").1["response"];
+    assert_eq!(created["id"], completed["id"]);
+    assert!(
+        completed["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("resp_"))
+    );
+    assert_eq!(completed["status"], "completed");
+    assert_eq!(completed["model"], "gpt-5.5");
+    let usage = &completed["usage"];
+    assert!(usage["input_tokens"].as_u64().is_some_and(|n| n > 0));
+    assert_eq!(
+        usage["total_tokens"].as_u64(),
+        Some(
+            usage["input_tokens"].as_u64().unwrap_or(0)
+                + usage["output_tokens"].as_u64().unwrap_or(0)
+        )
+    );
+    assert_eq!(server.requests()[0].answer, Answer::Scripted(0));
+}
+
+#[test]
+fn a_shell_turn_is_an_exec_command_function_call() {
+    let cmd = "printf 'hello\\n' > hello.txt";
+    let server = ModelServer::start([Turn::shell(cmd), Turn::text("Created hello.txt.")]);
+    let events = request(&server, "POST", "/v1/responses", Some(&responses(true))).events();
+    let items = done_items(&events);
+    assert_eq!(items.len(), 1);
+    let call = &items[0];
+    assert_eq!(call["type"], "function_call");
+    assert_eq!(call["name"], "exec_command");
+    assert!(
+        call["call_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("call_"))
+    );
+    let args: Value =
+        serde_json::from_str(call["arguments"].as_str().expect("arguments string")).expect("JSON");
+    assert_eq!(args, json!({ "cmd": cmd }));
+    assert_eq!(
+        deltas(&events, "response.function_call_arguments.delta"),
+        call["arguments"].as_str().expect("arguments")
+    );
+    let added = events
+        .iter()
+        .find(|(e, _)| e == "response.output_item.added")
+        .expect("item added");
+    assert_eq!(added.1["item"]["arguments"], "");
+    assert_eq!(added.1["item"]["call_id"], call["call_id"]);
+    // The tool's output comes back in the next request, which takes the next turn.
+    let events = request(&server, "POST", "/v1/responses", Some(&responses(true))).events();
+    assert_eq!(
+        deltas(&events, "response.output_text.delta"),
+        "Created hello.txt."
+    );
+}
+
+#[test]
+fn an_escalated_shell_turn_asks_for_approval_in_its_arguments() {
+    let server = ModelServer::start([Turn::shell_escalated("touch x", "May I create x?")]);
+    let events = request(&server, "POST", "/v1/responses", Some(&responses(true))).events();
+    let args: Value = serde_json::from_str(
+        done_items(&events)[0]["arguments"]
+            .as_str()
+            .expect("arguments"),
+    )
+    .expect("JSON");
+    assert_eq!(args["sandbox_permissions"], "require_escalated");
+    assert_eq!(args["justification"], "May I create x?");
+}
+
+#[test]
+fn an_apply_patch_turn_is_a_custom_tool_call_with_the_raw_patch() {
+    let patch = "*** Begin Patch\n*** Add File: hello.txt\n+hello\n*** End Patch\n";
+    let server = ModelServer::start([Turn::apply_patch(patch)]);
+    let events = request(&server, "POST", "/v1/responses", Some(&responses(true))).events();
+    let items = done_items(&events);
+    assert_eq!(items[0]["type"], "custom_tool_call");
+    assert_eq!(items[0]["name"], "apply_patch");
+    assert_eq!(items[0]["input"], patch);
+    assert_eq!(
+        deltas(&events, "response.custom_tool_call_input.delta"),
+        patch
+    );
+}
+
+#[test]
+fn text_before_a_tool_call_is_its_own_output_item() {
+    let server = ModelServer::start([Turn::ToolUse {
+        text: Some("Running it.".into()),
+        name: "exec_command".into(),
+        input: json!({ "cmd": "true" }),
+    }]);
+    let events = request(&server, "POST", "/v1/responses", Some(&responses(true))).events();
+    let items = done_items(&events);
+    let kinds: Vec<&str> = items.iter().filter_map(|i| i["type"].as_str()).collect();
+    assert_eq!(kinds, ["message", "function_call"]);
+    let indexes: Vec<u64> = events
+        .iter()
+        .filter(|(e, _)| e == "response.output_item.done")
+        .filter_map(|(_, d)| d["output_index"].as_u64())
+        .collect();
+    assert_eq!(indexes, [0, 1]);
+}
+
+#[test]
+fn non_streaming_responses_requests_get_one_response_object() {
+    let server = ModelServer::start([Turn::text("plain")]);
+    let resp = request(&server, "POST", "/v1/responses", Some(&responses(false)));
+    assert_eq!(resp.status, 200);
+    let body = resp.json();
+    assert_eq!(body["object"], "response");
+    assert_eq!(body["status"], "completed");
+    assert_eq!(body["output"][0]["content"][0]["text"], "plain");
+    assert!(body["usage"]["output_tokens"].as_u64().is_some());
+}
+
+#[test]
+fn rate_limit_on_responses_is_429_with_retry_after_and_openai_error_json() {
+    let server = ModelServer::start([Turn::rate_limited(3), Turn::overloaded()]);
+    let resp = request(&server, "POST", "/v1/responses", Some(&responses(true)));
+    assert_eq!(resp.status, 429);
+    assert_eq!(resp.header("retry-after"), Some("3"));
+    let err = resp.json();
+    assert!(err.get("type").is_none(), "no Anthropic envelope: {err}");
+    assert_eq!(err["error"]["type"], "requests");
+    assert_eq!(err["error"]["code"], "rate_limit_exceeded");
+    assert_eq!(err["error"]["param"], Value::Null);
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+    let resp = request(&server, "POST", "/v1/responses", Some(&responses(true)));
+    assert_eq!(resp.status, 529);
+    assert_eq!(resp.json()["error"]["code"], "server_is_overloaded");
+}
+
+#[test]
+fn codex_title_requests_get_schema_json_and_do_not_consume_turns() {
+    let server = ModelServer::start([Turn::text("the real answer")]);
+    let mut title = responses(true);
+    title["text"] = json!({ "verbosity": "low", "format": {
+        "type": "json_schema", "strict": true, "name": "codex_output_schema",
+        "schema": { "type": "object", "properties": {
+            "title": { "type": "string", "minLength": 1, "maxLength": 36 } },
+            "required": ["title"], "additionalProperties": false } } });
+    let events = request(&server, "POST", "/v1/responses", Some(&title)).events();
+    let text = deltas(&events, "response.output_text.delta");
+    let parsed: Value = serde_json::from_str(&text).expect("the text is JSON");
+    assert_eq!(parsed, json!({ "title": SIDE_TEXT }));
+    let events = request(&server, "POST", "/v1/responses", Some(&responses(true))).events();
+    assert_eq!(
+        deltas(&events, "response.output_text.delta"),
+        "the real answer"
+    );
+    let answers: Vec<Answer> = server.requests().into_iter().map(|r| r.answer).collect();
+    assert_eq!(answers, [Answer::Side, Answer::Scripted(0)]);
+}
+
+#[test]
+fn model_listing_answers_without_consuming_turns() {
+    let server = ModelServer::start([Turn::text("kept")]);
+    let resp = request(&server, "GET", "/v1/models", None);
+    assert_eq!(resp.status, 200);
+    let list = resp.json();
+    assert_eq!(list["object"], "list");
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"gpt-5.5"), "{ids:?}");
+    assert_eq!(server.requests()[0].answer, Answer::Models);
+    assert_eq!(server.remaining(), 1);
+}
+
+#[test]
+fn a_dropped_responses_stream_ends_after_response_created() {
+    let server = ModelServer::start([Turn::dropped(), Turn::text("after the drop")]);
+    let resp = request(&server, "POST", "/v1/responses", Some(&responses(true)));
+    assert_eq!(resp.status, 200);
+    let events = resp.events();
+    assert_eq!(event_names(&events), ["response.created"]);
+    let events = request(&server, "POST", "/v1/responses", Some(&responses(true))).events();
+    assert_eq!(
+        deltas(&events, "response.output_text.delta"),
+        "after the drop"
+    );
+    let answers: Vec<Answer> = server.requests().into_iter().map(|r| r.answer).collect();
+    assert_eq!(answers, [Answer::Scripted(0), Answer::Scripted(1)]);
+}
+
+#[test]
+fn a_dropped_messages_stream_ends_after_message_start() {
+    let server = ModelServer::start([Turn::dropped(), Turn::text("after the drop")]);
+    let resp = request(&server, "POST", "/v1/messages", Some(&messages(true)));
+    assert_eq!(resp.status, 200);
+    assert_eq!(event_names(&resp.events()), ["message_start"]);
+    let events = request(&server, "POST", "/v1/messages", Some(&messages(true))).events();
+    assert_eq!(text_of(&events), "after the drop");
+}
+
+#[test]
+fn a_dropped_json_answer_is_cut_short() {
+    let server = ModelServer::start([Turn::dropped()]);
+    let mut conn = TcpStream::connect(server.addr()).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let body = responses(false).to_string();
+    let head = format!(
+        "POST /v1/responses HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).expect("write head");
+    conn.write_all(body.as_bytes()).expect("write body");
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw)
+        .expect("EOF: the server closed the connection");
+    let raw = String::from_utf8_lossy(&raw);
+    let (_, body) = raw.split_once("\r\n\r\n").expect("head sent");
+    assert!(
+        body.len() < 4096,
+        "fewer bytes than the content-length promised"
+    );
+    assert!(serde_json::from_str::<Value>(body).is_err());
 }

@@ -130,6 +130,13 @@ impl Tracker {
         self.latched
     }
 
+    /// True while a finished-looking screen (done, or idle after busy) waits out the
+    /// debounce: it must be looked at again once the debounce has passed, even if the agent
+    /// prints nothing more (the status meanwhile still reads busy for idle-after-busy).
+    pub fn completion_pending(&self) -> bool {
+        self.done_since.is_some() && !self.latched
+    }
+
     /// New input went to the agent; `screen` is the screen text at that moment. Unlatches.
     pub fn input_sent(&mut self, screen: &str) {
         self.saw_busy = false;
@@ -259,6 +266,29 @@ mod tests {
             t.observe(Some(ScreenStatus::Busy), "w", t0 + D * 3).status,
             RunStatus::Busy
         );
+    }
+
+    #[test]
+    fn idle_after_busy_is_pending_until_the_debounce_passes() {
+        let t0 = Instant::now();
+        let mut t = Tracker::new(D);
+        t.input_sent("> ");
+        t.observe(Some(ScreenStatus::Busy), "working", t0);
+        assert!(!t.completion_pending());
+        let o = t.observe(
+            Some(ScreenStatus::Idle),
+            "> ",
+            t0 + Duration::from_millis(10),
+        );
+        assert_eq!((o.status, o.completed), (RunStatus::Busy, false));
+        assert!(t.completion_pending(), "a quiet agent must be re-checked");
+        let o = t.observe(
+            Some(ScreenStatus::Idle),
+            "> ",
+            t0 + Duration::from_millis(600),
+        );
+        assert!(o.completed);
+        assert!(!t.completion_pending());
     }
 
     #[test]

@@ -1135,9 +1135,11 @@ fn pump(run: &mut Active, opts: &Options, now: Instant) {
         run.quiet_checked = true;
         true
     } else {
-        // A finished-looking screen must be re-checked as time passes (the debounce).
+        // A finished-looking screen must be re-checked as time passes (the debounce), also
+        // when the agent has gone quiet after idle-after-busy (status still busy).
         matches!(run.phase, Phase::Working | Phase::Submitted { .. })
-            && matches!(run.tracker.status(), RunStatus::Done | RunStatus::Idle)
+            && (matches!(run.tracker.status(), RunStatus::Done | RunStatus::Idle)
+                || run.tracker.completion_pending())
             && !run.tracker.is_complete()
     };
     if classify_now {

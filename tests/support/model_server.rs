@@ -1,8 +1,10 @@
-//! A scripted model server speaking the Anthropic Messages API, for driving real agent CLIs
-//! (Claude Code) in tests without a network or a real model.
+//! A scripted model server speaking the Anthropic Messages API and the OpenAI Responses API,
+//! for driving real agent CLIs (Claude Code, Codex) in tests without a network or a real
+//! model.
 //!
 //! [`ModelServer::start`] listens on `127.0.0.1:0` (see [`ModelServer::url`], which is what
-//! goes in `ANTHROPIC_BASE_URL`), serves each connection on its own thread and stops on drop.
+//! goes in `ANTHROPIC_BASE_URL`, or with `/v1` appended in Codex's provider `base_url`),
+//! serves each connection on its own thread and stops on drop.
 //!
 //! # Endpoints
 //! - `POST /v1/messages`: with `"stream": true` answers with Server-Sent Events exactly as
@@ -11,20 +13,40 @@
 //!   `message_delta` with `stop_reason` `end_turn` or `tool_use`, `message_stop`); otherwise
 //!   with one `message` JSON object.
 //! - `POST /v1/messages/count_tokens`: `{"input_tokens": N}`, N ≈ request body bytes / 4.
-//! - anything else: 404 with Anthropic's error JSON (`not_found_error`), recorded.
+//! - `POST /v1/responses`: with `"stream": true` answers with Server-Sent Events as OpenAI
+//!   documents them and Codex consumes them (`response.created`, `response.in_progress`, per
+//!   output item `response.output_item.added`, its deltas — `response.content_part.added`,
+//!   `response.output_text.delta`…, `response.output_text.done`, `response.content_part.done`
+//!   for a message; `response.function_call_arguments.delta`… / `.done` for a function call;
+//!   `response.custom_tool_call_input.delta`… / `.done` for a custom (freeform) tool call —
+//!   and `response.output_item.done`, then `response.completed` with `usage`; every event has
+//!   a `sequence_number`); otherwise with one `response` JSON object.
+//! - `GET /v1/models`: an OpenAI model list ([`MODELS`]).
+//! - anything else: 404 with the API's error JSON, recorded.
 //!
 //! # Scenario
-//! A [`Scenario`] is a queue of [`Turn`]s. Each *main* `/v1/messages` request takes the next
-//! turn: text, a `tool_use` block (e.g. Claude Code's `Write` with `file_path` + `content`), or
-//! an HTTP error (429 `rate_limit_error` with `retry-after`, 529 `overloaded_error`, ...).
-//! [`Turn::Delay`] entries are not answers: they are slept before the next answer. Once the
-//! queue is empty every main request gets [`EXHAUSTED_TEXT`].
+//! A [`Scenario`] is a queue of [`Turn`]s shared by both APIs. Each *main* request takes the
+//! next turn: text, a tool call, an HTTP error, or a dropped connection ([`Turn::Drop`]: the
+//! head and first event go out, then the socket closes). A tool call is rendered per API: a
+//! `tool_use` block on the Messages API (e.g. Claude Code's `Write` with `file_path` +
+//! `content`, [`Turn::write_file`]); on the Responses API a `function_call` whose `arguments`
+//! are the JSON-encoded input (Codex's `exec_command` with `cmd`, [`Turn::shell`],
+//! [`Turn::shell_escalated`]), or, when the input is a JSON string, a `custom_tool_call` with
+//! that raw `input` (Codex's freeform `apply_patch`, [`Turn::apply_patch`]). An error is
+//! rendered in the API's shape: Anthropic's `{"type": "error", "error": {type, message}}`,
+//! OpenAI's `{"error": {message, type, param, code}}` (`rate_limit_error` becomes type
+//! `requests`, code `rate_limit_exceeded`; `overloaded_error` becomes `server_error` /
+//! `server_is_overloaded`), with `retry-after` when given. [`Turn::Delay`] entries are not
+//! answers: they are slept before the next answer. Once the queue is empty every main request
+//! gets [`EXHAUSTED_TEXT`].
 //!
 //! # Side requests
-//! Claude Code sends `/v1/messages` requests of its own besides the agent loop. The agent loop
-//! always sends its tool definitions (27 tools in 2.1.197), side requests send none, so a
-//! request with no (or an empty) `tools` array is a side request: it is answered with
-//! [`SIDE_TEXT`] and does not consume a scripted turn. Claude Code 2.1.197, run with
+//! Both CLIs send requests of their own besides the agent loop; they are answered without
+//! consuming a scripted turn ([`Answer::Side`]).
+//!
+//! Claude Code: the agent loop always sends its tool definitions (27 tools in 2.1.197), side
+//! requests send none, so a `/v1/messages` request with no (or an empty) `tools` array is a
+//! side request, answered with [`SIDE_TEXT`]. Claude Code 2.1.197, run with
 //! `DISABLE_AUTOUPDATER=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1`, was observed sending:
 //! `HEAD /` (connectivity probe, gets 404), one side request per conversation
 //! (`claude-haiku-4-5-20251001`, `max_tokens: 32000`, streaming, no tools: the session title;
@@ -32,6 +54,23 @@
 //! (`claude-opus-4-8`, `max_tokens: 64000`, streaming, all to `/v1/messages?beta=true`). No
 //! model listing, telemetry or `count_tokens`. Details and screens:
 //! `tests/fixtures/claude-2.1.197/README.md`.
+//!
+//! Codex: its thread-title request declares tools too (`apply_patch`), so tools tell nothing;
+//! it is the only request with a JSON-schema output format (`text.format.type =
+//! "json_schema"`, `name: "codex_output_schema"`, schema `{"title": string}`; its
+//! `x-codex-turn-metadata` header says `"thread_source": "thread_title"`). Such a request is a
+//! side request, answered with JSON text filling the schema's string properties with
+//! [`SIDE_TEXT`] (`{"title": "Scripted session"}`, which Codex shows in its footer). Codex
+//! 0.169.0 with a custom `model_provider` (`wire_api = "responses"`), `analytics.enabled =
+//! false` and `--no-daemon` was observed sending only `POST /v1/responses`: the main requests
+//! (model from the config, `stream: true`, `tools`: `exec_command`, `write_stdin`,
+//! `list_mcp_resources`, `list_mcp_resource_templates`, `read_mcp_resource`,
+//! `request_user_input`, `apply_patch` (custom), `view_image`, `get_goal`, `create_goal`,
+//! `update_goal`, plus `tool_search` and `web_search` entries without a name; tool results
+//! come back as `function_call_output` / `custom_tool_call_output` input items), and one
+//! title request per thread, sent in parallel with the first main request. No model listing
+//! (`GET /v1/models` is served anyway), no telemetry. Details and screens:
+//! `tests/fixtures/codex-0.169.0/README.md`.
 //!
 //! Every request is recorded ([`ModelServer::requests`]) with method, path, headers, body and
 //! how it was answered, so tests can assert on what the CLI sent.
@@ -82,6 +121,9 @@ pub enum Turn {
     },
     /// Sleep this long before answering the next main request (not itself an answer).
     Delay(Duration),
+    /// A dropped connection: the status line, headers and first event of a stream (or just
+    /// the head of a JSON answer) go out, then the socket is closed mid-answer.
+    Drop,
 }
 
 impl Turn {
@@ -153,6 +195,37 @@ impl Turn {
     pub fn delay(d: Duration) -> Turn {
         Turn::Delay(d)
     }
+
+    /// Codex's `exec_command` tool running `cmd` in its shell (a `function_call` on the
+    /// Responses API): `printf 'hi\n' > hello.txt` writes a file.
+    pub fn shell(cmd: impl Into<String>) -> Turn {
+        Turn::tool_use("exec_command", json!({ "cmd": cmd.into() }))
+    }
+
+    /// Codex's `exec_command` asking to run `cmd` outside the sandbox
+    /// (`sandbox_permissions: "require_escalated"`): under `approval_policy = "on-request"`
+    /// and a `workspace-write` sandbox the CLI asks the user first, showing `justification`.
+    pub fn shell_escalated(cmd: impl Into<String>, justification: impl Into<String>) -> Turn {
+        Turn::tool_use(
+            "exec_command",
+            json!({
+                "cmd": cmd.into(),
+                "sandbox_permissions": "require_escalated",
+                "justification": justification.into(),
+            }),
+        )
+    }
+
+    /// Codex's freeform `apply_patch` tool with `patch` (`*** Begin Patch` ...): a
+    /// `custom_tool_call` on the Responses API, whose input is the raw text.
+    pub fn apply_patch(patch: impl Into<String>) -> Turn {
+        Turn::tool_use("apply_patch", Value::String(patch.into()))
+    }
+
+    /// A dropped connection (see [`Turn::Drop`]).
+    pub fn dropped() -> Turn {
+        Turn::Drop
+    }
 }
 
 /// The queue of scripted turns.
@@ -193,6 +266,8 @@ pub enum Answer {
     Side,
     /// `count_tokens`.
     CountTokens,
+    /// `GET /v1/models`: the model list.
+    Models,
     /// 404: unknown path or method.
     NotFound,
     /// 400: the body was not JSON.
@@ -305,7 +380,8 @@ impl ModelServer {
         }
     }
 
-    /// `http://127.0.0.1:PORT`, the value for `ANTHROPIC_BASE_URL`.
+    /// `http://127.0.0.1:PORT`, the value for `ANTHROPIC_BASE_URL` (Codex's provider
+    /// `base_url` is this plus `/v1`).
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -502,7 +578,15 @@ enum Plan {
         headers: Vec<(String, String)>,
         body: Value,
     },
+    /// An Anthropic Messages answer.
     Message {
+        turn: Turn,
+        stream: bool,
+        model: String,
+        input_tokens: u64,
+    },
+    /// An OpenAI Responses answer.
+    Response {
         turn: Turn,
         stream: bool,
         model: String,
@@ -510,11 +594,67 @@ enum Plan {
     },
 }
 
+/// Which API a request speaks, for answers shared by both (errors, drops).
+#[derive(Clone, Copy, PartialEq)]
+enum Api {
+    Anthropic,
+    OpenAi,
+}
+
+/// The next scripted turn (delays before it are added to `delay`), or `None` when the
+/// scenario is used up.
+fn next_turn(st: &mut State, delay: &mut Duration) -> Option<(usize, Turn)> {
+    while let Some(Turn::Delay(d)) = st.turns.front() {
+        *delay += *d;
+        st.turns.pop_front();
+    }
+    let turn = st.turns.pop_front()?;
+    let i = st.answered;
+    st.answered += 1;
+    Some((i, turn))
+}
+
+/// A side request of Codex: one with a JSON-schema output format (`text.format.type =
+/// "json_schema"`), which Codex uses for the thread title and nothing in the agent loop.
+fn responses_side(body: &Value) -> bool {
+    body["text"]["format"]["type"].as_str() == Some("json_schema")
+}
+
+/// JSON text satisfying a side request's output schema: every string property gets
+/// [`SIDE_TEXT`] (Codex's title schema is `{"title": string}`).
+fn side_json(body: &Value) -> String {
+    let mut out = serde_json::Map::new();
+    if let Some(props) = body["text"]["format"]["schema"]["properties"].as_object() {
+        for (k, v) in props {
+            let value = match v["type"].as_str() {
+                Some("string") => Value::String(SIDE_TEXT.to_string()),
+                Some("boolean") => Value::Bool(false),
+                Some("number" | "integer") => json!(0),
+                Some("array") => json!([]),
+                _ => Value::Null,
+            };
+            out.insert(k.clone(), value);
+        }
+    }
+    Value::Object(out).to_string()
+}
+
 /// Answer `req`; returns whether the connection may be kept open.
 fn answer(req: &RawRequest, shared: &Shared, out: &mut TcpStream) -> std::io::Result<bool> {
     let route = req.path.split('?').next().unwrap_or("").to_string();
     let body: Option<Value> = serde_json::from_slice(&req.body).ok();
     let input_tokens = (req.body.len() as u64 / 4).max(1);
+    let api = if route.starts_with("/v1/responses") || route.starts_with("/v1/models") {
+        Api::OpenAi
+    } else {
+        Api::Anthropic
+    };
+    let model_of = |b: &Value| {
+        b.get("model")
+            .and_then(Value::as_str)
+            .unwrap_or("scripted")
+            .to_string()
+    };
 
     let mut delay = Duration::ZERO;
     let plan = {
@@ -530,11 +670,7 @@ fn answer(req: &RawRequest, shared: &Shared, out: &mut TcpStream) -> std::io::Re
             ),
             ("POST", "/v1/messages", Some(b)) => {
                 let stream = b.get("stream").and_then(Value::as_bool).unwrap_or(false);
-                let model = b
-                    .get("model")
-                    .and_then(Value::as_str)
-                    .unwrap_or("scripted")
-                    .to_string();
+                let model = model_of(b);
                 let has_tools = b
                     .get("tools")
                     .and_then(Value::as_array)
@@ -546,19 +682,11 @@ fn answer(req: &RawRequest, shared: &Shared, out: &mut TcpStream) -> std::io::Re
                         Answer::Side,
                     )
                 } else {
-                    while let Some(Turn::Delay(d)) = st.turns.front() {
-                        delay += *d;
-                        st.turns.pop_front();
-                    }
-                    match st.turns.pop_front() {
-                        Some(turn) => {
-                            let i = st.answered;
-                            st.answered += 1;
-                            (
-                                message_plan(turn, stream, model, input_tokens),
-                                Answer::Scripted(i),
-                            )
-                        }
+                    match next_turn(&mut st, &mut delay) {
+                        Some((i, turn)) => (
+                            message_plan(turn, stream, model, input_tokens),
+                            Answer::Scripted(i),
+                        ),
                         None => {
                             let turn = Turn::text(EXHAUSTED_TEXT);
                             (
@@ -569,12 +697,52 @@ fn answer(req: &RawRequest, shared: &Shared, out: &mut TcpStream) -> std::io::Re
                     }
                 }
             }
-            ("POST", "/v1/messages" | "/v1/messages/count_tokens", None) => (
-                error_plan(400, "invalid_request_error", "body is not JSON", None),
+            ("POST", "/v1/responses", Some(b)) => {
+                let stream = b.get("stream").and_then(Value::as_bool).unwrap_or(false);
+                let model = model_of(b);
+                if responses_side(b) {
+                    let turn = Turn::text(side_json(b));
+                    (
+                        response_plan(turn, stream, model, input_tokens),
+                        Answer::Side,
+                    )
+                } else {
+                    match next_turn(&mut st, &mut delay) {
+                        Some((i, turn)) => (
+                            response_plan(turn, stream, model, input_tokens),
+                            Answer::Scripted(i),
+                        ),
+                        None => {
+                            let turn = Turn::text(EXHAUSTED_TEXT);
+                            (
+                                response_plan(turn, stream, model, input_tokens),
+                                Answer::Exhausted,
+                            )
+                        }
+                    }
+                }
+            }
+            ("GET", "/v1/models", _) => (
+                Plan::Json {
+                    status: 200,
+                    headers: vec![],
+                    body: json!({
+                        "object": "list",
+                        "data": MODELS.iter().map(|id| json!({
+                            "id": id, "object": "model", "created": 1_700_000_000,
+                            "owned_by": "scripted",
+                        })).collect::<Vec<_>>(),
+                    }),
+                },
+                Answer::Models,
+            ),
+            ("POST", "/v1/messages" | "/v1/messages/count_tokens" | "/v1/responses", None) => (
+                error_plan(api, 400, "invalid_request_error", "body is not JSON", None),
                 Answer::BadRequest,
             ),
             _ => (
                 error_plan(
+                    api,
                     404,
                     "not_found_error",
                     &format!("no route {} {}", req.method, route),
@@ -605,6 +773,20 @@ fn answer(req: &RawRequest, shared: &Shared, out: &mut TcpStream) -> std::io::Re
         } => {
             send_json(out, status, &headers, &body, shared)?;
             Ok(true)
+        }
+        Plan::Message {
+            turn: Turn::Drop,
+            stream,
+            model,
+            input_tokens,
+        } => {
+            let id = format!("msg_scripted_{:06}", shared.next_id());
+            let first = json!({ "type": "message_start", "message": {
+                "id": id, "type": "message", "role": "assistant", "model": model,
+                "content": [], "stop_reason": null, "stop_sequence": null,
+                "usage": { "input_tokens": input_tokens, "output_tokens": 1 },
+            }});
+            drop_mid_answer(out, stream, &first)
         }
         Plan::Message {
             turn,
@@ -645,7 +827,67 @@ fn answer(req: &RawRequest, shared: &Shared, out: &mut TcpStream) -> std::io::Re
                 Ok(true)
             }
         }
+        Plan::Response {
+            turn: Turn::Drop,
+            stream,
+            model,
+            ..
+        } => {
+            let id = format!("resp_scripted_{:06}", shared.next_id());
+            let first = json!({ "type": "response.created", "sequence_number": 0,
+                                "response": response_object(&id, &model, "in_progress", &[], None) });
+            drop_mid_answer(out, stream, &first)
+        }
+        Plan::Response {
+            turn,
+            stream,
+            model,
+            input_tokens,
+        } => {
+            let id = format!("resp_scripted_{:06}", shared.next_id());
+            let items = output_items(&turn, shared);
+            let output_tokens = items
+                .iter()
+                .map(|b| b.to_string().len() as u64 / 4)
+                .sum::<u64>()
+                .max(1);
+            let usage = json!({
+                "input_tokens": input_tokens,
+                "input_tokens_details": { "cached_tokens": 0 },
+                "output_tokens": output_tokens,
+                "output_tokens_details": { "reasoning_tokens": 0 },
+                "total_tokens": input_tokens + output_tokens,
+            });
+            if stream {
+                send_responses_sse(out, &id, &model, &items, &usage)?;
+                Ok(false)
+            } else {
+                let body = response_object(&id, &model, "completed", &items, Some(&usage));
+                send_json(out, 200, &[], &body, shared)?;
+                Ok(true)
+            }
+        }
     }
+}
+
+/// Models listed by `GET /v1/models`.
+pub const MODELS: &[&str] = &["gpt-5.5", "claude-opus-4-8"];
+
+/// Sends the head of an answer (and, streaming, its first event), then closes the socket.
+fn drop_mid_answer(out: &mut TcpStream, stream: bool, first: &Value) -> std::io::Result<bool> {
+    if stream {
+        out.write_all(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n",
+        )?;
+        sse(out, first["type"].as_str().unwrap_or("message"), first)?;
+    } else {
+        out.write_all(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 4096\r\n\r\n{\"id\":",
+        )?;
+    }
+    out.flush()?;
+    out.shutdown(Shutdown::Both)?;
+    Ok(false)
 }
 
 fn message_plan(turn: Turn, stream: bool, model: String, input_tokens: u64) -> Plan {
@@ -657,7 +899,7 @@ fn message_plan(turn: Turn, stream: bool, model: String, input_tokens: u64) -> P
             retry_after,
             should_retry,
         } => {
-            let mut plan = error_plan(status, &kind, &message, retry_after);
+            let mut plan = error_plan(Api::Anthropic, status, &kind, &message, retry_after);
             if let (Some(retry), Plan::Json { headers, .. }) = (should_retry, &mut plan) {
                 headers.push(("x-should-retry".to_string(), retry.to_string()));
             }
@@ -672,16 +914,256 @@ fn message_plan(turn: Turn, stream: bool, model: String, input_tokens: u64) -> P
     }
 }
 
-fn error_plan(status: u16, kind: &str, message: &str, retry_after: Option<u64>) -> Plan {
+fn response_plan(turn: Turn, stream: bool, model: String, input_tokens: u64) -> Plan {
+    match turn {
+        Turn::Error {
+            status,
+            kind,
+            message,
+            retry_after,
+            should_retry,
+        } => {
+            let mut plan = error_plan(Api::OpenAi, status, &kind, &message, retry_after);
+            if let (Some(retry), Plan::Json { headers, .. }) = (should_retry, &mut plan) {
+                headers.push(("x-should-retry".to_string(), retry.to_string()));
+            }
+            plan
+        }
+        turn => Plan::Response {
+            turn,
+            stream,
+            model,
+            input_tokens,
+        },
+    }
+}
+
+/// OpenAI's `(type, code)` for an error given by its Anthropic type (the [`Turn::Error`]
+/// `kind`); a kind that is not an Anthropic type is used as OpenAI's type, without a code.
+fn openai_error_kind(status: u16, kind: &str) -> (String, Option<&'static str>) {
+    match kind {
+        "rate_limit_error" => ("requests".into(), Some("rate_limit_exceeded")),
+        "overloaded_error" => ("server_error".into(), Some("server_is_overloaded")),
+        "api_error" => ("server_error".into(), None),
+        "not_found_error" => ("invalid_request_error".into(), Some("not_found")),
+        "authentication_error" => ("invalid_request_error".into(), Some("invalid_api_key")),
+        _ if status == 429 && kind.is_empty() => ("requests".into(), Some("rate_limit_exceeded")),
+        other => (other.to_string(), None),
+    }
+}
+
+/// An error answer in `api`'s shape: Anthropic's `{"type": "error", "error": {type,
+/// message}}` or OpenAI's `{"error": {message, type, param, code}}`; `retry-after` header
+/// when given.
+fn error_plan(api: Api, status: u16, kind: &str, message: &str, retry_after: Option<u64>) -> Plan {
     let mut headers = vec![];
     if let Some(s) = retry_after {
         headers.push(("retry-after".to_string(), s.to_string()));
     }
+    let body = match api {
+        Api::Anthropic => {
+            json!({ "type": "error", "error": { "type": kind, "message": message } })
+        }
+        Api::OpenAi => {
+            let (kind, code) = openai_error_kind(status, kind);
+            json!({ "error": { "message": message, "type": kind, "param": null, "code": code } })
+        }
+    };
     Plan::Json {
         status,
         headers,
-        body: json!({ "type": "error", "error": { "type": kind, "message": message } }),
+        body,
     }
+}
+
+/// A Responses API `response` object.
+fn response_object(
+    id: &str,
+    model: &str,
+    status: &str,
+    output: &[Value],
+    usage: Option<&Value>,
+) -> Value {
+    json!({
+        "id": id,
+        "object": "response",
+        "created_at": 1_700_000_000,
+        "status": status,
+        "error": null,
+        "incomplete_details": null,
+        "model": model,
+        "output": output,
+        "parallel_tool_calls": true,
+        "usage": usage,
+    })
+}
+
+/// The Responses API output items of a turn, complete: an assistant `message` with one
+/// `output_text` part, then for a tool call a `function_call` (object input, JSON-encoded
+/// into `arguments`) or a `custom_tool_call` (string input, e.g. `apply_patch`).
+fn output_items(turn: &Turn, shared: &Shared) -> Vec<Value> {
+    let message = |text: &str, shared: &Shared| {
+        json!({
+            "type": "message",
+            "id": format!("msg_scripted_{:06}", shared.next_id()),
+            "status": "completed",
+            "role": "assistant",
+            "content": [{ "type": "output_text", "text": text, "annotations": [] }],
+        })
+    };
+    match turn {
+        Turn::Text(t) => vec![message(t, shared)],
+        Turn::ToolUse { text, name, input } => {
+            let mut items = vec![];
+            if let Some(t) = text {
+                items.push(message(t, shared));
+            }
+            let n = shared.next_id();
+            items.push(match input {
+                Value::String(raw) => json!({
+                    "type": "custom_tool_call",
+                    "id": format!("ctc_scripted_{n:06}"),
+                    "status": "completed",
+                    "call_id": format!("call_scripted_{n:06}"),
+                    "name": name,
+                    "input": raw,
+                }),
+                other => json!({
+                    "type": "function_call",
+                    "id": format!("fc_scripted_{n:06}"),
+                    "status": "completed",
+                    "call_id": format!("call_scripted_{n:06}"),
+                    "name": name,
+                    "arguments": other.to_string(),
+                }),
+            });
+            items
+        }
+        // Errors are answered before this; a delay is never popped as an answer.
+        Turn::Error { .. } | Turn::Delay(_) | Turn::Drop => vec![],
+    }
+}
+
+/// Streams a Responses API answer the way OpenAI does: `response.created`,
+/// `response.in_progress`, then per output item `response.output_item.added`, its deltas
+/// (`response.content_part.added` / `response.output_text.delta`… / `.done` /
+/// `response.content_part.done` for a message, `response.function_call_arguments.delta`… /
+/// `.done` for a function call, `response.custom_tool_call_input.delta`… / `.done` for a
+/// custom tool call) and `response.output_item.done`, and `response.completed` with the
+/// usage. Every event carries a `sequence_number`.
+fn send_responses_sse(
+    out: &mut TcpStream,
+    id: &str,
+    model: &str,
+    items: &[Value],
+    usage: &Value,
+) -> std::io::Result<()> {
+    out.write_all(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n",
+    )?;
+    let mut seq = 0u64;
+    let mut emit = |out: &mut TcpStream, mut data: Value| -> std::io::Result<()> {
+        data["sequence_number"] = json!(seq);
+        seq += 1;
+        let event = data["type"].as_str().unwrap_or("").to_string();
+        sse(out, &event, &data)
+    };
+    let pending = response_object(id, model, "in_progress", &[], None);
+    emit(
+        out,
+        json!({ "type": "response.created", "response": pending }),
+    )?;
+    emit(
+        out,
+        json!({ "type": "response.in_progress", "response": pending }),
+    )?;
+    for (index, item) in items.iter().enumerate() {
+        let item_id = item["id"].clone();
+        match item["type"].as_str() {
+            Some("message") => {
+                let text = item["content"][0]["text"].as_str().unwrap_or("");
+                let mut added = item.clone();
+                added["status"] = json!("in_progress");
+                added["content"] = json!([]);
+                emit(
+                    out,
+                    json!({ "type": "response.output_item.added",
+                                  "output_index": index, "item": added }),
+                )?;
+                emit(
+                    out,
+                    json!({ "type": "response.content_part.added", "item_id": item_id,
+                                  "output_index": index, "content_index": 0,
+                                  "part": { "type": "output_text", "text": "", "annotations": [] } }),
+                )?;
+                for p in pieces(text, 16) {
+                    emit(
+                        out,
+                        json!({ "type": "response.output_text.delta", "item_id": item_id,
+                                      "output_index": index, "content_index": 0, "delta": p }),
+                    )?;
+                }
+                emit(
+                    out,
+                    json!({ "type": "response.output_text.done", "item_id": item_id,
+                                  "output_index": index, "content_index": 0, "text": text }),
+                )?;
+                emit(
+                    out,
+                    json!({ "type": "response.content_part.done", "item_id": item_id,
+                                  "output_index": index, "content_index": 0,
+                                  "part": item["content"][0] }),
+                )?;
+            }
+            Some(kind) => {
+                let (field, delta_event, done_event) = if kind == "custom_tool_call" {
+                    (
+                        "input",
+                        "response.custom_tool_call_input.delta",
+                        "response.custom_tool_call_input.done",
+                    )
+                } else {
+                    (
+                        "arguments",
+                        "response.function_call_arguments.delta",
+                        "response.function_call_arguments.done",
+                    )
+                };
+                let full = item[field].as_str().unwrap_or("").to_string();
+                let mut added = item.clone();
+                added["status"] = json!("in_progress");
+                added[field] = json!("");
+                emit(
+                    out,
+                    json!({ "type": "response.output_item.added",
+                                  "output_index": index, "item": added }),
+                )?;
+                for p in pieces(&full, 24) {
+                    emit(
+                        out,
+                        json!({ "type": delta_event, "item_id": item_id,
+                                      "output_index": index, "delta": p }),
+                    )?;
+                }
+                emit(
+                    out,
+                    json!({ "type": done_event, "item_id": item_id,
+                                  "output_index": index, field: full }),
+                )?;
+            }
+            None => {}
+        }
+        emit(
+            out,
+            json!({ "type": "response.output_item.done",
+                          "output_index": index, "item": item }),
+        )?;
+    }
+    let done = response_object(id, model, "completed", items, Some(usage));
+    emit(
+        out,
+        json!({ "type": "response.completed", "response": done }),
+    )
 }
 
 /// The content blocks (complete, as in a non-streaming reply) and the stop reason.
@@ -702,7 +1184,7 @@ fn content_blocks(turn: &Turn, shared: &Shared) -> (Vec<Value>, &'static str) {
             (blocks, "tool_use")
         }
         // Errors are answered before this; a delay is never popped as an answer.
-        Turn::Error { .. } | Turn::Delay(_) => (vec![], "end_turn"),
+        Turn::Error { .. } | Turn::Delay(_) | Turn::Drop => (vec![], "end_turn"),
     }
 }
 
