@@ -12,95 +12,14 @@ mod agents;
 #[path = "support/model_server.rs"]
 mod model_server;
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use agents::{Tmux, poll};
 use model_server::{Answer, ModelServer, Turn};
 
 const KEY: &str = "sk-ant-api03-bosun-scripted-test-key-0123456789abcdef";
-
-/// A private tmux server, killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
-        let mut cmd = Command::new("tmux");
-        cmd.args(["-L", &self.socket, "-f", "/dev/null"]).args(args);
-        cmd.stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn tmux");
-        if let Some(input) = stdin {
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(input)
-                .expect("write stdin");
-        }
-        let out = child.wait_with_output().expect("tmux output");
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    fn capture(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "live"], None).stdout)
-            .into_owned()
-    }
-
-    fn paste(&self, text: &str) {
-        self.run(&["load-buffer", "-b", "prompt", "-"], Some(text.as_bytes()));
-        self.run(
-            &[
-                "paste-buffer",
-                "-d",
-                "-p",
-                "-r",
-                "-b",
-                "prompt",
-                "-t",
-                "live",
-            ],
-            None,
-        );
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-/// Poll the screen until `done(screen)` or the deadline; returns the last screen.
-fn poll(tmux: &Tmux, timeout: Duration, what: &str, mut done: impl FnMut(&str) -> bool) -> String {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let screen = tmux.capture();
-        if done(&screen) {
-            return screen;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; screen:\n{screen}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// Claude Code running in its own tmux server and HOME against a scripted model server.
 struct Live {

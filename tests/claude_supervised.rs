@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use agents::KillServer;
 use bosun::config::Config;
 use bosun::pipeline::Engine;
 use bosun::store::events::{self, EventKind};
@@ -33,16 +34,6 @@ const TASK: &str = "ET-001";
 /// The artifact the stage's gate wants and the scripted Write call creates.
 const ARTIFACT: &str = "out.md";
 const CONTENT: &str = "# Analysis\n\nwritten by the scripted model\n";
-
-struct KillServer(String);
-
-impl Drop for KillServer {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.0, "kill-server"])
-            .output();
-    }
-}
 
 /// One analysis stage played by the real `claude` under a real [`Supervisor`]: a git project,
 /// a SQLite database, a private tmux server (killed on drop), a HOME whose `.claude.json`

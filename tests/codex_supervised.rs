@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use agents::KillServer;
 use bosun::config::Config;
 use bosun::pipeline::Engine;
 use bosun::store::Store;
@@ -33,17 +34,6 @@ use model_server::{Answer, ModelServer, Turn};
 const ARTIFACT: &str = "# Analysis\n\nwritten by the scripted model\n";
 /// The role's prompt template.
 const PROMPT: &str = "Write the analysis of {key} ({title}) to out.md.";
-
-/// Kills the test's tmux server on drop.
-struct KillServer(String);
-
-impl Drop for KillServer {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.0, "kill-server"])
-            .output();
-    }
-}
 
 /// A project, a database, a CODEX_HOME, the config layer and a supervisor over them.
 struct Rig {

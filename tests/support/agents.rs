@@ -5,6 +5,9 @@
 //! without the CLI it prints a loud skip message and returns `None`, except under `CI=true`,
 //! where a missing CLI fails the test.
 //!
+//! [`Tmux`] is a private tmux server (killed on drop) whose pane `live` runs the CLI, and
+//! [`poll`] waits for its screen to show something.
+//!
 //! [`Fixtures`] saves labelled screens as `tests/fixtures/<cli>-<version>/<status>-<n>.txt`
 //! (`capture-pane -p`, the text) and `<status>-<n>.ansi` (`capture-pane -p -e`, with colours)
 //! when `BOSUN_FIXTURES_DIR` is set; `scripts/capture-fixtures.sh` sets it and runs the live
@@ -12,8 +15,10 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The CLI `bin` (`claude`, `codex`): `$BOSUN_<BIN>_BIN`, else the pinned install under
 /// `${BOSUN_AGENTS_DIR:-.cache/agents}`, else `PATH`.
@@ -103,5 +108,114 @@ impl Fixtures {
             std::fs::write(dir.join(format!("{status}-{n}.{ext}")), &out.stdout)
                 .expect("save fixture");
         }
+    }
+}
+
+/// A private tmux server, killed on drop.
+pub struct Tmux {
+    /// Its `-L` socket name.
+    pub socket: String,
+}
+
+impl Tmux {
+    /// Runs `tmux ARGS` (with `stdin`), asserting success.
+    pub fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut cmd = Command::new("tmux");
+        cmd.args(["-L", &self.socket, "-f", "/dev/null"]).args(args);
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn tmux");
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input)
+                .expect("write stdin");
+        }
+        let out = child.wait_with_output().expect("tmux output");
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// The `live` pane's screen as text.
+    pub fn capture(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "live"], None).stdout)
+            .into_owned()
+    }
+
+    /// Pastes `text` into the `live` pane (bracketed).
+    pub fn paste(&self, text: &str) {
+        self.run(&["load-buffer", "-b", "prompt", "-"], Some(text.as_bytes()));
+        self.run(
+            &[
+                "paste-buffer",
+                "-d",
+                "-p",
+                "-r",
+                "-b",
+                "prompt",
+                "-t",
+                "live",
+            ],
+            None,
+        );
+    }
+
+    /// Presses `keys` in the `live` pane.
+    pub fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "live"];
+        args.extend_from_slice(keys);
+        self.run(&args, None);
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Poll the screen until `done(screen)` or the deadline; returns the last screen.
+pub fn poll(
+    tmux: &Tmux,
+    timeout: Duration,
+    what: &str,
+    mut done: impl FnMut(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let screen = tmux.capture();
+        if done(&screen) {
+            return screen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; screen:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Kills the tmux server on socket `.0` when dropped (a supervised test's agents).
+pub struct KillServer(pub String);
+
+impl Drop for KillServer {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.0, "kill-server"])
+            .stderr(Stdio::null())
+            .output();
     }
 }
