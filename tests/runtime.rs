@@ -407,7 +407,8 @@ fn a_hung_agent_is_killed_by_the_watchdog_with_no_process_left() {
 fn a_hostile_prompt_is_delivered_byte_exact() {
     let record = tempfile::tempdir().expect("record dir");
     let hostile = format!(
-        "-leading dash; trailing semicolon;\n\"double\" 'single' `back` $HOME $(rm -rf /) \\ \t tab\nunicode: ünïcødé — 日本語 🚢\n{}",
+        "-leading dash; trailing semicolon;\n\"double\" 'single' `back` $HOME $(rm -rf /) \\ \t tab\nunicode: ünïcødé — 日本語 🚢\n\
+         an early paste end \x1b[201~ and more on the same line\n{}",
         "0123456789abcdef".repeat(100 * 1024 / 16)
     );
     let layer = simple_pipeline(
@@ -444,7 +445,14 @@ fn a_hostile_prompt_is_delivered_byte_exact() {
             artifacts: vec!["out-only.md".into()],
         },
     );
+    // The one change: the bracketed-paste end marker is dropped (else the rest of the
+    // prompt would arrive as typed keys, its first newline submitting it early).
+    let expected = expected.replace("\x1b[201~", "");
     assert!(got.len() > 100 * 1024);
+    assert!(
+        String::from_utf8_lossy(&got).contains("an early paste end  and more on the same line\n"),
+        "the line survived whole"
+    );
     assert!(
         got == expected.as_bytes(),
         "prompt differs: got {} bytes, expected {}",

@@ -430,9 +430,15 @@ impl Tmux {
     /// wrapped in bracketed-paste codes only if the program asked for them, and newlines are
     /// sent as LF (not turned into CR).
     ///
+    /// The one exception: the bracketed-paste markers `ESC [200~` and `ESC [201~` are
+    /// removed first ([`without_paste_markers`]). tmux passes them through, and an end marker
+    /// inside the text would end the paste early, so the agent would take the rest as typed
+    /// keys (a newline there submits).
+    ///
     /// Errors: [`TmuxError::Command`] when tmux refuses (e.g. no such pane; the temporary
     /// buffer is then deleted).
     pub fn paste(&self, pane: &str, text: &str) -> Result<(), TmuxError> {
+        let text = without_paste_markers(text);
         let buffer = format!(
             "bosun-paste-{}-{}",
             std::process::id(),
@@ -874,9 +880,35 @@ fn command_names(cmds: &[TmuxCommand<'_>]) -> String {
         .join(" + ")
 }
 
+/// `text` without bracketed-paste markers (`ESC [200~`, `ESC [201~`; xterm's bracketed
+/// paste mode), which must never reach a program inside a paste.
+pub fn without_paste_markers(text: &str) -> std::borrow::Cow<'_, str> {
+    const MARKERS: [&str; 2] = ["\x1b[200~", "\x1b[201~"];
+    if !MARKERS.iter().any(|m| text.contains(m)) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    // Until none is left: removing one can join the halves of another.
+    let mut out = text.to_string();
+    while let Some(m) = MARKERS.iter().find(|m| out.contains(**m)) {
+        out = out.replace(m, "");
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paste_markers_are_removed_even_when_nested() {
+        assert_eq!(without_paste_markers("plain"), "plain");
+        assert_eq!(without_paste_markers("a\x1b[201~b\x1b[200~c"), "abc");
+        assert_eq!(without_paste_markers("x\x1b[20\x1b[201~1~y"), "xy");
+        assert_eq!(
+            without_paste_markers("\x1b[31mred\x1b[0m"),
+            "\x1b[31mred\x1b[0m"
+        );
+    }
 
     #[test]
     fn versions() {
