@@ -360,12 +360,20 @@ fn codex_permission_prompt_is_waiting_and_answered_with_bosun_answer() {
     let mut sup = rig.supervisor();
     let mut seen = Vec::new();
     let key = rig.key.clone();
+    let mut dialog_at = None;
     rig.tick_until(
         &mut sup,
         Duration::from_secs(120),
         "codex to ask for approval",
         &mut seen,
-        |sup, _| {
+        |sup, store| {
+            if dialog_at.is_none()
+                && rig
+                    .screen(sup, store)
+                    .contains("Would you like to run the following command?")
+            {
+                dialog_at = Some(bosun::store::now_ms());
+            }
             sup.run_statuses()
                 .iter()
                 .any(|(_, k, s)| *k == key && *s == RunStatus::Waiting)
@@ -439,7 +447,8 @@ fn codex_permission_prompt_is_waiting_and_answered_with_bosun_answer() {
     );
     rig.assert_stage_done(&store);
     assert_eq!(rig.runs(&store).len(), 1, "one run, no retry");
-    // The PermissionRequest hook came before the dialog was answered.
+    // The PermissionRequest hook came before the dialog was drawn (which is why it is not
+    // taken as waiting: an answer sent then is lost; the screen reports the dialog).
     let run = rig.runs(&store).pop().expect("run");
     let calls = hooks::for_run(store.conn(), run.id).expect("hooks");
     let ask = calls
@@ -447,6 +456,10 @@ fn codex_permission_prompt_is_waiting_and_answered_with_bosun_answer() {
         .find(|c| c.event == HookEvent::PermissionRequest)
         .unwrap_or_else(|| panic!("a PermissionRequest hook: {calls:?}"));
     assert_eq!(ask.detail, "Bash: May I write out.md?");
+    eprintln!(
+        "PermissionRequest hook {} ms before the dialog was on screen",
+        dialog_at.map_or(0, |d| d - ask.at)
+    );
     assert_eq!(calls.last().map(|c| c.event), Some(HookEvent::Stop));
     rig.done_by_hook(&store, run.id);
 }

@@ -18,8 +18,8 @@ text_enum! {
         PreToolUse = "PreToolUse",
         /// The agent notifies the user; `permission_prompt` means it waits for an answer.
         Notification = "Notification",
-        /// The agent is about to ask the user to approve a tool call (Codex): it waits for
-        /// an answer.
+        /// The agent is about to ask the user to approve a tool call (Codex); recorded only:
+        /// it comes before the dialog can take an answer.
         PermissionRequest = "PermissionRequest",
         /// The agent finished its turn.
         Stop = "Stop",

@@ -7,6 +7,20 @@
 //! `bosun --db <db> hook --run <id> --token <token>` with the hook's JSON on standard input
 //! (format: <https://docs.anthropic.com/en/docs/claude-code/hooks>).
 //!
+//! A provider with `hooks = "codex"` is launched with one extra argument pair,
+//! `-c hooks={…}` ([`codex_args`]): command hooks for [`CODEX_SUBSCRIBED`] running
+//! `bosun --db <db> hook --run <id> --token "$BOSUN_HOOK_TOKEN"` (the shell takes the token
+//! from the pane's environment, so it is not on Codex's command line), plus
+//! `hooks.state."/<session-flags>/config.toml:<event>:0:0".trusted_hash` for each. Codex
+//! 0.169.0 (`hooks` feature, stable and on by default) loads hooks from every config layer,
+//! `-c` overrides included, but runs a user-level hook only once it is trusted: without the
+//! hashes its `/hooks` view says "2 hooks need review before they can run" and none fires.
+//! The hash is SHA-256 over the canonical JSON of `{event_name, hooks: [handler with
+//! async = false]}`, checked against the one Codex itself recorded. Nothing is written to the
+//! user's `CODEX_HOME`, and no other hook's trust changes (unlike
+//! `--dangerously-bypass-hook-trust`, which would also run the user's and the repository's
+//! unreviewed hooks).
+//!
 //! [`receive`] checks the token, keeps the useful part of the payload and appends a
 //! [`hooks`] row; the supervisor reads new rows every tick and takes them as the strongest
 //! status signal ([`signal`]), with the screen as the fallback. A call with a wrong token is
@@ -17,6 +31,18 @@
 //! `notification_type: permission_prompt` about 6 s after a permission dialog appears, `Stop`
 //! with `last_assistant_message` when the turn ends, and `StopFailure` with
 //! `error: rate_limit | server_error | …` instead of `Stop` when it ends on an API error.
+//!
+//! Observed with Codex 0.169.0 in its TUI with a custom model provider (payloads carry the
+//! same `hook_event_name`s and fields as Claude Code's, plus `turn_id` and `model`):
+//! `UserPromptSubmit` with `prompt` when the prompt is taken; `PreToolUse` before every tool
+//! (`tool_name: "Bash"` for `exec_command`, `tool_input.command`); `PermissionRequest` with
+//! `tool_input.description` (the model's justification) about 0.6 s *before* the approval
+//! dialog is drawn, so it is recorded but not taken as waiting (a key sent then is lost; the
+//! screen reports the dialog); `Stop` with `last_assistant_message` when the turn ends. A turn
+//! that fails (a 429 given up) calls no hook at all: the screen reports the error.
+//! (`SessionStart` comes with the first prompt, `PostToolUse` after each tool; neither is
+//! subscribed.) Codex's legacy `notify` program is no substitute: it is called with
+//! `agent-turn-complete` for the background thread-title request too.
 
 use std::io::Write;
 use std::path::Path;
@@ -338,7 +364,7 @@ pub fn receive(
 
 /// What a hook call says about the agent's status, if anything: a `Notification` counts
 /// only when it is a permission prompt (an idle reminder says nothing new); Codex's
-/// `PermissionRequest` means waiting.
+/// `PermissionRequest` is only recorded (it comes before the dialog can be answered).
 pub fn signal(hook: &Hook) -> Option<HookSignal> {
     match hook.event {
         HookEvent::UserPromptSubmit | HookEvent::PreToolUse => Some(HookSignal::Busy),
@@ -346,7 +372,9 @@ pub fn signal(hook: &Hook) -> Option<HookSignal> {
             Some(HookSignal::Waiting)
         }
         HookEvent::Notification => None,
-        HookEvent::PermissionRequest => Some(HookSignal::Waiting),
+        // Codex calls it ~0.6 s before its dialog is drawn and can take a key: waiting
+        // reported then invites an answer that is lost. The screen reports the dialog.
+        HookEvent::PermissionRequest => None,
         HookEvent::Stop => Some(HookSignal::Done),
         HookEvent::StopFailure => Some(HookSignal::Failed),
     }
@@ -407,7 +435,7 @@ mod tests {
             detail: detail.into(),
             at: 0,
         };
-        assert_eq!(signal(&call(e, &d)), Some(HookSignal::Waiting));
+        assert_eq!(signal(&call(e, &d)), None, "the screen reports the dialog");
         let p = br#"{"session_id":"s","turn_id":"t","hook_event_name":"Stop","model":"gpt-5.5","permission_mode":"default","stop_hook_active":false,"last_assistant_message":"Done one."}"#;
         assert_eq!(
             parse_payload(p).expect("parse"),
