@@ -1,7 +1,7 @@
 //! The real Codex CLI playing a stage under bosun's supervisor: launched in its pane from the
 //! built-in `codex` profile (command and environment overridden to point at the pinned CLI
 //! and a private CODEX_HOME), prompt pasted and submitted, busy, waiting, done and errors read
-//! from its real screen, the worktree committed, the artifact gate passed, a permission prompt
+//! from its real screen and its hooks (`-c hooks={…}` calling this build's `bosun hook`), the worktree committed, the artifact gate passed, a permission prompt
 //! answered with `bosun answer`, a 429 requeued with backoff. The model is bosun's scripted
 //! Responses API server on 127.0.0.1, whose `exec_command` calls write the artifact. Needs
 //! `codex` (`scripts/install-agents.sh`): skipped loudly without it, failed under `CI=true`.
