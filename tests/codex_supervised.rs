@@ -1,7 +1,7 @@
 //! The real Codex CLI playing a stage under bosun's supervisor: launched in its pane from the
 //! built-in `codex` profile (command and environment overridden to point at the pinned CLI
 //! and a private CODEX_HOME), prompt pasted and submitted, busy, waiting, done and errors read
-//! from its real screen, the worktree committed, the artifact gate passed, a permission prompt
+//! from its real screen and its hooks (`-c hooks={…}` calling this build's `bosun hook`), the worktree committed, the artifact gate passed, a permission prompt
 //! answered with `bosun answer`, a 429 requeued with backoff. The model is bosun's scripted
 //! Responses API server on 127.0.0.1, whose `exec_command` calls write the artifact. Needs
 //! `codex` (`scripts/install-agents.sh`): skipped loudly without it, failed under `CI=true`.
@@ -23,6 +23,7 @@ use bosun::config::Config;
 use bosun::pipeline::Engine;
 use bosun::store::Store;
 use bosun::store::events::{self, EventKind};
+use bosun::store::hooks::{self, HookEvent};
 use bosun::store::jobs::{self, JobStatus};
 use bosun::store::runs::{self, RunStatus};
 use bosun::store::tasks::{self, TaskState};
@@ -133,6 +134,8 @@ path = "out.md"
     fn supervisor(&self) -> Supervisor {
         let mut opts = Options::new(self.dir.clone(), &self.socket);
         opts.owner = "test".into();
+        // The agent's hooks call this build's `bosun hook`.
+        opts.bosun_exe = env!("CARGO_BIN_EXE_bosun").into();
         Supervisor::start(self.cfg.clone(), self.store(), opts).expect("supervisor")
     }
 
@@ -217,6 +220,30 @@ path = "out.md"
         }
     }
 
+    /// The events of the hook calls `run_id` received, in order.
+    fn hook_events(&self, store: &Store, run_id: i64) -> Vec<HookEvent> {
+        hooks::for_run(store.conn(), run_id)
+            .expect("hooks")
+            .iter()
+            .map(|c| c.event)
+            .collect()
+    }
+
+    /// The `… is done (agent hook)` status event of `run_id`: completion came from its `Stop`
+    /// hook, not from the screen.
+    fn done_by_hook(&self, store: &Store, run_id: i64) -> events::Event {
+        events::recent(store.conn(), None, 100)
+            .expect("events")
+            .into_iter()
+            .find(|e| e.run_id == Some(run_id) && e.message.ends_with("is done (agent hook)"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no done status event from the Stop hook; events: {:#?}",
+                    self.events(store)
+                )
+            })
+    }
+
     /// The task is done, its last run done, the artifact in the worktree and committed.
     fn assert_stage_done(&self, store: &Store) {
         assert_eq!(self.task(store).state, TaskState::Done);
@@ -290,6 +317,31 @@ fn codex_completes_a_stage_whose_artifact_a_tool_call_writes() {
         rig.requests()
     );
     assert_eq!(rig.server.answered(), 2, "{}", rig.requests());
+    // Codex's hooks reached bosun: prompt taken, the command, the end of the turn with its
+    // last message (the run's final message), and completion came from the Stop hook.
+    let store = rig.store();
+    let run = rig.runs(&store).pop().expect("run");
+    assert_eq!(
+        rig.hook_events(&store, run.id),
+        [
+            HookEvent::UserPromptSubmit,
+            HookEvent::PreToolUse,
+            HookEvent::Stop
+        ]
+    );
+    let calls = hooks::for_run(store.conn(), run.id).expect("hooks");
+    assert_eq!(calls[1].detail, "Bash");
+    assert_eq!(
+        run.final_message.as_deref(),
+        Some("I wrote out.md with the analysis.")
+    );
+    rig.done_by_hook(&store, run.id);
+    let rejected = events::recent(store.conn(), None, 100)
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.kind == EventKind::HookRejected)
+        .count();
+    assert_eq!(rejected, 0, "every hook call had the run's token");
 }
 
 #[test]
@@ -308,12 +360,20 @@ fn codex_permission_prompt_is_waiting_and_answered_with_bosun_answer() {
     let mut sup = rig.supervisor();
     let mut seen = Vec::new();
     let key = rig.key.clone();
+    let mut dialog_at = None;
     rig.tick_until(
         &mut sup,
         Duration::from_secs(120),
         "codex to ask for approval",
         &mut seen,
-        |sup, _| {
+        |sup, store| {
+            if dialog_at.is_none()
+                && rig
+                    .screen(sup, store)
+                    .contains("Would you like to run the following command?")
+            {
+                dialog_at = Some(bosun::store::now_ms());
+            }
             sup.run_statuses()
                 .iter()
                 .any(|(_, k, s)| *k == key && *s == RunStatus::Waiting)
@@ -387,6 +447,21 @@ fn codex_permission_prompt_is_waiting_and_answered_with_bosun_answer() {
     );
     rig.assert_stage_done(&store);
     assert_eq!(rig.runs(&store).len(), 1, "one run, no retry");
+    // The PermissionRequest hook came before the dialog was drawn (which is why it is not
+    // taken as waiting: an answer sent then is lost; the screen reports the dialog).
+    let run = rig.runs(&store).pop().expect("run");
+    let calls = hooks::for_run(store.conn(), run.id).expect("hooks");
+    let ask = calls
+        .iter()
+        .find(|c| c.event == HookEvent::PermissionRequest)
+        .unwrap_or_else(|| panic!("a PermissionRequest hook: {calls:?}"));
+    assert_eq!(ask.detail, "Bash: May I write out.md?");
+    eprintln!(
+        "PermissionRequest hook {} ms before the dialog was on screen",
+        dialog_at.map_or(0, |d| d - ask.at)
+    );
+    assert_eq!(calls.last().map(|c| c.event), Some(HookEvent::Stop));
+    rig.done_by_hook(&store, run.id);
 }
 
 #[test]
@@ -424,12 +499,22 @@ fn codex_completion_is_detected_within_two_seconds_of_the_turn_summary() {
             if pane.is_none() {
                 pane = run.pane_id.clone();
             }
-            if summary_at.is_none()
-                && let Some(p) = &pane
-                && let Ok(screen) = sup.tmux().capture(p, false)
-                && screen
-                    .split_once("I wrote out.md with the analysis.")
+            // The summary on screen; once the Stop hook completed the run its window may
+            // close before the next capture, so the pane's output log counts too.
+            let summary_in = |text: &str| {
+                text.split_once("I wrote out.md with the analysis.")
                     .is_some_and(|(_, below)| below.contains("Worked for "))
+            };
+            if summary_at.is_none()
+                && (pane
+                    .as_ref()
+                    .and_then(|p| sup.tmux().capture(p, false).ok())
+                    .is_some_and(|screen| summary_in(&screen))
+                    || run
+                        .log_path
+                        .as_ref()
+                        .and_then(|l| std::fs::read(l).ok())
+                        .is_some_and(|log| summary_in(&String::from_utf8_lossy(&log))))
             {
                 summary_at = Some(Instant::now());
             }
@@ -444,7 +529,14 @@ fn codex_completion_is_detected_within_two_seconds_of_the_turn_summary() {
         done_at.expect("done seen"),
     );
     let lag = done_at.saturating_duration_since(summary_at);
-    eprintln!("done {lag:?} after the turn summary appeared (statuses {seen:?})");
+    if done_at < summary_at {
+        eprintln!(
+            "done {:?} before the turn summary appeared (statuses {seen:?})",
+            summary_at - done_at
+        );
+    } else {
+        eprintln!("done {lag:?} after the turn summary appeared (statuses {seen:?})");
+    }
     assert!(
         lag <= Duration::from_secs(2),
         "the run was marked done {lag:?} after codex showed its turn summary"
@@ -456,7 +548,15 @@ fn codex_completion_is_detected_within_two_seconds_of_the_turn_summary() {
         &mut seen,
         |_, store| rig.task(store).state == TaskState::Done,
     );
-    rig.assert_stage_done(&rig.store());
+    let store = rig.store();
+    rig.assert_stage_done(&store);
+    // Completion came from the Stop hook.
+    let run = runs::get(store.conn(), run_id.expect("run")).expect("run");
+    rig.done_by_hook(&store, run.id);
+    assert_eq!(
+        run.final_message.as_deref(),
+        Some("I wrote out.md with the analysis.")
+    );
 }
 
 #[test]
@@ -504,6 +604,11 @@ fn codex_rate_limit_is_a_transient_failure_requeued_with_backoff() {
     assert_eq!(first.status, RunStatus::Error, "{first:?}");
     let error = first.error.clone().unwrap_or_default();
     assert!(error.contains("429"), "{error}");
+    // Codex calls no hook when a turn fails: only the prompt was taken.
+    assert_eq!(
+        rig.hook_events(&store, first.id),
+        [HookEvent::UserPromptSubmit]
+    );
     assert!(
         seen.contains(&RunStatus::Error),
         "the error was read from codex's screen: {seen:?}"

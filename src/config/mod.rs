@@ -122,6 +122,9 @@ pub enum HookStyle {
     /// Claude Code: launched with `--settings FILE` adding command hooks that call
     /// `bosun hook`.
     ClaudeCode,
+    /// OpenAI Codex CLI: launched with a `-c hooks={…}` override adding command hooks that
+    /// call `bosun hook`, trusted for that invocation by their hashes in `hooks.state`.
+    Codex,
 }
 
 /// A status a provider's screen can show (the detector's vocabulary).
@@ -175,7 +178,8 @@ pub struct ProviderConfig {
     pub exit_command: Option<String>,
     /// Extra transient-failure patterns, added to the queue's defaults.
     pub transient: Vec<String>,
-    /// The CLI's hook mechanism (`hooks = "claude-code"`); [`HookStyle::None`] by default.
+    /// The CLI's hook mechanism (`hooks = "claude-code"` or `"codex"`); [`HookStyle::None`]
+    /// by default.
     pub hooks: HookStyle,
     /// How to install the CLI (a shell command), quoted when it is missing; may be empty.
     pub install: String,

@@ -1,5 +1,5 @@
 //! `hooks`: calls an agent's own hooks made to `bosun hook` (Claude Code's `--settings`
-//! hooks), the strongest signal of what the agent is doing. Written by the `bosun hook`
+//! hooks, Codex's `-c hooks=…` hooks), the strongest signal of what the agent is doing. Written by the `bosun hook`
 //! process, read by the supervisor in id order.
 
 use rusqlite::{Connection, Row, params};
@@ -9,7 +9,8 @@ use super::{Result, text_enum};
 
 text_enum! {
     /// Which hook fired. Names and meanings are Claude Code's
-    /// (<https://docs.anthropic.com/en/docs/claude-code/hooks>).
+    /// (<https://docs.anthropic.com/en/docs/claude-code/hooks>); Codex uses the same names
+    /// and payload fields for the ones it has.
     HookEvent {
         /// The operator's (bosun's) prompt was submitted: the agent took it.
         UserPromptSubmit = "UserPromptSubmit",
@@ -17,6 +18,9 @@ text_enum! {
         PreToolUse = "PreToolUse",
         /// The agent notifies the user; `permission_prompt` means it waits for an answer.
         Notification = "Notification",
+        /// The agent is about to ask the user to approve a tool call (Codex); recorded only:
+        /// it comes before the dialog can take an answer.
+        PermissionRequest = "PermissionRequest",
         /// The agent finished its turn.
         Stop = "Stop",
         /// The turn ended on an API error (`rate_limit`, `server_error`, …).
@@ -34,7 +38,8 @@ pub struct Hook {
     /// Which hook.
     pub event: HookEvent,
     /// What bosun keeps of its payload: the tool name (PreToolUse), `type: message`
-    /// (Notification), the last assistant message (Stop), `error: message` (StopFailure).
+    /// (Notification), `tool: description` (PermissionRequest), the last assistant message
+    /// (Stop), `error: message` (StopFailure).
     pub detail: String,
     /// When it was received, ms since the epoch.
     pub at: i64,

@@ -7,6 +7,20 @@
 //! `bosun --db <db> hook --run <id> --token <token>` with the hook's JSON on standard input
 //! (format: <https://docs.anthropic.com/en/docs/claude-code/hooks>).
 //!
+//! A provider with `hooks = "codex"` is launched with one extra argument pair,
+//! `-c hooks={…}` ([`codex_args`]): command hooks for [`CODEX_SUBSCRIBED`] running
+//! `bosun --db <db> hook --run <id> --token "$BOSUN_HOOK_TOKEN"` (the shell takes the token
+//! from the pane's environment, so it is not on Codex's command line), plus
+//! `hooks.state."/<session-flags>/config.toml:<event>:0:0".trusted_hash` for each. Codex
+//! 0.169.0 (`hooks` feature, stable and on by default) loads hooks from every config layer,
+//! `-c` overrides included, but runs a user-level hook only once it is trusted: without the
+//! hashes its `/hooks` view says "2 hooks need review before they can run" and none fires.
+//! The hash is SHA-256 over the canonical JSON of `{event_name, hooks: [handler with
+//! async = false]}`, checked against the one Codex itself recorded. Nothing is written to the
+//! user's `CODEX_HOME`, and no other hook's trust changes (unlike
+//! `--dangerously-bypass-hook-trust`, which would also run the user's and the repository's
+//! unreviewed hooks).
+//!
 //! [`receive`] checks the token, keeps the useful part of the payload and appends a
 //! [`hooks`] row; the supervisor reads new rows every tick and takes them as the strongest
 //! status signal ([`signal`]), with the screen as the fallback. A call with a wrong token is
@@ -17,6 +31,18 @@
 //! `notification_type: permission_prompt` about 6 s after a permission dialog appears, `Stop`
 //! with `last_assistant_message` when the turn ends, and `StopFailure` with
 //! `error: rate_limit | server_error | …` instead of `Stop` when it ends on an API error.
+//!
+//! Observed with Codex 0.169.0 in its TUI with a custom model provider (payloads carry the
+//! same `hook_event_name`s and fields as Claude Code's, plus `turn_id` and `model`):
+//! `UserPromptSubmit` with `prompt` when the prompt is taken; `PreToolUse` before every tool
+//! (`tool_name: "Bash"` for `exec_command`, `tool_input.command`); `PermissionRequest` with
+//! `tool_input.description` (the model's justification) about 0.6 s *before* the approval
+//! dialog is drawn, so it is recorded but not taken as waiting (a key sent then is lost; the
+//! screen reports the dialog); `Stop` with `last_assistant_message` when the turn ends. A turn
+//! that fails (a 429 given up) calls no hook at all: the screen reports the error.
+//! (`SessionStart` comes with the first prompt, `PostToolUse` after each tool; neither is
+//! subscribed.) Codex's legacy `notify` program is no substitute: it is called with
+//! `agent-turn-complete` for the background thread-title request too.
 
 use std::io::Write;
 use std::path::Path;
@@ -36,6 +62,19 @@ pub const SUBSCRIBED: [HookEvent; 5] = [
     HookEvent::Stop,
     HookEvent::StopFailure,
 ];
+
+/// The hooks bosun subscribes to in Codex (0.169.0 has no failure hook: a turn that ends on
+/// an API error calls none, and the screen reports it).
+pub const CODEX_SUBSCRIBED: [HookEvent; 4] = [
+    HookEvent::UserPromptSubmit,
+    HookEvent::PreToolUse,
+    HookEvent::PermissionRequest,
+    HookEvent::Stop,
+];
+
+/// Where Codex says a `-c` override's hooks come from: the first part of their hook-state
+/// keys (`<source>:<event label>:<group>:<handler>`).
+const CODEX_SESSION_FLAGS: &str = "/<session-flags>/config.toml";
 
 /// Most bytes of a payload field kept in a hook row's detail.
 const DETAIL_MAX: usize = 4096;
@@ -85,12 +124,7 @@ pub fn shell_quote(s: &str) -> String {
 /// Claude Code settings adding a command hook for each of [`SUBSCRIBED`] that calls
 /// `bosun_exe --db db hook --run run_id --token token`.
 pub fn claude_settings(bosun_exe: &str, db: &Path, run_id: i64, token: &str) -> Value {
-    let command = format!(
-        "{} --db {} hook --run {run_id} --token {}",
-        shell_quote(bosun_exe),
-        shell_quote(&db.to_string_lossy()),
-        shell_quote(token)
-    );
+    let command = hook_command(bosun_exe, db, run_id, &shell_quote(token));
     let mut all = serde_json::Map::new();
     for event in SUBSCRIBED {
         let mut matcher = json!({
@@ -102,6 +136,108 @@ pub fn claude_settings(bosun_exe: &str, db: &Path, run_id: i64, token: &str) -> 
         all.insert(event.as_str().to_string(), json!([matcher]));
     }
     json!({ "hooks": all })
+}
+
+/// The `bosun hook` command line a hook runs with `sh -c`. Codex's hooks take the token from
+/// the pane's environment (`BOSUN_HOOK_TOKEN`), which keeps it off Codex's own command line.
+/// `token_arg` is the token as a shell word (quoted, or a quoted variable reference).
+fn hook_command(bosun_exe: &str, db: &Path, run_id: i64, token_arg: &str) -> String {
+    format!(
+        "{} --db {} hook --run {run_id} --token {token_arg}",
+        shell_quote(bosun_exe),
+        shell_quote(&db.to_string_lossy()),
+    )
+}
+
+/// Codex's name for `event` in hook-state keys and trust hashes.
+fn codex_label(event: HookEvent) -> &'static str {
+    match event {
+        HookEvent::UserPromptSubmit => "user_prompt_submit",
+        HookEvent::PreToolUse => "pre_tool_use",
+        HookEvent::PermissionRequest => "permission_request",
+        HookEvent::Stop => "stop",
+        // Not Codex hooks; never subscribed there.
+        HookEvent::Notification => "notification",
+        HookEvent::StopFailure => "stop_failure",
+    }
+}
+
+/// `v` with every object's keys sorted, printed compactly: the form Codex hashes.
+fn canonical_json(v: &Value) -> String {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let fields: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", Value::from(k.as_str()), canonical_json(&map[k])))
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(canonical_json).collect();
+            format!("[{}]", items.join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// `v` as a TOML inline value (JSON strings are valid TOML basic strings, and quoted keys
+/// are valid TOML keys).
+fn toml_inline(v: &Value) -> String {
+    match v {
+        Value::Object(map) => {
+            let fields: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}={}", Value::from(k.as_str()), toml_inline(v)))
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(toml_inline).collect();
+            format!("[{}]", items.join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The hash Codex trusts a command hook by (`hooks.state.<key>.trusted_hash`): SHA-256 of
+/// the canonical JSON of the event's label and its matcher group holding just this handler,
+/// with Codex's defaults filled in (`async = false`).
+fn codex_trust_hash(event: HookEvent, handler: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    let mut handler = handler.clone();
+    handler["async"] = json!(false);
+    let identity = json!({ "event_name": codex_label(event), "hooks": [handler] });
+    let digest = Sha256::digest(canonical_json(&identity).as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// The Codex arguments (`-c hooks={…}`) adding a command hook for each of
+/// [`CODEX_SUBSCRIBED`] that calls `bosun_exe --db db hook --run run_id --token
+/// "$BOSUN_HOOK_TOKEN"`, each trusted for this invocation by its hash in `hooks.state` (Codex
+/// runs only hooks the user reviewed, or whose recorded hash matches). Nothing is written to
+/// the user's `CODEX_HOME`; the user's own hooks are untouched.
+pub fn codex_args(bosun_exe: &str, db: &Path, run_id: i64) -> Vec<String> {
+    let command = hook_command(bosun_exe, db, run_id, "\"$BOSUN_HOOK_TOKEN\"");
+    let mut hooks = serde_json::Map::new();
+    let mut state = serde_json::Map::new();
+    for event in CODEX_SUBSCRIBED {
+        let handler =
+            json!({ "type": "command", "command": command, "timeout": HOOK_TIMEOUT_SECS });
+        let key = format!("{CODEX_SESSION_FLAGS}:{}:0:0", codex_label(event));
+        state.insert(
+            key,
+            json!({ "trusted_hash": codex_trust_hash(event, &handler) }),
+        );
+        hooks.insert(event.as_str().to_string(), json!([{ "hooks": [handler] }]));
+    }
+    hooks.insert("state".into(), Value::Object(state));
+    vec![
+        "-c".to_string(),
+        format!("hooks={}", toml_inline(&Value::Object(hooks))),
+    ]
 }
 
 /// Writes `settings` to `path`, readable by the owner only (it holds the run's token).
@@ -138,6 +274,13 @@ pub fn parse_payload(payload: &[u8]) -> Result<(HookEvent, String), HookError> {
         HookEvent::PreToolUse => field("tool_name"),
         HookEvent::Notification => {
             format!("{}: {}", field("notification_type"), field("message"))
+        }
+        HookEvent::PermissionRequest => {
+            let description = v
+                .pointer("/tool_input/description")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            format!("{}: {description}", field("tool_name"))
         }
         HookEvent::Stop => field("last_assistant_message"),
         HookEvent::StopFailure => {
@@ -220,7 +363,8 @@ pub fn receive(
 }
 
 /// What a hook call says about the agent's status, if anything: a `Notification` counts
-/// only when it is a permission prompt (an idle reminder says nothing new).
+/// only when it is a permission prompt (an idle reminder says nothing new); Codex's
+/// `PermissionRequest` is only recorded (it comes before the dialog can be answered).
 pub fn signal(hook: &Hook) -> Option<HookSignal> {
     match hook.event {
         HookEvent::UserPromptSubmit | HookEvent::PreToolUse => Some(HookSignal::Busy),
@@ -228,6 +372,9 @@ pub fn signal(hook: &Hook) -> Option<HookSignal> {
             Some(HookSignal::Waiting)
         }
         HookEvent::Notification => None,
+        // Codex calls it ~0.6 s before its dialog is drawn and can take a key: waiting
+        // reported then invites an answer that is lost. The screen reports the dialog.
+        HookEvent::PermissionRequest => None,
         HookEvent::Stop => Some(HookSignal::Done),
         HookEvent::StopFailure => Some(HookSignal::Failed),
     }
@@ -272,6 +419,81 @@ mod tests {
             "é".repeat(5000)
         );
         assert!(parse_payload(long.as_bytes()).expect("parse").1.len() <= DETAIL_MAX);
+    }
+
+    #[test]
+    fn codex_payloads_map_to_the_same_events() {
+        // Payloads as Codex 0.169.0 sent them (session and transcript fields shortened).
+        let p = br#"{"session_id":"s","turn_id":"t","cwd":"/p","hook_event_name":"PermissionRequest","model":"gpt-5.5","permission_mode":"default","tool_name":"Bash","tool_input":{"command":"printf 'x\n' > b.txt","description":"May I?"}}"#;
+        let (e, d) = parse_payload(p).expect("parse");
+        assert_eq!(e, HookEvent::PermissionRequest);
+        assert_eq!(d, "Bash: May I?");
+        let call = |event, detail: &str| Hook {
+            id: 1,
+            run_id: 1,
+            event,
+            detail: detail.into(),
+            at: 0,
+        };
+        assert_eq!(signal(&call(e, &d)), None, "the screen reports the dialog");
+        let p = br#"{"session_id":"s","turn_id":"t","hook_event_name":"Stop","model":"gpt-5.5","permission_mode":"default","stop_hook_active":false,"last_assistant_message":"Done one."}"#;
+        assert_eq!(
+            parse_payload(p).expect("parse"),
+            (HookEvent::Stop, "Done one.".to_string())
+        );
+        let p = br#"{"hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"echo hi > a.txt"},"tool_use_id":"call_1"}"#;
+        assert_eq!(
+            parse_payload(p).expect("parse"),
+            (HookEvent::PreToolUse, "Bash".to_string())
+        );
+        let p = br#"{"hook_event_name":"UserPromptSubmit","prompt":"Run a command."}"#;
+        assert_eq!(
+            parse_payload(p).expect("parse").0,
+            HookEvent::UserPromptSubmit
+        );
+        assert!(matches!(
+            parse_payload(br#"{"hook_event_name":"SessionStart","source":"startup"}"#),
+            Err(HookError::Payload(_))
+        ));
+    }
+
+    #[test]
+    fn codex_trust_hash_is_the_one_codex_records() {
+        // Codex 0.169.0's `/hooks` → "t trust all" wrote this hash for a `-c` Stop hook
+        // `{type="command",command="/tmp/probe/x.sh Stop",timeout=10}`.
+        let handler =
+            json!({ "type": "command", "command": "/tmp/probe/x.sh Stop", "timeout": 10 });
+        assert_eq!(
+            codex_trust_hash(HookEvent::Stop, &handler),
+            "sha256:b1c16d204f3310df397ad4ceafdc4202792e0b1045d1ebe8ab3b9539fc6217bc"
+        );
+    }
+
+    #[test]
+    fn codex_args_add_trusted_hooks_calling_bosun() {
+        let args = codex_args("/opt/my bosun", Path::new("/data/b.db"), 7);
+        assert_eq!(args.len(), 2);
+        assert_eq!(args[0], "-c");
+        let value = args[1].strip_prefix("hooks=").expect("hooks= override");
+        let doc: toml::Table = toml::from_str(&format!("hooks = {value}")).expect("TOML");
+        let hooks = doc["hooks"].as_table().expect("table");
+        let command = r#"'/opt/my bosun' --db /data/b.db hook --run 7 --token "$BOSUN_HOOK_TOKEN""#;
+        let state = hooks["state"].as_table().expect("state");
+        for event in CODEX_SUBSCRIBED {
+            let handler = &hooks[event.as_str()][0]["hooks"][0];
+            assert_eq!(handler["type"].as_str(), Some("command"));
+            assert_eq!(handler["command"].as_str(), Some(command));
+            assert_eq!(handler["timeout"].as_integer(), Some(10));
+            let key = format!("/<session-flags>/config.toml:{}:0:0", codex_label(event));
+            let want = codex_trust_hash(
+                event,
+                &json!({ "type": "command", "command": command, "timeout": 10 }),
+            );
+            assert_eq!(state[&key]["trusted_hash"].as_str(), Some(want.as_str()));
+        }
+        assert_eq!(hooks.len(), CODEX_SUBSCRIBED.len() + 1);
+        // The token itself is not on Codex's command line.
+        assert!(!args[1].contains("--token '"));
     }
 
     #[test]

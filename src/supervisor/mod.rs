@@ -645,11 +645,14 @@ impl Supervisor {
         })?;
         self.store
             .write(|tx| runs::set_hook_token(tx, run.id, &token))?;
+        // Absolute: the hook runs in the worktree.
+        let db = std::path::absolute(self.store.path())
+            .unwrap_or_else(|_| self.store.path().to_path_buf());
+        if provider.hooks == HookStyle::Codex {
+            argv.splice(1..1, hooks::codex_args(&self.opts.bosun_exe, &db, run.id));
+        }
         if provider.hooks == HookStyle::ClaudeCode {
             let path = runs_dir.join(format!("{}.settings.json", run.id));
-            // Absolute: the hook runs in the worktree.
-            let db = std::path::absolute(self.store.path())
-                .unwrap_or_else(|_| self.store.path().to_path_buf());
             let settings = hooks::claude_settings(&self.opts.bosun_exe, &db, run.id, &token);
             hooks::write_settings(&path, &settings).map_err(|source| SupervisorError::Io {
                 what: "cannot write the agent's hook settings",
