@@ -1,6 +1,6 @@
 //! `hooks`: calls an agent's own hooks made to `bosun hook` (Claude Code's `--settings`
-//! hooks, Codex's `-c hooks=…` hooks), the strongest signal of what the agent is doing. Written by the `bosun hook`
-//! process, read by the supervisor in id order.
+//! hooks, Codex's `-c hooks=…` hooks), the strongest signal of what the agent is doing.
+//! Written by the `bosun hook` process, read by the supervisor in id order.
 
 use rusqlite::{Connection, Row, params};
 use serde::Serialize;
