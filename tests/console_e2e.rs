@@ -364,3 +364,118 @@ fn a_console_whose_terminal_goes_away_exits() {
         &|| String::new(),
     );
 }
+
+#[test]
+fn j_and_k_scroll_a_long_task_detail_instead_of_changing_task() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = support::init_repo(dir.path());
+    let agents = Server(format!("bosun-e2e-scroll-agents-{}", std::process::id()));
+    let console = Server(format!("bosun-e2e-scroll-console-{}", std::process::id()));
+    // Agents that keep working: nothing changes under the console while it scrolls.
+    let config = format!(
+        "[supervisor]\ntmux_socket = \"{}\"\n[roles.analyst]\nprovider = \"sim\"\n\
+         prompt = '@sim {{spin = \"120s\"}}'\n[[stages]]\nname = \"analysis\"\nrole = \"analyst\"\n",
+        agents.0
+    );
+    let config_path = dir.path().join("bosun.toml");
+    std::fs::write(&config_path, &config).expect("config");
+    let cfg = Config::from_layers(&[(Path::new("bosun.toml"), config.as_str())]).expect("valid");
+    let db = dir.path().join("bosun.db");
+    let store = support::open_with_project(&db, &repo, "true");
+    let engine = Engine::new(&cfg, &store);
+    let (long, _) = engine
+        .create_task("example-tool", "Long history", "", 100)
+        .expect("task");
+    engine
+        .create_task("example-tool", "Other task", "", 100)
+        .expect("task");
+    // A stage history far longer than the screen.
+    store
+        .write(|tx| {
+            for i in 1..=40 {
+                bosun::store::events::append(
+                    tx,
+                    bosun::store::events::EventKind::RolledBack,
+                    bosun::store::events::NewEvent {
+                        task_id: Some(long.id),
+                        actor: "test",
+                        message: format!("history line {i:02}"),
+                        ..Default::default()
+                    },
+                    bosun::store::now_ms(),
+                )?;
+            }
+            Ok::<_, bosun::store::StoreError>(())
+        })
+        .expect("events");
+
+    let cmd = format!(
+        "cd '{}' && BOSUN_DB='{}' XDG_CONFIG_HOME='{}' XDG_STATE_HOME='{}' exec '{}' --config '{}'",
+        dir.path().display(),
+        db.display(),
+        dir.path().join("xdg").display(),
+        dir.path().join("state").display(),
+        BOSUN,
+        config_path.display()
+    );
+    console.tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        "-s",
+        "c",
+        &cmd,
+    ]);
+    let screen = || console.tmux(&["capture-pane", "-p", "-t", "c"]);
+    let keys = |k: &[&str]| {
+        let mut args = vec!["send-keys", "-t", "c"];
+        args.extend_from_slice(k);
+        console.tmux(&args);
+        std::thread::sleep(Duration::from_millis(150));
+    };
+    wait(
+        Duration::from_secs(20),
+        "the board",
+        || screen().contains("ET-002"),
+        &screen,
+    );
+    // The first task is selected; Enter opens its detail at the top.
+    keys(&["Enter"]);
+    wait(
+        Duration::from_secs(10),
+        "the task view",
+        || screen().contains("ET-001  Long history"),
+        &screen,
+    );
+    assert!(!screen().contains("history line 40"), "{}", screen());
+    for _ in 0..25 {
+        keys(&["j"]);
+    }
+    wait(
+        Duration::from_secs(10),
+        "the detail to scroll",
+        || {
+            let s = screen();
+            s.contains("history line 40") && !s.contains("ET-001  Long history")
+        },
+        &screen,
+    );
+    assert!(
+        !screen().contains("Other task"),
+        "j scrolled ET-001's detail, it did not select ET-002:\n{}",
+        screen()
+    );
+    for _ in 0..25 {
+        keys(&["k"]);
+    }
+    wait(
+        Duration::from_secs(10),
+        "the detail back at the top",
+        || screen().contains("ET-001  Long history"),
+        &screen,
+    );
+    keys(&["q"]);
+}

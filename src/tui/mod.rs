@@ -289,7 +289,8 @@ impl Console {
         action: Action,
     ) -> Result<bool> {
         let page = 10;
-        let list_view = matches!(app.view, View::Board | View::Task | View::Pane);
+        // The task view scrolls its detail; the board and pane views move the selection.
+        let list_view = matches!(app.view, View::Board | View::Pane);
         match action {
             Action::Quit => return Ok(true),
             Action::Help => app.mode = Mode::Help,
@@ -315,7 +316,7 @@ impl Console {
                 } else {
                     // Log and Events scroll from the end: "up" goes back in time.
                     let s = app.scroll as isize
-                        + if app.view == View::Queue {
+                        + if matches!(app.view, View::Queue | View::Task) {
                             delta
                         } else {
                             -delta
@@ -327,7 +328,7 @@ impl Console {
                 }
             }
             Action::Open => match app.view {
-                View::Board => app.view = View::Task,
+                View::Board => show(app, View::Task),
                 View::Events => {
                     app.events_for_task = !app.events_for_task;
                     app.refresh(store, &Queue::new(&self.cfg))?;
@@ -342,12 +343,12 @@ impl Console {
                 app.view = app.view.cycle(action == Action::PrevView);
                 app.scroll = 0;
             }
-            Action::ViewBoard => app.view = View::Board,
-            Action::ViewQueue => app.view = View::Queue,
-            Action::ViewTask => app.view = View::Task,
-            Action::ViewPane => app.view = View::Pane,
-            Action::ViewLog => app.view = View::Log,
-            Action::ViewEvents => app.view = View::Events,
+            Action::ViewBoard => show(app, View::Board),
+            Action::ViewQueue => show(app, View::Queue),
+            Action::ViewTask => show(app, View::Task),
+            Action::ViewPane => show(app, View::Pane),
+            Action::ViewLog => show(app, View::Log),
+            Action::ViewEvents => show(app, View::Events),
             Action::Approve => self.decide(app, store, Decision::Approve { note: None }),
             Action::Reject => self.input(app, Prompt::Reject),
             Action::AnswerYes | Action::AnswerNo => {
@@ -587,5 +588,14 @@ impl Console {
             Err(e) => (format!("cannot run tmux attach: {e}"), true),
         });
         Ok(())
+    }
+}
+
+/// Switches to `view`, scrolled to its start (each view's scroll means something else).
+fn show(app: &mut App, view: View) {
+    if app.view != view {
+        app.view = view;
+        app.scroll = 0;
+        app.follow = true;
     }
 }
