@@ -147,14 +147,32 @@ impl Live {
     fn prompt(&mut self, text: &str) {
         self.tmux.paste(text);
         self.prompts += 1;
+        // In the input box the text follows `❯` and a no-break space; once submitted it is
+        // echoed above with a plain space.
+        let first = text.lines().next().unwrap_or(text);
+        let in_box = format!("❯\u{a0}{first}");
+        self.poll(Duration::from_secs(10), "the pasted prompt", |s| {
+            s.contains(&in_box)
+        });
         if self.fixtures.enabled() && self.prompts == 1 {
-            let first = text.lines().next().unwrap_or(text);
-            self.poll(Duration::from_secs(10), "the pasted prompt", |s| {
-                s.contains(first)
-            });
             self.save("idle");
         }
-        self.tmux.run(&["send-keys", "-t", "live", "Enter"], None);
+        // Claude can drop an Enter that comes while it is still taking the paste in: press
+        // it again (as bosun's supervisor does) until the box is empty.
+        let socket = self.tmux.socket.clone();
+        let mut last: Option<Instant> = None;
+        self.poll(Duration::from_secs(30), "the prompt to be submitted", |s| {
+            if !s.contains(&in_box) {
+                return true;
+            }
+            if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(2)) {
+                let _ = Command::new("tmux")
+                    .args(["-L", &socket, "send-keys", "-t", "live", "Enter"])
+                    .status();
+                last = Some(Instant::now());
+            }
+            false
+        });
     }
 
     /// Press `key` (once a second) until `text` is gone from the screen: a dialog can ignore
