@@ -13,8 +13,7 @@ mod agents;
 mod model_server;
 
 use std::path::PathBuf;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agents::{Tmux, poll};
 use model_server::{Answer, ModelServer, Turn};
@@ -159,39 +158,21 @@ impl Live {
         }
         // Claude can drop an Enter that comes while it is still taking the paste in: press
         // it again (as bosun's supervisor does) until the box is empty.
-        let socket = self.tmux.socket.clone();
-        let mut last: Option<Instant> = None;
-        self.poll(Duration::from_secs(30), "the prompt to be submitted", |s| {
-            if !s.contains(&in_box) {
-                return true;
-            }
-            if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(2)) {
-                let _ = Command::new("tmux")
-                    .args(["-L", &socket, "send-keys", "-t", "live", "Enter"])
-                    .status();
-                last = Some(Instant::now());
-            }
-            false
-        });
+        self.tmux.press_until(
+            &["Enter"],
+            Duration::from_secs(2),
+            "the prompt to be submitted",
+            |s| !s.contains(&in_box),
+        );
     }
 
     /// Press `key` (once a second) until `text` is gone from the screen: a dialog can ignore
     /// keys for a moment after it appears.
     fn press_until_gone(&mut self, key: &str, text: &str) {
-        let socket = self.tmux.socket.clone();
-        let mut last: Option<Instant> = None;
-        self.poll(Duration::from_secs(30), "the dialog to close", |s| {
-            if !s.contains(text) {
-                return true;
-            }
-            if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
-                let _ = Command::new("tmux")
-                    .args(["-L", &socket, "send-keys", "-t", "live", key])
-                    .status();
-                last = Some(Instant::now());
-            }
-            false
-        });
+        self.tmux
+            .press_until(&[key], Duration::from_secs(1), "the dialog to close", |s| {
+                !s.contains(text)
+            });
     }
 
     /// One line per recorded request; saved as `requests.txt` when capturing.
@@ -304,23 +285,11 @@ fn claude_code_asks_before_writing_without_accept_edits() {
     live.save("waiting");
     let target = live.project.join("hello.txt");
     assert!(!target.exists(), "nothing written before the answer");
-    let socket = live.tmux.socket.clone();
     // Option 1 (Yes) is selected. The dialog ignores keys for a moment after it appears
     // (2.1.330 dropped an Enter sent right away), so press Enter again while it is still up.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut last_enter: Option<Instant> = None;
-    live.poll(Duration::from_secs(60), "hello.txt", |s| {
-        if std::fs::read_to_string(&target).is_ok_and(|t| t == content) {
-            return true;
-        }
-        let due = last_enter.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
-        if s.contains("Do you want to create hello.txt?") && due && Instant::now() < deadline {
-            let _ = Command::new("tmux")
-                .args(["-L", &socket, "send-keys", "-t", "live", "Enter"])
-                .status();
-            last_enter = Some(Instant::now());
-        }
-        false
+    live.press_until_gone("Enter", "Do you want to create hello.txt?");
+    live.poll(Duration::from_secs(60), "hello.txt", |_| {
+        std::fs::read_to_string(&target).is_ok_and(|t| t == content)
     });
     live.poll(Duration::from_secs(60), "the final text", |s| {
         s.contains("Created hello.txt.") && !s.contains("esc to interrupt")

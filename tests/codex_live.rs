@@ -17,7 +17,7 @@ mod model_server;
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agents::{Tmux, poll};
 use codex::Approval;
@@ -142,24 +142,9 @@ impl Live {
 
     /// Press `keys`, and again every second while `done(screen)` does not hold: a dialog
     /// that has only just opened can miss a key (seen with the CPUs loaded).
-    fn press_until(&mut self, keys: &[&str], what: &str, mut done: impl FnMut(&str) -> bool) {
-        let socket = self.tmux.socket.clone();
-        let mut last: Option<Instant> = None;
-        self.poll(Duration::from_secs(60), what, |s| {
-            if done(s) {
-                return true;
-            }
-            if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
-                let status = Command::new("tmux")
-                    .args(["-L", &socket, "send-keys", "-t", "live"])
-                    .args(keys)
-                    .status()
-                    .expect("tmux send-keys");
-                assert!(status.success());
-                last = Some(Instant::now());
-            }
-            false
-        });
+    fn press_until(&mut self, keys: &[&str], what: &str, done: impl FnMut(&str) -> bool) {
+        self.tmux
+            .press_until(keys, Duration::from_secs(1), what, done);
     }
 
     /// Save the current screen as a `status` fixture (when recording fixtures).

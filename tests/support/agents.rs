@@ -187,6 +187,31 @@ impl Drop for Tmux {
     }
 }
 
+impl Tmux {
+    /// Presses `keys` in the `live` pane, and again every `every` while `done(screen)` does
+    /// not hold (at most 60 s): a dialog that has only just opened, or a CLI still taking a
+    /// paste in, can miss a key.
+    pub fn press_until(
+        &self,
+        keys: &[&str],
+        every: Duration,
+        what: &str,
+        mut done: impl FnMut(&str) -> bool,
+    ) {
+        let mut last: Option<Instant> = None;
+        poll(self, Duration::from_secs(60), what, |s| {
+            if done(s) {
+                return true;
+            }
+            if last.is_none_or(|t| t.elapsed() >= every) {
+                self.keys(keys);
+                last = Some(Instant::now());
+            }
+            false
+        });
+    }
+}
+
 /// Poll the screen until `done(screen)` or the deadline; returns the last screen.
 pub fn poll(
     tmux: &Tmux,
