@@ -32,6 +32,50 @@ impl Server {
     }
 }
 
+impl Server {
+    /// A detached session `c` of `cols` × `rows` running `cmd`.
+    fn start(&self, cmd: &str, cols: u16, rows: u16) {
+        let (cols, rows) = (cols.to_string(), rows.to_string());
+        self.tmux(&[
+            "new-session",
+            "-d",
+            "-x",
+            &cols,
+            "-y",
+            &rows,
+            "-s",
+            "c",
+            cmd,
+        ]);
+    }
+
+    /// The console's screen.
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "c"])
+    }
+
+    /// Presses `k` in the console, then gives it a moment to redraw.
+    fn keys(&self, k: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "c"];
+        args.extend_from_slice(k);
+        self.tmux(&args);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+}
+
+/// The shell command that runs the console in `dir` on `db` with private XDG directories;
+/// `env` goes before it (e.g. `PATH=/nonexistent `), `args` after.
+fn console_cmd(dir: &Path, db: &Path, env: &str, args: &str) -> String {
+    format!(
+        "cd '{}' && {env}BOSUN_DB='{}' XDG_CONFIG_HOME='{}' XDG_STATE_HOME='{}' exec '{}'{args}",
+        dir.display(),
+        db.display(),
+        dir.join("xdg").display(),
+        dir.join("state").display(),
+        BOSUN,
+    )
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
@@ -112,33 +156,10 @@ path = "d-{{key}}.md"
         .expect("task");
 
     // The console, 100 columns wide (the list board), in its own tmux server.
-    let cmd = format!(
-        "cd '{}' && BOSUN_DB='{}' XDG_CONFIG_HOME='{}' XDG_STATE_HOME='{}' exec '{}' --config '{}'",
-        dir.path().display(),
-        db.display(),
-        dir.path().join("xdg").display(),
-        dir.path().join("state").display(),
-        BOSUN,
-        config_path.display()
-    );
-    console.tmux(&[
-        "new-session",
-        "-d",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        "-s",
-        "c",
-        &cmd,
-    ]);
-    let screen = || console.tmux(&["capture-pane", "-p", "-t", "c"]);
-    let keys = |k: &[&str]| {
-        let mut args = vec!["send-keys", "-t", "c"];
-        args.extend_from_slice(k);
-        console.tmux(&args);
-        std::thread::sleep(Duration::from_millis(150));
-    };
+    let args = format!(" --config '{}'", config_path.display());
+    console.start(&console_cmd(dir.path(), &db, "", &args), 100, 30);
+    let screen = || console.screen();
+    let keys = |k: &[&str]| console.keys(k);
     let state = |key: &str| -> (String, TaskState) {
         let s = Store::open(&db).expect("store");
         let t = tasks::by_key(s.conn(), key).expect("task");
@@ -267,26 +288,12 @@ fn the_console_says_when_its_supervisor_cannot_start() {
     drop(support::open_with_project(&db, &repo, "true"));
     let console = Server(format!("bosun-e2e-nosup-{}", std::process::id()));
     // The console's own PATH has no tmux: its in-process supervisor cannot start.
-    let cmd = format!(
-        "cd '{}' && PATH=/nonexistent BOSUN_DB='{}' XDG_CONFIG_HOME='{}' XDG_STATE_HOME='{}' exec '{}'",
-        dir.path().display(),
-        db.display(),
-        dir.path().join("xdg").display(),
-        dir.path().join("state").display(),
-        BOSUN
+    console.start(
+        &console_cmd(dir.path(), &db, "PATH=/nonexistent ", ""),
+        120,
+        20,
     );
-    console.tmux(&[
-        "new-session",
-        "-d",
-        "-x",
-        "120",
-        "-y",
-        "20",
-        "-s",
-        "c",
-        &cmd,
-    ]);
-    let screen = || console.tmux(&["capture-pane", "-p", "-t", "c"]);
+    let screen = || console.screen();
     wait(
         Duration::from_secs(20),
         "the console to report the supervisor failure",
@@ -320,26 +327,12 @@ fn a_console_whose_terminal_goes_away_exits() {
     let pidfile = dir.path().join("console.pid");
     // The pane's shell records its pid, then becomes the console (exec keeps the pid).
     let cmd = format!(
-        "echo $$ > '{}'; cd '{}' && PATH=/nonexistent BOSUN_DB='{}' XDG_CONFIG_HOME='{}' XDG_STATE_HOME='{}' exec '{}'",
+        "echo $$ > '{}'; {}",
         pidfile.display(),
-        dir.path().display(),
-        db.display(),
-        dir.path().join("xdg").display(),
-        dir.path().join("state").display(),
-        BOSUN
+        console_cmd(dir.path(), &db, "PATH=/nonexistent ", "")
     );
-    console.tmux(&[
-        "new-session",
-        "-d",
-        "-x",
-        "120",
-        "-y",
-        "20",
-        "-s",
-        "c",
-        &cmd,
-    ]);
-    let screen = || console.tmux(&["capture-pane", "-p", "-t", "c"]);
+    console.start(&cmd, 120, 20);
+    let screen = || console.screen();
     wait(
         Duration::from_secs(20),
         "the console to draw",
@@ -409,33 +402,10 @@ fn j_and_k_scroll_a_long_task_detail_instead_of_changing_task() {
         })
         .expect("events");
 
-    let cmd = format!(
-        "cd '{}' && BOSUN_DB='{}' XDG_CONFIG_HOME='{}' XDG_STATE_HOME='{}' exec '{}' --config '{}'",
-        dir.path().display(),
-        db.display(),
-        dir.path().join("xdg").display(),
-        dir.path().join("state").display(),
-        BOSUN,
-        config_path.display()
-    );
-    console.tmux(&[
-        "new-session",
-        "-d",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        "-s",
-        "c",
-        &cmd,
-    ]);
-    let screen = || console.tmux(&["capture-pane", "-p", "-t", "c"]);
-    let keys = |k: &[&str]| {
-        let mut args = vec!["send-keys", "-t", "c"];
-        args.extend_from_slice(k);
-        console.tmux(&args);
-        std::thread::sleep(Duration::from_millis(150));
-    };
+    let args = format!(" --config '{}'", config_path.display());
+    console.start(&console_cmd(dir.path(), &db, "", &args), 100, 30);
+    let screen = || console.screen();
+    let keys = |k: &[&str]| console.keys(k);
     wait(
         Duration::from_secs(20),
         "the board",
