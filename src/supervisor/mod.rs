@@ -410,11 +410,7 @@ impl Supervisor {
             run.tracker.hook(signal);
         }
         for (id, detail) in failed {
-            let tail = self
-                .runs
-                .get(&id)
-                .map(|r| read_tail(&r.log_path.to_string_lossy()))
-                .unwrap_or_default();
+            let tail = self.log_tail(id);
             let reason = format!("the agent's turn failed: {detail}");
             self.fail_with_tail(id, &reason, format!("{tail}\n{detail}"), None, false)?;
         }
@@ -858,12 +854,16 @@ impl Supervisor {
         exit_code: Option<i64>,
         timed_out: bool,
     ) -> Result<()> {
-        let tail = self
-            .runs
+        let tail = self.log_tail(id);
+        self.fail_with_tail(id, reason, tail, exit_code, timed_out)
+    }
+
+    /// The end of a watched run's output log (empty if it is not watched).
+    fn log_tail(&self, id: i64) -> String {
+        self.runs
             .get(&id)
             .map(|r| read_tail(&r.log_path.to_string_lossy()))
-            .unwrap_or_default();
-        self.fail_with_tail(id, reason, tail, exit_code, timed_out)
+            .unwrap_or_default()
     }
 
     fn fail_with_tail(
