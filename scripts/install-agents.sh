@@ -4,12 +4,13 @@
 #   scripts/install-agents.sh            # into ${BOSUN_AGENTS_DIR:-.cache/agents}
 #
 # Pinned versions are the ones checked against bosun's scripted model server; override with
-# CLAUDE_CODE_VERSION / CODEX_VERSION to try another. Idempotent: a package already installed
+# CLAUDE_CODE_VERSION / CODEX_VERSION / GEMINI_CLI_VERSION to try another. Idempotent: a package already installed
 # at its pinned version is not reinstalled. Prints the bin paths at the end.
 set -euo pipefail
 
-CLAUDE_CODE_VERSION="${CLAUDE_CODE_VERSION:-2.1.197}"
-CODEX_VERSION="${CODEX_VERSION:-0.169.0}"
+CLAUDE_CODE_VERSION="${CLAUDE_CODE_VERSION:-2.1.332}"
+CODEX_VERSION="${CODEX_VERSION:-0.171.0}"
+GEMINI_CLI_VERSION="${GEMINI_CLI_VERSION:-0.61.0}"
 DIR="${BOSUN_AGENTS_DIR:-.cache/agents}"
 
 mkdir -p "$DIR"
@@ -21,7 +22,8 @@ installed_version() { # $1 = package name
 }
 
 want=()
-for spec in "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION" "@openai/codex@$CODEX_VERSION"; do
+for spec in "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION" "@openai/codex@$CODEX_VERSION" \
+    "@google/gemini-cli@$GEMINI_CLI_VERSION"; do
     name="${spec%@*}"
     version="${spec##*@}"
     if [ "$(installed_version "$name")" = "$version" ]; then
@@ -36,7 +38,7 @@ if [ "${#want[@]}" -gt 0 ]; then
     npm install --prefix "$DIR" --no-audit --no-fund --loglevel=error "${want[@]}" >&2
 fi
 
-for bin in claude codex; do
+for bin in claude codex gemini; do
     path="$DIR/node_modules/.bin/$bin"
     if [ ! -x "$path" ]; then
         echo "missing after install: $path" >&2

@@ -9,14 +9,12 @@
 
 #[path = "support/agents.rs"]
 mod agents;
-#[path = "support/model_server.rs"]
-mod model_server;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use agents::{Tmux, poll};
-use model_server::{Answer, ModelServer, Turn};
+use bosun::sim::model::{Answer, ModelServer, Turn};
 
 const KEY: &str = "sk-ant-api03-bosun-scripted-test-key-0123456789abcdef";
 
@@ -42,7 +40,8 @@ impl Live {
         std::fs::create_dir_all(&home).expect("home");
         std::fs::create_dir_all(&project).expect("project");
         let project = project.canonicalize().expect("canonical project");
-        let server = ModelServer::start(scenario);
+        let server = ModelServer::start(scenario).expect("model server");
+        server.set_pace(bosun::sim::model::Pace::INSTANT);
 
         let key_tail = &KEY[KEY.len() - 20..];
         let config = serde_json::json!({

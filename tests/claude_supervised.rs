@@ -7,8 +7,6 @@
 
 #[path = "support/agents.rs"]
 mod agents;
-#[path = "support/model_server.rs"]
-mod model_server;
 mod support;
 
 use std::path::PathBuf;
@@ -18,6 +16,7 @@ use std::time::{Duration, Instant};
 use agents::KillServer;
 use bosun::config::Config;
 use bosun::pipeline::Engine;
+use bosun::sim::model::{ModelServer, Turn};
 use bosun::store::events::{self, EventKind};
 use bosun::store::gates::{self, GateOutcome};
 use bosun::store::hooks::{self, HookEvent};
@@ -26,7 +25,6 @@ use bosun::store::runs::{self, Run, RunStatus};
 use bosun::store::tasks::{self, Task, TaskState};
 use bosun::store::{Store, now_ms};
 use bosun::supervisor::{Options, Supervisor};
-use model_server::{ModelServer, Turn};
 
 const KEY: &str = "sk-ant-api03-bosun-scripted-test-key-0123456789abcdef";
 /// The task every test runs: the project's first.
@@ -85,7 +83,8 @@ impl Harness {
             }},
         });
         std::fs::write(home.join(".claude.json"), claude_json.to_string()).expect(".claude.json");
-        let server = ModelServer::start(turns);
+        let server = ModelServer::start(turns).expect("model server");
+        server.set_pace(bosun::sim::model::Pace::INSTANT);
         let socket = format!(
             "bosun-claude-sup-{}-{}",
             std::process::id(),

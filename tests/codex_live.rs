@@ -12,16 +12,14 @@
 mod agents;
 #[path = "support/codex.rs"]
 mod codex;
-#[path = "support/model_server.rs"]
-mod model_server;
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use agents::{Tmux, poll};
+use bosun::sim::model::{Answer, ModelServer, Request, Turn};
 use codex::Approval;
-use model_server::{Answer, ModelServer, Request, Turn};
 use serde_json::Value;
 
 /// The empty input box (its placeholder), shown when Codex is ready for a prompt.
@@ -79,7 +77,8 @@ impl Live {
             .status()
             .expect("git init");
         assert!(git.success());
-        let server = ModelServer::start(scenario);
+        let server = ModelServer::start(scenario).expect("model server");
+        server.set_pace(bosun::sim::model::Pace::INSTANT);
         let (codex_home, home) = codex::dirs(&dir);
         let trusted = if setup.trust {
             vec![project.as_path()]

@@ -10,8 +10,6 @@
 mod agents;
 #[path = "support/codex.rs"]
 mod codex;
-#[path = "support/model_server.rs"]
-mod model_server;
 mod support;
 
 use std::path::PathBuf;
@@ -21,6 +19,7 @@ use std::time::{Duration, Instant};
 use agents::KillServer;
 use bosun::config::Config;
 use bosun::pipeline::Engine;
+use bosun::sim::model::{Answer, ModelServer, Turn};
 use bosun::store::Store;
 use bosun::store::events::{self, EventKind};
 use bosun::store::hooks::{self, HookEvent};
@@ -29,7 +28,6 @@ use bosun::store::runs::{self, RunStatus};
 use bosun::store::tasks::{self, TaskState};
 use bosun::supervisor::{Options, Supervisor};
 use codex::Approval;
-use model_server::{Answer, ModelServer, Turn};
 
 /// What the scripted model writes as the stage's artifact.
 const ARTIFACT: &str = "# Analysis\n\nwritten by the scripted model\n";
@@ -62,7 +60,8 @@ impl Rig {
         // Where the supervisor will put the task's worktree: Codex must trust it (and the
         // repository it belongs to, which Codex resolves a worktree to).
         let worktree = dir.join("worktrees/example-tool/ET-001");
-        let server = ModelServer::start(scenario);
+        let server = ModelServer::start(scenario).expect("model server");
+        server.set_pace(bosun::sim::model::Pace::INSTANT);
         let (codex_home, home) = codex::dirs(&dir);
         codex::write_home(
             &codex_home,

@@ -1,14 +1,13 @@
 //! The scripted model server (Anthropic Messages API and OpenAI Responses API), spoken to
 //! over real TCP with a minimal HTTP/1.1 client.
 
-#[path = "support/model_server.rs"]
-mod model_server;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use model_server::{Answer, EXHAUSTED_TEXT, ModelServer, SIDE_TEXT, Scenario, Turn};
+use bosun::sim::model::Pace;
+
+use bosun::sim::model::{Answer, EXHAUSTED_TEXT, ModelServer, SIDE_TEXT, Scenario, Turn};
 use serde_json::{Value, json};
 
 struct Response {
@@ -128,7 +127,7 @@ fn event_names(events: &[(String, Value)]) -> Vec<&str> {
 #[test]
 fn streams_a_text_turn_as_anthropic_sse() {
     let text = "Done: hello.txt now says hi — ünïcødé included.";
-    let server = ModelServer::start([Turn::text(text)]);
+    let server = instant([Turn::text(text)]);
     let resp = request(&server, "POST", "/v1/messages", Some(&messages(true)));
     assert_eq!(resp.status, 200);
     assert_eq!(resp.header("content-type"), Some("text/event-stream"));
@@ -183,7 +182,7 @@ fn streams_a_text_turn_as_anthropic_sse() {
 #[test]
 fn streams_a_tool_use_turn_whose_partial_json_reassembles_to_the_input() {
     let input = json!({ "file_path": "/tmp/x/hello.txt", "content": "hello from the script\n" });
-    let server = ModelServer::start([Turn::tool_use("Write", input.clone())]);
+    let server = instant([Turn::tool_use("Write", input.clone())]);
     let events = request(&server, "POST", "/v1/messages", Some(&messages(true))).events();
     let start = &events[1].1;
     assert_eq!(start["type"], "content_block_start");
@@ -214,7 +213,7 @@ fn streams_a_tool_use_turn_whose_partial_json_reassembles_to_the_input() {
 
 #[test]
 fn text_before_a_tool_call_is_its_own_block() {
-    let server = ModelServer::start([Turn::ToolUse {
+    let server = instant([Turn::ToolUse {
         text: Some("Writing it.".into()),
         name: "Write".into(),
         input: json!({ "file_path": "a", "content": "b" }),
@@ -249,7 +248,7 @@ fn text_before_a_tool_call_is_its_own_block() {
 
 #[test]
 fn non_streaming_requests_get_one_message_object() {
-    let server = ModelServer::start([Turn::write_file("/w/hello.txt", "hi"), Turn::text("done")]);
+    let server = instant([Turn::write_file("/w/hello.txt", "hi"), Turn::text("done")]);
     let first = request(&server, "POST", "/v1/messages", Some(&messages(false)));
     assert_eq!(first.status, 200);
     let m = first.json();
@@ -277,7 +276,7 @@ fn non_streaming_requests_get_one_message_object() {
 
 #[test]
 fn count_tokens_answers_input_tokens() {
-    let server = ModelServer::start(Scenario::new().then(Turn::text("unused")));
+    let server = instant(Scenario::new().then(Turn::text("unused")));
     let resp = request(
         &server,
         "POST",
@@ -296,7 +295,7 @@ fn count_tokens_answers_input_tokens() {
 
 #[test]
 fn rate_limit_is_429_with_retry_after_and_anthropic_error_json() {
-    let server = ModelServer::start([Turn::rate_limited(7), Turn::text("after the limit")]);
+    let server = instant([Turn::rate_limited(7), Turn::text("after the limit")]);
     let resp = request(&server, "POST", "/v1/messages", Some(&messages(true)));
     assert_eq!(resp.status, 429);
     assert_eq!(resp.header("retry-after"), Some("7"));
@@ -315,7 +314,7 @@ fn rate_limit_is_429_with_retry_after_and_anthropic_error_json() {
 
 #[test]
 fn overloaded_is_529_overloaded_error() {
-    let server = ModelServer::start([Turn::overloaded()]);
+    let server = instant([Turn::overloaded()]);
     let resp = request(&server, "POST", "/v1/messages", Some(&messages(true)));
     assert_eq!(resp.status, 529);
     assert_eq!(resp.header("retry-after"), None);
@@ -324,7 +323,7 @@ fn overloaded_is_529_overloaded_error() {
 
 #[test]
 fn no_retry_errors_carry_x_should_retry_false() {
-    let server = ModelServer::start([Turn::overloaded().no_retry(), Turn::overloaded()]);
+    let server = instant([Turn::overloaded().no_retry(), Turn::overloaded()]);
     let resp = request(&server, "POST", "/v1/messages", Some(&messages(false)));
     assert_eq!(resp.status, 529);
     assert_eq!(resp.header("x-should-retry"), Some("false"));
@@ -334,7 +333,7 @@ fn no_retry_errors_carry_x_should_retry_false() {
 
 #[test]
 fn side_requests_without_tools_do_not_consume_turns() {
-    let server = ModelServer::start([Turn::text("the real answer")]);
+    let server = instant([Turn::text("the real answer")]);
     let probe = json!({ "model": "claude-haiku-4-5", "max_tokens": 1,
                         "messages": [{ "role": "user", "content": "quota" }] });
     let resp = request(&server, "POST", "/v1/messages?beta=true", Some(&probe));
@@ -347,7 +346,7 @@ fn side_requests_without_tools_do_not_consume_turns() {
 
 #[test]
 fn unknown_paths_are_404_json_and_recorded() {
-    let server = ModelServer::start(Scenario::new());
+    let server = instant(Scenario::new());
     let resp = request(&server, "GET", "/v1/organizations?limit=100", None);
     assert_eq!(resp.status, 404);
     assert_eq!(resp.json()["error"]["type"], "not_found_error");
@@ -365,7 +364,7 @@ fn unknown_paths_are_404_json_and_recorded() {
 #[test]
 fn a_delay_holds_back_the_next_answer() {
     let delay = Duration::from_millis(300);
-    let server = ModelServer::start([Turn::delay(delay), Turn::text("late")]);
+    let server = instant([Turn::delay(delay), Turn::text("late")]);
     let t0 = std::time::Instant::now();
     let events = request(&server, "POST", "/v1/messages", Some(&messages(true))).events();
     // A lower bound only: the answer cannot come before the scripted delay.
@@ -376,7 +375,7 @@ fn a_delay_holds_back_the_next_answer() {
 
 #[test]
 fn keep_alive_connections_serve_several_requests() {
-    let server = ModelServer::start(Scenario::new());
+    let server = instant(Scenario::new());
     let mut conn = TcpStream::connect(server.addr()).expect("connect");
     conn.set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
@@ -402,7 +401,7 @@ fn keep_alive_connections_serve_several_requests() {
 
 #[test]
 fn dropping_the_server_closes_open_keep_alive_connections() {
-    let server = ModelServer::start(Scenario::new());
+    let server = instant(Scenario::new());
     let mut conn = TcpStream::connect(server.addr()).expect("connect");
     conn.set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
@@ -422,7 +421,7 @@ fn dropping_the_server_closes_open_keep_alive_connections() {
 
 #[test]
 fn expect_100_continue_is_answered_before_the_body() {
-    let server = ModelServer::start([Turn::text("ok")]);
+    let server = instant([Turn::text("ok")]);
     let mut conn = TcpStream::connect(server.addr()).expect("connect");
     conn.set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
@@ -444,7 +443,7 @@ fn expect_100_continue_is_answered_before_the_body() {
 
 #[test]
 fn dropping_the_server_stops_listening() {
-    let server = ModelServer::start(Scenario::new());
+    let server = instant(Scenario::new());
     let addr = server.addr();
     drop(server);
     assert!(
@@ -487,7 +486,7 @@ fn deltas(events: &[(String, Value)], name: &str) -> String {
 #[test]
 fn streams_a_text_turn_as_responses_sse() {
     let text = "Hello from the scripted model — ünïcødé, several deltas long.";
-    let server = ModelServer::start([Turn::text(text)]);
+    let server = instant([Turn::text(text)]);
     let resp = request(&server, "POST", "/v1/responses", Some(&responses(true)));
     assert_eq!(resp.status, 200);
     assert_eq!(resp.header("content-type"), Some("text/event-stream"));
@@ -557,7 +556,7 @@ fn streams_a_text_turn_as_responses_sse() {
 #[test]
 fn a_shell_turn_is_an_exec_command_function_call() {
     let cmd = "printf 'hello\\n' > hello.txt";
-    let server = ModelServer::start([Turn::shell(cmd), Turn::text("Created hello.txt.")]);
+    let server = instant([Turn::shell(cmd), Turn::text("Created hello.txt.")]);
     let events = request(&server, "POST", "/v1/responses", Some(&responses(true))).events();
     let items = done_items(&events);
     assert_eq!(items.len(), 1);
@@ -592,7 +591,7 @@ fn a_shell_turn_is_an_exec_command_function_call() {
 
 #[test]
 fn an_escalated_shell_turn_asks_for_approval_in_its_arguments() {
-    let server = ModelServer::start([Turn::shell_escalated("touch x", "May I create x?")]);
+    let server = instant([Turn::shell_escalated("touch x", "May I create x?")]);
     let events = request(&server, "POST", "/v1/responses", Some(&responses(true))).events();
     let args: Value = serde_json::from_str(
         done_items(&events)[0]["arguments"]
@@ -607,7 +606,7 @@ fn an_escalated_shell_turn_asks_for_approval_in_its_arguments() {
 #[test]
 fn an_apply_patch_turn_is_a_custom_tool_call_with_the_raw_patch() {
     let patch = "*** Begin Patch\n*** Add File: hello.txt\n+hello\n*** End Patch\n";
-    let server = ModelServer::start([Turn::apply_patch(patch)]);
+    let server = instant([Turn::apply_patch(patch)]);
     let events = request(&server, "POST", "/v1/responses", Some(&responses(true))).events();
     let items = done_items(&events);
     assert_eq!(items[0]["type"], "custom_tool_call");
@@ -621,7 +620,7 @@ fn an_apply_patch_turn_is_a_custom_tool_call_with_the_raw_patch() {
 
 #[test]
 fn text_before_a_tool_call_is_its_own_output_item() {
-    let server = ModelServer::start([Turn::ToolUse {
+    let server = instant([Turn::ToolUse {
         text: Some("Running it.".into()),
         name: "exec_command".into(),
         input: json!({ "cmd": "true" }),
@@ -640,7 +639,7 @@ fn text_before_a_tool_call_is_its_own_output_item() {
 
 #[test]
 fn non_streaming_responses_requests_get_one_response_object() {
-    let server = ModelServer::start([Turn::text("plain")]);
+    let server = instant([Turn::text("plain")]);
     let resp = request(&server, "POST", "/v1/responses", Some(&responses(false)));
     assert_eq!(resp.status, 200);
     let body = resp.json();
@@ -652,7 +651,7 @@ fn non_streaming_responses_requests_get_one_response_object() {
 
 #[test]
 fn rate_limit_on_responses_is_429_with_retry_after_and_openai_error_json() {
-    let server = ModelServer::start([Turn::rate_limited(3), Turn::overloaded()]);
+    let server = instant([Turn::rate_limited(3), Turn::overloaded()]);
     let resp = request(&server, "POST", "/v1/responses", Some(&responses(true)));
     assert_eq!(resp.status, 429);
     assert_eq!(resp.header("retry-after"), Some("3"));
@@ -673,7 +672,7 @@ fn rate_limit_on_responses_is_429_with_retry_after_and_openai_error_json() {
 
 #[test]
 fn codex_title_requests_get_schema_json_and_do_not_consume_turns() {
-    let server = ModelServer::start([Turn::text("the real answer")]);
+    let server = instant([Turn::text("the real answer")]);
     let mut title = responses(true);
     title["text"] = json!({ "verbosity": "low", "format": {
         "type": "json_schema", "strict": true, "name": "codex_output_schema",
@@ -695,7 +694,7 @@ fn codex_title_requests_get_schema_json_and_do_not_consume_turns() {
 
 #[test]
 fn model_listing_answers_without_consuming_turns() {
-    let server = ModelServer::start([Turn::text("kept")]);
+    let server = instant([Turn::text("kept")]);
     let resp = request(&server, "GET", "/v1/models", None);
     assert_eq!(resp.status, 200);
     let list = resp.json();
@@ -713,7 +712,7 @@ fn model_listing_answers_without_consuming_turns() {
 
 #[test]
 fn a_dropped_responses_stream_ends_after_response_created() {
-    let server = ModelServer::start([Turn::dropped(), Turn::text("after the drop")]);
+    let server = instant([Turn::dropped(), Turn::text("after the drop")]);
     let resp = request(&server, "POST", "/v1/responses", Some(&responses(true)));
     assert_eq!(resp.status, 200);
     let events = resp.events();
@@ -729,7 +728,7 @@ fn a_dropped_responses_stream_ends_after_response_created() {
 
 #[test]
 fn a_dropped_messages_stream_ends_after_message_start() {
-    let server = ModelServer::start([Turn::dropped(), Turn::text("after the drop")]);
+    let server = instant([Turn::dropped(), Turn::text("after the drop")]);
     let resp = request(&server, "POST", "/v1/messages", Some(&messages(true)));
     assert_eq!(resp.status, 200);
     assert_eq!(event_names(&resp.events()), ["message_start"]);
@@ -739,7 +738,7 @@ fn a_dropped_messages_stream_ends_after_message_start() {
 
 #[test]
 fn a_dropped_json_answer_is_cut_short() {
-    let server = ModelServer::start([Turn::dropped()]);
+    let server = instant([Turn::dropped()]);
     let mut conn = TcpStream::connect(server.addr()).expect("connect");
     conn.set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
@@ -760,4 +759,11 @@ fn a_dropped_json_answer_is_cut_short() {
         "fewer bytes than the content-length promised"
     );
     assert!(serde_json::from_str::<Value>(body).is_err());
+}
+
+/// A server answering at once (these tests are about the wire format, not timing).
+fn instant(scenario: impl Into<Scenario>) -> ModelServer {
+    let server = ModelServer::start(scenario).expect("model server");
+    server.set_pace(Pace::INSTANT);
+    server
 }

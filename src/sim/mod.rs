@@ -110,6 +110,7 @@
 
 mod agent;
 mod input;
+pub mod model;
 pub mod scenario;
 mod term;
 
