@@ -9,6 +9,10 @@
 
 pub mod locate;
 pub mod paths;
+mod provider;
+
+pub use provider::{HookStyle, ProviderConfig, ProviderMode, ScreenStatus};
+use provider::{RawProvider, merge_providers};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -98,91 +102,6 @@ pub struct RoleConfig {
     pub prompt: String,
     /// Run timeout; `None` uses [`SupervisorConfig::default_timeout`].
     pub timeout: Option<Duration>,
-}
-
-/// How a provider's agent takes its prompt and signals that it finished.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderMode {
-    /// A full-screen interactive CLI: the prompt is pasted into its pane; a turn is complete
-    /// when its screen shows it done (or idle after busy) through a debounce.
-    Interactive,
-    /// A one-shot command: the prompt is its last argument; complete when the process exits.
-    Batch,
-}
-
-/// Which hook mechanism a provider's CLI offers bosun (see `supervisor::hooks`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum HookStyle {
-    /// None: the screen is the only signal. Every run still gets `BOSUN_RUN_ID` and
-    /// `BOSUN_HOOK_TOKEN` in its environment, for a wrapper to call `bosun hook` itself.
-    #[default]
-    None,
-    /// Claude Code: launched with `--settings FILE` adding command hooks that call
-    /// `bosun hook`.
-    ClaudeCode,
-    /// OpenAI Codex CLI: launched with a `-c hooks={…}` override adding command hooks that
-    /// call `bosun hook`, trusted for that invocation by their hashes in `hooks.state`.
-    Codex,
-}
-
-/// A status a provider's screen can show (the detector's vocabulary).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ScreenStatus {
-    /// Ready for input, nothing running.
-    Idle,
-    /// Working on a turn.
-    Busy,
-    /// Needs the operator: a permission prompt, trust dialog, question, plan approval.
-    Waiting,
-    /// Finished its turn (a turn summary is on screen).
-    Done,
-    /// Shows an error.
-    Error,
-}
-
-/// A provider profile: how to launch an agent CLI and read its screen (`[providers.NAME]`).
-#[derive(Debug, Clone)]
-pub struct ProviderConfig {
-    /// Profile name, e.g. `claude`.
-    pub name: String,
-    /// One line for `bosun providers`.
-    pub description: String,
-    /// Launch argv; `{bosun}` is replaced by the path of the running bosun binary.
-    pub command: Vec<String>,
-    /// Interactive or batch.
-    pub mode: ProviderMode,
-    /// Extra environment for the agent's pane.
-    pub env: BTreeMap<String, String>,
-    /// argv that prints the CLI's version.
-    pub version_command: Vec<String>,
-    /// CLI version a live test proved this profile against; empty when best effort.
-    pub proven: String,
-    /// Matches the screen once the agent is ready for its prompt.
-    pub ready: Regex,
-    /// How long to wait for `ready` before delivering anyway.
-    pub ready_timeout: Duration,
-    /// Screen patterns in priority order (waiting patterns are always checked first).
-    pub status: Vec<(ScreenStatus, Regex)>,
-    /// Keys (tmux key names) that submit a pasted prompt.
-    pub submit_keys: Vec<String>,
-    /// Pause between pasting and each submit key.
-    pub submit_delay: Duration,
-    /// Keys that answer "yes" to a permission prompt.
-    pub yes_keys: Vec<String>,
-    /// Keys that answer "no".
-    pub no_keys: Vec<String>,
-    /// Text that makes the agent exit, sent after a completed run; `None` to just close it.
-    pub exit_command: Option<String>,
-    /// Extra transient-failure patterns, added to the queue's defaults.
-    pub transient: Vec<String>,
-    /// The CLI's hook mechanism (`hooks = "claude-code"` or `"codex"`); [`HookStyle::None`]
-    /// by default.
-    pub hooks: HookStyle,
-    /// How to install the CLI (a shell command), quoted when it is missing; may be empty.
-    pub install: String,
 }
 
 /// What a failed gate or a taken branch does to the task.
@@ -395,37 +314,6 @@ struct RawLayer {
 #[serde(deny_unknown_fields)]
 struct RawUi {
     theme: Option<String>,
-}
-
-#[derive(Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-struct RawProvider {
-    description: Option<String>,
-    command: Option<Vec<String>>,
-    mode: Option<ProviderMode>,
-    env: Option<BTreeMap<String, String>>,
-    version_command: Option<Vec<String>>,
-    proven: Option<String>,
-    ready: Option<Spanned<String>>,
-    #[serde(default, deserialize_with = "de_duration")]
-    ready_timeout: Option<Duration>,
-    status: Option<Vec<Spanned<RawStatusPattern>>>,
-    submit_keys: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "de_duration")]
-    submit_delay: Option<Duration>,
-    yes_keys: Option<Vec<String>>,
-    no_keys: Option<Vec<String>>,
-    exit_command: Option<String>,
-    transient: Option<Vec<Spanned<String>>>,
-    hooks: Option<HookStyle>,
-    install: Option<String>,
-}
-
-#[derive(Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
-struct RawStatusPattern {
-    status: ScreenStatus,
-    pattern: Spanned<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -797,135 +685,6 @@ fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
 }
 
 /// A provider being merged across layers: each field from the last layer that set it.
-#[derive(Default)]
-struct PartialProvider {
-    src: usize,
-    offset: usize,
-    description: Option<String>,
-    command: Option<Vec<String>>,
-    mode: Option<ProviderMode>,
-    env: Option<BTreeMap<String, String>>,
-    version_command: Option<Vec<String>>,
-    proven: Option<String>,
-    ready: Option<Regex>,
-    ready_timeout: Option<Duration>,
-    status: Option<Vec<(ScreenStatus, Regex)>>,
-    submit_keys: Option<Vec<String>>,
-    submit_delay: Option<Duration>,
-    yes_keys: Option<Vec<String>>,
-    no_keys: Option<Vec<String>>,
-    exit_command: Option<String>,
-    transient: Option<Vec<String>>,
-    hooks: Option<HookStyle>,
-    install: Option<String>,
-}
-
-fn merge_providers(
-    sources: &[Source<'_>],
-) -> Result<BTreeMap<String, ProviderConfig>, ConfigError> {
-    let mut acc: BTreeMap<String, PartialProvider> = BTreeMap::new();
-    for (i, src) in sources.iter().enumerate() {
-        for (name, raw) in &src.layer.providers {
-            let key = format!("providers.{name}");
-            let r = raw.get_ref();
-            let compile = |field: &str, s: &Spanned<String>| {
-                Regex::new(s.get_ref()).map_err(|e| {
-                    src.err(
-                        s.span().start,
-                        format!("{key}.{field}"),
-                        format!("invalid regex: {e}"),
-                    )
-                })
-            };
-            let p = acc.entry(name.clone()).or_default();
-            p.src = i;
-            p.offset = raw.span().start;
-            macro_rules! take {
-                ($($f:ident),*) => { $( if r.$f.is_some() { p.$f = r.$f.clone(); } )* };
-            }
-            take!(
-                description,
-                command,
-                mode,
-                env,
-                version_command,
-                proven,
-                ready_timeout
-            );
-            take!(
-                submit_keys,
-                submit_delay,
-                yes_keys,
-                no_keys,
-                exit_command,
-                hooks,
-                install
-            );
-            if let Some(ready) = &r.ready {
-                p.ready = Some(compile("ready", ready)?);
-            }
-            if let Some(list) = &r.status {
-                let mut out = Vec::new();
-                for (j, sp) in list.iter().enumerate() {
-                    let sp = sp.get_ref();
-                    out.push((
-                        sp.status,
-                        compile(&format!("status[{j}].pattern"), &sp.pattern)?,
-                    ));
-                }
-                p.status = Some(out);
-            }
-            if let Some(list) = &r.transient {
-                for (j, t) in list.iter().enumerate() {
-                    compile(&format!("transient[{j}]"), t)?;
-                }
-                p.transient = Some(list.iter().map(|t| t.get_ref().clone()).collect());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    for (name, p) in acc {
-        let src = &sources[p.src];
-        let need = |field: &str| {
-            src.err(
-                p.offset,
-                format!("providers.{name}.{field}"),
-                format!("provider needs `{field}`"),
-            )
-        };
-        let command = p
-            .command
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| need("command"))?;
-        out.insert(
-            name.clone(),
-            ProviderConfig {
-                description: p.description.unwrap_or_default(),
-                version_command: p
-                    .version_command
-                    .unwrap_or_else(|| vec![command[0].clone(), "--version".into()]),
-                command,
-                mode: p.mode.unwrap_or(ProviderMode::Interactive),
-                env: p.env.unwrap_or_default(),
-                proven: p.proven.unwrap_or_default(),
-                ready: p.ready.ok_or_else(|| need("ready"))?,
-                ready_timeout: p.ready_timeout.unwrap_or(Duration::from_secs(30)),
-                status: p.status.unwrap_or_default(),
-                submit_keys: p.submit_keys.unwrap_or_else(|| vec!["Enter".into()]),
-                submit_delay: p.submit_delay.unwrap_or(Duration::from_millis(100)),
-                yes_keys: p.yes_keys.unwrap_or_default(),
-                no_keys: p.no_keys.unwrap_or_default(),
-                exit_command: p.exit_command.filter(|e| !e.is_empty()),
-                transient: p.transient.unwrap_or_default(),
-                hooks: p.hooks.unwrap_or_default(),
-                install: p.install.unwrap_or_default(),
-                name,
-            },
-        );
-    }
-    Ok(out)
-}
-
 fn resolve_stages(
     src: &Source<'_>,
     roles: &BTreeMap<String, RoleConfig>,
