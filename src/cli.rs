@@ -115,6 +115,10 @@ pub enum Command {
         /// Scenario file (TOML); default $BOSUN_SIM_SCENARIO, else `@sim` lines in the prompt
         #[arg(long, value_name = "FILE")]
         scenario: Option<PathBuf>,
+        /// Claude Code settings file whose hooks it calls, as Claude Code does (bosun passes
+        /// one to every run of a provider with `hooks = "claude-code"`)
+        #[arg(long, value_name = "FILE")]
+        settings: Option<PathBuf>,
     },
     /// Receive a call from an agent's own hooks, its JSON payload on standard input. bosun
     /// wires this into Claude Code itself (`--settings`); other agents' hooks or wrappers can

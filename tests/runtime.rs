@@ -148,6 +148,9 @@ fn simple_pipeline(stages: &[(&str, &str)], role_extra: &str) -> String {
     t
 }
 
+/// The built-in sim profile calls Claude-style hooks; this test is about an agent without them.
+const NO_HOOKS: &str = "[providers.sim]\nhooks = \"none\"\n";
+
 const DEMO: &str = include_str!("../src/cmd/demo.toml");
 
 #[test]
@@ -272,7 +275,8 @@ fn a_rate_limited_run_is_requeued_no_earlier_than_retry_after() {
     let prompt = "@sim {write = \"marker\", text = \"1\", unless_exists = \"marker\"}\n\
                   @sim {fail = \"429 Too Many Requests … retry-after: 7\", unless_exists = \"marker\"}\n\
                   @sim {write = \"out-only.md\", text = \"ok\", if_exists = \"marker\"}";
-    let rig = Rig::new(&simple_pipeline(&[("only", prompt)], ""));
+    // Without hooks: the agent's exit (status 1) is what fails the run.
+    let rig = Rig::new(&(simple_pipeline(&[("only", prompt)], "") + NO_HOOKS));
     let key = rig.add_task("Rate limited", "");
     let mut sup = rig.supervisor();
     let store = rig.store();
@@ -754,9 +758,10 @@ fn busy_run(sup: &mut Supervisor, store: &Store, key: &str) -> (i64, String) {
 
 #[test]
 fn a_stop_hook_completes_a_run_whose_screen_still_looks_busy() {
-    // The agent spins for a minute: only the hook can say it is done.
+    // The agent spins for a minute: only the hook can say it is done. Its own hooks are
+    // off: the hooks here are a wrapper's, calling `bosun hook` itself.
     let prompt = "@sim {write = \"out-only.md\", text = \"ok\"}\n@sim {spin = \"60s\"}";
-    let rig = Rig::new(&simple_pipeline(&[("only", prompt)], ""));
+    let rig = Rig::new(&(simple_pipeline(&[("only", prompt)], "") + NO_HOOKS));
     let key = rig.add_task("Hooked", "");
     let mut sup = rig.supervisor();
     let store = rig.store();
@@ -893,4 +898,111 @@ fn a_missing_agent_cli_fails_the_run_saying_what_to_install() {
         "{error}"
     );
     assert!(run.pane_id.is_none(), "nothing was launched");
+}
+
+#[test]
+fn a_screen_that_reads_done_while_the_hooks_say_busy_never_completes_the_run() {
+    // The agent's turn ends on screen (`✓ Done`, then the `> ` prompt) but its hooks said
+    // busy and no `Stop` comes: the run must not complete, however long the screen says so.
+    let prompt = "@sim {write = \"out-only.md\", text = \"ok\"}";
+    let layer = "[providers.sim]\nenv = { BOSUN_SIM_HOOKS = \"no-stop\" }\n";
+    let rig = Rig::new(&(simple_pipeline(&[("only", prompt)], "") + layer));
+    let key = rig.add_task("Hooks hold it", "");
+    let mut sup = rig.supervisor();
+    let store = rig.store();
+    tick_until(
+        &mut sup,
+        Duration::from_secs(30),
+        "the agent's hooks to say busy",
+        |_| {
+            let t = rig.task(&key);
+            runs::for_task(store.conn(), t.id)
+                .expect("runs")
+                .iter()
+                .any(|r| {
+                    bosun::store::hooks::for_run(store.conn(), r.id)
+                        .expect("hooks")
+                        .iter()
+                        .any(|h| h.event == bosun::store::hooks::HookEvent::PreToolUse)
+                })
+        },
+    );
+    let t = rig.task(&key);
+    let run = runs::for_task(store.conn(), t.id).expect("runs").remove(0);
+    // Eight debounce periods and more of a finished-looking screen.
+    let until = std::time::Instant::now() + Duration::from_secs(7);
+    let mut saw_done_screen = false;
+    while std::time::Instant::now() < until {
+        sup.tick().expect("tick");
+        saw_done_screen |= std::fs::read_to_string(run.log_path.as_deref().expect("log"))
+            .unwrap_or_default()
+            .contains("✓ Done in");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(saw_done_screen, "the agent's screen shows its turn done");
+    assert_eq!(rig.task(&key).state, TaskState::Active, "not completed");
+    let row = runs::get(store.conn(), run.id).expect("run");
+    assert_eq!(row.status, RunStatus::Busy, "the hooks' word stands");
+    assert!(row.ended_at.is_none());
+    // The Stop hook ends it.
+    let (token, _) = runs::hook_token(store.conn(), run.id)
+        .expect("token")
+        .expect("row");
+    let out = call_hook(
+        &rig,
+        run.id,
+        &token.expect("token"),
+        r#"{"hook_event_name":"Stop","last_assistant_message":"Wrote out-only.md."}"#,
+    );
+    assert!(out.status.success(), "{out:?}");
+    tick_until(
+        &mut sup,
+        Duration::from_secs(30),
+        "the task to be done",
+        |_| rig.task(&key).state == TaskState::Done,
+    );
+}
+
+#[test]
+fn hooks_that_stay_silent_fall_back_to_the_screen_after_the_grace_period() {
+    let prompt = "@sim {write = \"out-only.md\", text = \"ok\"}";
+    let layer = "[providers.sim]\nhook_grace = \"2s\"\nenv = { BOSUN_SIM_HOOKS = \"off\" }\n";
+    let rig = Rig::new(&(simple_pipeline(&[("only", prompt)], "") + layer));
+    let key = rig.add_task("Silent hooks", "");
+    let mut sup = rig.supervisor();
+    let store = rig.store();
+    tick_until(
+        &mut sup,
+        Duration::from_secs(60),
+        "the task to be done",
+        |_| rig.task(&key).state == TaskState::Done,
+    );
+    let t = rig.task(&key);
+    let run = runs::for_task(store.conn(), t.id).expect("runs").remove(0);
+    assert!(
+        bosun::store::hooks::for_run(store.conn(), run.id)
+            .expect("hooks")
+            .is_empty()
+    );
+    let all = events::recent(store.conn(), None, 200).expect("events");
+    let silent = all
+        .iter()
+        .find(|e| e.kind == EventKind::HooksSilent)
+        .expect("a hooks_silent event");
+    assert_eq!(silent.run_id, Some(run.id));
+    assert!(
+        silent.message.contains("no hook call within 2s"),
+        "{}",
+        silent.message
+    );
+    let done = all
+        .iter()
+        .find(|e| e.run_id == Some(run.id) && e.message.ends_with("is done"))
+        .expect("done from the screen");
+    let submitted = run.prompt_sent_at.expect("prompt sent");
+    assert!(
+        done.ts - submitted >= 2_000,
+        "completed {} ms after the prompt, inside the grace period",
+        done.ts - submitted
+    );
 }

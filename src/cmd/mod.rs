@@ -92,7 +92,9 @@ pub fn run(cli: Cli) -> Result<()> {
             dir,
         } => demo::run(auto_approve, keep, dir),
         Command::Hook { run, token } => hook::run(&ctx, run, &token),
-        Command::AgentSim { scenario } => crate::sim::run(scenario.as_deref()),
+        Command::AgentSim { scenario, settings } => {
+            crate::sim::run(scenario.as_deref(), settings.as_deref())
+        }
         Command::Log { task, limit, json } => log::run(&ctx, task.as_deref(), limit, json),
     }
 }

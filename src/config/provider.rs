@@ -11,6 +11,11 @@ use toml::Spanned;
 
 use super::{ConfigError, Source, de_duration};
 
+/// Default [`ProviderConfig::hook_grace`]: Claude Code and Codex call `UserPromptSubmit`
+/// within a second of the prompt being taken (observed 2.1.332, 0.171.0); 10 s leaves room
+/// for a loaded machine.
+const DEFAULT_HOOK_GRACE: Duration = Duration::from_secs(10);
+
 /// How a provider's agent takes its prompt and signals that it finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -94,6 +99,14 @@ pub struct ProviderConfig {
     pub hooks: HookStyle,
     /// How to install the CLI (a shell command), quoted when it is missing; may be empty.
     pub install: String,
+    /// Matches the screen once a dialog's options can take an answer key (`answer_ready`);
+    /// `None` answers as soon as the status is `waiting`. Keys pressed before a dialog is
+    /// drawn and listening are typed into the input box or lost (Claude Code 2.1.332 shows
+    /// `Waiting for permission…` ~0.4 s before its dialog, DESIGN.md §10).
+    pub answer_ready: Option<Regex>,
+    /// With hooks: how long after the prompt is submitted the first hook call may take
+    /// before the run falls back to the screen for completion (`hook_grace`, default 10 s).
+    pub hook_grace: Duration,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -118,6 +131,9 @@ pub(super) struct RawProvider {
     transient: Option<Vec<Spanned<String>>>,
     hooks: Option<HookStyle>,
     install: Option<String>,
+    answer_ready: Option<Spanned<String>>,
+    #[serde(default, deserialize_with = "de_duration")]
+    hook_grace: Option<Duration>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -148,6 +164,8 @@ struct PartialProvider {
     transient: Option<Vec<String>>,
     hooks: Option<HookStyle>,
     install: Option<String>,
+    answer_ready: Option<Regex>,
+    hook_grace: Option<Duration>,
 }
 
 pub(super) fn merge_providers(
@@ -189,8 +207,16 @@ pub(super) fn merge_providers(
                 no_keys,
                 exit_command,
                 hooks,
-                install
+                install,
+                hook_grace
             );
+            if let Some(pattern) = &r.answer_ready {
+                p.answer_ready = if pattern.get_ref().is_empty() {
+                    None
+                } else {
+                    Some(compile("answer_ready", pattern)?)
+                };
+            }
             if let Some(ready) = &r.ready {
                 p.ready = Some(compile("ready", ready)?);
             }
@@ -249,6 +275,8 @@ pub(super) fn merge_providers(
                 transient: p.transient.unwrap_or_default(),
                 hooks: p.hooks.unwrap_or_default(),
                 install: p.install.unwrap_or_default(),
+                answer_ready: p.answer_ready,
+                hook_grace: p.hook_grace.unwrap_or(DEFAULT_HOOK_GRACE),
                 name,
             },
         );

@@ -11,7 +11,7 @@ mod detect;
 mod track;
 
 pub use detect::{Detector, classify, screen_text};
-pub use track::{HookSignal, Observation, Tracker};
+pub use track::{HookMode, HookSignal, Observation, Tracker};
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

@@ -29,17 +29,46 @@ pub enum HookSignal {
     Failed,
 }
 
-/// Tracks one run's status across screen readings.
+/// Where a run's turn boundaries come from (DESIGN.md §9, "Hooks decide").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookMode {
+    /// The provider has no hooks (`hooks = "none"`): the screen completes turns.
+    Off,
+    /// Hooks are wired but none has arrived for this run yet: nothing completes a turn
+    /// until a hook arrives or `grace` passes after the prompt was submitted.
+    Expected {
+        /// How long the first hook may take.
+        grace: Duration,
+    },
+    /// A hook arrived: only hooks complete turns (`Stop`, or a failure hook).
+    Active,
+    /// Hooks are wired but stayed silent past the grace period: the screen completes
+    /// turns, as with [`HookMode::Off`].
+    FellBack,
+}
+
+impl HookMode {
+    /// The mode for a provider with (`Some(grace)`) or without (`None`) hooks.
+    pub fn for_provider(grace: Option<Duration>) -> HookMode {
+        grace.map_or(HookMode::Off, |grace| HookMode::Expected { grace })
+    }
+}
+
+/// Tracks one run's status across screen readings and hook calls.
 ///
-/// Rules (DESIGN.md §3): waiting wins over busy (the detector checks waiting first); a turn
-/// is complete when the screen shows it done — or idle after having been busy — and stays so
-/// for `debounce`; a completed turn is latched until [`Tracker::input_sent`], so a redraw
-/// cannot flip it back to busy. A done screen only counts once the screen has changed since
-/// the input was sent, so the previous turn's summary is never taken for this one's.
-///
-/// Hook calls ([`Tracker::hook`]) are the strongest signal: a `Stop` completes the turn at
-/// once (no debounce), busy and waiting hooks set the status until the screen next changes
-/// it. The screen remains the fallback for agents without hooks, or whose hooks fail.
+/// Rules (DESIGN.md §3, §9): waiting wins over busy (the detector checks waiting first).
+/// With hooks ([`HookMode::Expected`], [`HookMode::Active`]) a turn is completed only by a
+/// hook: `Stop` completes it at once ([`Tracker::hook`]); the screen still reports waiting
+/// and errors, but a screen that reads idle or done while the hooks say busy (Claude Code
+/// shows `paste again to expand`, not `esc to interrupt`, for ~8 s after a multi-line
+/// paste) never ends the turn. Without hooks ([`HookMode::Off`], or [`HookMode::FellBack`]
+/// once hooks stayed silent for the grace period after the prompt was submitted) a turn is
+/// complete when the screen shows it done — or idle after having been busy — and stays so
+/// for `debounce`; a done screen only counts once the screen has changed since the input
+/// was sent, so the previous turn's summary is never taken for this one's. A refusal
+/// ([`Tracker::answer_sent`] with `yes = false`) interrupts the turn, and CLIs call no
+/// `Stop` hook for an interrupted turn, so the screen may complete that turn. A completed
+/// turn is latched until [`Tracker::input_sent`], so a redraw cannot flip it back to busy.
 #[derive(Debug, Clone)]
 pub struct Tracker {
     status: RunStatus,
@@ -50,11 +79,19 @@ pub struct Tracker {
     done_since: Option<Instant>,
     latched: bool,
     from_hook: bool,
+    hooks: HookMode,
+    /// When the last input was submitted (the hook grace period runs from here).
+    submitted_at: Option<Instant>,
+    /// The operator refused the agent's request during this turn.
+    refused: bool,
+    /// The run just fell back to the screen; taken once by [`Tracker::take_fallback`].
+    fallback_pending: bool,
 }
 
 impl Tracker {
-    /// A tracker for a run that is starting, completing turns after `debounce`.
-    pub fn new(debounce: Duration) -> Tracker {
+    /// A tracker for a run that is starting, completing turns after `debounce` (screen
+    /// only) or by hooks, per `hooks`.
+    pub fn new(debounce: Duration, hooks: HookMode) -> Tracker {
         Tracker {
             status: RunStatus::Starting,
             debounce,
@@ -64,15 +101,26 @@ impl Tracker {
             done_since: None,
             latched: false,
             from_hook: false,
+            hooks,
+            submitted_at: None,
+            refused: false,
+            fallback_pending: false,
         }
     }
 
-    /// A tracker for a re-adopted run that had its prompt and was last seen as `status`.
-    pub fn resumed(debounce: Duration, status: RunStatus) -> Tracker {
-        let mut t = Tracker::new(debounce);
+    /// A tracker for a re-adopted run that had its prompt and was last seen as `status`;
+    /// its hook grace period (if any) starts at `now`.
+    pub fn resumed(
+        debounce: Duration,
+        status: RunStatus,
+        hooks: HookMode,
+        now: Instant,
+    ) -> Tracker {
+        let mut t = Tracker::new(debounce, hooks);
         t.status = status;
         t.saw_busy = matches!(status, RunStatus::Busy | RunStatus::Waiting);
         t.changed_since_input = true;
+        t.submitted_at = Some(now);
         t
     }
 
@@ -81,8 +129,18 @@ impl Tracker {
         self.status
     }
 
+    /// Where turn boundaries come from now.
+    pub fn hook_mode(&self) -> HookMode {
+        self.hooks
+    }
+
+    /// True exactly once after the run fell back from silent hooks to the screen.
+    pub fn take_fallback(&mut self) -> bool {
+        std::mem::take(&mut self.fallback_pending)
+    }
+
     /// True once the agent has visibly taken the last input: the screen changed and it is
-    /// busy, waiting, done or failed.
+    /// busy, waiting, done or failed (or a hook said so).
     pub fn started(&self) -> bool {
         self.saw_busy
             || (self.changed_since_input
@@ -99,10 +157,14 @@ impl Tracker {
 
     /// Takes an agent's hook call. A completed (latched) turn ignores everything but new
     /// input; [`HookSignal::Failed`] only marks the status (the supervisor fails the run).
+    /// Any hook makes hooks the authority for this run ([`HookMode::Active`]), also after
+    /// a fallback.
     pub fn hook(&mut self, signal: HookSignal) {
         if self.latched {
             return;
         }
+        self.hooks = HookMode::Active;
+        self.fallback_pending = false;
         self.from_hook = true;
         self.done_since = None;
         self.changed_since_input = true;
@@ -130,28 +192,44 @@ impl Tracker {
         self.latched
     }
 
-    /// True while a finished-looking screen (done, or idle after busy) waits out the
-    /// debounce: it must be looked at again once the debounce has passed, even if the agent
-    /// prints nothing more (the status meanwhile still reads busy for idle-after-busy).
-    pub fn completion_pending(&self) -> bool {
-        self.done_since.is_some() && !self.latched
+    /// True while the screen may complete the turn: no hooks, hooks fell back, or the
+    /// operator refused (an interrupted turn gets no `Stop` hook).
+    fn screen_completes(&self) -> bool {
+        self.refused || matches!(self.hooks, HookMode::Off | HookMode::FellBack)
     }
 
-    /// New input went to the agent; `screen` is the screen text at that moment. Unlatches.
-    pub fn input_sent(&mut self, screen: &str) {
+    /// True while something time-based is pending and the screen must be looked at again
+    /// even if the agent prints nothing: a finished-looking screen waiting out the debounce
+    /// (the status meanwhile still reads busy for idle-after-busy), or a hook grace period
+    /// running.
+    pub fn completion_pending(&self) -> bool {
+        !self.latched
+            && (self.done_since.is_some()
+                || (matches!(self.hooks, HookMode::Expected { .. }) && self.submitted_at.is_some()))
+    }
+
+    /// New input went to the agent at `now`; `screen` is the screen text at that moment.
+    /// Unlatches.
+    pub fn input_sent(&mut self, screen: &str, now: Instant) {
         self.saw_busy = false;
         self.input_screen = Some(screen.to_string());
         self.changed_since_input = false;
         self.done_since = None;
         self.latched = false;
+        self.refused = false;
+        self.submitted_at = Some(now);
     }
 
-    /// An answer to the agent's question or permission prompt went in: like new input,
-    /// except that the turn goes on, so having worked on it still counts.
-    pub fn answer_sent(&mut self, screen: &str) {
+    /// An answer (`yes` or not) to the agent's question or permission prompt went in: like
+    /// new input, except that the turn goes on, so having worked on it still counts. A
+    /// refusal interrupts the turn: the screen may then complete it.
+    pub fn answer_sent(&mut self, screen: &str, yes: bool, now: Instant) {
         let worked = self.saw_busy;
-        self.input_sent(screen);
+        let submitted = self.submitted_at;
+        self.input_sent(screen, now);
         self.saw_busy = worked;
+        self.submitted_at = submitted;
+        self.refused = !yes;
     }
 
     /// Takes a reading: `raw` is the detector's classification of `screen` at `now`.
@@ -166,6 +244,12 @@ impl Tracker {
                 status: RunStatus::Done,
                 completed: false,
             };
+        }
+        if let (HookMode::Expected { grace }, Some(at)) = (self.hooks, self.submitted_at)
+            && now.duration_since(at) >= grace
+        {
+            self.hooks = HookMode::FellBack;
+            self.fallback_pending = true;
         }
         if let Some(before) = &self.input_screen
             && before != screen
@@ -192,6 +276,27 @@ impl Tracker {
             Some(ScreenStatus::Error) => {
                 self.done_since = None;
                 self.status = RunStatus::Error;
+                false
+            }
+            // Hooks decide: the turn a hook opened goes on whatever the screen says; a
+            // dialog or error that left the screen means the agent is back at work.
+            Some(ScreenStatus::Done | ScreenStatus::Idle) | None
+                if !self.screen_completes() && self.hooks == HookMode::Active =>
+            {
+                self.done_since = None;
+                if raw.is_some() {
+                    self.status = RunStatus::Busy;
+                }
+                false
+            }
+            // Hooks expected but silent so far: report the screen, complete nothing.
+            Some(ScreenStatus::Done | ScreenStatus::Idle) if !self.screen_completes() => {
+                self.done_since = None;
+                self.status = if self.saw_busy {
+                    RunStatus::Busy
+                } else {
+                    RunStatus::Idle
+                };
                 false
             }
             Some(ScreenStatus::Done) if self.changed_since_input || self.saw_busy => {
@@ -235,8 +340,8 @@ mod tests {
     #[test]
     fn busy_then_done_completes_after_the_debounce_and_latches() {
         let t0 = Instant::now();
-        let mut t = Tracker::new(D);
-        t.input_sent("> ");
+        let mut t = Tracker::new(D, HookMode::Off);
+        t.input_sent("> ", t0);
         assert_eq!(
             t.observe(Some(ScreenStatus::Busy), "working", t0).status,
             RunStatus::Busy
@@ -261,7 +366,7 @@ mod tests {
         );
         assert_eq!((o.status, o.completed), (RunStatus::Done, false));
         // New input unlatches.
-        t.input_sent("done");
+        t.input_sent("done", t0);
         assert_eq!(
             t.observe(Some(ScreenStatus::Busy), "w", t0 + D * 3).status,
             RunStatus::Busy
@@ -271,8 +376,8 @@ mod tests {
     #[test]
     fn idle_after_busy_is_pending_until_the_debounce_passes() {
         let t0 = Instant::now();
-        let mut t = Tracker::new(D);
-        t.input_sent("> ");
+        let mut t = Tracker::new(D, HookMode::Off);
+        t.input_sent("> ", t0);
         t.observe(Some(ScreenStatus::Busy), "working", t0);
         assert!(!t.completion_pending());
         let o = t.observe(
@@ -294,8 +399,8 @@ mod tests {
     #[test]
     fn a_busy_reading_inside_the_debounce_restarts_it() {
         let t0 = Instant::now();
-        let mut t = Tracker::new(D);
-        t.input_sent("> ");
+        let mut t = Tracker::new(D, HookMode::Off);
+        t.input_sent("> ", t0);
         t.observe(Some(ScreenStatus::Busy), "a", t0);
         t.observe(
             Some(ScreenStatus::Idle),
@@ -324,8 +429,8 @@ mod tests {
     #[test]
     fn the_previous_turns_summary_does_not_complete_the_next_turn() {
         let t0 = Instant::now();
-        let mut t = Tracker::new(Duration::ZERO);
-        t.input_sent("✓ Done in 1s\n>");
+        let mut t = Tracker::new(Duration::ZERO, HookMode::Off);
+        t.input_sent("✓ Done in 1s\n>", t0);
         let o = t.observe(Some(ScreenStatus::Done), "✓ Done in 1s\n>", t0);
         assert!(!o.completed, "unchanged screen: still the old summary");
         assert!(!t.started());
@@ -340,8 +445,8 @@ mod tests {
     #[test]
     fn a_stop_hook_completes_at_once_even_while_the_screen_looks_busy() {
         let t0 = Instant::now();
-        let mut t = Tracker::new(Duration::from_secs(10));
-        t.input_sent("> ");
+        let mut t = Tracker::new(Duration::from_secs(10), HookMode::Off);
+        t.input_sent("> ", t0);
         t.hook(HookSignal::Busy);
         assert!(t.started() && t.from_hook());
         assert_eq!(t.status(), RunStatus::Busy);
@@ -361,18 +466,19 @@ mod tests {
     #[test]
     fn idle_after_a_refused_permission_prompt_completes_the_turn() {
         let t0 = Instant::now();
-        let mut t = Tracker::new(Duration::ZERO);
-        t.input_sent("> ");
+        let mut t = Tracker::new(Duration::ZERO, HookMode::Off);
+        t.input_sent("> ", t0);
         t.observe(Some(ScreenStatus::Waiting), "❯ 1. Yes", t0);
-        t.answer_sent("❯ 1. Yes");
+        t.answer_sent("❯ 1. Yes", false, t0);
         let o = t.observe(Some(ScreenStatus::Idle), "Interrupted\n> ", t0);
         assert!(o.completed, "told no, the agent is idle: the turn is over");
     }
 
     #[test]
     fn hook_waiting_and_failure_set_the_status() {
-        let mut t = Tracker::new(D);
-        t.input_sent("> ");
+        let t0 = Instant::now();
+        let mut t = Tracker::new(D, HookMode::Off);
+        t.input_sent("> ", t0);
         t.hook(HookSignal::Waiting);
         assert_eq!(t.status(), RunStatus::Waiting);
         assert!(t.started());
@@ -384,13 +490,164 @@ mod tests {
     #[test]
     fn idle_without_busy_is_not_done_and_waiting_is_reported() {
         let t0 = Instant::now();
-        let mut t = Tracker::new(Duration::ZERO);
+        let mut t = Tracker::new(Duration::ZERO, HookMode::Off);
         assert_eq!(t.status(), RunStatus::Starting);
-        t.input_sent("");
+        t.input_sent("", t0);
         let o = t.observe(Some(ScreenStatus::Idle), "> text", t0);
         assert_eq!((o.status, o.completed), (RunStatus::Idle, false));
         let o = t.observe(Some(ScreenStatus::Waiting), "❯ 1. Yes", t0);
         assert_eq!(o.status, RunStatus::Waiting);
         assert!(t.started());
+    }
+
+    const GRACE: Duration = Duration::from_secs(10);
+
+    fn hooked() -> Tracker {
+        Tracker::new(D, HookMode::Expected { grace: GRACE })
+    }
+
+    #[test]
+    fn a_screen_that_reads_idle_while_the_hooks_say_busy_never_completes_the_turn() {
+        // Claude Code 2.1.197 after a multi-line paste: `paste again to expand` in the
+        // footer (no `esc to interrupt`) for ~8 s while the model works.
+        let t0 = Instant::now();
+        let mut t = hooked();
+        t.input_sent("❯ [Pasted text #1 +14 lines]", t0);
+        t.hook(HookSignal::Busy);
+        for ms in (0..60_000).step_by(250) {
+            let o = t.observe(
+                Some(ScreenStatus::Idle),
+                "❯ \npaste again to expand",
+                t0 + Duration::from_millis(ms),
+            );
+            assert_eq!(
+                (o.status, o.completed),
+                (RunStatus::Busy, false),
+                "at {ms} ms"
+            );
+            let o = t.observe(
+                Some(ScreenStatus::Done),
+                "✻ Worked for 3s",
+                t0 + Duration::from_millis(ms),
+            );
+            assert!(
+                !o.completed && !t.is_complete(),
+                "a done-looking screen at {ms} ms"
+            );
+        }
+        assert_eq!(t.hook_mode(), HookMode::Active);
+        t.hook(HookSignal::Done);
+        assert!(t.is_complete());
+    }
+
+    #[test]
+    fn the_screen_reports_waiting_and_errors_in_a_hook_turn_and_busy_after_them() {
+        let t0 = Instant::now();
+        let mut t = hooked();
+        t.input_sent("> ", t0);
+        t.hook(HookSignal::Busy);
+        assert_eq!(
+            t.observe(Some(ScreenStatus::Waiting), "❯ 1. Yes", t0)
+                .status,
+            RunStatus::Waiting
+        );
+        t.answer_sent("❯ 1. Yes", true, t0);
+        assert_eq!(
+            t.observe(Some(ScreenStatus::Idle), "❯ ", t0).status,
+            RunStatus::Busy
+        );
+        assert_eq!(
+            t.observe(Some(ScreenStatus::Error), "● API Error", t0)
+                .status,
+            RunStatus::Error
+        );
+        assert_eq!(
+            t.observe(None, "??", t0).status,
+            RunStatus::Error,
+            "unreadable: no change"
+        );
+        assert!(!t.is_complete());
+    }
+
+    #[test]
+    fn before_the_first_hook_the_screen_completes_nothing_until_the_grace_period_ends() {
+        let t0 = Instant::now();
+        let mut t = hooked();
+        t.input_sent("> ", t0);
+        t.observe(Some(ScreenStatus::Busy), "working", t0);
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let o = t.observe(Some(ScreenStatus::Idle), "> ", at(1000));
+        assert_eq!((o.status, o.completed), (RunStatus::Busy, false));
+        assert!(t.completion_pending(), "the grace period must be watched");
+        let o = t.observe(Some(ScreenStatus::Idle), "> ", at(9_000));
+        assert!(!o.completed);
+        assert!(!t.take_fallback());
+        // Hooks silent for the whole grace period: the screen decides from now on.
+        let o = t.observe(Some(ScreenStatus::Idle), "> ", at(10_000));
+        assert!(!o.completed, "the debounce starts now");
+        assert_eq!(t.hook_mode(), HookMode::FellBack);
+        assert!(t.take_fallback(), "reported once");
+        assert!(!t.take_fallback());
+        let o = t.observe(Some(ScreenStatus::Idle), "> ", at(10_600));
+        assert!(o.completed, "idle after busy, held through the debounce");
+    }
+
+    #[test]
+    fn a_hook_after_the_fallback_makes_hooks_the_authority_again() {
+        let t0 = Instant::now();
+        let mut t = hooked();
+        t.input_sent("> ", t0);
+        t.observe(Some(ScreenStatus::Busy), "working", t0 + GRACE);
+        assert_eq!(t.hook_mode(), HookMode::FellBack);
+        t.hook(HookSignal::Busy);
+        assert_eq!(t.hook_mode(), HookMode::Active);
+        assert!(!t.take_fallback(), "no fallback to report any more");
+        let o = t.observe(Some(ScreenStatus::Idle), "> ", t0 + GRACE * 3);
+        assert!(!o.completed);
+    }
+
+    #[test]
+    fn with_hooks_off_the_screen_reads_the_same_turn_right() {
+        let t0 = Instant::now();
+        let mut t = Tracker::new(D, HookMode::for_provider(None));
+        t.input_sent("> ", t0);
+        t.observe(Some(ScreenStatus::Busy), "working", t0);
+        t.observe(Some(ScreenStatus::Idle), "> ", t0 + D);
+        let o = t.observe(Some(ScreenStatus::Idle), "> ", t0 + D * 2);
+        assert!(o.completed);
+    }
+
+    #[test]
+    fn a_refusal_lets_the_screen_end_a_hook_turn() {
+        // An interrupted turn gets no Stop hook (Claude Code, Codex).
+        let t0 = Instant::now();
+        let mut t = hooked();
+        t.input_sent("> ", t0);
+        t.hook(HookSignal::Busy);
+        t.observe(Some(ScreenStatus::Waiting), "❯ 1. Yes", t0);
+        t.answer_sent("❯ 1. Yes", false, t0);
+        t.observe(Some(ScreenStatus::Idle), "Interrupted\n> ", t0);
+        let o = t.observe(Some(ScreenStatus::Idle), "Interrupted\n> ", t0 + D);
+        assert!(o.completed);
+    }
+
+    #[test]
+    fn a_resumed_run_keeps_the_hook_rule() {
+        let t0 = Instant::now();
+        let mut t = Tracker::resumed(D, RunStatus::Busy, HookMode::Active, t0);
+        let o = t.observe(Some(ScreenStatus::Idle), "> ", t0 + GRACE * 2);
+        assert_eq!((o.status, o.completed), (RunStatus::Busy, false));
+        t.hook(HookSignal::Done);
+        assert!(t.is_complete());
+        let mut t = Tracker::resumed(D, RunStatus::Busy, HookMode::Expected { grace: GRACE }, t0);
+        assert!(
+            !t.observe(Some(ScreenStatus::Idle), "> ", t0 + D * 3)
+                .completed
+        );
+        t.observe(Some(ScreenStatus::Idle), "> ", t0 + GRACE);
+        assert!(
+            t.observe(Some(ScreenStatus::Idle), "> ", t0 + GRACE + D)
+                .completed
+        );
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use nix::sys::signal::{SigHandler, Signal};
 
+use super::hooks::Hooks;
 use super::input::{Editor, Key};
 use super::scenario::{self, Action, Scenario, Step, Vars};
 use super::term::{self, Event, Keys};
@@ -43,6 +44,8 @@ pub struct Agent {
     traced: &'static str,
     /// A state to trace once the prompt is drawn.
     pending_trace: Option<&'static str>,
+    /// Claude-style hooks from `--settings`.
+    hooks: Hooks,
 }
 
 /// What the prompt loop got.
@@ -130,7 +133,7 @@ impl Agent {
     /// An agent reading `keys`, with steps from `scenario` when a prompt has no `@sim` lines,
     /// working in `cwd`. Reads `BOSUN_SIM_RECORD`, `BOSUN_TASK`, `BOSUN_STAGE` and
     /// `BOSUN_RUN_ID` from the environment.
-    pub fn new(keys: Keys, scenario: Option<Scenario>, cwd: PathBuf) -> Agent {
+    pub fn new(keys: Keys, scenario: Option<Scenario>, cwd: PathBuf, hooks: Hooks) -> Agent {
         Agent {
             out: std::io::stdout(),
             keys,
@@ -161,6 +164,7 @@ impl Agent {
                 }),
             traced: "",
             pending_trace: None,
+            hooks,
         }
     }
 
@@ -284,6 +288,11 @@ impl Agent {
             self.line("Bye")?;
             return Ok(Flow::Exit(0));
         }
+        self.hooks.fire(
+            "UserPromptSubmit",
+            serde_json::json!({ "prompt": text }),
+            &self.cwd,
+        );
         self.line(&format!("● Received prompt ({} bytes)", prompt.len()))?;
         let steps = match scenario::parse_sim_lines(&text) {
             Ok(Some(steps)) => steps,
@@ -324,11 +333,17 @@ impl Agent {
             }
         }
         self.put(ERASE_LINE)?;
+        let summary = turn.summary();
         self.line(&format!(
-            "✓ Done in {}s: {}",
+            "✓ Done in {}s: {summary}",
             turn.started.elapsed().as_secs(),
-            turn.summary()
         ))?;
+        self.flush()?;
+        self.hooks.fire(
+            "Stop",
+            serde_json::json!({ "stop_hook_active": false, "last_assistant_message": summary }),
+            &self.cwd,
+        );
         self.line("")?;
         // The done screen is complete once the prompt loop has drawn `> ` under it.
         self.pending_trace = Some("done");
@@ -360,6 +375,11 @@ impl Agent {
                 Ok(StepEnd::Next)
             }
             Action::Write { path, text } => {
+                self.hooks.fire(
+                    "PreToolUse",
+                    serde_json::json!({ "tool_name": "Write" }),
+                    &self.cwd,
+                );
                 let path = self.vars.expand(path);
                 let text = self.vars.expand(text);
                 let full = self.cwd.join(&path);
@@ -383,6 +403,11 @@ impl Agent {
             }
             Action::Ask(t) => {
                 let t = self.vars.expand(t);
+                self.hooks.fire(
+                    "PreToolUse",
+                    serde_json::json!({ "tool_name": "Write" }),
+                    &self.cwd,
+                );
                 self.ask(&t)
             }
             Action::Question(q) => {
@@ -393,6 +418,17 @@ impl Agent {
                 let text = self.vars.expand(text);
                 self.put(ERASE_LINE)?;
                 self.line(&format!("✗ API Error: {text}"))?;
+                self.flush()?;
+                let error = if text.contains("429") {
+                    "rate_limit"
+                } else {
+                    "server_error"
+                };
+                self.hooks.fire(
+                    "StopFailure",
+                    serde_json::json!({ "error": error, "last_assistant_message": format!("API Error: {text}") }),
+                    &self.cwd,
+                );
                 Ok(StepEnd::Exit(*code))
             }
             Action::Exit(code) => Ok(StepEnd::Exit(*code)),

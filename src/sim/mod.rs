@@ -109,6 +109,7 @@
 //! ```
 
 mod agent;
+mod hooks;
 mod input;
 pub mod model;
 pub mod scenario;
@@ -130,7 +131,8 @@ pub fn load_scenario(path: &Path) -> anyhow::Result<scenario::Scenario> {
 }
 
 /// Runs the scripted agent on this terminal until it exits. The scenario is `scenario`, else
-/// the file named by env `BOSUN_SIM_SCENARIO`, else none.
+/// the file named by env `BOSUN_SIM_SCENARIO`, else none; `settings` is a Claude Code
+/// settings file whose hooks it calls (see [`hooks`]).
 ///
 /// Returns `Ok(())` when the agent exits with code 0 (`/exit`, stdin closed); any other exit
 /// code (Ctrl-C 130, `fail`, `exit`, a bad `@sim` line 2) ends the process here with
@@ -139,16 +141,20 @@ pub fn load_scenario(path: &Path) -> anyhow::Result<scenario::Scenario> {
 /// # Errors
 /// The scenario file cannot be read or parsed, the current directory is unknown, the
 /// terminal cannot be written to, or a `hang` step cannot start its children.
-pub fn run(scenario: Option<&Path>) -> anyhow::Result<()> {
+pub fn run(scenario: Option<&Path>, settings: Option<&Path>) -> anyhow::Result<()> {
     let path = scenario.map(Path::to_path_buf).or_else(|| {
         std::env::var_os("BOSUN_SIM_SCENARIO")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     });
     let scenario = path.as_deref().map(load_scenario).transpose()?;
+    let hooks = settings
+        .map(hooks::Hooks::from_settings)
+        .transpose()?
+        .unwrap_or_else(hooks::Hooks::none);
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let mut terminal = term::Terminal::enter().context("cannot set up the terminal")?;
-    let mut agent = agent::Agent::new(term::Keys::from_stdin(), scenario, cwd);
+    let mut agent = agent::Agent::new(term::Keys::from_stdin(), scenario, cwd, hooks);
     let result = agent.run();
     terminal.restore();
     let code = result?;

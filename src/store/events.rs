@@ -61,6 +61,12 @@ text_enum! {
         Breaker = "breaker",
         /// A hook call was refused (wrong token, unknown run or event).
         HookRejected = "hook_rejected",
+        /// The operator answered an agent's question or permission prompt (`data`:
+        /// `{"yes": bool}`); the supervisor reads these to know a turn was refused.
+        Answered = "answered",
+        /// A run's hooks stayed silent past the grace period: its turns are read from the
+        /// screen.
+        HooksSilent = "hooks_silent",
     }
 }
 
@@ -154,4 +160,27 @@ pub fn recent(conn: &Connection, task_id: Option<i64>, limit: usize) -> Result<V
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![task_id, limit as i64], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Every event with an id above `after`, oldest first (a rowid range: cheap when `after`
+/// is recent). Readers that want one kind filter the result and pass the last id back, so
+/// the range never grows.
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn after(conn: &Connection, after: i64) -> Result<Vec<Event>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, ts, task_id, job_id, run_id, kind, actor, message, data
+         FROM events WHERE id > ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![after], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The id of the newest event (0 when there is none).
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn last_id(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("SELECT coalesce(max(id), 0) FROM events", [], |r| r.get(0))?)
 }

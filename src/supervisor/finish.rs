@@ -1,0 +1,245 @@
+//! Ending runs: completion (commit, gates, exit command on its own thread), failure,
+//! closing panes, and the liveness check that notices exits and vanished panes.
+
+use super::*;
+
+impl Supervisor {
+    /// A completed turn: commit, gates, exit command.
+    pub(super) fn complete(&mut self, id: i64, now: Instant) -> Result<()> {
+        let Some(run) = self.runs.get_mut(&id) else {
+            return Ok(());
+        };
+        run.phase = Phase::Exiting { since: now };
+        let work = Completion {
+            run_id: id,
+            task_key: run.task_key.clone(),
+            worktree: run.worktree.clone(),
+            pane: run.pane.clone(),
+            exit_command: run.provider.exit_command.clone(),
+            submit_keys: run.provider.submit_keys.clone(),
+            final_message: run.final_message.clone(),
+            cfg: self.cfg.clone(),
+            db: self.store.path().to_path_buf(),
+            tmux: self.tmux.clone(),
+        };
+        self.completions.retain(|h| !h.is_finished());
+        self.completions
+            .push(std::thread::spawn(move || work.run()));
+        Ok(())
+    }
+
+    /// Fails a run: the engine classifies it (transient or permanent) and requeues or
+    /// blocks; the pane's process tree is stopped and the window closed.
+    pub(super) fn fail(
+        &mut self,
+        id: i64,
+        reason: &str,
+        exit_code: Option<i64>,
+        timed_out: bool,
+    ) -> Result<()> {
+        let tail = self.log_tail(id);
+        self.fail_with_tail(id, reason, tail, exit_code, timed_out)
+    }
+
+    /// The end of a watched run's output log (empty if it is not watched).
+    pub(super) fn log_tail(&self, id: i64) -> String {
+        self.runs
+            .get(&id)
+            .map(|r| read_tail(&r.log_path.to_string_lossy()))
+            .unwrap_or_default()
+    }
+
+    pub(super) fn fail_with_tail(
+        &mut self,
+        id: i64,
+        reason: &str,
+        log_tail: String,
+        exit_code: Option<i64>,
+        timed_out: bool,
+    ) -> Result<()> {
+        let outcome = self.engine().handle(Input::RunFinished {
+            run_id: id,
+            result: RunResult::Failed {
+                reason: reason.to_string(),
+                log_tail,
+                exit_code,
+                timed_out,
+            },
+        })?;
+        tracing::info!(run = id, reason, ?outcome, "run failed");
+        if let Some(run) = self.runs.remove(&id) {
+            self.close(&run);
+        }
+        Ok(())
+    }
+
+    /// Stops a run's process tree and closes its pane. Termination waits up to the kill
+    /// grace, so it runs on its own thread.
+    pub(super) fn close(&self, run: &Active) {
+        let pid = run.pid;
+        let grace = self.cfg.supervisor.kill_grace;
+        let tmux = self.tmux.clone();
+        let pane = run.pane.clone();
+        let run_id = run.run_id;
+        std::thread::spawn(move || {
+            match crate::tmux::process::terminate(pid, grace) {
+                Ok(survivors) if !survivors.is_empty() => {
+                    tracing::error!(run = run_id, ?survivors, "processes survived SIGKILL");
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(run = run_id, error = %e, "cannot stop the run's processes")
+                }
+            }
+            if let Err(e) = tmux.kill_pane(&pane) {
+                tracing::debug!(run = run_id, error = %e, "pane already gone");
+            }
+        });
+    }
+
+    /// One `list-panes -a` for every pane; exits, vanished panes, cancelled jobs.
+    pub(super) fn check_liveness(&mut self) -> Result<()> {
+        if self.runs.is_empty() {
+            return Ok(());
+        }
+        let panes: HashMap<String, PaneState> = self
+            .tmux
+            .list_panes()?
+            .into_iter()
+            .map(|p| (p.pane_id.clone(), p))
+            .collect();
+        let ids: Vec<i64> = self.runs.keys().copied().collect();
+        for id in ids {
+            let Some(run) = self.runs.get_mut(&id) else {
+                continue;
+            };
+            let exiting = matches!(run.phase, Phase::Exiting { .. });
+            let job = jobs::get(self.store.conn(), run.job_id)?;
+            if job.status != JobStatus::Running && !exiting {
+                // Cancelled (or otherwise taken away) while it ran.
+                let outcome = self.engine().handle(Input::RunFinished {
+                    run_id: id,
+                    result: RunResult::Completed {
+                        final_message: None,
+                    },
+                })?;
+                tracing::info!(
+                    run = id,
+                    ?outcome,
+                    "job no longer running; stopping its run"
+                );
+                if let Some(run) = self.runs.remove(&id) {
+                    self.close(&run);
+                }
+                continue;
+            }
+            match panes.get(&run.pane) {
+                Some(p) if !p.dead => {
+                    if (p.height, p.width) != run.size {
+                        run.detector.resize(p.height, p.width);
+                        run.size = (p.height, p.width);
+                    }
+                }
+                Some(p) => {
+                    // tmux can show a pane dead before it has reaped the process (list_panes
+                    // nudges it with SIGCHLD): give the exit status up to DEAD_STATUS_WAIT.
+                    let now = Instant::now();
+                    let since = *run.dead_since.get_or_insert(now);
+                    if p.dead_status.is_none()
+                        && p.dead_signal.is_none()
+                        && !exiting
+                        && now.duration_since(since) < DEAD_STATUS_WAIT
+                    {
+                        continue;
+                    }
+                    // Drain what is left of its output first.
+                    pump(run, &self.opts, now);
+                    let code = p.dead_status.map(i64::from);
+                    if exiting {
+                        if let Some(run) = self.runs.remove(&id) {
+                            self.close(&run);
+                        }
+                    } else if run.provider.mode == ProviderMode::Batch && code == Some(0) {
+                        run.tracker =
+                            Tracker::resumed(Duration::ZERO, RunStatus::Done, HookMode::Off, now);
+                        self.complete(id, Instant::now())?;
+                        if let Some(run) = self.runs.remove(&id) {
+                            self.close(&run);
+                        }
+                    } else {
+                        let reason = match (code, p.dead_signal) {
+                            (Some(c), _) => format!("agent exited with status {c}"),
+                            (None, Some(sig)) => format!("agent killed by signal {sig}"),
+                            (None, None) => "agent exited (tmux recorded no status)".to_string(),
+                        };
+                        self.fail(id, &reason, code, false)?;
+                    }
+                }
+                None if exiting => {
+                    self.runs.remove(&id);
+                }
+                None => self.fail(id, "the run's pane is gone", None, false)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What finishing a completed run needs, moved to its own thread: committing the worktree
+/// and the engine's gates (a command gate may run the test suite for minutes) must not stall
+/// the loop that reads every other agent's screen.
+pub(super) struct Completion {
+    run_id: i64,
+    task_key: String,
+    worktree: PathBuf,
+    pane: String,
+    exit_command: Option<String>,
+    submit_keys: Vec<String>,
+    final_message: Option<String>,
+    cfg: Config,
+    db: PathBuf,
+    tmux: Tmux,
+}
+
+impl Completion {
+    /// Commit, gates, exit command. Failures are logged: the run stays `running` in the
+    /// database, so a restart re-adopts it and completes it again.
+    pub(super) fn run(self) {
+        let id = self.run_id;
+        let result = (|| -> Result<()> {
+            let store = Store::open(&self.db)?;
+            let job = runs::get(store.conn(), id)?.job_id;
+            let stage = match job {
+                Some(j) => jobs::get(store.conn(), j)?.stage,
+                None => String::new(),
+            };
+            let message = format!("{} {stage}: work of run {id} (bosun)", self.task_key);
+            match crate::git::commit_all(&self.worktree, &message) {
+                Ok(Some(sha)) => tracing::info!(run = id, %sha, "committed the stage's work"),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(run = id, error = %e, "cannot commit the worktree"),
+            }
+            let outcome = Engine::new(&self.cfg, &store).handle(Input::RunFinished {
+                run_id: id,
+                result: RunResult::Completed {
+                    final_message: self.final_message.clone(),
+                },
+            })?;
+            tracing::info!(run = id, ?outcome, "run completed");
+            Ok(())
+        })();
+        if let Err(e) = result {
+            tracing::error!(run = id, error = %e, "completing the run failed");
+        }
+        if let Some(exit) = &self.exit_command {
+            let keys: Vec<&str> = self.submit_keys.iter().map(String::as_str).collect();
+            let sent = self
+                .tmux
+                .paste(&self.pane, exit)
+                .and_then(|()| self.tmux.send_keys(&self.pane, &keys));
+            if let Err(e) = sent {
+                tracing::debug!(run = id, error = %e, "exit command not delivered");
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! Claiming jobs and launching their runs: worktree, hook wiring, tmux window, log stream,
+//! detector.
+
+use super::*;
+
+impl Supervisor {
+    pub(super) fn render_prompt(&self, job: &Job, task: &tasks::Task, worktree: &Path) -> String {
+        let template = self
+            .cfg
+            .roles
+            .get(&job.role)
+            .map_or("", |r| r.prompt.as_str());
+        let artifacts = self
+            .cfg
+            .stage_index(&job.stage)
+            .map(|i| prompt::artifacts(&self.cfg.stages[i], &task.key))
+            .unwrap_or_default();
+        prompt::render(
+            template,
+            &prompt::PromptVars {
+                key: &task.key,
+                title: &task.title,
+                spec: &task.spec,
+                stage: &job.stage,
+                worktree: &worktree.to_string_lossy(),
+                feedback: job.feedback.as_deref(),
+                artifacts,
+            },
+        )
+    }
+
+    /// Claims and launches while below `max_concurrency`, for at most [`LAUNCH_BUDGET`] of
+    /// this tick: a launch forks git and tmux (tens of ms), and a burst of them must not hold
+    /// up status detection of the runs already working. The rest go in the next ticks.
+    /// Returns true when the budget ran out with room left.
+    pub(super) fn claim_and_launch(&mut self) -> Result<bool> {
+        let max = self.cfg.supervisor.max_concurrency as usize;
+        let began = Instant::now();
+        while self.runs.len() < max && began.elapsed() < LAUNCH_BUDGET {
+            let engine = self.engine();
+            let Some(job) = engine.queue.claim(&self.store, now_ms())? else {
+                return Ok(false);
+            };
+            let run = engine.start_run(job.id)?;
+            if let Err(e) = self.launch(&job, &run) {
+                tracing::warn!(job = job.id, error = %e, "launch failed");
+                let outcome = self.engine().handle(Input::RunFinished {
+                    run_id: run.id,
+                    result: RunResult::Failed {
+                        reason: format!("launch failed: {e}"),
+                        log_tail: String::new(),
+                        exit_code: None,
+                        timed_out: false,
+                    },
+                })?;
+                tracing::info!(?outcome, "launch failure handled");
+            }
+        }
+        Ok(self.runs.len() < max)
+    }
+
+    /// Worktree, window, log stream, detector: everything a new run needs.
+    pub(super) fn launch(&mut self, job: &Job, run: &Run) -> Result<()> {
+        let c = self.store.conn();
+        let task = tasks::get(c, job.task_id)?;
+        let project = projects::get(c, task.project_id)?;
+        let provider = self.provider(&job.provider)?;
+        if let Some(missing) = crate::provider::missing_cli(&provider, &self.opts.bosun_exe) {
+            return Err(SupervisorError::AgentMissing(missing));
+        }
+        let worktree = match &task.worktree {
+            Some(w) => PathBuf::from(w),
+            None => self
+                .opts
+                .data_dir
+                .join("worktrees")
+                .join(&project.name)
+                .join(&task.key),
+        };
+        let repo = Path::new(&project.path);
+        let branch = task
+            .branch
+            .clone()
+            .unwrap_or_else(|| crate::git::branch_name(&task.key, &task.title));
+        let base = match &project.default_branch {
+            Some(b) => b.clone(),
+            None => crate::git::head_branch(repo)?,
+        };
+        crate::git::ensure_worktree(repo, &worktree, &branch, &base)?;
+        if task.worktree.is_none() {
+            let (b, w) = (branch.clone(), worktree.to_string_lossy().into_owned());
+            self.store
+                .write(|tx| tasks::set_worktree(tx, task.id, &b, &w, now_ms()))?;
+        }
+
+        let prompt = self.render_prompt(job, &task, &worktree);
+        let batch = provider.mode == ProviderMode::Batch;
+        let mut argv = launch_argv(
+            &provider,
+            &self.opts.bosun_exe,
+            batch.then_some(prompt.as_str()),
+        );
+        let runs_dir = self.opts.data_dir.join("runs");
+        std::fs::create_dir_all(&runs_dir).map_err(|source| SupervisorError::Io {
+            what: "cannot create the run log directory",
+            path: runs_dir.clone(),
+            source,
+        })?;
+        let token = hooks::new_token().map_err(|source| SupervisorError::Io {
+            what: "cannot read random bytes for the hook token from",
+            path: PathBuf::from("/dev/urandom"),
+            source,
+        })?;
+        self.store
+            .write(|tx| runs::set_hook_token(tx, run.id, &token))?;
+        // Absolute: the hook runs in the worktree.
+        let db = std::path::absolute(self.store.path())
+            .unwrap_or_else(|_| self.store.path().to_path_buf());
+        if provider.hooks == HookStyle::Codex {
+            argv.splice(1..1, hooks::codex_args(&self.opts.bosun_exe, &db, run.id));
+        }
+        if provider.hooks == HookStyle::ClaudeCode {
+            let path = runs_dir.join(format!("{}.settings.json", run.id));
+            let settings = hooks::claude_settings(&self.opts.bosun_exe, &db, run.id, &token);
+            hooks::write_settings(&path, &settings).map_err(|source| SupervisorError::Io {
+                what: "cannot write the agent's hook settings",
+                path: path.clone(),
+                source,
+            })?;
+            // After the profile's own arguments (`bosun agent-sim --settings F`, `claude
+            // --permission-mode acceptEdits --settings F`), before a batch prompt.
+            let at = provider.command.len();
+            argv.splice(
+                at..at,
+                [
+                    "--settings".to_string(),
+                    path.to_string_lossy().into_owned(),
+                ],
+            );
+        }
+        let mut env: Vec<(String, String)> = provider
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        env.push(("BOSUN_RUN_ID".into(), run.id.to_string()));
+        env.push(("BOSUN_TASK".into(), task.key.clone()));
+        env.push(("BOSUN_STAGE".into(), job.stage.clone()));
+        env.push(("BOSUN_HOOK_TOKEN".into(), token));
+        let log_path = runs_dir.join(format!("{}.log", run.id));
+        File::create(&log_path).map_err(|source| SupervisorError::Io {
+            what: "cannot create the run log",
+            path: log_path.clone(),
+            source,
+        })?;
+        let window = format!("{}-{}-r{}", task.key, job.stage, run.id);
+        self.tmux.ensure_session(&self.opts.session)?;
+        let pane = self.tmux.new_window(&NewWindow {
+            session: &self.opts.session,
+            name: &window,
+            cwd: &worktree,
+            env: &env,
+            argv: &argv,
+            log: Some(&log_path),
+        })?;
+        let log_s = log_path.to_string_lossy().into_owned();
+        self.store
+            .write(|tx| runs::set_pane(tx, run.id, &pane.pane_id, &window, &log_s))?;
+        let log = File::open(&log_path).map_err(|source| SupervisorError::Io {
+            what: "cannot open the run log",
+            path: log_path.clone(),
+            source,
+        })?;
+        let timeout = self.timeout_of(job);
+        let now = Instant::now();
+        let hook_mode = Self::hook_mode(&provider);
+        self.runs.insert(
+            run.id,
+            Active {
+                run_id: run.id,
+                job_id: job.id,
+                task_key: task.key.clone(),
+                pane: pane.pane_id.clone(),
+                pid: pane.pid,
+                worktree,
+                detector: Detector::new(provider.clone(), pane.height, pane.width),
+                size: (pane.height, pane.width),
+                provider,
+                prompt,
+                log_path,
+                log,
+                tracker: Tracker::new(self.opts.done_debounce, hook_mode),
+                phase: if batch {
+                    Phase::Working
+                } else {
+                    Phase::WaitReady { since: now }
+                },
+                deadline: now + timeout,
+                timeout,
+                last_output: now,
+                error_since: None,
+                dead_since: None,
+                fresh_output: false,
+                quiet_checked: true,
+                written: RunStatus::Starting,
+                final_message: None,
+            },
+        );
+        tracing::info!(run = run.id, pane = %pane.pane_id, "launched {window}");
+        Ok(())
+    }
+}
