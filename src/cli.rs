@@ -66,12 +66,18 @@ pub enum Command {
         #[arg(long)]
         note: String,
     },
-    /// Answer the task's waiting agent (a permission prompt) with its provider's yes/no keys
+    /// Answer the task's waiting agent (a permission prompt) with its provider's yes/no keys:
+    /// pressed once the dialog's options are on screen, and again if the agent dropped them.
+    /// Fails (exit 1), quoting the agent's screen, when no dialog comes or it does not take
+    /// the answer
     Answer {
         /// Task key
         key: String,
         /// yes or no
         reply: String,
+        /// How long to wait for the dialog (e.g. "10s", "1m")
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        wait: std::time::Duration,
     },
     /// Send a line of text to the task's running agent (pasted, then submitted)
     Send {

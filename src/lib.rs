@@ -18,5 +18,6 @@ pub mod queue;
 pub mod sim;
 pub mod store;
 pub mod supervisor;
+pub mod text;
 pub mod tmux;
 pub mod tui;

@@ -673,12 +673,16 @@ fn a_batch_provider_gets_the_prompt_as_an_argument_and_completes_on_exit() {
 
 #[test]
 fn bosun_answer_answers_a_waiting_agent_from_the_command_line() {
-    let prompt = "@sim {ask = \"out-only.md\"}\n@sim {write = \"out-only.md\", text = \"ok\"}";
-    let layer = simple_pipeline(&[("only", prompt)], "").replacen(
-        "[supervisor]\n",
-        "[supervisor]\ntmux_socket = \"{socket}\"\n",
-        1,
-    );
+    // Works 3 s before it asks: long enough to find no dialog with `--wait 1s`.
+    let prompt = "@sim {spin = \"3s\"}\n@sim {ask = \"out-only.md\"}\n@sim {write = \"out-only.md\", text = \"ok\"}";
+    // One run at a time: the second task starts once the first is done.
+    let layer = simple_pipeline(&[("only", prompt)], "")
+        .replacen(
+            "[supervisor]\n",
+            "[supervisor]\ntmux_socket = \"{socket}\"\n",
+            1,
+        )
+        .replacen("max_concurrency = 4", "max_concurrency = 1", 1);
     let rig = Rig::new(&layer);
     let key = rig.add_task("Asks first", "");
     let other = rig.add_task("Not started", "");
@@ -702,12 +706,56 @@ fn bosun_answer_answers_a_waiting_agent_from_the_command_line() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("answered yes"));
+    // The agent showed `Waiting for permission…` (read as waiting) before its dialog, and
+    // dropped keys for a moment after it opened: the answer went into the dialog, not the
+    // input line.
+    let answered = events::recent(store.conn(), None, 100)
+        .expect("events")
+        .into_iter()
+        .find(|e| e.kind == EventKind::Answered)
+        .expect("an answered event");
+    assert_eq!(answered.actor, "cli");
+    assert!(
+        answered.message.contains("answered yes"),
+        "{}",
+        answered.message
+    );
     tick_until(
         &mut sup,
         Duration::from_secs(30),
         "the run to finish",
         |_| tasks::by_key(store.conn(), &key).expect("task").state == TaskState::Done,
     );
+    let t = rig.task(&key);
+    let log = runs::for_task(store.conn(), t.id).expect("runs")[0]
+        .log_path
+        .clone()
+        .expect("log");
+    let log = std::fs::read_to_string(log).expect("log");
+    assert!(log.contains("Permission granted"));
+    assert!(
+        !log.contains("> 1"),
+        "the answer key went into the input line"
+    );
+    // An agent that asks nothing (yet): a clear error naming the task and quoting its screen.
+    tick_until(
+        &mut sup,
+        Duration::from_secs(30),
+        "the other agent to work",
+        |sup| {
+            sup.run_statuses()
+                .iter()
+                .any(|(_, k, s)| *k == other && *s == RunStatus::Busy)
+        },
+    );
+    let out = cli(&["answer", &other, "yes", "--wait", "1s"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot answer {other}: no dialog that takes an answer appeared within 1s; the agent's screen ends with:")),
+        "{err}"
+    );
+    assert!(err.contains("agent-sim"), "the screen is quoted: {err}");
     // A task without a running agent, and a reply that is not yes/no, are clear errors.
     let out = cli(&["answer", &key, "yes"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("has no running agent"));

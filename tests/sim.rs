@@ -399,6 +399,8 @@ fn permission_dialog_is_answered_then_erased() {
           @sim {ask = \"docs/{key}/plan.md\"}\n\
           @sim {write = \"docs/{key}/plan.md\", text = \"the plan for {key}\\n\"}\n",
     );
+    // First the pre-dialog line (input still live), then the dialog.
+    sim.wait_for("● Waiting for permission…");
     let dialog = [
         "Do you want to create docs/T-9/plan.md?",
         "❯ 1. Yes",
@@ -413,6 +415,8 @@ fn permission_dialog_is_answered_then_erased() {
         "spinner during dialog:\n{screen}"
     );
 
+    // The dialog drops keys for 0.1 s after it is drawn, as Claude Code 2.1.332's does.
+    std::thread::sleep(Duration::from_millis(200));
     sim.keys(&["1"]);
     let screen = sim.wait_for("✓ Done in");
     assert!(screen.contains("● Permission granted"), "{screen}");
@@ -432,6 +436,7 @@ fn permission_dialog_is_answered_then_erased() {
     // Denied: nothing written, the turn is cancelled.
     sim.submit_pasted(b"@sim {ask = \"secret.md\"}\n@sim {write = \"secret.md\", text = \"no\"}");
     sim.wait_for("Do you want to create secret.md?");
+    std::thread::sleep(Duration::from_millis(200));
     sim.keys(&["2"]);
     let screen = sim.wait_for("✗ Cancelled: permission denied");
     assert!(screen.contains("● Permission denied"), "{screen}");

@@ -5,7 +5,7 @@ use anyhow::{Result, bail};
 use super::Ctx;
 use crate::supervisor::control;
 
-pub(super) fn answer(ctx: &Ctx, key: &str, reply: &str) -> Result<()> {
+pub(super) fn answer(ctx: &Ctx, key: &str, reply: &str, wait: std::time::Duration) -> Result<()> {
     let yes = match reply.to_ascii_lowercase().as_str() {
         "yes" | "y" => true,
         "no" | "n" => false,
@@ -13,7 +13,11 @@ pub(super) fn answer(ctx: &Ctx, key: &str, reply: &str) -> Result<()> {
     };
     let cfg = ctx.config()?;
     let store = ctx.store()?;
-    control::answer(&cfg, &ctx.data_dir(), &store, key, yes)?;
+    let timing = control::AnswerTiming {
+        wait,
+        ..control::AnswerTiming::default()
+    };
+    control::answer_with(&cfg, &ctx.data_dir(), &store, key, yes, "cli", timing)?;
     println!("{key}: answered {}", if yes { "yes" } else { "no" });
     Ok(())
 }

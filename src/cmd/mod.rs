@@ -82,7 +82,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Approve { key, note } => decide::approve(&ctx, &key, note),
         Command::Reject { key, note } => decide::reject(&ctx, &key, note),
         Command::Queue(args) => queue::run(&ctx, args),
-        Command::Answer { key, reply } => control::answer(&ctx, &key, &reply),
+        Command::Answer { key, reply, wait } => control::answer(&ctx, &key, &reply, wait),
         Command::Send { key, text } => control::send(&ctx, &key, &text),
         Command::Providers { json } => providers::run(&ctx, json),
         Command::Daemon { socket } => daemon::run(&ctx, socket),
@@ -109,6 +109,7 @@ fn console(ctx: &Ctx) -> Result<()> {
         data_dir: ctx.data_dir(),
         theme,
         supervisor_error: Default::default(),
+        outcomes: Default::default(),
     }
     .run()
 }

@@ -19,6 +19,11 @@ use super::term::{self, Event, Keys};
 const GLYPHS: [char; 6] = ['·', '✢', '✳', '✶', '✻', '✽'];
 /// How often the spinner line is redrawn (the contract says at least every 250 ms).
 const TICK: Duration = Duration::from_millis(200);
+/// How long `● Waiting for permission…` shows before the dialog, keys still going to the
+/// input line (Claude Code 2.1.332: ~0.4 s).
+const PRE_DIALOG: Duration = Duration::from_millis(400);
+/// How long a new dialog drops keys (Claude Code 2.1.332: ~0.1 s).
+const DEAF: Duration = Duration::from_millis(100);
 /// Carriage return + clear line: erases the spinner line in place.
 const ERASE_LINE: &str = "\r\x1b[K";
 
@@ -479,14 +484,40 @@ impl Agent {
         }
     }
 
-    /// The permission dialog; erased once answered.
+    /// The permission dialog; erased once answered. Drawn the way Claude Code 2.1.332 draws
+    /// its own (DESIGN.md §10), so answers are tested against real timing: first
+    /// `● Waiting for permission…` for [`PRE_DIALOG`] while keys still go to the input line,
+    /// then the dialog, deaf to keys for [`DEAF`].
     fn ask(&mut self, text: &str) -> Result<StepEnd> {
         let first = format!("Do you want to create {}?", one_line(text));
+        self.put(ERASE_LINE)?;
+        self.put("● Waiting for permission…")?;
+        self.flush()?;
+        let until = Instant::now() + PRE_DIALOG;
+        while let Some(ev) = self.keys.next(Some(until)) {
+            match ev {
+                Event::Key(Key::CtrlC) => return Ok(StepEnd::Exit(130)),
+                Event::Key(Key::Char(c)) => {
+                    self.editor.push_char(c);
+                }
+                Event::Key(Key::Paste(p)) => {
+                    self.editor.push_paste(p);
+                }
+                Event::Key(Key::Enter) => self.queued_submit = true,
+                _ => {}
+            }
+        }
         self.put(ERASE_LINE)?;
         self.line(&first)?;
         self.line("❯ 1. Yes")?;
         self.line("  2. No")?;
         self.flush()?;
+        let deaf_until = Instant::now() + DEAF;
+        while let Some(ev) = self.keys.next(Some(deaf_until)) {
+            if ev == Event::Key(Key::CtrlC) {
+                return Ok(StepEnd::Exit(130));
+            }
+        }
         self.trace("waiting");
         let yes = loop {
             match self.keys.next(None) {

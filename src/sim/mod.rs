@@ -15,7 +15,7 @@
 //! | working | `<glyph> Working… (<N>s · esc to interrupt)`, redrawn in place every 200 ms; glyph cycles `·✢✳✶✻✽`, N = whole seconds since the turn began |
 //! | `say` | `● <text>` |
 //! | `write` | `● Wrote <path> (<n> bytes)` |
-//! | `ask` | `Do you want to create <text>?` / `❯ 1. Yes` / `  2. No`, then erased and replaced by `● Permission granted` or `● Permission denied` |
+//! | `ask` | `● Waiting for permission…` for 0.4 s (keys typed then go to the input line), then `Do you want to create <text>?` / `❯ 1. Yes` / `  2. No`, deaf to keys for 0.1 s (as Claude Code 2.1.332), then erased and replaced by `● Permission granted` or `● Permission denied` |
 //! | denied | `✗ Cancelled: permission denied` |
 //! | `question` | `? <text>` and `> ` for the answer, then erased and replaced by `● Answer: <text>` |
 //! | Esc while working | `✗ Interrupted` |

@@ -204,6 +204,7 @@ impl Supervisor {
                 quiet_checked: true,
                 written: RunStatus::Starting,
                 final_message: None,
+                answering: None,
             },
         );
         tracing::info!(run = run.id, pane = %pane.pane_id, "launched {window}");

@@ -177,6 +177,8 @@ struct Active {
     written: RunStatus,
     /// The agent's last message, from its `Stop` hook.
     final_message: Option<String>,
+    /// An answer being pressed into the agent's dialog ([`Supervisor::answer`]).
+    answering: Option<(control::Answering, bool)>,
 }
 
 /// How long an error must stay on an agent's screen before it fails the run.
@@ -284,44 +286,23 @@ impl Supervisor {
         out
     }
 
-    /// Answers a waiting agent's permission prompt with the provider's yes or no keys.
+    /// Answers a waiting agent's permission prompt with the provider's yes or no keys, the
+    /// way `bosun answer` does (pressed once the dialog can take them, confirmed, pressed
+    /// again if dropped: see [`control::Answering`]), driven by the next ticks; the answer is
+    /// recorded as an `answered` event by this supervisor once the dialog took it.
     ///
     /// # Errors
-    /// [`SupervisorError::Engine`] if the run is not watched; tmux failures.
+    /// [`SupervisorError::Engine`] if the run is not watched.
     pub fn answer(&mut self, run_id: i64, yes: bool) -> Result<()> {
         let run = self.runs.get_mut(&run_id).ok_or_else(|| {
             SupervisorError::Engine(EngineError::State(format!(
                 "run {run_id} is not running here"
             )))
         })?;
-        let keys = if yes {
-            &run.provider.yes_keys
-        } else {
-            &run.provider.no_keys
-        };
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        self.tmux.send_keys(&run.pane, &keys)?;
-        // Recorded like an answer from any other process; the next tick applies it.
-        let (job_id, key) = (run.job_id, run.task_key.clone());
-        self.store.write(|tx| {
-            let task_id = tasks::by_key(tx, &key)?.id;
-            events::append(
-                tx,
-                EventKind::Answered,
-                NewEvent {
-                    task_id: Some(task_id),
-                    job_id: Some(job_id),
-                    run_id: Some(run_id),
-                    actor: "supervisor",
-                    message: format!(
-                        "{key} run {run_id} answered {}",
-                        if yes { "yes" } else { "no" }
-                    ),
-                    data: Some(serde_json::json!({ "yes": yes }).to_string()),
-                },
-                now_ms(),
-            )
-        })?;
+        run.answering = Some((
+            control::Answering::new(control::AnswerTiming::default(), Instant::now()),
+            yes,
+        ));
         Ok(())
     }
 

@@ -111,6 +111,7 @@ impl Supervisor {
                 quiet_checked: false,
                 written: run.status,
                 final_message,
+                answering: None,
             },
         );
         Ok(())

@@ -91,6 +91,31 @@ impl Supervisor {
                 .to_string();
             return self.fail_with_tail(id, &line, screen, None, false);
         }
+        if let Some((answering, yes)) = run.answering.as_mut() {
+            let yes = *yes;
+            match answering.step(&run.provider, &run.detector.text(), now) {
+                control::AnswerStep::Wait => {}
+                control::AnswerStep::Press => {
+                    let keys = if yes {
+                        &run.provider.yes_keys
+                    } else {
+                        &run.provider.no_keys
+                    };
+                    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                    self.tmux.send_keys(&run.pane, &keys)?;
+                }
+                control::AnswerStep::Answered(presses) => {
+                    run.answering = None;
+                    let key = run.task_key.clone();
+                    control::record_answer(&self.store, &key, id, yes, presses, "supervisor")?;
+                }
+                control::AnswerStep::Failed(f) => {
+                    run.answering = None;
+                    let (why, screen) = control::failure_words(f, control::AnswerTiming::default());
+                    tracing::warn!(run = id, "cannot answer: {why}; screen:\n{screen}");
+                }
+            }
+        }
         match run.phase {
             Phase::WaitReady { since } => {
                 if run.detector.is_ready()

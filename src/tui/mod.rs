@@ -71,6 +71,9 @@ pub struct Console {
     pub theme: String,
     /// Why the in-process supervisor stopped, if it did (shown in the console).
     pub supervisor_error: Arc<std::sync::Mutex<Option<String>>>,
+    /// Outcomes of actions running off the UI thread (answers wait for the agent's dialog),
+    /// as (message, is an error), shown when they arrive.
+    pub outcomes: Arc<std::sync::Mutex<Vec<(String, bool)>>>,
 }
 
 impl Console {
@@ -189,6 +192,10 @@ impl Console {
                     // A busy supervisor commits many times a second; on a large database
                     // reloads are throttled to a quarter of the time (at most 25 % CPU).
                     next_reload = now + t.elapsed() * 4;
+                    dirty = true;
+                }
+                if let Some(m) = self.outcomes.lock().ok().and_then(|mut o| o.pop()) {
+                    app.message = Some(m);
                     dirty = true;
                 }
                 if let Some(e) = self.supervisor_error.lock().ok().and_then(|mut s| s.take()) {
@@ -351,9 +358,7 @@ impl Console {
             Action::ViewEvents => show(app, View::Events),
             Action::Approve => self.decide(app, store, Decision::Approve { note: None }),
             Action::Reject => self.input(app, Prompt::Reject),
-            Action::AnswerYes | Action::AnswerNo => {
-                self.answer(app, store, action == Action::AnswerYes)
-            }
+            Action::AnswerYes | Action::AnswerNo => self.answer(app, action == Action::AnswerYes),
             Action::SendText => self.input(app, Prompt::Send),
             Action::Attach => self.attach(terminal, app)?,
             Action::Cancel => match app
@@ -541,19 +546,29 @@ impl Console {
         Some((run.pane_id.clone()?, run.provider.clone()))
     }
 
-    fn answer(&self, app: &mut App, store: &Store, yes: bool) {
+    /// Answers the selected task's agent on a thread of its own: the answer waits for the
+    /// agent's dialog and confirms it went away, which takes up to seconds.
+    fn answer(&self, app: &mut App, yes: bool) {
         let Some(key) = app.selected_task().map(|t| t.key.clone()) else {
             return;
         };
-        app.message = Some(
-            match control::answer(&self.cfg, &self.data_dir, store, &key, yes) {
-                Ok(()) => (
-                    format!("answered {}", if yes { "yes" } else { "no" }),
-                    false,
-                ),
-                Err(e) => (format!("cannot answer: {e}"), true),
-            },
-        );
+        let word = if yes { "yes" } else { "no" };
+        app.message = Some((format!("answering {key} {word}…"), false));
+        let (cfg, data_dir, db) = (self.cfg.clone(), self.data_dir.clone(), self.db.clone());
+        let outcomes = Arc::clone(&self.outcomes);
+        std::thread::spawn(move || {
+            let result = Store::open(&db)
+                .map_err(control::ControlError::from)
+                .and_then(|store| control::answer(&cfg, &data_dir, &store, &key, yes, "console"));
+            let outcome = match result {
+                Ok(()) => (format!("{key}: answered {word}"), false),
+                // One line: the status bar has one.
+                Err(e) => (e.to_string().lines().collect::<Vec<_>>().join(" │ "), true),
+            };
+            if let Ok(mut o) = outcomes.lock() {
+                o.push(outcome);
+            }
+        });
     }
 
     fn send(&self, app: &mut App, store: &Store, text: &str) {

@@ -7,25 +7,8 @@
 use ansi_to_tui::IntoText;
 use ratatui::text::{Line, Text};
 
-/// How escape sequences are treated.
-#[derive(Clone, Copy, PartialEq)]
-enum Keep {
-    /// Drop every sequence.
-    Nothing,
-    /// Keep SGR (`ESC [ … m`, colours and attributes); drop the rest.
-    Colours,
-}
-
-/// `s` without control characters or escape sequences; tabs become spaces; a carriage
-/// return starts the line over (what a terminal would show). Safe to draw.
-pub fn clean(s: &str) -> String {
-    filter(s, Keep::Nothing)
-}
-
-/// Same as [`clean`] (log search matches what the operator sees).
-pub fn plain(s: &str) -> String {
-    filter(s, Keep::Nothing)
-}
+use crate::text::{Keep, filter};
+pub use crate::text::{clean, plain};
 
 /// A raw log line as styled text: SGR colours kept, every other sequence and control
 /// character dropped.
@@ -35,63 +18,6 @@ pub fn line(s: &str) -> Line<'static> {
         Ok(Text { lines, .. }) => lines.into_iter().next().unwrap_or_default(),
         Err(_) => Line::raw(clean(s)),
     }
-}
-
-fn filter(s: &str, keep: Keep) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\x1b' => match chars.next() {
-                Some('[') => {
-                    // CSI: parameters and intermediates, then a final byte 0x40–0x7e.
-                    let mut seq = String::from("\x1b[");
-                    let mut fin = None;
-                    for d in chars.by_ref() {
-                        seq.push(d);
-                        if ('\u{40}'..='\u{7e}').contains(&d) {
-                            fin = Some(d);
-                            break;
-                        }
-                    }
-                    let sgr = fin == Some('m')
-                        && seq[2..seq.len() - 1]
-                            .chars()
-                            .all(|d| d.is_ascii_digit() || d == ';' || d == ':');
-                    if keep == Keep::Colours && sgr {
-                        out.push_str(&seq);
-                    }
-                }
-                Some(']' | 'P' | 'X' | '^' | '_') => {
-                    // OSC / DCS / SOS / PM / APC: up to BEL or ST (ESC \).
-                    while let Some(d) = chars.next() {
-                        if d == '\x07' {
-                            break;
-                        }
-                        if d == '\x1b' {
-                            chars.next_if_eq(&'\\');
-                            break;
-                        }
-                    }
-                }
-                // Two-byte sequences (ESC 7, ESC =, charset selections take one more).
-                Some('(' | ')' | '*' | '+' | '#' | '%') => {
-                    chars.next();
-                }
-                _ => {}
-            },
-            '\r' => {
-                // Text after a bare CR overwrites the line; keep what stays visible.
-                if chars.peek().is_some() {
-                    out.clear();
-                }
-            }
-            '\t' => out.push_str("    "),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
