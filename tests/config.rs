@@ -238,6 +238,35 @@ fn pipeline_rules_are_checked() {
         "needs a prompt",
     );
     rejects("stages = []\n", 1, "stages", "at least one stage");
+    // Verdict keywords: both lists, only on a verdict gate, not mixed with patterns.
+    rejects(
+        &format!("{ONE_STAGE}[[stages.gates]]\nkind = \"verdict\"\npass_words = [\"OK\"]\n"),
+        6,
+        "stages[0].gates[0].fail_words",
+        "needs `fail_words` too",
+    );
+    rejects(
+        &format!(
+            "{ONE_STAGE}[[stages.gates]]\nkind = \"artifact\"\npath = \"x\"\npass_words = [\"OK\"]\n"
+        ),
+        7,
+        "stages[0].gates[0]",
+        "only used by a verdict gate",
+    );
+    rejects(
+        &format!(
+            "{ONE_STAGE}[[stages.gates]]\nkind = \"verdict\"\npass_words = [\"OK\"]\nfail_words = [\"NO\"]\npass = \"OK\"\n"
+        ),
+        8,
+        "stages[0].gates[0]",
+        "not both",
+    );
+    rejects(
+        &format!("{ONE_STAGE}[[stages.gates]]\nkind = \"verdict\"\n"),
+        4,
+        "stages[0].gates[0].pass",
+        "needs `pass_words` and `fail_words`",
+    );
 }
 
 #[test]

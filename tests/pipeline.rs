@@ -254,7 +254,16 @@ fn review_or_test_rollbacks(stage: &str, file: &str, fail_text: &str) {
         drive_to(&fx, "ET-001", stage);
         let t = fx.task("ET-001");
         assert_eq!(t.stage, stage);
-        let text = format!("{fail_text}\nfinding {round}");
+        // Verdicts the way models write them: a bare first line, a label under a heading,
+        // a line under a `## Verdict` heading in other words.
+        let text = match round {
+            1 => format!("{fail_text}\nfinding {round}"),
+            2 => format!("# Report for ET-001\n\n**Verdict:** {fail_text}\n\nfinding {round}"),
+            _ => format!(
+                "# Report\n\nSome prose first.\n\n## Verdict\n\n{}\n\nfinding {round}",
+                fail_text.to_lowercase().replace('_', " ")
+            ),
+        };
         let out = fx.complete(&t, |f| artifact(f, "ET-001", file, &text));
         if round <= 3 {
             let Outcome::RolledBack { stage: to, job } = out else {
@@ -351,10 +360,59 @@ fn a_review_without_a_verdict_reruns_the_review_instead_of_rolling_back() {
     let Outcome::Retried { job } = out else {
         panic!("{out:?}")
     };
-    assert_eq!(
-        jobs::get(fx.store.conn(), job).expect("job").stage,
-        "review"
+    let job = jobs::get(fx.store.conn(), job).expect("job");
+    assert_eq!(job.stage, "review");
+    // The feedback says in words what was expected, never a regex.
+    let fb = job.feedback.unwrap_or_default();
+    assert!(
+        fb.contains("write APPROVED or REQUEST_CHANGES (or CHANGES_REQUESTED) as the first line of docs/work-items/ET-001/12-review.md"),
+        "{fb}"
     );
+    assert!(!fb.contains("(?m)") && !fb.contains("\\b"), "{fb}");
+}
+
+#[test]
+fn a_review_with_both_verdicts_is_ambiguous_and_runs_again() {
+    let fx = Fixture::new("true");
+    fx.add_task("Undecided reviewer");
+    drive_to(&fx, "ET-001", "review");
+    let t = fx.task("ET-001");
+    let out = fx.complete(&t, |f| {
+        artifact(
+            f,
+            "ET-001",
+            "12-review.md",
+            "APPROVED\n\nOn second thought:\n\n**Verdict:** REQUEST_CHANGES\n",
+        )
+    });
+    let Outcome::Retried { job } = out else {
+        panic!("{out:?}")
+    };
+    let job = jobs::get(fx.store.conn(), job).expect("job");
+    assert_eq!(job.stage, "review", "ambiguity is not a rollback");
+    let fb = job.feedback.unwrap_or_default();
+    assert!(
+        fb.contains("ambiguous verdict in docs/work-items/ET-001/12-review.md: APPROVED (line 1) and REQUEST_CHANGES (line 5)"),
+        "{fb}"
+    );
+}
+
+#[test]
+fn an_approval_written_as_prose_under_a_heading_passes_review() {
+    let fx = Fixture::new("true");
+    fx.add_task("Chatty reviewer");
+    drive_to(&fx, "ET-001", "review");
+    let t = fx.task("ET-001");
+    let out = fx.complete(&t, |f| {
+        artifact(
+            f,
+            "ET-001",
+            "12-review.md",
+            "# Review of ET-001: Chatty reviewer\n\n## Summary\n\nThe change is small and tested.\n\n## Verdict\n\n**Approved** — no blocking findings.\n",
+        )
+    });
+    assert!(matches!(out, Outcome::Advanced { .. }), "{out:?}");
+    assert_eq!(fx.task("ET-001").stage, "testing");
 }
 
 #[test]

@@ -142,10 +142,8 @@ pub enum GateKind {
     Verdict {
         /// File relative to the worktree; `None` reads the run's final message.
         path: Option<String>,
-        /// Matches a passing verdict.
-        pass: Regex,
-        /// Matches a failing verdict; checked before `pass`.
-        fail: Regex,
+        /// How the verdict is read.
+        rule: VerdictRule,
     },
     /// The operator approves or rejects.
     Approval,
@@ -161,6 +159,27 @@ impl GateKind {
             GateKind::Approval => "approval",
         }
     }
+}
+
+/// How a verdict gate reads its verdict (see `pipeline::verdict`).
+#[derive(Debug, Clone)]
+pub enum VerdictRule {
+    /// Keywords (`pass_words`, `fail_words`) where people write verdicts: the first line,
+    /// after a `Verdict:` label, under a `## Verdict` heading. Case and `_`/`-`/space do not
+    /// matter; both kinds at once is ambiguous.
+    Words {
+        /// Keywords of a passing verdict, e.g. `APPROVED`.
+        pass: Vec<String>,
+        /// Keywords of a failing verdict, e.g. `REQUEST_CHANGES`.
+        fail: Vec<String>,
+    },
+    /// Regexes (`pass`, `fail`) over the whole text; `fail` is checked first.
+    Patterns {
+        /// Matches a passing verdict.
+        pass: Regex,
+        /// Matches a failing verdict.
+        fail: Regex,
+    },
 }
 
 /// A quality gate of a stage.
@@ -407,6 +426,8 @@ struct RawGate {
     timeout: Option<Duration>,
     pass: Option<Spanned<String>>,
     fail: Option<Spanned<String>>,
+    pass_words: Option<Spanned<Vec<String>>>,
+    fail_words: Option<Spanned<Vec<String>>>,
     on_fail: Option<Spanned<RawAction>>,
     to: Option<Spanned<String>>,
     max: Option<Spanned<u32>>,
@@ -893,7 +914,10 @@ fn resolve_gate(
             return Err(src.err(
                 at,
                 format!("{key}.{field}"),
-                format!("a verdict gate needs `{field}` (a regex)"),
+                format!(
+                    "a verdict gate needs `pass_words` and `fail_words` (keywords), or `{field}` \
+                     (a regex)"
+                ),
             ));
         };
         Regex::new(s.get_ref()).map_err(|e| {
@@ -904,6 +928,15 @@ fn resolve_gate(
             )
         })
     };
+    if g.kind != RawGateKind::Verdict
+        && let Some(w) = g.pass_words.as_ref().or(g.fail_words.as_ref())
+    {
+        return Err(src.err(
+            w.span().start,
+            key.to_string(),
+            "`pass_words` and `fail_words` are only used by a verdict gate",
+        ));
+    }
     let kind = match g.kind {
         RawGateKind::Artifact => {
             unused("command", &g.command, "artifact")?;
@@ -934,10 +967,50 @@ fn resolve_gate(
         }
         RawGateKind::Verdict => {
             unused("command", &g.command, "verdict")?;
+            let rule = match (&g.pass_words, &g.fail_words) {
+                (Some(p), Some(f)) => {
+                    if let Some(r) = g.pass.as_ref().or(g.fail.as_ref()) {
+                        return Err(src.err(
+                            r.span().start,
+                            key.to_string(),
+                            "a verdict gate takes keywords (`pass_words`, `fail_words`) or \
+                             patterns (`pass`, `fail`), not both",
+                        ));
+                    }
+                    for (field, words) in [("pass_words", p), ("fail_words", f)] {
+                        if words.get_ref().iter().all(|w| w.trim().is_empty()) {
+                            return Err(src.err(
+                                words.span().start,
+                                format!("{key}.{field}"),
+                                "give at least one keyword",
+                            ));
+                        }
+                    }
+                    VerdictRule::Words {
+                        pass: p.get_ref().clone(),
+                        fail: f.get_ref().clone(),
+                    }
+                }
+                (Some(w), None) | (None, Some(w)) => {
+                    let missing = if g.pass_words.is_none() {
+                        "pass_words"
+                    } else {
+                        "fail_words"
+                    };
+                    return Err(src.err(
+                        w.span().start,
+                        format!("{key}.{missing}"),
+                        format!("a verdict gate with keywords needs `{missing}` too"),
+                    ));
+                }
+                (None, None) => VerdictRule::Patterns {
+                    pass: regex("pass", &g.pass)?,
+                    fail: regex("fail", &g.fail)?,
+                },
+            };
             GateKind::Verdict {
                 path: g.path.as_ref().map(|p| p.get_ref().clone()),
-                pass: regex("pass", &g.pass)?,
-                fail: regex("fail", &g.fail)?,
+                rule,
             }
         }
         RawGateKind::Approval => {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+use super::verdict::Found;
 use crate::config::{Action, Branch, GateKind, Stage};
 use crate::store::gates::GateOutcome as Outcome;
 
@@ -302,11 +303,7 @@ fn check_gate(kind: &GateKind, s: &Subject<'_>) -> GateOutcome {
                 ),
             }
         }
-        GateKind::Verdict {
-            path,
-            pass: ok,
-            fail: bad,
-        } => {
+        GateKind::Verdict { path, rule } => {
             let (source, text) = match path {
                 Some(p) => {
                     let rel = expand(p, s.key);
@@ -333,24 +330,35 @@ fn check_gate(kind: &GateKind, s: &Subject<'_>) -> GateOutcome {
                 },
             };
             let evidence = Some(bounded(&text));
-            if bad.is_match(&text) {
-                fail(
+            match super::verdict::find(rule, &text) {
+                Found::Fail(word) => fail(
                     FailureMode::Gate,
-                    format!("verdict in {source} is a fail"),
+                    format!("verdict in {source} is a fail ({word})"),
                     evidence,
-                )
-            } else if ok.is_match(&text) {
-                pass(format!("verdict in {source} is a pass"), evidence)
-            } else {
-                fail(
+                ),
+                Found::Pass(word) => {
+                    pass(format!("verdict in {source} is a pass ({word})"), evidence)
+                }
+                Found::Ambiguous {
+                    pass: (p, pl),
+                    fail: (f, fl),
+                } => fail(
                     FailureMode::Rerun,
                     format!(
-                        "no verdict in {source}: it matches neither `{}` nor `{}`",
-                        ok.as_str(),
-                        bad.as_str()
+                        "ambiguous verdict in {source}: {p} (line {pl}) and {f} (line {fl}); {}, \
+                         and only one of them",
+                        super::verdict::expected(rule, &source)
                     ),
                     evidence,
-                )
+                ),
+                Found::Nothing => fail(
+                    FailureMode::Rerun,
+                    format!(
+                        "no verdict in {source}: {}",
+                        super::verdict::expected(rule, &source)
+                    ),
+                    evidence,
+                ),
             }
         }
         GateKind::Approval => fail(

@@ -7,6 +7,7 @@
 //! step. Entering a stage always enqueues a job for *that* stage's own role.
 
 pub mod gates;
+pub mod verdict;
 
 use std::path::PathBuf;
 
