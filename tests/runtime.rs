@@ -699,6 +699,22 @@ fn bosun_answer_answers_a_waiting_agent_from_the_command_line() {
                 .any(|(_, k, s)| *k == key && *s == RunStatus::Waiting)
         },
     );
+    // `task list` flags the task whose agent waits for an answer, first, as the console does.
+    let list = String::from_utf8_lossy(&cli(&["task", "list"]).stdout).into_owned();
+    let first = list.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(&format!("! {key}")) && first.contains("agent waiting"),
+        "{list}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&cli(&["task", "list", "--json"]).stdout).expect("json");
+    let row = json
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["key"] == key.as_str()))
+        .expect("the task in --json");
+    assert_eq!(row["needs_operator"], true, "{row}");
+    assert_eq!(row["agent"], "waiting", "{row}");
+    assert_eq!(row["state"], "active", "{row}");
     let out = cli(&["answer", &key, "yes"]);
     assert!(
         out.status.success(),

@@ -105,23 +105,62 @@ fn add(
     Ok(())
 }
 
+/// A `task list` row: the task, what its latest run's agent is doing, and whether the
+/// operator is needed.
+#[derive(Serialize)]
+struct ListRow {
+    #[serde(flatten)]
+    task: Task,
+    /// The latest run's status while it has not ended (`waiting` = asks for an answer).
+    agent: Option<runs::RunStatus>,
+    /// Awaiting approval, needs input, blocked, or the agent waits for an answer.
+    needs_operator: bool,
+}
+
 fn list(ctx: &Ctx, json: bool) -> Result<()> {
     let store = ctx.store()?;
-    let list = tasks::list(store.conn())?;
+    let latest = runs::latest_by_task(store.conn())?;
+    let mut rows: Vec<ListRow> = tasks::list(store.conn())?
+        .into_iter()
+        .map(|task| {
+            let agent = latest
+                .get(&task.id)
+                .map(|(_, status, _)| *status)
+                .filter(|s| {
+                    !matches!(
+                        s,
+                        runs::RunStatus::Done | runs::RunStatus::Exited | runs::RunStatus::Error
+                    )
+                });
+            ListRow {
+                needs_operator: task.needs_operator(agent),
+                agent,
+                task,
+            }
+        })
+        .collect();
+    // Those needing the operator first (an agent waiting for an answer counts), stable.
+    rows.sort_by_key(|r| !r.needs_operator);
     if json {
-        return print_json(&list);
+        return print_json(&rows);
     }
-    if list.is_empty() {
+    if rows.is_empty() {
         println!("no tasks; add one with `bosun task add TITLE`");
     }
-    for t in list {
-        let flag = if t.state.needs_operator() { "!" } else { " " };
+    for r in rows {
+        let flag = if r.needs_operator { "!" } else { " " };
+        let state = match r.agent {
+            Some(runs::RunStatus::Waiting) if r.task.state == tasks::TaskState::Active => {
+                "agent waiting".to_string()
+            }
+            _ => r.task.state.as_str().to_string(),
+        };
         println!(
             "{flag} {:<9} {:<13} {:<18} {}",
-            t.key,
-            t.stage,
-            t.state.as_str(),
-            t.title
+            r.task.key,
+            r.task.stage,
+            state,
+            crate::text::clean(&r.task.title)
         );
     }
     Ok(())

@@ -33,6 +33,16 @@ impl TaskState {
     }
 }
 
+impl Task {
+    /// True when the task waits for the operator: its state says so, or it is active and
+    /// its agent (the latest run, whose status is `agent`) waits for an answer. The one rule
+    /// for the console's ⚑ and `bosun task list`'s `!`.
+    pub fn needs_operator(&self, agent: Option<super::runs::RunStatus>) -> bool {
+        self.state.needs_operator()
+            || (self.state == TaskState::Active && agent == Some(super::runs::RunStatus::Waiting))
+    }
+}
+
 /// A task.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Task {

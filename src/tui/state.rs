@@ -10,8 +10,8 @@ use crate::queue::{Queue, QueueStatus};
 use crate::store::events::{self, Event};
 use crate::store::gates::{self, GateResult};
 use crate::store::jobs::{self, Job};
-use crate::store::runs::{self, Run, RunStatus};
-use crate::store::tasks::{self, Task, TaskState};
+use crate::store::runs::{self, Run};
+use crate::store::tasks::{self, Task};
 use crate::store::{Store, StoreError, now_ms};
 
 /// The views, in Tab order.
@@ -75,12 +75,8 @@ impl TaskRow {
     /// True when the task waits for the operator: awaiting approval, needs input, blocked,
     /// or its agent is waiting for an answer.
     pub fn needs_operator(&self) -> bool {
-        self.task.state.needs_operator()
-            || (self.task.state == TaskState::Active
-                && self
-                    .run
-                    .as_ref()
-                    .is_some_and(|(_, s, _)| *s == RunStatus::Waiting))
+        self.task
+            .needs_operator(self.run.as_ref().map(|(_, s, _)| *s))
     }
 }
 
