@@ -44,43 +44,21 @@
 //! subscribed.) Codex's legacy `notify` program is no substitute: it is called with
 //! `agent-turn-complete` for the background thread-title request too.
 
-use std::io::Write;
-use std::path::Path;
+mod wiring;
 
-use serde_json::{Value, json};
+pub use wiring::{
+    CODEX_SUBSCRIBED, SUBSCRIBED, claude_settings, codex_args, shell_quote, write_settings,
+};
+
+use serde_json::Value;
 
 use crate::provider::HookSignal;
 use crate::store::events::{self, EventKind, NewEvent};
 use crate::store::hooks::{self, Hook, HookEvent};
 use crate::store::{Store, StoreError, now_ms, runs};
 
-/// The hooks bosun subscribes to in Claude Code's settings.
-pub const SUBSCRIBED: [HookEvent; 5] = [
-    HookEvent::UserPromptSubmit,
-    HookEvent::PreToolUse,
-    HookEvent::Notification,
-    HookEvent::Stop,
-    HookEvent::StopFailure,
-];
-
-/// The hooks bosun subscribes to in Codex (0.169.0 has no failure hook: a turn that ends on
-/// an API error calls none, and the screen reports it).
-pub const CODEX_SUBSCRIBED: [HookEvent; 4] = [
-    HookEvent::UserPromptSubmit,
-    HookEvent::PreToolUse,
-    HookEvent::PermissionRequest,
-    HookEvent::Stop,
-];
-
-/// Where Codex says a `-c` override's hooks come from: the first part of their hook-state
-/// keys (`<source>:<event label>:<group>:<handler>`).
-const CODEX_SESSION_FLAGS: &str = "/<session-flags>/config.toml";
-
 /// Most bytes of a payload field kept in a hook row's detail.
 const DETAIL_MAX: usize = 4096;
-
-/// Seconds Claude Code gives each hook command before it gives up on it.
-const HOOK_TIMEOUT_SECS: u64 = 10;
 
 /// Why a hook call was refused.
 #[derive(Debug, thiserror::Error)]
@@ -108,152 +86,6 @@ pub fn new_token() -> std::io::Result<String> {
     let mut bytes = [0u8; 16];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// `s` quoted for a POSIX shell (Claude Code runs hook commands with `sh -c`).
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
-    {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-/// Claude Code settings adding a command hook for each of [`SUBSCRIBED`] that calls
-/// `bosun_exe --db db hook --run run_id --token token`.
-pub fn claude_settings(bosun_exe: &str, db: &Path, run_id: i64, token: &str) -> Value {
-    let command = hook_command(bosun_exe, db, run_id, &shell_quote(token));
-    let mut all = serde_json::Map::new();
-    for event in SUBSCRIBED {
-        let mut matcher = json!({
-            "hooks": [{ "type": "command", "command": command, "timeout": HOOK_TIMEOUT_SECS }]
-        });
-        if event == HookEvent::PreToolUse {
-            matcher["matcher"] = json!("*");
-        }
-        all.insert(event.as_str().to_string(), json!([matcher]));
-    }
-    json!({ "hooks": all })
-}
-
-/// The `bosun hook` command line a hook runs with `sh -c`. Codex's hooks take the token from
-/// the pane's environment (`BOSUN_HOOK_TOKEN`), which keeps it off Codex's own command line.
-/// `token_arg` is the token as a shell word (quoted, or a quoted variable reference).
-fn hook_command(bosun_exe: &str, db: &Path, run_id: i64, token_arg: &str) -> String {
-    format!(
-        "{} --db {} hook --run {run_id} --token {token_arg}",
-        shell_quote(bosun_exe),
-        shell_quote(&db.to_string_lossy()),
-    )
-}
-
-/// Codex's name for `event` in hook-state keys and trust hashes.
-fn codex_label(event: HookEvent) -> &'static str {
-    match event {
-        HookEvent::UserPromptSubmit => "user_prompt_submit",
-        HookEvent::PreToolUse => "pre_tool_use",
-        HookEvent::PermissionRequest => "permission_request",
-        HookEvent::Stop => "stop",
-        // Not Codex hooks; never subscribed there.
-        HookEvent::Notification => "notification",
-        HookEvent::StopFailure => "stop_failure",
-    }
-}
-
-/// `v` with every object's keys sorted, printed compactly: the form Codex hashes.
-fn canonical_json(v: &Value) -> String {
-    match v {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            let fields: Vec<String> = keys
-                .into_iter()
-                .map(|k| format!("{}:{}", Value::from(k.as_str()), canonical_json(&map[k])))
-                .collect();
-            format!("{{{}}}", fields.join(","))
-        }
-        Value::Array(items) => {
-            let items: Vec<String> = items.iter().map(canonical_json).collect();
-            format!("[{}]", items.join(","))
-        }
-        other => other.to_string(),
-    }
-}
-
-/// `v` as a TOML inline value (JSON strings are valid TOML basic strings, and quoted keys
-/// are valid TOML keys).
-fn toml_inline(v: &Value) -> String {
-    match v {
-        Value::Object(map) => {
-            let fields: Vec<String> = map
-                .iter()
-                .map(|(k, v)| format!("{}={}", Value::from(k.as_str()), toml_inline(v)))
-                .collect();
-            format!("{{{}}}", fields.join(","))
-        }
-        Value::Array(items) => {
-            let items: Vec<String> = items.iter().map(toml_inline).collect();
-            format!("[{}]", items.join(","))
-        }
-        other => other.to_string(),
-    }
-}
-
-/// The hash Codex trusts a command hook by (`hooks.state.<key>.trusted_hash`): SHA-256 of
-/// the canonical JSON of the event's label and its matcher group holding just this handler,
-/// with Codex's defaults filled in (`async = false`).
-fn codex_trust_hash(event: HookEvent, handler: &Value) -> String {
-    use sha2::{Digest, Sha256};
-    let mut handler = handler.clone();
-    handler["async"] = json!(false);
-    let identity = json!({ "event_name": codex_label(event), "hooks": [handler] });
-    let digest = Sha256::digest(canonical_json(&identity).as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
-}
-
-/// The Codex arguments (`-c hooks={…}`) adding a command hook for each of
-/// [`CODEX_SUBSCRIBED`] that calls `bosun_exe --db db hook --run run_id --token
-/// "$BOSUN_HOOK_TOKEN"`, each trusted for this invocation by its hash in `hooks.state` (Codex
-/// runs only hooks the user reviewed, or whose recorded hash matches). Nothing is written to
-/// the user's `CODEX_HOME`; the user's own hooks are untouched.
-pub fn codex_args(bosun_exe: &str, db: &Path, run_id: i64) -> Vec<String> {
-    let command = hook_command(bosun_exe, db, run_id, "\"$BOSUN_HOOK_TOKEN\"");
-    let mut hooks = serde_json::Map::new();
-    let mut state = serde_json::Map::new();
-    for event in CODEX_SUBSCRIBED {
-        let handler =
-            json!({ "type": "command", "command": command, "timeout": HOOK_TIMEOUT_SECS });
-        let key = format!("{CODEX_SESSION_FLAGS}:{}:0:0", codex_label(event));
-        state.insert(
-            key,
-            json!({ "trusted_hash": codex_trust_hash(event, &handler) }),
-        );
-        hooks.insert(event.as_str().to_string(), json!([{ "hooks": [handler] }]));
-    }
-    hooks.insert("state".into(), Value::Object(state));
-    vec![
-        "-c".to_string(),
-        format!("hooks={}", toml_inline(&Value::Object(hooks))),
-    ]
-}
-
-/// Writes `settings` to `path`, readable by the owner only (it holds the run's token).
-///
-/// # Errors
-/// The I/O error if the file cannot be written.
-pub fn write_settings(path: &Path, settings: &Value) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(settings.to_string().as_bytes())?;
-    f.flush()
 }
 
 /// The hook named in a payload and what bosun keeps of it (see [`Hook::detail`]).
@@ -385,17 +217,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shell_quoting_survives_sh() {
-        for s in ["plain", "with space", "it's", "$HOME `x` \"q\"", ""] {
-            let out = std::process::Command::new("sh")
-                .args(["-c", &format!("printf %s {}", shell_quote(s))])
-                .output()
-                .expect("sh");
-            assert_eq!(String::from_utf8_lossy(&out.stdout), s);
-        }
-    }
-
-    #[test]
     fn payloads_keep_what_the_supervisor_needs() {
         let p = br#"{"hook_event_name":"Notification","message":"Claude needs your permission","notification_type":"permission_prompt"}"#;
         let (e, d) = parse_payload(p).expect("parse");
@@ -455,45 +276,6 @@ mod tests {
             parse_payload(br#"{"hook_event_name":"SessionStart","source":"startup"}"#),
             Err(HookError::Payload(_))
         ));
-    }
-
-    #[test]
-    fn codex_trust_hash_is_the_one_codex_records() {
-        // Codex 0.169.0's `/hooks` → "t trust all" wrote this hash for a `-c` Stop hook
-        // `{type="command",command="/tmp/probe/x.sh Stop",timeout=10}`.
-        let handler =
-            json!({ "type": "command", "command": "/tmp/probe/x.sh Stop", "timeout": 10 });
-        assert_eq!(
-            codex_trust_hash(HookEvent::Stop, &handler),
-            "sha256:b1c16d204f3310df397ad4ceafdc4202792e0b1045d1ebe8ab3b9539fc6217bc"
-        );
-    }
-
-    #[test]
-    fn codex_args_add_trusted_hooks_calling_bosun() {
-        let args = codex_args("/opt/my bosun", Path::new("/data/b.db"), 7);
-        assert_eq!(args.len(), 2);
-        assert_eq!(args[0], "-c");
-        let value = args[1].strip_prefix("hooks=").expect("hooks= override");
-        let doc: toml::Table = toml::from_str(&format!("hooks = {value}")).expect("TOML");
-        let hooks = doc["hooks"].as_table().expect("table");
-        let command = r#"'/opt/my bosun' --db /data/b.db hook --run 7 --token "$BOSUN_HOOK_TOKEN""#;
-        let state = hooks["state"].as_table().expect("state");
-        for event in CODEX_SUBSCRIBED {
-            let handler = &hooks[event.as_str()][0]["hooks"][0];
-            assert_eq!(handler["type"].as_str(), Some("command"));
-            assert_eq!(handler["command"].as_str(), Some(command));
-            assert_eq!(handler["timeout"].as_integer(), Some(10));
-            let key = format!("/<session-flags>/config.toml:{}:0:0", codex_label(event));
-            let want = codex_trust_hash(
-                event,
-                &json!({ "type": "command", "command": command, "timeout": 10 }),
-            );
-            assert_eq!(state[&key]["trusted_hash"].as_str(), Some(want.as_str()));
-        }
-        assert_eq!(hooks.len(), CODEX_SUBSCRIBED.len() + 1);
-        // The token itself is not on Codex's command line.
-        assert!(!args[1].contains("--token '"));
     }
 
     #[test]
