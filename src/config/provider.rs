@@ -41,6 +41,9 @@ pub enum HookStyle {
     /// OpenAI Codex CLI: launched with a `-c hooks={…}` override adding command hooks that
     /// call `bosun hook`, trusted for that invocation by their hashes in `hooks.state`.
     Codex,
+    /// Gemini CLI: `GEMINI_CLI_SYSTEM_DEFAULTS_PATH` names a per-run settings file adding
+    /// command hooks that call `bosun hook`.
+    Gemini,
 }
 
 /// A status a provider's screen can show (the detector's vocabulary).

@@ -147,6 +147,19 @@ impl Supervisor {
         env.push(("BOSUN_TASK".into(), task.key.clone()));
         env.push(("BOSUN_STAGE".into(), job.stage.clone()));
         env.push(("BOSUN_HOOK_TOKEN".into(), token));
+        if provider.hooks == HookStyle::Gemini {
+            let path = runs_dir.join(format!("{}.gemini.json", run.id));
+            let settings = hooks::gemini_settings(&self.opts.bosun_exe, &db, run.id);
+            hooks::write_settings(&path, &settings).map_err(|source| SupervisorError::Io {
+                what: "cannot write the agent's hook settings",
+                path: path.clone(),
+                source,
+            })?;
+            env.push((
+                "GEMINI_CLI_SYSTEM_DEFAULTS_PATH".into(),
+                path.to_string_lossy().into_owned(),
+            ));
+        }
         let log_path = runs_dir.join(format!("{}.log", run.id));
         File::create(&log_path).map_err(|source| SupervisorError::Io {
             what: "cannot create the run log",

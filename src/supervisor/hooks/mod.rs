@@ -43,12 +43,31 @@
 //! (`SessionStart` comes with the first prompt, `PostToolUse` after each tool; neither is
 //! subscribed.) Codex's legacy `notify` program is no substitute: it is called with
 //! `agent-turn-complete` for the background thread-title request too.
+//!
+//! A provider with `hooks = "gemini"` gets `GEMINI_CLI_SYSTEM_DEFAULTS_PATH=<data_dir>/runs/
+//! <id>.gemini.json` in its pane's environment ([`gemini_settings`]): Gemini CLI 0.61.0 reads
+//! that file as its lowest settings layer and *concatenates* hook lists across layers, so
+//! the user's own settings and hooks stay in force. Its command hooks for [`GEMINI_SUBSCRIBED`]
+//! run `bosun --db <db> hook --run <id> --token "$BOSUN_HOOK_TOKEN"`. Hooks run only in a
+//! trusted folder (the profile passes `--skip-trust`). Observed with 0.61.0: `BeforeAgent`
+//! (`prompt`) when the prompt is taken, `BeforeTool` (`tool_name`) before a tool and its
+//! dialog, `Notification` (`notification_type: ToolPermission`) when the dialog is drawn,
+//! `AfterAgent` (`prompt_response`) once the prompt's last model turn ended — also after an
+//! API error, with `prompt_response: "[no response text]"` — and nothing when the operator
+//! declines a tool. They are stored under the Claude Code names they mean
+//! ([`parse_payload`]): `UserPromptSubmit`, `PreToolUse`, `Notification` (as
+//! `permission_prompt`), `Stop`, and `StopFailure` for an `AfterAgent` without a response.
 
 mod wiring;
 
 pub use wiring::{
-    CODEX_SUBSCRIBED, SUBSCRIBED, claude_settings, codex_args, shell_quote, write_settings,
+    CODEX_SUBSCRIBED, GEMINI_SUBSCRIBED, SUBSCRIBED, claude_settings, codex_args, gemini_settings,
+    shell_quote, write_settings,
 };
+
+/// What Gemini CLI's `AfterAgent` hook says as the response of a turn that ended on an API
+/// error (0.61.0).
+const GEMINI_NO_RESPONSE: &str = "[no response text]";
 
 use serde_json::Value;
 
@@ -99,8 +118,33 @@ pub fn parse_payload(payload: &[u8]) -> Result<(HookEvent, String), HookError> {
         .get("hook_event_name")
         .and_then(Value::as_str)
         .ok_or_else(|| HookError::Payload("no hook_event_name".into()))?;
-    let event: HookEvent = name.parse().map_err(HookError::Payload)?;
     let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    // Gemini CLI's events, stored under the Claude Code names they mean.
+    match name {
+        "BeforeAgent" => return Ok((HookEvent::UserPromptSubmit, String::new())),
+        "BeforeTool" => {
+            return Ok((
+                HookEvent::PreToolUse,
+                truncate(field("tool_name"), DETAIL_MAX),
+            ));
+        }
+        "Notification" if field("notification_type") == "ToolPermission" => {
+            let detail = format!("permission_prompt: {}", field("message"));
+            return Ok((HookEvent::Notification, truncate(detail, DETAIL_MAX)));
+        }
+        "AfterAgent" => {
+            let response = field("prompt_response");
+            return Ok(if response.trim() == GEMINI_NO_RESPONSE {
+                let detail =
+                    format!("api_error: the turn ended without a response {GEMINI_NO_RESPONSE}");
+                (HookEvent::StopFailure, detail)
+            } else {
+                (HookEvent::Stop, truncate(response, DETAIL_MAX))
+            });
+        }
+        _ => {}
+    }
+    let event: HookEvent = name.parse().map_err(HookError::Payload)?;
     let detail = match event {
         HookEvent::UserPromptSubmit => String::new(),
         HookEvent::PreToolUse => field("tool_name"),
@@ -272,6 +316,44 @@ mod tests {
             parse_payload(p).expect("parse").0,
             HookEvent::UserPromptSubmit
         );
+        assert!(matches!(
+            parse_payload(br#"{"hook_event_name":"SessionStart","source":"startup"}"#),
+            Err(HookError::Payload(_))
+        ));
+    }
+
+    #[test]
+    fn gemini_payloads_map_to_the_claude_events_they_mean() {
+        // Payloads as Gemini CLI 0.61.0 sent them (session fields shortened).
+        let p = br#"{"session_id":"s","cwd":"/p","hook_event_name":"BeforeAgent","timestamp":"t","prompt":"write hooked.txt"}"#;
+        assert_eq!(
+            parse_payload(p).expect("parse"),
+            (HookEvent::UserPromptSubmit, String::new())
+        );
+        let p = br#"{"hook_event_name":"BeforeTool","tool_name":"write_file","tool_input":{"file_path":"a","content":"b"}}"#;
+        assert_eq!(
+            parse_payload(p).expect("parse"),
+            (HookEvent::PreToolUse, "write_file".into())
+        );
+        let p = br#"{"hook_event_name":"Notification","notification_type":"ToolPermission","message":"Tool Confirm Write: hooked.txt requires editing","details":{}}"#;
+        let (e, d) = parse_payload(p).expect("parse");
+        assert_eq!(e, HookEvent::Notification);
+        let call = |event, detail: &str| Hook {
+            id: 1,
+            run_id: 1,
+            event,
+            detail: detail.into(),
+            at: 0,
+        };
+        assert_eq!(signal(&call(e, &d)), Some(HookSignal::Waiting));
+        let p = br#"{"hook_event_name":"AfterAgent","prompt":"x","prompt_response":"Said hi.","stop_hook_active":false}"#;
+        assert_eq!(
+            parse_payload(p).expect("parse"),
+            (HookEvent::Stop, "Said hi.".into())
+        );
+        let p = br#"{"hook_event_name":"AfterAgent","prompt":"x","prompt_response":"[no response text]","stop_hook_active":false}"#;
+        let (e, _) = parse_payload(p).expect("parse");
+        assert_eq!(e, HookEvent::StopFailure);
         assert!(matches!(
             parse_payload(br#"{"hook_event_name":"SessionStart","source":"startup"}"#),
             Err(HookError::Payload(_))

@@ -164,6 +164,36 @@ pub fn codex_args(bosun_exe: &str, db: &Path, run_id: i64) -> Vec<String> {
     ]
 }
 
+/// The Gemini CLI events bosun subscribes to (0.61.0 names; see the module docs for what
+/// each is stored as).
+pub const GEMINI_SUBSCRIBED: [&str; 4] =
+    ["BeforeAgent", "BeforeTool", "Notification", "AfterAgent"];
+
+/// Gemini CLI settings (for `GEMINI_CLI_SYSTEM_DEFAULTS_PATH`, its lowest layer) adding a
+/// command hook for each of [`GEMINI_SUBSCRIBED`] that calls `bosun_exe --db db hook --run
+/// run_id --token "$BOSUN_HOOK_TOKEN"` (timeouts are milliseconds in Gemini CLI), and
+/// `ui.errorVerbosity = "full"`: without it Gemini CLI retries a 429 or 5xx forever, silently;
+/// with it, it asks "Keep trying / Stop" after `general.maxAttempts`, which bosun reads as
+/// an error and requeues with its own backoff. A user's own setting of either wins.
+pub fn gemini_settings(bosun_exe: &str, db: &Path, run_id: i64) -> Value {
+    let command = hook_command(bosun_exe, db, run_id, "\"$BOSUN_HOOK_TOKEN\"");
+    let mut all = serde_json::Map::new();
+    for event in GEMINI_SUBSCRIBED {
+        let handler = json!({
+            "type": "command",
+            "name": format!("bosun-{}", event.to_ascii_lowercase()),
+            "command": command,
+            "timeout": HOOK_TIMEOUT_SECS * 1000,
+        });
+        let mut group = json!({ "hooks": [handler] });
+        if event == "BeforeTool" {
+            group["matcher"] = json!("*");
+        }
+        all.insert(event.to_string(), json!([group]));
+    }
+    json!({ "hooks": all, "ui": { "errorVerbosity": "full" } })
+}
+
 /// Writes `settings` to `path`, readable by the owner only (it holds the run's token).
 ///
 /// # Errors
@@ -183,6 +213,21 @@ pub fn write_settings(path: &Path, settings: &Value) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gemini_settings_add_a_hook_per_event_calling_bosun() {
+        let v = gemini_settings("/opt/my bosun", Path::new("/data/b.db"), 7);
+        for event in GEMINI_SUBSCRIBED {
+            let h = &v["hooks"][event][0]["hooks"][0];
+            assert_eq!(h["type"], "command");
+            assert_eq!(
+                h["command"],
+                r#"'/opt/my bosun' --db /data/b.db hook --run 7 --token "$BOSUN_HOOK_TOKEN""#
+            );
+            assert_eq!(h["timeout"], 10_000, "milliseconds");
+        }
+        assert_eq!(v["ui"]["errorVerbosity"], "full");
+    }
 
     #[test]
     fn shell_quoting_survives_sh() {
