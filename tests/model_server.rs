@@ -767,3 +767,143 @@ fn instant(scenario: impl Into<Scenario>) -> ModelServer {
     server.set_pace(Pace::INSTANT);
     server
 }
+
+/// A main request of Gemini CLI's agent loop: streaming, tools declared.
+fn gemini_main() -> Value {
+    json!({
+        "contents": [{ "role": "user", "parts": [{ "text": "create hello.txt" }] }],
+        "systemInstruction": { "role": "user", "parts": [{ "text": "You are Gemini CLI" }] },
+        "tools": [{ "functionDeclarations": [{ "name": "write_file", "parametersJsonSchema": {} }] }],
+        "generationConfig": { "temperature": 1 },
+    })
+}
+
+/// The JSON of each `data:` frame of a Gemini stream, checking the framing.
+fn gemini_chunks(body: &str) -> Vec<Value> {
+    assert!(
+        body.ends_with("\r\n\r\n"),
+        "frames end with CRLF CRLF: {body:?}"
+    );
+    body.trim_end()
+        .split("\r\n\r\n")
+        .map(|frame| {
+            let data = frame.strip_prefix("data: ").expect("a data: frame");
+            serde_json::from_str(data).expect("frame is JSON")
+        })
+        .collect()
+}
+
+#[test]
+fn streams_gemini_text_and_function_calls_the_way_gemini_cli_reads_them() {
+    let server = instant([
+        Turn::text("Hello from the scripted model, in several chunks."),
+        Turn::tool_use(
+            "write_file",
+            json!({ "file_path": "hello.txt", "content": "hi\n" }),
+        ),
+    ]);
+    let path = "/v1beta/models/gemini-3.8-flash:streamGenerateContent?alt=sse";
+    let r = request(&server, "POST", path, Some(&gemini_main()));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/event-stream"));
+    let chunks = gemini_chunks(&r.body);
+    assert!(chunks.len() > 1, "text streams in pieces");
+    let text: String = chunks
+        .iter()
+        .filter_map(|c| c["candidates"][0]["content"]["parts"][0]["text"].as_str())
+        .collect();
+    assert_eq!(text, "Hello from the scripted model, in several chunks.");
+    let last = chunks.last().expect("last");
+    assert_eq!(last["candidates"][0]["finishReason"], "STOP");
+    assert_eq!(
+        last["modelVersion"], "gemini-3.8-flash",
+        "the model from the path"
+    );
+    assert!(last["usageMetadata"]["promptTokenCount"].is_u64());
+    for c in &chunks[..chunks.len() - 1] {
+        assert!(c["candidates"][0]["finishReason"].is_null());
+        assert_eq!(c["candidates"][0]["content"]["role"], "model");
+    }
+    let r = request(&server, "POST", path, Some(&gemini_main()));
+    let chunks = gemini_chunks(&r.body);
+    let call =
+        &chunks.last().expect("chunk")["candidates"][0]["content"]["parts"][0]["functionCall"];
+    assert_eq!(call["name"], "write_file");
+    assert_eq!(call["args"]["file_path"], "hello.txt");
+    assert_eq!(server.answered(), 2);
+}
+
+#[test]
+fn gemini_router_and_summary_requests_are_side_requests() {
+    let server = instant([Turn::text("the real answer")]);
+    let router = json!({
+        "contents": [{ "role": "user", "parts": [{ "text": "create hello.txt" }] }],
+        "generationConfig": {
+            "responseMimeType": "application/json",
+            "responseJsonSchema": { "type": "OBJECT", "properties": {
+                "complexity_reasoning": { "type": "STRING" },
+                "complexity_score": { "type": "INTEGER" } } },
+        },
+    });
+    let r = request(
+        &server,
+        "POST",
+        "/v1beta/models/gemini-3.5-flash-lite:generateContent",
+        Some(&router),
+    );
+    assert_eq!(r.status, 200);
+    let text = r.json()["candidates"][0]["content"]["parts"][0]["text"]
+        .as_str()
+        .expect("text")
+        .to_string();
+    let answer: Value = serde_json::from_str(&text).expect("JSON text");
+    assert_eq!(answer["complexity_score"], 10);
+    assert_eq!(answer["complexity_reasoning"], SIDE_TEXT);
+    let summary = json!({ "contents": [{ "role": "user", "parts": [{ "text": "Summarize the user's primary intent" }] }] });
+    let r = request(
+        &server,
+        "POST",
+        "/v1beta/models/gemini-3.5-flash-lite:generateContent",
+        Some(&summary),
+    );
+    assert_eq!(
+        r.json()["candidates"][0]["content"]["parts"][0]["text"],
+        SIDE_TEXT
+    );
+    assert_eq!(server.answered(), 0, "no scripted turn consumed");
+    assert!(server.requests().iter().all(|q| q.answer == Answer::Side));
+}
+
+#[test]
+fn a_gemini_rate_limit_is_429_with_googles_error_json() {
+    let server = instant([Turn::rate_limited(3)]);
+    let r = request(
+        &server,
+        "POST",
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+        Some(&gemini_main()),
+    );
+    assert_eq!(r.status, 429);
+    assert_eq!(r.header("retry-after"), Some("3"));
+    let e = r.json();
+    assert_eq!(e["error"]["code"], 429);
+    assert_eq!(e["error"]["status"], "RESOURCE_EXHAUSTED");
+}
+
+#[test]
+fn a_realistic_pace_holds_the_first_token_and_records_the_last_byte() {
+    let server = ModelServer::start([Turn::text("slow")]).expect("server");
+    server.set_pace(Pace {
+        first_token: Duration::from_millis(300),
+        gap: Duration::ZERO,
+    });
+    let r = request(&server, "POST", "/v1/messages", Some(&messages(true)));
+    assert_eq!(r.status, 200);
+    let req = server.requests().remove(0);
+    let took = req.finished.expect("finished") - req.received;
+    assert!(
+        took >= Duration::from_millis(300),
+        "answered after {took:?}"
+    );
+    assert_eq!(server.last_main_finished(), req.finished);
+}

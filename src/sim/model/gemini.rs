@@ -12,8 +12,7 @@ use std::net::TcpStream;
 use serde_json::{Value, json};
 
 use super::http::{Pace, Sse, cut_json, pieces, send_json};
-use super::openai::schema_filler;
-use super::{Shared, Turn};
+use super::{SIDE_TEXT, Shared, Turn};
 
 /// Which Gemini method a route calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,21 +56,53 @@ pub(super) fn error_body(status: u16, message: &str) -> Value {
     json!({ "error": { "code": status, "message": message, "status": name } })
 }
 
-/// The answer to a side request, or `None` for a request of the agent loop. Gemini CLI's
-/// side requests (the model router before each prompt, the next-speaker check, loop
-/// detection) ask for JSON (`generationConfig.responseMimeType = "application/json"`); the
-/// agent loop never does. The answer fills the request's schema.
-pub(super) fn side_reply(body: &Value) -> Option<String> {
+/// The answer to a side request, or `None` for a request of the agent loop. Gemini CLI
+/// 0.61.0's side requests ask for JSON (`generationConfig.responseMimeType =
+/// "application/json"` with a `responseJsonSchema`: the model router before each prompt,
+/// `complexity_reasoning` + `complexity_score`; the classifier, `model_choice`; the
+/// next-speaker check, `next_speaker`), answered by filling the schema; or are non-streaming
+/// calls without tools (the session summary), answered with text. The agent loop always
+/// streams and always declares its tools.
+pub(super) fn side_reply(body: &Value, method: Method) -> Option<String> {
     let config = &body["generationConfig"];
-    if config["responseMimeType"].as_str() != Some("application/json") {
-        return None;
+    if config["responseMimeType"].as_str() == Some("application/json") {
+        let schema = if config["responseJsonSchema"].is_object() {
+            &config["responseJsonSchema"]
+        } else {
+            &config["responseSchema"]
+        };
+        return Some(fill(schema).to_string());
     }
-    let schema = if config["responseJsonSchema"].is_object() {
-        &config["responseJsonSchema"]
-    } else {
-        &config["responseSchema"]
-    };
-    Some(schema_filler(schema))
+    let has_tools = body["tools"].as_array().is_some_and(|t| !t.is_empty());
+    (method == Method::Generate && !has_tools).then(|| SIDE_TEXT.to_string())
+}
+
+/// A JSON value satisfying `schema` (types in either case, as Gemini CLI writes them): an
+/// enum's first value, [`SIDE_TEXT`] for strings, 10 for numbers (a low router complexity
+/// score: the flash model), false, empty arrays, objects filled recursively.
+fn fill(schema: &Value) -> Value {
+    if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
+        return first.clone();
+    }
+    match schema["type"]
+        .as_str()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("string") => json!(SIDE_TEXT),
+        Some("integer" | "number") => json!(10),
+        Some("boolean") => json!(false),
+        Some("array") => json!([]),
+        _ => {
+            let mut out = serde_json::Map::new();
+            if let Some(props) = schema["properties"].as_object() {
+                for (k, v) in props {
+                    out.insert(k.clone(), fill(v));
+                }
+            }
+            Value::Object(out)
+        }
+    }
 }
 
 /// The parts of a turn: text, then a function call.

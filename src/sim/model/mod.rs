@@ -415,7 +415,7 @@ fn plan(st: &mut State, req: &RawRequest, delay: &mut Duration) -> (Plan, Answer
             ),
             Some((model, m)) => {
                 let stream = m == gemini::Method::Stream;
-                match gemini::side_reply(b) {
+                match gemini::side_reply(b, m) {
                     Some(text) => side_plan(api, text, stream, model),
                     None => main_plan(st, delay, api, stream, model),
                 }

@@ -62,7 +62,7 @@ pub(super) fn side_json(body: &Value) -> String {
 
 /// A JSON object filling `schema`'s properties: strings with [`SIDE_TEXT`], numbers 0,
 /// booleans false, arrays empty.
-pub(super) fn schema_filler(schema: &Value) -> String {
+fn schema_filler(schema: &Value) -> String {
     let mut out = serde_json::Map::new();
     if let Some(props) = schema["properties"].as_object() {
         for (k, v) in props {
