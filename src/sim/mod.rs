@@ -111,6 +111,7 @@
 mod agent;
 mod hooks;
 mod input;
+pub mod homes;
 pub mod model;
 pub mod scenario;
 mod term;
