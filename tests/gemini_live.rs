@@ -33,7 +33,12 @@ struct Live {
 impl Live {
     /// `None` (after a loud skip message) when the CLI is not installed outside CI. `args`
     /// follow `gemini`; `defaults` is a settings layer given as Gemini CLI's system defaults.
-    fn start(name: &str, scenario: Vec<Turn>, args: &str, defaults: serde_json::Value) -> Option<Live> {
+    fn start(
+        name: &str,
+        scenario: Vec<Turn>,
+        args: &str,
+        defaults: serde_json::Value,
+    ) -> Option<Live> {
         let gemini = agents::require("gemini", name)?;
         // Not under /tmp: Gemini CLI skips a settings file with a group- or world-writable
         // directory above it ("Parent directory '/tmp' is insecure").
@@ -55,9 +60,14 @@ impl Live {
         git(&["init", "-q", "-b", "main"]);
         let server = ModelServer::start(scenario).expect("model server");
         server.set_pace(Pace::INSTANT);
-        let mut env =
-            homes::prepare(Cli::Gemini, &dir, &server.url(), &[&project], CodexApproval::Never)
-                .expect("gemini home");
+        let mut env = homes::prepare(
+            Cli::Gemini,
+            &dir,
+            &server.url(),
+            &[&project],
+            CodexApproval::Never,
+        )
+        .expect("gemini home");
         let defaults_file = dir.join("system-defaults.json");
         std::fs::write(&defaults_file, defaults.to_string()).expect("defaults");
         env.push((
@@ -67,9 +77,19 @@ impl Live {
         let tmux = Tmux {
             socket: format!("bosun-gemini-{}-{}", std::process::id(), fastrand::u32(..)),
         };
-        let mut argv: Vec<String> = ["new-session", "-d", "-s", "live", "-x", "200", "-y", "50", "-c"]
-            .map(String::from)
-            .to_vec();
+        let mut argv: Vec<String> = [
+            "new-session",
+            "-d",
+            "-s",
+            "live",
+            "-x",
+            "200",
+            "-y",
+            "50",
+            "-c",
+        ]
+        .map(String::from)
+        .to_vec();
         argv.push(project.display().to_string());
         for (k, v) in &env {
             argv.push("-e".into());
@@ -101,8 +121,10 @@ impl Live {
     /// Polls until the profile reads `status`; saves the screen as that status's fixture.
     fn wait_for(&mut self, status: ScreenStatus, name: &str, timeout: Duration) -> String {
         let screen = self.poll(timeout, &format!("the screen to read {name}"), |s| {
-            classify(&Config::builtin().expect("config").providers["gemini"], &screen_text(s))
-                == Some(status)
+            classify(
+                &Config::builtin().expect("config").providers["gemini"],
+                &screen_text(s),
+            ) == Some(status)
         });
         self.fixtures.save(&self.tmux.socket, "live", name);
         screen
@@ -179,9 +201,12 @@ fn gemini_writes_a_file_after_its_dialog_is_answered() {
         !live.project.join("hello.txt").exists(),
         "nothing written before the answer"
     );
-    live.tmux.press_until(&["Enter"], Duration::from_secs(1), "the dialog to close", |s| {
-        !s.contains("Apply this change?")
-    });
+    live.tmux.press_until(
+        &["Enter"],
+        Duration::from_secs(1),
+        "the dialog to close",
+        |s| !s.contains("Apply this change?"),
+    );
     let target = live.project.join("hello.txt");
     live.poll(Duration::from_secs(60), "hello.txt", |_| {
         std::fs::read_to_string(&target).is_ok_and(|t| t == content)
@@ -196,16 +221,27 @@ fn gemini_writes_a_file_after_its_dialog_is_answered() {
     let reqs = live.server.requests();
     let main: Vec<_> = reqs.iter().filter(|r| r.is_main()).collect();
     assert_eq!(main.len(), 2, "the tool call and the final answer");
-    assert!(main[0].route().ends_with(":streamGenerateContent"), "{}", main[0].path);
+    assert!(
+        main[0].route().ends_with(":streamGenerateContent"),
+        "{}",
+        main[0].path
+    );
     assert_eq!(main[0].header("x-goog-api-key"), Some(homes::GEMINI_KEY));
     // The whole multi-line prompt reached the model.
     let sent = main[0].json().to_string();
-    assert!(sent.contains("Do not ask questions you can answer yourself."), "{sent}");
+    assert!(
+        sent.contains("Do not ask questions you can answer yourself."),
+        "{sent}"
+    );
     // The tool's result came back in the next request.
     let next = main[1].json();
     let response = next["contents"]
         .as_array()
-        .and_then(|c| c.iter().rev().find_map(|m| m["parts"][0].get("functionResponse")))
+        .and_then(|c| {
+            c.iter()
+                .rev()
+                .find_map(|m| m["parts"][0].get("functionResponse"))
+        })
         .expect("a functionResponse");
     assert_eq!(response["name"], "write_file");
     assert!(
@@ -243,9 +279,10 @@ fn gemini_shows_a_rate_limit_it_gives_up_on_and_a_bad_request_as_errors() {
         screen.contains("experiencing high demand") || screen.contains("Usage limit"),
         "{screen}"
     );
-    live.tmux.press_until(&["2"], Duration::from_secs(1), "the dialog to close", |s| {
-        !s.contains("Keep trying")
-    });
+    live.tmux
+        .press_until(&["2"], Duration::from_secs(1), "the dialog to close", |s| {
+            !s.contains("Keep trying")
+        });
     let screen = live.poll(Duration::from_secs(30), "the error line", |s| {
         s.contains("✕ [API Error")
     });

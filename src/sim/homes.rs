@@ -85,7 +85,10 @@ pub fn prepare(
                 ("ANTHROPIC_BASE_URL".into(), base_url.to_string()),
                 ("ANTHROPIC_API_KEY".into(), ANTHROPIC_KEY.to_string()),
                 ("DISABLE_AUTOUPDATER".into(), "1".into()),
-                ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".into(), "1".into()),
+                (
+                    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".into(),
+                    "1".into(),
+                ),
             ]);
         }
         Cli::Codex => {

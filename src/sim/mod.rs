@@ -109,9 +109,9 @@
 //! ```
 
 mod agent;
+pub mod homes;
 mod hooks;
 mod input;
-pub mod homes;
 pub mod model;
 pub mod scenario;
 mod term;

@@ -190,6 +190,12 @@ impl ModelServer {
         st.requests.iter().rev().find(|r| r.is_main())?.finished
     }
 
+    /// [`ModelServer::last_main_finished`] in milliseconds since the Unix epoch.
+    pub fn last_main_finished_ms(&self) -> Option<i64> {
+        let st = self.shared.lock();
+        st.requests.iter().rev().find(|r| r.is_main())?.finished_ms
+    }
+
     /// Blocks until `pred` holds over the recorded requests, or `timeout` passes; returns
     /// whether it held.
     pub fn wait_for(&self, timeout: Duration, pred: impl Fn(&[Request]) -> bool) -> bool {
@@ -468,6 +474,7 @@ fn answer(req: &RawRequest, shared: &Shared, out: &mut TcpStream) -> std::io::Re
             answer: how,
             received: Instant::now(),
             finished: None,
+            finished_ms: None,
         });
         shared.changed.notify_all();
         (plan, st.requests.len() - 1)
@@ -498,6 +505,7 @@ fn answer(req: &RawRequest, shared: &Shared, out: &mut TcpStream) -> std::io::Re
     let mut st = shared.lock();
     if let Some(r) = st.requests.get_mut(index) {
         r.finished = Some(Instant::now());
+        r.finished_ms = Some(crate::store::now_ms());
     }
     shared.changed.notify_all();
     result

@@ -209,6 +209,8 @@ pub struct Request {
     pub received: Instant,
     /// When the last byte of its answer went out (`None` while it is being answered).
     pub finished: Option<Instant>,
+    /// The same moment as milliseconds since the Unix epoch (as bosun's event times).
+    pub finished_ms: Option<i64>,
 }
 
 impl Request {

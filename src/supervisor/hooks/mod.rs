@@ -228,14 +228,57 @@ pub fn receive(
         })?;
         return Err(err);
     }
-    let (event, detail) = parsed?;
+    let (event, mut detail) = parsed?;
     if row.is_none_or(|(_, ended)| ended) {
         tracing::debug!(run = run_id, hook = %event, "hook after the run ended; dropped");
         return Ok(None);
     }
+    // Gemini CLI's AfterAgent `prompt_response` joins the streamed chunks with spaces and
+    // repeats them (0.61.0); the transcript it writes just before has the real message.
+    if event == HookEvent::Stop
+        && let Some(message) = gemini_transcript(payload)
+            .as_deref()
+            .and_then(last_gemini_message)
+    {
+        detail = truncate(message, DETAIL_MAX);
+    }
     let id = store.write(|tx| hooks::append(tx, run_id, event, &detail, now_ms()))?;
     tracing::debug!(run = run_id, hook = %event, "hook received");
     Ok(Some(id))
+}
+
+/// The `transcript_path` of a Gemini CLI `AfterAgent` payload.
+fn gemini_transcript(payload: &[u8]) -> Option<std::path::PathBuf> {
+    let v: Value = serde_json::from_slice(payload).ok()?;
+    if v["hook_event_name"].as_str() != Some("AfterAgent") {
+        return None;
+    }
+    v["transcript_path"].as_str().map(std::path::PathBuf::from)
+}
+
+/// The text of the last model message in a Gemini CLI session transcript (JSON lines; a
+/// message is `{"type": "gemini", "content": "…"}`), reading at most its last 4 MB.
+fn last_gemini_message(path: &std::path::Path) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    const TAIL: u64 = 4 << 20;
+    let mut f = std::fs::File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(TAIL))).ok()?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes).ok()?;
+    String::from_utf8_lossy(&bytes)
+        .lines()
+        .rev()
+        .find_map(|line| {
+            let v: Value = serde_json::from_str(line).ok()?;
+            if v["type"].as_str() != Some("gemini") {
+                return None;
+            }
+            v["content"]
+                .as_str()
+                .filter(|c| !c.trim().is_empty())
+                .map(str::to_string)
+        })
 }
 
 /// What a hook call says about the agent's status, if anything: a `Notification` counts
@@ -358,6 +401,37 @@ mod tests {
             parse_payload(br#"{"hook_event_name":"SessionStart","source":"startup"}"#),
             Err(HookError::Payload(_))
         ));
+    }
+
+    #[test]
+    fn gemini_final_message_comes_from_its_transcript() {
+        // As Gemini CLI 0.61.0 wrote it: the AfterAgent payload's prompt_response is mangled
+        // ("… x.md. ysis to docs/wor k-items/x.md."), the transcript line is not.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("session.jsonl");
+        std::fs::write(
+            &path,
+            concat!(
+                r#"{"sessionId":"s","kind":"main"}"#, "\n",
+                r#"{"id":"1","type":"user","content":[{"text":"say it"}]}"#, "\n",
+                r#"{"id":"2","type":"gemini","content":"I will write it.","model":"m"}"#, "\n",
+                r#"{"id":"3","type":"gemini","content":"I wrote the analysis to docs/work-items/x.md.","model":"m"}"#, "\n",
+                r#"{"$set":{"lastUpdated":"t"}}"#, "\n",
+            ),
+        )
+        .expect("transcript");
+        let payload = serde_json::json!({
+            "hook_event_name": "AfterAgent",
+            "transcript_path": path,
+            "prompt_response": "I wrote the analysis to docs/work-items/x.md. ysis to docs/wor k-items/x.md.",
+        })
+        .to_string();
+        let t = gemini_transcript(payload.as_bytes()).expect("transcript path");
+        assert_eq!(
+            last_gemini_message(&t).as_deref(),
+            Some("I wrote the analysis to docs/work-items/x.md.")
+        );
+        assert_eq!(last_gemini_message(&dir.path().join("missing")), None);
     }
 
     #[test]

@@ -1,0 +1,148 @@
+//! The real Gemini CLI playing the analysis stage under bosun's supervisor, in the harsh
+//! world of `tests/support/supervised.rs`: the `bosun init` analyst prompt, a model that takes
+//! seconds, hooks through a per-run settings layer calling this build's `bosun hook`, a
+//! permission dialog answered with `bosun answer`, a 429 Gemini CLI gives up on requeued with
+//! backoff, and the screen alone reading the same turn with `hooks = "none"`. The model is
+//! bosun's scripted Gemini API server on 127.0.0.1. Needs `gemini`
+//! (`scripts/install-agents.sh`): skipped loudly without it, failed under `CI=true`.
+
+#[path = "support/agents.rs"]
+mod agents;
+#[path = "support/supervised.rs"]
+mod supervised;
+mod support;
+
+use std::time::Duration;
+
+use bosun::sim::homes::Cli;
+use bosun::sim::model::{Pace, Turn};
+use bosun::store::hooks::HookEvent;
+use bosun::store::jobs::{self, JobStatus};
+use bosun::store::runs::RunStatus;
+use supervised::{FINAL, Harness, Stage, asking_turn, write_turn};
+
+const CLI: Cli = Cli::Gemini;
+
+#[test]
+fn gemini_completes_a_stage_from_the_init_prompt_with_a_slow_model() {
+    let Some(mut h) = Harness::start(Stage::new(
+        CLI,
+        "gemini_completes_a_stage_from_the_init_prompt_with_a_slow_model",
+        vec![write_turn(CLI), Turn::text(FINAL)],
+    )) else {
+        return;
+    };
+    h.finish(Duration::from_secs(180));
+    let run = h.runs().pop().expect("run");
+    h.assert_busy_until_the_last_byte(run.id, true);
+    let calls = h.hook_events(run.id);
+    for want in [
+        HookEvent::UserPromptSubmit,
+        HookEvent::PreToolUse,
+        HookEvent::Stop,
+    ] {
+        assert!(calls.contains(&want), "{want} hook received: {calls:?}");
+    }
+    assert_eq!(run.final_message.as_deref(), Some(FINAL));
+    // The whole multi-line prompt reached the model.
+    let sent = h.server.requests().iter().any(|r| {
+        let body = String::from_utf8_lossy(&r.body);
+        body.contains("You are the analyst for task ET-001: Explain the parser.")
+            && body.contains("and what happens on invalid UTF-8.")
+    });
+    assert!(sent, "the rendered prompt was not in any model request");
+}
+
+#[test]
+fn gemini_with_hooks_off_the_screen_reads_the_same_turn() {
+    let mut stage = Stage::new(
+        CLI,
+        "gemini_with_hooks_off_the_screen_reads_the_same_turn",
+        vec![write_turn(CLI), Turn::text(FINAL)],
+    );
+    stage.hooks_off = true;
+    let Some(mut h) = Harness::start(stage) else {
+        return;
+    };
+    h.finish(Duration::from_secs(180));
+    let run = h.runs().pop().expect("run");
+    assert!(h.hook_events(run.id).is_empty(), "no hooks wired");
+    h.assert_busy_until_the_last_byte(run.id, false);
+}
+
+#[test]
+fn gemini_waits_for_permission_until_bosun_answer_says_yes() {
+    let Some(mut h) = Harness::start(Stage::new(
+        CLI,
+        "gemini_waits_for_permission_until_bosun_answer_says_yes",
+        vec![asking_turn(CLI), Turn::text(FINAL)],
+    )) else {
+        return;
+    };
+    h.tick_until(Duration::from_secs(120), "gemini to ask", |h| {
+        h.sup
+            .run_statuses()
+            .iter()
+            .any(|(_, _, s)| *s == RunStatus::Waiting)
+    });
+    let run = h.runs().pop().expect("run");
+    assert_eq!(run.status, RunStatus::Waiting, "the runs row says waiting");
+    assert!(
+        !h.worktree.join(supervised::ARTIFACT).exists(),
+        "nothing written before the answer"
+    );
+    h.answer_yes();
+    h.finish(Duration::from_secs(120));
+    assert_eq!(h.runs().len(), 1, "the same run went on after the answer");
+    let seen = h.seen_of(run.id);
+    let waiting = seen.iter().position(|s| *s == RunStatus::Waiting);
+    assert!(
+        waiting.is_some_and(|i| seen[i..].contains(&RunStatus::Busy)),
+        "busy again after waiting: {seen:?}"
+    );
+}
+
+#[test]
+fn gemini_rate_limited_is_requeued_with_backoff_and_then_completes() {
+    let mut stage = Stage::new(
+        CLI,
+        "gemini_rate_limited_is_requeued_with_backoff_and_then_completes",
+        vec![
+            // Two attempts (the scratch home's general.maxAttempts), then Gemini CLI gives up
+            // and asks "Keep trying / Stop" (bosun's settings layer sets errorVerbosity).
+            Turn::rate_limited(1),
+            Turn::rate_limited(1),
+            write_turn(CLI),
+            Turn::text(FINAL),
+        ],
+    );
+    stage.pace = Pace {
+        first_token: Duration::from_millis(500),
+        gap: Duration::from_millis(20),
+    };
+    stage.layer = "[queue]\nbackoff_base = \"3s\"\nbackoff_jitter = 0.0\n".into();
+    let Some(mut h) = Harness::start(stage) else {
+        return;
+    };
+    h.tick_until(Duration::from_secs(120), "the first run to fail", |h| {
+        h.runs().first().is_some_and(|r| r.ended_at.is_some())
+    });
+    let first = h.runs().remove(0);
+    assert_eq!(first.status, RunStatus::Error, "{first:?}");
+    let job_id = first.job_id.expect("job");
+    let job = jobs::get(h.store.conn(), job_id).expect("job");
+    assert_eq!(job.status, JobStatus::Queued, "{job:?}");
+    assert_eq!(
+        (job.attempts, job.transient_attempts),
+        (0, 1),
+        "transient: {job:?}"
+    );
+    assert_eq!(
+        job.available_at,
+        first.ended_at.expect("ended") + 3_000,
+        "{job:?}"
+    );
+    h.finish(Duration::from_secs(180));
+    assert_eq!(h.runs().len(), 2);
+    assert_eq!(h.server.remaining(), 0, "{}", h.requests());
+}
