@@ -82,7 +82,9 @@ fn claude_code_waits_for_permission_until_bosun_answer_says_yes() {
         "claude_code_waits_for_permission_until_bosun_answer_says_yes",
         vec![asking_turn(CLI), Turn::text(FINAL)],
     );
-    stage.args = vec!["--permission-mode".into(), "default".into()];
+    stage
+        .args
+        .extend(CLI.asking_args().iter().map(|a| a.to_string()));
     let Some(mut h) = Harness::start(stage) else {
         return;
     };

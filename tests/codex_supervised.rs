@@ -117,7 +117,7 @@ fn codex_waits_for_approval_until_bosun_answer_says_yes() {
         .iter()
         .find(|c| c.event == HookEvent::PermissionRequest)
         .unwrap_or_else(|| panic!("a PermissionRequest hook: {calls:?}"));
-    assert_eq!(ask.detail, "Bash: May I write the analysis?");
+    assert_eq!(ask.detail, "Bash: May I write the file?");
     assert_eq!(calls.last().map(|c| c.event), Some(HookEvent::Stop));
 }
 

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
+use super::model::Turn;
+
 /// An agent CLI bosun can drive against its scripted model server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cli {
@@ -23,6 +25,87 @@ pub enum Cli {
 }
 
 impl Cli {
+    /// The built-in provider profile of the CLI.
+    pub fn provider(self) -> &'static str {
+        match self {
+            Cli::Claude => "claude",
+            Cli::Codex => "codex",
+            Cli::Gemini => "gemini",
+        }
+    }
+
+    /// The turn in which the model writes `content` to `path` (relative to the CLI's working
+    /// directory) with the CLI's own file tool, which its built-in profile lets it use
+    /// without asking: Claude Code's `Write` (`--permission-mode acceptEdits`), Codex's
+    /// `apply_patch`, Gemini CLI's `write_file` (`--approval-mode auto_edit`).
+    pub fn write_turn(self, path: &str, content: &str) -> Turn {
+        match self {
+            Cli::Claude => Turn::write_file(path, content),
+            Cli::Codex => {
+                let lines: String = content.lines().map(|l| format!("+{l}\n")).collect();
+                Turn::apply_patch(format!(
+                    "*** Begin Patch\n*** Add File: {path}\n{lines}*** End Patch"
+                ))
+            }
+            Cli::Gemini => Turn::tool_use(
+                "write_file",
+                json!({ "file_path": path, "content": content }),
+            ),
+        }
+    }
+
+    /// Arguments that make the CLI ask before [`Cli::asking_turn`], added after its
+    /// profile's own: Claude Code 2.1.332 in `acceptEdits` writes files and runs file-writing
+    /// shell commands without asking, so it gets `--permission-mode default` (the last one
+    /// given wins).
+    pub fn asking_args(self) -> &'static [&'static str] {
+        match self {
+            Cli::Claude => &["--permission-mode", "default"],
+            Cli::Codex | Cli::Gemini => &[],
+        }
+    }
+
+    /// A turn the CLI asks the operator's permission for, with [`Cli::asking_args`] (and, for
+    /// Codex, [`CodexApproval::OnEscalation`]): Claude Code's `Write` of `content` to `path`;
+    /// for Codex and Gemini CLI, a shell command that writes it.
+    pub fn asking_turn(self, path: &str, content: &str) -> Turn {
+        let dir = Path::new(path)
+            .parent()
+            .map_or(String::new(), |d| d.display().to_string());
+        let mkdir = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("mkdir -p {dir} && ")
+        };
+        let command = format!("{mkdir}printf '{}' > {path}", content.replace('\n', "\\n"));
+        match self {
+            Cli::Claude => self.write_turn(path, content),
+            Cli::Codex => Turn::shell_escalated(command, "May I write the file?"),
+            Cli::Gemini => Turn::tool_use(
+                "run_shell_command",
+                json!({ "command": command, "description": "Write the file" }),
+            ),
+        }
+    }
+
+    /// Turns after which the CLI gives up on its turn at once and shows an error: a 429
+    /// that Claude Code is told not to retry (`x-should-retry: false`; [`prepare`] also sets
+    /// `CLAUDE_CODE_MAX_RETRIES=1`), a 429 for Codex (its scratch config retries nothing), a
+    /// 400 for Gemini CLI (it retries a 429 twice, then asks whether to keep trying).
+    pub fn error_turns(self) -> Vec<Turn> {
+        match self {
+            Cli::Claude => vec![Turn::rate_limited(1).no_retry()],
+            Cli::Codex => vec![Turn::rate_limited(1)],
+            Cli::Gemini => vec![Turn::Error {
+                status: 400,
+                kind: "invalid_request_error".into(),
+                message: "Request contains an invalid argument.".into(),
+                retry_after: None,
+                should_retry: None,
+            }],
+        }
+    }
+
     /// The CLI of a built-in provider profile, by name.
     pub fn of_provider(name: &str) -> Option<Cli> {
         match name {

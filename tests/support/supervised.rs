@@ -39,11 +39,7 @@ pub const SPEC: &str = "The parser in src/parse.rs reads one line at a time.\n\
 
 /// The provider profile of `cli`.
 pub fn provider(cli: Cli) -> &'static str {
-    match cli {
-        Cli::Claude => "claude",
-        Cli::Codex => "codex",
-        Cli::Gemini => "gemini",
-    }
+    cli.provider()
 }
 
 /// The arguments the built-in profile gives `cli` (Codex's test launches add
@@ -60,42 +56,13 @@ pub fn default_args(cli: Cli) -> Vec<String> {
 /// The turn in which the model writes [`ARTIFACT`] with `cli`'s own file tool (without
 /// asking, under the profile's default mode).
 pub fn write_turn(cli: Cli) -> Turn {
-    match cli {
-        Cli::Claude => Turn::write_file(ARTIFACT, CONTENT),
-        Cli::Codex => {
-            let lines: String = CONTENT.lines().map(|l| format!("+{l}\n")).collect();
-            Turn::apply_patch(format!(
-                "*** Begin Patch\n*** Add File: {ARTIFACT}\n{lines}*** End Patch"
-            ))
-        }
-        Cli::Gemini => Turn::tool_use(
-            "write_file",
-            serde_json::json!({ "file_path": ARTIFACT, "content": CONTENT }),
-        ),
-    }
+    cli.write_turn(ARTIFACT, CONTENT)
 }
 
-/// The shell command that writes [`ARTIFACT`].
-pub fn write_command() -> String {
-    format!(
-        "mkdir -p docs/work-items/ET-001 && printf '{}' > {ARTIFACT}",
-        CONTENT.replace('\n', "\\n")
-    )
-}
-
-/// A turn `cli` asks the operator's permission for before it writes [`ARTIFACT`] (Claude
-/// Code run with `--permission-mode default`; Codex with [`CodexApproval::OnEscalation`]).
+/// A turn `cli` asks the operator's permission for before it writes [`ARTIFACT`] (Codex run
+/// with [`CodexApproval::OnEscalation`]).
 pub fn asking_turn(cli: Cli) -> Turn {
-    match cli {
-        Cli::Claude => write_turn(cli),
-        Cli::Codex => Turn::shell_escalated(write_command(), "May I write the analysis?"),
-        // auto_edit writes files without asking, but asks before a shell command that
-        // redirects.
-        Cli::Gemini => Turn::tool_use(
-            "run_shell_command",
-            serde_json::json!({ "command": write_command(), "description": "Write the analysis" }),
-        ),
-    }
+    cli.asking_turn(ARTIFACT, CONTENT)
 }
 
 /// How a test sets up its stage. [`Stage::new`] gives the defaults.
