@@ -94,6 +94,15 @@ pub enum Command {
         /// Print as JSON
         #[arg(long)]
         json: bool,
+        /// Run the installed CLI of provider NAME (claude, codex, gemini, sim) through a short
+        /// scripted session against bosun's built-in scripted model on 127.0.0.1 and report
+        /// whether each status (ready, busy, waiting, answer, done, error, hooks) was read
+        /// right and how fast; exits 1 when one was misread
+        #[arg(long, value_name = "NAME")]
+        check: Option<String>,
+        /// With --check: keep the scratch directory (repository, database, logs)
+        #[arg(long, requires = "check")]
+        keep: bool,
     },
     /// Run the supervisor headless: claim jobs, launch agents in tmux, watch them, advance
     /// tasks. SIGTERM/SIGINT stop it; agents keep running and are re-adopted on restart

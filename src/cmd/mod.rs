@@ -84,7 +84,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Queue(args) => queue::run(&ctx, args),
         Command::Answer { key, reply, wait } => control::answer(&ctx, &key, &reply, wait),
         Command::Send { key, text } => control::send(&ctx, &key, &text),
-        Command::Providers { json } => providers::run(&ctx, json),
+        Command::Providers { json, check, keep } => match check {
+            Some(name) => providers::check(&ctx, &name, json, keep),
+            None => providers::run(&ctx, json),
+        },
         Command::Daemon { socket } => daemon::run(&ctx, socket),
         Command::Demo {
             auto_approve,

@@ -1,18 +1,11 @@
 //! `bosun providers`: each provider profile, whether its CLI is installed, its version, and
 //! whether the profile is proven against it.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
 use anyhow::Result;
 use serde::Serialize;
 
 use super::{Ctx, print_json};
 use crate::config::ProviderConfig;
-
-/// How long a `--version` call may take.
-const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Serialize)]
 struct Row {
@@ -75,19 +68,13 @@ fn row(p: &ProviderConfig, exe: &str) -> Row {
         .first()
         .map_or_else(String::new, |c| c.replace("{bosun}", exe));
     let installed = crate::provider::find_executable(&command, None);
-    let version = installed.as_ref().and_then(|_| {
-        let argv: Vec<String> = p
-            .version_command
-            .iter()
-            .map(|a| a.replace("{bosun}", exe))
-            .collect();
-        version(&argv)
-    });
+    let version = installed
+        .as_ref()
+        .and_then(|_| crate::provider::installed_version(p, exe));
     let proven = (!p.proven.is_empty()).then(|| p.proven.clone());
-    let proven_for_installed = match (&proven, &version) {
-        (Some(pv), Some(v)) => Some(pv == "built-in" || mentions_version(v, pv)),
-        _ => None,
-    };
+    let proven_for_installed = version
+        .as_deref()
+        .and_then(|v| crate::provider::proven_for(p, v));
     Row {
         name: p.name.clone(),
         description: p.description.clone(),
@@ -101,43 +88,56 @@ fn row(p: &ProviderConfig, exe: &str) -> Row {
     }
 }
 
-/// Whether the `--version` output `line` names `version` as a whole word (so that `2.1.1`
-/// is not taken for `2.1.19`).
-fn mentions_version(line: &str, version: &str) -> bool {
-    line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
-        .any(|word| word == version || word.strip_prefix('v') == Some(version))
-}
-
-/// The first non-empty output line of `argv`, if it exits 0 within [`VERSION_TIMEOUT`].
-fn version(argv: &[String]) -> Option<String> {
-    let mut child = Command::new(argv.first()?)
-        .args(&argv[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().ok()? {
-            break s;
+/// `bosun providers --check NAME`: runs the check and prints its report; exits 1 when a
+/// status was misread.
+pub(super) fn check(ctx: &Ctx, name: &str, json: bool, keep: bool) -> Result<()> {
+    let cfg = ctx.config()?;
+    let exe = std::env::current_exe()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "bosun".into());
+    let report = crate::supervisor::check::run(&cfg, name, &ctx.data_dir(), &exe, keep, |line| {
+        if !json {
+            eprintln!("  … {line}");
         }
-        if start.elapsed() > VERSION_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
+    })?;
+    if json {
+        print_json(&report)?;
+    } else {
+        let proven = if report.proven.is_empty() {
+            "best effort".to_string()
+        } else {
+            format!("proven against {}", report.proven)
+        };
+        println!(
+            "{}: {} ({proven})",
+            report.provider,
+            report.version.as_deref().unwrap_or("version unknown")
+        );
+        for item in &report.items {
+            println!(
+                "  {:<8} {} {}",
+                item.status,
+                if item.ok { "ok  " } else { "MISS" },
+                crate::text::clean(&item.detail)
+            );
         }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut out = String::new();
-    child.stdout.take()?.read_to_string(&mut out).ok()?;
-    status
-        .success()
-        .then(|| {
-            out.lines()
-                .map(str::trim)
-                .find(|l| !l.is_empty())
-                .map(str::to_string)
-        })
-        .flatten()
+        if report.passed() {
+            println!("every status was read right");
+        } else {
+            let missed: Vec<&str> = report
+                .items
+                .iter()
+                .filter(|i| !i.ok)
+                .map(|i| i.status)
+                .collect();
+            println!(
+                "misread: {} — the profile needs updating for this version (see `bosun providers`)",
+                missed.join(", ")
+            );
+        }
+    }
+    if !report.passed() {
+        std::process::exit(1);
+    }
+    Ok(())
 }

@@ -9,9 +9,11 @@
 
 mod detect;
 mod track;
+mod version;
 
 pub use detect::{Detector, classify, screen_text};
 pub use track::{HookMode, HookSignal, Observation, Tracker};
+pub use version::{installed_version, proven_for};
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

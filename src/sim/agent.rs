@@ -493,6 +493,8 @@ impl Agent {
         self.put(ERASE_LINE)?;
         self.put("● Waiting for permission…")?;
         self.flush()?;
+        // Waiting shows from here (the profile reads this line as waiting).
+        self.trace("waiting");
         let until = Instant::now() + PRE_DIALOG;
         while let Some(ev) = self.keys.next(Some(until)) {
             match ev {
@@ -518,7 +520,6 @@ impl Agent {
                 return Ok(StepEnd::Exit(130));
             }
         }
-        self.trace("waiting");
         let yes = loop {
             match self.keys.next(None) {
                 Some(Event::Key(Key::Char('1' | 'y' | 'Y') | Key::Enter)) => break true,

@@ -17,6 +17,7 @@
 //! Exactly one supervisor drives a database: it holds the lease row, heartbeats it, and
 //! re-adopts live runs on start (see [`Supervisor::start`]).
 
+pub mod check;
 pub mod control;
 mod finish;
 pub mod hooks;
