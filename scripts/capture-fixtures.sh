@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Record a CLI's real screens into tests/fixtures/<cli>-<version>/ for the detector tests.
 #
-#   scripts/capture-fixtures.sh claude           # or: codex
+#   scripts/capture-fixtures.sh claude           # or: codex, gemini
 #   scripts/capture-fixtures.sh --force claude   # replace an existing version's screens
 #
-# Installs the pinned CLIs (scripts/install-agents.sh; set CLAUDE_CODE_VERSION / CODEX_VERSION
-# to record another version), asks the CLI for its version, (with --force) removes that
+# Installs the pinned CLIs (scripts/install-agents.sh; set CLAUDE_CODE_VERSION / CODEX_VERSION /
+# GEMINI_CLI_VERSION to record another version), asks the CLI for its version, (with --force) removes that
 # directory's old <status>-<n>.{txt,ansi} files and runs the CLI's live tests one at a time with
 # BOSUN_FIXTURES_DIR pointing there: each test saves the screens it waited for, named after
 # the status it waited for. Then `cargo test --test detect_fixtures` tells whether the
@@ -18,10 +18,10 @@ if [ "${1:-}" = "--force" ]; then
     force=true
     shift
 fi
-cli="${1:?usage: scripts/capture-fixtures.sh [--force] claude|codex}"
+cli="${1:?usage: scripts/capture-fixtures.sh [--force] claude|codex|gemini}"
 case "$cli" in
-    claude | codex) ;;
-    *) echo "unknown CLI: $cli (claude or codex)" >&2; exit 2 ;;
+    claude | codex | gemini) ;;
+    *) echo "unknown CLI: $cli (claude, codex or gemini)" >&2; exit 2 ;;
 esac
 
 bin="$(scripts/install-agents.sh | sed -n "s/^$cli=//p")"
