@@ -23,93 +23,34 @@ use bosun::store::hooks::{self, HookEvent};
 use bosun::store::jobs::{self, JobStatus};
 use bosun::store::runs::RunStatus;
 use bosun::store::tasks::TaskState;
-use supervised::{ARTIFACT, FINAL, Harness, Stage, asking_turn, write_turn};
+use supervised::{FINAL, Harness, Stage, write_turn};
 
 const CLI: Cli = Cli::Claude;
 
 #[test]
 fn claude_code_completes_a_stage_from_the_init_prompt_with_a_slow_model() {
-    let Some(mut h) = Harness::start(Stage::new(
+    supervised::completes_a_stage_with_a_slow_model(
         CLI,
         "claude_code_completes_a_stage_from_the_init_prompt_with_a_slow_model",
-        vec![write_turn(CLI), Turn::text(FINAL)],
-    )) else {
-        return;
-    };
-    h.finish(Duration::from_secs(180));
-    let run = h.runs().pop().expect("run");
-    h.assert_busy_until_the_last_byte(run.id, true);
-    // Claude's hooks reached bosun: prompt taken, the Write tool, the end of the turn with
-    // its last message (the run's final message).
-    let calls = h.hook_events(run.id);
-    for want in [
-        HookEvent::UserPromptSubmit,
-        HookEvent::PreToolUse,
-        HookEvent::Stop,
-    ] {
-        assert!(calls.contains(&want), "{want} hook received: {calls:?}");
-    }
-    assert_eq!(run.final_message.as_deref(), Some(FINAL));
-    let sent = h.server.requests().iter().any(|r| {
-        let body = String::from_utf8_lossy(&r.body);
-        body.contains("You are the analyst for task ET-001: Explain the parser.")
-            && body.contains("and what happens on invalid UTF-8.")
-    });
-    assert!(sent, "the rendered prompt was not in any model request");
+    );
 }
 
 #[test]
 fn claude_code_with_hooks_off_the_screen_reads_the_same_turn() {
-    let mut stage = Stage::new(
+    supervised::the_screen_alone_reads_the_same_turn(
         CLI,
         "claude_code_with_hooks_off_the_screen_reads_the_same_turn",
-        vec![write_turn(CLI), Turn::text(FINAL)],
     );
-    stage.hooks_off = true;
-    let Some(mut h) = Harness::start(stage) else {
-        return;
-    };
-    h.finish(Duration::from_secs(180));
-    let run = h.runs().pop().expect("run");
-    assert!(h.hook_events(run.id).is_empty(), "no hooks wired");
-    h.assert_busy_until_the_last_byte(run.id, false);
 }
 
 #[test]
 fn claude_code_waits_for_permission_until_bosun_answer_says_yes() {
-    let mut stage = Stage::new(
+    let Some((h, _)) = supervised::waits_for_permission_until_bosun_answer_says_yes(
         CLI,
         "claude_code_waits_for_permission_until_bosun_answer_says_yes",
-        vec![asking_turn(CLI), Turn::text(FINAL)],
-    );
-    stage
-        .args
-        .extend(CLI.asking_args().iter().map(|a| a.to_string()));
-    let Some(mut h) = Harness::start(stage) else {
+    ) else {
         return;
     };
-    h.tick_until(Duration::from_secs(120), "claude to ask", |h| {
-        h.sup
-            .run_statuses()
-            .iter()
-            .any(|(_, _, s)| *s == RunStatus::Waiting)
-    });
-    let run = h.runs().pop().expect("run");
-    assert_eq!(run.status, RunStatus::Waiting, "the runs row says waiting");
-    assert!(
-        !h.worktree.join(ARTIFACT).exists(),
-        "nothing written before the answer"
-    );
-    // The operator answers from another process, once; the supervisor keeps watching.
-    h.answer_yes();
-    h.finish(Duration::from_secs(120));
-    assert_eq!(h.runs().len(), 1, "the same run went on after the answer");
-    let seen = h.seen_of(run.id);
-    let waiting = seen.iter().position(|s| *s == RunStatus::Waiting);
-    assert!(
-        waiting.is_some_and(|i| seen[i..].contains(&RunStatus::Busy)),
-        "busy again after waiting: {seen:?}"
-    );
     let answered = events::recent(h.store.conn(), Some(h.task.id), 200)
         .expect("events")
         .into_iter()

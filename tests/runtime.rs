@@ -1070,3 +1070,40 @@ fn hooks_that_stay_silent_fall_back_to_the_screen_after_the_grace_period() {
         done.ts - submitted
     );
 }
+
+#[test]
+fn a_stop_hook_that_came_while_no_supervisor_ran_completes_the_readopted_run() {
+    // The agent's screen says it is still working (it spins for a minute); its Stop hook
+    // arrives while no supervisor is reading. The next supervisor re-adopts the run, replays
+    // its hook calls, and completes it: the hooks' word survives a restart.
+    let prompt = "@sim {write = \"out-only.md\", text = \"ok\"}\n@sim {spin = \"60s\"}";
+    let rig = Rig::new(&simple_pipeline(&[("only", prompt)], ""));
+    let key = rig.add_task("Finished while nobody watched", "");
+    let store = rig.store();
+    let (run_id, token) = {
+        let mut sup = rig.supervisor();
+        let r = busy_run(&mut sup, &store, &key);
+        // Gone, as a quit console or a stopped daemon is: the agent keeps running in tmux.
+        sup.release().expect("release");
+        r
+    };
+    let out = call_hook(
+        &rig,
+        run_id,
+        &token,
+        r#"{"hook_event_name":"Stop","stop_hook_active":false,"last_assistant_message":"Wrote out-only.md."}"#,
+    );
+    assert!(out.status.success(), "{out:?}");
+    let mut sup = rig.supervisor();
+    tick_until(
+        &mut sup,
+        Duration::from_secs(30),
+        "the re-adopted run to complete",
+        |_| rig.task(&key).state == TaskState::Done,
+    );
+    let run = runs::get(store.conn(), run_id).expect("run");
+    assert_eq!(run.status, RunStatus::Done);
+    assert_eq!(run.final_message.as_deref(), Some("Wrote out-only.md."));
+    let all = runs::for_task(store.conn(), rig.task(&key).id).expect("runs");
+    assert_eq!(all.len(), 1, "the stage did not run again");
+}

@@ -186,6 +186,8 @@ pub fn prepare(
             let gemini_home = dir.join("gemini-home");
             gemini_home_write(&gemini_home)?;
             env.extend([
+                // CI=true makes Gemini CLI run headless (and CI sets it).
+                ("CI".into(), "false".into()),
                 ("GEMINI_CLI_HOME".into(), gemini_home.display().to_string()),
                 ("GOOGLE_GEMINI_BASE_URL".into(), base_url.to_string()),
                 ("GEMINI_API_KEY".into(), GEMINI_KEY.into()),

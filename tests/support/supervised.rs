@@ -458,3 +458,93 @@ path = "docs/work-items/{{key}}/01-analysis.md"
         latency
     }
 }
+
+/// The scenario every CLI plays first: the init prompt, a model that takes seconds, the
+/// artifact written with the CLI's file tool, a final text. Checks the stage finished, the
+/// run read busy until the model's last byte and done within 2 s after it from the `Stop`
+/// hook, the hooks seen, the final message, and the whole prompt reaching the model. Returns
+/// the harness and the run for the CLI's own checks; `None` when the CLI is not installed.
+pub fn completes_a_stage_with_a_slow_model(cli: Cli, test: &'static str) -> Option<(Harness, Run)> {
+    let mut h = Harness::start(Stage::new(
+        cli,
+        test,
+        vec![write_turn(cli), Turn::text(FINAL)],
+    ))?;
+    h.finish(Duration::from_secs(180));
+    let run = h.runs().pop().expect("run");
+    h.assert_busy_until_the_last_byte(run.id, true);
+    let calls = h.hook_events(run.id);
+    for want in [
+        HookEvent::UserPromptSubmit,
+        HookEvent::PreToolUse,
+        HookEvent::Stop,
+    ] {
+        assert!(calls.contains(&want), "{want} hook received: {calls:?}");
+    }
+    assert_eq!(run.final_message.as_deref(), Some(FINAL));
+    let sent = h.server.requests().iter().any(|r| {
+        let body = String::from_utf8_lossy(&r.body);
+        body.contains("You are the analyst for task ET-001: Explain the parser.")
+            && body.contains("and what happens on invalid UTF-8.")
+    });
+    assert!(sent, "the rendered prompt was not in any model request");
+    let rejected = events::recent(h.store.conn(), None, 500)
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.kind == EventKind::HookRejected)
+        .count();
+    assert_eq!(rejected, 0, "every hook call had the run's token");
+    Some((h, run))
+}
+
+/// The same turn with `hooks = "none"`: the screen alone reads it right (busy until the
+/// model's last byte, done within 2 s after it).
+pub fn the_screen_alone_reads_the_same_turn(cli: Cli, test: &'static str) {
+    let mut stage = Stage::new(cli, test, vec![write_turn(cli), Turn::text(FINAL)]);
+    stage.hooks_off = true;
+    let Some(mut h) = Harness::start(stage) else {
+        return;
+    };
+    h.finish(Duration::from_secs(180));
+    let run = h.runs().pop().expect("run");
+    assert!(h.hook_events(run.id).is_empty(), "no hooks wired");
+    h.assert_busy_until_the_last_byte(run.id, false);
+}
+
+/// A permission dialog ([`asking_turn`], with [`Cli::asking_args`] and, for Codex,
+/// [`CodexApproval::OnEscalation`]) reported waiting, in the database too, nothing written
+/// before the answer, one `bosun answer` from another process, the same run going on, busy
+/// again and the stage finished. Returns the harness and the run.
+pub fn waits_for_permission_until_bosun_answer_says_yes(
+    cli: Cli,
+    test: &'static str,
+) -> Option<(Harness, Run)> {
+    let mut stage = Stage::new(cli, test, vec![asking_turn(cli), Turn::text(FINAL)]);
+    stage
+        .args
+        .extend(cli.asking_args().iter().map(|a| a.to_string()));
+    stage.approval = CodexApproval::OnEscalation;
+    let mut h = Harness::start(stage)?;
+    h.tick_until(Duration::from_secs(120), "the agent to ask", |h| {
+        h.sup
+            .run_statuses()
+            .iter()
+            .any(|(_, _, s)| *s == RunStatus::Waiting)
+    });
+    let run = h.runs().pop().expect("run");
+    assert_eq!(run.status, RunStatus::Waiting, "the runs row says waiting");
+    assert!(
+        !h.worktree.join(ARTIFACT).exists(),
+        "nothing written before the answer"
+    );
+    h.answer_yes();
+    h.finish(Duration::from_secs(120));
+    assert_eq!(h.runs().len(), 1, "the same run went on after the answer");
+    let seen = h.seen_of(run.id);
+    let waiting = seen.iter().position(|s| *s == RunStatus::Waiting);
+    assert!(
+        waiting.is_some_and(|i| seen[i..].contains(&RunStatus::Busy)),
+        "busy again after waiting: {seen:?}"
+    );
+    Some((h, run))
+}
