@@ -10,7 +10,18 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("bosun: {e:#}");
-            std::process::ExitCode::FAILURE
+            // Someone else decided first: a distinct status scripts can tell from a failure.
+            let conflict = e.chain().any(|c| {
+                matches!(
+                    c.downcast_ref::<bosun::pipeline::EngineError>(),
+                    Some(bosun::pipeline::EngineError::Conflict(_))
+                )
+            });
+            if conflict {
+                std::process::ExitCode::from(3)
+            } else {
+                std::process::ExitCode::FAILURE
+            }
         }
     }
 }

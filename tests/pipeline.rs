@@ -18,6 +18,7 @@ fn decide(fx: &Fixture, key: &str, decision: Decision) -> Outcome {
         .handle(Input::Decide {
             task: key.into(),
             decision,
+            by: "test".into(),
         })
         .expect("decision")
 }
@@ -188,6 +189,7 @@ fn questions_put_the_task_in_needs_input_and_the_answer_reaches_the_next_run() {
     let err = fx.engine().handle(Input::Decide {
         task: "ET-001".into(),
         decision: Decision::Approve { note: None },
+        by: "test".into(),
     });
     assert!(err.is_err(), "a needs-input task has no approval pending");
 

@@ -256,14 +256,25 @@ fn breaker_opens_half_opens_closes_and_reopens() {
             .expect("claim")
             .is_none()
     );
-    // Another provider is not held back by claude's breaker.
+    // Another provider is not held back by claude's breaker (its job is for another task:
+    // a task has one open job at most).
     let codex = fx
         .store
         .write(|tx| {
+            let other = bosun::store::tasks::insert(
+                tx,
+                "ET-900",
+                1,
+                "codex work",
+                "",
+                "analysis",
+                100,
+                opened_at,
+            )?;
             q.enqueue(
                 tx,
                 &JobSpec {
-                    task_id: 1,
+                    task_id: other.id,
                     stage: "analysis",
                     role: "analyst",
                     provider: "codex",
@@ -392,11 +403,22 @@ fn eight_threads_claim_ten_thousand_jobs_once_each_within_max_concurrency() {
     let now = now_ms();
     fx.store
         .write(|tx| {
-            for _ in 1..JOBS {
+            for i in 1..JOBS {
+                // One task per job: a task has one open job at most.
+                let t = bosun::store::tasks::insert(
+                    tx,
+                    &format!("B-{i:05}"),
+                    task.project_id,
+                    "bulk",
+                    "",
+                    "analysis",
+                    100,
+                    now,
+                )?;
                 q.enqueue(
                     tx,
                     &JobSpec {
-                        task_id: task.id,
+                        task_id: t.id,
                         stage: "analysis",
                         role: "analyst",
                         provider: "claude",

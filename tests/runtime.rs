@@ -194,6 +194,7 @@ fn a_task_goes_through_every_stage_with_a_rollback_an_approval_and_a_permission_
                         .handle(Input::Decide {
                             task: key.clone(),
                             decision: Decision::Approve { note: None },
+                            by: "test".into(),
                         })
                         .expect("approve");
                 }

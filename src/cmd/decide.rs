@@ -24,6 +24,7 @@ pub(super) fn decide(ctx: &Ctx, key: &str, decision: Decision) -> Result<()> {
     let outcome = engine.handle(Input::Decide {
         task: key.to_string(),
         decision,
+        by: "cli".into(),
     })?;
     println!("{key}: {}", super::task::describe(&outcome));
     Ok(())

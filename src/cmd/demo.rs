@@ -148,6 +148,7 @@ fn drive(
                         decision: Decision::Approve {
                             note: Some("approved by bosun demo --auto-approve".into()),
                         },
+                        by: "demo".into(),
                     })?;
                 }
                 TaskState::AwaitingApproval if told.insert(format!("approve {}", t.key)) => {

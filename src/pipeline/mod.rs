@@ -35,6 +35,11 @@ pub enum EngineError {
     /// nothing); the message says what the task is doing.
     #[error("{0}")]
     State(String),
+    /// The task changed between the moment a decision was evaluated and the moment it was
+    /// to be applied: another console or CLI decided first. The message names who decided
+    /// what, and when. Nothing was applied.
+    #[error("{0}")]
+    Conflict(String),
     /// The task's stage is not in the configured pipeline (the config changed).
     #[error("task {task} is at stage `{stage}`, which the pipeline in the config does not have")]
     UnknownStage {
@@ -110,6 +115,8 @@ pub enum Input {
         task: String,
         /// The decision.
         decision: Decision,
+        /// Who decided: `console`, `cli`, … (the events' actor).
+        by: String,
     },
 }
 
@@ -270,7 +277,7 @@ impl<'a> Engine<'a> {
     pub fn handle(&self, input: Input) -> Result<Outcome> {
         match input {
             Input::RunFinished { run_id, result } => self.run_finished(run_id, result),
-            Input::Decide { task, decision } => self.decide(&task, decision),
+            Input::Decide { task, decision, by } => self.decide(&task, decision, &by),
         }
     }
 
@@ -438,6 +445,9 @@ impl<'a> Engine<'a> {
                 };
                 let now = self.now();
                 self.store.write(|tx| {
+                    if let Some(late) = self.ended_meanwhile(tx, job_id, run_id)? {
+                        return Ok(late);
+                    }
                     let status = if exit_code.is_some() {
                         RunStatus::Exited
                     } else {
@@ -472,6 +482,11 @@ impl<'a> Engine<'a> {
                 let eval = self.evaluate(&task, here, Some(&run), final_message.as_deref(), 0)?;
                 let now = self.now();
                 self.store.write(|tx| {
+                    // Compare-and-set: another path (a cancel, a second completion) may have
+                    // ended the job while the gates were evaluated; then this one is late.
+                    if let Some(late) = self.ended_meanwhile(tx, job_id, run_id)? {
+                        return Ok(late);
+                    }
                     runs::end(
                         tx,
                         run_id,
@@ -488,7 +503,10 @@ impl<'a> Engine<'a> {
         }
     }
 
-    fn decide(&self, key: &str, decision: Decision) -> Result<Outcome> {
+    /// Applies an operator decision, compare-and-set: it is evaluated against the task as
+    /// read, and applied in a write transaction only if the task's version is still that one
+    /// ([`Engine::guard`]), so of decisions made at the same moment exactly one applies.
+    fn decide(&self, key: &str, decision: Decision, by: &str) -> Result<Outcome> {
         let conn = self.store.conn();
         let task = tasks::by_key(conn, key)?;
         match decision {
@@ -505,6 +523,7 @@ impl<'a> Engine<'a> {
                 )?;
                 let now = self.now();
                 self.store.write(|tx| {
+                    self.guard(tx, &task, by)?;
                     let reason = match &note {
                         Some(n) => format!("approved by the operator: {n}"),
                         None => "approved by the operator".to_string(),
@@ -527,7 +546,7 @@ impl<'a> Engine<'a> {
                         EventKind::Approved,
                         &task,
                         task.pending_run,
-                        "operator",
+                        by,
                         format!("{}: {reason}", task.key),
                         now,
                     )?;
@@ -540,13 +559,14 @@ impl<'a> Engine<'a> {
                 let action = stage.gates[gate].on_fail.clone();
                 let now = self.now();
                 self.store.write(|tx| {
+                    self.guard(tx, &task, by)?;
                     let reason = format!("rejected by the operator: {note}");
                     self.event(
                         tx,
                         EventKind::Rejected,
                         &task,
                         task.pending_run,
-                        "operator",
+                        by,
                         format!("{}: {reason}", task.key),
                         now,
                     )?;
@@ -572,10 +592,13 @@ impl<'a> Engine<'a> {
             }
             Decision::Resume { note, stage } => {
                 if !matches!(task.state, TaskState::Blocked | TaskState::NeedsInput) {
-                    return Err(EngineError::State(format!(
-                        "{} is {}; only blocked or needs-input tasks can be resumed",
-                        task.key, task.state
-                    )));
+                    return Err(self.refused(
+                        &task,
+                        format!(
+                            "{} is {}; only blocked or needs-input tasks can be resumed",
+                            task.key, task.state
+                        ),
+                    ));
                 }
                 let target = match &stage {
                     Some(name) => self.cfg.stage_index(name).ok_or_else(|| {
@@ -592,32 +615,32 @@ impl<'a> Engine<'a> {
                 };
                 let now = self.now();
                 self.store.write(|tx| {
+                    self.guard(tx, &task, by)?;
                     counters::clear(tx, task.id, "")?;
                     self.event(
                         tx,
                         EventKind::Resumed,
                         &task,
                         None,
-                        "operator",
+                        by,
                         format!("{} resumed at {}", task.key, self.cfg.stages[target].name),
                         now,
                     )?;
-                    let job =
-                        self.enter(tx, &task, target, feedback.as_deref(), "operator", now)?;
+                    let job = self.enter(tx, &task, target, feedback.as_deref(), by, now)?;
                     Ok(Outcome::Retried { job: job.id })
                 })
             }
             Decision::Cancel => {
                 if matches!(task.state, TaskState::Done | TaskState::Cancelled) {
-                    return Err(EngineError::State(format!(
-                        "{} is already {}",
-                        task.key, task.state
-                    )));
+                    return Err(
+                        self.refused(&task, format!("{} is already {}", task.key, task.state))
+                    );
                 }
                 let now = self.now();
                 self.store.write(|tx| {
+                    self.guard(tx, &task, by)?;
                     if let Some(job) = jobs::open_for_task(tx, task.id)? {
-                        self.queue.cancel(tx, job.id, "operator", now)?;
+                        self.queue.cancel(tx, job.id, by, now)?;
                     }
                     tasks::set_stage(
                         tx,
@@ -632,13 +655,61 @@ impl<'a> Engine<'a> {
                         EventKind::TaskCancelled,
                         &task,
                         None,
-                        "operator",
+                        by,
                         format!("{} cancelled", task.key),
                         now,
                     )?;
                     Ok(Outcome::Cancelled)
                 })
             }
+        }
+    }
+
+    /// Inside a write transaction: `Some(Ignored)` when the job is no longer running or the
+    /// run already ended (another path got there first), `None` to go on.
+    fn ended_meanwhile(
+        &self,
+        tx: &Connection,
+        job_id: i64,
+        run_id: i64,
+    ) -> Result<Option<Outcome>> {
+        let job = jobs::get(tx, job_id)?;
+        let run = runs::get(tx, run_id)?;
+        if job.status == JobStatus::Running && run.ended_at.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(Outcome::Ignored {
+            reason: format!("job {job_id} is {} (ended meanwhile)", job.status),
+        }))
+    }
+
+    /// Inside a write transaction: fails with [`EngineError::Conflict`] when `task` (as read
+    /// before the decision was evaluated) is no longer the task's current version, naming
+    /// the decision that came first.
+    fn guard(&self, tx: &Connection, task: &Task, by: &str) -> Result<()> {
+        if tasks::version(tx, task.id)? == task.version {
+            return Ok(());
+        }
+        let now = tasks::get(tx, task.id)?;
+        Err(EngineError::Conflict(match decided_first(tx, &now)? {
+            Some(first) => format!("{first} (this decision by {by} was not applied)"),
+            None => format!(
+                "{} changed while this decision was being made; it is now {} at {} (this \
+                 decision by {by} was not applied)",
+                now.key, now.state, now.stage
+            ),
+        }))
+    }
+
+    /// The error for a decision that does not fit the task's state: a
+    /// [`EngineError::Conflict`] naming who decided first when an operator decision came
+    /// since the task last waited for the operator (it took the decision this one wanted to
+    /// make), else [`EngineError::State`] with `plain`.
+    fn refused(&self, task: &Task, plain: String) -> EngineError {
+        match decided_first(self.store.conn(), task) {
+            Ok(Some(first)) => EngineError::Conflict(first),
+            Ok(None) => EngineError::State(plain),
+            Err(e) => e,
         }
     }
 
@@ -659,10 +730,13 @@ impl<'a> Engine<'a> {
             {
                 Ok((here, g as usize))
             }
-            _ => Err(EngineError::State(format!(
-                "{} is {} at {}, not awaiting approval",
-                task.key, task.state, task.stage
-            ))),
+            _ => Err(self.refused(
+                task,
+                format!(
+                    "{} is {} at {}, not awaiting approval",
+                    task.key, task.state, task.stage
+                ),
+            )),
         }
     }
 
@@ -971,6 +1045,44 @@ impl<'a> Engine<'a> {
         )?;
         Ok(())
     }
+}
+
+/// "ET-001 was already approved at 14:02:11 UTC by console; it is now active at
+/// architecture" when an operator decision came since the task last waited for the operator
+/// (an approval request, a block, a question), else `None`.
+fn decided_first(conn: &Connection, task: &Task) -> Result<Option<String>> {
+    for e in events::recent(conn, Some(task.id), 50)?.into_iter().rev() {
+        let what = match e.kind {
+            EventKind::Approved => "approved",
+            EventKind::Rejected => "rejected",
+            EventKind::Resumed => "resumed",
+            EventKind::TaskCancelled => "cancelled",
+            EventKind::ApprovalRequested | EventKind::Blocked | EventKind::NeedsInput => {
+                return Ok(None);
+            }
+            _ => continue,
+        };
+        return Ok(Some(format!(
+            "{} was already {what} at {} by {}; it is now {} at {}",
+            task.key,
+            clock(e.ts),
+            e.actor,
+            task.state,
+            task.stage
+        )));
+    }
+    Ok(None)
+}
+
+/// `ms` (since the epoch) as the UTC time of day, `14:02:11`.
+fn clock(ms: i64) -> String {
+    let secs = ms.div_euclid(1000).rem_euclid(86_400);
+    format!(
+        "{:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 fn first_line(text: &str) -> &str {

@@ -76,10 +76,14 @@ pub struct Task {
     pub created_at: i64,
     /// Last change, ms since the epoch.
     pub updated_at: i64,
+    /// Bumped by the database on every change to the row (schema v4 trigger): a decision
+    /// evaluated against one version applies only if it is still the current one.
+    pub version: i64,
 }
 
 const COLS: &str = "id, key, project_id, title, spec, branch, worktree, stage, state, \
-                    state_reason, pending_gate, pending_run, priority, created_at, updated_at";
+                    state_reason, pending_gate, pending_run, priority, created_at, updated_at, \
+                    version";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Task> {
     Ok(Task {
@@ -98,6 +102,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Task> {
         priority: r.get(12)?,
         created_at: r.get(13)?,
         updated_at: r.get(14)?,
+        version: r.get(15)?,
     })
 }
 
@@ -218,4 +223,16 @@ pub fn set_worktree(
     )?
     .execute(params![id, branch, worktree, now])?;
     Ok(())
+}
+
+/// The task's current version (see [`Task::version`]).
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure, or no such task.
+pub fn version(conn: &Connection, id: i64) -> Result<i64> {
+    Ok(
+        conn.query_row("SELECT version FROM tasks WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })?,
+    )
 }

@@ -459,6 +459,7 @@ impl Console {
             match engine.handle(Input::Decide {
                 task: key.clone(),
                 decision,
+                by: "console".into(),
             }) {
                 Ok(o) => (format!("{key}: {o:?}"), false),
                 Err(e) => (format!("{key}: {e}"), true),
