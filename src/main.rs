@@ -9,7 +9,13 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
-            eprintln!("bosun: {e:#}");
+            // Error messages can quote agent or task text: never raw to a terminal.
+            let message = format!("{e:#}");
+            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                eprintln!("bosun: {}", bosun::text::clean_lines(&message));
+            } else {
+                eprintln!("bosun: {message}");
+            }
             // Someone else decided first: a distinct status scripts can tell from a failure.
             let conflict = e.chain().any(|c| {
                 matches!(

@@ -1,5 +1,6 @@
 //! `bosun config`: validates the layered config and prints the pipeline.
 
+use super::out::outln;
 use anyhow::Result;
 use serde::Serialize;
 
@@ -82,13 +83,13 @@ pub(super) fn run(ctx: &Ctx, json: bool) -> Result<()> {
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    println!(
+    outln!(
         "config OK (built-in{}{})",
         if sources.is_empty() { "" } else { " + " },
         sources.join(" + ")
     );
     for (i, s) in stages.iter().enumerate() {
-        println!(
+        outln!(
             "{}. {} — {} via {} (timeout {}s, max_retries {})",
             i + 1,
             s.name,
@@ -98,12 +99,12 @@ pub(super) fn run(ctx: &Ctx, json: bool) -> Result<()> {
             s.max_retries
         );
         for b in &s.branches {
-            println!("     branch: {b}");
+            outln!("     branch: {b}");
         }
         for g in &s.gates {
-            println!("     gate:   {g}");
+            outln!("     gate:   {g}");
         }
     }
-    println!("{}. done", stages.len() + 1);
+    outln!("{}. done", stages.len() + 1);
     Ok(())
 }

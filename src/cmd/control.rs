@@ -1,5 +1,6 @@
 //! `bosun answer` and `bosun send`: talk to a task's running agent without attaching.
 
+use super::out::outln;
 use anyhow::{Result, bail};
 
 use super::Ctx;
@@ -18,7 +19,7 @@ pub(super) fn answer(ctx: &Ctx, key: &str, reply: &str, wait: std::time::Duratio
         ..control::AnswerTiming::default()
     };
     control::answer_with(&cfg, &ctx.data_dir(), &store, key, yes, "cli", timing)?;
-    println!("{key}: answered {}", if yes { "yes" } else { "no" });
+    outln!("{key}: answered {}", if yes { "yes" } else { "no" });
     Ok(())
 }
 
@@ -26,6 +27,6 @@ pub(super) fn send(ctx: &Ctx, key: &str, text: &str) -> Result<()> {
     let cfg = ctx.config()?;
     let store = ctx.store()?;
     control::send_text(&cfg, &ctx.data_dir(), &store, key, text)?;
-    println!("{key}: sent");
+    outln!("{key}: sent");
     Ok(())
 }

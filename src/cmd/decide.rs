@@ -1,5 +1,6 @@
 //! `bosun approve` and `bosun reject`: the operator's decisions on approval gates.
 
+use super::out::outln;
 use anyhow::{Result, bail};
 
 use super::Ctx;
@@ -26,6 +27,6 @@ pub(super) fn decide(ctx: &Ctx, key: &str, decision: Decision) -> Result<()> {
         decision,
         by: "cli".into(),
     })?;
-    println!("{key}: {}", super::task::describe(&outcome));
+    outln!("{key}: {}", super::task::describe(&outcome));
     Ok(())
 }

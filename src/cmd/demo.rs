@@ -1,5 +1,6 @@
 //! `bosun demo`: the whole pipeline with the built-in scripted agent, no API keys.
 
+use super::out::outln;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -77,10 +78,10 @@ pub(super) fn run(auto_approve: bool, keep: bool, dir: Option<PathBuf>) -> Resul
     let mut opts = Options::new(dir.clone(), &socket);
     opts.owner = "demo".into();
     let mut sup = Supervisor::start(cfg.clone(), Store::open(&db)?, opts)?;
-    println!("bosun demo: {} tasks in {}", TASKS.len(), dir.display());
-    println!("  watch the agents: tmux -L {socket} attach");
+    outln!("bosun demo: {} tasks in {}", TASKS.len(), dir.display());
+    outln!("  watch the agents: tmux -L {socket} attach");
     if !auto_approve {
-        println!(
+        outln!(
             "  approvals wait for you: bosun --db {} approve KEY",
             db.display()
         );
@@ -89,7 +90,7 @@ pub(super) fn run(auto_approve: bool, keep: bool, dir: Option<PathBuf>) -> Resul
     let result = drive(&mut sup, &engine, &store, &db, &socket, auto_approve);
     sup.release()?;
     if keep {
-        println!(
+        outln!(
             "kept: repo {}, database {}, tmux -L {socket}",
             repo.display(),
             db.display()
@@ -136,7 +137,7 @@ fn drive(
                 _ => false,
             };
             if show {
-                println!("[{:>6.1}s] {}", started.elapsed().as_secs_f64(), e.message);
+                outln!("[{:>6.1}s] {}", started.elapsed().as_secs_f64(), e.message);
             }
         }
         let all = tasks::list(store.conn())?;
@@ -152,7 +153,7 @@ fn drive(
                     })?;
                 }
                 TaskState::AwaitingApproval if told.insert(format!("approve {}", t.key)) => {
-                    println!(
+                    outln!(
                         "  -> {} awaits your approval: bosun --db {} approve {}",
                         t.key,
                         db.display(),
@@ -176,20 +177,20 @@ fn drive(
             }
             if auto_approve {
                 if told.insert(format!("answered {run_id}")) {
-                    println!(
+                    outln!(
                         "[{:>6.1}s] {key}: answering the agent's permission prompt: yes",
                         started.elapsed().as_secs_f64()
                     );
                     sup.answer(run_id, true)?;
                 }
             } else if told.insert(format!("waiting {run_id}")) {
-                println!(
+                outln!(
                     "  -> {key}'s agent asks a question: tmux -L {socket} attach, and answer it"
                 );
             }
         }
         if all.iter().all(|t| t.state == TaskState::Done) {
-            println!(
+            outln!(
                 "[{:>6.1}s] all {} tasks done",
                 started.elapsed().as_secs_f64(),
                 all.len()

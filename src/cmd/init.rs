@@ -1,5 +1,6 @@
 //! `bosun init`: writes the commented default config.
 
+use super::out::outln;
 use std::path::Path;
 
 use anyhow::{Result, bail};
@@ -15,6 +16,6 @@ pub(super) fn run(path: &Path, force: bool) -> Result<()> {
     }
     std::fs::write(path, DEFAULT_TOML)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    println!("wrote {}", path.display());
+    outln!("wrote {}", path.display());
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `bosun log`: the append-only event log.
 
+use super::out::outln;
 use anyhow::Result;
 
 use super::{Ctx, ago, print_json};
@@ -17,7 +18,7 @@ pub(super) fn run(ctx: &Ctx, task: Option<&str>, limit: usize, json: bool) -> Re
     }
     let now = now_ms();
     for e in list {
-        println!(
+        outln!(
             "{:>10}  {:<18} {:<10} {}",
             ago(e.ts, now),
             e.kind.as_str(),

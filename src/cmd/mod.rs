@@ -9,6 +9,7 @@ mod demo;
 mod hook;
 mod init;
 mod log;
+mod out;
 mod project;
 mod providers;
 mod queue;
@@ -117,9 +118,25 @@ fn console(ctx: &Ctx) -> Result<()> {
     .run()
 }
 
-/// Prints `value` as pretty JSON.
+/// Prints `value` as pretty JSON, safe for a terminal by construction: serde_json escapes
+/// C0 controls; C1 controls (U+0080–U+009F), which JSON allows raw in strings and some
+/// terminals obey, are escaped too (`\u009b`), which means the same JSON.
 fn print_json<T: Serialize>(value: &T) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    let text = serde_json::to_string_pretty(value)?;
+    let mut safe = String::with_capacity(text.len());
+    for c in text.chars() {
+        if ('\u{80}'..='\u{9f}').contains(&c) {
+            safe.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            safe.push(c);
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = std::io::Write::write_all(&mut out, safe.as_bytes())
+        .and_then(|()| std::io::Write::write_all(&mut out, b"\n"))
+    {
+        out::gone(&e);
+    }
     Ok(())
 }
 

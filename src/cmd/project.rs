@@ -1,5 +1,6 @@
 //! `bosun project add|list`.
 
+use super::out::outln;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -70,7 +71,7 @@ pub(super) fn run(ctx: &Ctx, cmd: ProjectCommand) -> Result<()> {
                 )?;
                 Ok::<_, crate::store::StoreError>(p)
             })?;
-            println!(
+            outln!(
                 "project {} ({}-NNN) at {}; test command: {}",
                 project.name,
                 project.key_prefix,
@@ -89,10 +90,10 @@ pub(super) fn run(ctx: &Ctx, cmd: ProjectCommand) -> Result<()> {
                 return print_json(&list);
             }
             if list.is_empty() {
-                println!("no projects; add one with `bosun project add PATH`");
+                outln!("no projects; add one with `bosun project add PATH`");
             }
             for p in list {
-                println!(
+                outln!(
                     "{:<20} {:<6} {}  test: {}",
                     p.name,
                     p.key_prefix,

@@ -1,6 +1,7 @@
 //! `bosun providers`: each provider profile, whether its CLI is installed, its version, and
 //! whether the profile is proven against it.
 
+use super::out::outln;
 use anyhow::Result;
 use serde::Serialize;
 
@@ -50,13 +51,13 @@ pub(super) fn run(ctx: &Ctx, json: bool) -> Result<()> {
             }
             (Some(v), _) => format!("proven against {v}"),
         };
-        println!(
+        outln!(
             "{:<8} {:<12} {installed}; {proven}",
             r.name,
             format!("{:?}", r.mode).to_lowercase()
         );
         if !r.description.is_empty() {
-            println!("         {}", r.description);
+            outln!("         {}", r.description);
         }
     }
     Ok(())
@@ -108,13 +109,13 @@ pub(super) fn check(ctx: &Ctx, name: &str, json: bool, keep: bool) -> Result<()>
         } else {
             format!("proven against {}", report.proven)
         };
-        println!(
+        outln!(
             "{}: {} ({proven})",
             report.provider,
             report.version.as_deref().unwrap_or("version unknown")
         );
         for item in &report.items {
-            println!(
+            outln!(
                 "  {:<8} {} {}",
                 item.status,
                 if item.ok { "ok  " } else { "MISS" },
@@ -122,7 +123,7 @@ pub(super) fn check(ctx: &Ctx, name: &str, json: bool, keep: bool) -> Result<()>
             );
         }
         if report.passed() {
-            println!("every status was read right");
+            outln!("every status was read right");
         } else {
             let missed: Vec<&str> = report
                 .items
@@ -130,7 +131,7 @@ pub(super) fn check(ctx: &Ctx, name: &str, json: bool, keep: bool) -> Result<()>
                 .filter(|i| !i.ok)
                 .map(|i| i.status)
                 .collect();
-            println!(
+            outln!(
                 "misread: {} — the profile needs updating for this version (see `bosun providers`)",
                 missed.join(", ")
             );

@@ -1,5 +1,6 @@
 //! `bosun queue [cancel|retry|prune]`.
 
+use super::out::outln;
 use anyhow::Result;
 
 use super::{Ctx, ago, human_ms, print_json};
@@ -14,17 +15,17 @@ pub(super) fn run(ctx: &Ctx, args: QueueArgs) -> Result<()> {
     match args.action {
         Some(QueueCommand::Cancel { job }) => {
             let outcome = engine.cancel_job(job)?;
-            println!("job {job} cancelled; {}", super::task::describe(&outcome));
+            outln!("job {job} cancelled; {}", super::task::describe(&outcome));
             Ok(())
         }
         Some(QueueCommand::Retry { job, note }) => {
             engine.retry_job(job, note.as_deref())?;
-            println!("job {job} queued again with fresh attempts");
+            outln!("job {job} queued again with fresh attempts");
             Ok(())
         }
         Some(QueueCommand::Prune) => {
             let n = store.write(|tx| engine.queue.prune(tx, now_ms()))?;
-            println!(
+            outln!(
                 "pruned {n} finished jobs older than {}",
                 humantime::format_duration(cfg.queue.prune_after)
             );
@@ -45,7 +46,7 @@ fn show(engine: &Engine<'_>, json: bool) -> Result<()> {
         .iter()
         .map(|(s, n)| format!("{s} {n}"))
         .collect();
-    println!(
+    outln!(
         "jobs: {} (max_concurrency {})",
         counts.join(", "),
         status.max_concurrency
@@ -60,7 +61,7 @@ fn show(engine: &Engine<'_>, json: bool) -> Result<()> {
             )
         })
         .collect();
-    println!(
+    outln!(
         "breakers: {}",
         if breakers.is_empty() {
             "all closed".to_string()
@@ -69,9 +70,9 @@ fn show(engine: &Engine<'_>, json: bool) -> Result<()> {
         }
     );
     if !status.running.is_empty() {
-        println!("\nrunning:");
+        outln!("\nrunning:");
         for l in &status.running {
-            println!(
+            outln!(
                 "  #{:<5} {:<8} {:<13} {:<10} for {}  attempt {}/{}",
                 l.job.id,
                 l.task,
@@ -84,13 +85,13 @@ fn show(engine: &Engine<'_>, json: bool) -> Result<()> {
         }
     }
     if !status.queued.is_empty() {
-        println!("\nqueued:");
+        outln!("\nqueued:");
         for l in &status.queued {
             let when = match l.available_in_ms {
                 Some(0) | None => "now".to_string(),
                 Some(ms) => format!("in {}", human_ms(ms)),
             };
-            println!(
+            outln!(
                 "  #{:<5} {:<8} {:<13} {:<10} available {when}  failures {} permanent, {} transient{}",
                 l.job.id,
                 l.task,
@@ -107,9 +108,9 @@ fn show(engine: &Engine<'_>, json: bool) -> Result<()> {
         }
     }
     if !status.failed.is_empty() {
-        println!("\nrecent failures:");
+        outln!("\nrecent failures:");
         for l in &status.failed {
-            println!(
+            outln!(
                 "  #{:<5} {:<8} {:<13} {}  {}",
                 l.job.id,
                 l.task,

@@ -1,5 +1,6 @@
 //! `bosun task add|list|show|resume|cancel`.
 
+use super::out::outln;
 use std::io::Read;
 
 use anyhow::{Context, Result, bail};
@@ -98,9 +99,12 @@ fn add(
     if json {
         return print_json(&serde_json::json!({ "task": task, "job": job }));
     }
-    println!(
+    outln!(
         "{} created at {} ({} job {} queued)",
-        task.key, task.stage, job.role, job.id
+        task.key,
+        task.stage,
+        job.role,
+        job.id
     );
     Ok(())
 }
@@ -145,7 +149,7 @@ fn list(ctx: &Ctx, json: bool) -> Result<()> {
         return print_json(&rows);
     }
     if rows.is_empty() {
-        println!("no tasks; add one with `bosun task add TITLE`");
+        outln!("no tasks; add one with `bosun task add TITLE`");
     }
     for r in rows {
         let flag = if r.needs_operator { "!" } else { " " };
@@ -155,7 +159,7 @@ fn list(ctx: &Ctx, json: bool) -> Result<()> {
             }
             _ => r.task.state.as_str().to_string(),
         };
-        println!(
+        outln!(
             "{flag} {:<9} {:<13} {:<18} {}",
             r.task.key,
             r.task.stage,
@@ -193,29 +197,31 @@ fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
     }
     let now = now_ms();
     let t = &detail.task;
-    println!("{}  {}", t.key, t.title);
-    println!(
+    outln!("{}  {}", t.key, t.title);
+    outln!(
         "project {}  stage {}  state {}",
-        detail.project.name, t.stage, t.state
+        detail.project.name,
+        t.stage,
+        t.state
     );
     if let Some(reason) = &t.state_reason {
-        println!("why: {reason}");
+        outln!("why: {reason}");
     }
     if let Some(wt) = &t.worktree {
-        println!(
+        outln!(
             "worktree {wt} (branch {})",
             t.branch.as_deref().unwrap_or("?")
         );
     }
     if !t.spec.trim().is_empty() {
-        println!("\nspec:\n{}", t.spec.trim_end());
+        outln!("\nspec:\n{}", t.spec.trim_end());
     }
     if let Some(fb) = detail.jobs.first().and_then(|j| j.feedback.as_deref()) {
-        println!("\nfeedback for the latest job:\n{}", fb.trim_end());
+        outln!("\nfeedback for the latest job:\n{}", fb.trim_end());
     }
-    println!("\ngates:");
+    outln!("\ngates:");
     for g in &detail.gate_results {
-        println!(
+        outln!(
             "  {:<13} {:<9} {:<7} {}",
             g.stage,
             g.kind,
@@ -223,9 +229,9 @@ fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
             g.reason
         );
     }
-    println!("\nruns:");
+    outln!("\nruns:");
     for r in &detail.runs {
-        println!(
+        outln!(
             "  #{:<5} {:<13} {:<10} attempt {} {:<8} {}{}",
             r.id,
             r.stage,
@@ -239,7 +245,7 @@ fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
                 .unwrap_or_default()
         );
     }
-    println!("\nevents:");
+    outln!("\nevents:");
     for e in detail
         .events
         .iter()
@@ -249,7 +255,7 @@ fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
         .into_iter()
         .rev()
     {
-        println!("  {:>10}  {}", ago(e.ts, now), e.message);
+        outln!("  {:>10}  {}", ago(e.ts, now), e.message);
     }
     Ok(())
 }
