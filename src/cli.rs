@@ -104,6 +104,12 @@ pub enum Command {
         #[arg(long, requires = "check")]
         keep: bool,
     },
+    /// Copy the database, consistently even while a daemon writes to it (SQLite's online
+    /// backup), to a new file
+    Backup {
+        /// The backup file (must not exist)
+        to: PathBuf,
+    },
     /// Run the supervisor headless: claim jobs, launch agents in tmux, watch them, advance
     /// tasks. SIGTERM/SIGINT stop it; agents keep running and are re-adopted on restart
     Daemon {

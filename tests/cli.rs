@@ -238,3 +238,110 @@ fn providers_lists_installed_versions_and_proof() {
         "{text}"
     );
 }
+
+/// A bosun database with three tasks, closed (its WAL checkpointed into the file).
+fn bosun_db(env: &Env) -> std::path::PathBuf {
+    env.ok(&["project", "add", &env.path("example-tool")]);
+    for t in ["One", "Two", "Three"] {
+        env.ok(&["task", "add", t]);
+    }
+    env.dir.path().join("bosun.db")
+}
+
+#[test]
+fn a_corrupt_a_foreign_and_a_newer_database_are_refused_untouched() {
+    // Corrupt: four pages of table data zeroed. The daemon checks the file before it writes.
+    let env = Env::new();
+    let db = bosun_db(&env);
+    let mut bytes = std::fs::read(&db).expect("db");
+    let page = 4096;
+    assert!(bytes.len() >= 6 * page, "{} bytes", bytes.len());
+    bytes[2 * page..6 * page].fill(0);
+    std::fs::write(&db, &bytes).expect("corrupt");
+    let out = env.run(&[
+        "daemon",
+        "--socket",
+        &format!("bosun-corrupt-{}", std::process::id()),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is malformed") && err.contains("bosun will not write to it"),
+        "{err}"
+    );
+    assert!(err.contains("bosun backup"), "says how to recover: {err}");
+    assert_eq!(
+        std::fs::read(&db).expect("db"),
+        bytes,
+        "the corrupt file is unchanged"
+    );
+
+    // Foreign: some other program's SQLite file, even for a read-only command.
+    let env = Env::new();
+    let db = env.dir.path().join("bosun.db");
+    {
+        let c = rusqlite::Connection::open(&db).expect("sqlite");
+        c.execute_batch("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes (body) VALUES ('mine');")
+            .expect("foreign");
+    }
+    let before = std::fs::read(&db).expect("db");
+    let out = env.run(&["task", "list"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is not a bosun database (tables notes)"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&db).expect("db"),
+        before,
+        "the foreign file is unchanged"
+    );
+
+    // Newer: written by a future bosun.
+    let env = Env::new();
+    let db = bosun_db(&env);
+    {
+        let c = rusqlite::Connection::open(&db).expect("sqlite");
+        c.pragma_update(None, "user_version", 99).expect("bump");
+        c.pragma_update(None, "journal_mode", "DELETE")
+            .expect("no wal");
+    }
+    let before = std::fs::read(&db).expect("db");
+    let out = env.run(&["task", "list"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("schema version 99") && err.contains("newer bosun"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&db).expect("db"),
+        before,
+        "the newer file is unchanged"
+    );
+}
+
+#[test]
+fn bosun_backup_copies_the_database_while_it_is_open() {
+    let env = Env::new();
+    let db = bosun_db(&env);
+    let copy = env.dir.path().join("backup.db");
+    // Held open by another connection meanwhile, as a daemon would.
+    let _held = rusqlite::Connection::open(&db).expect("open");
+    let out = env.ok(&["backup", &copy.to_string_lossy()]);
+    assert!(out.contains("backed up"), "{out}");
+    let c = rusqlite::Connection::open(&copy).expect("copy");
+    let n: i64 = c
+        .query_row("SELECT count(*) FROM tasks", [], |r| r.get(0))
+        .expect("tasks");
+    assert_eq!(n, 3);
+    let app: i64 = c
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .expect("id");
+    assert_eq!(app, bosun::store::APPLICATION_ID);
+    // Never over an existing file.
+    let out = env.run(&["backup", &copy.to_string_lossy()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists"));
+}

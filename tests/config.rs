@@ -238,6 +238,25 @@ fn pipeline_rules_are_checked() {
         "needs a prompt",
     );
     rejects("stages = []\n", 1, "stages", "at least one stage");
+    // Zero durations, and an unknown provider at its own line.
+    rejects(
+        "[supervisor]\ndefault_timeout = \"0s\"\n",
+        2,
+        "supervisor.default_timeout",
+        "more than zero",
+    );
+    rejects(
+        "[supervisor]\nmax_concurrency = 2\nkill_grace = \"0s\"\n",
+        3,
+        "supervisor.kill_grace",
+        "more than zero",
+    );
+    rejects(
+        "[roles.analyst]\nprompt = \"x\"\nprovider = \"nope\"\n",
+        3,
+        "roles.analyst.provider",
+        "unknown provider `nope`",
+    );
     // Verdict keywords: both lists, only on a verdict gate, not mixed with patterns.
     rejects(
         &format!("{ONE_STAGE}[[stages.gates]]\nkind = \"verdict\"\npass_words = [\"OK\"]\n"),
@@ -323,9 +342,10 @@ fn provider_errors_name_file_line_and_key() {
         "providers.sim.speed",
         "unknown field",
     );
+    // At the key's own line (issue 10), not the table's.
     rejects(
         "[roles.analyst]\nprovider = \"nobody\"\n",
-        1,
+        2,
         "roles.analyst.provider",
         "unknown provider `nobody`",
     );

@@ -10,7 +10,7 @@ use crate::supervisor::{Options, Supervisor};
 
 pub(super) fn run(ctx: &Ctx, socket: Option<String>) -> Result<()> {
     let cfg = ctx.config()?;
-    let store = ctx.store()?;
+    let store = ctx.store_verified()?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, Arc::clone(&stop))

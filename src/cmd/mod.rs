@@ -15,6 +15,7 @@ mod providers;
 mod queue;
 mod task;
 
+use out::outln;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -59,6 +60,13 @@ impl Ctx {
         let path = self.db_path();
         Store::open(&path).with_context(|| format!("cannot open the database {}", path.display()))
     }
+
+    /// [`Ctx::store`] for a long-lived writer: the file is checked (`quick_check`) first.
+    fn store_verified(&self) -> Result<Store> {
+        let path = self.db_path();
+        Store::open_verified(&path)
+            .with_context(|| format!("cannot open the database {}", path.display()))
+    }
 }
 
 /// Runs a parsed command line.
@@ -96,6 +104,14 @@ pub fn run(cli: Cli) -> Result<()> {
             dir,
         } => demo::run(auto_approve, keep, dir),
         Command::Hook { run, token } => hook::run(&ctx, run, &token),
+        Command::Backup { to } => {
+            let store = ctx.store()?;
+            store
+                .backup(&to)
+                .with_context(|| format!("cannot back up to {}", to.display()))?;
+            outln!("backed up {} to {}", store.path().display(), to.display());
+            Ok(())
+        }
         Command::AgentSim { scenario, settings } => {
             crate::sim::run(scenario.as_deref(), settings.as_deref())
         }

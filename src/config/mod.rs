@@ -473,6 +473,21 @@ impl<'a> Source<'a> {
     }
 }
 
+/// The offset in `text` of the first line that sets `key` (`key = …`), else 0.
+fn key_offset(text: &str, key: &str) -> usize {
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_start();
+        if t.strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+        {
+            return at + (line.len() - t.len());
+        }
+        at += line.len();
+    }
+    0
+}
+
 fn located(file: &Path, text: &str, offset: usize, key: String, message: String) -> ConfigError {
     ConfigError::Invalid(Located::new(file, text, offset, key, message))
 }
@@ -484,6 +499,8 @@ fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
     let mut queue_src = 0;
     // role name -> (source index, merged raw role)
     let mut roles: BTreeMap<String, (usize, RawRole, usize)> = BTreeMap::new();
+    // Where each role's `provider` key was last given: (source, offset).
+    let mut provider_at: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut stages_src = 0;
 
     for (i, src) in sources.iter().enumerate() {
@@ -525,6 +542,16 @@ fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
             entry.2 = role.span().start;
             if r.provider.is_some() {
                 entry.1.provider = r.provider.clone();
+                // An unknown provider is reported at its own line.
+                // The table's own lines: from its header to the next header.
+                let start = role.span().start;
+                let rest = src.text.get(start..).unwrap_or("");
+                let end = rest
+                    .match_indices("\n[")
+                    .next()
+                    .map_or(rest.len(), |(i, _)| i);
+                let found = key_offset(&rest[..end], "provider");
+                provider_at.insert(name.clone(), (i, start + found));
             }
             if r.prompt.is_some() {
                 entry.1.prompt = r.prompt.clone();
@@ -550,6 +577,18 @@ fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
             "supervisor.max_concurrency",
             "must be at least 1",
         ));
+    }
+    for (key, value) in [
+        ("default_timeout", sup.default_timeout),
+        ("kill_grace", sup.kill_grace),
+    ] {
+        if value.is_some_and(|d| d.is_zero()) {
+            return Err(s.err(
+                key_offset(s.text, key),
+                format!("supervisor.{key}"),
+                "must be more than zero (e.g. \"30m\", \"10s\")",
+            ));
+        }
     }
     let supervisor = SupervisorConfig {
         max_concurrency: *max_concurrency.get_ref(),
@@ -677,6 +716,8 @@ fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
     };
     for (name, src_i, offset) in &role_sources {
         let role = &resolved_roles[name];
+        let (src_i, offset) = provider_at.get(name).copied().unwrap_or((*src_i, *offset));
+        let (src_i, offset) = (&src_i, &offset);
         if !providers.contains_key(&role.provider) {
             let known: Vec<&str> = providers.keys().map(String::as_str).collect();
             return Err(sources[*src_i].err(

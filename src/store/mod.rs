@@ -30,7 +30,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_2.sql"),
     include_str!("schema_3.sql"),
     include_str!("schema_4.sql"),
+    include_str!("schema_5.sql"),
 ];
+
+/// SQLite `application_id` of a bosun database: "bosu" in ASCII (schema v5).
+pub const APPLICATION_ID: i64 = 0x626F_7375;
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +63,32 @@ pub enum StoreError {
         found: usize,
         /// The newest version this build knows.
         supported: usize,
+    },
+    /// The file is an SQLite database of some other program: bosun refuses it untouched.
+    #[error(
+        "{} is not a bosun database ({what}); bosun leaves it untouched: point --db (or \
+         $BOSUN_DB) at a bosun database or a new file",
+        path.display()
+    )]
+    Foreign {
+        /// The file.
+        path: PathBuf,
+        /// What it is instead.
+        what: String,
+    },
+    /// The file is damaged: bosun will not write to it.
+    #[error(
+        "{} is malformed ({detail}); bosun will not write to it. Restore a backup (`bosun \
+         backup` makes one), or move the file aside and start a new database; `sqlite3 {} \
+         .recover` may save its rows",
+        path.display(),
+        path.display()
+    )]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite said.
+        detail: String,
     },
     /// The database directory could not be created.
     #[error("cannot create {}: {source}", path.display())]
@@ -91,6 +121,78 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// Reads (never writes) what the file at `path` is: its schema version when it is a bosun
+/// database (0 for a new, empty file), or the reason to refuse it.
+fn probe(conn: &Connection, path: &Path) -> Result<usize> {
+    let damaged = |e: rusqlite::Error| match e {
+        rusqlite::Error::SqliteFailure(f, msg)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
+            ) =>
+        {
+            StoreError::Malformed {
+                path: path.to_path_buf(),
+                detail: msg.unwrap_or_else(|| f.to_string()),
+            }
+        }
+        other => StoreError::Sqlite(other),
+    };
+    let app: i64 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(damaged)?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(damaged)?;
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(damaged)?;
+    let found = usize::try_from(version).unwrap_or(0);
+    let ours = app == APPLICATION_ID
+        || (app == 0 && tables.is_empty() && version == 0)
+        // Written before schema v5 set the application id.
+        || (app == 0
+            && version > 0
+            && ["tasks", "jobs", "events"].iter().all(|t| tables.iter().any(|n| n == t)));
+    if !ours {
+        let what = if app != 0 {
+            format!("its application_id is {app:#x}")
+        } else {
+            let shown: Vec<&str> = tables.iter().take(5).map(String::as_str).collect();
+            format!("tables {}", shown.join(", "))
+        };
+        return Err(StoreError::Foreign {
+            path: path.to_path_buf(),
+            what,
+        });
+    }
+    if found > MIGRATIONS.len() {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            supported: MIGRATIONS.len(),
+        });
+    }
+    Ok(found)
+}
+
+/// `PRAGMA quick_check`: [`StoreError::Malformed`] with SQLite's first findings unless `ok`.
+fn quick_check(conn: &Connection, path: &Path) -> Result<()> {
+    let findings: std::result::Result<Vec<String>, rusqlite::Error> = conn
+        .prepare("PRAGMA quick_check(5)")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect());
+    let detail = match findings {
+        Ok(f) if f.len() == 1 && f[0] == "ok" => return Ok(()),
+        Ok(f) => f.join("; "),
+        Err(e) => e.to_string(),
+    };
+    Err(StoreError::Malformed {
+        path: path.to_path_buf(),
+        detail: format!("quick_check: {detail}"),
+    })
+}
+
 /// An open database. One connection; open one `Store` per thread.
 pub struct Store {
     conn: Connection,
@@ -106,6 +208,19 @@ impl Store {
     /// [`StoreError::Io`] if the directory cannot be created; [`StoreError::Sqlite`] /
     /// [`StoreError::Migration`] for database failures.
     pub fn open(path: &Path) -> Result<Store> {
+        Store::open_with(path, false)
+    }
+
+    /// [`Store::open`] for a long-lived writer (the daemon, the console's supervisor): also
+    /// runs `PRAGMA quick_check` before anything is written, and refuses a damaged file.
+    ///
+    /// # Errors
+    /// As [`Store::open`], and [`StoreError::Malformed`].
+    pub fn open_verified(path: &Path) -> Result<Store> {
+        Store::open_with(path, true)
+    }
+
+    fn open_with(path: &Path, verify: bool) -> Result<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
                 path: dir.to_path_buf(),
@@ -113,21 +228,18 @@ impl Store {
             })?;
         }
         let mut conn = Connection::open(path)?;
+        // Nothing is written before the file is known to be bosun's, of a version this build
+        // knows, and (when asked) sound.
+        let found = probe(&conn, path)?;
+        if verify {
+            quick_check(&conn, path)?;
+        }
         // Every store statement stays prepared: parsing SQL is a large share of a small
         // transaction's cost (measured by `cargo bench --bench queue`).
         conn.set_prepared_statement_cache_capacity(128);
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        let found = usize::try_from(version).unwrap_or(0);
-        if found > MIGRATIONS.len() {
-            return Err(StoreError::TooNew {
-                path: path.to_path_buf(),
-                found,
-                supported: MIGRATIONS.len(),
-            });
-        }
         if found < MIGRATIONS.len() {
             let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
             migrations
@@ -141,6 +253,27 @@ impl Store {
             conn,
             path: path.to_path_buf(),
         })
+    }
+
+    /// Copies the database, consistently while others write, to `to` (SQLite's online
+    /// backup API), which must not exist yet.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] if `to` exists; [`StoreError::Sqlite`] on failure.
+    pub fn backup(&self, to: &Path) -> Result<()> {
+        if to.exists() {
+            return Err(StoreError::Io {
+                path: to.to_path_buf(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "the backup file exists; choose a new name",
+                ),
+            });
+        }
+        let mut dest = Connection::open(to)?;
+        let backup = rusqlite::backup::Backup::new(&self.conn, &mut dest)?;
+        backup.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
+        Ok(())
     }
 
     /// The database file.

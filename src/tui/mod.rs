@@ -85,7 +85,7 @@ impl Console {
     pub fn run(self) -> Result<()> {
         let theme = Theme::load(&self.theme)?;
         let keymap = Keymap::load()?;
-        let store = Store::open(&self.db)?;
+        let store = Store::open_verified(&self.db)?;
         let stop = Arc::new(AtomicBool::new(false));
         for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
             signal_hook::flag::register(sig, Arc::clone(&stop))
