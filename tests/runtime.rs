@@ -1108,3 +1108,51 @@ fn a_stop_hook_that_came_while_no_supervisor_ran_completes_the_readopted_run() {
     let all = runs::for_task(store.conn(), rig.task(&key).id).expect("runs");
     assert_eq!(all.len(), 1, "the stage did not run again");
 }
+
+#[test]
+fn windows_left_open_by_a_supervisor_that_died_are_closed_on_restart() {
+    // The run is done and its window waits out exit_grace (3 s) when the supervisor goes:
+    // the next one closes it.
+    let prompt = "@sim {write = \"out-only.md\", text = \"ok\"}";
+    let rig = Rig::new(&simple_pipeline(&[("only", prompt)], ""));
+    let key = rig.add_task("Leaves a window", "");
+    let store = rig.store();
+    let window = {
+        let mut sup = rig.supervisor();
+        tick_until(
+            &mut sup,
+            Duration::from_secs(30),
+            "the task to be done",
+            |_| rig.task(&key).state == TaskState::Done,
+        );
+        let run = runs::for_task(store.conn(), rig.task(&key).id)
+            .expect("runs")
+            .remove(0);
+        sup.release().expect("release");
+        let pane = run.pane_id.expect("pane");
+        assert!(
+            sup.tmux()
+                .list_panes()
+                .expect("panes")
+                .iter()
+                .any(|p| p.pane_id == pane),
+            "the window is still open"
+        );
+        pane
+    };
+    let sup = rig.supervisor();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sup
+        .tmux()
+        .list_panes()
+        .expect("panes")
+        .iter()
+        .any(|p| p.pane_id == window)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the window of the ended run stayed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

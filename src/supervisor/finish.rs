@@ -76,25 +76,13 @@ impl Supervisor {
     /// Stops a run's process tree and closes its pane. Termination waits up to the kill
     /// grace, so it runs on its own thread.
     pub(super) fn close(&self, run: &Active) {
-        let pid = run.pid;
-        let grace = self.cfg.supervisor.kill_grace;
-        let tmux = self.tmux.clone();
-        let pane = run.pane.clone();
-        let run_id = run.run_id;
-        std::thread::spawn(move || {
-            match crate::tmux::process::terminate(pid, grace) {
-                Ok(survivors) if !survivors.is_empty() => {
-                    tracing::error!(run = run_id, ?survivors, "processes survived SIGKILL");
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(run = run_id, error = %e, "cannot stop the run's processes")
-                }
-            }
-            if let Err(e) = tmux.kill_pane(&pane) {
-                tracing::debug!(run = run_id, error = %e, "pane already gone");
-            }
-        });
+        close_pane(
+            self.tmux.clone(),
+            run.pid,
+            run.pane.clone(),
+            self.cfg.supervisor.kill_grace,
+            run.run_id,
+        );
     }
 
     /// One `list-panes -a` for every pane; exits, vanished panes, cancelled jobs.
@@ -242,4 +230,23 @@ impl Completion {
             }
         }
     }
+}
+
+/// Stops a run's process tree and closes its pane, on a thread of its own (termination waits
+/// up to the kill grace).
+pub(super) fn close_pane(tmux: Tmux, pid: u32, pane: String, grace: Duration, run_id: i64) {
+    std::thread::spawn(move || {
+        match crate::tmux::process::terminate(pid, grace) {
+            Ok(survivors) if !survivors.is_empty() => {
+                tracing::error!(run = run_id, ?survivors, "processes survived SIGKILL");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(run = run_id, error = %e, "cannot stop the run's processes")
+            }
+        }
+        if let Err(e) = tmux.kill_pane(&pane) {
+            tracing::debug!(run = run_id, error = %e, "pane already gone");
+        }
+    });
 }

@@ -236,7 +236,8 @@ impl Supervisor {
         store.write(|tx| {
             lease::acquire(tx, &opts.owner, pid, &host, now, |held| {
                 now - held.heartbeat_at > stale_ms
-                    || (held.host == host && !process_alive(held.pid))
+                    || (held.host == host
+                        && !crate::tmux::process::holder_alive(held.pid, held.acquired_at))
             })
         })?;
         tmux.ensure_session(&opts.session)?;
@@ -516,15 +517,4 @@ fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "localhost".into())
-}
-
-/// True if a process with this pid exists (signal 0 probe).
-fn process_alive(pid: i64) -> bool {
-    let Ok(pid) = i32::try_from(pid) else {
-        return false;
-    };
-    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
-        Ok(()) => true,
-        Err(e) => e != nix::errno::Errno::ESRCH,
-    }
 }

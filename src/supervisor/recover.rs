@@ -34,6 +34,36 @@ impl Supervisor {
                 )?;
             }
         }
+        self.close_leftover_windows(&panes)?;
+        Ok(())
+    }
+
+    /// Closes the windows (`<key>-<stage>-r<run>`) of runs that have ended but whose pane is
+    /// still there: a supervisor that died within `exit_grace` of a run's end, or before it
+    /// closed a failed run's window, leaves them behind.
+    fn close_leftover_windows(&self, panes: &HashMap<String, PaneState>) -> Result<()> {
+        for p in panes.values().filter(|p| p.session == self.opts.session) {
+            let Some(run_id) = run_of_window(&p.window_name) else {
+                continue;
+            };
+            if self.runs.contains_key(&run_id) {
+                continue;
+            }
+            let ended = match runs::get(self.store.conn(), run_id) {
+                Ok(r) => r.ended_at.is_some() && r.pane_id.as_deref() == Some(p.pane_id.as_str()),
+                Err(_) => false,
+            };
+            if ended {
+                tracing::info!(run = run_id, pane = %p.pane_id, "closing the window of an ended run");
+                super::finish::close_pane(
+                    self.tmux.clone(),
+                    p.pid,
+                    p.pane_id.clone(),
+                    self.cfg.supervisor.kill_grace,
+                    run_id,
+                );
+            }
+        }
         Ok(())
     }
 
@@ -115,5 +145,22 @@ impl Supervisor {
             },
         );
         Ok(())
+    }
+}
+
+/// The run id in a run window's name (`<key>-<stage>-r<run>`).
+fn run_of_window(name: &str) -> Option<i64> {
+    let (_, id) = name.rsplit_once("-r")?;
+    id.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn run_windows_are_named_after_their_run() {
+        assert_eq!(super::run_of_window("ET-001-analysis-r12"), Some(12));
+        assert_eq!(super::run_of_window("ET-001-code-review-r3"), Some(3));
+        assert_eq!(super::run_of_window("bash"), None);
+        assert_eq!(super::run_of_window("x-rabc"), None);
     }
 }

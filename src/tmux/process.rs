@@ -112,6 +112,35 @@ pub fn descendants(pid: u32) -> Vec<u32> {
     out
 }
 
+/// True when process `pid` is alive (not a zombie: a killed daemon its parent has not
+/// reaped yet still answers `kill(pid, 0)`) and started no later than `since_ms` (ms since the
+/// epoch, with a second of slack), so it can be the process that took a lease then rather than
+/// a later one reusing the pid. Start times come from `/proc/<pid>/stat` (ticks of USER_HZ,
+/// which Linux fixes at 100 for `/proc`) and the boot time in `/proc/stat`.
+pub fn holder_alive(pid: i64, since_ms: i64) -> bool {
+    let Ok(pid) = u32::try_from(pid) else {
+        return false;
+    };
+    let Some(info) = read_stat(&PathBuf::from(format!("/proc/{pid}/stat"))) else {
+        return false;
+    };
+    if info.zombie {
+        return false;
+    }
+    let Some(boot_secs) = std::fs::read_to_string("/proc/stat").ok().and_then(|t| {
+        t.lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|v| v.trim().parse::<i64>().ok())
+    }) else {
+        return true;
+    };
+    /// USER_HZ: the unit of `/proc/<pid>/stat` times on Linux.
+    const TICKS_PER_SEC: i64 = 100;
+    let started_ms =
+        boot_secs * 1000 + i64::try_from(info.start).unwrap_or(0) * 1000 / TICKS_PER_SEC;
+    started_ms <= since_ms + 1000
+}
+
 /// Adds to `targets` (pid → start time) `root`, the processes in its session or process
 /// group, and the descendants of all of them.
 fn collect(root: u32, procs: &HashMap<u32, ProcInfo>, targets: &mut HashMap<u32, u64>) {
@@ -236,6 +265,32 @@ fn parse_stat(text: &str) -> Option<ProcInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_zombie_or_a_later_process_with_the_pid_does_not_hold_a_lease() {
+        let now = crate::store::now_ms();
+        let me = i64::from(std::process::id());
+        assert!(holder_alive(me, now), "this process, started before now");
+        assert!(
+            !holder_alive(me, 0),
+            "a process started after the lease was taken: reused pid"
+        );
+        // A child that exited but was not reaped: a zombie.
+        let child = std::process::Command::new("true").spawn().expect("true");
+        let pid = i64::from(child.id());
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while read_stat(&PathBuf::from(format!("/proc/{pid}/stat"))).is_some_and(|i| !i.zombie) {
+            assert!(std::time::Instant::now() < deadline, "child did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            nix::sys::signal::kill(Pid::from_raw(i32::try_from(pid).expect("pid")), None).is_ok(),
+            "kill(pid, 0) succeeds on a zombie"
+        );
+        assert!(!holder_alive(pid, now + 10_000), "a zombie holds nothing");
+        drop(child);
+        assert!(!holder_alive(i64::from(u32::MAX), now));
+    }
 
     #[test]
     fn stat_with_odd_comm_parses() {
