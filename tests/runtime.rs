@@ -1156,3 +1156,42 @@ fn windows_left_open_by_a_supervisor_that_died_are_closed_on_restart() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn a_supervisor_that_died_between_paste_and_submit_is_followed_by_one_that_submits() {
+    // A long submit_delay makes the moment between paste and submit wide enough to die in.
+    let prompt = "@sim {write = \"out-only.md\", text = \"ok\"}";
+    let layer = "[providers.sim]\nsubmit_delay = \"5s\"\n";
+    let rig = Rig::new(&(simple_pipeline(&[("only", prompt)], "") + layer));
+    let key = rig.add_task("Pasted, never submitted", "");
+    let store = rig.store();
+    {
+        let mut sup = rig.supervisor();
+        tick_until(
+            &mut sup,
+            Duration::from_secs(30),
+            "the prompt to be pasted",
+            |_| {
+                runs::for_task(store.conn(), rig.task(&key).id)
+                    .expect("runs")
+                    .first()
+                    .is_some_and(|r| r.prompt_sent_at.is_some())
+            },
+        );
+        sup.release().expect("release");
+    }
+    let run = runs::for_task(store.conn(), rig.task(&key).id)
+        .expect("runs")
+        .remove(0);
+    assert!(run.submitted_at.is_none(), "died before submitting");
+    let mut sup = rig.supervisor();
+    tick_until(
+        &mut sup,
+        Duration::from_secs(30),
+        "the re-adopted run to finish",
+        |_| rig.task(&key).state == TaskState::Done,
+    );
+    let all = runs::for_task(store.conn(), rig.task(&key).id).expect("runs");
+    assert_eq!(all.len(), 1, "the same run, not a new one");
+    assert!(all[0].submitted_at.is_some());
+}

@@ -64,15 +64,17 @@ pub struct Run {
     pub status_at: i64,
     /// Ended, ms since the epoch.
     pub ended_at: Option<i64>,
-    /// When the prompt was delivered into the pane, ms since the epoch.
+    /// When the prompt was pasted into the pane, ms since the epoch.
     pub prompt_sent_at: Option<i64>,
+    /// When the submit keys went after the paste, ms since the epoch.
+    pub submitted_at: Option<i64>,
     /// tmux window name.
     pub window: Option<String>,
 }
 
 const COLS: &str = "id, job_id, task_id, stage, role, provider, attempt, status, pane_id, \
     log_path, exit_code, error, final_message, feedback, started_at, status_at, ended_at, \
-    prompt_sent_at, window";
+    prompt_sent_at, window, submitted_at";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Run> {
     Ok(Run {
@@ -95,6 +97,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Run> {
         ended_at: r.get(16)?,
         prompt_sent_at: r.get(17)?,
         window: r.get(18)?,
+        submitted_at: r.get(19)?,
     })
 }
 
@@ -240,6 +243,16 @@ pub fn hook_token(conn: &Connection, id: i64) -> Result<Option<(Option<String>, 
 /// [`super::StoreError::Sqlite`] on database failure.
 pub fn set_prompt_sent(conn: &Connection, id: i64, now: i64) -> Result<()> {
     conn.prepare_cached("UPDATE runs SET prompt_sent_at = ?2 WHERE id = ?1")?
+        .execute(params![id, now])?;
+    Ok(())
+}
+
+/// Records that the submit keys went after the pasted prompt.
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn set_submitted(conn: &Connection, id: i64, now: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE runs SET submitted_at = ?2 WHERE id = ?1")?
         .execute(params![id, now])?;
     Ok(())
 }

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::config::{Config, HookStyle, ProviderConfig, ProviderMode};
+use crate::config::{Config, HookStyle, ProviderConfig, ProviderMode, ScreenStatus};
 use crate::pipeline::{Engine, EngineError, Input, RunResult, read_tail};
 use crate::provider::{Detector, HookMode, HookSignal, Tracker, classify, launch_argv};
 use crate::store::events::{self, EventKind, NewEvent};

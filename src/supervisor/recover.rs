@@ -90,10 +90,28 @@ impl Supervisor {
         let timeout = self.timeout_of(&job);
         let elapsed = Duration::from_millis(u64::try_from(now_ms() - run.started_at).unwrap_or(0));
         let now = Instant::now();
-        let phase = if run.prompt_sent_at.is_some() {
-            Phase::Working
-        } else {
-            Phase::WaitReady { since: now }
+        // Prompt delivery resumes where it stopped: not pasted → wait for ready and paste;
+        // pasted but not submitted → submit, unless the agent visibly took it already (its
+        // screen busy or asking, or a hook said so); submitted → working.
+        let took_it = hook_rows::for_run(self.store.conn(), run.id)?
+            .iter()
+            .any(|h| h.event == crate::store::hooks::HookEvent::UserPromptSubmit)
+            || matches!(
+                detector.classify(),
+                Some(ScreenStatus::Busy | ScreenStatus::Waiting)
+            );
+        let phase = match (run.prompt_sent_at, run.submitted_at) {
+            (None, _) => Phase::WaitReady { since: now },
+            (Some(_), None) if !took_it => {
+                tracing::info!(
+                    run = run.id,
+                    "re-adopted between paste and submit; submitting"
+                );
+                Phase::Pasted {
+                    at: now.checked_sub(provider.submit_delay).unwrap_or(now),
+                }
+            }
+            _ => Phase::Working,
         };
         let prompt = self.render_prompt(&job, &task, &worktree);
         // Hooks decide for a re-adopted run too: the calls it made (also those that came

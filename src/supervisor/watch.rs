@@ -130,6 +130,8 @@ impl Supervisor {
             Phase::Pasted { at } => {
                 if now.duration_since(at) >= run.provider.submit_delay {
                     submit(&self.tmux, run, now)?;
+                    self.store
+                        .write(|tx| runs::set_submitted(tx, id, now_ms()))?;
                     run.phase = Phase::Submitted {
                         at: now,
                         resent: false,
