@@ -1195,3 +1195,51 @@ fn a_supervisor_that_died_between_paste_and_submit_is_followed_by_one_that_submi
     assert_eq!(all.len(), 1, "the same run, not a new one");
     assert!(all[0].submitted_at.is_some());
 }
+
+#[test]
+fn a_daemon_killed_during_a_command_gate_does_not_run_the_stage_again() {
+    // The agent's turn is done; its command gate takes 6 s; the window closes after the 3 s
+    // exit grace; the daemon is killed in the middle. The next daemon finishes the completion
+    // (the gate runs again) and the stage's agent never runs a second time.
+    let layer = "[supervisor]\nmax_concurrency = 2\nkill_grace = \"1s\"\n\
+        [roles.r-only]\nprovider = \"sim\"\nprompt = '''\n@sim {write = \"out-only.md\", text = \"ok\"}\n'''\n\
+        [[stages]]\nname = \"only\"\nrole = \"r-only\"\n\
+        [[stages.gates]]\nkind = \"command\"\ncommand = \"sleep 6\"\n";
+    let rig = Rig::new(layer);
+    let key = rig.add_task("Slow gate", "");
+    let store = rig.store();
+    let mut first = daemon(&rig);
+    wait_for(
+        Duration::from_secs(30),
+        "the turn to be recorded done",
+        || {
+            runs::for_task(store.conn(), rig.task(&key).id)
+                .expect("runs")
+                .first()
+                .is_some_and(|r| r.turn_done_at.is_some())
+        },
+    );
+    // Past the exit grace: the window is gone while the gate still runs.
+    std::thread::sleep(Duration::from_secs(4));
+    first.kill().expect("kill daemon");
+    first.wait().expect("reap");
+    let run = runs::for_task(store.conn(), rig.task(&key).id)
+        .expect("runs")
+        .remove(0);
+    assert!(run.ended_at.is_none(), "killed before the decision");
+    let mut second = daemon(&rig);
+    wait_for(Duration::from_secs(60), "the task to be done", || {
+        rig.task(&key).state == TaskState::Done
+    });
+    second.kill().expect("stop daemon");
+    second.wait().expect("reap");
+    let all = runs::for_task(store.conn(), rig.task(&key).id).expect("runs");
+    assert_eq!(all.len(), 1, "the stage's agent ran once: {all:?}");
+    assert_eq!(all[0].status, RunStatus::Done);
+    let job = jobs::get(store.conn(), all[0].job_id.expect("job")).expect("job");
+    assert_eq!(
+        (job.attempts, job.transient_attempts),
+        (0, 0),
+        "no attempt spent"
+    );
+}

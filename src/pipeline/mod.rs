@@ -178,6 +178,9 @@ pub enum Outcome {
 pub struct Recovery {
     /// Runs whose pane is alive: adopted, not re-run.
     pub readopted: Vec<i64>,
+    /// Runs whose turn was complete when the supervisor stopped, whatever their pane: their
+    /// completion (commit, gates, decision) is to be finished, never the stage run again.
+    pub completing: Vec<i64>,
     /// Jobs whose run was lost, queued again with backoff.
     pub requeued: Vec<i64>,
     /// Jobs whose run was lost with attempts spent: failed, task blocked.
@@ -301,6 +304,10 @@ impl<'a> Engine<'a> {
                 report.released.push(job.id);
                 continue;
             };
+            if run.turn_done_at.is_some() {
+                report.completing.push(run.id);
+                continue;
+            }
             if alive(&run) {
                 let now = self.now();
                 self.store.write(|tx| {

@@ -51,6 +51,8 @@ pub struct Agent {
     pending_trace: Option<&'static str>,
     /// Claude-style hooks from `--settings`.
     hooks: Hooks,
+    /// The last turn's summary, for the `Stop` hook fired once the prompt is drawn again.
+    pending_stop: Option<String>,
 }
 
 /// What the prompt loop got.
@@ -170,6 +172,7 @@ impl Agent {
             traced: "",
             pending_trace: None,
             hooks,
+            pending_stop: None,
         }
     }
 
@@ -235,6 +238,13 @@ impl Agent {
         self.flush()?;
         if let Some(state) = self.pending_trace.take() {
             self.trace(state);
+        }
+        if let Some(summary) = self.pending_stop.take() {
+            self.hooks.fire(
+                "Stop",
+                serde_json::json!({ "stop_hook_active": false, "last_assistant_message": summary }),
+                &self.cwd,
+            );
         }
         if std::mem::take(&mut self.queued_submit) && !self.editor.is_empty() {
             return Ok(Prompt::Submitted(self.editor.take()));
@@ -343,12 +353,9 @@ impl Agent {
             "✓ Done in {}s: {summary}",
             turn.started.elapsed().as_secs(),
         ))?;
-        self.flush()?;
-        self.hooks.fire(
-            "Stop",
-            serde_json::json!({ "stop_hook_active": false, "last_assistant_message": summary }),
-            &self.cwd,
-        );
+        // The Stop hook fires once the prompt is back (see `read_prompt`), after the done
+        // screen is complete and traced.
+        self.pending_stop = Some(summary);
         self.line("")?;
         // The done screen is complete once the prompt loop has drawn `> ` under it.
         self.pending_trace = Some("done");

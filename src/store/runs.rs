@@ -68,13 +68,16 @@ pub struct Run {
     pub prompt_sent_at: Option<i64>,
     /// When the submit keys went after the paste, ms since the epoch.
     pub submitted_at: Option<i64>,
+    /// When the agent's turn was complete (before commit, gates and decision), ms since the
+    /// epoch: from then on the run is completed, never run again.
+    pub turn_done_at: Option<i64>,
     /// tmux window name.
     pub window: Option<String>,
 }
 
 const COLS: &str = "id, job_id, task_id, stage, role, provider, attempt, status, pane_id, \
     log_path, exit_code, error, final_message, feedback, started_at, status_at, ended_at, \
-    prompt_sent_at, window, submitted_at";
+    prompt_sent_at, window, submitted_at, turn_done_at";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Run> {
     Ok(Run {
@@ -98,6 +101,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Run> {
         prompt_sent_at: r.get(17)?,
         window: r.get(18)?,
         submitted_at: r.get(19)?,
+        turn_done_at: r.get(20)?,
     })
 }
 
@@ -254,6 +258,25 @@ pub fn set_prompt_sent(conn: &Connection, id: i64, now: i64) -> Result<()> {
 pub fn set_submitted(conn: &Connection, id: i64, now: i64) -> Result<()> {
     conn.prepare_cached("UPDATE runs SET submitted_at = ?2 WHERE id = ?1")?
         .execute(params![id, now])?;
+    Ok(())
+}
+
+/// Records that the run's turn is complete, with the agent's final message if known (the
+/// first step of its completion; see schema v7).
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn set_turn_done(
+    conn: &Connection,
+    id: i64,
+    final_message: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE runs SET turn_done_at = ?2, final_message = coalesce(?3, final_message)
+         WHERE id = ?1 AND turn_done_at IS NULL",
+    )?
+    .execute(params![id, now, final_message])?;
     Ok(())
 }
 

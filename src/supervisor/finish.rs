@@ -9,6 +9,14 @@ impl Supervisor {
         let Some(run) = self.runs.get_mut(&id) else {
             return Ok(());
         };
+        // The first recorded step: from here on a restart finishes this completion instead
+        // of running the stage again.
+        let message = run.final_message.clone();
+        self.store
+            .write(|tx| runs::set_turn_done(tx, id, message.as_deref(), now_ms()))?;
+        let Some(run) = self.runs.get_mut(&id) else {
+            return Ok(());
+        };
         run.phase = Phase::Exiting { since: now };
         let work = Completion {
             run_id: id,
@@ -21,6 +29,7 @@ impl Supervisor {
             cfg: self.cfg.clone(),
             db: self.store.path().to_path_buf(),
             tmux: self.tmux.clone(),
+            close_after: None,
         };
         self.completions.retain(|h| !h.is_finished());
         self.completions
@@ -177,21 +186,25 @@ impl Supervisor {
 /// and the engine's gates (a command gate may run the test suite for minutes) must not stall
 /// the loop that reads every other agent's screen.
 pub(super) struct Completion {
-    run_id: i64,
-    task_key: String,
-    worktree: PathBuf,
-    pane: String,
-    exit_command: Option<String>,
-    submit_keys: Vec<String>,
-    final_message: Option<String>,
-    cfg: Config,
-    db: PathBuf,
-    tmux: Tmux,
+    pub(super) run_id: i64,
+    pub(super) task_key: String,
+    pub(super) worktree: PathBuf,
+    pub(super) pane: String,
+    pub(super) exit_command: Option<String>,
+    pub(super) submit_keys: Vec<String>,
+    pub(super) final_message: Option<String>,
+    pub(super) cfg: Config,
+    pub(super) db: PathBuf,
+    pub(super) tmux: Tmux,
+    /// For a completion resumed after a restart: (pane pid, exit grace, kill grace) to close
+    /// the window with once done.
+    pub(super) close_after: Option<(u32, Duration, Duration)>,
 }
 
 impl Completion {
-    /// Commit, gates, exit command. Failures are logged: the run stays `running` in the
-    /// database, so a restart re-adopts it and completes it again.
+    /// Commit (idempotent: nothing to commit is fine), gates, decision, exit command.
+    /// Failures are logged: the run stays open with its turn recorded done, so a restart
+    /// finishes its completion (the gates may be evaluated again; the stage is not run again).
     pub(super) fn run(self) {
         let id = self.run_id;
         let result = (|| -> Result<()> {
@@ -228,6 +241,12 @@ impl Completion {
             if let Err(e) = sent {
                 tracing::debug!(run = id, error = %e, "exit command not delivered");
             }
+        }
+        // A completion resumed after a restart has no watched run whose phase closes the
+        // window: it closes it itself, after the exit grace.
+        if let Some((pid, grace, kill_grace)) = self.close_after {
+            std::thread::sleep(grace);
+            close_pane(self.tmux.clone(), pid, self.pane.clone(), kill_grace, id);
         }
     }
 }

@@ -19,6 +19,9 @@ impl Supervisor {
         };
         let report = self.engine().recover(alive)?;
         tracing::info!(?report, "reconciled after start");
+        for run_id in &report.completing {
+            self.resume_completion(*run_id, &panes)?;
+        }
         for run_id in report.readopted {
             let run = runs::get(self.store.conn(), run_id)?;
             let Some(pane) = run.pane_id.as_deref().and_then(|p| panes.get(p)).cloned() else {
@@ -35,6 +38,38 @@ impl Supervisor {
             }
         }
         self.close_leftover_windows(&panes)?;
+        Ok(())
+    }
+
+    /// Finishes the completion of a run whose turn was recorded done when the last
+    /// supervisor stopped: commit, gates, decision, exit command, window closed — on its own
+    /// thread, as a fresh completion would be.
+    fn resume_completion(&mut self, run_id: i64, panes: &HashMap<String, PaneState>) -> Result<()> {
+        let run = runs::get(self.store.conn(), run_id)?;
+        let task = tasks::get(self.store.conn(), run.task_id)?;
+        let provider = self.provider(&run.provider)?;
+        let pane = run.pane_id.clone().unwrap_or_default();
+        let pid = panes.get(&pane).map(|p| p.pid);
+        tracing::info!(
+            run = run_id,
+            "resuming the completion of a run whose turn was done"
+        );
+        let work = super::finish::Completion {
+            run_id,
+            task_key: task.key.clone(),
+            worktree: PathBuf::from(task.worktree.clone().unwrap_or_default()),
+            pane,
+            exit_command: pid.and(provider.exit_command.clone()),
+            submit_keys: provider.submit_keys.clone(),
+            final_message: run.final_message.clone(),
+            cfg: self.cfg.clone(),
+            db: self.store.path().to_path_buf(),
+            tmux: self.tmux.clone(),
+            close_after: pid.map(|p| (p, self.opts.exit_grace, self.cfg.supervisor.kill_grace)),
+        };
+        self.completions.retain(|h| !h.is_finished());
+        self.completions
+            .push(std::thread::spawn(move || work.run()));
         Ok(())
     }
 
