@@ -85,6 +85,7 @@ fn generate(path: &Path, cfg: &Config) {
                             priority: 100,
                             max_attempts: 3,
                             max_transient_attempts: 10,
+                            max_infra_attempts: 10,
                             feedback: None,
                             available_at: now,
                         },

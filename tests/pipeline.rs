@@ -553,6 +553,15 @@ fn recovery_readopts_live_runs_and_requeues_or_fails_lost_ones() {
     let (b, _) = fx.add_task("lost");
     let (job_b, _) = fx.claim_and_start(&b);
     let (job_c, _) = fx.claim_and_start(&c);
+    // A lost run is the infrastructure's fault, not the agent's (issue 10): it spends the
+    // infrastructure budget, which c has nearly spent already.
+    fx.store
+        .conn()
+        .execute(
+            "UPDATE jobs SET infra_attempts = max_infra_attempts - 1 WHERE id = ?1",
+            [job_c.id],
+        )
+        .expect("spend c's infrastructure budget");
     let (d, _) = fx.add_task("claimed, never started");
     let job_d = fx.open_job(&d).expect("job d");
     let claimed = fx
@@ -579,7 +588,11 @@ fn recovery_readopts_live_runs_and_requeues_or_fails_lost_ones() {
         JobStatus::Running
     );
     let jb = jobs::get(c, job_b.id).expect("b");
-    assert_eq!((jb.status, jb.attempts), (JobStatus::Queued, 1));
+    assert_eq!(
+        (jb.status, jb.attempts, jb.infra_attempts),
+        (JobStatus::Queued, 0, 1),
+        "the agent's attempts are untouched"
+    );
     assert!(
         jb.available_at > bosun::store::now_ms(),
         "requeued with backoff"

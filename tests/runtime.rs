@@ -1243,3 +1243,62 @@ fn a_daemon_killed_during_a_command_gate_does_not_run_the_stage_again() {
         "no attempt spent"
     );
 }
+
+#[test]
+fn losing_the_tmux_server_spends_the_infrastructure_budget_not_the_agents_attempts() {
+    // First run: spins; the tmux server dies under it. Second run: finishes the stage.
+    let prompt = "@sim {write = \"marker\", text = \"1\", unless_exists = \"marker\"}\n\
+                  @sim {spin = \"60s\", unless_exists = \"marker\"}\n\
+                  @sim {write = \"out-only.md\", text = \"ok\", if_exists = \"marker\"}";
+    let rig = Rig::new(&simple_pipeline(&[("only", prompt)], ""));
+    let key = rig.add_task("Survives a tmux crash", "");
+    let store = rig.store();
+    let mut sup = rig.supervisor();
+    let (run_id, _) = busy_run(&mut sup, &store, &key);
+    let out = Command::new("tmux")
+        .args(["-L", &rig.socket, "kill-server"])
+        .output()
+        .expect("tmux");
+    assert!(out.status.success());
+    tick_until(
+        &mut sup,
+        Duration::from_secs(30),
+        "the lost run to be requeued",
+        |_| {
+            runs::get(store.conn(), run_id)
+                .expect("run")
+                .ended_at
+                .is_some()
+        },
+    );
+    let run = runs::get(store.conn(), run_id).expect("run");
+    assert!(
+        run.error.as_deref().unwrap_or("").contains("pane is gone"),
+        "{run:?}"
+    );
+    let job = jobs::get(store.conn(), run.job_id.expect("job")).expect("job");
+    assert_eq!(job.status, JobStatus::Queued, "{job:?}");
+    assert_eq!(
+        (job.attempts, job.transient_attempts, job.infra_attempts),
+        (0, 0, 1),
+        "only the infrastructure budget is spent: {job:?}"
+    );
+    let breaker = bosun::store::breakers::get(store.conn(), "sim").expect("breaker");
+    assert_eq!(
+        breaker.consecutive_failures, 0,
+        "the provider is not blamed"
+    );
+    // A new tmux server is started for the next run, which finishes the stage.
+    tick_until(
+        &mut sup,
+        Duration::from_secs(60),
+        "the task to be done",
+        |_| rig.task(&key).state == TaskState::Done,
+    );
+    assert_eq!(
+        runs::for_task(store.conn(), rig.task(&key).id)
+            .expect("runs")
+            .len(),
+        2
+    );
+}

@@ -77,6 +77,9 @@ pub struct QueueConfig {
     pub max_attempts: u32,
     /// Transient failures (rate limits, outages) a job may have before it fails for good.
     pub max_transient_attempts: u32,
+    /// Infrastructure failures (the tmux server or a pane lost, tmux unreachable) a job may
+    /// have before it fails for good; they never spend `max_attempts`.
+    pub max_infra_attempts: u32,
     /// First backoff delay; doubles with each failure.
     pub backoff_base: Duration,
     /// Largest backoff delay.
@@ -351,6 +354,7 @@ struct RawSupervisor {
 struct RawQueue {
     max_attempts: Option<Spanned<u32>>,
     max_transient_attempts: Option<u32>,
+    max_infra_attempts: Option<u32>,
     #[serde(default, deserialize_with = "de_duration")]
     backoff_base: Option<Duration>,
     #[serde(default, deserialize_with = "de_duration")]
@@ -522,6 +526,7 @@ fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
             }
             queue.max_transient_attempts =
                 q.max_transient_attempts.or(queue.max_transient_attempts);
+            queue.max_infra_attempts = q.max_infra_attempts.or(queue.max_infra_attempts);
             queue.backoff_base = q.backoff_base.or(queue.backoff_base);
             queue.backoff_cap = q.backoff_cap.or(queue.backoff_cap);
             if let Some(v) = &q.backoff_jitter {
@@ -667,6 +672,9 @@ fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
         max_transient_attempts: queue
             .max_transient_attempts
             .ok_or_else(|| missing("queue.max_transient_attempts"))?,
+        max_infra_attempts: queue
+            .max_infra_attempts
+            .ok_or_else(|| missing("queue.max_infra_attempts"))?,
         backoff_base,
         backoff_cap,
         backoff_jitter: *jitter.get_ref(),

@@ -15,7 +15,7 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::config::{Action, Config};
-use crate::queue::{Classifier, Disposition, JobSpec, Queue};
+use crate::queue::{Classifier, Disposition, Failure, FailureKind, JobSpec, Queue};
 use crate::store::events::{self, EventKind, NewEvent};
 use crate::store::gates::{GateOutcome, NewGateResult};
 use crate::store::jobs::{self, Job, JobStatus};
@@ -61,7 +61,13 @@ pub enum RunResult {
         /// The agent's last message, if the supervisor captured it.
         final_message: Option<String>,
     },
-    /// The run failed: crashed, exited non-zero, was killed, or its pane was lost.
+    /// The run's infrastructure failed, not the agent: the tmux server or the pane was lost,
+    /// or tmux could not be reached. Spends the infrastructure budget.
+    Lost {
+        /// What was lost.
+        reason: String,
+    },
+    /// The run failed: crashed, exited non-zero, or was killed.
     Failed {
         /// One line: what happened.
         reason: String,
@@ -328,14 +334,12 @@ impl<'a> Engine<'a> {
                 report.readopted.push(run.id);
                 continue;
             }
-            let log_tail = run.log_path.as_deref().map(read_tail).unwrap_or_default();
+            // Its pane is gone (the tmux server died, or the pane was killed): not the agent's
+            // fault, so the infrastructure budget pays.
             let outcome = self.run_finished(
                 run.id,
-                RunResult::Failed {
+                RunResult::Lost {
                     reason: "run lost: its pane is gone".into(),
-                    log_tail,
-                    exit_code: None,
-                    timed_out: false,
                 },
             )?;
             match outcome {
@@ -430,6 +434,17 @@ impl<'a> Engine<'a> {
         }
         let task = tasks::get(conn, run.task_id)?;
         match result {
+            RunResult::Lost { reason } => self.run_failed(
+                &task,
+                &job,
+                run_id,
+                Failure {
+                    kind: FailureKind::Infrastructure,
+                    reason,
+                    retry_after: None,
+                },
+                None,
+            ),
             RunResult::Failed {
                 reason,
                 log_tail,
@@ -450,39 +465,7 @@ impl<'a> Engine<'a> {
                         .classifier
                         .classify(&log_tail, &reason, timed_out),
                 };
-                let now = self.now();
-                self.store.write(|tx| {
-                    if let Some(late) = self.ended_meanwhile(tx, job_id, run_id)? {
-                        return Ok(late);
-                    }
-                    let status = if exit_code.is_some() {
-                        RunStatus::Exited
-                    } else {
-                        RunStatus::Error
-                    };
-                    runs::end(
-                        tx,
-                        run_id,
-                        status,
-                        exit_code,
-                        Some(&failure.reason),
-                        None,
-                        now,
-                    )?;
-                    match self.queue.fail(tx, job_id, &failure, now)? {
-                        Disposition::Requeued { available_at, kind } => Ok(Outcome::Requeued {
-                            available_at,
-                            failure: format!("{kind:?}").to_lowercase(),
-                        }),
-                        Disposition::Failed => {
-                            let why = format!(
-                                "job {job_id} ({}) failed for good: {}",
-                                job.stage, failure.reason
-                            );
-                            self.block(tx, &task, &why, "queue", now)
-                        }
-                    }
-                })
+                self.run_failed(&task, &job, run_id, failure, exit_code)
             }
             RunResult::Completed { final_message } => {
                 let here = self.stage_index(&task)?;
@@ -670,6 +653,53 @@ impl<'a> Engine<'a> {
                 })
             }
         }
+    }
+
+    /// Records a failed or lost run: ends it, spends an attempt of the failure's budget and
+    /// requeues the job or fails it for good (blocking the task) — unless another path ended
+    /// the job meanwhile.
+    fn run_failed(
+        &self,
+        task: &Task,
+        job: &Job,
+        run_id: i64,
+        failure: Failure,
+        exit_code: Option<i64>,
+    ) -> Result<Outcome> {
+        let job_id = job.id;
+        let now = self.now();
+        self.store.write(|tx| {
+            if let Some(late) = self.ended_meanwhile(tx, job_id, run_id)? {
+                return Ok(late);
+            }
+            let status = if exit_code.is_some() {
+                RunStatus::Exited
+            } else {
+                RunStatus::Error
+            };
+            runs::end(
+                tx,
+                run_id,
+                status,
+                exit_code,
+                Some(&failure.reason),
+                None,
+                now,
+            )?;
+            match self.queue.fail(tx, job_id, &failure, now)? {
+                Disposition::Requeued { available_at, kind } => Ok(Outcome::Requeued {
+                    available_at,
+                    failure: format!("{kind:?}").to_lowercase(),
+                }),
+                Disposition::Failed => {
+                    let why = format!(
+                        "job {job_id} ({}) failed for good: {}",
+                        job.stage, failure.reason
+                    );
+                    self.block(tx, task, &why, "queue", now)
+                }
+            }
+        })
     }
 
     /// Inside a write transaction: `Some(Ignored)` when the job is no longer running or the

@@ -33,6 +33,10 @@ pub enum FailureKind {
     Transient,
     /// Anything else: counts against `max_attempts`.
     Permanent,
+    /// The run's infrastructure failed, not the agent: the tmux server or the pane was lost,
+    /// or tmux could not be reached. Counts against `max_infra_attempts`; the provider's
+    /// breaker is not touched.
+    Infrastructure,
 }
 
 /// A classified failure.

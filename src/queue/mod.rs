@@ -100,6 +100,7 @@ impl Queue {
                 priority: spec.priority,
                 max_attempts: self.cfg.max_attempts,
                 max_transient_attempts: self.cfg.max_transient_attempts,
+                max_infra_attempts: self.cfg.max_infra_attempts,
                 feedback: spec.feedback,
                 available_at: now,
             },
@@ -204,36 +205,37 @@ impl Queue {
         now: i64,
     ) -> Result<Disposition> {
         let job = running(conn, job_id)?;
-        let (attempts, transient, spent, before) = match failure.kind {
+        let mut counts = jobs::Attempts {
+            permanent: job.attempts,
+            transient: job.transient_attempts,
+            infra: job.infra_attempts,
+        };
+        // (failures of this kind before this one, its budget, its name)
+        let (before, max, budget) = match failure.kind {
             FailureKind::Transient => {
                 self.update_breaker(conn, &job.provider, now, |b, now| {
                     breaker::on_transient(b, job.id, self.cfg.breaker_threshold, now);
                 })?;
-                let t = job.transient_attempts + 1;
+                counts.transient += 1;
                 (
-                    job.attempts,
-                    t,
-                    t >= job.max_transient_attempts,
                     job.transient_attempts,
+                    job.max_transient_attempts,
+                    "transient",
                 )
             }
             FailureKind::Permanent => {
                 self.update_breaker(conn, &job.provider, now, breaker::on_success)?;
-                let a = job.attempts + 1;
-                (
-                    a,
-                    job.transient_attempts,
-                    a >= job.max_attempts,
-                    job.attempts,
-                )
+                counts.permanent += 1;
+                (job.attempts, job.max_attempts, "permanent")
+            }
+            // Not the provider's fault: its breaker is left alone.
+            FailureKind::Infrastructure => {
+                counts.infra += 1;
+                (job.infra_attempts, job.max_infra_attempts, "infrastructure")
             }
         };
-        let budget = match failure.kind {
-            FailureKind::Transient => "transient",
-            FailureKind::Permanent => "permanent",
-        };
-        if spent {
-            jobs::set_attempts(conn, job_id, attempts, transient)?;
+        if before + 1 >= max {
+            jobs::set_attempts(conn, job_id, counts)?;
             jobs::finish(conn, job_id, JobStatus::Failed, Some(&failure.reason), now)?;
             let message = format!(
                 "job {} failed for good ({budget} attempts spent): {}",
@@ -245,15 +247,7 @@ impl Queue {
         let n = u32::try_from(before.max(0)).unwrap_or(u32::MAX);
         let delay = backoff::delay(&self.cfg, n, failure.retry_after, fastrand::f64());
         let available_at = now.saturating_add(breaker::ms(delay));
-        jobs::requeue(
-            conn,
-            job_id,
-            attempts,
-            transient,
-            available_at,
-            &failure.reason,
-            now,
-        )?;
+        jobs::requeue(conn, job_id, counts, available_at, &failure.reason, now)?;
         let message = format!(
             "job {} requeued after a {budget} failure, retry in {}: {}",
             job.id,
@@ -274,15 +268,12 @@ impl Queue {
     /// [`StoreError::Conflict`] if the job is not running.
     pub fn release(&self, conn: &Connection, job_id: i64, reason: &str, now: i64) -> Result<()> {
         let job = running(conn, job_id)?;
-        jobs::requeue(
-            conn,
-            job_id,
-            job.attempts,
-            job.transient_attempts,
-            now,
-            reason,
-            now,
-        )?;
+        let counts = jobs::Attempts {
+            permanent: job.attempts,
+            transient: job.transient_attempts,
+            infra: job.infra_attempts,
+        };
+        jobs::requeue(conn, job_id, counts, now, reason, now)?;
         self.update_breaker(conn, &job.provider, now, |b, now| {
             breaker::on_abandoned(b, job_id, now)
         })?;

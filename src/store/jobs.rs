@@ -47,6 +47,10 @@ pub struct Job {
     pub transient_attempts: i64,
     /// Transient failures allowed.
     pub max_transient_attempts: i64,
+    /// Infrastructure failures so far (tmux lost; not the agent's fault).
+    pub infra_attempts: i64,
+    /// Infrastructure failures allowed.
+    pub max_infra_attempts: i64,
     /// Not claimable before this time, ms since the epoch.
     pub available_at: i64,
     /// Feedback for the run's prompt (rejection note, failed gate, review, …).
@@ -67,7 +71,7 @@ pub struct Job {
 
 const COLS: &str = "id, task_id, stage, role, provider, priority, status, attempts, max_attempts, \
     transient_attempts, max_transient_attempts, available_at, feedback, last_error, owner, \
-    created_at, updated_at, claimed_at, finished_at";
+    created_at, updated_at, claimed_at, finished_at, infra_attempts, max_infra_attempts";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Job> {
     Ok(Job {
@@ -90,6 +94,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Job> {
         updated_at: r.get(16)?,
         claimed_at: r.get(17)?,
         finished_at: r.get(18)?,
+        infra_attempts: r.get(19)?,
+        max_infra_attempts: r.get(20)?,
     })
 }
 
@@ -110,6 +116,8 @@ pub struct NewJob<'a> {
     pub max_attempts: u32,
     /// Transient failures allowed.
     pub max_transient_attempts: u32,
+    /// Infrastructure failures allowed.
+    pub max_infra_attempts: u32,
     /// Feedback for the run's prompt.
     pub feedback: Option<&'a str>,
     /// Not claimable before, ms since the epoch.
@@ -124,8 +132,9 @@ pub fn insert(conn: &Connection, j: &NewJob<'_>, now: i64) -> Result<Job> {
     Ok(conn
         .prepare_cached(&format!(
             "INSERT INTO jobs (task_id, stage, role, provider, priority, status, max_attempts,
-               max_transient_attempts, available_at, feedback, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, ?9, ?10, ?10) RETURNING {COLS}"
+               max_transient_attempts, available_at, feedback, created_at, updated_at,
+               max_infra_attempts)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, ?9, ?10, ?10, ?11) RETURNING {COLS}"
         ))?
         .query_row(
             params![
@@ -138,7 +147,8 @@ pub fn insert(conn: &Connection, j: &NewJob<'_>, now: i64) -> Result<Job> {
                 j.max_transient_attempts,
                 j.available_at,
                 j.feedback,
-                now
+                now,
+                j.max_infra_attempts
             ],
             from_row,
         )?)
@@ -292,21 +302,21 @@ pub fn finish(
 pub fn requeue(
     conn: &Connection,
     id: i64,
-    attempts: i64,
-    transient_attempts: i64,
+    counts: Attempts,
     available_at: i64,
     error: &str,
     now: i64,
 ) -> Result<()> {
     conn.prepare_cached(
         "UPDATE jobs SET status = 'queued', attempts = ?2, transient_attempts = ?3,
-                available_at = ?4, last_error = ?5, owner = NULL, updated_at = ?6,
-                finished_at = NULL WHERE id = ?1",
+                infra_attempts = ?4, available_at = ?5, last_error = ?6, owner = NULL,
+                updated_at = ?7, finished_at = NULL WHERE id = ?1",
     )?
     .execute(params![
         id,
-        attempts,
-        transient_attempts,
+        counts.permanent,
+        counts.transient,
+        counts.infra,
         available_at,
         error,
         now
@@ -314,18 +324,32 @@ pub fn requeue(
     Ok(())
 }
 
+/// A job's failure counts, by budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempts {
+    /// Permanent failures (the agent's).
+    pub permanent: i64,
+    /// Transient failures (rate limits, outages).
+    pub transient: i64,
+    /// Infrastructure failures (tmux lost).
+    pub infra: i64,
+}
+
 /// Records a failure's attempt counts without changing the status.
 ///
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
-pub fn set_attempts(
-    conn: &Connection,
-    id: i64,
-    attempts: i64,
-    transient_attempts: i64,
-) -> Result<()> {
-    conn.prepare_cached("UPDATE jobs SET attempts = ?2, transient_attempts = ?3 WHERE id = ?1")?
-        .execute(params![id, attempts, transient_attempts])?;
+pub fn set_attempts(conn: &Connection, id: i64, counts: Attempts) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE jobs SET attempts = ?2, transient_attempts = ?3, infra_attempts = ?4
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        counts.permanent,
+        counts.transient,
+        counts.infra
+    ])?;
     Ok(())
 }
 
@@ -335,7 +359,7 @@ pub fn set_attempts(
 /// [`super::StoreError::Sqlite`] on database failure.
 pub fn reset(conn: &Connection, id: i64, feedback: Option<&str>, now: i64) -> Result<()> {
     conn.prepare_cached(
-        "UPDATE jobs SET status = 'queued', attempts = 0, transient_attempts = 0,
+        "UPDATE jobs SET status = 'queued', attempts = 0, transient_attempts = 0, infra_attempts = 0,
                 available_at = ?2, owner = NULL, finished_at = NULL, updated_at = ?2,
                 feedback = coalesce(?3, feedback) WHERE id = ?1",
     )?

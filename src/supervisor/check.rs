@@ -158,7 +158,7 @@ pub fn run(
     progress(&format!("scratch directory {}", dir.display()));
     let result = session(cfg, profile, cli, &dir, bosun_exe, &mut progress);
     if !keep {
-        let _ = std::fs::remove_dir_all(&dir);
+        remove_scratch(&dir);
     }
     Ok(Report {
         provider: name.to_string(),
@@ -166,6 +166,19 @@ pub fn run(
         proven: profile.proven.clone(),
         items: result?,
     })
+}
+
+/// Removes the scratch directory; the agents' processes, killed with their tmux server, can
+/// still be writing into it for a moment, so a failed removal is tried again (for up to 3 s).
+fn remove_scratch(dir: &Path) {
+    for _ in 0..30 {
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => return,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+    tracing::warn!(dir = %dir.display(), "cannot remove the check's scratch directory");
 }
 
 /// Ground truth from the model server: when the asking turn, the last turn of the first task

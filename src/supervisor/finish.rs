@@ -50,6 +50,22 @@ impl Supervisor {
         self.fail_with_tail(id, reason, tail, exit_code, timed_out)
     }
 
+    /// Loses a run to an infrastructure failure (its pane or the tmux server gone, tmux
+    /// unreachable): requeued on the infrastructure budget, never the agent's attempts.
+    pub(super) fn lose(&mut self, id: i64, reason: &str) -> Result<()> {
+        let outcome = self.engine().handle(Input::RunFinished {
+            run_id: id,
+            result: RunResult::Lost {
+                reason: reason.to_string(),
+            },
+        })?;
+        tracing::warn!(run = id, reason, ?outcome, "run lost");
+        if let Some(run) = self.runs.remove(&id) {
+            self.close(&run);
+        }
+        Ok(())
+    }
+
     /// The end of a watched run's output log (empty if it is not watched).
     pub(super) fn log_tail(&self, id: i64) -> String {
         self.runs
@@ -175,7 +191,10 @@ impl Supervisor {
                 None if exiting => {
                     self.runs.remove(&id);
                 }
-                None => self.fail(id, "the run's pane is gone", None, false)?,
+                None => self.lose(
+                    id,
+                    "the run's pane is gone (its tmux server or window was lost)",
+                )?,
             }
         }
         Ok(())

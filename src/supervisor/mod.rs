@@ -373,12 +373,12 @@ impl Supervisor {
         for id in ids {
             if let Err(e) = self.advance(id, now) {
                 tracing::warn!(run = id, error = %e, "run step failed");
-                self.fail(
-                    id,
-                    &format!("bosun could not drive the run: {e}"),
-                    None,
-                    false,
-                )?;
+                let reason = format!("bosun could not drive the run: {e}");
+                if matches!(e, SupervisorError::Tmux(_)) {
+                    self.lose(id, &reason)?;
+                } else {
+                    self.fail(id, &reason, None, false)?;
+                }
             }
         }
         self.write_statuses()?;
