@@ -339,7 +339,9 @@ fn alive(pid: u32) -> bool {
 
 #[test]
 fn a_hung_agent_is_killed_by_the_watchdog_with_no_process_left() {
-    let prompt = "@sim {hang = true, ignore_sigterm = true, children = 2}";
+    // Two children in its session, one that left it (`setsid -f`, re-parented away): only
+    // the run's identity in its environment ties that one to the run.
+    let prompt = "@sim {hang = true, ignore_sigterm = true, children = 2, detached = 1}";
     // One attempt: the timeout blocks the task instead of relaunching the agent.
     let layer = simple_pipeline(&[("only", prompt)], "timeout = \"3s\"\n").replacen(
         "[queue]\n",
@@ -405,6 +407,33 @@ fn a_hung_agent_is_killed_by_the_watchdog_with_no_process_left() {
     assert!(
         survivors.is_empty(),
         "processes of the run survived: {survivors:?}"
+    );
+    // Nothing that carries the run's token is left either (the `setsid -f` sleeper).
+    let run = runs::for_task(store.conn(), t.id).expect("runs").remove(0);
+    let (token, _) = runs::hook_token(store.conn(), run.id)
+        .expect("token")
+        .expect("run");
+    let marker = format!("BOSUN_HOOK_TOKEN={}", token.expect("token"));
+    let carriers = || -> Vec<u32> {
+        std::fs::read_dir("/proc")
+            .expect("/proc")
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|p| alive(*p))
+            .filter(|p| {
+                std::fs::read(format!("/proc/{p}/environ"))
+                    .is_ok_and(|env| env.split(|b| *b == 0).any(|e| e == marker.as_bytes()))
+            })
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !carriers().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        carriers().is_empty(),
+        "detached processes of the run survived: {:?}",
+        carriers()
     );
 }
 

@@ -447,7 +447,8 @@ impl Agent {
             Action::Hang {
                 ignore_sigterm,
                 children,
-            } => self.hang(turn, *ignore_sigterm, *children),
+                detached,
+            } => self.hang(turn, *ignore_sigterm, *children, *detached),
             Action::Flood(n) => self.flood(*n),
         }
     }
@@ -594,7 +595,23 @@ impl Agent {
 
     /// Spins forever, after starting `children` sleepers and maybe ignoring SIGTERM. Only
     /// Ctrl-C (exit 130) or a signal ends it; Esc does not.
-    fn hang(&mut self, turn: &mut Turn, ignore_sigterm: bool, children: u32) -> Result<StepEnd> {
+    fn hang(
+        &mut self,
+        turn: &mut Turn,
+        ignore_sigterm: bool,
+        children: u32,
+        detached: u32,
+    ) -> Result<StepEnd> {
+        for _ in 0..detached {
+            let status = Command::new("setsid")
+                .args(["-f", "sleep", "100000"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .context("cannot start `setsid -f sleep 100000` for a hang step")?;
+            anyhow::ensure!(status.success(), "setsid -f sleep exited with {status}");
+        }
         for _ in 0..children {
             let child = Command::new("sleep")
                 .arg("100000")

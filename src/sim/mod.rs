@@ -55,7 +55,7 @@
 //! | `question = "text"` | ask, wait for a typed line (Enter), show it as `● Answer: …` |
 //! | `fail = "text"`, `code = 1` | print `✗ API Error: text` and exit with `code` (default 1) |
 //! | `exit = N` | exit with code N at once, no message |
-//! | `hang = true` | spin forever; `children = N` first starts N `sleep 100000` processes, `ignore_sigterm = true` then ignores SIGTERM |
+//! | `hang = true` | spin forever; `children = N` first starts N `sleep 100000` processes, `detached = N` N more with `setsid -f` (own session, re-parented away), `ignore_sigterm = true` then ignores SIGTERM |
 //! | `flood = N` | print N lines `line <i> of <N>` as fast as possible, then go on |
 //!
 //! and optional conditions, all evaluated at the start of the turn before any step runs (so a

@@ -51,6 +51,9 @@ pub enum Action {
         ignore_sigterm: bool,
         /// Number of `sleep 100000` child processes to spawn first.
         children: u32,
+        /// Number of `sleep 100000` processes started with `setsid -f`: in a session of
+        /// their own and re-parented away, as a daemonizing tool would leave them.
+        detached: u32,
     },
     /// Print this many lines `line <i> of <N>` as fast as possible.
     Flood(u64),
@@ -83,6 +86,7 @@ struct RawStep {
     hang: Option<bool>,
     ignore_sigterm: Option<bool>,
     children: Option<u32>,
+    detached: Option<u32>,
     flood: Option<u64>,
     stage: Option<String>,
     if_exists: Option<String>,
@@ -133,8 +137,10 @@ impl TryFrom<RawStep> for Step {
         if r.code.is_some() && r.fail.is_none() {
             return Err("`code` goes with `fail` only".into());
         }
-        if (r.ignore_sigterm.is_some() || r.children.is_some()) && r.hang.is_none() {
-            return Err("`ignore_sigterm` and `children` go with `hang` only".into());
+        if (r.ignore_sigterm.is_some() || r.children.is_some() || r.detached.is_some())
+            && r.hang.is_none()
+        {
+            return Err("`ignore_sigterm`, `children` and `detached` go with `hang` only".into());
         }
         let action = if let Some(s) = r.spin {
             let d = humantime::parse_duration(&s)
@@ -163,6 +169,7 @@ impl TryFrom<RawStep> for Step {
             Action::Hang {
                 ignore_sigterm: r.ignore_sigterm.unwrap_or(false),
                 children: r.children.unwrap_or(0),
+                detached: r.detached.unwrap_or(0),
             }
         } else if let Some(n) = r.flood {
             Action::Flood(n)
@@ -465,11 +472,13 @@ mod tests {
                 Action::Exit(7),
                 Action::Hang {
                     ignore_sigterm: true,
-                    children: 2
+                    children: 2,
+                    detached: 0,
                 },
                 Action::Hang {
                     ignore_sigterm: false,
-                    children: 0
+                    children: 0,
+                    detached: 0,
                 },
                 Action::Flood(50000),
                 Action::Write {
@@ -495,7 +504,7 @@ mod tests {
                 "`text` goes with `write`",
             ),
             ("@sim {say = \"a\", code = 2}", 1, "`code` goes with `fail`"),
-            ("@sim {say = \"a\", children = 2}", 1, "go with `hang`"),
+            ("@sim {say = \"a\", children = 2}", 1, "go with `hang` only"),
             ("@sim {hang = false}", 1, "only be `true`"),
             ("@sim {say = \"a\"} trailing", 1, ""),
             ("@sim say = \"a\"", 1, ""),

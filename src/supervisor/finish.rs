@@ -107,6 +107,7 @@ impl Supervisor {
             run.pane.clone(),
             self.cfg.supervisor.kill_grace,
             run.run_id,
+            run.token.clone(),
         );
     }
 
@@ -265,16 +266,37 @@ impl Completion {
         // window: it closes it itself, after the exit grace.
         if let Some((pid, grace, kill_grace)) = self.close_after {
             std::thread::sleep(grace);
-            close_pane(self.tmux.clone(), pid, self.pane.clone(), kill_grace, id);
+            let token = Store::open(&self.db)
+                .ok()
+                .and_then(|s| runs::hook_token(s.conn(), id).ok().flatten())
+                .and_then(|(t, _)| t);
+            close_pane(
+                self.tmux.clone(),
+                pid,
+                self.pane.clone(),
+                kill_grace,
+                id,
+                token,
+            );
         }
     }
 }
 
 /// Stops a run's process tree and closes its pane, on a thread of its own (termination waits
 /// up to the kill grace).
-pub(super) fn close_pane(tmux: Tmux, pid: u32, pane: String, grace: Duration, run_id: i64) {
+pub(super) fn close_pane(
+    tmux: Tmux,
+    pid: u32,
+    pane: String,
+    grace: Duration,
+    run_id: i64,
+    token: Option<String>,
+) {
     std::thread::spawn(move || {
-        match crate::tmux::process::terminate(pid, grace) {
+        // Every process that carries the run's token in its environment goes too, also one
+        // that left the pane's session (`setsid`).
+        let identity = token.map(|t| format!("BOSUN_HOOK_TOKEN={t}"));
+        match crate::tmux::process::terminate_run(pid, identity.as_deref(), grace) {
             Ok(survivors) if !survivors.is_empty() => {
                 tracing::error!(run = run_id, ?survivors, "processes survived SIGKILL");
             }

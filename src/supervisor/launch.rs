@@ -146,7 +146,7 @@ impl Supervisor {
         env.push(("BOSUN_RUN_ID".into(), run.id.to_string()));
         env.push(("BOSUN_TASK".into(), task.key.clone()));
         env.push(("BOSUN_STAGE".into(), job.stage.clone()));
-        env.push(("BOSUN_HOOK_TOKEN".into(), token));
+        env.push(("BOSUN_HOOK_TOKEN".into(), token.clone()));
         if provider.hooks == HookStyle::Gemini {
             let path = runs_dir.join(format!("{}.gemini.json", run.id));
             let settings = hooks::gemini_settings(&self.opts.bosun_exe, &db, run.id);
@@ -218,6 +218,7 @@ impl Supervisor {
                 written: RunStatus::Starting,
                 final_message: None,
                 answering: None,
+                token: Some(token),
             },
         );
         tracing::info!(run = run.id, pane = %pane.pane_id, "launched {window}");

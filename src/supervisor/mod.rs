@@ -180,6 +180,8 @@ struct Active {
     final_message: Option<String>,
     /// An answer being pressed into the agent's dialog ([`Supervisor::answer`]).
     answering: Option<(control::Answering, bool)>,
+    /// The run's hook token (also its identity in its processes' environment).
+    token: Option<String>,
 }
 
 /// How long an error must stay on an agent's screen before it fails the run.

@@ -90,12 +90,14 @@ impl Supervisor {
             };
             if ended {
                 tracing::info!(run = run_id, pane = %p.pane_id, "closing the window of an ended run");
+                let token = runs::hook_token(self.store.conn(), run_id)?.and_then(|(t, _)| t);
                 super::finish::close_pane(
                     self.tmux.clone(),
                     p.pid,
                     p.pane_id.clone(),
                     self.cfg.supervisor.kill_grace,
                     run_id,
+                    token,
                 );
             }
         }
@@ -195,6 +197,7 @@ impl Supervisor {
                 written: run.status,
                 final_message,
                 answering: None,
+                token: runs::hook_token(self.store.conn(), run.id)?.and_then(|(t, _)| t),
             },
         );
         Ok(())

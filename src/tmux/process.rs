@@ -46,8 +46,28 @@ struct ProcInfo {
 ///
 /// Errors: [`TmuxError::Proc`] when `/proc` cannot be read.
 pub fn terminate(pid: u32, grace: Duration) -> Result<Vec<u32>, TmuxError> {
+    terminate_run(pid, None, grace)
+}
+
+/// [`terminate`], also reaching every process whose environment holds `identity` (an
+/// `NAME=value` entry unique to the run, such as its `BOSUN_HOOK_TOKEN`): a descendant that
+/// left the run's session and process group and was re-parented (`setsid -f`, a daemonizing
+/// tool) is found by it. Only processes of this user can be read, and so signalled.
+///
+/// Errors: [`TmuxError::Proc`] when `/proc` cannot be read.
+pub fn terminate_run(
+    pid: u32,
+    identity: Option<&str>,
+    grace: Duration,
+) -> Result<Vec<u32>, TmuxError> {
     let mut targets: HashMap<u32, u64> = HashMap::new();
     let mut signalled: HashSet<u32> = HashSet::new();
+    let collect = |root: u32, procs: &HashMap<u32, ProcInfo>, targets: &mut HashMap<u32, u64>| {
+        collect(root, procs, targets);
+        if let Some(identity) = identity {
+            carrying(identity, procs, targets);
+        }
+    };
 
     let procs = snapshot()?;
     collect(pid, &procs, &mut targets);
@@ -155,6 +175,30 @@ fn collect(root: u32, procs: &HashMap<u32, ProcInfo>, targets: &mut HashMap<u32,
     );
     for p in tree(procs, &roots) {
         // Never ourselves or init, whatever /proc says.
+        if p == me || p <= 1 {
+            continue;
+        }
+        if let Some(info) = procs.get(&p) {
+            targets.entry(p).or_insert(info.start);
+        }
+    }
+}
+
+/// Adds to `targets` every process (and its descendants) whose environment holds the entry
+/// `identity`; never this process or init.
+fn carrying(identity: &str, procs: &HashMap<u32, ProcInfo>, targets: &mut HashMap<u32, u64>) {
+    let me = std::process::id();
+    let needle = identity.as_bytes();
+    let marked: Vec<u32> = procs
+        .keys()
+        .copied()
+        .filter(|p| *p != me && *p > 1 && !targets.contains_key(p))
+        .filter(|p| {
+            std::fs::read(format!("/proc/{p}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|entry| entry == needle))
+        })
+        .collect();
+    for p in tree(procs, &marked) {
         if p == me || p <= 1 {
             continue;
         }
