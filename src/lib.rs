@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod crash;
 pub mod git;
 pub mod logging;
 pub mod pipeline;

@@ -1331,3 +1331,143 @@ fn losing_the_tmux_server_spends_the_infrastructure_budget_not_the_agents_attemp
         2
     );
 }
+
+/// The processes (pids) alive that carry one of `tokens` in their environment.
+fn carrying(tokens: &[String]) -> Vec<u32> {
+    let markers: Vec<String> = tokens
+        .iter()
+        .map(|t| format!("BOSUN_HOOK_TOKEN={t}"))
+        .collect();
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| alive(*p))
+        .filter(|p| {
+            std::fs::read(format!("/proc/{p}/environ")).is_ok_and(|env| {
+                env.split(|b| *b == 0)
+                    .any(|e| markers.iter().any(|m| e == m.as_bytes()))
+            })
+        })
+        .collect()
+}
+
+/// A daemon killed (SIGKILL, as `kill -9`) at crash point `point`, then a fresh one: the
+/// stage's agent completed its turn exactly once, nothing stalled, no window or process of
+/// the task is left, no permanent attempt was spent, and the task is done.
+fn crash_at(point: &str) {
+    use std::os::unix::process::ExitStatusExt;
+    let layer = "[supervisor]\nmax_concurrency = 2\nkill_grace = \"1s\"\n\
+        [queue]\nbackoff_base = \"1s\"\nbackoff_cap = \"2s\"\n\
+        [roles.r-only]\nprovider = \"sim\"\nprompt = '''\n@sim {spin = \"1s\"}\n@sim {write = \"out-only.md\", text = \"ok\"}\n'''\n\
+        [[stages]]\nname = \"only\"\nrole = \"r-only\"\n\
+        [[stages.gates]]\nkind = \"artifact\"\npath = \"out-only.md\"\n\
+        [[stages.gates]]\nkind = \"command\"\ncommand = \"true\"\n";
+    let rig = Rig::new(layer);
+    let key = rig.add_task(&format!("Crash at {point}"), "");
+    let store = rig.store();
+    let mut first = rig
+        .bosun(&["daemon", "--socket", &rig.socket])
+        .arg("--log-file")
+        .arg(rig.dir.path().join("daemon-1.log"))
+        .env("BOSUN_CRASH_AT", point)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn daemon");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = first.try_wait().expect("try_wait") {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{point}: the daemon never reached its crash point"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "{point}: killed by SIGKILL, got {status:?}"
+    );
+    let mut second = daemon(&rig);
+    wait_for(
+        Duration::from_secs(90),
+        &format!("{point}: the task to be done"),
+        || rig.task(&key).state == TaskState::Done,
+    );
+    let runs_all = runs::for_task(store.conn(), rig.task(&key).id).expect("runs");
+    let turns = runs_all.iter().filter(|r| r.turn_done_at.is_some()).count();
+    assert_eq!(
+        turns, 1,
+        "{point}: the stage's agent completed once: {runs_all:#?}"
+    );
+    for r in &runs_all {
+        let job = jobs::get(store.conn(), r.job_id.expect("job")).expect("job");
+        assert_eq!(
+            job.attempts, 0,
+            "{point}: no permanent attempt spent: {job:?}"
+        );
+    }
+    // Nothing left behind: every window of the task's runs closes, every process goes.
+    let tokens: Vec<String> = runs_all
+        .iter()
+        .filter_map(|r| runs::hook_token(store.conn(), r.id).ok().flatten()?.0)
+        .collect();
+    let windows = || -> Vec<String> {
+        let out = Command::new("tmux")
+            .args([
+                "-L",
+                &rig.socket,
+                "list-windows",
+                "-a",
+                "-F",
+                "#{window_name}",
+            ])
+            .output()
+            .expect("tmux");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|w| w.starts_with(&key))
+            .map(str::to_string)
+            .collect()
+    };
+    wait_for(
+        Duration::from_secs(20),
+        &format!("{point}: windows and processes gone"),
+        || windows().is_empty() && carrying(&tokens).is_empty(),
+    );
+    second.kill().expect("stop daemon");
+    second.wait().expect("reap");
+}
+
+macro_rules! crash_points {
+    ($($name:ident => $point:literal),+ $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                crash_at($point);
+            }
+        )+
+        #[test]
+        fn every_crash_point_is_tested() {
+            let tested = [$($point),+];
+            assert_eq!(&tested[..], bosun::crash::POINTS);
+        }
+    };
+}
+
+crash_points! {
+    crash_at_claim => "claim",
+    crash_at_worktree => "worktree",
+    crash_at_window => "window",
+    crash_at_paste => "paste",
+    crash_at_submit => "submit",
+    crash_at_busy => "busy",
+    crash_at_turn_done => "turn_done",
+    crash_at_commit => "commit",
+    crash_at_gate => "gate",
+    crash_at_decision => "decision",
+    crash_at_window_close => "window_close",
+}

@@ -129,6 +129,7 @@ pub fn evaluate(
                 verdict: Verdict::Approval { gate: i },
             };
         }
+        crate::crash::point("gate");
         let outcome = check_gate(&gate.kind, subject);
         checks.push(Check {
             index: i as i64,

@@ -14,6 +14,7 @@ impl Supervisor {
         let message = run.final_message.clone();
         self.store
             .write(|tx| runs::set_turn_done(tx, id, message.as_deref(), now_ms()))?;
+        crate::crash::point("turn_done");
         let Some(run) = self.runs.get_mut(&id) else {
             return Ok(());
         };
@@ -240,6 +241,7 @@ impl Completion {
                 Ok(None) => {}
                 Err(e) => tracing::warn!(run = id, error = %e, "cannot commit the worktree"),
             }
+            crate::crash::point("commit");
             let outcome = Engine::new(&self.cfg, &store).handle(Input::RunFinished {
                 run_id: id,
                 result: RunResult::Completed {
@@ -247,6 +249,7 @@ impl Completion {
                 },
             })?;
             tracing::info!(run = id, ?outcome, "run completed");
+            crate::crash::point("decision");
             Ok(())
         })();
         if let Err(e) = result {
@@ -305,6 +308,7 @@ pub(super) fn close_pane(
                 tracing::warn!(run = run_id, error = %e, "cannot stop the run's processes")
             }
         }
+        crate::crash::point("window_close");
         if let Err(e) = tmux.kill_pane(&pane) {
             tracing::debug!(run = run_id, error = %e, "pane already gone");
         }

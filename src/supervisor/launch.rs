@@ -41,6 +41,7 @@ impl Supervisor {
             let Some(job) = engine.queue.claim(&self.store, now_ms())? else {
                 return Ok(false);
             };
+            crate::crash::point("claim");
             let run = engine.start_run(job.id)?;
             if let Err(e) = self.launch(&job, &run) {
                 tracing::warn!(job = job.id, error = %e, "launch failed");
@@ -87,6 +88,7 @@ impl Supervisor {
             None => crate::git::head_branch(repo)?,
         };
         crate::git::ensure_worktree(repo, &worktree, &branch, &base)?;
+        crate::crash::point("worktree");
         if task.worktree.is_none() {
             let (b, w) = (branch.clone(), worktree.to_string_lossy().into_owned());
             self.store
@@ -176,6 +178,7 @@ impl Supervisor {
             argv: &argv,
             log: Some(&log_path),
         })?;
+        crate::crash::point("window");
         let log_s = log_path.to_string_lossy().into_owned();
         self.store
             .write(|tx| runs::set_pane(tx, run.id, &pane.pane_id, &window, &log_s))?;

@@ -509,6 +509,9 @@ impl Supervisor {
             if let Some(r) = self.runs.get_mut(&run_id) {
                 r.written = status;
             }
+            if status == RunStatus::Busy {
+                crate::crash::point("busy");
+            }
         }
         Ok(())
     }

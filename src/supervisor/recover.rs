@@ -85,7 +85,14 @@ impl Supervisor {
                 continue;
             }
             let ended = match runs::get(self.store.conn(), run_id) {
-                Ok(r) => r.ended_at.is_some() && r.pane_id.as_deref() == Some(p.pane_id.as_str()),
+                // Its pane recorded, or never recorded (the supervisor died between making
+                // the window and recording it).
+                Ok(r) => {
+                    r.ended_at.is_some()
+                        && r.pane_id
+                            .as_deref()
+                            .is_none_or(|id| id == p.pane_id.as_str())
+                }
                 Err(_) => false,
             };
             if ended {

@@ -124,6 +124,7 @@ impl Supervisor {
                     self.tmux.paste(&run.pane, &run.prompt)?;
                     self.store
                         .write(|tx| runs::set_prompt_sent(tx, id, now_ms()))?;
+                    crate::crash::point("paste");
                     run.phase = Phase::Pasted { at: now };
                 }
             }
@@ -132,6 +133,7 @@ impl Supervisor {
                     submit(&self.tmux, run, now)?;
                     self.store
                         .write(|tx| runs::set_submitted(tx, id, now_ms()))?;
+                    crate::crash::point("submit");
                     run.phase = Phase::Submitted {
                         at: now,
                         resent: false,

@@ -1,0 +1,62 @@
+//! Named crash points, for proving that a supervisor killed at any step loses and repeats
+//! nothing. `BOSUN_CRASH_AT=<point>` makes the process kill itself with SIGKILL (exactly what
+//! `kill -9` does: no destructor, no flush, no lease release) the first time it reaches that
+//! point; `<point>:<n>` the n-th time. Unset, a point costs one relaxed atomic load.
+//!
+//! The points, in the order a run meets them: `claim` (job claimed, no run yet), `worktree`
+//! (worktree ready), `window` (tmux window made, before its pane is recorded), `paste`
+//! (prompt pasted and recorded), `submit` (submit keys pressed and recorded), `busy` (the run
+//! first recorded busy), `turn_done` (turn recorded done), `commit` (worktree committed),
+//! `gate` (before each gate is checked), `decision` (the engine's decision applied),
+//! `window_close` (process tree stopped, before the pane is killed).
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Every crash point's name.
+pub const POINTS: &[&str] = &[
+    "claim",
+    "worktree",
+    "window",
+    "paste",
+    "submit",
+    "busy",
+    "turn_done",
+    "commit",
+    "gate",
+    "decision",
+    "window_close",
+];
+
+/// The armed point and on which arrival it fires, from `BOSUN_CRASH_AT`.
+fn armed() -> Option<&'static (String, u32)> {
+    static ARMED: OnceLock<Option<(String, u32)>> = OnceLock::new();
+    ARMED
+        .get_or_init(|| {
+            let spec = std::env::var("BOSUN_CRASH_AT").ok()?;
+            let (name, n) = match spec.split_once(':') {
+                Some((name, n)) => (name.to_string(), n.parse().ok()?),
+                None => (spec, 1),
+            };
+            Some((name, n))
+        })
+        .as_ref()
+}
+
+/// Arrivals at the armed point so far.
+static SEEN: AtomicU32 = AtomicU32::new(0);
+
+/// A crash point: kills this process with SIGKILL when `BOSUN_CRASH_AT` names it (see the
+/// module docs); otherwise does nothing.
+pub fn point(name: &str) {
+    let Some((armed, n)) = armed() else {
+        return;
+    };
+    if armed != name || SEEN.fetch_add(1, Ordering::SeqCst) + 1 != *n {
+        return;
+    }
+    tracing::warn!(point = name, "BOSUN_CRASH_AT: killing this process");
+    let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+    // SIGKILL cannot be caught; should raise fail, end anyway without cleanup.
+    std::process::abort();
+}
