@@ -21,6 +21,9 @@ fn main() -> std::process::ExitCode {
                 matches!(
                     c.downcast_ref::<bosun::pipeline::EngineError>(),
                     Some(bosun::pipeline::EngineError::Conflict(_))
+                ) || matches!(
+                    c.downcast_ref::<bosun::supervisor::control::ControlError>(),
+                    Some(bosun::supervisor::control::ControlError::AlreadyAnswered(_))
                 )
             });
             if conflict {

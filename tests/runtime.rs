@@ -1284,6 +1284,15 @@ fn losing_the_tmux_server_spends_the_infrastructure_budget_not_the_agents_attemp
     let store = rig.store();
     let mut sup = rig.supervisor();
     let (run_id, _) = busy_run(&mut sup, &store, &key);
+    // The first run has marked its worktree (so the next one finishes) and spins.
+    let marker =
+        std::path::PathBuf::from(rig.task(&key).worktree.expect("worktree")).join("marker");
+    tick_until(
+        &mut sup,
+        Duration::from_secs(30),
+        "the first run to mark its worktree",
+        |_| marker.exists(),
+    );
     let out = Command::new("tmux")
         .args(["-L", &rig.socket, "kill-server"])
         .output()
@@ -1470,4 +1479,69 @@ crash_points! {
     crash_at_gate => "gate",
     crash_at_decision => "decision",
     crash_at_window_close => "window_close",
+}
+
+#[test]
+fn of_simultaneous_answers_to_one_dialog_exactly_one_presses() {
+    let prompt = "@sim {ask = \"out-only.md\"}\n@sim {spin = \"2s\"}\n@sim {write = \"out-only.md\", text = \"ok\"}";
+    let layer = simple_pipeline(&[("only", prompt)], "").replacen(
+        "[supervisor]\n",
+        "[supervisor]\ntmux_socket = \"{socket}\"\n",
+        1,
+    );
+    let rig = Rig::new(&layer);
+    let key = rig.add_task("Asked once", "");
+    let mut sup = rig.supervisor();
+    let store = rig.store();
+    tick_until(
+        &mut sup,
+        Duration::from_secs(30),
+        "the agent to ask",
+        |sup| {
+            sup.run_statuses()
+                .iter()
+                .any(|(_, _, s)| *s == RunStatus::Waiting)
+        },
+    );
+    let answers: Vec<std::process::Child> = (0..4)
+        .map(|_| {
+            rig.bosun(&["answer", &key, "yes", "--wait", "3s"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("bosun answer")
+        })
+        .collect();
+    let mut outputs = Vec::new();
+    for mut a in answers {
+        loop {
+            if a.try_wait().expect("try_wait").is_some() {
+                break;
+            }
+            sup.tick().expect("tick");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        outputs.push(a.wait_with_output().expect("output"));
+    }
+    let winners = outputs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(winners, 1, "{outputs:#?}");
+    for o in outputs.iter().filter(|o| !o.status.success()) {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{err}");
+        assert!(err.contains("already"), "{err}");
+    }
+    tick_until(
+        &mut sup,
+        Duration::from_secs(30),
+        "the task to be done",
+        |_| rig.task(&key).state == TaskState::Done,
+    );
+    let run = runs::for_task(store.conn(), rig.task(&key).id)
+        .expect("runs")
+        .remove(0);
+    let log = std::fs::read_to_string(run.log_path.expect("log")).expect("log");
+    assert!(
+        !log.contains("> 1"),
+        "a second answer's key went into the input line"
+    );
 }

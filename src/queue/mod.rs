@@ -355,6 +355,7 @@ impl Queue {
     pub fn prune(&self, conn: &Connection, now: i64) -> Result<usize> {
         let before = now.saturating_sub(breaker::ms(self.cfg.prune_after));
         crate::store::hooks::prune(conn, before)?;
+        crate::store::answers::prune(conn, before)?;
         jobs::prune(conn, before)
     }
 

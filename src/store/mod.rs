@@ -5,6 +5,7 @@
 //! default 5 s busy timeout, schema by `rusqlite_migration` (the version is SQLite's
 //! `user_version`). All times are milliseconds since the Unix epoch, UTC.
 
+pub mod answers;
 pub mod breakers;
 pub mod counters;
 pub mod events;
@@ -34,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_6.sql"),
     include_str!("schema_7.sql"),
     include_str!("schema_8.sql"),
+    include_str!("schema_9.sql"),
 ];
 
 /// SQLite `application_id` of a bosun database: "bosu" in ASCII (schema v5).

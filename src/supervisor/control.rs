@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::config::{Config, ProviderConfig, ScreenStatus};
 use crate::provider::{classify, screen_text};
 use crate::store::events::{self, EventKind, NewEvent};
-use crate::store::{Store, now_ms, runs, tasks};
+use crate::store::{Store, answers, now_ms, runs, tasks};
 use crate::tmux::Tmux;
 
 /// Why an agent could not be reached.
@@ -33,6 +33,9 @@ pub enum ControlError {
     /// tmux failed.
     #[error(transparent)]
     Tmux(#[from] crate::tmux::TmuxError),
+    /// Another console or CLI answered the dialog first; nothing was pressed for this one.
+    #[error("{0}")]
+    AlreadyAnswered(String),
     /// The answer could not be given: no dialog came, or it did not take the keys.
     #[error("cannot answer {key}: {why}; the agent's screen ends with:\n{screen}")]
     NotAnswered {
@@ -197,11 +200,21 @@ impl Answering {
         self.pressed_at = Some(now);
         AnswerStep::Press
     }
+
+    /// Presses so far (1 at the first [`AnswerStep::Press`]).
+    pub fn presses(&self) -> u32 {
+        self.presses
+    }
+
+    /// The dialog being answered (see [`dialog`]), once a press was asked for.
+    pub fn dialog(&self) -> Option<&str> {
+        self.block.as_deref()
+    }
 }
 
 /// Presses an answer into a dialog and makes sure it was taken, looking at `screen` every
-/// [`AnswerTiming::poll`] and calling `press` when [`Answering`] says so. Returns the number
-/// of presses.
+/// [`AnswerTiming::poll`] and calling `press(n, dialog)` when [`Answering`] says so (`n` = 1
+/// for the first press; `dialog` its text). Returns the number of presses.
 ///
 /// # Errors
 /// [`AnswerFailure`] when no dialog came or the presses were not taken; `E` from `screen`
@@ -210,7 +223,7 @@ pub fn press_verified<E>(
     provider: &ProviderConfig,
     timing: AnswerTiming,
     mut screen: impl FnMut() -> Result<String, E>,
-    mut press: impl FnMut() -> Result<(), E>,
+    mut press: impl FnMut(u32, &str) -> Result<(), E>,
 ) -> Result<u32, Result<AnswerFailure, E>> {
     let mut answering = Answering::new(timing, Instant::now());
     loop {
@@ -218,7 +231,7 @@ pub fn press_verified<E>(
         match answering.step(provider, &s, Instant::now()) {
             AnswerStep::Wait => std::thread::sleep(timing.poll),
             AnswerStep::Press => {
-                press().map_err(Err)?;
+                press(answering.presses(), answering.dialog().unwrap_or("")).map_err(Err)?;
                 std::thread::sleep(timing.poll);
             }
             AnswerStep::Answered(n) => return Ok(n),
@@ -277,6 +290,34 @@ pub fn failure_words(failure: AnswerFailure, timing: AnswerTiming) -> (String, S
             screen_tail(&screen, 12),
         ),
     }
+}
+
+/// [`ControlError::AlreadyAnswered`] naming who, when run `run_id` of task `key` was answered
+/// after event `since`.
+fn answered_since(
+    store: &Store,
+    key: &str,
+    run_id: i64,
+    since: i64,
+) -> Result<Option<ControlError>, ControlError> {
+    Ok(events::after(store.conn(), since)?
+        .into_iter()
+        .find(|e| e.kind == EventKind::Answered && e.run_id == Some(run_id))
+        .map(|e| {
+            ControlError::AlreadyAnswered(format!(
+                "{key} was already answered by {}: {} (this answer was not pressed)",
+                e.actor, e.message
+            ))
+        }))
+}
+
+/// A dialog's identity for [`answers::claim`]: SHA-256 of its text, hex.
+fn dialog_hash(dialog: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(dialog.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The task's latest run if it has not ended: (run id, pane, provider).
@@ -351,6 +392,7 @@ pub fn answer_with(
     timing: AnswerTiming,
 ) -> Result<(), ControlError> {
     let (run_id, pane, provider_name) = live_run(store, key)?;
+    let since = events::last_id(store.conn())?;
     let p = provider(cfg, &provider_name)?;
     let keys: Vec<&str> = if yes { &p.yes_keys } else { &p.no_keys }
         .iter()
@@ -360,13 +402,41 @@ pub fn answer_with(
     let result = press_verified(
         p,
         timing,
-        || t.capture(&pane, false).map(|s| screen_text(&s)),
-        || t.send_keys(&pane, &keys),
+        || {
+            // Another console or CLI answered meanwhile: stop waiting for a dialog that is
+            // gone, and say who.
+            if let Some(first) = answered_since(store, key, run_id, since)? {
+                return Err(first);
+            }
+            t.capture(&pane, false)
+                .map(|s| screen_text(&s))
+                .map_err(ControlError::from)
+        },
+        |n, dialog| {
+            // Before the first press, claim this dialog: of answers given at the same moment
+            // exactly one presses.
+            if n == 1 {
+                let hash = dialog_hash(dialog);
+                if let Some((who, at)) =
+                    store.write(|tx| answers::claim(tx, run_id, &hash, actor, now_ms()))?
+                {
+                    return Err(ControlError::AlreadyAnswered(format!(
+                        "{key}'s question was already being answered by {who} ({} s ago); \
+                         this answer was not pressed",
+                        (now_ms() - at) / 1000
+                    )));
+                }
+            }
+            t.send_keys(&pane, &keys).map_err(ControlError::from)
+        },
     );
     let presses = match result {
         Ok(n) => n,
-        Err(Err(e)) => return Err(e.into()),
+        Err(Err(e)) => return Err(e),
         Err(Ok(failure)) => {
+            if let Some(first) = answered_since(store, key, run_id, since)? {
+                return Err(first);
+            }
             let (why, screen) = failure_words(failure, timing);
             return Err(ControlError::NotAnswered {
                 key: key.to_string(),
@@ -457,7 +527,7 @@ mod tests {
             p,
             fast(),
             || agent.borrow_mut().screen(),
-            || agent.borrow_mut().press(),
+            |_, _| agent.borrow_mut().press(),
         )
     }
 
