@@ -51,9 +51,14 @@ fn afternoon() -> Fixture {
             runs::set_pane(
                 tx,
                 run.id,
-                "%7",
-                "ET-004-development-r7",
-                &log.to_string_lossy(),
+                &runs::PaneRecord {
+                    pane_id: "%7",
+                    window: "ET-004-development-r7",
+                    log_path: &log.to_string_lossy(),
+                    socket: "bosun",
+                    rows: 50,
+                    cols: 200,
+                },
             )?;
             runs::set_status(tx, run.id, RunStatus::Busy, now_ms())
         })

@@ -1545,3 +1545,74 @@ fn of_simultaneous_answers_to_one_dialog_exactly_one_presses() {
         "a second answer's key went into the input line"
     );
 }
+
+#[test]
+fn answer_and_send_reach_the_runs_own_tmux_server_not_the_configs() {
+    // The config names no socket (the default, `bosun`); the supervisor runs on this test's
+    // own, as `bosun daemon --socket NAME` or `bosun demo` do. The CLI must follow the run.
+    let prompt = "@sim {question = \"Which name?\"}\n@sim {ask = \"out-only.md\"}\n\
+                  @sim {write = \"out-only.md\", text = \"ok\"}";
+    let rig = Rig::new(&simple_pipeline(&[("only", prompt)], ""));
+    assert_eq!(rig.cfg.supervisor.tmux_socket, "bosun");
+    let key = rig.add_task("Elsewhere", "");
+    let mut sup = rig.supervisor();
+    let store = rig.store();
+    tick_until(&mut sup, Duration::from_secs(30), "the question", |sup| {
+        sup.run_statuses()
+            .iter()
+            .any(|(_, _, s)| *s == RunStatus::Waiting)
+    });
+    let run = runs::for_task(store.conn(), rig.task(&key).id)
+        .expect("runs")
+        .remove(0);
+    assert_eq!(
+        run.socket.as_deref(),
+        Some(rig.socket.as_str()),
+        "the run knows its server"
+    );
+    assert!(
+        run.rows.is_some() && run.cols.is_some(),
+        "and its pane's size"
+    );
+    let out = rig.bosun(&["send", &key, "Bob"]).output().expect("send");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tick_until(
+        &mut sup,
+        Duration::from_secs(30),
+        "the permission dialog",
+        |_| {
+            std::fs::read_to_string(run.log_path.as_deref().expect("log"))
+                .unwrap_or_default()
+                .contains("Do you want to create")
+        },
+    );
+    let mut answer = rig
+        .bosun(&["answer", &key, "yes"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("answer");
+    let status = loop {
+        if let Some(s) = answer.try_wait().expect("wait") {
+            break s;
+        }
+        sup.tick().expect("tick");
+        std::thread::sleep(Duration::from_millis(25));
+    };
+    assert!(status.success());
+    tick_until(
+        &mut sup,
+        Duration::from_secs(30),
+        "the task to be done",
+        |_| rig.task(&key).state == TaskState::Done,
+    );
+    let log = std::fs::read_to_string(run.log_path.as_deref().expect("log")).expect("log");
+    assert!(
+        log.contains("● Answer: Bob") && log.contains("Permission granted"),
+        "{log}"
+    );
+}

@@ -71,13 +71,19 @@ pub struct Run {
     /// When the agent's turn was complete (before commit, gates and decision), ms since the
     /// epoch: from then on the run is completed, never run again.
     pub turn_done_at: Option<i64>,
+    /// The tmux server (`tmux -L NAME`) the run's pane is on.
+    pub socket: Option<String>,
+    /// The pane's height in rows, as last seen.
+    pub rows: Option<i64>,
+    /// The pane's width in columns, as last seen.
+    pub cols: Option<i64>,
     /// tmux window name.
     pub window: Option<String>,
 }
 
 const COLS: &str = "id, job_id, task_id, stage, role, provider, attempt, status, pane_id, \
     log_path, exit_code, error, final_message, feedback, started_at, status_at, ended_at, \
-    prompt_sent_at, window, submitted_at, turn_done_at";
+    prompt_sent_at, window, submitted_at, turn_done_at, socket, rows, cols";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Run> {
     Ok(Run {
@@ -102,6 +108,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Run> {
         window: r.get(18)?,
         submitted_at: r.get(19)?,
         turn_done_at: r.get(20)?,
+        socket: r.get(21)?,
+        rows: r.get(22)?,
+        cols: r.get(23)?,
     })
 }
 
@@ -206,15 +215,47 @@ pub fn end(
 ///
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
-pub fn set_pane(
-    conn: &Connection,
-    id: i64,
-    pane_id: &str,
-    window: &str,
-    log_path: &str,
-) -> Result<()> {
-    conn.prepare_cached("UPDATE runs SET pane_id = ?2, window = ?3, log_path = ?4 WHERE id = ?1")?
-        .execute(params![id, pane_id, window, log_path])?;
+pub fn set_pane(conn: &Connection, id: i64, pane: &PaneRecord<'_>) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE runs SET pane_id = ?2, window = ?3, log_path = ?4, socket = ?5, rows = ?6,
+                cols = ?7 WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        pane.pane_id,
+        pane.window,
+        pane.log_path,
+        pane.socket,
+        pane.rows,
+        pane.cols
+    ])?;
+    Ok(())
+}
+
+/// Where a run's agent lives: what [`set_pane`] records.
+#[derive(Debug, Clone, Copy)]
+pub struct PaneRecord<'a> {
+    /// tmux pane id, e.g. `%3`.
+    pub pane_id: &'a str,
+    /// tmux window name.
+    pub window: &'a str,
+    /// The run's output log.
+    pub log_path: &'a str,
+    /// The tmux server (`-L NAME`).
+    pub socket: &'a str,
+    /// Height, rows.
+    pub rows: u16,
+    /// Width, columns.
+    pub cols: u16,
+}
+
+/// Records the pane's new size (it was resized).
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn set_size(conn: &Connection, id: i64, rows: u16, cols: u16) -> Result<()> {
+    conn.prepare_cached("UPDATE runs SET rows = ?2, cols = ?3 WHERE id = ?1")?
+        .execute(params![id, rows, cols])?;
     Ok(())
 }
 

@@ -320,8 +320,12 @@ fn dialog_hash(dialog: &str) -> String {
         .collect()
 }
 
-/// The task's latest run if it has not ended: (run id, pane, provider).
-fn live_run(store: &Store, key: &str) -> Result<(i64, String, String), ControlError> {
+/// The task's latest run if it has not ended: (run id, pane, provider, tmux socket — the
+/// run's own, or `None` for a run recorded before runs knew their socket).
+fn live_run(
+    store: &Store,
+    key: &str,
+) -> Result<(i64, String, String, Option<String>), ControlError> {
     let task = tasks::by_key(store.conn(), key)?;
     let run = runs::for_task(store.conn(), task.id)?
         .pop()
@@ -330,11 +334,14 @@ fn live_run(store: &Store, key: &str) -> Result<(i64, String, String), ControlEr
     let pane = run
         .pane_id
         .ok_or_else(|| ControlError::NoAgent(task.key.clone()))?;
-    Ok((run.id, pane, run.provider))
+    Ok((run.id, pane, run.provider, run.socket))
 }
 
-fn tmux(cfg: &Config, data_dir: &Path) -> Result<Tmux, ControlError> {
-    Ok(Tmux::new(&cfg.supervisor.tmux_socket, data_dir, 200, 50)?)
+/// The tmux server of a run: its recorded socket (a daemon may run on another socket than
+/// the config's: `bosun daemon --socket NAME`, `bosun demo`), else the config's.
+fn tmux(cfg: &Config, data_dir: &Path, socket: Option<&str>) -> Result<Tmux, ControlError> {
+    let socket = socket.unwrap_or(&cfg.supervisor.tmux_socket);
+    Ok(Tmux::new(socket, data_dir, 200, 50)?)
 }
 
 fn provider<'a>(cfg: &'a Config, name: &str) -> Result<&'a ProviderConfig, ControlError> {
@@ -391,14 +398,14 @@ pub fn answer_with(
     actor: &str,
     timing: AnswerTiming,
 ) -> Result<(), ControlError> {
-    let (run_id, pane, provider_name) = live_run(store, key)?;
+    let (run_id, pane, provider_name, socket) = live_run(store, key)?;
     let since = events::last_id(store.conn())?;
     let p = provider(cfg, &provider_name)?;
     let keys: Vec<&str> = if yes { &p.yes_keys } else { &p.no_keys }
         .iter()
         .map(String::as_str)
         .collect();
-    let t = tmux(cfg, data_dir)?;
+    let t = tmux(cfg, data_dir, socket.as_deref())?;
     let result = press_verified(
         p,
         timing,
@@ -460,9 +467,9 @@ pub fn send_text(
     key: &str,
     text: &str,
 ) -> Result<(), ControlError> {
-    let (_, pane, provider_name) = live_run(store, key)?;
+    let (_, pane, provider_name, socket) = live_run(store, key)?;
     let p = provider(cfg, &provider_name)?;
-    let t = tmux(cfg, data_dir)?;
+    let t = tmux(cfg, data_dir, socket.as_deref())?;
     t.paste(&pane, text)?;
     std::thread::sleep(p.submit_delay.max(Duration::from_millis(50)));
     let keys: Vec<&str> = p.submit_keys.iter().map(String::as_str).collect();

@@ -153,6 +153,8 @@ impl Supervisor {
                     if (p.height, p.width) != run.size {
                         run.detector.resize(p.height, p.width);
                         run.size = (p.height, p.width);
+                        let (rows, cols) = run.size;
+                        self.store.write(|tx| runs::set_size(tx, id, rows, cols))?;
                     }
                 }
                 Some(p) => {

@@ -180,8 +180,15 @@ impl Supervisor {
         })?;
         crate::crash::point("window");
         let log_s = log_path.to_string_lossy().into_owned();
-        self.store
-            .write(|tx| runs::set_pane(tx, run.id, &pane.pane_id, &window, &log_s))?;
+        let record = runs::PaneRecord {
+            pane_id: &pane.pane_id,
+            window: &window,
+            log_path: &log_s,
+            socket: &self.opts.socket,
+            rows: pane.height,
+            cols: pane.width,
+        };
+        self.store.write(|tx| runs::set_pane(tx, run.id, &record))?;
         let log = File::open(&log_path).map_err(|source| SupervisorError::Io {
             what: "cannot open the run log",
             path: log_path.clone(),

@@ -10,6 +10,7 @@
 pub mod keymap;
 pub mod sanitize;
 pub mod state;
+pub mod tail;
 pub mod theme;
 pub mod view;
 
@@ -529,22 +530,23 @@ impl Console {
         });
     }
 
-    fn tmux(&self) -> Result<Tmux> {
+    /// The tmux server `socket` (a run's own), else the config's.
+    fn tmux(&self, socket: Option<&str>) -> Result<Tmux> {
         Ok(Tmux::new(
-            &self.cfg.supervisor.tmux_socket,
+            socket.unwrap_or(&self.cfg.supervisor.tmux_socket),
             &self.data_dir,
             200,
             50,
         )?)
     }
 
-    /// The selected task's live run: (pane, provider name).
-    fn live_pane(&self, app: &App) -> Option<(String, String)> {
+    /// The selected task's live run: (pane, its tmux socket).
+    fn live_pane(&self, app: &App) -> Option<(String, Option<String>)> {
         let run = app.selected_run()?;
         if run.ended_at.is_some() {
             return None;
         }
-        Some((run.pane_id.clone()?, run.provider.clone()))
+        Some((run.pane_id.clone()?, run.socket.clone()))
     }
 
     /// Answers the selected task's agent on a thread of its own: the answer waits for the
@@ -587,11 +589,11 @@ impl Console {
     /// Suspends the console, attaches the real terminal to the agent's pane, and comes back
     /// when the operator detaches.
     fn attach(&self, terminal: &mut ratatui::DefaultTerminal, app: &mut App) -> Result<()> {
-        let Some((pane, _)) = self.live_pane(app) else {
+        let Some((pane, socket)) = self.live_pane(app) else {
             app.message = Some(("the selected task has no running agent".into(), true));
             return Ok(());
         };
-        let argv = self.tmux()?.attach_argv(&pane);
+        let argv = self.tmux(socket.as_deref())?.attach_argv(&pane);
         ratatui::restore();
         let status = std::process::Command::new(&argv[0])
             .args(&argv[1..])

@@ -2,8 +2,9 @@
 //! reads SQLite only; rendering (`view`) is a pure function of this state.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+pub use super::tail::Tail;
 
 use crate::config::Config;
 use crate::queue::{Queue, QueueStatus};
@@ -133,66 +134,6 @@ pub enum Mode {
     },
     /// Waiting for y/n.
     Confirm(Confirm),
-}
-
-/// A run log tailed from its file, for the Log and Pane views.
-pub struct Tail {
-    /// The run.
-    pub run_id: i64,
-    file: Option<File>,
-    /// Complete lines read so far (raw, escapes and all), at most [`Tail::MAX_LINES`].
-    pub lines: Vec<String>,
-    partial: String,
-    /// The run's screen, emulated from the same bytes.
-    pub screen: vt100::Parser,
-}
-
-impl Tail {
-    /// Lines kept for the Log view.
-    pub const MAX_LINES: usize = 20_000;
-    /// Bytes of an existing log read on open (its end).
-    const START_BYTES: u64 = 4 * 1024 * 1024;
-
-    /// Opens `path` for run `run_id`, starting near its end; `rows`×`cols` is the pane size.
-    pub fn open(run_id: i64, path: Option<&str>, rows: u16, cols: u16) -> Tail {
-        let mut file = path.and_then(|p| File::open(p).ok());
-        if let Some(f) = file.as_mut() {
-            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-            let _ = f.seek(SeekFrom::Start(len.saturating_sub(Tail::START_BYTES)));
-        }
-        let mut t = Tail {
-            run_id,
-            file,
-            lines: Vec::new(),
-            partial: String::new(),
-            screen: vt100::Parser::new(rows.max(2), cols.max(10), 0),
-        };
-        t.poll();
-        t
-    }
-
-    /// Reads what the log gained; true if anything arrived.
-    pub fn poll(&mut self) -> bool {
-        let Some(f) = self.file.as_mut() else {
-            return false;
-        };
-        let mut buf = Vec::new();
-        if f.read_to_end(&mut buf).is_err() || buf.is_empty() {
-            return false;
-        }
-        self.screen.process(&buf);
-        self.partial.push_str(&String::from_utf8_lossy(&buf));
-        while let Some(i) = self.partial.find('\n') {
-            let line: String = self.partial.drain(..=i).collect();
-            self.lines
-                .push(line.trim_end_matches(['\n', '\r']).to_string());
-        }
-        if self.lines.len() > Tail::MAX_LINES {
-            let cut = self.lines.len() - Tail::MAX_LINES;
-            self.lines.drain(..cut);
-        }
-        true
-    }
 }
 
 /// The whole console state.
@@ -354,10 +295,25 @@ impl App {
     /// Keeps the tailed log on the selected task's latest run.
     pub fn sync_tail(&mut self) {
         let want = self.selected_run().map(|r| (r.id, r.log_path.clone()));
+        // The pane's size as the run recorded it (older runs: the default window size).
+        let (rows, cols) = self.selected_run().map_or((50, 200), |r| {
+            (
+                r.rows.and_then(|v| u16::try_from(v).ok()).unwrap_or(50),
+                r.cols.and_then(|v| u16::try_from(v).ok()).unwrap_or(200),
+            )
+        });
+        if let Some(t) = self.tail.as_mut() {
+            t.resize(rows, cols);
+        }
         match (want, &self.tail) {
-            (Some((id, _)), Some(t)) if t.run_id == id => {}
+            // Opened before the run's log existed: open it once it does.
+            (Some((id, path)), Some(t)) if t.run_id == id => {
+                if !t.is_open() && path.as_deref().is_some_and(|p| Path::new(p).exists()) {
+                    self.tail = Some(Tail::open(id, path.as_deref(), rows, cols));
+                }
+            }
             (Some((id, path)), _) => {
-                self.tail = Some(Tail::open(id, path.as_deref(), 50, 200));
+                self.tail = Some(Tail::open(id, path.as_deref(), rows, cols));
                 self.scroll = 0;
             }
             (None, _) => self.tail = None,

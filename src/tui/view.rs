@@ -531,15 +531,35 @@ fn draw_pane(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
     f.render_widget(Paragraph::new(line), status);
     match &app.tail {
         Some(t) if t.run_id == run.id => {
-            let term = tui_term::widget::PseudoTerminal::new(t.screen.screen())
-                .block(block("pane", theme));
-            f.render_widget(term, screen);
+            let height = screen.height.saturating_sub(2) as usize;
+            let lines = screen_bottom(t.screen.screen(), height, app.scroll);
+            f.render_widget(Paragraph::new(lines).block(block("pane", theme)), screen);
         }
         _ => f.render_widget(
             Paragraph::new("no output yet").block(block("pane", theme)),
             screen,
         ),
     }
+}
+
+/// The last `height` rows of an agent's emulated screen that hold something (where its
+/// prompt, questions and status line are), `scroll` rows further up, colours kept: a console
+/// smaller than the agent's pane shows its bottom, not its top.
+fn screen_bottom(screen: &vt100::Screen, height: usize, scroll: usize) -> Vec<Line<'static>> {
+    let (_, cols) = screen.size();
+    let plain: Vec<String> = screen.rows(0, cols).collect();
+    let used = plain
+        .iter()
+        .rposition(|r| !r.trim().is_empty())
+        .map_or(0, |i| i + 1);
+    let end = used.saturating_sub(scroll).max(height.min(used));
+    let start = end.saturating_sub(height);
+    screen
+        .rows_formatted(0, cols)
+        .skip(start)
+        .take(end - start)
+        .map(|row| sanitize::line(&String::from_utf8_lossy(&row)))
+        .collect()
 }
 
 fn draw_log(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
@@ -681,4 +701,42 @@ fn draw_confirm(f: &mut Frame<'_>, area: Rect, c: &Confirm, theme: &Theme) {
             .block(block("confirm", theme)),
         r,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(lines: &[Line<'_>]) -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| {
+                l.spans
+                    .iter()
+                    .map(|s| s.content.as_ref())
+                    .collect::<String>()
+            })
+            .map(|s| s.trim_end().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_console_smaller_than_the_pane_shows_the_bottom_of_the_agents_screen() {
+        let mut p = vt100::Parser::new(50, 120, 0);
+        for i in 0..45 {
+            p.process(format!("\x1b[32mrow {i}\x1b[0m\r\n").as_bytes());
+        }
+        p.process(b"> the prompt, last");
+        let shown = texts(&screen_bottom(p.screen(), 10, 0));
+        assert_eq!(shown.len(), 10);
+        assert_eq!(shown.last().map(String::as_str), Some("> the prompt, last"));
+        assert_eq!(shown.first().map(String::as_str), Some("row 36"));
+        // Scrolled up by 5 rows.
+        let up = texts(&screen_bottom(p.screen(), 10, 5));
+        assert_eq!(up.last().map(String::as_str), Some("row 40"));
+        // A screen shorter than the view is shown whole, from its top.
+        let mut short = vt100::Parser::new(50, 120, 0);
+        short.process(b"only line");
+        assert_eq!(texts(&screen_bottom(short.screen(), 10, 3)), ["only line"]);
+    }
 }
