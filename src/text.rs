@@ -31,8 +31,8 @@ pub fn clean_lines(s: &str) -> String {
 }
 
 /// `s` without control characters and escape sequences, except SGR ones when `keep` is
-/// [`Keep::Colours`]; tabs become four spaces; text after a bare carriage return replaces
-/// the line.
+/// [`Keep::Colours`]; a cursor-forward sequence becomes the spaces it skips; tabs become four
+/// spaces; text after a bare carriage return replaces the line.
 pub fn filter(s: &str, keep: Keep) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
@@ -56,6 +56,12 @@ pub fn filter(s: &str, keep: Keep) -> String {
                             .all(|d| d.is_ascii_digit() || d == ';' || d == ':');
                     if keep == Keep::Colours && sgr {
                         out.push_str(&seq);
+                    }
+                    // Cursor forward (`ESC [ n C`) is how TUIs such as Claude Code write the
+                    // space between words: kept as the spaces it shows (at most a line).
+                    if fin == Some('C') {
+                        let n: usize = seq[2..seq.len() - 1].parse().unwrap_or(1);
+                        out.extend(std::iter::repeat_n(' ', n.clamp(1, 500)));
                     }
                 }
                 Some(']' | 'P' | 'X' | '^' | '_') => {

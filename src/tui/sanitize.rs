@@ -44,6 +44,17 @@ mod tests {
     }
 
     #[test]
+    fn cursor_moves_between_words_are_the_spaces_a_terminal_shows() {
+        // As Claude Code writes its status line: words apart by cursor-forward moves.
+        let raw =
+            "Opus\x1b[1C4.8\x1b[1C(1M\x1b[1Ccontext) \x1b[32m⏵⏵\x1b[1Caccept\x1b[3Cedits\x1b[0m";
+        assert_eq!(clean(raw), "Opus 4.8 (1M context) ⏵⏵ accept   edits");
+        let l = line(raw);
+        let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+        assert_eq!(text, "Opus 4.8 (1M context) ⏵⏵ accept   edits");
+    }
+
+    #[test]
     fn carriage_returns_and_tabs() {
         assert_eq!(clean("✳ Working… (1s)\r✻ Working… (2s)"), "✻ Working… (2s)");
         assert_eq!(clean("a\tb"), "a    b");
