@@ -684,3 +684,23 @@ fn store_uses_wal_normal_and_foreign_keys() {
         .expect("pragma");
     assert_eq!((mode.as_str(), sync, fk), ("wal", 1, 1));
 }
+
+#[test]
+fn approving_a_finished_task_says_so_in_words() {
+    let fx = Fixture::new("true");
+    fx.add_task("Finished");
+    let _ = decide(&fx, "ET-001", Decision::Cancel);
+    let err = fx
+        .engine()
+        .handle(Input::Decide {
+            task: "ET-001".into(),
+            decision: Decision::Approve { note: None },
+            by: "test".into(),
+        })
+        .expect_err("nothing to approve");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("ET-001 was already cancelled") && !msg.contains("pipeline in the config"),
+        "{msg}"
+    );
+}

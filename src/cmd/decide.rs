@@ -27,6 +27,6 @@ pub(super) fn decide(ctx: &Ctx, key: &str, decision: Decision) -> Result<()> {
         decision,
         by: "cli".into(),
     })?;
-    outln!("{key}: {}", super::task::describe(&outcome));
+    outln!("{key}: {}", outcome.describe());
     Ok(())
 }

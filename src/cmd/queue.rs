@@ -15,7 +15,7 @@ pub(super) fn run(ctx: &Ctx, args: QueueArgs) -> Result<()> {
     match args.action {
         Some(QueueCommand::Cancel { job }) => {
             let outcome = engine.cancel_job(job)?;
-            outln!("job {job} cancelled; {}", super::task::describe(&outcome));
+            outln!("job {job} cancelled; {}", outcome.describe());
             Ok(())
         }
         Some(QueueCommand::Retry { job, note }) => {

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::{Ctx, ago, print_json};
 use crate::cli::TaskCommand;
-use crate::pipeline::{Decision, Engine, Outcome};
+use crate::pipeline::{Decision, Engine};
 use crate::store::events::{self, Event};
 use crate::store::gates::{self, GateResult};
 use crate::store::jobs::{self, Job};
@@ -32,22 +32,6 @@ pub(super) fn run(ctx: &Ctx, cmd: TaskCommand) -> Result<()> {
             super::decide::decide(ctx, &key, Decision::Resume { note, stage })
         }
         TaskCommand::Cancel { key } => super::decide::decide(ctx, &key, Decision::Cancel),
-    }
-}
-
-/// One line describing what the engine did.
-pub(super) fn describe(o: &Outcome) -> String {
-    match o {
-        Outcome::Advanced { stage, job } => format!("entered {stage} (job {job} queued)"),
-        Outcome::Done => "done".into(),
-        Outcome::AwaitingApproval { .. } => "awaiting approval".into(),
-        Outcome::Retried { job } => format!("stage runs again (job {job} queued)"),
-        Outcome::RolledBack { stage, job } => format!("rolled back to {stage} (job {job} queued)"),
-        Outcome::NeedsInput => "needs input".into(),
-        Outcome::Blocked { reason } => format!("blocked: {reason}"),
-        Outcome::Requeued { failure, .. } => format!("requeued after a {failure} failure"),
-        Outcome::Cancelled => "cancelled".into(),
-        Outcome::Ignored { reason } => format!("nothing to do: {reason}"),
     }
 }
 

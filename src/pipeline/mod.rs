@@ -179,6 +179,27 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// What the engine did, as a sentence for a person (`entered architecture (job 5
+    /// queued)`).
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Advanced { stage, job } => format!("entered {stage} (job {job} queued)"),
+            Outcome::Done => "done".into(),
+            Outcome::AwaitingApproval { .. } => "awaiting approval".into(),
+            Outcome::Retried { job } => format!("stage runs again (job {job} queued)"),
+            Outcome::RolledBack { stage, job } => {
+                format!("rolled back to {stage} (job {job} queued)")
+            }
+            Outcome::NeedsInput => "needs input".into(),
+            Outcome::Blocked { reason } => format!("blocked: {reason}"),
+            Outcome::Requeued { failure, .. } => format!("requeued after a {failure} failure"),
+            Outcome::Cancelled => "cancelled".into(),
+            Outcome::Ignored { reason } => format!("nothing to do: {reason}"),
+        }
+    }
+}
+
 /// What start-up recovery did with the jobs left running.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Recovery {
@@ -760,6 +781,12 @@ impl<'a> Engine<'a> {
     }
 
     fn pending(&self, task: &Task) -> Result<(usize, usize)> {
+        if matches!(task.state, TaskState::Done | TaskState::Cancelled) {
+            return Err(self.refused(
+                task,
+                format!("{} is {}: nothing awaits approval", task.key, task.state),
+            ));
+        }
         let here = self.stage_index(task)?;
         match (task.state, task.pending_gate) {
             (TaskState::AwaitingApproval, Some(g))

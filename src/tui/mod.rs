@@ -462,7 +462,7 @@ impl Console {
                 decision,
                 by: "console".into(),
             }) {
-                Ok(o) => (format!("{key}: {o:?}"), false),
+                Ok(o) => (format!("{key}: {}", o.describe()), false),
                 Err(e) => (format!("{key}: {e}"), true),
             },
         );
