@@ -386,10 +386,36 @@ role = "checker"
     items.push(read_error(runs_b.first(), &all, &truth));
     items.extend(hooks_item);
     sup.release()?;
+    stop_agents(&store, sup.tmux(), runs_a.iter().chain(&runs_b));
     if let Err(e) = sup.tmux().kill_server() {
         tracing::debug!(error = %e, "check tmux server already gone");
     }
     Ok(items)
+}
+
+/// Stops every process of the check's runs before its scratch directory goes: each pane's
+/// process tree and every process carrying a run's hook token. The supervisor closes finished
+/// panes on threads of its own, and an agent that is still dying (Claude Code saves its
+/// session on SIGTERM) would otherwise write into the scratch after it was removed.
+fn stop_agents<'a>(store: &Store, tmux: &crate::tmux::Tmux, runs: impl Iterator<Item = &'a Run>) {
+    let panes = tmux.list_panes().unwrap_or_default();
+    let mut pids: Vec<(u32, Option<String>)> = panes.iter().map(|p| (p.pid, None)).collect();
+    for run in runs {
+        if let Ok(Some((Some(token), _))) = runs::hook_token(store.conn(), run.id) {
+            let pid = panes
+                .iter()
+                .find(|p| Some(&p.pane_id) == run.pane_id.as_ref())
+                .map_or(0, |p| p.pid);
+            pids.push((pid, Some(format!("BOSUN_HOOK_TOKEN={token}"))));
+        }
+    }
+    for (pid, identity) in pids {
+        if let Err(e) =
+            crate::tmux::process::terminate_run(pid, identity.as_deref(), Duration::from_secs(2))
+        {
+            tracing::debug!(pid, error = %e, "cannot stop a check agent");
+        }
+    }
 }
 
 /// When the model server sent the asking turn (main request 0), the last turn of the first

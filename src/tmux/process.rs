@@ -52,7 +52,8 @@ pub fn terminate(pid: u32, grace: Duration) -> Result<Vec<u32>, TmuxError> {
 /// [`terminate`], also reaching every process whose environment holds `identity` (an
 /// `NAME=value` entry unique to the run, such as its `BOSUN_HOOK_TOKEN`): a descendant that
 /// left the run's session and process group and was re-parented (`setsid -f`, a daemonizing
-/// tool) is found by it. Only processes of this user can be read, and so signalled.
+/// tool) is found by it. Only processes of this user can be read, and so signalled. A `pid`
+/// of 0 (the pane is gone) stops only what carries `identity`.
 ///
 /// Errors: [`TmuxError::Proc`] when `/proc` cannot be read.
 pub fn terminate_run(
@@ -162,17 +163,20 @@ pub fn holder_alive(pid: i64, since_ms: i64) -> bool {
 }
 
 /// Adds to `targets` (pid → start time) `root`, the processes in its session or process
-/// group, and the descendants of all of them.
+/// group, and the descendants of all of them. A `root` of 0 or 1 (no pane pid, or init) is
+/// no root at all: only the descendants of the targets already found are added.
 fn collect(root: u32, procs: &HashMap<u32, ProcInfo>, targets: &mut HashMap<u32, u64>) {
     let me = std::process::id();
-    let mut roots: Vec<u32> = vec![root];
-    roots.extend(targets.keys().copied());
-    roots.extend(
-        procs
-            .iter()
-            .filter(|(_, i)| i.sid == root || i.pgrp == root)
-            .map(|(p, _)| *p),
-    );
+    let mut roots: Vec<u32> = targets.keys().copied().collect();
+    if root > 1 {
+        roots.push(root);
+        roots.extend(
+            procs
+                .iter()
+                .filter(|(_, i)| i.sid == root || i.pgrp == root)
+                .map(|(p, _)| *p),
+        );
+    }
     for p in tree(procs, &roots) {
         // Never ourselves or init, whatever /proc says.
         if p == me || p <= 1 {
@@ -344,6 +348,30 @@ mod tests {
         assert!(!i.zombie);
         let z = "43 (z) Z 1 43 43 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0";
         assert!(parse_stat(z).expect("parses").zombie);
+    }
+
+    #[test]
+    fn without_a_pane_pid_only_the_marked_processes_are_stopped() {
+        let token = format!("BOSUN_TEST_MARK={}", std::process::id());
+        let (name, value) = token.split_once('=').expect("NAME=value");
+        let mut marked = std::process::Command::new("sleep")
+            .arg("30")
+            .env(name, value)
+            .spawn()
+            .expect("sleep");
+        let mut bystander = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep");
+        let left = terminate_run(0, Some(&token), Duration::from_secs(2)).expect("/proc");
+        assert!(left.is_empty(), "{left:?}");
+        assert!(marked.wait().is_ok());
+        assert!(
+            bystander.try_wait().expect("wait").is_none(),
+            "pid 0 must not reach anything unmarked (its tree is every process)"
+        );
+        let _ = bystander.kill();
+        let _ = bystander.wait();
     }
 
     #[test]
