@@ -120,8 +120,11 @@ pub enum Command {
     /// Show the whole pipeline with the built-in scripted agent: a scratch repo, three
     /// tasks, every stage, a review rollback and approvals; exits 0 when all are done
     Demo {
-        /// Approve approval gates and answer permission prompts automatically
+        /// No console: print what happens (for scripts and CI); exits 0 when all are done
         #[arg(long)]
+        headless: bool,
+        /// With --headless: approve approval gates and answer permission prompts automatically
+        #[arg(long, requires = "headless")]
         auto_approve: bool,
         /// Keep the scratch repo, database and tmux server to inspect afterwards
         #[arg(long)]

@@ -449,3 +449,61 @@ fn j_and_k_scroll_a_long_task_detail_instead_of_changing_task() {
     );
     keys(&["q"]);
 }
+
+#[test]
+fn the_demo_is_the_console_and_reaches_done_with_a_and_y() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let demo = tmp.path().join("demo");
+    let console = Server(format!("bosun-e2e-demo-{}", std::process::id()));
+    console.start(
+        &format!(
+            "cd '{}' && XDG_CONFIG_HOME='{}' XDG_STATE_HOME='{}' exec '{BOSUN}' demo --dir '{}'",
+            tmp.path().display(),
+            tmp.path().join("xdg").display(),
+            tmp.path().join("state").display(),
+            demo.display()
+        ),
+        120,
+        40,
+    );
+    let screen = || console.screen();
+    wait(
+        Duration::from_secs(30),
+        "the demo's console",
+        || screen().contains("demo: 3 scripted agents at work"),
+        &screen,
+    );
+    let db = demo.join("bosun.db");
+    let done = || -> usize {
+        Store::open(&db)
+            .ok()
+            .and_then(|s| tasks::list(s.conn()).ok())
+            .map_or(0, |all| {
+                all.iter().filter(|t| t.state == TaskState::Done).count()
+            })
+    };
+    // The operator's part: whatever needs them is listed first; approve and answer it.
+    let start = Instant::now();
+    while done() < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(240),
+            "the demo did not finish; console shows:\n{}",
+            screen()
+        );
+        let s = screen();
+        if s.contains(" needs you") || s.contains(" need you") {
+            console.keys(&["g"]);
+            console.keys(&["a"]);
+            console.keys(&["y"]);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Quitting removes the scratch directory and the demo's tmux server.
+    console.keys(&["q"]);
+    wait(
+        Duration::from_secs(20),
+        "the demo to clean up",
+        || !demo.exists(),
+        &screen,
+    );
+}

@@ -643,7 +643,7 @@ fn a_second_daemon_refuses_while_the_first_holds_the_lease() {
 fn the_demo_runs_to_completion() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = Command::new(BOSUN)
-        .args(["demo", "--auto-approve", "--dir"])
+        .args(["demo", "--headless", "--auto-approve", "--dir"])
         .arg(dir.path().join("demo"))
         .env("XDG_STATE_HOME", dir.path().join("state"))
         .stdin(std::process::Stdio::null())

@@ -41,7 +41,9 @@ const TASKS: &[(&str, &str)] = &[
 /// Longest the demo may take before it gives up.
 const LIMIT: Duration = Duration::from_secs(600);
 
-pub(super) fn run(auto_approve: bool, keep: bool, dir: Option<PathBuf>) -> Result<()> {
+/// A scratch repository, database and config for the demo in `dir` (a new temp dir by
+/// default), its tasks created: (directory, config, database, tmux socket).
+fn setup(dir: Option<PathBuf>) -> Result<(PathBuf, Config, PathBuf, String)> {
     let dir = match dir {
         Some(d) => d,
         None => std::env::temp_dir().join(format!("bosun-demo-{}", std::process::id())),
@@ -52,7 +54,7 @@ pub(super) fn run(auto_approve: bool, keep: bool, dir: Option<PathBuf>) -> Resul
     crate::git::init_repo(&repo, "main").context("cannot create the demo repository")?;
     let config_path = dir.join("bosun.toml");
     std::fs::write(&config_path, DEMO_TOML)?;
-    let cfg = Config::from_layers(&[(config_path.as_path(), DEMO_TOML)])?;
+    let mut cfg = Config::from_layers(&[(config_path.as_path(), DEMO_TOML)])?;
     let db = dir.join("bosun.db");
     let store = Store::open(&db)?;
     let repo_s = repo.to_string_lossy().into_owned();
@@ -75,6 +77,51 @@ pub(super) fn run(auto_approve: bool, keep: bool, dir: Option<PathBuf>) -> Resul
         engine.create_task("demo", title, spec, 100)?;
     }
     let socket = format!("bosun-demo-{}", std::process::id());
+    cfg.supervisor.tmux_socket = socket.clone();
+    Ok((dir, cfg, db, socket))
+}
+
+/// `bosun demo`: the console on the scripted fleet, its supervisor in-process; the scratch
+/// directory and tmux server are removed when the console quits (unless `keep`).
+pub(super) fn console(keep: bool, dir: Option<PathBuf>, theme: Option<String>) -> Result<()> {
+    let (dir, cfg, db, socket) = setup(dir)?;
+    let theme = theme.unwrap_or_else(|| cfg.ui.theme.clone());
+    let result = crate::tui::Console {
+        cfg,
+        db: db.clone(),
+        data_dir: dir.clone(),
+        theme,
+        supervisor_error: Default::default(),
+        outcomes: Default::default(),
+        hint: Some(
+            "demo: 3 scripted agents at work. a approve · y answer yes · 4 pane · 5 log · A attach · ? keys · q quit"
+                .into(),
+        ),
+    }
+    .run();
+    if keep {
+        outln!(
+            "kept: {} (database {}), tmux -L {socket}",
+            dir.display(),
+            db.display()
+        );
+    } else {
+        if let Ok(t) = crate::tmux::Tmux::new(&socket, &dir, 200, 50)
+            && let Err(e) = t.kill_server()
+        {
+            tracing::debug!(error = %e, "demo tmux server already gone");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+pub(super) fn run(auto_approve: bool, keep: bool, dir: Option<PathBuf>) -> Result<()> {
+    let (dir, cfg, db, socket) = setup(dir)?;
+    let repo = dir.join("repo");
+    let store = Store::open(&db)?;
+    let engine = Engine::new(&cfg, &store);
+
     let mut opts = Options::new(dir.clone(), &socket);
     opts.owner = "demo".into();
     let mut sup = Supervisor::start(cfg.clone(), Store::open(&db)?, opts)?;

@@ -99,10 +99,18 @@ pub fn run(cli: Cli) -> Result<()> {
         },
         Command::Daemon { socket } => daemon::run(&ctx, socket),
         Command::Demo {
+            headless,
             auto_approve,
             keep,
             dir,
-        } => demo::run(auto_approve, keep, dir),
+        } => {
+            if headless {
+                demo::run(auto_approve, keep, dir)
+            } else {
+                let theme = ctx.theme.clone();
+                demo::console(keep, dir, theme)
+            }
+        }
         Command::Hook { run, token } => hook::run(&ctx, run, &token),
         Command::Backup { to } => {
             let store = ctx.store()?;
@@ -130,6 +138,7 @@ fn console(ctx: &Ctx) -> Result<()> {
         theme,
         supervisor_error: Default::default(),
         outcomes: Default::default(),
+        hint: None,
     }
     .run()
 }

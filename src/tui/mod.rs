@@ -72,6 +72,8 @@ pub struct Console {
     pub theme: String,
     /// Why the in-process supervisor stopped, if it did (shown in the console).
     pub supervisor_error: Arc<std::sync::Mutex<Option<String>>>,
+    /// A line shown in the status bar at start (the demo's key hints).
+    pub hint: Option<String>,
     /// Outcomes of actions running off the UI thread (answers wait for the agent's dialog),
     /// as (message, is an error), shown when they arrive.
     pub outcomes: Arc<std::sync::Mutex<Vec<(String, bool)>>>,
@@ -96,6 +98,9 @@ impl Console {
         exit_guard(Arc::clone(&stop), Arc::clone(&finished));
         let (label, supervisor) = self.start_supervisor(&store, &stop)?;
         let mut app = App::new(&self.cfg, label);
+        if let Some(h) = &self.hint {
+            app.message = Some((h.clone(), false));
+        }
         let mut terminal = ratatui::try_init().context("cannot take over the terminal")?;
         let result = self.event_loop(&mut terminal, &mut app, &store, &theme, &keymap, &stop);
         finished.store(true, Ordering::SeqCst);
