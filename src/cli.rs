@@ -243,6 +243,15 @@ pub enum TaskCommand {
         #[arg(long)]
         stage: Option<String>,
     },
+    /// Pass a blocked task's failed gate anyway ("approve anyway"): the stage counts as
+    /// passed and the task moves on; recorded as an override with your note
+    Override {
+        /// Task key
+        key: String,
+        /// Why the failure does not count (required; kept in the gate results and events)
+        #[arg(long)]
+        note: String,
+    },
     /// Cancel a task and its open job
     Cancel {
         /// Task key

@@ -704,3 +704,99 @@ fn approving_a_finished_task_says_so_in_words() {
         "{msg}"
     );
 }
+
+#[test]
+fn an_override_passes_a_blocked_review_and_is_recorded_with_its_note() {
+    let fx = Fixture::new("true");
+    fx.add_task("Pedantic reviewer");
+    for round in 1..=4 {
+        drive_to(&fx, "ET-001", "review");
+        let t = fx.task("ET-001");
+        fx.complete(&t, |f| {
+            artifact(
+                f,
+                "ET-001",
+                "12-review.md",
+                &format!("REQUEST_CHANGES\nnit {round}"),
+            )
+        });
+        if round <= 3 {
+            std::fs::remove_file(fx.repo.join("docs/work-items/ET-001/12-review.md")).expect("rm");
+        }
+    }
+    let t = fx.task("ET-001");
+    assert_eq!((t.stage.as_str(), t.state), ("review", TaskState::Blocked));
+    let out = decide(
+        &fx,
+        "ET-001",
+        Decision::Override {
+            note: "the nits are style only".into(),
+        },
+    );
+    assert!(
+        matches!(&out, Outcome::Advanced { stage, .. } if stage == "testing"),
+        "{out:?}"
+    );
+    let gate = gates::for_task(fx.store.conn(), t.id)
+        .expect("gates")
+        .into_iter()
+        .last()
+        .expect("a gate result");
+    assert_eq!(
+        (gate.kind.as_str(), gate.outcome),
+        ("override", GateOutcome::Pass)
+    );
+    assert!(
+        gate.reason.contains("the nits are style only"),
+        "{}",
+        gate.reason
+    );
+    assert!(
+        gate.reason.contains("the verdict gate had failed"),
+        "{}",
+        gate.reason
+    );
+    let e = events::recent(fx.store.conn(), Some(t.id), 50)
+        .expect("events")
+        .into_iter()
+        .find(|e| e.kind == EventKind::Overridden)
+        .expect("an overridden event");
+    assert_eq!(e.actor, "test");
+    assert!(
+        e.message.contains("the nits are style only"),
+        "{}",
+        e.message
+    );
+    // Overriding again: the task is no longer blocked.
+    let again = fx.engine().handle(Input::Decide {
+        task: "ET-001".into(),
+        decision: Decision::Override {
+            note: "again".into(),
+        },
+        by: "test".into(),
+    });
+    let err = again.expect_err("a second override").to_string();
+    assert!(err.contains("only a blocked task"), "{err}");
+}
+
+#[test]
+fn a_task_blocked_by_crashes_has_no_gate_to_override() {
+    let fx = Fixture::new("true");
+    let (task, _) = fx.add_task("Crashes");
+    for _ in 0..3 {
+        fx.fail(&task, "panic: index out of range", false);
+    }
+    let err = fx
+        .engine()
+        .handle(Input::Decide {
+            task: "ET-001".into(),
+            decision: Decision::Override {
+                note: "ship it".into(),
+            },
+            by: "test".into(),
+        })
+        .expect_err("no failed gate")
+        .to_string();
+    assert!(err.contains("no gate failed there"), "{err}");
+    assert!(err.contains("resume it instead"), "{err}");
+}

@@ -31,6 +31,12 @@ pub(super) fn run(ctx: &Ctx, cmd: TaskCommand) -> Result<()> {
         TaskCommand::Resume { key, note, stage } => {
             super::decide::decide(ctx, &key, Decision::Resume { note, stage })
         }
+        TaskCommand::Override { key, note } => {
+            if note.trim().is_empty() {
+                anyhow::bail!("an override needs a note saying why the failure does not count");
+            }
+            super::decide::decide(ctx, &key, Decision::Override { note })
+        }
         TaskCommand::Cancel { key } => super::decide::decide(ctx, &key, Decision::Cancel),
     }
 }

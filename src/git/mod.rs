@@ -5,6 +5,7 @@
 //! `GIT_OPTIONAL_LOCKS=0` (a status poll must not take the index lock an agent's own git
 //! needs), checks the exit status and puts git's stderr into the error.
 
+pub mod diff;
 mod error;
 
 use std::ffi::{OsStr, OsString};

@@ -101,6 +101,13 @@ pub enum Decision {
         /// Stage to resume at; default the task's current stage.
         stage: Option<String>,
     },
+    /// Pass a blocked task's failed gate anyway: the stage counts as passed and the task
+    /// moves to the next stage (or done). Recorded as an `override` gate result and an
+    /// `overridden` event carrying the note and the failure it overrode.
+    Override {
+        /// Why the failure does not count; required.
+        note: String,
+    },
     /// Cancel the task and its open job.
     Cancel,
 }
@@ -641,6 +648,7 @@ impl<'a> Engine<'a> {
                     Ok(Outcome::Retried { job: job.id })
                 })
             }
+            Decision::Override { note } => self.override_gate(&task, &note, by),
             Decision::Cancel => {
                 if matches!(task.state, TaskState::Done | TaskState::Cancelled) {
                     return Err(
@@ -674,6 +682,77 @@ impl<'a> Engine<'a> {
                 })
             }
         }
+    }
+
+    /// [`Decision::Override`]: only a blocked task whose current stage has a failed gate (or
+    /// a fired branch) can be overridden; the stage then passes as if every gate had.
+    fn override_gate(&self, task: &Task, note: &str, by: &str) -> Result<Outcome> {
+        if task.state != TaskState::Blocked {
+            return Err(self.refused(
+                task,
+                format!(
+                    "{} is {} at {}; only a blocked task's failed gate can be overridden",
+                    task.key, task.state, task.stage
+                ),
+            ));
+        }
+        let here = self.stage_index(task)?;
+        // The gates that judged the stage's latest run: an older failure at this stage was
+        // already acted on, and a run that crashed was judged by no gate.
+        let conn = self.store.conn();
+        let latest = runs::for_task(conn, task.id)?
+            .into_iter()
+            .rev()
+            .find(|r| r.stage == task.stage);
+        let failed = store::gates::for_task(conn, task.id)?
+            .into_iter()
+            .rev()
+            .filter(|g| {
+                g.stage == task.stage && latest.as_ref().is_some_and(|r| g.run_id == Some(r.id))
+            })
+            .find(|g| g.outcome == GateOutcome::Fail || g.kind == "branch");
+        let Some(failed) = failed else {
+            return Err(self.refused(
+                task,
+                format!(
+                    "{} is blocked at {} but no gate failed there ({}); resume it instead",
+                    task.key,
+                    task.stage,
+                    task.state_reason
+                        .as_deref()
+                        .map_or("no reason recorded", first_line)
+                ),
+            ));
+        };
+        let now = self.now();
+        self.store.write(|tx| {
+            self.guard(tx, task, by)?;
+            let reason = format!(
+                "overridden by the operator: {note} (the {} gate had failed: {})",
+                failed.kind,
+                first_line(&failed.reason)
+            );
+            self.event(
+                tx,
+                EventKind::Overridden,
+                task,
+                failed.run_id,
+                by,
+                format!("{}: {reason}", task.key),
+                now,
+            )?;
+            let eval = Evaluation {
+                checks: vec![Check {
+                    index: failed.gate_index,
+                    kind: "override",
+                    outcome: GateOutcome::Pass,
+                    reason,
+                    output: None,
+                }],
+                verdict: Verdict::Passed,
+            };
+            self.apply(tx, task, here, failed.run_id, eval, now)
+        })
     }
 
     /// Records a failed or lost run: ends it, spends an attempt of the failure's budget and

@@ -27,6 +27,8 @@ text_enum! {
         Approved = "approved",
         /// The operator rejected.
         Rejected = "rejected",
+        /// The operator passed a failed gate anyway (override, with a note).
+        Overridden = "overridden",
         /// The task went back to an earlier stage.
         RolledBack = "rolled_back",
         /// The stage is run again.
