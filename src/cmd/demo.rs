@@ -92,9 +92,8 @@ pub(super) fn console(keep: bool, dir: Option<PathBuf>, theme: Option<String>) -
         data_dir: dir.clone(),
         theme,
         supervisor_error: Default::default(),
-        outcomes: Default::default(),
         hint: Some(
-            "demo: 3 scripted agents at work. a approve · y answer yes · 4 pane · 5 log · A attach · ? keys · q quit"
+            "demo: 3 scripted agents at work. a approve · y answer yes · v artifact · d diff · 4 pane · A attach · ? keys · q quit"
                 .into(),
         ),
     }

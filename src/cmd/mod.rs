@@ -137,7 +137,6 @@ fn console(ctx: &Ctx) -> Result<()> {
         data_dir: ctx.data_dir(),
         theme,
         supervisor_error: Default::default(),
-        outcomes: Default::default(),
         hint: None,
     }
     .run()

@@ -24,8 +24,17 @@ const BUILTIN: &str = include_str!("keymap.toml");
 /// File name of the user keymap in the config directory.
 pub const USER_FILE: &str = "keymap.toml";
 
-/// The views a `view = "…"` entry may name.
-pub const VIEWS: &[&str] = &["board", "queue", "task", "pane", "log", "events"];
+/// The views a `view = "…"` entry may name, then the modal layers: an entry for `input`
+/// (typing into a field), `confirm` (a y/n question) or `help` (the overlay) applies only
+/// while that layer is open, and a layer never falls back to the keys without a view (in a
+/// text field, `q` is a letter).
+pub const VIEWS: &[&str] = &[
+    "board", "queue", "task", "pane", "log", "events", "artifact", "diff", "input", "confirm",
+    "help",
+];
+
+/// The modal layers among [`VIEWS`].
+pub const LAYERS: &[&str] = &["input", "confirm", "help"];
 
 /// Declares the actions once: the enum, [`Action::ALL`] and [`Action::name`].
 macro_rules! actions {
@@ -65,6 +74,10 @@ actions! {
     Top = "top",
     /// Go to the last row.
     Bottom = "bottom",
+    /// The board: the stage column to the left.
+    Left = "left",
+    /// The board: the stage column to the right.
+    Right = "right",
     /// Open the selected item.
     Open = "open",
     /// Go back, close an overlay or clear a filter.
@@ -85,10 +98,16 @@ actions! {
     ViewLog = "view_log",
     /// The Events view.
     ViewEvents = "view_events",
+    /// The Artifact view: what awaits judgement.
+    ViewArtifact = "view_artifact",
+    /// The Diff view: what the task's branch changed.
+    ViewDiff = "view_diff",
     /// Approve the selected gate.
     Approve = "approve",
     /// Reject the selected gate.
     Reject = "reject",
+    /// Pass a blocked task's failed gate anyway, with a note.
+    Override = "override",
     /// Answer yes to the agent's prompt.
     AnswerYes = "answer_yes",
     /// Answer no to the agent's prompt.
@@ -117,9 +136,50 @@ actions! {
     Help = "help",
     /// Quit the console.
     Quit = "quit",
+    /// The input layer: submit the text.
+    Submit = "submit",
+    /// The input layer: delete the last character.
+    DeleteChar = "delete_char",
+    /// The confirm layer: yes, do it.
+    ConfirmYes = "confirm_yes",
+    /// The confirm layer: no.
+    ConfirmNo = "confirm_no",
 }
 
 impl Action {
+    /// A word or two for the footer's key hints ("a approve").
+    pub fn hint(self) -> &'static str {
+        match self {
+            Action::Approve => "approve",
+            Action::Reject => "reject",
+            Action::Override => "override",
+            Action::AnswerYes => "yes",
+            Action::AnswerNo => "no",
+            Action::SendText => "send",
+            Action::Attach => "attach",
+            Action::ViewArtifact => "artifact",
+            Action::ViewDiff => "diff",
+            Action::ViewPane => "pane",
+            Action::ViewLog => "log",
+            Action::Left | Action::Right => "columns",
+            Action::Open => "open",
+            Action::Back => "back",
+            Action::Help => "help",
+            Action::Quit => "quit",
+            Action::Search => "search",
+            Action::SearchNext => "next",
+            Action::Follow => "follow",
+            Action::Submit => "submit",
+            Action::DeleteChar => "delete",
+            Action::ConfirmYes => "yes",
+            Action::ConfirmNo => "no",
+            Action::PageUp | Action::PageDown => "scroll",
+            Action::Filter => "filter",
+            Action::NewTask => "new task",
+            other => other.name(),
+        }
+    }
+
     /// The action named `name` (snake_case, as in keymap files), if any.
     pub fn from_name(name: &str) -> Option<Action> {
         Action::ALL.iter().copied().find(|a| a.name() == name)
@@ -415,6 +475,21 @@ impl Keymap {
             .collect()
     }
 
+    /// The footer's hints for a view or layer: each of `actions` that has a key there, as
+    /// (first key, [`Action::hint`]), in the order given.
+    pub fn hints(&self, view: &str, actions: &[Action]) -> Vec<(String, &'static str)> {
+        actions
+            .iter()
+            .filter_map(|a| {
+                // A letter says more than a view number, and a short name fits better.
+                self.keys_for(*a, view)
+                    .into_iter()
+                    .min_by_key(|k| (k.chars().all(|c| c.is_ascii_digit()), k.len()))
+                    .map(|k| (k, a.hint()))
+            })
+            .collect()
+    }
+
     fn lookup(&self, chord: Chord, view: &str) -> Option<Action> {
         let find = |v: Option<&str>| {
             self.bindings
@@ -423,6 +498,7 @@ impl Keymap {
         };
         match find(Some(view)) {
             Some(b) => b.action,
+            None if LAYERS.contains(&view) => None,
             None => find(None).and_then(|b| b.action),
         }
     }
@@ -597,16 +673,23 @@ mod tests {
     fn builtin_descriptions_are_consistent_per_action() {
         let map = Keymap::builtin().unwrap();
         for a in Action::ALL {
-            let descs: Vec<&str> = map
-                .bindings
-                .iter()
-                .filter(|b| b.action == Some(*a))
-                .map(|b| b.desc.as_str())
-                .collect();
-            assert!(
-                descs.windows(2).all(|w| w[0] == w[1]),
-                "{a}: differing descriptions {descs:?}"
-            );
+            // Within the views, and within each modal layer ("back" closes the help there).
+            for layer in [None].into_iter().chain(LAYERS.iter().map(Some)) {
+                let descs: Vec<&str> = map
+                    .bindings
+                    .iter()
+                    .filter(|b| b.action == Some(*a))
+                    .filter(|b| {
+                        let in_layer = b.view.as_deref().filter(|v| LAYERS.contains(v));
+                        in_layer == layer.copied()
+                    })
+                    .map(|b| b.desc.as_str())
+                    .collect();
+                assert!(
+                    descs.windows(2).all(|w| w[0] == w[1]),
+                    "{a}: differing descriptions {descs:?}"
+                );
+            }
         }
     }
 }

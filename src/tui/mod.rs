@@ -1,17 +1,26 @@
 //! The operator's console: `bosun` with no subcommand.
 //!
-//! The console always reads its state from SQLite (change detection with `PRAGMA
-//! data_version` every 100 ms) and writes the operator's decisions through the pipeline
-//! engine, so it works the same whether the supervisor runs in-process (a thread started
-//! here, when no daemon holds the lease) or in a `bosun daemon` (then the console is a
-//! client). Quitting never stops agents. Answers and text go straight to the agent's pane
-//! on bosun's tmux server. Rendering ([`view::draw`]) is a pure function of [`state::App`].
+//! State → update → effect, on tokio (the shape of television and gitui): [`state::App`] is
+//! the state, [`update::update`] the pure decision function, [`effect::Runner`] runs what it
+//! asks for off the UI thread, and [`view::draw`] renders the state. One `tokio::select!`
+//! loop takes crossterm's `EventStream`, the runner's results (snapshots from the loader,
+//! which watches `PRAGMA data_version`; log bytes; outcomes), a one-second clock and the
+//! stop flag, and draws at most once per frame, only when something changed.
+//!
+//! The console always reads its state from SQLite and writes the operator's decisions
+//! through the pipeline engine, so it works the same whether the supervisor runs in-process
+//! (a thread started here, when no daemon holds the lease) or in a `bosun daemon` (then the
+//! console is a client). Quitting never stops agents. Answers, text and attach go to the
+//! run's own tmux server.
 
+pub mod effect;
 pub mod keymap;
+pub mod load;
 pub mod sanitize;
 pub mod state;
 pub mod tail;
 pub mod theme;
+pub mod update;
 pub mod view;
 
 use std::path::PathBuf;
@@ -20,21 +29,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures_util::StreamExt;
 
 use crate::config::Config;
-use crate::pipeline::{Decision, Engine, Input};
-use crate::queue::Queue;
-use crate::store::jobs::JobStatus;
-use crate::store::{Store, lease, now_ms, projects};
-use crate::supervisor::{Options, Supervisor, control};
+use crate::store::{Store, lease, now_ms};
+use crate::supervisor::{Options, Supervisor};
 use crate::tmux::Tmux;
-use keymap::{Action, Keymap};
-use state::{App, Confirm, Mode, Prompt, View};
+use keymap::Keymap;
+use state::App;
 use theme::Theme;
+use update::{Effect, Msg, update};
 
-/// How often the database is checked for changes.
-const POLL: Duration = Duration::from_millis(100);
+/// Shortest time between two frames: ~60 per second at most.
+const FRAME: Duration = Duration::from_millis(16);
 
 /// After SIGTERM or SIGHUP, the loop must end within this long or the process exits.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
@@ -74,9 +82,6 @@ pub struct Console {
     pub supervisor_error: Arc<std::sync::Mutex<Option<String>>>,
     /// A line shown in the status bar at start (the demo's key hints).
     pub hint: Option<String>,
-    /// Outcomes of actions running off the UI thread (answers wait for the agent's dialog),
-    /// as (message, is an error), shown when they arrive.
-    pub outcomes: Arc<std::sync::Mutex<Vec<(String, bool)>>>,
 }
 
 impl Console {
@@ -101,8 +106,21 @@ impl Console {
         if let Some(h) = &self.hint {
             app.message = Some((h.clone(), false));
         }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .context("cannot start the console's runtime")?;
         let mut terminal = ratatui::try_init().context("cannot take over the terminal")?;
-        let result = self.event_loop(&mut terminal, &mut app, &store, &theme, &keymap, &stop);
+        let result = runtime.block_on(self.event_loop(
+            &mut terminal,
+            &mut app,
+            store,
+            &theme,
+            &keymap,
+            &stop,
+        ));
+        // Answers still waiting for a dialog are dropped with their threads' results.
+        runtime.shutdown_timeout(Duration::from_millis(500));
         finished.store(true, Ordering::SeqCst);
         ratatui::restore();
         stop.store(true, Ordering::SeqCst);
@@ -148,477 +166,109 @@ impl Console {
         Ok(("in-process supervisor".into(), Some(handle)))
     }
 
-    fn event_loop(
+    /// The event loop: until quit, SIGTERM/SIGHUP or a lost terminal.
+    async fn event_loop(
         &self,
         terminal: &mut ratatui::DefaultTerminal,
         app: &mut App,
-        store: &Store,
+        store: Store,
         theme: &Theme,
         keymap: &Keymap,
         stop: &AtomicBool,
     ) -> Result<()> {
-        let queue = Queue::new(&self.cfg);
-        app.refresh(store, &queue)?;
-        let mut version = store.data_version()?;
-        let mut dirty = true;
-        let mut next_poll = Instant::now() + POLL;
-        let mut next_second = Instant::now() + Duration::from_secs(1);
-        let mut next_reload = Instant::now();
-        while !stop.load(Ordering::SeqCst) {
-            if dirty {
-                terminal.draw(|f| view::draw(f, app, theme, keymap))?;
-                dirty = false;
-            }
-            let wait = next_poll.saturating_duration_since(Instant::now());
-            if event::poll(wait)? {
-                match event::read()? {
-                    Event::Key(k) if k.kind == KeyEventKind::Press => {
-                        let before = store.data_version()?;
-                        if self.key(terminal, app, store, keymap, k)? {
-                            return Ok(());
-                        }
-                        // Our own writes do not move data_version for this connection.
-                        if store.data_version()? == before {
-                            app.refresh(store, &queue)?;
-                        }
-                        dirty = true;
-                    }
-                    Event::Resize(..) => dirty = true,
-                    _ => {}
-                }
-            }
-            let now = Instant::now();
-            if now >= next_poll {
-                next_poll = now + POLL;
-                let v = store.data_version()?;
-                if v != version && now >= next_reload {
-                    version = v;
-                    let t = Instant::now();
-                    app.refresh(store, &queue)?;
-                    // A busy supervisor commits many times a second; on a large database
-                    // reloads are throttled to a quarter of the time (at most 25 % CPU).
-                    next_reload = now + t.elapsed() * 4;
-                    dirty = true;
-                }
-                if let Some(m) = self.outcomes.lock().ok().and_then(|mut o| o.pop()) {
-                    app.message = Some(m);
-                    dirty = true;
-                }
-                if let Some(e) = self.supervisor_error.lock().ok().and_then(|mut s| s.take()) {
-                    app.mode_label = "no supervisor running".into();
-                    app.message = Some((format!("the supervisor stopped: {e}"), true));
-                    dirty = true;
-                }
-                if let Some(t) = app.tail.as_mut()
-                    && t.poll()
-                    && matches!(app.view, View::Pane | View::Log)
-                {
-                    dirty = true;
-                }
-            }
-            if now >= next_second {
-                // Elapsed times on screen move once a second.
-                next_second = now + Duration::from_secs(1);
-                if matches!(app.view, View::Queue | View::Task | View::Events) {
-                    app.now = now_ms();
-                    dirty = true;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Handles one key; true to quit.
-    fn key(
-        &self,
-        terminal: &mut ratatui::DefaultTerminal,
-        app: &mut App,
-        store: &Store,
-        keymap: &Keymap,
-        k: KeyEvent,
-    ) -> Result<bool> {
-        if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
-            return Ok(true);
-        }
-        match app.mode.clone() {
-            Mode::Help => {
-                if matches!(
-                    k.code,
-                    KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q')
-                ) {
-                    app.mode = Mode::Normal;
-                }
-                Ok(false)
-            }
-            Mode::Confirm(c) => {
-                app.mode = Mode::Normal;
-                if matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
-                    self.confirmed(app, store, &c);
-                } else {
-                    app.message = Some(("not done".into(), false));
-                }
-                Ok(false)
-            }
-            Mode::Input { prompt, mut text } => {
-                match k.code {
-                    KeyCode::Esc => app.mode = Mode::Normal,
-                    KeyCode::Enter => {
-                        app.mode = Mode::Normal;
-                        self.submit(app, store, &prompt, text);
-                    }
-                    KeyCode::Backspace => {
-                        text.pop();
-                        if prompt == Prompt::Filter {
-                            app.filter = text.clone();
-                        }
-                        app.mode = Mode::Input { prompt, text };
-                    }
-                    KeyCode::Char(c) => {
-                        text.push(c);
-                        if prompt == Prompt::Filter {
-                            app.filter = text.clone();
-                            app.selected = 0;
-                        }
-                        app.mode = Mode::Input { prompt, text };
-                    }
-                    _ => {}
-                }
-                Ok(false)
-            }
-            Mode::Normal => {
-                let Some(action) = keymap.action(&k, app.view.name()) else {
-                    return Ok(false);
-                };
-                self.act(terminal, app, store, action)
-            }
-        }
-    }
-
-    fn act(
-        &self,
-        terminal: &mut ratatui::DefaultTerminal,
-        app: &mut App,
-        store: &Store,
-        action: Action,
-    ) -> Result<bool> {
-        let page = 10;
-        // The task view scrolls its detail; the board and pane views move the selection.
-        let list_view = matches!(app.view, View::Board | View::Pane);
-        match action {
-            Action::Quit => return Ok(true),
-            Action::Help => app.mode = Mode::Help,
-            Action::Up
-            | Action::Down
-            | Action::PageUp
-            | Action::PageDown
-            | Action::Top
-            | Action::Bottom => {
-                let delta: isize = match action {
-                    Action::Up => -1,
-                    Action::Down => 1,
-                    Action::PageUp => -page,
-                    Action::PageDown => page,
-                    Action::Top => -isize::MAX / 2,
-                    _ => isize::MAX / 2,
-                };
-                if list_view {
-                    app.move_selection(delta);
-                    app.scroll = 0;
-                    app.detail = Default::default();
-                    app.refresh(store, &Queue::new(&self.cfg))?;
-                } else {
-                    // Log and Events scroll from the end: "up" goes back in time.
-                    let s = app.scroll as isize
-                        + if matches!(app.view, View::Queue | View::Task) {
-                            delta
-                        } else {
-                            -delta
-                        };
-                    app.scroll = s.max(0) as usize;
-                    if app.view == View::Log {
-                        app.follow = app.scroll == 0;
-                    }
-                }
-            }
-            Action::Open => match app.view {
-                View::Board => show(app, View::Task),
-                View::Events => {
-                    app.events_for_task = !app.events_for_task;
-                    app.refresh(store, &Queue::new(&self.cfg))?;
-                }
-                _ => {}
-            },
-            Action::Back => {
-                app.view = View::Board;
-                app.scroll = 0;
-            }
-            Action::NextView | Action::PrevView => {
-                app.view = app.view.cycle(action == Action::PrevView);
-                app.scroll = 0;
-            }
-            Action::ViewBoard => show(app, View::Board),
-            Action::ViewQueue => show(app, View::Queue),
-            Action::ViewTask => show(app, View::Task),
-            Action::ViewPane => show(app, View::Pane),
-            Action::ViewLog => show(app, View::Log),
-            Action::ViewEvents => show(app, View::Events),
-            Action::Approve => self.decide(app, store, Decision::Approve { note: None }),
-            Action::Reject => self.input(app, Prompt::Reject),
-            Action::AnswerYes | Action::AnswerNo => self.answer(app, action == Action::AnswerYes),
-            Action::SendText => self.input(app, Prompt::Send),
-            Action::Attach => self.attach(terminal, app)?,
-            Action::Cancel => match app
-                .detail
-                .jobs
-                .iter()
-                .find(|j| matches!(j.status, JobStatus::Queued | JobStatus::Running))
-            {
-                Some(j) => app.mode = Mode::Confirm(Confirm::CancelJob(j.id)),
-                None => {
-                    app.message = Some((
-                        "the selected task has no queued or running job".into(),
-                        true,
-                    ))
-                }
-            },
-            Action::Retry => match app
-                .detail
-                .jobs
-                .iter()
-                .find(|j| matches!(j.status, JobStatus::Failed | JobStatus::Cancelled))
-            {
-                Some(j) => app.mode = Mode::Confirm(Confirm::RetryJob(j.id)),
-                None => {
-                    app.message =
-                        Some(("the selected task has no failed job to retry".into(), true))
-                }
-            },
-            Action::NewTask => {
-                app.mode = Mode::Input {
-                    prompt: Prompt::NewTask,
-                    text: String::new(),
-                }
-            }
-            Action::Filter => {
-                app.mode = Mode::Input {
-                    prompt: Prompt::Filter,
-                    text: app.filter.clone(),
-                };
-            }
-            Action::Search => {
-                app.mode = Mode::Input {
-                    prompt: Prompt::Search,
-                    text: app.search.clone(),
-                };
-            }
-            Action::SearchNext | Action::SearchPrev => {
-                let hits = app.search_hits();
-                if let Some(t) = &app.tail
-                    && !hits.is_empty()
-                {
-                    let total = t.lines.len();
-                    let current = total.saturating_sub(app.scroll + 1);
-                    let next = if action == Action::SearchNext {
-                        hits.iter()
-                            .copied()
-                            .find(|h| *h > current)
-                            .unwrap_or(hits[0])
-                    } else {
-                        hits.iter()
-                            .rev()
-                            .copied()
-                            .find(|h| *h < current)
-                            .unwrap_or(hits[hits.len() - 1])
-                    };
-                    app.scroll = total.saturating_sub(next + 1);
-                    app.follow = false;
-                }
-            }
-            Action::Follow => {
-                app.follow = !app.follow;
-                if app.follow {
-                    app.scroll = 0;
-                }
-            }
-        }
-        Ok(false)
-    }
-
-    fn input(&self, app: &mut App, prompt: Prompt) {
-        if app.selected_task().is_none() {
-            app.message = Some(("no task selected".into(), true));
-            return;
-        }
-        app.mode = Mode::Input {
-            prompt,
-            text: String::new(),
-        };
-    }
-
-    fn decide(&self, app: &mut App, store: &Store, decision: Decision) {
-        let Some(key) = app.selected_task().map(|t| t.key.clone()) else {
-            app.message = Some(("no task selected".into(), true));
-            return;
-        };
-        let engine = Engine::new(&self.cfg, store);
-        app.message = Some(
-            match engine.handle(Input::Decide {
-                task: key.clone(),
-                decision,
-                by: "console".into(),
-            }) {
-                Ok(o) => (format!("{key}: {}", o.describe()), false),
-                Err(e) => (format!("{key}: {e}"), true),
-            },
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut runner = effect::Runner::new(
+            self.cfg.clone(),
+            self.db.clone(),
+            self.data_dir.clone(),
+            store,
+            app.want(),
+            tx,
         );
-    }
-
-    fn submit(&self, app: &mut App, store: &Store, prompt: &Prompt, text: String) {
-        match prompt {
-            Prompt::Reject if text.trim().is_empty() => {
-                app.message = Some(("a rejection needs a note".into(), true));
+        let mut events = EventStream::new();
+        let mut clock = tokio::time::interval(Duration::from_secs(1));
+        let mut watch = tokio::time::interval(effect::POLL);
+        let mut dirty = true;
+        let mut last_frame = Instant::now() - FRAME;
+        loop {
+            if dirty {
+                let due = last_frame + FRAME;
+                if Instant::now() >= due {
+                    terminal.draw(|f| view::draw(f, app, theme, keymap))?;
+                    last_frame = Instant::now();
+                    dirty = false;
+                }
             }
-            Prompt::Reject => self.decide(app, store, Decision::Reject { note: text }),
-            Prompt::Send => self.send(app, store, &text),
-            Prompt::Filter => app.filter = text,
-            Prompt::Search => {
-                app.search = text;
-                self.act_search(app);
-            }
-            Prompt::NewTask if text.trim().is_empty() => {
-                app.message = Some(("a task needs a title".into(), true));
-            }
-            Prompt::NewTask => {
-                let project = projects::list(store.conn())
-                    .ok()
-                    .and_then(|p| p.into_iter().next())
-                    .map(|p| p.name);
-                app.message = Some(match project {
-                    None => (
-                        "no project: add one with `bosun project add PATH`".into(),
-                        true,
-                    ),
-                    Some(p) => {
-                        match Engine::new(&self.cfg, store).create_task(&p, text.trim(), "", 100) {
-                            Ok((t, _)) => (format!("{} created in {p}", t.key), false),
-                            Err(e) => (e.to_string(), true),
-                        }
+            let next_frame = tokio::time::Instant::from_std(last_frame + FRAME);
+            let msg = tokio::select! {
+                ev = events.next() => match ev {
+                    Some(Ok(Event::Key(k))) if k.kind == KeyEventKind::Press => Msg::Key(k),
+                    Some(Ok(Event::Resize(..))) => Msg::Resize,
+                    Some(Ok(_)) => continue,
+                    // The terminal is gone.
+                    Some(Err(_)) | None => return Ok(()),
+                },
+                Some(msg) = rx.recv() => msg,
+                _ = clock.tick() => Msg::Tick { now: now_ms() },
+                _ = watch.tick() => {
+                    if stop.load(Ordering::SeqCst) {
+                        return Ok(());
                     }
-                });
+                    match self.supervisor_error.lock().ok().and_then(|mut s| s.take()) {
+                        Some(e) => Msg::SupervisorStopped(e),
+                        None => continue,
+                    }
+                }
+                _ = tokio::time::sleep_until(next_frame), if dirty => continue,
+            };
+            dirty = true;
+            for effect in update(app, keymap, msg) {
+                match effect {
+                    Effect::Quit => return Ok(()),
+                    Effect::Attach { pane, socket } => {
+                        // The event stream reads the terminal; tmux must have it alone.
+                        drop(events);
+                        let outcome = self.attach(terminal, &pane, socket.as_deref()).await;
+                        events = EventStream::new();
+                        let (text, error) = outcome?;
+                        update(app, keymap, Msg::Done { text, error });
+                    }
+                    other => runner.run(other),
+                }
             }
         }
     }
 
-    fn act_search(&self, app: &mut App) {
-        let hits = app.search_hits();
-        app.message = Some((
-            format!("{} lines match “{}”", hits.len(), app.search),
-            false,
-        ));
-        if let (Some(t), Some(last)) = (&app.tail, hits.last()) {
-            app.scroll = t.lines.len().saturating_sub(last + 1);
-            app.follow = false;
-        }
-    }
-
-    fn confirmed(&self, app: &mut App, store: &Store, c: &Confirm) {
-        let engine = Engine::new(&self.cfg, store);
-        app.message = Some(match c {
-            Confirm::CancelJob(j) => match engine.cancel_job(*j) {
-                Ok(_) => (format!("job #{j} cancelled"), false),
-                Err(e) => (e.to_string(), true),
-            },
-            Confirm::RetryJob(j) => match engine.retry_job(*j, None) {
-                Ok(_) => (format!("job #{j} queued again"), false),
-                Err(e) => (e.to_string(), true),
-            },
-        });
-    }
-
-    /// The tmux server `socket` (a run's own), else the config's.
-    fn tmux(&self, socket: Option<&str>) -> Result<Tmux> {
-        Ok(Tmux::new(
+    /// Suspends the console, attaches the real terminal to the agent's pane on the run's own
+    /// tmux server, and takes the terminal back when the operator detaches. Returns the
+    /// sentence for the status line.
+    async fn attach(
+        &self,
+        terminal: &mut ratatui::DefaultTerminal,
+        pane: &str,
+        socket: Option<&str>,
+    ) -> Result<(String, bool)> {
+        let tmux = Tmux::new(
             socket.unwrap_or(&self.cfg.supervisor.tmux_socket),
             &self.data_dir,
             200,
             50,
-        )?)
-    }
-
-    /// The selected task's live run: (pane, its tmux socket).
-    fn live_pane(&self, app: &App) -> Option<(String, Option<String>)> {
-        let run = app.selected_run()?;
-        if run.ended_at.is_some() {
-            return None;
-        }
-        Some((run.pane_id.clone()?, run.socket.clone()))
-    }
-
-    /// Answers the selected task's agent on a thread of its own: the answer waits for the
-    /// agent's dialog and confirms it went away, which takes up to seconds.
-    fn answer(&self, app: &mut App, yes: bool) {
-        let Some(key) = app.selected_task().map(|t| t.key.clone()) else {
-            return;
-        };
-        let word = if yes { "yes" } else { "no" };
-        app.message = Some((format!("answering {key} {word}…"), false));
-        let (cfg, data_dir, db) = (self.cfg.clone(), self.data_dir.clone(), self.db.clone());
-        let outcomes = Arc::clone(&self.outcomes);
-        std::thread::spawn(move || {
-            let result = Store::open(&db)
-                .map_err(control::ControlError::from)
-                .and_then(|store| control::answer(&cfg, &data_dir, &store, &key, yes, "console"));
-            let outcome = match result {
-                Ok(()) => (format!("{key}: answered {word}"), false),
-                // One line: the status bar has one.
-                Err(e) => (e.to_string().lines().collect::<Vec<_>>().join(" │ "), true),
-            };
-            if let Ok(mut o) = outcomes.lock() {
-                o.push(outcome);
-            }
-        });
-    }
-
-    fn send(&self, app: &mut App, store: &Store, text: &str) {
-        let Some(key) = app.selected_task().map(|t| t.key.clone()) else {
-            return;
-        };
-        app.message = Some(
-            match control::send_text(&self.cfg, &self.data_dir, store, &key, text) {
-                Ok(()) => ("sent".into(), false),
-                Err(e) => (format!("cannot send: {e}"), true),
-            },
-        );
-    }
-
-    /// Suspends the console, attaches the real terminal to the agent's pane, and comes back
-    /// when the operator detaches.
-    fn attach(&self, terminal: &mut ratatui::DefaultTerminal, app: &mut App) -> Result<()> {
-        let Some((pane, socket)) = self.live_pane(app) else {
-            app.message = Some(("the selected task has no running agent".into(), true));
-            return Ok(());
-        };
-        let argv = self.tmux(socket.as_deref())?.attach_argv(&pane);
+        )?;
+        let argv = tmux.attach_argv(pane);
         ratatui::restore();
-        let status = std::process::Command::new(&argv[0])
-            .args(&argv[1..])
-            .status();
+        let status = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(&argv[0])
+                .args(&argv[1..])
+                .status()
+        })
+        .await;
         *terminal = ratatui::try_init().context("cannot take the terminal back")?;
         terminal.clear()?;
-        app.message = Some(match status {
-            Ok(s) if s.success() => ("back from the agent's pane".into(), false),
-            Ok(s) => (format!("tmux attach ended with {s}"), true),
-            Err(e) => (format!("cannot run tmux attach: {e}"), true),
-        });
-        Ok(())
-    }
-}
-
-/// Switches to `view`, scrolled to its start (each view's scroll means something else).
-fn show(app: &mut App, view: View) {
-    if app.view != view {
-        app.view = view;
-        app.scroll = 0;
-        app.follow = true;
+        Ok(match status {
+            Ok(Ok(s)) if s.success() => ("back from the agent's pane".into(), false),
+            Ok(Ok(s)) => (format!("tmux attach ended with {s}"), true),
+            Ok(Err(e)) => (format!("cannot run tmux attach: {e}"), true),
+            Err(e) => (format!("tmux attach did not finish: {e}"), true),
+        })
     }
 }

@@ -1,19 +1,19 @@
-//! The console's state: a snapshot of the database plus what the operator is doing. Loading
-//! reads SQLite only; rendering (`view`) is a pure function of this state.
+//! The console's state: the latest database snapshot ([`Snapshot`], loaded off the UI
+//! thread by `load`) plus what the operator is doing. [`super::update::update`] is the only
+//! writer; rendering (`view`) is a pure function of this state.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 pub use super::tail::Tail;
 
 use crate::config::Config;
-use crate::queue::{Queue, QueueStatus};
-use crate::store::events::{self, Event};
-use crate::store::gates::{self, GateResult};
-use crate::store::jobs::{self, Job};
+use crate::queue::QueueStatus;
+use crate::store::events::Event;
+use crate::store::gates::GateResult;
+use crate::store::jobs::Job;
+use crate::store::now_ms;
 use crate::store::runs::{self, Run};
-use crate::store::tasks::{self, Task};
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::tasks::Task;
 
 /// The views, in Tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,17 +30,24 @@ pub enum View {
     Log,
     /// The activity feed.
     Events,
+    /// What awaits the operator's judgement: the stage's artifacts, the report that failed a
+    /// gate, the feedback the next run gets.
+    Artifact,
+    /// What the task's branch changed against its base.
+    Diff,
 }
 
 impl View {
     /// Every view in Tab order.
-    pub const ALL: [View; 6] = [
+    pub const ALL: [View; 8] = [
         View::Board,
         View::Queue,
         View::Task,
         View::Pane,
         View::Log,
         View::Events,
+        View::Artifact,
+        View::Diff,
     ];
 
     /// Lower-case name, as used by keymap `view = "…"` entries.
@@ -52,6 +59,8 @@ impl View {
             View::Pane => "pane",
             View::Log => "log",
             View::Events => "events",
+            View::Artifact => "artifact",
+            View::Diff => "diff",
         }
     }
 
@@ -84,6 +93,8 @@ impl TaskRow {
 /// The selected task in depth (the Task view).
 #[derive(Debug, Clone, Default)]
 pub struct Detail {
+    /// The task this detail is about (`None`: nothing selected).
+    pub task_id: Option<i64>,
     /// Gate results, oldest first.
     pub gates: Vec<GateResult>,
     /// Runs, oldest first.
@@ -107,6 +118,8 @@ pub enum Prompt {
     Search,
     /// Title of a new task.
     NewTask,
+    /// The note of a gate override ("approve anyway").
+    Override,
 }
 
 /// A destructive action waiting for y/n.
@@ -137,6 +150,54 @@ pub enum Mode {
 }
 
 /// The whole console state.
+/// One snapshot of the database for the console, loaded off the UI thread.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Board rows: needing the operator first, then by priority and id.
+    pub rows: Vec<TaskRow>,
+    /// Queue snapshot.
+    pub queue: Option<QueueStatus>,
+    /// The detail of the task the load was asked about ([`Want::selected`]).
+    pub detail: Detail,
+    /// Recent events, oldest first (all tasks, or the selected one's).
+    pub events: Vec<Event>,
+    /// When it was read, ms since the epoch.
+    pub now: i64,
+}
+
+/// What a load is asked to read besides the board: the selected task and the events filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Want {
+    /// The selected task's key.
+    pub selected: Option<String>,
+    /// Events of the selected task only.
+    pub events_for_task: bool,
+}
+
+/// The files a stage produced, read from the task's worktree for the Artifact view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judge {
+    /// The task.
+    pub task_id: i64,
+    /// The task's version when the files were read (reload when it moves).
+    pub version: i64,
+    /// Each expected artifact (path relative to the worktree) and its text, or why it cannot
+    /// be shown (not written yet, unreadable).
+    pub files: Vec<(String, Result<String, String>)>,
+}
+
+/// The selected task's branch diff, for the Diff view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiffState {
+    /// The task.
+    pub task_id: i64,
+    /// The diff, or why there is none (no worktree yet, git failed).
+    pub result: Result<crate::git::diff::BranchDiff, String>,
+    /// The unified diff's lines (split once, for scrolling).
+    pub lines: Vec<String>,
+}
+
+/// The whole console state.
 pub struct App {
     /// Current view.
     pub view: View,
@@ -158,18 +219,26 @@ pub struct App {
     pub queue: Option<QueueStatus>,
     /// The selected task in depth.
     pub detail: Detail,
-    /// Recent events (all tasks, or the selected one's with `events_for_task`).
+    /// Recent events (all tasks, or the selected one's with `events_for_task`), oldest first.
     pub events: Vec<Event>,
     /// Filter the Events view to the selected task.
     pub events_for_task: bool,
-    /// Scroll offset of the current list view (rows from the top, or from the end in the log).
+    /// Scroll offset of the current view (rows from the top; from the end in the log and
+    /// pane views).
     pub scroll: usize,
-    /// The selected run's log and screen.
+    /// The selected run's log and screen, once its follower opened it.
     pub tail: Option<Tail>,
+    /// The run whose log is being followed, with the log path it was followed at (its
+    /// [`Tail`] may not have arrived yet).
+    pub following: Option<(i64, Option<String>)>,
     /// Log view follows new output.
     pub follow: bool,
     /// Log search text.
     pub search: String,
+    /// The Artifact view's files.
+    pub judge: Option<Judge>,
+    /// The Diff view's diff.
+    pub diff: Option<DiffState>,
     /// One line for the status bar: (text, is_error).
     pub message: Option<(String, bool)>,
     /// "in-process supervisor" or "client of daemon pid N".
@@ -178,10 +247,12 @@ pub struct App {
     pub socket: String,
     /// Time of the snapshot, ms since the epoch.
     pub now: i64,
+    /// A snapshot has arrived (before it, views say "loading…").
+    pub loaded: bool,
 }
 
 /// Events shown in the Events view.
-const EVENTS: usize = 500;
+pub const EVENTS: usize = 500;
 
 impl App {
     /// An empty console for `cfg`'s pipeline.
@@ -205,58 +276,49 @@ impl App {
             events_for_task: false,
             scroll: 0,
             tail: None,
+            following: None,
             follow: true,
             search: String::new(),
+            judge: None,
+            diff: None,
             message: None,
             mode_label,
             socket: cfg.supervisor.tmux_socket.clone(),
             now: now_ms(),
+            loaded: false,
         }
     }
 
-    /// Reloads everything from the database.
-    ///
-    /// # Errors
-    /// [`StoreError`] on database failure.
-    pub fn refresh(&mut self, store: &Store, queue: &Queue) -> Result<(), StoreError> {
-        let c = store.conn();
-        self.now = now_ms();
+    /// What the next load should read for this state.
+    pub fn want(&self) -> Want {
+        Want {
+            selected: self.selected_task().map(|t| t.key.clone()),
+            events_for_task: self.events_for_task,
+        }
+    }
+
+    /// Takes in a snapshot: the board, queue and events always; the detail only if it is
+    /// about the task selected now (the selection may have moved while it loaded). The
+    /// selection stays on the same task when rows move.
+    pub fn apply(&mut self, snap: Snapshot) {
         let key = self.selected_task().map(|t| t.key.clone());
-        let latest = runs::latest_by_task(c)?;
-        let mut rows: Vec<TaskRow> = tasks::list(c)?
-            .into_iter()
-            .map(|task| TaskRow {
-                run: latest.get(&task.id).cloned(),
-                task,
-            })
-            .collect();
-        // Those needing the operator first (an agent waiting counts), stable otherwise.
-        rows.sort_by_key(|r| !r.needs_operator());
-        self.rows = rows;
+        self.rows = snap.rows;
+        self.loaded = true;
         if let Some(k) = key
             && let Some(i) = self.visible().iter().position(|r| r.task.key == k)
         {
             self.selected = i;
         }
         self.selected = self.selected.min(self.visible().len().saturating_sub(1));
-        self.queue = Some(queue.status(c, self.now, 200)?);
-        self.detail = match self.selected_task() {
-            Some(t) => Detail {
-                gates: gates::for_task(c, t.id)?,
-                runs: runs::for_task(c, t.id)?,
-                jobs: jobs::for_task(c, t.id)?,
-                events: events::recent(c, Some(t.id), 200)?,
-            },
-            None => Detail::default(),
-        };
-        let task_filter = if self.events_for_task {
-            self.selected_task().map(|t| t.id)
-        } else {
-            None
-        };
-        self.events = events::recent(c, task_filter, EVENTS)?;
-        self.sync_tail();
-        Ok(())
+        self.queue = snap.queue;
+        self.events = snap.events;
+        self.now = snap.now;
+        let selected_id = self.selected_task().map(|t| t.id);
+        if snap.detail.task_id == selected_id {
+            self.detail = snap.detail;
+        } else if self.detail.task_id != selected_id {
+            self.detail = Detail::default();
+        }
     }
 
     /// Board rows that pass the filter.
@@ -287,37 +349,20 @@ impl App {
         self.rows.iter().filter(|r| r.needs_operator()).count()
     }
 
-    /// The selected task's latest run, if it has one.
+    /// The selected task's latest run, if its detail has loaded.
     pub fn selected_run(&self) -> Option<&Run> {
         self.detail.runs.last()
     }
 
-    /// Keeps the tailed log on the selected task's latest run.
-    pub fn sync_tail(&mut self) {
-        let want = self.selected_run().map(|r| (r.id, r.log_path.clone()));
-        // The pane's size as the run recorded it (older runs: the default window size).
-        let (rows, cols) = self.selected_run().map_or((50, 200), |r| {
+    /// The pane size the selected run recorded (older runs: the default window, 50×200),
+    /// as (rows, cols).
+    pub fn pane_size(&self) -> (u16, u16) {
+        self.selected_run().map_or((50, 200), |r| {
             (
                 r.rows.and_then(|v| u16::try_from(v).ok()).unwrap_or(50),
                 r.cols.and_then(|v| u16::try_from(v).ok()).unwrap_or(200),
             )
-        });
-        if let Some(t) = self.tail.as_mut() {
-            t.resize(rows, cols);
-        }
-        match (want, &self.tail) {
-            // Opened before the run's log existed: open it once it does.
-            (Some((id, path)), Some(t)) if t.run_id == id => {
-                if !t.is_open() && path.as_deref().is_some_and(|p| Path::new(p).exists()) {
-                    self.tail = Some(Tail::open(id, path.as_deref(), rows, cols));
-                }
-            }
-            (Some((id, path)), _) => {
-                self.tail = Some(Tail::open(id, path.as_deref(), rows, cols));
-                self.scroll = 0;
-            }
-            (None, _) => self.tail = None,
-        }
+        })
     }
 
     /// Moves the selection (board and task-based views) by `delta` rows.
@@ -328,6 +373,37 @@ impl App {
         }
         let i = self.selected as isize + delta;
         self.selected = i.clamp(0, n as isize - 1) as usize;
+    }
+
+    /// The board column of a row: its stage's index, or one past the last stage for `done`
+    /// and stages the pipeline does not have.
+    pub fn column_of(&self, row: &TaskRow) -> usize {
+        self.stages
+            .iter()
+            .position(|s| *s == row.task.stage)
+            .unwrap_or(self.stages.len())
+    }
+
+    /// Moves the selection to the first task of the nearest non-empty stage column left
+    /// (`step` −1) or right (+1) of the selected task's; false when there is none.
+    pub fn move_column(&mut self, step: isize) -> bool {
+        let visible = self.visible();
+        let Some(current) = visible.get(self.selected).map(|r| self.column_of(r)) else {
+            return false;
+        };
+        let columns = self.stages.len() as isize + 1;
+        let mut col = current as isize + step;
+        while (0..columns).contains(&col) {
+            if let Some(i) = visible
+                .iter()
+                .position(|r| self.column_of(r) as isize == col)
+            {
+                self.selected = i;
+                return true;
+            }
+            col += step;
+        }
+        false
     }
 
     /// Log lines matching the search, as indexes into the tail's lines.

@@ -1,21 +1,24 @@
-//! A run's log tailed from its file for the Log and Pane views, in time linear in the bytes
-//! read: opening a run reads only the end of its log (the last screenful of the emulated
-//! screen, the last lines of the text), and each poll splits what arrived in one pass.
+//! A run's log for the Log and Pane views, in time linear in the bytes read. The model
+//! ([`Tail`]: lines and the emulated screen) is fed bytes; [`read_end`] opens a log and reads
+//! only its end (the last screenful of the emulated screen, the last lines of the text), and
+//! [`Follower`] reads what the log gains. Both run off the UI thread (see `effect`).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
 
 /// A tailed run log.
 pub struct Tail {
     /// The run.
     pub run_id: i64,
-    file: Option<File>,
     /// Complete lines read so far (raw, escapes and all), at most [`Tail::MAX_LINES`].
     pub lines: Vec<String>,
     /// Bytes of a line not complete yet.
     partial: Vec<u8>,
     /// The run's screen, emulated from the same bytes at the pane's size.
     pub screen: vt100::Parser,
+    /// Bytes of the log before the first line kept (0: the log is read from its start).
+    pub skipped: u64,
 }
 
 impl Tail {
@@ -23,49 +26,38 @@ impl Tail {
     pub const MAX_LINES: usize = 20_000;
     /// Bytes of an existing log read for its lines on open: about [`Tail::MAX_LINES`] short
     /// lines, whatever the log's size.
-    const LINE_BYTES: u64 = 2 * 1024 * 1024;
+    pub const LINE_BYTES: u64 = 2 * 1024 * 1024;
     /// Bytes of an existing log fed to the emulator on open: agents redraw their whole screen
     /// often, so the end of the stream rebuilds it (4 MB through the emulator took ~1 s).
-    const SCREEN_BYTES: u64 = 256 * 1024;
+    pub const SCREEN_BYTES: usize = 256 * 1024;
 
-    /// Opens `path` for run `run_id`, starting near its end; `rows`×`cols` is the pane size.
-    /// A missing file gives an empty tail ([`Tail::is_open`] false) to be opened again later.
-    pub fn open(run_id: i64, path: Option<&str>, rows: u16, cols: u16) -> Tail {
-        let mut t = Tail {
+    /// An empty tail of run `run_id` whose pane is `rows`×`cols`.
+    pub fn new(run_id: i64, rows: u16, cols: u16) -> Tail {
+        Tail {
             run_id,
-            file: None,
             lines: Vec::new(),
             partial: Vec::new(),
             screen: vt100::Parser::new(rows.max(2), cols.max(10), 0),
-        };
-        let Some(mut f) = path.and_then(|p| File::open(p).ok()) else {
-            return t;
-        };
-        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-        let start = len.saturating_sub(Tail::LINE_BYTES);
-        let mut buf = Vec::with_capacity(usize::try_from(len - start).unwrap_or(0));
-        if f.seek(SeekFrom::Start(start)).is_ok() && f.read_to_end(&mut buf).is_ok() {
-            // A cut in the middle of a line: drop the fragment.
-            let body = if start > 0 {
-                buf.iter()
-                    .position(|b| *b == b'\n')
-                    .map_or(&buf[buf.len()..], |i| &buf[i + 1..])
-            } else {
-                &buf[..]
-            };
-            let screen_from = buf
-                .len()
-                .saturating_sub(usize::try_from(Tail::SCREEN_BYTES).unwrap_or(usize::MAX));
-            t.screen.process(&buf[screen_from..]);
-            t.take_lines(body);
+            skipped: 0,
         }
-        t.file = Some(f);
-        t
     }
 
-    /// True once the log file is open.
-    pub fn is_open(&self) -> bool {
-        self.file.is_some()
+    /// A tail built from the end of a log: `end` holds its last bytes, starting `skipped`
+    /// bytes into the file (a cut line at the start is dropped when `skipped` > 0).
+    pub fn from_end(run_id: i64, end: &[u8], skipped: u64, rows: u16, cols: u16) -> Tail {
+        let mut t = Tail::new(run_id, rows, cols);
+        t.skipped = skipped;
+        let body = if skipped > 0 {
+            end.iter()
+                .position(|b| *b == b'\n')
+                .map_or(&end[end.len()..], |i| &end[i + 1..])
+        } else {
+            end
+        };
+        t.screen
+            .process(&end[end.len().saturating_sub(Tail::SCREEN_BYTES)..]);
+        t.take_lines(body);
+        t
     }
 
     /// Follows the pane's new size.
@@ -76,18 +68,10 @@ impl Tail {
         }
     }
 
-    /// Reads what the log gained; true if anything arrived.
-    pub fn poll(&mut self) -> bool {
-        let Some(f) = self.file.as_mut() else {
-            return false;
-        };
-        let mut buf = Vec::new();
-        if f.read_to_end(&mut buf).is_err() || buf.is_empty() {
-            return false;
-        }
-        self.screen.process(&buf);
-        self.take_lines(&buf);
-        true
+    /// Takes in bytes the log gained.
+    pub fn ingest(&mut self, bytes: &[u8]) {
+        self.screen.process(bytes);
+        self.take_lines(bytes);
     }
 
     /// Splits `bytes` (after what is pending) into lines in one pass; keeps the last
@@ -117,30 +101,65 @@ impl Tail {
     }
 }
 
+/// Reads the end of a log for a new [`Tail`]: its last [`Tail::LINE_BYTES`] bytes and how
+/// many bytes come before them, with the file left at its end for a [`Follower`].
+///
+/// # Errors
+/// The file cannot be opened (normally: the run's log does not exist yet) or read.
+pub fn read_end(path: &Path) -> std::io::Result<(File, Vec<u8>, u64)> {
+    let mut f = File::open(path)?;
+    let len = f.metadata()?.len();
+    let start = len.saturating_sub(Tail::LINE_BYTES);
+    let mut buf = Vec::with_capacity(usize::try_from(len - start).unwrap_or(0));
+    f.seek(SeekFrom::Start(start))?;
+    f.read_to_end(&mut buf)?;
+    Ok((f, buf, start))
+}
+
+/// Reads what an open log gains.
+pub struct Follower {
+    file: File,
+}
+
+impl Follower {
+    /// Follows `file` from where it stands (after [`read_end`]: its end).
+    pub fn new(file: File) -> Follower {
+        Follower { file }
+    }
+
+    /// The bytes written since the last call (empty when none, or on a read error).
+    pub fn poll(&mut self) -> Vec<u8> {
+        let mut buf = Vec::new();
+        if self.file.read_to_end(&mut buf).is_err() {
+            buf.clear();
+        }
+        buf
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn lines_split_across_polls_and_a_missing_log_opens_later() {
+    fn lines_split_across_reads_and_a_missing_log_is_an_error_to_retry() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("run.log");
-        let p = path.to_string_lossy().into_owned();
-        let mut t = Tail::open(1, Some(&p), 24, 80);
-        assert!(!t.is_open(), "no file yet");
+        assert!(read_end(&path).is_err(), "no file yet");
         std::fs::write(&path, b"one\r\ntw").expect("write");
-        let mut t2 = Tail::open(1, Some(&p), 24, 80);
-        assert!(t2.is_open());
-        assert_eq!(t2.lines, ["one"]);
+        let (f, end, skipped) = read_end(&path).expect("open");
+        let mut t = Tail::from_end(1, &end, skipped, 24, 80);
+        assert_eq!(t.lines, ["one"]);
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
+        let mut w = std::fs::OpenOptions::new()
             .append(true)
             .open(&path)
             .expect("append");
-        f.write_all(b"o\nthree\n").expect("append");
-        assert!(t2.poll());
-        assert_eq!(t2.lines, ["one", "two", "three"]);
-        assert!(!t.poll(), "never opened: nothing to read");
+        w.write_all(b"o\nthree\n").expect("append");
+        let mut follow = Follower::new(f);
+        t.ingest(&follow.poll());
+        assert_eq!(t.lines, ["one", "two", "three"]);
+        assert!(follow.poll().is_empty(), "nothing new");
     }
 
     #[test]
@@ -149,8 +168,22 @@ mod tests {
         let path = dir.path().join("run.log");
         let text: String = (0..50_000).map(|i| format!("line {i}\n")).collect();
         std::fs::write(&path, text).expect("write");
-        let t = Tail::open(1, Some(&path.to_string_lossy()), 24, 80);
+        let (_, end, skipped) = read_end(&path).expect("open");
+        let t = Tail::from_end(1, &end, skipped, 24, 80);
         assert_eq!(t.lines.len(), Tail::MAX_LINES);
         assert_eq!(t.lines.last().map(String::as_str), Some("line 49999"));
+    }
+
+    #[test]
+    fn a_log_longer_than_the_window_drops_its_cut_first_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("run.log");
+        let line = "x".repeat(999) + "\n";
+        let text: String = (0..3000).map(|_| line.as_str()).collect();
+        std::fs::write(&path, text).expect("write");
+        let (_, end, skipped) = read_end(&path).expect("open");
+        assert!(skipped > 0);
+        let t = Tail::from_end(1, &end, skipped, 24, 80);
+        assert!(t.lines.iter().all(|l| l.len() == 999), "no cut line kept");
     }
 }

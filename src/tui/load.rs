@@ -1,0 +1,121 @@
+//! Reading what the console shows, off the UI thread: database snapshots ([`snapshot`]), the
+//! files awaiting judgement ([`judge`]) and the branch diff ([`diff`]). Each is a blocking
+//! function the effect runner calls on a thread of its own.
+
+use std::path::Path;
+
+use super::state::{Detail, DiffState, EVENTS, Judge, Snapshot, TaskRow, Want};
+use crate::queue::Queue;
+use crate::store::{Store, StoreError, events, gates, jobs, now_ms, projects, runs, tasks};
+
+/// Bytes of an artifact shown in the Artifact view; longer files are cut with a note.
+pub const MAX_ARTIFACT_BYTES: usize = 512 * 1024;
+
+/// Reads one snapshot: every task with its latest run (those needing the operator first),
+/// the queue, the `want`ed task's detail and the recent events.
+///
+/// # Errors
+/// [`StoreError`] when the database cannot be read.
+pub fn snapshot(store: &Store, queue: &Queue, want: &Want) -> Result<Snapshot, StoreError> {
+    let c = store.conn();
+    let now = now_ms();
+    let latest = runs::latest_by_task(c)?;
+    let mut rows: Vec<TaskRow> = tasks::list(c)?
+        .into_iter()
+        .map(|task| TaskRow {
+            run: latest.get(&task.id).cloned(),
+            task,
+        })
+        .collect();
+    // Those needing the operator first (an agent waiting counts), stable otherwise.
+    rows.sort_by_key(|r| !r.needs_operator());
+    let selected = want
+        .selected
+        .as_ref()
+        .and_then(|k| rows.iter().find(|r| r.task.key == *k))
+        .map(|r| r.task.id);
+    let detail = match selected {
+        Some(id) => Detail {
+            task_id: Some(id),
+            gates: gates::for_task(c, id)?,
+            runs: runs::for_task(c, id)?,
+            jobs: jobs::for_task(c, id)?,
+            events: events::recent(c, Some(id), 200)?,
+        },
+        None => Detail::default(),
+    };
+    let filter = if want.events_for_task { selected } else { None };
+    Ok(Snapshot {
+        rows,
+        queue: Some(queue.status(c, now, 200)?),
+        detail,
+        events: events::recent(c, filter, EVENTS)?,
+        now,
+    })
+}
+
+/// Reads the artifacts `paths` (relative to `worktree`) of task `task_id` at `version`.
+pub fn judge(task_id: i64, version: i64, worktree: Option<&Path>, paths: &[String]) -> Judge {
+    let files = paths
+        .iter()
+        .map(|p| {
+            let text = match worktree {
+                None => Err("the task has no worktree yet".to_string()),
+                Some(w) => read_capped(&w.join(p)),
+            };
+            (p.clone(), text)
+        })
+        .collect();
+    Judge {
+        task_id,
+        version,
+        files,
+    }
+}
+
+fn read_capped(path: &Path) -> Result<String, String> {
+    match std::fs::read(path) {
+        Ok(bytes) if bytes.len() > MAX_ARTIFACT_BYTES => {
+            let mut text = String::from_utf8_lossy(&bytes[..MAX_ARTIFACT_BYTES]).into_owned();
+            text.push_str(&format!(
+                "\n… cut: the file has {} bytes, the view shows the first {}",
+                bytes.len(),
+                MAX_ARTIFACT_BYTES
+            ));
+            Ok(text)
+        }
+        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err("not written yet".into()),
+        Err(e) => Err(format!("cannot read it: {e}")),
+    }
+}
+
+/// The branch diff of task `task_id`: its worktree against the project's default branch
+/// (or the repository's current branch when the project names none).
+pub fn diff(db: &Path, task_id: i64) -> DiffState {
+    let result = (|| -> Result<crate::git::diff::BranchDiff, String> {
+        let store = Store::open(db).map_err(|e| e.to_string())?;
+        let task = tasks::get(store.conn(), task_id).map_err(|e| e.to_string())?;
+        let Some(worktree) = task.worktree.as_deref() else {
+            return Err(format!(
+                "{} has no worktree yet: no agent has run",
+                task.key
+            ));
+        };
+        let project = projects::get(store.conn(), task.project_id).map_err(|e| e.to_string())?;
+        let base = match &project.default_branch {
+            Some(b) => b.clone(),
+            None => crate::git::head_branch(Path::new(&project.path)).map_err(|e| e.to_string())?,
+        };
+        crate::git::diff::branch_diff(Path::new(worktree), &base).map_err(|e| e.to_string())
+    })();
+    let lines = match &result {
+        Ok(d) => d.text.lines().map(str::to_string).collect(),
+        Err(_) => Vec::new(),
+    };
+    DiffState {
+        task_id,
+        result,
+        lines,
+    }
+}

@@ -1,0 +1,127 @@
+//! The Task view: stage, reason, worktree, artifacts, history, gates, runs, feedback.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{block, clean, ms, state_style};
+use crate::tui::state::App;
+use crate::tui::theme::Theme;
+
+/// The Task view: the selected task in depth.
+pub(super) fn draw(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
+    let Some(t) = app.selected_task() else {
+        f.render_widget(
+            Paragraph::new("no task selected").block(block("task", theme)),
+            area,
+        );
+        return;
+    };
+    let d = &app.detail;
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(t.key.clone(), theme.title()),
+            Span::raw("  "),
+            Span::raw(clean(&t.title)),
+        ]),
+        Line::from(vec![
+            Span::raw(format!("stage {}  ", clean(&t.stage))),
+            Span::styled(t.state.as_str(), state_style(t.state, theme)),
+        ]),
+    ];
+    if let Some(r) = &t.state_reason {
+        for l in r.lines().take(8) {
+            lines.push(Line::styled(format!("  {}", clean(l)), theme.warning()));
+        }
+    }
+    if let Some(w) = &t.worktree {
+        lines.push(Line::styled(
+            format!(
+                "worktree {} ({})",
+                clean(w),
+                clean(t.branch.as_deref().unwrap_or(""))
+            ),
+            theme.dim(),
+        ));
+    }
+    if let Some(stage) = app.pipeline.iter().find(|s| s.name == t.stage) {
+        let paths = crate::supervisor::prompt::artifacts(stage, &t.key);
+        if !paths.is_empty() {
+            lines.push(Line::styled(
+                format!("artifacts {}", clean(&paths.join(", "))),
+                theme.dim(),
+            ));
+        }
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::styled("stage history", theme.header()));
+    for e in d.events.iter().filter(|e| {
+        matches!(
+            e.kind.as_str(),
+            "stage_entered"
+                | "rolled_back"
+                | "approved"
+                | "rejected"
+                | "blocked"
+                | "task_done"
+                | "needs_input"
+        )
+    }) {
+        lines.push(Line::from(format!(
+            "  {:>8} ago  {}",
+            ms(app.now - e.ts),
+            clean(&e.message)
+        )));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::styled("gates", theme.header()));
+    for g in &d.gates {
+        let style = match g.outcome.as_str() {
+            "pass" => theme.success(),
+            "fail" => theme.error(),
+            _ => theme.warning(),
+        };
+        lines.push(Line::from(vec![
+            Span::raw(format!("  {:<13} {:<9} ", clean(&g.stage), g.kind)),
+            Span::styled(format!("{:<7} ", g.outcome), style),
+            Span::raw(clean(&g.reason)),
+        ]));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::styled("runs", theme.header()));
+    for r in &d.runs {
+        lines.push(Line::from(vec![
+            Span::raw(format!(
+                "  #{:<6} {:<13} {:<8} attempt {} ",
+                r.id,
+                clean(&r.stage),
+                clean(&r.provider),
+                r.attempt
+            )),
+            Span::styled(
+                format!("{:<8}", r.status.as_str()),
+                theme.status(r.status.as_str()),
+            ),
+            Span::raw(match r.exit_code {
+                Some(c) => format!(" exit {c}"),
+                None => String::new(),
+            }),
+            Span::styled(
+                format!(" {}", clean(r.error.as_deref().unwrap_or(""))),
+                theme.error(),
+            ),
+        ]));
+    }
+    if let Some(fb) = d.jobs.first().and_then(|j| j.feedback.as_deref()) {
+        lines.push(Line::from(""));
+        lines.push(Line::styled("feedback in the latest run", theme.header()));
+        for l in fb.lines().take(12) {
+            lines.push(Line::from(format!("  {}", clean(l))));
+        }
+    }
+    let p = Paragraph::new(lines)
+        .block(block("task", theme))
+        .scroll((app.scroll as u16, 0));
+    f.render_widget(p, area);
+}
