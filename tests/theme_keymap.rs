@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use bosun::config::locate::Located;
-use bosun::tui::keymap::{Action, Keymap, KeymapError, VIEWS};
+use bosun::tui::keymap::{Action, Keymap, KeymapError, LAYERS, VIEWS};
 use bosun::tui::theme::{Theme, ThemeError};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::{Color, Modifier, Style};
@@ -213,7 +213,7 @@ fn every_action_has_a_builtin_binding() {
 #[test]
 fn j_and_down_move_down_everywhere() {
     let map = Keymap::builtin().unwrap();
-    for view in VIEWS {
+    for view in VIEWS.iter().filter(|v| !LAYERS.contains(v)) {
         assert_eq!(map.action(&ch('j'), view), Some(Action::Down), "{view}");
         assert_eq!(map.action(&key(KeyCode::Down), view), Some(Action::Down));
         assert_eq!(map.action(&ch('k'), view), Some(Action::Up));
@@ -288,7 +288,12 @@ action = "none"
     // ...and the rest of the built-ins are untouched.
     assert_eq!(map.action(&key(KeyCode::Down), "board"), Some(Action::Down));
     let rows = map.help_rows();
-    assert!(!rows.iter().any(|r| r.key == "q"));
+    // (The help layer's own `q`, which closes the overlay, stays.)
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r.key == "q" && r.view.as_deref() != Some("help"))
+    );
     let x = rows.iter().find(|r| r.key == "x").unwrap();
     assert_eq!(x.desc, "Leave");
     // A user entry without desc keeps the action's built-in description, in place.
@@ -396,6 +401,9 @@ fn help_rows_cover_every_binding() {
             "enter" => key(KeyCode::Enter),
             "esc" => key(KeyCode::Esc),
             "tab" => key(KeyCode::Tab),
+            "left" => key(KeyCode::Left),
+            "right" => key(KeyCode::Right),
+            "backspace" => key(KeyCode::Backspace),
             "backtab" => KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT),
             k if k.chars().count() == 1 => ch(k.chars().next().unwrap()),
             other => panic!("add {other} to this test"),
@@ -409,4 +417,30 @@ fn help_rows_cover_every_binding() {
         .map(|r| r.key.as_str())
         .collect();
     assert_eq!(log, ["/", "n", "N"]);
+}
+
+#[test]
+fn the_selection_is_visible_in_every_built_in_theme_and_a_flat_user_theme() {
+    use ratatui::style::Modifier;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("themes")).unwrap();
+    // A user theme whose selection is its background: only reverse video can show it.
+    std::fs::write(
+        dir.path().join("themes/flat.toml"),
+        "background = \"reset\"\nselection_bg = \"reset\"\n",
+    )
+    .unwrap();
+    let mut names: Vec<String> = Theme::builtin_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    names.push("flat".into());
+    for name in names {
+        let t = Theme::load_from(&name, Some(dir.path())).unwrap();
+        let (sel, base) = (t.selected(), t.base());
+        assert!(
+            sel.bg != base.bg || sel.add_modifier.contains(Modifier::REVERSED),
+            "{name}: the selected row looks like any other"
+        );
+    }
 }

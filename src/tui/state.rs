@@ -249,6 +249,9 @@ pub struct App {
     pub now: i64,
     /// A snapshot has arrived (before it, views say "loading…").
     pub loaded: bool,
+    /// The largest useful [`App::scroll`] of the current view, in rows, as the last frame
+    /// found it (content height minus screen height); `update` keeps the scroll within it.
+    pub scroll_limit: std::cell::Cell<usize>,
 }
 
 /// Events shown in the Events view.
@@ -286,6 +289,7 @@ impl App {
             socket: cfg.supervisor.tmux_socket.clone(),
             now: now_ms(),
             loaded: false,
+            scroll_limit: std::cell::Cell::new(usize::MAX),
         }
     }
 

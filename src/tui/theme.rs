@@ -376,12 +376,20 @@ impl Theme {
             .add_modifier(Modifier::BOLD)
     }
 
-    /// The selected row of a list or table.
+    /// The selected row of a list or table. A theme whose selection colours cannot be told
+    /// from its text colours (the same background, or both left to the terminal) gets
+    /// reverse video too, so the selection is visible in every theme.
     pub fn selected(&self) -> Style {
-        Style::new()
-            .fg(self.palette.selection_fg)
-            .bg(self.palette.selection_bg)
-            .add_modifier(Modifier::BOLD)
+        let p = &self.palette;
+        let style = Style::new()
+            .fg(p.selection_fg)
+            .bg(p.selection_bg)
+            .add_modifier(Modifier::BOLD);
+        if p.selection_bg == p.background {
+            style.add_modifier(Modifier::REVERSED)
+        } else {
+            style
+        }
     }
 
     /// A table header row or the top bar.

@@ -343,8 +343,11 @@ pub fn act(app: &mut App, action: Action) -> Vec<Effect> {
             }
             // Log and Pane scroll from the end: "up" goes back in time.
             let from_end = matches!(app.view, View::Log | View::Pane);
-            let s = app.scroll as isize + if from_end { -delta } else { delta };
-            app.scroll = s.max(0) as usize;
+            let delta = if from_end { -delta } else { delta };
+            app.scroll = app
+                .scroll
+                .saturating_add_signed(delta)
+                .min(app.scroll_limit.get());
             if app.view == View::Log {
                 app.follow = app.scroll == 0;
             }
@@ -506,6 +509,7 @@ fn show(app: &mut App, view: View) -> Vec<Effect> {
         app.view = view;
         app.scroll = 0;
         app.follow = true;
+        app.scroll_limit.set(usize::MAX);
     }
     let Some(t) = app.selected_task() else {
         return Vec::new();

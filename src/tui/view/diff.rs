@@ -63,6 +63,8 @@ pub(super) fn draw(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
             all.push(Line::from(""));
             // Only the rows on screen are styled: a diff can have a hundred thousand lines.
             let height = area.height.saturating_sub(2) as usize;
+            app.scroll_limit
+                .set((all.len() + text.len()).saturating_sub(height));
             let skip = app.scroll.saturating_sub(all.len());
             let head: Vec<Line> = all.into_iter().skip(app.scroll).collect();
             let rest = height.saturating_sub(head.len());

@@ -115,6 +115,11 @@ pub(super) fn draw(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
         }
     }
     let title = format!("artifact · {}", t.key);
+    // Rows once wrapped, for the scroll limit.
+    let width = usize::from(area.width.saturating_sub(2)).max(1);
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(width).max(1)).sum();
+    app.scroll_limit
+        .set(rows.saturating_sub(usize::from(area.height.saturating_sub(2))));
     let p = Paragraph::new(lines)
         .block(block(&title, theme))
         .wrap(Wrap { trim: false })

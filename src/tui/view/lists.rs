@@ -109,6 +109,11 @@ pub(super) fn draw_queue(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme
             theme.error(),
         ));
     }
+    app.scroll_limit.set(
+        lines
+            .len()
+            .saturating_sub(usize::from(area.height.saturating_sub(2))),
+    );
     let p = Paragraph::new(lines)
         .block(block("queue", theme))
         .scroll((app.scroll as u16, 0));
@@ -118,6 +123,8 @@ pub(super) fn draw_queue(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme
 /// The Events view: newest first.
 pub(super) fn draw_events(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
     let height = area.height.saturating_sub(2) as usize;
+    app.scroll_limit
+        .set(app.events.len().saturating_sub(height));
     let lines: Vec<Line> = app
         .events
         .iter()

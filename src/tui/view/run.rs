@@ -41,6 +41,8 @@ pub(super) fn draw_pane(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme)
     match &app.tail {
         Some(t) if t.run_id == run.id => {
             let height = screen.height.saturating_sub(2) as usize;
+            let used = used_rows(t.screen.screen());
+            app.scroll_limit.set(used.saturating_sub(height));
             let lines = screen_bottom(t.screen.screen(), height, app.scroll);
             f.render_widget(Paragraph::new(lines).block(block("pane", theme)), screen);
         }
@@ -49,6 +51,17 @@ pub(super) fn draw_pane(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme)
             screen,
         ),
     }
+}
+
+/// Rows of the screen down to the last one that holds something.
+fn used_rows(screen: &vt100::Screen) -> usize {
+    let (_, cols) = screen.size();
+    screen
+        .rows(0, cols)
+        .collect::<Vec<_>>()
+        .iter()
+        .rposition(|r| !r.trim().is_empty())
+        .map_or(0, |i| i + 1)
 }
 
 /// The last `height` rows of an agent's emulated screen that hold something (where its
@@ -60,11 +73,7 @@ pub(super) fn screen_bottom(
     scroll: usize,
 ) -> Vec<Line<'static>> {
     let (_, cols) = screen.size();
-    let plain: Vec<String> = screen.rows(0, cols).collect();
-    let used = plain
-        .iter()
-        .rposition(|r| !r.trim().is_empty())
-        .map_or(0, |i| i + 1);
+    let used = used_rows(screen);
     let end = used.saturating_sub(scroll).max(height.min(used));
     let start = end.saturating_sub(height);
     screen
@@ -86,6 +95,7 @@ pub(super) fn draw_log(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) 
     };
     let height = area.height.saturating_sub(2) as usize;
     let total = t.lines.len();
+    app.scroll_limit.set(total.saturating_sub(height));
     let end = if app.follow {
         total
     } else {

@@ -120,6 +120,11 @@ pub(super) fn draw(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
             lines.push(Line::from(format!("  {}", clean(l))));
         }
     }
+    app.scroll_limit.set(
+        lines
+            .len()
+            .saturating_sub(usize::from(area.height.saturating_sub(2))),
+    );
     let p = Paragraph::new(lines)
         .block(block("task", theme))
         .scroll((app.scroll as u16, 0));
