@@ -507,3 +507,167 @@ fn the_demo_is_the_console_and_reaches_done_with_a_and_y() {
         &screen,
     );
 }
+
+/// A `bosun daemon` on a socket that is not the config's, and a console that is its client:
+/// the console's `y` answers the agent's permission prompt and `A` attaches the terminal to
+/// the agent's pane, both on the daemon's (the run's) tmux server. A stranger's tmux server
+/// on the config's socket, with a pane of the same id, gets nothing.
+#[test]
+fn a_console_client_of_a_daemon_on_another_socket_answers_and_attaches() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = support::init_repo(dir.path());
+    let pid = std::process::id();
+    let stranger = Server(format!("bosun-e2e-cfgsock-{pid}"));
+    let daemon_socket = Server(format!("bosun-e2e-daemonsock-{pid}"));
+    let console = Server(format!("bosun-e2e-client-{pid}"));
+    // The stranger: a server on the config's socket with panes that would take the keys.
+    stranger.start("cat > /dev/null", 80, 24);
+    stranger.tmux(&["new-window", "-d", "cat > /dev/null"]);
+    stranger.tmux(&["new-window", "-d", "cat > /dev/null"]);
+    let config = format!(
+        r#"
+[supervisor]
+tmux_socket = "{cfgsock}"
+[roles.developer]
+provider = "sim"
+prompt = '''
+develop {{key}}
+@sim {{flood = 80}}
+@sim {{ask = "src/{{key}}.txt"}}
+@sim {{write = "d-{{key}}.md", text = "done"}}
+'''
+[[stages]]
+name = "development"
+role = "developer"
+[[stages.gates]]
+kind = "artifact"
+path = "d-{{key}}.md"
+"#,
+        cfgsock = stranger.0,
+    );
+    let config_path = dir.path().join("bosun.toml");
+    std::fs::write(&config_path, &config).expect("config");
+    let cfg = Config::from_layers(&[(Path::new("bosun.toml"), config.as_str())]).expect("valid");
+    let db = dir.path().join("bosun.db");
+    let store = support::open_with_project(&db, &repo, "true");
+    Engine::new(&cfg, &store)
+        .create_task("example-tool", "Ask first", "", 100)
+        .expect("task");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _daemon = Kill(
+        Command::new(BOSUN)
+            .args(["--db", &db.to_string_lossy(), "--config"])
+            .arg(&config_path)
+            .args(["daemon", "--socket", &daemon_socket.0])
+            .current_dir(dir.path())
+            .env("XDG_CONFIG_HOME", dir.path().join("xdg"))
+            .env("XDG_STATE_HOME", dir.path().join("state"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("daemon"),
+    );
+    let run = || {
+        let s = Store::open(&db).expect("store");
+        let t = tasks::by_key(s.conn(), "ET-001").expect("task");
+        runs::for_task(s.conn(), t.id)
+            .expect("runs")
+            .last()
+            .cloned()
+    };
+    let start = Instant::now();
+    while !run().is_some_and(|r| r.status == runs::RunStatus::Waiting) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the agent never asked: {:?}",
+            run()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let asking = run().expect("run");
+    assert_eq!(asking.socket.as_deref(), Some(daemon_socket.0.as_str()));
+
+    // The console: a client of the daemon, 80×24, inside tmux (as operators run it).
+    let args = format!(" --config '{}'", config_path.display());
+    console.start(&console_cmd(dir.path(), &db, "", &args), 80, 24);
+    let screen = || console.screen();
+    wait(
+        Duration::from_secs(10),
+        "the console as the daemon's client",
+        || screen().contains("ET-001") && screen().contains("client of"),
+        &screen,
+    );
+    // The pane view shows the bottom of the agent's 200×50 screen, where its dialog is
+    // (below 80 lines of output): the agent's last row is on the console's screen.
+    let pane = asking.pane_id.clone().expect("pane");
+    let agent = daemon_socket.tmux(&["capture-pane", "-p", "-t", &pane]);
+    let last_row: String = agent
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .expect("the agent's screen")
+        .trim()
+        .chars()
+        .take(40)
+        .collect();
+    console.keys(&["4"]);
+    wait(
+        Duration::from_secs(10),
+        "the agent's last row in the pane view",
+        || screen().contains(&last_row),
+        &screen,
+    );
+    console.keys(&["1"]);
+    // A attaches to the agent's pane on the daemon's server: the agent's dialog is on the
+    // console's screen; the inner client detaches with its prefix key.
+    console.keys(&["A"]);
+    wait(
+        Duration::from_secs(10),
+        "the agent's pane in the console's terminal",
+        || {
+            let s = screen();
+            s.contains("src/ET-001.txt") && !s.contains("client of")
+        },
+        &screen,
+    );
+    console.keys(&["C-b", "d"]);
+    wait(
+        Duration::from_secs(10),
+        "the console back from the pane",
+        || screen().contains("back from the agent's pane"),
+        &screen,
+    );
+    // y answers on the daemon's server; the run finishes.
+    console.keys(&["y"]);
+    let start = Instant::now();
+    while !run().is_some_and(|r| r.ended_at.is_some()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the answer did not land; console shows:\n{}",
+            screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        screen().contains("answered yes") || run().is_some_and(|r| r.ended_at.is_some()),
+        "{}",
+        screen()
+    );
+    // The stranger's panes, whatever their ids (the agent's is among them), got no key.
+    let ids = stranger.tmux(&["list-panes", "-a", "-F", "#{pane_id}"]);
+    assert!(ids.lines().any(|p| p == pane), "{ids} lacks {pane}");
+    for id in ids.lines() {
+        let text = stranger.tmux(&["capture-pane", "-p", "-t", id]);
+        assert!(
+            text.trim().is_empty(),
+            "keys reached pane {id} on the config's socket:\n{text}"
+        );
+    }
+    console.keys(&["q"]);
+}

@@ -257,13 +257,28 @@ impl Console {
         let argv = tmux.attach_argv(pane);
         ratatui::restore();
         let status = tokio::task::spawn_blocking(move || {
+            // An operator whose console runs inside tmux gets a nested client: tmux refuses
+            // to nest while $TMUX is set.
             std::process::Command::new(&argv[0])
                 .args(&argv[1..])
+                .env_remove("TMUX")
                 .status()
         })
         .await;
-        *terminal = ratatui::try_init().context("cannot take the terminal back")?;
-        terminal.clear()?;
+        // Raw mode, the alternate screen, cleared, and a fresh terminal whose next frame is
+        // drawn whole. (`Terminal::clear` and `ratatui::init` ask the terminal for the cursor
+        // position, racing the event reader that just stopped: "the cursor position could
+        // not be read".)
+        crossterm::terminal::enable_raw_mode().context("cannot take the terminal back")?;
+        crossterm::execute!(
+            std::io::stdout(),
+            crossterm::terminal::EnterAlternateScreen,
+            crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+        )
+        .context("cannot take the terminal back")?;
+        *terminal =
+            ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))
+                .context("cannot take the terminal back")?;
         Ok(match status {
             Ok(Ok(s)) if s.success() => ("back from the agent's pane".into(), false),
             Ok(Ok(s)) => (format!("tmux attach ended with {s}"), true),
