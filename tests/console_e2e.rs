@@ -646,7 +646,7 @@ path = "d-{{key}}.md"
     // y answers on the daemon's server; the run finishes.
     console.keys(&["y"]);
     let start = Instant::now();
-    while !run().is_some_and(|r| r.ended_at.is_some()) {
+    while run().is_none_or(|r| r.ended_at.is_none()) {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "the answer did not land; console shows:\n{}",
