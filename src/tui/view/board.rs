@@ -140,7 +140,8 @@ fn draw_board_columns(
             .position(|r| Some(&r.task.key) == selected_key.as_ref())
             .unwrap_or(0);
         let first = at.saturating_sub(height.saturating_sub(1));
-        for r in in_col.iter().skip(first) {
+        // Only the cards on screen are built: a column can hold thousands of tasks.
+        for r in in_col.iter().skip(first).take(height + 1) {
             let selected = Some(&r.task.key) == selected_key.as_ref();
             let style = if selected {
                 theme.selected()
