@@ -345,3 +345,70 @@ fn bosun_backup_copies_the_database_while_it_is_open() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("exists"));
 }
+
+/// A task blocked by its review after the rollbacks: `task show` prints what the review
+/// said, and `task override` passes the stage with a note (refused without one).
+#[test]
+fn task_show_prints_the_failed_review_and_task_override_passes_it() {
+    let fx = support::Fixture::new("true");
+    fx.add_task("Pedantic reviewer");
+    for round in 1..=4 {
+        fx.drive_to("ET-001", "review");
+        let t = fx.task("ET-001");
+        fx.complete(&t, |f| {
+            f.write(
+                "docs/work-items/ET-001/12-review.md",
+                &format!(
+                    "# Review\n\nREQUEST_CHANGES\n\n- rename `x` to `count` (round {round})\n"
+                ),
+            )
+        });
+        if round <= 3 {
+            std::fs::remove_file(fx.repo.join("docs/work-items/ET-001/12-review.md")).expect("rm");
+        }
+    }
+    let bosun = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_bosun"))
+            .arg("--db")
+            .arg(fx.db_path())
+            .args(args)
+            .current_dir(fx.dir.path())
+            .env("XDG_CONFIG_HOME", fx.dir.path().join("config"))
+            .env("XDG_STATE_HOME", fx.dir.path().join("state"))
+            .env_remove("BOSUN_CONFIG")
+            .output()
+            .expect("bosun runs")
+    };
+    let show = bosun(&["task", "show", "ET-001"]);
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(text.contains("blocked"), "{text}");
+    assert!(
+        text.contains("what the verdict gate at review saw"),
+        "{text}"
+    );
+    assert!(text.contains("rename `x` to `count` (round 4)"), "{text}");
+    let refused = bosun(&["task", "override", "ET-001", "--note", "  "]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("needs a note"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let ok = bosun(&["task", "override", "ET-001", "--note", "naming is fine"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let said = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        said.contains("ET-001") && said.contains("testing"),
+        "{said}"
+    );
+    let show = bosun(&["task", "show", "ET-001"]);
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        text.contains("override") && text.contains("naming is fine"),
+        "{text}"
+    );
+}

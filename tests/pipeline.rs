@@ -27,37 +27,8 @@ fn artifact(fx: &Fixture, key: &str, name: &str, text: &str) {
     fx.write(&format!("docs/work-items/{key}/{name}"), text);
 }
 
-/// Drives a task from its current stage to the start of `stage` along the happy path.
 fn drive_to(fx: &Fixture, key: &str, stage: &str) {
-    loop {
-        let task = fx.task(key);
-        if task.stage == stage {
-            return;
-        }
-        match task.stage.as_str() {
-            "analysis" => {
-                fx.complete(&task, |f| artifact(f, key, "01-analysis.md", "analysis"));
-                decide(fx, key, Decision::Approve { note: None });
-            }
-            "architecture" => {
-                fx.complete(&task, |f| artifact(f, key, "02-architecture.md", "design"));
-            }
-            "development" => {
-                fx.complete(&task, |_| {});
-            }
-            "review" => {
-                fx.complete(&task, |f| {
-                    artifact(f, key, "12-review.md", "APPROVED\nlooks good")
-                });
-            }
-            "testing" => {
-                fx.complete(&task, |f| {
-                    artifact(f, key, "13-test-report.md", "PASS\nall green")
-                });
-            }
-            other => panic!("cannot drive past {other}"),
-        }
-    }
+    fx.drive_to(key, stage);
 }
 
 #[test]

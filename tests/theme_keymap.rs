@@ -444,3 +444,32 @@ fn the_selection_is_visible_in_every_built_in_theme_and_a_flat_user_theme() {
         );
     }
 }
+
+#[test]
+fn the_readme_key_table_is_the_built_in_keymap() {
+    let readme = include_str!("../README.md");
+    let table: Vec<(String, String, String)> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("| key | view | action |"))
+        .skip(2)
+        .take_while(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split(" | ").map(str::trim).collect();
+            (
+                cells[0].trim_matches('`').to_string(),
+                cells[1].to_string(),
+                cells[2].replace("\\|", "|"),
+            )
+        })
+        .collect();
+    let map = Keymap::builtin().unwrap();
+    let rows: Vec<(String, String, String)> = map
+        .help_rows()
+        .into_iter()
+        .map(|r| (r.key, r.view.unwrap_or_else(|| "all".into()), r.desc))
+        .collect();
+    assert_eq!(
+        table, rows,
+        "README's key table differs from src/tui/keymap.toml"
+    );
+}

@@ -17,6 +17,9 @@ use crate::store::projects::{self, Project};
 use crate::store::runs::{self, Run};
 use crate::store::tasks::{self, Task};
 
+/// Lines of a failed gate's evidence `task show` prints.
+const REPORT_LINES: usize = 60;
+
 pub(super) fn run(ctx: &Ctx, cmd: TaskCommand) -> Result<()> {
     match cmd {
         TaskCommand::Add {
@@ -218,6 +221,29 @@ fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
             g.outcome.as_str(),
             g.reason
         );
+    }
+    // What the last failing gate saw (a review's findings, a test report, command output):
+    // the operator judges a block or an override by it.
+    if let Some(g) = detail
+        .gate_results
+        .iter()
+        .rev()
+        .find(|g| g.outcome == gates::GateOutcome::Fail && g.output.is_some())
+    {
+        outln!(
+            "\nwhat the {} gate at {} saw ({}):",
+            g.kind,
+            g.stage,
+            ago(g.created_at, now)
+        );
+        let text = g.output.as_deref().unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        for l in lines.iter().take(REPORT_LINES) {
+            outln!("  {l}");
+        }
+        if lines.len() > REPORT_LINES {
+            outln!("  … {} more lines", lines.len() - REPORT_LINES);
+        }
     }
     outln!("\nruns:");
     for r in &detail.runs {

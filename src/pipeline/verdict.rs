@@ -6,7 +6,10 @@
 //! - the first word after a `Verdict:`, `Result:`, `Status:` or `Decision:` label on any line
 //!   (`**Verdict:** APPROVED`, `- **Result**: PASS`);
 //! - the first word of the first non-empty line under a heading named Verdict, Result, Status
-//!   or Decision (`## Verdict` then `REQUEST_CHANGES`).
+//!   or Decision (`## Verdict` then `REQUEST_CHANGES`);
+//! - the first word of the first line after a title heading the text opens with
+//!   (`# Review of ET-001`, a blank line, then `REQUEST_CHANGES`);
+//! - a line that is the keyword alone, anywhere (`**APPROVED**`, `REQUEST CHANGES.`).
 //!
 //! Markdown emphasis, code marks, quote and list markers around a word are ignored. Keywords
 //! match regardless of case, and `_`, `-` and spaces inside them are the same
@@ -159,8 +162,28 @@ fn candidates(text: &str) -> Vec<(String, usize)> {
             out.push((w, n));
         }
     };
-    if let Some((i, first)) = lines.iter().enumerate().find(|(_, l)| !l.trim().is_empty()) {
+    let mut text_lines = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    if let Some((i, first)) = text_lines.next() {
         push(leading_word(first), i + 1);
+        // A title first: the verdict may open the text under it.
+        if first.trim_start().starts_with('#')
+            && let Some((j, next)) = text_lines.next()
+            && !next.trim_start().starts_with('#')
+        {
+            push(leading_word(next), j + 1);
+        }
+    }
+    // A line that is nothing but a keyword (decoration and end punctuation aside).
+    for (i, line) in lines.iter().enumerate() {
+        let plain = strip_marks(line).trim_end_matches(|c: char| ".!*_`~ ".contains(c));
+        if let Some(w) = leading_word(plain)
+            && w.len() == plain.len()
+        {
+            push(Some(w), i + 1);
+        }
     }
     for (i, line) in lines.iter().enumerate() {
         let plain = strip_marks(line);
@@ -240,6 +263,18 @@ mod tests {
     fn a_keyword_alone_under_a_verdict_heading() {
         pass("# Review of ET-001\n\nThe change adds a flag.\n\n## Verdict\n\nAPPROVED\n");
         fail("# Review\n\n### Result\n**REQUEST_CHANGES** — see below\n");
+    }
+
+    #[test]
+    fn a_keyword_opening_the_text_under_its_title() {
+        fail("# Review\n\nREQUEST_CHANGES\n\n- rename `x` to `count`\n");
+        pass("# Review of ET-001\n\nApproved — the change is small.\n");
+    }
+
+    #[test]
+    fn a_line_that_is_the_keyword_alone_anywhere() {
+        pass("# Review of ET-001\n\nThe change adds a flag and tests.\n\n**APPROVED**\n");
+        fail("Findings:\n1. no tests\n\nRequest changes.\n");
     }
 
     #[test]

@@ -113,6 +113,45 @@ impl Fixture {
             .expect("run finished")
     }
 
+    /// Drives a task from its current stage to the start of `stage` along the happy path of
+    /// the built-in pipeline (artifacts written, approvals given, verdicts passing).
+    pub fn drive_to(&self, key: &str, stage: &str) {
+        let artifact = |name: &str, text: &str| {
+            self.write(&format!("docs/work-items/{key}/{name}"), text);
+        };
+        loop {
+            let task = self.task(key);
+            if task.stage == stage {
+                return;
+            }
+            match task.stage.as_str() {
+                "analysis" => {
+                    self.complete(&task, |_| artifact("01-analysis.md", "analysis"));
+                    self.engine()
+                        .handle(Input::Decide {
+                            task: key.into(),
+                            decision: bosun::pipeline::Decision::Approve { note: None },
+                            by: "test".into(),
+                        })
+                        .expect("approve");
+                }
+                "architecture" => {
+                    self.complete(&task, |_| artifact("02-architecture.md", "design"));
+                }
+                "development" => {
+                    self.complete(&task, |_| {});
+                }
+                "review" => {
+                    self.complete(&task, |_| artifact("12-review.md", "APPROVED\nlooks good"));
+                }
+                "testing" => {
+                    self.complete(&task, |_| artifact("13-test-report.md", "PASS\nall green"));
+                }
+                other => panic!("cannot drive past {other}"),
+            }
+        }
+    }
+
     /// Claims, starts and fails a run of the task's job.
     pub fn fail(&self, task: &Task, log_tail: &str, timed_out: bool) -> Outcome {
         let (_job, run) = self.claim_and_start(task);
