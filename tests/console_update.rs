@@ -569,3 +569,73 @@ fn effect_results_and_supervisor_news_reach_the_status_line() {
     assert_eq!(app.now, 42);
     assert_eq!(update(&mut app, &keymap, Msg::Resize), []);
 }
+
+#[test]
+fn scrolling_past_the_top_of_a_long_log_reads_the_lines_before_it() {
+    let fx = world();
+    let (mut app, keymap) = console(&fx);
+    select(&fx, &mut app, &keymap, "ET-003");
+    ch(&mut app, &keymap, '5');
+    let (run, path) = app.following.clone().expect("following");
+    let path = path.expect("log path");
+    // The run's log grew to 200k lines; the tail holds the last ones.
+    let text: String = (0..200_000).map(|i| format!("line {i}\r\n")).collect();
+    std::fs::write(&path, &text).expect("log");
+    let (_, end, skipped) = bosun::tui::tail::read_end(std::path::Path::new(&path)).expect("open");
+    update(
+        &mut app,
+        &keymap,
+        Msg::TailOpened(Box::new(Tail::from_end(run, &end, skipped, 24, 80))),
+    );
+    let kept = app.tail.as_ref().expect("tail").lines.len();
+    let first = app.tail.as_ref().expect("tail").first_line_at;
+    assert!(first > 0);
+    // The view found it can scroll `kept - 20` rows; up to there nothing is read...
+    app.scroll_limit.set(kept - 20);
+    app.scroll = kept - 21;
+    assert_eq!(key(&mut app, &keymap, KeyCode::PageDown), []);
+    app.scroll = kept - 21;
+    // ...one more row up reaches the top: the lines before it are asked for.
+    assert_eq!(
+        ch(&mut app, &keymap, 'k'),
+        [Effect::LoadOlder {
+            run_id: run,
+            path: path.clone(),
+            end: first
+        }]
+    );
+    let older = bosun::tui::tail::read_before(std::path::Path::new(&path), first).expect("read");
+    let n = older.lines.len();
+    update(
+        &mut app,
+        &keymap,
+        Msg::Older {
+            run_id: run,
+            end: first,
+            older: Box::new(older),
+        },
+    );
+    let t = app.tail.as_ref().expect("tail");
+    assert_eq!(t.lines.len(), kept + n);
+    assert!(t.first_line_at < first);
+    // The line before the first kept one is the last one read: nothing lost or doubled.
+    let at = t.lines.len() - kept;
+    let num = |l: &str| {
+        l.trim_start_matches("line ")
+            .parse::<u64>()
+            .expect("number")
+    };
+    assert_eq!(num(&t.lines[at - 1]) + 1, num(&t.lines[at]));
+    // A late answer for a position the tail has left is ignored.
+    let again = bosun::tui::tail::read_before(std::path::Path::new(&path), first).expect("read");
+    update(
+        &mut app,
+        &keymap,
+        Msg::Older {
+            run_id: run,
+            end: first,
+            older: Box::new(again),
+        },
+    );
+    assert_eq!(app.tail.as_ref().expect("tail").lines.len(), kept + n);
+}

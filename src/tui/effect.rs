@@ -148,6 +148,25 @@ impl Runner {
                     let _ = tx.send(Msg::Judged(Box::new(j)));
                 });
             }
+            Effect::LoadOlder { run_id, path, end } => {
+                tokio::task::spawn_blocking(move || {
+                    match crate::tui::tail::read_before(Path::new(&path), end) {
+                        Ok(older) => {
+                            let _ = tx.send(Msg::Older {
+                                run_id,
+                                end,
+                                older: Box::new(older),
+                            });
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Msg::Done {
+                                text: format!("cannot read the log's older lines: {e}"),
+                                error: true,
+                            });
+                        }
+                    }
+                });
+            }
             Effect::LoadDiff { task_id } => {
                 tokio::task::spawn_blocking(move || {
                     let d = load::diff(&db, task_id);

@@ -13,12 +13,16 @@ pub struct Tail {
     pub run_id: i64,
     /// Complete lines read so far (raw, escapes and all), at most [`Tail::MAX_LINES`].
     pub lines: Vec<String>,
+    /// Raw length in bytes (with its `\n`) of each kept line, to move
+    /// [`Tail::first_line_at`] when the oldest lines are dropped.
+    lens: Vec<u32>,
     /// Bytes of a line not complete yet.
     partial: Vec<u8>,
     /// The run's screen, emulated from the same bytes at the pane's size.
     pub screen: vt100::Parser,
-    /// Bytes of the log before the first line kept (0: the log is read from its start).
-    pub skipped: u64,
+    /// Byte offset in the log where the first kept line starts (0: the log is read from its
+    /// start); older lines are read from before it on request ([`read_before`]).
+    pub first_line_at: u64,
 }
 
 impl Tail {
@@ -36,9 +40,10 @@ impl Tail {
         Tail {
             run_id,
             lines: Vec::new(),
+            lens: Vec::new(),
             partial: Vec::new(),
             screen: vt100::Parser::new(rows.max(2), cols.max(10), 0),
-            skipped: 0,
+            first_line_at: 0,
         }
     }
 
@@ -46,11 +51,13 @@ impl Tail {
     /// bytes into the file (a cut line at the start is dropped when `skipped` > 0).
     pub fn from_end(run_id: i64, end: &[u8], skipped: u64, rows: u16, cols: u16) -> Tail {
         let mut t = Tail::new(run_id, rows, cols);
-        t.skipped = skipped;
         let body = if skipped > 0 {
-            end.iter()
+            let cut = end
+                .iter()
                 .position(|b| *b == b'\n')
-                .map_or(&end[end.len()..], |i| &end[i + 1..])
+                .map_or(end.len(), |i| i + 1);
+            t.first_line_at = skipped + cut as u64;
+            &end[cut..]
         } else {
             end
         };
@@ -66,6 +73,22 @@ impl Tail {
         if (r, c) != (rows.max(2), cols.max(10)) {
             self.screen.screen_mut().set_size(rows.max(2), cols.max(10));
         }
+    }
+
+    /// Puts `lines` (read with [`read_before`]) before the kept ones; `first_line_at` is
+    /// where the first of them starts in the log. Ignored unless they end where the kept
+    /// lines begin (`end` is [`Tail::first_line_at`]).
+    pub fn prepend(&mut self, older: Older, end: u64) {
+        if end != self.first_line_at {
+            return;
+        }
+        self.first_line_at = older.first_line_at;
+        let mut lines = older.lines;
+        lines.append(&mut self.lines);
+        self.lines = lines;
+        let mut lens = older.lens;
+        lens.append(&mut self.lens);
+        self.lens = lens;
     }
 
     /// Takes in bytes the log gained.
@@ -87,16 +110,29 @@ impl Tail {
         // Only the lines that can be kept are turned into strings.
         let mut complete: Vec<&[u8]> = head[..head.len() - 1].split(|b| *b == b'\n').collect();
         if complete.len() > Tail::MAX_LINES {
-            complete.drain(..complete.len() - Tail::MAX_LINES);
+            let gone = complete.len() - Tail::MAX_LINES;
+            self.first_line_at += self.lens.iter().map(|l| u64::from(*l)).sum::<u64>();
+            self.first_line_at += complete[..gone]
+                .iter()
+                .map(|l| l.len() as u64 + 1)
+                .sum::<u64>();
+            self.lines.clear();
+            self.lens.clear();
+            complete.drain(..gone);
         }
-        self.lines.extend(complete.into_iter().map(|l| {
-            String::from_utf8_lossy(l)
-                .trim_end_matches('\r')
-                .to_string()
-        }));
+        for l in complete {
+            self.lens
+                .push(u32::try_from(l.len() + 1).unwrap_or(u32::MAX));
+            self.lines.push(
+                String::from_utf8_lossy(l)
+                    .trim_end_matches('\r')
+                    .to_string(),
+            );
+        }
         if self.lines.len() > Tail::MAX_LINES {
             let cut = self.lines.len() - Tail::MAX_LINES;
             self.lines.drain(..cut);
+            self.first_line_at += self.lens.drain(..cut).map(u64::from).sum::<u64>();
         }
     }
 }
@@ -114,6 +150,56 @@ pub fn read_end(path: &Path) -> std::io::Result<(File, Vec<u8>, u64)> {
     f.seek(SeekFrom::Start(start))?;
     f.read_to_end(&mut buf)?;
     Ok((f, buf, start))
+}
+
+/// Older lines of a log, read with [`read_before`] for [`Tail::prepend`].
+pub struct Older {
+    /// The lines, without their line ends.
+    pub lines: Vec<String>,
+    /// Raw length of each, with its `\n`.
+    pub lens: Vec<u32>,
+    /// Where the first starts in the log.
+    pub first_line_at: u64,
+}
+
+/// The lines of `path` that end at byte `end` (a [`Tail::first_line_at`]), at most
+/// [`Tail::LINE_BYTES`] of them. A line cut by the window's start is left for the next call.
+///
+/// # Errors
+/// The file cannot be opened or read.
+pub fn read_before(path: &Path, end: u64) -> std::io::Result<Older> {
+    let mut f = File::open(path)?;
+    let start = end.saturating_sub(Tail::LINE_BYTES);
+    let mut buf = vec![0; usize::try_from(end - start).unwrap_or(0)];
+    f.seek(SeekFrom::Start(start))?;
+    f.read_exact(&mut buf)?;
+    let cut = if start > 0 {
+        buf.iter()
+            .position(|b| *b == b'\n')
+            .map_or(buf.len(), |i| i + 1)
+    } else {
+        0
+    };
+    let body = &buf[cut..];
+    let body = body.strip_suffix(b"\n").unwrap_or(body);
+    let mut older = Older {
+        lines: Vec::new(),
+        lens: Vec::new(),
+        first_line_at: start + cut as u64,
+    };
+    if !body.is_empty() {
+        for l in body.split(|b| *b == b'\n') {
+            older
+                .lens
+                .push(u32::try_from(l.len() + 1).unwrap_or(u32::MAX));
+            older.lines.push(
+                String::from_utf8_lossy(l)
+                    .trim_end_matches('\r')
+                    .to_string(),
+            );
+        }
+    }
+    Ok(older)
 }
 
 /// Reads what an open log gains.
@@ -183,7 +269,37 @@ mod tests {
         std::fs::write(&path, text).expect("write");
         let (_, end, skipped) = read_end(&path).expect("open");
         assert!(skipped > 0);
-        let t = Tail::from_end(1, &end, skipped, 24, 80);
+        let mut t = Tail::from_end(1, &end, skipped, 24, 80);
         assert!(t.lines.iter().all(|l| l.len() == 999), "no cut line kept");
+        // Scrolling back reads the older lines, until the start of the log: every line once.
+        while t.first_line_at > 0 {
+            let at = t.first_line_at;
+            let older = read_before(&path, at).expect("older");
+            assert!(!older.lines.is_empty());
+            t.prepend(older, at);
+        }
+        assert_eq!(t.lines.len(), 3000);
+        assert!(t.lines.iter().all(|l| l.len() == 999));
+    }
+
+    #[test]
+    fn dropping_the_oldest_lines_moves_where_the_kept_ones_start() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("run.log");
+        let text: String = (0..30_000).map(|i| format!("line {i}\r\n")).collect();
+        std::fs::write(&path, &text).expect("write");
+        let mut t = Tail::new(1, 24, 80);
+        t.ingest(text.as_bytes());
+        assert_eq!(t.lines.len(), Tail::MAX_LINES);
+        let first = text.find("line 10000\r\n").expect("line") as u64;
+        assert_eq!(t.first_line_at, first);
+        // One more line drops one more.
+        t.ingest(b"line 30000\r\n");
+        assert_eq!(
+            t.first_line_at,
+            text.find("line 10001\r\n").expect("line") as u64
+        );
+        let older = read_before(&path, t.first_line_at).expect("older");
+        assert_eq!(older.lines.last().map(String::as_str), Some("line 10000"));
     }
 }

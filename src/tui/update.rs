@@ -39,6 +39,15 @@ pub enum Msg {
         /// What was written.
         bytes: Vec<u8>,
     },
+    /// Older lines of a followed run's log were read (the operator scrolled past the top).
+    Older {
+        /// The run.
+        run_id: i64,
+        /// Where the lines read end in the log: the tail's first line then.
+        end: u64,
+        /// The lines.
+        older: Box<crate::tui::tail::Older>,
+    },
     /// The Artifact view's files were read.
     Judged(Box<Judge>),
     /// The Diff view's diff was computed.
@@ -91,6 +100,15 @@ pub enum Effect {
     },
     /// Follow this run's log (stops following any other); `None` stops following.
     Follow(Option<FollowLog>),
+    /// Read the lines of a run's log before byte `end`.
+    LoadOlder {
+        /// The run.
+        run_id: i64,
+        /// Its log file.
+        path: String,
+        /// Where the tail's first line starts.
+        end: u64,
+    },
     /// Read the artifacts awaiting judgement.
     LoadJudge {
         /// Task id.
@@ -153,6 +171,12 @@ pub fn update(app: &mut App, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
         Msg::LogBytes { run_id, bytes } => {
             if let Some(t) = app.tail.as_mut().filter(|t| t.run_id == run_id) {
                 t.ingest(&bytes);
+            }
+            Vec::new()
+        }
+        Msg::Older { run_id, end, older } => {
+            if let Some(t) = app.tail.as_mut().filter(|t| t.run_id == run_id) {
+                t.prepend(*older, end);
             }
             Vec::new()
         }
@@ -344,12 +368,14 @@ pub fn act(app: &mut App, action: Action) -> Vec<Effect> {
             // Log and Pane scroll from the end: "up" goes back in time.
             let from_end = matches!(app.view, View::Log | View::Pane);
             let delta = if from_end { -delta } else { delta };
-            app.scroll = app
-                .scroll
-                .saturating_add_signed(delta)
-                .min(app.scroll_limit.get());
+            let limit = app.scroll_limit.get();
+            app.scroll = app.scroll.saturating_add_signed(delta).min(limit);
             if app.view == View::Log {
                 app.follow = app.scroll == 0;
+                // At the top of what is loaded: read the lines before it.
+                if delta > 0 && app.scroll == limit {
+                    return older_lines(app);
+                }
             }
         }
         Action::Left | Action::Right => {
@@ -606,6 +632,20 @@ fn confirmed(app: &mut App, c: &Confirm) -> Vec<Effect> {
             app.message = Some((format!("queueing job #{j} again…"), false));
             vec![Effect::RetryJob(*j)]
         }
+    }
+}
+
+/// The lines before the tail's first, if the log has any.
+fn older_lines(app: &App) -> Vec<Effect> {
+    match (&app.tail, &app.following) {
+        (Some(t), Some((id, Some(path)))) if t.run_id == *id && t.first_line_at > 0 => {
+            vec![Effect::LoadOlder {
+                run_id: *id,
+                path: path.clone(),
+                end: t.first_line_at,
+            }]
+        }
+        _ => Vec::new(),
     }
 }
 
