@@ -16,6 +16,7 @@
 pub mod effect;
 pub mod keymap;
 pub mod load;
+pub mod msg;
 pub mod sanitize;
 pub mod state;
 pub mod tail;
