@@ -79,12 +79,29 @@ pub enum Command {
         #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
         wait: std::time::Duration,
     },
-    /// Send a line of text to the task's running agent (pasted, then submitted)
+    /// Send text to the task's running agent now (pasted, then submitted), or with
+    /// --when-idle queue it as a message its agent gets when its turn ends
     Send {
         /// Task key
         key: String,
         /// The text
         text: String,
+        /// Queue it in the task's inbox instead of typing it now: delivered at the end of the
+        /// agent's turn, exactly once, also to the task's next run
+        #[arg(long)]
+        when_idle: bool,
+        /// With --when-idle: only for the task's agent in this role
+        #[arg(long, requires = "when_idle")]
+        role: Option<String>,
+    },
+    /// List messages queued for tasks' agents and where each stands (pending, claimed,
+    /// pasted, delivered, acked)
+    Inbox {
+        /// Only this task's
+        key: Option<String>,
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Show the job queue, or act on a job
     Queue(QueueArgs),

@@ -8,7 +8,9 @@
 //! (prompt pasted and recorded), `submit` (submit keys pressed and recorded), `busy` (the run
 //! first recorded busy), `turn_done` (turn recorded done), `commit` (worktree committed),
 //! `gate` (before each gate is checked), `decision` (the engine's decision applied),
-//! `window_close` (process tree stopped, before the pane is killed).
+//! `window_close` (process tree stopped, before the pane is killed). A message's delivery
+//! ([`MESSAGE_POINTS`]): `message_claim` (claimed for a run, not pasted), `message_paste`
+//! (pasted and recorded, not submitted), `message_submit` (submitted, before its record).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -27,6 +29,9 @@ pub const POINTS: &[&str] = &[
     "decision",
     "window_close",
 ];
+
+/// The crash points of a message's delivery (`src/supervisor/inbox.rs`).
+pub const MESSAGE_POINTS: &[&str] = &["message_claim", "message_paste", "message_submit"];
 
 /// The armed point and on which arrival it fires, from `BOSUN_CRASH_AT`.
 fn armed() -> Option<&'static (String, u32)> {

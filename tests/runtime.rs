@@ -3,132 +3,19 @@
 
 mod support;
 
+use support::rig::{BOSUN, Rig, daemon, tick_until, wait_for};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bosun::config::Config;
 use bosun::pipeline::{Decision, Engine, Input};
 use bosun::store::Store;
 use bosun::store::events::{self, EventKind};
 use bosun::store::jobs::{self, JobStatus};
 use bosun::store::runs::{self, RunStatus};
 use bosun::store::tasks::{self, TaskState};
-use bosun::supervisor::{Options, Supervisor};
-
-const BOSUN: &str = env!("CARGO_BIN_EXE_bosun");
-
-/// Kills the test's tmux server when dropped.
-struct TmuxGuard(String);
-
-impl Drop for TmuxGuard {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.0, "kill-server"])
-            .stdin(std::process::Stdio::null())
-            .output();
-    }
-}
-
-/// A database, a project repository, a config and a tmux socket for one test.
-struct Rig {
-    dir: tempfile::TempDir,
-    cfg: Config,
-    config_text: String,
-    socket: String,
-    _guard: TmuxGuard,
-}
-
-static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-impl Rig {
-    /// `layer` is TOML over the built-in config (typically roles on `sim` and stages).
-    fn new(layer: &str) -> Rig {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let repo = support::init_repo(dir.path());
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let socket = format!("bosun-test-{}-{n}", std::process::id());
-        // `{socket}` in the layer names this test's tmux server (for the CLI's own config).
-        let layer = &layer.replace("{socket}", &socket);
-        let config_text = layer.to_string();
-        let cfg = Config::from_layers(&[(Path::new("bosun.toml"), layer)]).expect("config");
-        std::fs::write(dir.path().join("bosun.toml"), layer).expect("write config");
-        support::open_with_project(&dir.path().join("bosun.db"), &repo, "true");
-        Rig {
-            dir,
-            cfg,
-            config_text,
-            _guard: TmuxGuard(socket.clone()),
-            socket,
-        }
-    }
-
-    fn db(&self) -> PathBuf {
-        self.dir.path().join("bosun.db")
-    }
-
-    fn store(&self) -> Store {
-        Store::open(&self.db()).expect("store")
-    }
-
-    fn options(&self) -> Options {
-        let mut o = Options::new(self.dir.path().to_path_buf(), &self.socket);
-        o.bosun_exe = BOSUN.to_string();
-        o.owner = "test".into();
-        o.done_debounce = Duration::from_millis(300);
-        o.exit_grace = Duration::from_millis(500);
-        o
-    }
-
-    fn supervisor(&self) -> Supervisor {
-        Supervisor::start(self.cfg.clone(), self.store(), self.options()).expect("supervisor")
-    }
-
-    fn add_task(&self, title: &str, spec: &str) -> String {
-        let store = self.store();
-        let (task, _) = Engine::new(&self.cfg, &store)
-            .create_task("example-tool", title, spec, 100)
-            .expect("task");
-        task.key
-    }
-
-    fn task(&self, key: &str) -> tasks::Task {
-        tasks::by_key(self.store().conn(), key).expect("task")
-    }
-}
-
-/// Ticks `sup` until `done` holds, failing after `limit`.
-fn tick_until(
-    sup: &mut Supervisor,
-    limit: Duration,
-    what: &str,
-    mut done: impl FnMut(&mut Supervisor) -> bool,
-) {
-    let start = Instant::now();
-    loop {
-        sup.tick().expect("tick");
-        if done(sup) {
-            return;
-        }
-        if start.elapsed() >= limit {
-            let tasks: Vec<String> = tasks::list(sup.store().conn())
-                .expect("tasks")
-                .iter()
-                .map(|t| format!("{} {} {} {:?}", t.key, t.stage, t.state, t.state_reason))
-                .collect();
-            let recent: Vec<String> = events::recent(sup.store().conn(), None, 15)
-                .expect("events")
-                .iter()
-                .map(|e| e.message.clone())
-                .collect();
-            panic!(
-                "timed out after {limit:?} waiting for {what}\ntasks: {tasks:#?}\nruns: {:?}\nlast events: {recent:#?}",
-                sup.run_statuses()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use bosun::supervisor::Supervisor;
 
 /// Roles on `sim`, a short pipeline of the stages given, artifact gates on `out-<stage>.md`.
 fn simple_pipeline(stages: &[(&str, &str)], role_extra: &str) -> String {
@@ -493,40 +380,6 @@ fn a_hostile_prompt_is_delivered_byte_exact() {
         got.len(),
         expected.len()
     );
-}
-
-impl Rig {
-    /// The real `bosun` binary on this rig's database and config, with private XDG dirs.
-    fn bosun(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BOSUN);
-        c.args(args)
-            .arg("--db")
-            .arg(self.db())
-            .arg("--config")
-            .arg(self.dir.path().join("bosun.toml"))
-            .env("XDG_CONFIG_HOME", self.dir.path().join("xdg"))
-            .env("XDG_STATE_HOME", self.dir.path().join("state"))
-            .stdin(std::process::Stdio::null());
-        c
-    }
-}
-
-fn daemon(rig: &Rig) -> std::process::Child {
-    rig.bosun(&["daemon", "--socket", &rig.socket])
-        .arg("--log-file")
-        .arg(rig.dir.path().join("daemon.log"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn daemon")
-}
-
-fn wait_for(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

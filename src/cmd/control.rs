@@ -1,9 +1,12 @@
-//! `bosun answer` and `bosun send`: talk to a task's running agent without attaching.
+//! `bosun answer`, `bosun send` and `bosun inbox`: talk to a task's agent without attaching,
+//! now or when its turn ends.
 
 use super::out::outln;
 use anyhow::{Result, bail};
 
 use super::Ctx;
+use crate::store::events::{self, EventKind, NewEvent};
+use crate::store::{messages, now_ms, tasks};
 use crate::supervisor::control;
 
 pub(super) fn answer(ctx: &Ctx, key: &str, reply: &str, wait: std::time::Duration) -> Result<()> {
@@ -28,5 +31,82 @@ pub(super) fn send(ctx: &Ctx, key: &str, text: &str) -> Result<()> {
     let store = ctx.store()?;
     control::send_text(&cfg, &ctx.data_dir(), &store, key, text)?;
     outln!("{key}: sent");
+    Ok(())
+}
+
+/// `bosun send KEY TEXT --when-idle [--role R]`: a message in the task's inbox.
+pub(super) fn queue_message(ctx: &Ctx, key: &str, role: Option<&str>, text: &str) -> Result<()> {
+    if text.trim().is_empty() {
+        bail!("the message is empty");
+    }
+    let cfg = ctx.config()?;
+    if let Some(r) = role
+        && !cfg.roles.contains_key(r)
+    {
+        let names: Vec<&str> = cfg.roles.keys().map(String::as_str).collect();
+        bail!("no role `{r}` in the config; roles: {}", names.join(", "));
+    }
+    let store = ctx.store()?;
+    let task = tasks::by_key(store.conn(), key)?;
+    let now = now_ms();
+    let m = store.write(|tx| {
+        let m = messages::insert(tx, "operator", task.id, role, text, now)?;
+        events::append(
+            tx,
+            EventKind::MessageQueued,
+            NewEvent {
+                task_id: Some(task.id),
+                actor: "cli",
+                message: format!("{key}: message #{} queued by the operator", m.id),
+                ..Default::default()
+            },
+            now,
+        )?;
+        Ok::<_, crate::store::StoreError>(m)
+    })?;
+    outln!(
+        "{key}: message #{} queued; {} gets it when its turn ends",
+        m.id,
+        role.map_or("its agent".to_string(), |r| format!("its {r}"))
+    );
+    Ok(())
+}
+
+/// `bosun inbox [KEY] [--json]`.
+pub(super) fn inbox(ctx: &Ctx, key: Option<&str>, json: bool) -> Result<()> {
+    let store = ctx.store()?;
+    let task_id = key
+        .map(|k| tasks::by_key(store.conn(), k).map(|t| t.id))
+        .transpose()?;
+    let list = messages::list(store.conn(), task_id, 500)?;
+    if json {
+        return super::print_json(&list);
+    }
+    let keys: std::collections::HashMap<i64, String> = tasks::list(store.conn())?
+        .into_iter()
+        .map(|t| (t.id, t.key))
+        .collect();
+    if list.is_empty() {
+        outln!("no messages");
+        return Ok(());
+    }
+    let now = now_ms();
+    for m in &list {
+        let first = m.body.lines().next().unwrap_or("");
+        outln!(
+            "#{:<5} {:<9} {:<10} {:<9} {:>9}  {}{}",
+            m.id,
+            keys.get(&m.task_id).map_or("?", String::as_str),
+            m.sender,
+            m.state(),
+            super::ago(m.created_at, now),
+            first,
+            if m.body.lines().count() > 1 {
+                " …"
+            } else {
+                ""
+            }
+        );
+    }
     Ok(())
 }

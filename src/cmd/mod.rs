@@ -92,7 +92,16 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Reject { key, note } => decide::reject(&ctx, &key, note),
         Command::Queue(args) => queue::run(&ctx, args),
         Command::Answer { key, reply, wait } => control::answer(&ctx, &key, &reply, wait),
-        Command::Send { key, text } => control::send(&ctx, &key, &text),
+        Command::Send {
+            key,
+            text,
+            when_idle: false,
+            ..
+        } => control::send(&ctx, &key, &text),
+        Command::Send {
+            key, text, role, ..
+        } => control::queue_message(&ctx, &key, role.as_deref(), &text),
+        Command::Inbox { key, json } => control::inbox(&ctx, key.as_deref(), json),
         Command::Providers { json, check, keep } => match check {
             Some(name) => providers::check(&ctx, &name, json, keep),
             None => providers::run(&ctx, json),

@@ -60,6 +60,9 @@ pub struct SupervisorConfig {
     pub kill_grace: Duration,
     /// Name of bosun's private tmux server socket (`tmux -L NAME`).
     pub tmux_socket: String,
+    /// Messages delivered to an idle agent in one turn (its inbox is emptied this many at a
+    /// time); at least 1.
+    pub message_batch: u32,
 }
 
 /// The console (`[ui]`).
@@ -347,6 +350,7 @@ struct RawSupervisor {
     #[serde(default, deserialize_with = "de_duration")]
     kill_grace: Option<Duration>,
     tmux_socket: Option<Spanned<String>>,
+    message_batch: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -518,6 +522,9 @@ fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
             if s.tmux_socket.is_some() {
                 sup.tmux_socket = s.tmux_socket.clone();
             }
+            if s.message_batch.is_some() {
+                sup.message_batch = s.message_batch.clone();
+            }
         }
         if let Some(q) = &src.layer.queue {
             queue_src = i;
@@ -583,6 +590,17 @@ fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
             "must be at least 1",
         ));
     }
+    let message_batch = sup.message_batch.map_or(Ok(1), |b| {
+        if *b.get_ref() == 0 {
+            Err(s.err(
+                b.span().start,
+                "supervisor.message_batch",
+                "must be at least 1",
+            ))
+        } else {
+            Ok(*b.get_ref())
+        }
+    })?;
     for (key, value) in [
         ("default_timeout", sup.default_timeout),
         ("kill_grace", sup.kill_grace),
@@ -621,6 +639,7 @@ fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
             }
             name.clone()
         },
+        message_batch,
     };
 
     let q = &sources[queue_src];

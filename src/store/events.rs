@@ -69,6 +69,10 @@ text_enum! {
         /// A run's hooks stayed silent past the grace period: its turns are read from the
         /// screen.
         HooksSilent = "hooks_silent",
+        /// A message was queued for a task's agent.
+        MessageQueued = "message_queued",
+        /// Messages were handed to an agent as its next turn.
+        MessageDelivered = "message_delivered",
     }
 }
 

@@ -13,6 +13,7 @@ pub mod gates;
 pub mod hooks;
 pub mod jobs;
 pub mod lease;
+pub mod messages;
 pub mod projects;
 pub mod runs;
 pub mod tasks;
@@ -37,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_8.sql"),
     include_str!("schema_9.sql"),
     include_str!("schema_10.sql"),
+    include_str!("schema_11.sql"),
 ];
 
 /// SQLite `application_id` of a bosun database: "bosu" in ASCII (schema v5).

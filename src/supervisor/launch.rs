@@ -228,6 +228,7 @@ impl Supervisor {
                 written: RunStatus::Starting,
                 final_message: None,
                 answering: None,
+                delivering: Vec::new(),
                 token: Some(token),
             },
         );

@@ -21,6 +21,7 @@ pub mod check;
 pub mod control;
 mod finish;
 pub mod hooks;
+mod inbox;
 mod launch;
 pub mod prompt;
 mod recover;
@@ -182,6 +183,8 @@ struct Active {
     answering: Option<(control::Answering, bool)>,
     /// The run's hook token (also its identity in its processes' environment).
     token: Option<String>,
+    /// Messages pasted for the turn being submitted (empty for the prompt's turn).
+    delivering: Vec<i64>,
 }
 
 /// How long an error must stay on an agent's screen before it fails the run.

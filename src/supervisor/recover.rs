@@ -19,6 +19,7 @@ impl Supervisor {
         };
         let report = self.engine().recover(alive)?;
         tracing::info!(?report, "reconciled after start");
+        self.release_ended_claims()?;
         for run_id in &report.completing {
             self.resume_completion(*run_id, &panes)?;
         }
@@ -144,7 +145,13 @@ impl Supervisor {
                 detector.classify(),
                 Some(ScreenStatus::Busy | ScreenStatus::Waiting)
             );
+        // A message turn resumes the same way: pasted, not submitted → submit.
+        let delivering = self.resume_delivery(run.id)?;
+        let last_delivery = crate::store::messages::last_delivery(self.store.conn(), run.id)?;
         let phase = match (run.prompt_sent_at, run.submitted_at) {
+            _ if !delivering.is_empty() => Phase::Pasted {
+                at: now.checked_sub(provider.submit_delay).unwrap_or(now),
+            },
             (None, _) => Phase::WaitReady { since: now },
             (Some(_), None) if !took_it => {
                 tracing::info!(
@@ -168,7 +175,12 @@ impl Supervisor {
         );
         let mut final_message = None;
         if run.prompt_sent_at.is_some() {
-            for call in hook_rows::for_run(self.store.conn(), run.id)? {
+            // Only the calls of the current turn: the one the last delivered message started.
+            let this_turn = |at: i64| last_delivery.is_none_or(|d| at >= d);
+            for call in hook_rows::for_run(self.store.conn(), run.id)?
+                .into_iter()
+                .filter(|c| this_turn(c.at))
+            {
                 if let Some(signal) = hooks::signal(&call) {
                     if signal == HookSignal::Done && !tracker.is_complete() {
                         final_message = Some(call.detail.clone());
@@ -204,6 +216,7 @@ impl Supervisor {
                 written: run.status,
                 final_message,
                 answering: None,
+                delivering,
                 token: runs::hook_token(self.store.conn(), run.id)?.and_then(|(t, _)| t),
             },
         );

@@ -131,13 +131,17 @@ impl Supervisor {
             Phase::Pasted { at } => {
                 if now.duration_since(at) >= run.provider.submit_delay {
                     submit(&self.tmux, run, now)?;
-                    self.store
-                        .write(|tx| runs::set_submitted(tx, id, now_ms()))?;
-                    crate::crash::point("submit");
                     run.phase = Phase::Submitted {
                         at: now,
                         resent: false,
                     };
+                    if run.delivering.is_empty() {
+                        self.store
+                            .write(|tx| runs::set_submitted(tx, id, now_ms()))?;
+                        crate::crash::point("submit");
+                    } else {
+                        self.delivered(id)?;
+                    }
                 }
             }
             Phase::Submitted { at, resent } => {
@@ -157,7 +161,9 @@ impl Supervisor {
                 }
             }
             Phase::Working => {
-                if run.tracker.is_complete() {
+                // A turn ended: the messages waiting for this agent make its next turn;
+                // with none, the run is complete.
+                if run.tracker.is_complete() && !self.deliver(id, now)? {
                     return self.complete(id, now);
                 }
             }

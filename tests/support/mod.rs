@@ -13,6 +13,8 @@ use bosun::store::runs::Run;
 use bosun::store::tasks::{self, Task};
 use bosun::store::{Store, now_ms};
 
+pub mod rig;
+
 /// A database, a project repository and a config.
 pub struct Fixture {
     pub dir: tempfile::TempDir,
