@@ -639,3 +639,29 @@ fn scrolling_past_the_top_of_a_long_log_reads_the_lines_before_it() {
     );
     assert_eq!(app.tail.as_ref().expect("tail").lines.len(), kept + n);
 }
+
+#[test]
+fn m_queues_a_message_for_the_selected_tasks_agent() {
+    let fx = world();
+    let (mut app, keymap) = console(&fx);
+    select(&fx, &mut app, &keymap, "ET-003");
+    ch(&mut app, &keymap, 'm');
+    assert!(matches!(
+        app.mode,
+        Mode::Input {
+            prompt: Prompt::Message,
+            ..
+        }
+    ));
+    assert_eq!(key(&mut app, &keymap, KeyCode::Enter), [], "empty");
+    assert!(app.message.as_ref().is_some_and(|m| m.1));
+    ch(&mut app, &keymap, 'm');
+    typed(&mut app, &keymap, "rebase on main first");
+    assert_eq!(
+        key(&mut app, &keymap, KeyCode::Enter),
+        [Effect::QueueMessage {
+            key: "ET-003".into(),
+            text: "rebase on main first".into()
+        }]
+    );
+}

@@ -5,7 +5,6 @@ use super::out::outln;
 use anyhow::{Result, bail};
 
 use super::Ctx;
-use crate::store::events::{self, EventKind, NewEvent};
 use crate::store::{messages, now_ms, tasks};
 use crate::supervisor::control;
 
@@ -47,26 +46,9 @@ pub(super) fn queue_message(ctx: &Ctx, key: &str, role: Option<&str>, text: &str
         bail!("no role `{r}` in the config; roles: {}", names.join(", "));
     }
     let store = ctx.store()?;
-    let task = tasks::by_key(store.conn(), key)?;
-    let now = now_ms();
-    let m = store.write(|tx| {
-        let m = messages::insert(tx, "operator", task.id, role, text, now)?;
-        events::append(
-            tx,
-            EventKind::MessageQueued,
-            NewEvent {
-                task_id: Some(task.id),
-                actor: "cli",
-                message: format!("{key}: message #{} queued by the operator", m.id),
-                ..Default::default()
-            },
-            now,
-        )?;
-        Ok::<_, crate::store::StoreError>(m)
-    })?;
+    let id = control::queue_message(&store, key, role, text, "cli")?;
     outln!(
-        "{key}: message #{} queued; {} gets it when its turn ends",
-        m.id,
+        "{key}: message #{id} queued; {} gets it when its turn ends",
         role.map_or("its agent".to_string(), |r| format!("its {r}"))
     );
     Ok(())

@@ -477,6 +477,38 @@ pub fn send_text(
     Ok(())
 }
 
+/// Queues a message for task `key`'s agent (in `role`, or any) from the operator, via `by`
+/// (`cli`, `console`); returns its id. The supervisor delivers it when the agent's turn ends.
+///
+/// # Errors
+/// [`ControlError`] when the task does not exist or the database fails.
+pub fn queue_message(
+    store: &Store,
+    key: &str,
+    role: Option<&str>,
+    text: &str,
+    by: &str,
+) -> Result<i64, ControlError> {
+    let task = tasks::by_key(store.conn(), key)?;
+    let now = now_ms();
+    let id = store.write(|tx| {
+        let m = crate::store::messages::insert(tx, "operator", task.id, role, text, now)?;
+        events::append(
+            tx,
+            EventKind::MessageQueued,
+            NewEvent {
+                task_id: Some(task.id),
+                actor: by,
+                message: format!("{key}: message #{} queued by the operator", m.id),
+                ..Default::default()
+            },
+            now,
+        )?;
+        Ok::<_, crate::store::StoreError>(m.id)
+    })?;
+    Ok(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,6 +114,15 @@ impl Runner {
                     Ok(format!("sent to {key}"))
                 })
             }
+            Effect::QueueMessage { key, text } => blocking(tx, move || {
+                let store = Store::open(&db).map_err(|e| e.to_string())?;
+                let id =
+                    crate::supervisor::control::queue_message(&store, &key, None, &text, "console")
+                        .map_err(|e| format!("cannot queue the message for {key}: {e}"))?;
+                Ok(format!(
+                    "{key}: message #{id} queued; its agent gets it when its turn ends"
+                ))
+            }),
             Effect::CreateTask { title } => blocking(tx, move || {
                 let store = Store::open(&db).map_err(|e| e.to_string())?;
                 let project = projects::list(store.conn())

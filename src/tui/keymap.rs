@@ -114,6 +114,8 @@ actions! {
     AnswerNo = "answer_no",
     /// Send text to the agent.
     SendText = "send_text",
+    /// Queue a message for the agent, delivered when its turn ends.
+    Message = "message",
     /// Attach to the agent's tmux pane.
     Attach = "attach",
     /// Cancel the selected task.
@@ -156,6 +158,7 @@ impl Action {
             Action::AnswerYes => "yes",
             Action::AnswerNo => "no",
             Action::SendText => "send",
+            Action::Message => "message",
             Action::Attach => "attach",
             Action::ViewArtifact => "artifact",
             Action::ViewDiff => "diff",

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use super::state::{Detail, DiffState, EVENTS, Judge, Snapshot, TaskRow, Want};
 use crate::queue::Queue;
-use crate::store::{Store, StoreError, events, gates, jobs, now_ms, projects, runs, tasks};
+use crate::store::{
+    Store, StoreError, events, gates, jobs, messages, now_ms, projects, runs, tasks,
+};
 
 /// Bytes of an artifact shown in the Artifact view; longer files are cut with a note.
 pub const MAX_ARTIFACT_BYTES: usize = 512 * 1024;
@@ -41,6 +43,7 @@ pub fn snapshot(store: &Store, queue: &Queue, want: &Want) -> Result<Snapshot, S
             runs: runs::for_task(c, id)?,
             jobs: jobs::for_task(c, id)?,
             events: events::recent(c, Some(id), 200)?,
+            messages: messages::list(c, Some(id), 100)?,
         },
         None => Detail::default(),
     };

@@ -82,6 +82,13 @@ pub enum Effect {
         /// The line.
         text: String,
     },
+    /// Queue a message for the task's agent (delivered when its turn ends).
+    QueueMessage {
+        /// Task key.
+        key: String,
+        /// The message.
+        text: String,
+    },
     /// Create a task in the first project.
     CreateTask {
         /// Its title.

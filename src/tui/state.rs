@@ -103,6 +103,8 @@ pub struct Detail {
     pub jobs: Vec<Job>,
     /// The task's recent events, oldest first.
     pub events: Vec<Event>,
+    /// The task's messages (its inbox), oldest first.
+    pub messages: Vec<crate::store::messages::Message>,
 }
 
 /// A text field being typed into.
@@ -120,6 +122,8 @@ pub enum Prompt {
     NewTask,
     /// The note of a gate override ("approve anyway").
     Override,
+    /// A message for the task's agent, delivered when its turn ends.
+    Message,
 }
 
 /// A destructive action waiting for y/n.

@@ -317,6 +317,7 @@ pub fn act(app: &mut App, action: Action) -> Vec<Effect> {
             return vec![Effect::Answer { key, yes }];
         }
         Action::SendText => input(app, Prompt::Send),
+        Action::Message => input(app, Prompt::Message),
         Action::Attach => {
             let live = app
                 .selected_run()
@@ -461,6 +462,15 @@ fn submit(app: &mut App, prompt: &Prompt, text: String) -> Vec<Effect> {
             if let Some(key) = app.selected_task().map(|t| t.key.clone()) {
                 app.message = Some((format!("sending to {key}…"), false));
                 return vec![Effect::Send { key, text }];
+            }
+        }
+        Prompt::Message if text.trim().is_empty() => {
+            app.message = Some(("the message is empty".into(), true));
+        }
+        Prompt::Message => {
+            if let Some(key) = app.selected_task().map(|t| t.key.clone()) {
+                app.message = Some((format!("queueing a message for {key}…"), false));
+                return vec![Effect::QueueMessage { key, text }];
             }
         }
         Prompt::Filter => {

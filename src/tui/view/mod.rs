@@ -136,6 +136,7 @@ fn footer_actions(app: &App) -> (&'static str, Vec<Action>) {
                 ][..],
                 View::Pane => &[
                     Action::SendText,
+                    Action::Message,
                     Action::Attach,
                     Action::PageUp,
                     Action::ViewLog,
@@ -267,6 +268,7 @@ fn draw_input(f: &mut Frame<'_>, area: Rect, prompt: &Prompt, text: &str, theme:
         Prompt::Search => "search the log",
         Prompt::NewTask => "new task: title (Enter creates, Esc cancels)",
         Prompt::Override => "override: why does the failure not count? (Enter, Esc cancels)",
+        Prompt::Message => "message for the agent, delivered when its turn ends (Enter)",
     };
     let r = centered(area, 72, 3);
     f.render_widget(Clear, r);

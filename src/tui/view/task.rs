@@ -113,6 +113,28 @@ pub(super) fn draw(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
             ),
         ]));
     }
+    if !d.messages.is_empty() {
+        lines.push(Line::from(""));
+        lines.push(Line::styled(
+            "inbox (m queues a message for the agent)",
+            theme.header(),
+        ));
+        for m in &d.messages {
+            let first = m.body.lines().next().unwrap_or("");
+            lines.push(Line::from(vec![
+                Span::raw(format!("  #{:<5} {:<10} ", m.id, clean(&m.sender))),
+                Span::styled(
+                    format!("{:<10}", m.state()),
+                    if m.state() == "pending" {
+                        theme.warning()
+                    } else {
+                        theme.dim()
+                    },
+                ),
+                Span::raw(clean(first)),
+            ]));
+        }
+    }
     if let Some(fb) = d.jobs.first().and_then(|j| j.feedback.as_deref()) {
         lines.push(Line::from(""));
         lines.push(Line::styled("feedback in the latest run", theme.header()));
