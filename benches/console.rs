@@ -312,7 +312,7 @@ fn main() {
             while let Ok(msg) = rx.try_recv() {
                 let t = Instant::now();
                 for e in update(&mut app, &keymap, msg) {
-                    if e != Effect::Quit {
+                    if !matches!(e, Effect::Quit | Effect::Ring { .. }) {
                         runner.run(e);
                     }
                 }
@@ -333,7 +333,10 @@ fn main() {
                 &keymap,
                 Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)),
             ) {
-                if !matches!(e, Effect::Quit | Effect::Attach { .. }) {
+                if !matches!(
+                    e,
+                    Effect::Quit | Effect::Attach { .. } | Effect::Ring { .. }
+                ) {
                     runner.run(e);
                 }
             }

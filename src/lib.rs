@@ -5,7 +5,8 @@
 //! Layers, top to bottom (DESIGN.md §2): `cmd` (CLI commands) and `tui` (the console) →
 //! `supervisor` → `pipeline` and `queue` (pure decision code), `provider`, `tmux` (the only
 //! code that runs tmux), `git` (the only code that runs git) → `store` (SQLite, the only SQL)
-//! → `config`. `sim` is the built-in scripted agent.
+//! → `config`. `sim` is the built-in scripted agent; `notify` tells the operator (desktop,
+//! command) when they are needed.
 
 pub mod cli;
 pub mod cmd;
@@ -13,6 +14,7 @@ pub mod config;
 pub mod crash;
 pub mod git;
 pub mod logging;
+pub mod notify;
 pub mod pipeline;
 pub mod provider;
 pub mod queue;

@@ -356,3 +356,39 @@ fn provider_errors_name_file_line_and_key() {
         "non-empty name",
     );
 }
+
+#[test]
+fn notify_defaults_and_bad_values_are_located() {
+    let cfg = load("").expect("default");
+    assert!(cfg.notify.desktop);
+    assert!(cfg.notify.command.is_empty());
+    assert_eq!(cfg.notify.kinds.len(), 6);
+    let cfg = load("[notify]\ncommand = [\"ntfy\", \"publish\"]\nkinds = [\"approval\"]\nmin_interval = \"1m\"\n")
+        .expect("valid");
+    assert_eq!(cfg.notify.command, ["ntfy", "publish"]);
+    assert_eq!(cfg.notify.min_interval, std::time::Duration::from_secs(60));
+    rejects(
+        "[notify]\nkinds = [\"approval\", \"approve\"]\n",
+        2,
+        "notify.kinds",
+        "needs_input",
+    );
+    rejects(
+        "[notify]\nterminal = \"beep\"\n",
+        2,
+        "notify.terminal",
+        "osc9",
+    );
+    rejects(
+        "[notify]\nwaiting_after = \"soon\"\n",
+        2,
+        "notify.waiting_after",
+        "invalid duration",
+    );
+    rejects(
+        "[supervisor]\nmessage_batch = 0\n",
+        2,
+        "supervisor.message_batch",
+        "at least 1",
+    );
+}

@@ -7,6 +7,7 @@ mod support;
 use bosun::pipeline::Decision;
 use bosun::queue::Queue;
 use bosun::store::runs::{self, RunStatus};
+use bosun::store::tasks::TaskState;
 use bosun::store::{Store, now_ms};
 use bosun::tui::keymap::{Action, Keymap};
 use bosun::tui::load;
@@ -663,5 +664,31 @@ fn m_queues_a_message_for_the_selected_tasks_agent() {
             key: "ET-003".into(),
             text: "rebase on main first".into()
         }]
+    );
+}
+
+#[test]
+fn a_task_that_newly_needs_the_operator_rings_the_terminal_once() {
+    let fx = world();
+    let (mut app, keymap) = console(&fx);
+    // Those already waiting when the console opened did not ring (see `console`).
+    let mut snap = snapshot(&fx, &app.want());
+    let row = snap
+        .rows
+        .iter_mut()
+        .find(|r| r.task.key == "ET-004")
+        .expect("ET-004");
+    row.task.state = TaskState::AwaitingApproval;
+    let effects = update(&mut app, &keymap, Msg::Loaded(Box::new(snap.clone())));
+    assert!(
+        effects.contains(&Effect::Ring {
+            text: "ET-004 needs you".into()
+        }),
+        "{effects:?}"
+    );
+    let again = update(&mut app, &keymap, Msg::Loaded(Box::new(snap)));
+    assert!(
+        !again.iter().any(|e| matches!(e, Effect::Ring { .. })),
+        "{again:?}"
     );
 }

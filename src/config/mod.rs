@@ -8,6 +8,7 @@
 //! list; roles merge per role and per key. Every error names the file, line, column and key.
 
 pub mod locate;
+pub mod notify;
 pub mod paths;
 mod provider;
 
@@ -236,6 +237,8 @@ pub struct Config {
     pub providers: BTreeMap<String, ProviderConfig>,
     /// `[ui]`: the console.
     pub ui: UiConfig,
+    /// `[notify]`: telling the operator when they are needed.
+    pub notify: notify::NotifyConfig,
     /// Files that were layered over the built-in default, in order.
     pub sources: Vec<PathBuf>,
 }
@@ -333,6 +336,7 @@ struct RawLayer {
     #[serde(default)]
     providers: BTreeMap<String, Spanned<RawProvider>>,
     ui: Option<RawUi>,
+    notify: Option<notify::RawNotify>,
 }
 
 #[derive(Deserialize, Default)]
@@ -769,6 +773,7 @@ fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
         stages,
         providers,
         ui,
+        notify: notify::resolve(sources.iter().filter_map(|s| s.layer.notify.as_ref())),
         sources: sources[2..].iter().map(|s| s.file.to_path_buf()).collect(),
     })
 }

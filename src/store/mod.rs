@@ -14,6 +14,7 @@ pub mod hooks;
 pub mod jobs;
 pub mod lease;
 pub mod messages;
+pub mod notifications;
 pub mod projects;
 pub mod runs;
 pub mod tasks;
@@ -39,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_9.sql"),
     include_str!("schema_10.sql"),
     include_str!("schema_11.sql"),
+    include_str!("schema_12.sql"),
 ];
 
 /// SQLite `application_id` of a bosun database: "bosu" in ASCII (schema v5).

@@ -353,3 +353,17 @@ pub fn latest_by_task(conn: &Connection) -> Result<std::collections::HashMap<i64
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Live runs whose agent has waited for an answer since at least `before` (ms since the
+/// epoch): (run id, task id, waiting since).
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn waiting_since(conn: &Connection, before: i64) -> Result<Vec<(i64, i64, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, task_id, status_at FROM runs
+         WHERE status = 'waiting' AND ended_at IS NULL AND status_at <= ?1",
+    )?;
+    let rows = stmt.query_map([before], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

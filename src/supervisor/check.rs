@@ -265,6 +265,9 @@ role = "checker"
     );
     let mut check_cfg = Config::from_layers(&[(Path::new("<providers --check>"), layer.as_str())])?;
     check_cfg.providers = cfg.providers.clone();
+    // A check tells nobody anything.
+    check_cfg.notify.desktop = false;
+    check_cfg.notify.command.clear();
     check_cfg
         .providers
         .insert(provider.name.clone(), provider.clone());

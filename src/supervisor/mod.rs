@@ -216,6 +216,8 @@ pub struct Supervisor {
     hook_cursor: i64,
     /// Id of the last event read (for the operator's answers).
     event_cursor: i64,
+    /// Tells the operator when they are needed (`[notify]`).
+    notifier: crate::notify::Notifier,
 }
 
 impl Supervisor {
@@ -248,6 +250,7 @@ impl Supervisor {
         tmux.ensure_session(&opts.session)?;
         let hook_cursor = hook_rows::last_id(store.conn())?;
         let event_cursor = events::last_id(store.conn())?;
+        let cfg_notify = cfg.notify.clone();
         let start = Instant::now();
         let mut sup = Supervisor {
             cfg,
@@ -262,6 +265,7 @@ impl Supervisor {
             next_heartbeat: start + Duration::from_secs(2),
             hook_cursor,
             event_cursor,
+            notifier: crate::notify::Notifier::new(cfg_notify),
         };
         sup.reconcile()?;
         Ok(sup)
@@ -387,6 +391,10 @@ impl Supervisor {
             }
         }
         self.write_statuses()?;
+        // A notification that cannot be recorded is not worth stopping the fleet for.
+        if let Err(e) = self.notifier.tick(&self.store, now) {
+            tracing::warn!(error = %e, "cannot look for notifications");
+        }
         if now >= self.next_claim {
             let cut_short = self.claim_and_launch()?;
             // Claim again next tick when the launch budget ran out with room left.

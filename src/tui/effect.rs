@@ -61,8 +61,8 @@ impl Runner {
         }
     }
 
-    /// Starts `effect` (not [`Effect::Attach`] or [`Effect::Quit`], which the event loop
-    /// handles). Returns at once.
+    /// Starts `effect` (not [`Effect::Attach`], [`Effect::Ring`] or [`Effect::Quit`], which
+    /// the event loop handles: they need the terminal). Returns at once.
     pub fn run(&mut self, effect: Effect) {
         let (cfg, db, tx) = (Arc::clone(&self.cfg), self.db.clone(), self.tx.clone());
         match effect {
@@ -182,7 +182,7 @@ impl Runner {
                     let _ = tx.send(Msg::Diffed(Box::new(d)));
                 });
             }
-            Effect::Attach { .. } | Effect::Quit => {
+            Effect::Attach { .. } | Effect::Quit | Effect::Ring { .. } => {
                 tracing::error!("attach and quit are the event loop's");
             }
         }

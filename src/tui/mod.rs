@@ -226,6 +226,7 @@ impl Console {
             for effect in update(app, keymap, msg) {
                 match effect {
                     Effect::Quit => return Ok(()),
+                    Effect::Ring { text } => ring(self.cfg.notify.terminal, &text),
                     Effect::Attach { pane, socket } => {
                         // The event stream reads the terminal; tmux must have it alone.
                         drop(events);
@@ -286,5 +287,22 @@ impl Console {
             Ok(Err(e)) => (format!("cannot run tmux attach: {e}"), true),
             Err(e) => (format!("tmux attach did not finish: {e}"), true),
         })
+    }
+}
+
+/// Writes the terminal notification `how` says (between frames: it draws nothing).
+fn ring(how: crate::config::notify::TerminalNotice, text: &str) {
+    use crate::config::notify::TerminalNotice;
+    use std::io::Write;
+    let text = sanitize::plain(text).replace(['\x07', '\x1b', ';'], " ");
+    let seq = match how {
+        TerminalNotice::Off => return,
+        TerminalNotice::Bell => "\x07".to_string(),
+        TerminalNotice::Osc9 => format!("\x1b]9;bosun: {text}\x07"),
+        TerminalNotice::Osc777 => format!("\x1b]777;notify;bosun;{text}\x07"),
+    };
+    let mut out = std::io::stdout();
+    if let Err(e) = out.write_all(seq.as_bytes()).and_then(|()| out.flush()) {
+        tracing::debug!(error = %e, "cannot ring the terminal");
     }
 }

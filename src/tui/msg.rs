@@ -128,6 +128,11 @@ pub enum Effect {
         /// Task id.
         task_id: i64,
     },
+    /// Tell the terminal the operator is needed (bell or OSC 9/777, per `[notify]`).
+    Ring {
+        /// What for, e.g. "ET-002 needs you".
+        text: String,
+    },
     /// Leave the console.
     Quit,
 }

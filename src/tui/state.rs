@@ -253,6 +253,9 @@ pub struct App {
     pub now: i64,
     /// A snapshot has arrived (before it, views say "loading…").
     pub loaded: bool,
+    /// Keys of the tasks that needed the operator in the last snapshot (a new one rings the
+    /// terminal).
+    pub needing: std::collections::HashSet<String>,
     /// The largest useful [`App::scroll`] of the current view, in rows, as the last frame
     /// found it (content height minus screen height); `update` keeps the scroll within it.
     pub scroll_limit: std::cell::Cell<usize>,
@@ -293,6 +296,7 @@ impl App {
             socket: cfg.supervisor.tmux_socket.clone(),
             now: now_ms(),
             loaded: false,
+            needing: Default::default(),
             scroll_limit: std::cell::Cell::new(usize::MAX),
         }
     }

@@ -25,8 +25,11 @@ pub fn update(app: &mut App, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Loaded(snap) => {
+            let first = !app.loaded;
             app.apply(*snap);
-            after_load(app)
+            let mut effects = ring(app, first);
+            effects.extend(after_load(app));
+            effects
         }
         Msg::Done { text, error } => {
             app.message = Some((text, error));
@@ -68,6 +71,31 @@ pub fn update(app: &mut App, keymap: &Keymap, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
     }
+}
+
+/// Rings the terminal when a task newly needs the operator (not for those already waiting
+/// when the console opened).
+fn ring(app: &mut App, first: bool) -> Vec<Effect> {
+    let now: std::collections::HashSet<String> = app
+        .rows
+        .iter()
+        .filter(|r| r.needs_operator())
+        .map(|r| r.task.key.clone())
+        .collect();
+    let mut new: Vec<&String> = now.difference(&app.needing).collect();
+    new.sort();
+    let effect = (!first && !new.is_empty()).then(|| Effect::Ring {
+        text: format!(
+            "{} need{} you",
+            new.iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if new.len() == 1 { "s" } else { "" }
+        ),
+    });
+    app.needing = now;
+    effect.into_iter().collect()
 }
 
 /// After a snapshot: follow the selected run's log, refresh the judged files when the task
