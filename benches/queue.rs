@@ -50,6 +50,7 @@ fn cycle(store: &Store, q: &Queue, n: u64) {
                         provider: "claude",
                         priority: 100,
                         feedback: None,
+                        helper: false,
                     },
                     "bench",
                     now,

@@ -173,6 +173,43 @@ pub enum Command {
         #[arg(long)]
         token: String,
     },
+    /// The MCP server (stdio) through which an agent talks to bosun: send_message, handoff,
+    /// assign, task_status, read_artifact. bosun adds it to claude, codex and gemini runs;
+    /// it authenticates by the run's BOSUN_RUN_ID and BOSUN_HOOK_TOKEN
+    Mcp(AgentAuth),
+    /// For an agent without MCP: send a message to `operator`, a task key or a role of this
+    /// task, delivered when the recipient's turn ends
+    Msg {
+        /// `operator`, a task key (e.g. ET-002) or a role of this task
+        to: String,
+        /// The message
+        text: String,
+        /// Which run is asking
+        #[command(flatten)]
+        auth: AgentAuth,
+    },
+    /// For an agent without MCP: hand a sub-task to another role and wait for its answer
+    /// (printed on stdout)
+    Handoff {
+        /// The role to ask
+        role: String,
+        /// What to do
+        text: String,
+        /// Which run is asking
+        #[command(flatten)]
+        auth: AgentAuth,
+    },
+    /// For an agent without MCP: give another role a sub-task and carry on; its answer comes
+    /// back as a message
+    Assign {
+        /// The role to ask
+        role: String,
+        /// What to do
+        text: String,
+        /// Which run is asking
+        #[command(flatten)]
+        auth: AgentAuth,
+    },
     /// Show the event log (append-only activity)
     Log {
         /// Only this task's events
@@ -305,4 +342,16 @@ pub enum QueueCommand {
     },
     /// Delete finished jobs older than queue.prune_after
     Prune,
+}
+
+/// Which agent run is asking: by default the `BOSUN_RUN_ID` and `BOSUN_HOOK_TOKEN` that bosun
+/// puts in the agent's environment.
+#[derive(Debug, Args)]
+pub struct AgentAuth {
+    /// The run's id [default: $BOSUN_RUN_ID]
+    #[arg(long)]
+    pub run: Option<i64>,
+    /// The run's hook token [default: $BOSUN_HOOK_TOKEN]
+    #[arg(long)]
+    pub token: Option<String>,
 }

@@ -14,6 +14,7 @@ pub mod config;
 pub mod crash;
 pub mod git;
 pub mod logging;
+pub mod mcp;
 pub mod notify;
 pub mod pipeline;
 pub mod provider;

@@ -1,6 +1,7 @@
 //! CLI command handlers, one small file per command group. Each prints human text, or JSON
 //! with `--json` (every read command takes it).
 
+mod agent;
 mod config;
 mod control;
 mod daemon;
@@ -121,6 +122,10 @@ pub fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Hook { run, token } => hook::run(&ctx, run, &token),
+        Command::Mcp(auth) => agent::mcp(&ctx, &auth),
+        Command::Msg { to, text, auth } => agent::msg(&ctx, &to, &text, &auth),
+        Command::Handoff { role, text, auth } => agent::handoff(&ctx, &role, &text, &auth),
+        Command::Assign { role, text, auth } => agent::assign(&ctx, &role, &text, &auth),
         Command::Backup { to } => {
             let store = ctx.store()?;
             store

@@ -7,6 +7,7 @@
 //! step. Entering a stage always enqueues a job for *that* stage's own role.
 
 pub mod gates;
+mod helpers;
 pub mod verdict;
 
 use std::path::PathBuf;
@@ -184,6 +185,13 @@ pub enum Outcome {
         /// Why.
         reason: String,
     },
+    /// A helper job finished (its answer recorded; for an assign, sent as a message).
+    Helped {
+        /// The helper job.
+        job: i64,
+        /// It failed.
+        failed: bool,
+    },
 }
 
 impl Outcome {
@@ -203,6 +211,8 @@ impl Outcome {
             Outcome::Requeued { failure, .. } => format!("requeued after a {failure} failure"),
             Outcome::Cancelled => "cancelled".into(),
             Outcome::Ignored { reason } => format!("nothing to do: {reason}"),
+            Outcome::Helped { job, failed: false } => format!("helper job {job} answered"),
+            Outcome::Helped { job, failed: true } => format!("helper job {job} failed"),
         }
     }
 }
@@ -459,6 +469,9 @@ impl<'a> Engine<'a> {
             return Ok(Outcome::Ignored {
                 reason: format!("job {job_id} is {}", job.status),
             });
+        }
+        if let Some(helper) = crate::store::helpers::of_job(conn, job_id)? {
+            return self.helper_finished(&job, &run, &helper, result);
         }
         let task = tasks::get(conn, run.task_id)?;
         match result {
@@ -1094,6 +1107,7 @@ impl<'a> Engine<'a> {
                 provider: &role.provider,
                 priority: task.priority,
                 feedback,
+                helper: false,
             },
             "engine",
             now,

@@ -65,6 +65,8 @@ pub struct JobSpec<'a> {
     pub priority: i64,
     /// Feedback for the run's prompt.
     pub feedback: Option<&'a str>,
+    /// A helper job (an agent asked for help): it may be open next to the task's stage job.
+    pub helper: bool,
 }
 
 impl Queue {
@@ -90,7 +92,12 @@ impl Queue {
         actor: &str,
         now: i64,
     ) -> Result<Job> {
-        let job = jobs::insert(
+        let insert = if spec.helper {
+            jobs::insert_helper
+        } else {
+            jobs::insert
+        };
+        let job = insert(
             conn,
             &NewJob {
                 task_id: spec.task_id,

@@ -73,6 +73,12 @@ text_enum! {
         MessageQueued = "message_queued",
         /// Messages were handed to an agent as its next turn.
         MessageDelivered = "message_delivered",
+        /// An agent asked another role for help (a helper job).
+        HelpRequested = "help_requested",
+        /// A helper job answered (or failed).
+        HelpAnswered = "help_answered",
+        /// An agent sent the operator a message.
+        ToOperator = "to_operator",
     }
 }
 

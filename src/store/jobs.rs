@@ -129,12 +129,25 @@ pub struct NewJob<'a> {
 /// # Errors
 /// [`super::StoreError::Sqlite`] if the task does not exist.
 pub fn insert(conn: &Connection, j: &NewJob<'_>, now: i64) -> Result<Job> {
+    insert_as(conn, j, false, now)
+}
+
+/// [`insert`] for a helper job (schema v13): it may be open next to the task's stage job.
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn insert_helper(conn: &Connection, j: &NewJob<'_>, now: i64) -> Result<Job> {
+    insert_as(conn, j, true, now)
+}
+
+fn insert_as(conn: &Connection, j: &NewJob<'_>, helper: bool, now: i64) -> Result<Job> {
     Ok(conn
         .prepare_cached(&format!(
             "INSERT INTO jobs (task_id, stage, role, provider, priority, status, max_attempts,
                max_transient_attempts, available_at, feedback, created_at, updated_at,
-               max_infra_attempts)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, ?9, ?10, ?10, ?11) RETURNING {COLS}"
+               max_infra_attempts, helper)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12)
+             RETURNING {COLS}"
         ))?
         .query_row(
             params![
@@ -148,7 +161,8 @@ pub fn insert(conn: &Connection, j: &NewJob<'_>, now: i64) -> Result<Job> {
                 j.available_at,
                 j.feedback,
                 now,
-                j.max_infra_attempts
+                j.max_infra_attempts,
+                i64::from(helper)
             ],
             from_row,
         )?)
@@ -247,7 +261,7 @@ pub fn running_count(conn: &Connection) -> Result<i64> {
         .query_row([], |r| r.get(0))?)
 }
 
-/// The task's queued or running job, if any.
+/// The task's queued or running stage job, if any (helper jobs are not the task's job).
 ///
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
@@ -256,7 +270,7 @@ pub fn open_for_task(conn: &Connection, task_id: i64) -> Result<Option<Job>> {
         .query_row(
             &format!(
                 "SELECT {COLS} FROM jobs WHERE task_id = ?1 AND status IN ('queued','running')
-                 ORDER BY id DESC LIMIT 1"
+                 AND helper = 0 ORDER BY id DESC LIMIT 1"
             ),
             [task_id],
             from_row,

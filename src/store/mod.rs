@@ -10,6 +10,7 @@ pub mod breakers;
 pub mod counters;
 pub mod events;
 pub mod gates;
+pub mod helpers;
 pub mod hooks;
 pub mod jobs;
 pub mod lease;
@@ -41,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_10.sql"),
     include_str!("schema_11.sql"),
     include_str!("schema_12.sql"),
+    include_str!("schema_13.sql"),
 ];
 
 /// SQLite `application_id` of a bosun database: "bosu" in ASCII (schema v5).

@@ -238,10 +238,17 @@ impl Completion {
                 None => String::new(),
             };
             let message = format!("{} {stage}: work of run {id} (bosun)", self.task_key);
-            match crate::git::commit_all(&self.worktree, &message) {
-                Ok(Some(sha)) => tracing::info!(run = id, %sha, "committed the stage's work"),
-                Ok(None) => {}
-                Err(e) => tracing::warn!(run = id, error = %e, "cannot commit the worktree"),
+            // A helper works next to the stage's agent: the stage's run commits both.
+            let helper = match job {
+                Some(j) => crate::store::helpers::of_job(store.conn(), j)?.is_some(),
+                None => false,
+            };
+            if !helper {
+                match crate::git::commit_all(&self.worktree, &message) {
+                    Ok(Some(sha)) => tracing::info!(run = id, %sha, "committed the stage's work"),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(run = id, error = %e, "cannot commit the worktree"),
+                }
             }
             crate::crash::point("commit");
             let outcome = Engine::new(&self.cfg, &store).handle(Input::RunFinished {

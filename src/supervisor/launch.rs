@@ -5,6 +5,19 @@ use super::*;
 
 impl Supervisor {
     pub(super) fn render_prompt(&self, job: &Job, task: &tasks::Task, worktree: &Path) -> String {
+        // A helper job's prompt is the request it was given.
+        if let Ok(Some(h)) = crate::store::helpers::of_job(self.store.conn(), job.id) {
+            return format!(
+                "You are the {role} on {key} ({title}), working in {wt} next to another agent \
+                 who asks for your help. Do what is asked, change only what it needs, and end \
+                 with your answer as your final message.\n\n{request}",
+                role = job.role,
+                key = task.key,
+                title = task.title,
+                wt = worktree.display(),
+                request = h.request
+            );
+        }
         let template = self
             .cfg
             .roles

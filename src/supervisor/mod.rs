@@ -20,6 +20,7 @@
 pub mod check;
 pub mod control;
 mod finish;
+pub mod help;
 pub mod hooks;
 mod inbox;
 mod launch;

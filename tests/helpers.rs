@@ -1,0 +1,190 @@
+//! Agents asking for help, through the CLI commands agents without MCP use (`bosun assign`,
+//! `bosun handoff`, `bosun msg`), on real tmux and agent-sim: a helper job runs next to the
+//! asking agent in its worktree; a handoff returns the helper's final message; an assign's
+//! answer comes back as a message, delivered when the asking agent's turn ends.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use bosun::store::helpers;
+use bosun::store::runs::{self, RunStatus};
+use bosun::store::tasks::TaskState;
+use bosun::supervisor::Supervisor;
+use support::rig::{Rig, tick_until};
+
+fn rig() -> Rig {
+    let layer = "[supervisor]\nmax_concurrency = 3\nkill_grace = \"1s\"\n\
+        [providers.sim]\nenv = { BOSUN_SIM_RECORD = \"{dir}/rec-{run}\" }\n\
+        [roles.developer]\nprovider = \"sim\"\nprompt = '''\n@sim {spin = \"6s\"}\n@sim {write = \"out.md\", text = \"ok\"}\n'''\n\
+        [roles.reviewer]\nprovider = \"sim\"\nprompt = \"unused for helpers\"\n\
+        [[stages]]\nname = \"development\"\nrole = \"developer\"\n\
+        [[stages.gates]]\nkind = \"artifact\"\npath = \"out.md\"\n";
+    let probe = Rig::new(&layer.replace("{dir}", "/nonexistent"));
+    let text = layer.replace("{dir}", &probe.dir.path().display().to_string());
+    std::fs::write(probe.dir.path().join("bosun.toml"), &text).expect("config");
+    let mut rig = probe;
+    rig.cfg = bosun::config::Config::from_layers(&[(Path::new("bosun.toml"), text.as_str())])
+        .expect("config");
+    rig
+}
+
+/// The developer's run once busy: (run id, token).
+fn busy_developer(rig: &Rig, sup: &mut Supervisor, key: &str) -> (i64, String) {
+    tick_until(sup, Duration::from_secs(30), "the developer busy", |s| {
+        s.run_statuses()
+            .iter()
+            .any(|(_, k, st)| k == key && *st == RunStatus::Busy)
+    });
+    let store = rig.store();
+    let task = rig.task(key);
+    let run = runs::for_task(store.conn(), task.id)
+        .expect("runs")
+        .into_iter()
+        .last()
+        .expect("run");
+    let token = runs::hook_token(store.conn(), run.id)
+        .expect("token")
+        .and_then(|(t, _)| t)
+        .expect("a token");
+    (run.id, token)
+}
+
+fn agent_cmd(rig: &Rig, args: &[&str], run: i64, token: &str) -> std::process::Command {
+    let mut c = rig.bosun(args);
+    c.env("BOSUN_RUN_ID", run.to_string())
+        .env("BOSUN_HOOK_TOKEN", token);
+    c
+}
+
+#[test]
+fn an_assign_runs_a_helper_and_its_answer_reaches_the_asker_as_a_message() {
+    let rig = rig();
+    let key = rig.add_task("Needs a second pair of eyes", "");
+    let mut sup = rig.supervisor();
+    let (run, token) = busy_developer(&rig, &mut sup, &key);
+    let out = agent_cmd(
+        &rig,
+        &[
+            "assign",
+            "reviewer",
+            "Look at src/lib.rs.\n@sim {say = \"LGTM: no findings\"}",
+        ],
+        run,
+        &token,
+    )
+    .output()
+    .expect("bosun assign");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    let job: i64 = said
+        .split('#')
+        .nth(1)
+        .and_then(|r| r.split(';').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{said}"));
+    // A wrong token is refused.
+    let bad = agent_cmd(&rig, &["assign", "reviewer", "x"], run, "nope")
+        .output()
+        .expect("bosun assign");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("wrong token"));
+    tick_until(&mut sup, Duration::from_secs(60), "the task done", |_| {
+        rig.task(&key).state == TaskState::Done
+    });
+    let store = rig.store();
+    let h = helpers::of_job(store.conn(), job)
+        .expect("db")
+        .expect("helper");
+    assert_eq!(h.result.as_deref(), Some("LGTM: no findings"), "{h:?}");
+    assert!(!h.failed);
+    // The helper ran next to the developer, in the same worktree, as its own run.
+    let all = runs::for_task(store.conn(), rig.task(&key).id).expect("runs");
+    assert_eq!(all.len(), 2, "{all:#?}");
+    // The developer got the answer as its next turn.
+    let dev_prompt_2 = std::fs::read_to_string(
+        rig.dir
+            .path()
+            .join(format!("rec-{run}"))
+            .join("prompt-2.txt"),
+    )
+    .expect("the developer's second turn");
+    assert!(
+        dev_prompt_2.contains(&format!("from job:{job}]"))
+            && dev_prompt_2.contains("LGTM: no findings"),
+        "{dev_prompt_2}"
+    );
+}
+
+#[test]
+fn a_handoff_waits_for_the_helper_and_prints_its_answer() {
+    let rig = rig();
+    let key = rig.add_task("Hand it off", "");
+    let mut sup = rig.supervisor();
+    let (run, token) = busy_developer(&rig, &mut sup, &key);
+    let child = agent_cmd(
+        &rig,
+        &[
+            "handoff",
+            "reviewer",
+            "@sim {say = \"two findings: a and b\"}",
+        ],
+        run,
+        &token,
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("bosun handoff");
+    let mut child = Some(child);
+    let mut output = None;
+    tick_until(
+        &mut sup,
+        Duration::from_secs(60),
+        "the handoff to return",
+        |_| {
+            if let Some(c) = child.as_mut()
+                && c.try_wait().expect("wait").is_some()
+            {
+                output = child.take().map(|c| c.wait_with_output().expect("output"));
+            }
+            output.is_some()
+        },
+    );
+    let out = output.expect("output");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "two findings: a and b"
+    );
+    // `bosun msg operator` lands in the event log.
+    let said = agent_cmd(
+        &rig,
+        &["msg", "operator", "the handoff came back"],
+        run,
+        &token,
+    )
+    .output()
+    .expect("bosun msg");
+    assert!(
+        said.status.success(),
+        "{}",
+        String::from_utf8_lossy(&said.stderr)
+    );
+    let events = bosun::store::events::recent(rig.store().conn(), None, 50).expect("events");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.message.contains("the agent says: the handoff came back")),
+        "{events:#?}"
+    );
+}
