@@ -131,3 +131,59 @@ fn claude_code_rate_limited_is_requeued_with_backoff_and_then_completes() {
     assert!(runs[1].started_at >= job.available_at, "{runs:?}");
     assert_eq!(h.server.remaining(), 0, "{}", h.requests());
 }
+
+/// The model calls bosun's MCP `handoff`: a reviewer (agent-sim) starts in the task's
+/// worktree with the request, its final message comes back to Claude Code as the tool's
+/// result, and Claude Code carries on to finish the stage.
+#[test]
+fn claude_code_hands_off_to_a_reviewer_over_mcp_and_carries_on() {
+    let request = "Check the parser analysis.\n@sim {say = \"review: two nits, otherwise fine\"}";
+    let mut stage = Stage::new(
+        CLI,
+        "claude_code_hands_off_to_a_reviewer_over_mcp_and_carries_on",
+        vec![
+            Turn::tool_use(
+                "mcp__bosun__handoff",
+                serde_json::json!({ "role": "reviewer", "task_text": request }),
+            ),
+            write_turn(CLI),
+            Turn::text(FINAL),
+        ],
+    );
+    stage.concurrency = 2;
+    stage.pace = Pace {
+        first_token: Duration::from_millis(800),
+        gap: Duration::from_millis(20),
+    };
+    stage.layer = "[roles.reviewer]\nprovider = \"sim\"\nprompt = \"unused for helpers\"\n".into();
+    let Some(mut h) = Harness::start(stage) else {
+        return;
+    };
+    h.tick_until(Duration::from_secs(180), "the task to be done", |h| {
+        h.task().state == TaskState::Done
+    });
+    let runs = h.runs();
+    assert_eq!(runs.len(), 2, "the analyst and its reviewer: {runs:#?}");
+    let helper = bosun::store::helpers::of_job(h.store.conn(), runs[1].job_id.expect("job"))
+        .expect("db")
+        .expect("the second run is a helper");
+    assert_eq!(helper.parent_run_id, runs[0].id);
+    assert_eq!(helper.request, request);
+    assert_eq!(helper.result.as_deref(), Some("review: two nits, otherwise fine"));
+    // The reviewer's answer reached the model as the tool's result, and the analyst went on.
+    let second = h
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| matches!(r.answer, bosun::sim::model::Answer::Scripted(1)))
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .next()
+        .expect("the request after the tool call");
+    assert!(
+        second.contains("tool_result") && second.contains("review: two nits, otherwise fine"),
+        "the tool result in the next request:\n{second}"
+    );
+    assert_eq!(h.server.remaining(), 0, "{}", h.requests());
+    assert_eq!(runs[1].provider, "sim", "the reviewer role's own provider");
+    assert_eq!(runs[0].status, RunStatus::Done, "{:?}", runs[0]);
+}

@@ -100,6 +100,10 @@ pub struct ProviderConfig {
     /// The CLI's hook mechanism (`hooks = "claude-code"` or `"codex"`); [`HookStyle::None`]
     /// by default.
     pub hooks: HookStyle,
+    /// Give the CLI bosun's MCP server (`bosun mcp`: send_message, handoff, assign,
+    /// task_status, read_artifact) through its own MCP config (`mcp = true`; Claude Code only
+    /// for now, with `--mcp-config`).
+    pub mcp: bool,
     /// How to install the CLI (a shell command), quoted when it is missing; may be empty.
     pub install: String,
     /// Matches the screen once a dialog's options can take an answer key (`answer_ready`);
@@ -133,6 +137,7 @@ pub(super) struct RawProvider {
     exit_command: Option<String>,
     transient: Option<Vec<Spanned<String>>>,
     hooks: Option<HookStyle>,
+    mcp: Option<bool>,
     install: Option<String>,
     answer_ready: Option<Spanned<String>>,
     #[serde(default, deserialize_with = "de_duration")]
@@ -166,6 +171,7 @@ struct PartialProvider {
     exit_command: Option<String>,
     transient: Option<Vec<String>>,
     hooks: Option<HookStyle>,
+    mcp: Option<bool>,
     install: Option<String>,
     answer_ready: Option<Regex>,
     hook_grace: Option<Duration>,
@@ -210,6 +216,7 @@ pub(super) fn merge_providers(
                 no_keys,
                 exit_command,
                 hooks,
+                mcp,
                 install,
                 hook_grace
             );
@@ -277,6 +284,7 @@ pub(super) fn merge_providers(
                 exit_command: p.exit_command.filter(|e| !e.is_empty()),
                 transient: p.transient.unwrap_or_default(),
                 hooks: p.hooks.unwrap_or_default(),
+                mcp: p.mcp.unwrap_or(false),
                 install: p.install.unwrap_or_default(),
                 answer_ready: p.answer_ready,
                 hook_grace: p.hook_grace.unwrap_or(DEFAULT_HOOK_GRACE),

@@ -145,13 +145,30 @@ impl Supervisor {
             // After the profile's own arguments (`bosun agent-sim --settings F`, `claude
             // --permission-mode acceptEdits --settings F`), before a batch prompt.
             let at = provider.command.len();
-            argv.splice(
-                at..at,
-                [
-                    "--settings".to_string(),
-                    path.to_string_lossy().into_owned(),
-                ],
-            );
+            let mut args = vec![
+                "--settings".to_string(),
+                path.to_string_lossy().into_owned(),
+            ];
+            if provider.mcp {
+                let path = runs_dir.join(format!("{}.mcp.json", run.id));
+                let config = hooks::claude_mcp_config(&self.opts.bosun_exe, &db);
+                hooks::write_settings(&path, &config).map_err(|source| SupervisorError::Io {
+                    what: "cannot write the agent's MCP config",
+                    path: path.clone(),
+                    source,
+                })?;
+                // `--allowedTools` takes several values: `--settings` after it ends them.
+                args.splice(
+                    0..0,
+                    [
+                        "--mcp-config".to_string(),
+                        path.to_string_lossy().into_owned(),
+                        "--allowedTools".to_string(),
+                        hooks::CLAUDE_MCP_TOOLS.to_string(),
+                    ],
+                );
+            }
+            argv.splice(at..at, args);
         }
         let mut env: Vec<(String, String)> = provider
             .env
@@ -162,6 +179,17 @@ impl Supervisor {
         env.push(("BOSUN_TASK".into(), task.key.clone()));
         env.push(("BOSUN_STAGE".into(), job.stage.clone()));
         env.push(("BOSUN_HOOK_TOKEN".into(), token.clone()));
+        // `bosun mcp`, `bosun handoff` and the like, run by the agent, read the config this
+        // supervisor runs with (roles and their providers), not whatever the worktree has.
+        if let Some(project) = self
+            .cfg
+            .sources
+            .last()
+            .filter(|p| p.is_file())
+            .and_then(|p| std::path::absolute(p).ok())
+        {
+            env.push(("BOSUN_CONFIG".into(), project.to_string_lossy().into_owned()));
+        }
         if provider.hooks == HookStyle::Gemini {
             let path = runs_dir.join(format!("{}.gemini.json", run.id));
             let settings = hooks::gemini_settings(&self.opts.bosun_exe, &db, run.id);

@@ -81,6 +81,8 @@ pub struct Stage {
     /// `hooks = "none"` for the provider: the screen alone reads the run.
     pub hooks_off: bool,
     pub approval: CodexApproval,
+    /// `supervisor.max_concurrency` (a handoff needs a second slot).
+    pub concurrency: u32,
 }
 
 impl Stage {
@@ -95,6 +97,7 @@ impl Stage {
             pace: Pace::REALISTIC,
             hooks_off: false,
             approval: CodexApproval::Never,
+            concurrency: 1,
         }
     }
 }
@@ -170,7 +173,7 @@ impl Harness {
         let layer = format!(
             r#"
 [supervisor]
-max_concurrency = 1
+max_concurrency = {concurrency}
 tmux_socket = "{socket}"
 [providers.{name}]
 command = [{command}]
@@ -194,6 +197,7 @@ path = "docs/work-items/{{key}}/01-analysis.md"
             env = env.join(", "),
             prompt = toml_str(prompt),
             extra = stage.layer,
+            concurrency = stage.concurrency,
         );
         let config_file = dir.join("bosun.toml");
         std::fs::write(&config_file, &layer).expect("config file");

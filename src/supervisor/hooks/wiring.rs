@@ -194,6 +194,26 @@ pub fn gemini_settings(bosun_exe: &str, db: &Path, run_id: i64) -> Value {
     json!({ "hooks": all, "ui": { "errorVerbosity": "full" } })
 }
 
+/// Claude Code's `--mcp-config` file giving the agent bosun's MCP server (`bosun_exe --db db
+/// mcp`). The server takes the run's id and token from the environment Claude Code passes
+/// its stdio servers (the pane's: `BOSUN_RUN_ID`, `BOSUN_HOOK_TOKEN`), so the file holds no
+/// secret.
+pub fn claude_mcp_config(bosun_exe: &str, db: &Path) -> Value {
+    json!({
+        "mcpServers": {
+            "bosun": {
+                "type": "stdio",
+                "command": bosun_exe,
+                "args": ["--db", db.to_string_lossy(), "mcp"],
+            }
+        }
+    })
+}
+
+/// The tool pattern that lets Claude Code call every tool of bosun's MCP server without
+/// asking (`--allowedTools`).
+pub const CLAUDE_MCP_TOOLS: &str = "mcp__bosun";
+
 /// Writes `settings` to `path`, readable by the owner only (it holds the run's token).
 ///
 /// # Errors
