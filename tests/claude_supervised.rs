@@ -169,7 +169,10 @@ fn claude_code_hands_off_to_a_reviewer_over_mcp_and_carries_on() {
         .expect("the second run is a helper");
     assert_eq!(helper.parent_run_id, runs[0].id);
     assert_eq!(helper.request, request);
-    assert_eq!(helper.result.as_deref(), Some("review: two nits, otherwise fine"));
+    assert_eq!(
+        helper.result.as_deref(),
+        Some("review: two nits, otherwise fine")
+    );
     // The reviewer's answer reached the model as the tool's result, and the analyst went on.
     let second = h
         .server
@@ -186,4 +189,59 @@ fn claude_code_hands_off_to_a_reviewer_over_mcp_and_carries_on() {
     assert_eq!(h.server.remaining(), 0, "{}", h.requests());
     assert_eq!(runs[1].provider, "sim", "the reviewer role's own provider");
     assert_eq!(runs[0].status, RunStatus::Done, "{:?}", runs[0]);
+}
+
+/// The model calls bosun's MCP `assign`: the call returns at once with the helper job's id,
+/// Claude Code finishes its turn, and the reviewer's answer comes to it as a message — its
+/// next turn — before the stage completes.
+#[test]
+fn claude_code_assigns_a_reviewer_over_mcp_and_gets_the_answer_as_a_message() {
+    let request = "Look at the parser.\n@sim {say = \"assigned review: all good\"}";
+    let mut stage = Stage::new(
+        CLI,
+        "claude_code_assigns_a_reviewer_over_mcp_and_gets_the_answer_as_a_message",
+        vec![
+            Turn::tool_use(
+                "mcp__bosun__assign",
+                serde_json::json!({ "role": "reviewer", "task_text": request }),
+            ),
+            // The analyst takes its time: the reviewer answers while it works.
+            Turn::delay(Duration::from_secs(4)),
+            write_turn(CLI),
+            Turn::text(FINAL),
+            Turn::text("Noted the reviewer's answer."),
+        ],
+    );
+    stage.concurrency = 2;
+    stage.pace = Pace {
+        first_token: Duration::from_millis(800),
+        gap: Duration::from_millis(20),
+    };
+    stage.layer = "[roles.reviewer]\nprovider = \"sim\"\nprompt = \"unused for helpers\"\n".into();
+    let Some(mut h) = Harness::start(stage) else {
+        return;
+    };
+    h.tick_until(Duration::from_secs(180), "the task to be done", |h| {
+        h.task().state == TaskState::Done
+    });
+    let bodies: Vec<String> = h
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| matches!(r.answer, bosun::sim::model::Answer::Scripted(_)))
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert!(
+        bodies.iter().any(|b| b.contains("assigned as job #")),
+        "the assign returned at once with the job id"
+    );
+    let last = bodies.last().expect("requests");
+    assert!(
+        last.contains("[bosun message #") && last.contains("assigned review: all good"),
+        "the answer came as the analyst's next turn:\n{last}"
+    );
+    assert_eq!(h.server.remaining(), 0, "{}", h.requests());
+    let m = bosun::store::messages::list(h.store.conn(), Some(h.task.id), 10).expect("inbox");
+    assert_eq!(m.len(), 1, "{m:#?}");
+    assert_eq!(m[0].state(), "acked", "{m:#?}");
 }

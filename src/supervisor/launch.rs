@@ -188,7 +188,10 @@ impl Supervisor {
             .filter(|p| p.is_file())
             .and_then(|p| std::path::absolute(p).ok())
         {
-            env.push(("BOSUN_CONFIG".into(), project.to_string_lossy().into_owned()));
+            env.push((
+                "BOSUN_CONFIG".into(),
+                project.to_string_lossy().into_owned(),
+            ));
         }
         if provider.hooks == HookStyle::Gemini {
             let path = runs_dir.join(format!("{}.gemini.json", run.id));
