@@ -133,6 +133,9 @@ impl Supervisor {
             .unwrap_or_else(|_| self.store.path().to_path_buf());
         if provider.hooks == HookStyle::Codex {
             argv.splice(1..1, hooks::codex_args(&self.opts.bosun_exe, &db, run.id));
+            if provider.mcp {
+                argv.splice(1..1, hooks::codex_mcp_args(&self.opts.bosun_exe, &db));
+            }
         }
         if provider.hooks == HookStyle::ClaudeCode {
             let path = runs_dir.join(format!("{}.settings.json", run.id));

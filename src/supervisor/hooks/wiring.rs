@@ -210,6 +210,24 @@ pub fn claude_mcp_config(bosun_exe: &str, db: &Path) -> Value {
     })
 }
 
+/// The Codex arguments giving the agent bosun's MCP server: `-c mcp_servers.bosun.*`
+/// overrides (nothing written to the user's `CODEX_HOME`) with the command, the environment
+/// Codex must pass it (Codex gives stdio servers only a few variables of its own unless
+/// `env_vars` names more) and its tools approved without asking.
+pub fn codex_mcp_args(bosun_exe: &str, db: &Path) -> Vec<String> {
+    let args = json!(["--db", db.to_string_lossy(), "mcp"]);
+    [
+        format!("mcp_servers.bosun.command={}", Value::from(bosun_exe)),
+        format!("mcp_servers.bosun.args={}", toml_inline(&args)),
+        "mcp_servers.bosun.env_vars=[\"BOSUN_RUN_ID\",\"BOSUN_HOOK_TOKEN\",\"BOSUN_CONFIG\"]"
+            .to_string(),
+        "mcp_servers.bosun.default_tools_approval_mode=\"approve\"".to_string(),
+    ]
+    .into_iter()
+    .flat_map(|c| ["-c".to_string(), c])
+    .collect()
+}
+
 /// The tool pattern that lets Claude Code call every tool of bosun's MCP server without
 /// asking (`--allowedTools`).
 pub const CLAUDE_MCP_TOOLS: &str = "mcp__bosun";
@@ -297,5 +315,22 @@ mod tests {
         assert_eq!(hooks.len(), CODEX_SUBSCRIBED.len() + 1);
         // The token itself is not on Codex's command line.
         assert!(!args[1].contains("--token '"));
+    }
+
+    #[test]
+    fn the_mcp_server_is_given_without_its_secret() {
+        let db = Path::new("/data/b.db");
+        let claude = claude_mcp_config("/opt/bosun", db);
+        assert_eq!(
+            claude["mcpServers"]["bosun"]["args"],
+            json!(["--db", "/data/b.db", "mcp"])
+        );
+        assert!(!claude.to_string().contains("TOKEN"), "{claude}");
+        let codex = codex_mcp_args("/opt/bosun", db);
+        assert_eq!(codex.len(), 8);
+        assert!(codex.iter().step_by(2).all(|a| a == "-c"));
+        assert_eq!(codex[1], r#"mcp_servers.bosun.command="/opt/bosun""#);
+        assert_eq!(codex[3], r#"mcp_servers.bosun.args=["--db","/data/b.db","mcp"]"#);
+        assert!(codex[5].contains("BOSUN_HOOK_TOKEN"), "passed by name, not value");
     }
 }
