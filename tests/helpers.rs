@@ -188,3 +188,114 @@ fn a_handoff_waits_for_the_helper_and_prints_its_answer() {
         "{events:#?}"
     );
 }
+
+/// `bosun mcp` speaks MCP over stdio: the handshake, the five tools listed with their
+/// schemas, `task_status` and `send_message` for the run whose id and token it has, and a
+/// tool-level error for a path outside the worktree or a wrong token.
+#[test]
+fn bosun_mcp_lists_its_tools_and_answers_for_the_run_it_is_given() {
+    use std::io::{BufRead, BufReader, Write};
+    let rig = rig();
+    let key = rig.add_task("Talk over MCP", "");
+    let mut sup = rig.supervisor();
+    let (run, token) = busy_developer(&rig, &mut sup, &key);
+    let session = |token: &str, calls: &[serde_json::Value]| -> Vec<serde_json::Value> {
+        let mut child = agent_cmd(&rig, &["mcp"], run, token)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("bosun mcp");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut send = |v: serde_json::Value| {
+            writeln!(stdin, "{v}").expect("write");
+            stdin.flush().expect("flush");
+        };
+        let mut read = || -> serde_json::Value {
+            let mut line = String::new();
+            out.read_line(&mut line).expect("read");
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+        };
+        send(
+            serde_json::json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "test", "version": "1"}}}),
+        );
+        let init = read();
+        assert_eq!(init["result"]["serverInfo"]["name"], "bosun", "{init}");
+        send(serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        let mut replies = Vec::new();
+        for (i, call) in calls.iter().enumerate() {
+            let mut c = call.clone();
+            c["jsonrpc"] = "2.0".into();
+            c["id"] = (i + 1).into();
+            send(c);
+            replies.push(read());
+        }
+        drop(stdin);
+        let _ = child.wait();
+        replies
+    };
+    let call = |name: &str, args: serde_json::Value| serde_json::json!({"method": "tools/call", "params": {"name": name, "arguments": args}});
+    let replies = session(
+        &token,
+        &[
+            serde_json::json!({"method": "tools/list"}),
+            call("task_status", serde_json::json!({})),
+            call(
+                "send_message",
+                serde_json::json!({"to": "operator", "text": "hello from MCP"}),
+            ),
+            call(
+                "read_artifact",
+                serde_json::json!({"path": "../../../../etc/passwd"}),
+            ),
+        ],
+    );
+    let mut names: Vec<String> = replies[0]["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .map(|t| t["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "assign",
+            "handoff",
+            "read_artifact",
+            "send_message",
+            "task_status"
+        ]
+    );
+    let text = |r: &serde_json::Value| {
+        r["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let status: serde_json::Value = serde_json::from_str(&text(&replies[1])).expect("status JSON");
+    assert_eq!(status["task"], key.as_str());
+    assert_eq!(status["role"], "developer");
+    assert!(
+        text(&replies[2]).contains("sent to the operator"),
+        "{}",
+        replies[2]
+    );
+    assert_eq!(replies[3]["result"]["isError"], true, "{}", replies[3]);
+    assert!(
+        text(&replies[3]).contains("outside the task's worktree")
+            || text(&replies[3]).contains("cannot read"),
+        "{}",
+        replies[3]
+    );
+    // A wrong token: refused at start.
+    let refused = agent_cmd(&rig, &["mcp"], run, "wrong")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("bosun mcp");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("wrong token"));
+}

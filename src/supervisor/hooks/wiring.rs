@@ -330,7 +330,13 @@ mod tests {
         assert_eq!(codex.len(), 8);
         assert!(codex.iter().step_by(2).all(|a| a == "-c"));
         assert_eq!(codex[1], r#"mcp_servers.bosun.command="/opt/bosun""#);
-        assert_eq!(codex[3], r#"mcp_servers.bosun.args=["--db","/data/b.db","mcp"]"#);
-        assert!(codex[5].contains("BOSUN_HOOK_TOKEN"), "passed by name, not value");
+        assert_eq!(
+            codex[3],
+            r#"mcp_servers.bosun.args=["--db","/data/b.db","mcp"]"#
+        );
+        assert!(
+            codex[5].contains("BOSUN_HOOK_TOKEN"),
+            "passed by name, not value"
+        );
     }
 }
