@@ -138,7 +138,7 @@ fn claude_code_rate_limited_is_requeued_with_backoff_and_then_completes() {
 #[test]
 fn claude_code_hands_off_to_a_reviewer_over_mcp_and_carries_on() {
     let request = "Check the parser analysis.\n@sim {say = \"review: two nits, otherwise fine\"}";
-    let mut stage = Stage::new(
+    let stage = Stage::new(
         CLI,
         "claude_code_hands_off_to_a_reviewer_over_mcp_and_carries_on",
         vec![
@@ -150,18 +150,9 @@ fn claude_code_hands_off_to_a_reviewer_over_mcp_and_carries_on() {
             Turn::text(FINAL),
         ],
     );
-    stage.concurrency = 2;
-    stage.pace = Pace {
-        first_token: Duration::from_millis(800),
-        gap: Duration::from_millis(20),
-    };
-    stage.layer = "[roles.reviewer]\nprovider = \"sim\"\nprompt = \"unused for helpers\"\n".into();
-    let Some(mut h) = Harness::start(stage) else {
+    let Some(h) = with_a_reviewer(stage) else {
         return;
     };
-    h.tick_until(Duration::from_secs(180), "the task to be done", |h| {
-        h.task().state == TaskState::Done
-    });
     let runs = h.runs();
     assert_eq!(runs.len(), 2, "the analyst and its reviewer: {runs:#?}");
     let helper = bosun::store::helpers::of_job(h.store.conn(), runs[1].job_id.expect("job"))
@@ -197,7 +188,7 @@ fn claude_code_hands_off_to_a_reviewer_over_mcp_and_carries_on() {
 #[test]
 fn claude_code_assigns_a_reviewer_over_mcp_and_gets_the_answer_as_a_message() {
     let request = "Look at the parser.\n@sim {say = \"assigned review: all good\"}";
-    let mut stage = Stage::new(
+    let stage = Stage::new(
         CLI,
         "claude_code_assigns_a_reviewer_over_mcp_and_gets_the_answer_as_a_message",
         vec![
@@ -212,18 +203,9 @@ fn claude_code_assigns_a_reviewer_over_mcp_and_gets_the_answer_as_a_message() {
             Turn::text("Noted the reviewer's answer."),
         ],
     );
-    stage.concurrency = 2;
-    stage.pace = Pace {
-        first_token: Duration::from_millis(800),
-        gap: Duration::from_millis(20),
-    };
-    stage.layer = "[roles.reviewer]\nprovider = \"sim\"\nprompt = \"unused for helpers\"\n".into();
-    let Some(mut h) = Harness::start(stage) else {
+    let Some(h) = with_a_reviewer(stage) else {
         return;
     };
-    h.tick_until(Duration::from_secs(180), "the task to be done", |h| {
-        h.task().state == TaskState::Done
-    });
     let bodies: Vec<String> = h
         .server
         .requests()
@@ -244,4 +226,20 @@ fn claude_code_assigns_a_reviewer_over_mcp_and_gets_the_answer_as_a_message() {
     let m = bosun::store::messages::list(h.store.conn(), Some(h.task.id), 10).expect("inbox");
     assert_eq!(m.len(), 1, "{m:#?}");
     assert_eq!(m[0].state(), "acked", "{m:#?}");
+}
+
+/// Runs `stage` with a `reviewer` role on agent-sim and room for it (two slots) until the
+/// task is done; `None` when Claude Code is not installed.
+fn with_a_reviewer(mut stage: Stage) -> Option<Harness> {
+    stage.concurrency = 2;
+    stage.pace = Pace {
+        first_token: Duration::from_millis(800),
+        gap: Duration::from_millis(20),
+    };
+    stage.layer = "[roles.reviewer]\nprovider = \"sim\"\nprompt = \"unused for helpers\"\n".into();
+    let mut h = Harness::start(stage)?;
+    h.tick_until(Duration::from_secs(180), "the task to be done", |h| {
+        h.task().state == TaskState::Done
+    });
+    Some(h)
 }
