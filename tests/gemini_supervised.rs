@@ -90,3 +90,49 @@ fn gemini_rate_limited_is_requeued_with_backoff_and_then_completes() {
     assert_eq!(h.runs().len(), 2);
     assert_eq!(h.server.remaining(), 0, "{}", h.requests());
 }
+
+/// The model calls bosun's MCP `handoff` from Gemini CLI: a reviewer (agent-sim) answers, the
+/// answer comes back as the function's response, and Gemini CLI finishes the stage.
+#[test]
+fn gemini_hands_off_to_a_reviewer_over_mcp_and_carries_on() {
+    let request = "Check the parser analysis.\n@sim {say = \"gemini review: fine\"}";
+    let mut stage = Stage::new(
+        CLI,
+        "gemini_hands_off_to_a_reviewer_over_mcp_and_carries_on",
+        vec![
+            // Gemini CLI 0.61.0 names MCP tools `mcp_<server>_<tool>`.
+            Turn::tool_use(
+                "mcp_bosun_handoff",
+                serde_json::json!({ "role": "reviewer", "task_text": request }),
+            ),
+            write_turn(CLI),
+            Turn::text(FINAL),
+        ],
+    );
+    stage.concurrency = 2;
+    stage.pace = Pace {
+        first_token: Duration::from_millis(800),
+        gap: Duration::from_millis(20),
+    };
+    stage.layer = "[roles.reviewer]\nprovider = \"sim\"\nprompt = \"unused for helpers\"\n".into();
+    let Some(mut h) = Harness::start(stage) else {
+        return;
+    };
+    h.tick_until(Duration::from_secs(180), "the task to be done", |h| {
+        h.task().state == bosun::store::tasks::TaskState::Done
+    });
+    let runs = h.runs();
+    assert_eq!(runs.len(), 2, "the analyst and its reviewer: {runs:#?}");
+    assert_eq!(runs[1].provider, "sim");
+    let bodies: Vec<String> = h
+        .server
+        .requests()
+        .into_iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert!(
+        bodies.iter().any(|b| b.contains("gemini review: fine")),
+        "the reviewer's answer reached the model: {}",
+        h.requests()
+    );
+}

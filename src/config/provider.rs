@@ -101,8 +101,9 @@ pub struct ProviderConfig {
     /// by default.
     pub hooks: HookStyle,
     /// Give the CLI bosun's MCP server (`bosun mcp`: send_message, handoff, assign,
-    /// task_status, read_artifact) through its own MCP config (`mcp = true`; Claude Code only
-    /// for now, with `--mcp-config`).
+    /// task_status, read_artifact) through its own MCP config (`mcp = true`): Claude Code's
+    /// `--mcp-config`, Codex's `-c mcp_servers.bosun.*`, Gemini CLI's `mcpServers` in the
+    /// run's system-defaults settings. Per the provider's hook style.
     pub mcp: bool,
     /// How to install the CLI (a shell command), quoted when it is missing; may be empty.
     pub install: String,

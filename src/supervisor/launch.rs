@@ -198,7 +198,8 @@ impl Supervisor {
         }
         if provider.hooks == HookStyle::Gemini {
             let path = runs_dir.join(format!("{}.gemini.json", run.id));
-            let settings = hooks::gemini_settings(&self.opts.bosun_exe, &db, run.id);
+            let settings =
+                hooks::gemini_settings_with(&self.opts.bosun_exe, &db, run.id, provider.mcp);
             hooks::write_settings(&path, &settings).map_err(|source| SupervisorError::Io {
                 what: "cannot write the agent's hook settings",
                 path: path.clone(),

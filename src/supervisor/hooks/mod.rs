@@ -62,7 +62,8 @@ mod wiring;
 
 pub use wiring::{
     CLAUDE_MCP_TOOLS, CODEX_SUBSCRIBED, GEMINI_SUBSCRIBED, SUBSCRIBED, claude_mcp_config,
-    claude_settings, codex_args, codex_mcp_args, gemini_settings, shell_quote, write_settings,
+    claude_settings, codex_args, codex_mcp_args, gemini_settings, gemini_settings_with,
+    shell_quote, write_settings,
 };
 
 /// What Gemini CLI's `AfterAgent` hook says as the response of a turn that ended on an API

@@ -176,6 +176,32 @@ pub const GEMINI_SUBSCRIBED: [&str; 4] =
 /// with it, it asks "Keep trying / Stop" after `general.maxAttempts`, which bosun reads as
 /// an error and requeues with its own backoff. A user's own setting of either wins.
 pub fn gemini_settings(bosun_exe: &str, db: &Path, run_id: i64) -> Value {
+    gemini_settings_with(bosun_exe, db, run_id, false)
+}
+
+/// [`gemini_settings`], with bosun's MCP server in `mcpServers` when `mcp`: trusted (its tools
+/// run without asking), given the run's id, token and config by name (`$VAR`, which Gemini
+/// CLI expands from its own environment), so the file holds no secret.
+pub fn gemini_settings_with(bosun_exe: &str, db: &Path, run_id: i64, mcp: bool) -> Value {
+    let mut settings = gemini_hooks(bosun_exe, db, run_id);
+    if mcp {
+        settings["mcpServers"] = json!({
+            "bosun": {
+                "command": bosun_exe,
+                "args": ["--db", db.to_string_lossy(), "mcp"],
+                "env": {
+                    "BOSUN_RUN_ID": "$BOSUN_RUN_ID",
+                    "BOSUN_HOOK_TOKEN": "$BOSUN_HOOK_TOKEN",
+                    "BOSUN_CONFIG": "$BOSUN_CONFIG",
+                },
+                "trust": true,
+            }
+        });
+    }
+    settings
+}
+
+fn gemini_hooks(bosun_exe: &str, db: &Path, run_id: i64) -> Value {
     let command = hook_command(bosun_exe, db, run_id, "\"$BOSUN_HOOK_TOKEN\"");
     let mut all = serde_json::Map::new();
     for event in GEMINI_SUBSCRIBED {
