@@ -88,6 +88,30 @@ fn an_assign_runs_a_helper_and_its_answer_reaches_the_asker_as_a_message() {
         .and_then(|r| r.split(';').next())
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("{said}"));
+    // The board shows the helper under its task while it is open.
+    {
+        let store = rig.store();
+        let mut app = bosun::tui::state::App::new(&rig.cfg, "test".into());
+        let queue = bosun::queue::Queue::new(&rig.cfg);
+        app.apply(bosun::tui::load::snapshot(&store, &queue, &app.want()).expect("snapshot"));
+        let row = app.selected_row().expect("the task");
+        assert_eq!(
+            row.helpers,
+            [(job, "reviewer".to_string(), "queued".to_string())]
+        );
+        let theme = bosun::tui::theme::Theme::load_from("default", None).expect("theme");
+        let keymap = bosun::tui::keymap::Keymap::builtin().expect("keymap");
+        let mut term =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 50)).expect("terminal");
+        term.draw(|f| bosun::tui::view::draw(f, &app, &theme, &keymap))
+            .expect("draw");
+        let buf = term.backend().buffer().clone();
+        let text: String = buf.content().iter().map(|c| c.symbol()).collect();
+        assert!(
+            text.contains(&format!("↳ reviewer #{job} queued")),
+            "{text}"
+        );
+    }
     // A wrong token is refused.
     let bad = agent_cmd(&rig, &["assign", "reviewer", "x"], run, "nope")
         .output()

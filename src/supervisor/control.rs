@@ -327,9 +327,18 @@ fn live_run(
     key: &str,
 ) -> Result<(i64, String, String, Option<String>), ControlError> {
     let task = tasks::by_key(store.conn(), key)?;
-    let run = runs::for_task(store.conn(), task.id)?
-        .pop()
+    // A task can have several live runs (its stage's agent and helpers it asked): the one
+    // waiting for an answer, else the newest.
+    let live: Vec<runs::Run> = runs::for_task(store.conn(), task.id)?
+        .into_iter()
         .filter(|r| r.ended_at.is_none())
+        .collect();
+    let run = live
+        .iter()
+        .rev()
+        .find(|r| r.status == runs::RunStatus::Waiting)
+        .or(live.last())
+        .cloned()
         .ok_or_else(|| ControlError::NoAgent(task.key.clone()))?;
     let pane = run
         .pane_id

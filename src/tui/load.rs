@@ -22,10 +22,12 @@ pub fn snapshot(store: &Store, queue: &Queue, want: &Want) -> Result<Snapshot, S
     let c = store.conn();
     let now = now_ms();
     let latest = runs::latest_by_task(c)?;
+    let mut helpers = crate::store::helpers::open_by_task(c)?;
     let mut rows: Vec<TaskRow> = tasks::list(c)?
         .into_iter()
         .map(|task| TaskRow {
             run: latest.get(&task.id).cloned(),
+            helpers: helpers.remove(&task.id).unwrap_or_default(),
             task,
         })
         .collect();

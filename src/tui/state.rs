@@ -79,6 +79,8 @@ pub struct TaskRow {
     pub task: Task,
     /// Its latest run: id, status, pane.
     pub run: Option<runs::LatestRun>,
+    /// Its open helper jobs (agents it asked for help): (job id, role, run status).
+    pub helpers: Vec<(i64, String, String)>,
 }
 
 impl TaskRow {
@@ -361,9 +363,16 @@ impl App {
         self.rows.iter().filter(|r| r.needs_operator()).count()
     }
 
-    /// The selected task's latest run, if its detail has loaded.
+    /// The selected task's run to show and act on, once its detail has loaded: of its live
+    /// runs (its stage's agent and helpers) the one waiting for an answer, else the newest;
+    /// with none live, the latest.
     pub fn selected_run(&self) -> Option<&Run> {
-        self.detail.runs.last()
+        let runs = &self.detail.runs;
+        let live = || runs.iter().rev().filter(|r| r.ended_at.is_none());
+        live()
+            .find(|r| r.status == runs::RunStatus::Waiting)
+            .or_else(|| live().next())
+            .or(runs.last())
     }
 
     /// The pane size the selected run recorded (older runs: the default window, 50×200),

@@ -86,7 +86,16 @@ fn draw_board_list(
                 Cell::from(Span::styled(bar, theme.stage(idx))),
                 Cell::from(clean(&r.task.stage)),
                 Cell::from(status_span(r, theme)),
-                Cell::from(clean(&r.task.title)),
+                Cell::from(if r.helpers.is_empty() {
+                    clean(&r.task.title)
+                } else {
+                    let helpers: Vec<String> = r
+                        .helpers
+                        .iter()
+                        .map(|(job, role, status)| format!("↳ {role} #{job} {status}"))
+                        .collect();
+                    clean(&format!("{}  ({})", r.task.title, helpers.join(", ")))
+                }),
             ])
             .style(style)
         })
@@ -163,6 +172,13 @@ fn draw_board_columns(
                 if selected { style } else { theme.dim() },
             )));
             lines.push(Line::from(vec![Span::raw("  "), status_span(r, theme)]));
+            // Helpers the task's agent asked, under it.
+            for (job, role, status) in &r.helpers {
+                lines.push(Line::from(vec![
+                    Span::styled(format!("  ↳ {} #{job} ", clean(role)), theme.dim()),
+                    Span::styled(clean(status), theme.status(status)),
+                ]));
+            }
         }
         let col = Block::default()
             .borders(Borders::ALL)
