@@ -113,22 +113,22 @@ pub fn finish(
         == 1)
 }
 
-/// The open (queued or running) helper jobs of every task: task id → (job id, role, status of
-/// its run: `queued` until one starts), oldest first.
+/// An open helper job as the board shows it: (job id, role, status of its run: `queued`
+/// until one starts).
+pub type OpenHelper = (i64, String, String);
+
+/// The open (queued or running) helper jobs of every task, by task id, oldest first.
 ///
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
-pub fn open_by_task(
-    conn: &Connection,
-) -> Result<std::collections::HashMap<i64, Vec<(i64, String, String)>>> {
+pub fn open_by_task(conn: &Connection) -> Result<std::collections::HashMap<i64, Vec<OpenHelper>>> {
     let mut stmt = conn.prepare_cached(
         "SELECT j.task_id, j.id, j.role,
                 coalesce((SELECT r.status FROM runs r WHERE r.job_id = j.id
                           ORDER BY r.id DESC LIMIT 1), 'queued')
          FROM jobs j WHERE j.helper = 1 AND j.status IN ('queued', 'running') ORDER BY j.id",
     )?;
-    let mut out: std::collections::HashMap<i64, Vec<(i64, String, String)>> =
-        std::collections::HashMap::new();
+    let mut out: std::collections::HashMap<i64, Vec<OpenHelper>> = std::collections::HashMap::new();
     let rows = stmt.query_map([], |r| {
         Ok((r.get::<_, i64>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?)))
     })?;

@@ -80,7 +80,7 @@ pub struct TaskRow {
     /// Its latest run: id, status, pane.
     pub run: Option<runs::LatestRun>,
     /// Its open helper jobs (agents it asked for help): (job id, role, run status).
-    pub helpers: Vec<(i64, String, String)>,
+    pub helpers: Vec<crate::store::helpers::OpenHelper>,
 }
 
 impl TaskRow {
