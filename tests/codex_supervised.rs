@@ -19,6 +19,7 @@ use bosun::sim::model::{Pace, Turn};
 use bosun::store::hooks::{self, HookEvent};
 use bosun::store::jobs::{self, JobStatus};
 use bosun::store::runs::RunStatus;
+use bosun::store::tasks::TaskState;
 use supervised::{FINAL, Harness, Stage, write_turn};
 
 const CLI: Cli = Cli::Codex;
@@ -116,6 +117,56 @@ fn codex_rate_limited_is_requeued_with_backoff_and_then_completes() {
     assert!(
         runs[1].started_at >= job.available_at,
         "the retry waited for its backoff"
+    );
+    assert_eq!(h.server.remaining(), 0, "{}", h.requests());
+}
+
+/// The model calls bosun's MCP `handoff` from Codex the way Codex 0.171.0 offers MCP tools:
+/// it searches its deferred tools first (`tool_search`), then calls `handoff` in the
+/// `mcp__bosun` namespace. A reviewer (agent-sim) answers, the answer comes back as the
+/// function's output, and Codex finishes the stage.
+#[test]
+fn codex_hands_off_to_a_reviewer_over_mcp_and_carries_on() {
+    let request = "Check the parser analysis.\n@sim {say = \"codex review: fine\"}";
+    let mut stage = Stage::new(
+        CLI,
+        "codex_hands_off_to_a_reviewer_over_mcp_and_carries_on",
+        vec![
+            Turn::tool_search("bosun handoff reviewer"),
+            Turn::namespaced(
+                "mcp__bosun",
+                "handoff",
+                serde_json::json!({ "role": "reviewer", "task_text": request }),
+            ),
+            write_turn(CLI),
+            Turn::text(FINAL),
+        ],
+    );
+    stage.concurrency = 2;
+    stage.pace = Pace {
+        first_token: Duration::from_millis(800),
+        gap: Duration::from_millis(20),
+    };
+    stage.layer = "[roles.reviewer]\nprovider = \"sim\"\nprompt = \"unused for helpers\"\n".into();
+    let Some(mut h) = Harness::start(stage) else {
+        return;
+    };
+    h.tick_until(Duration::from_secs(180), "the task to be done", |h| {
+        h.task().state == TaskState::Done
+    });
+    let runs = h.runs();
+    assert_eq!(runs.len(), 2, "the analyst and its reviewer: {runs:#?}");
+    assert_eq!(runs[1].provider, "sim");
+    let bodies: Vec<String> = h
+        .server
+        .requests()
+        .into_iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert!(
+        bodies.iter().any(|b| b.contains("codex review: fine")),
+        "the reviewer's answer reached the model as the function's output: {}",
+        h.requests()
     );
     assert_eq!(h.server.remaining(), 0, "{}", h.requests());
 }

@@ -131,14 +131,29 @@ fn output_items(turn: &Turn, shared: &Shared) -> Vec<Value> {
                     "name": name,
                     "input": raw,
                 }),
-                other => json!({
-                    "type": "function_call",
-                    "id": format!("fc_scripted_{n:06}"),
+                other if name == super::script::TOOL_SEARCH => json!({
+                    "type": "tool_search_call",
+                    "id": format!("tsc_scripted_{n:06}"),
                     "status": "completed",
                     "call_id": format!("call_scripted_{n:06}"),
-                    "name": name,
-                    "arguments": other.to_string(),
+                    "execution": "client",
+                    "arguments": other,
                 }),
+                other => {
+                    let mut call = json!({
+                        "type": "function_call",
+                        "id": format!("fc_scripted_{n:06}"),
+                        "status": "completed",
+                        "call_id": format!("call_scripted_{n:06}"),
+                        "name": name,
+                        "arguments": other.to_string(),
+                    });
+                    if let Some((ns, short)) = name.split_once(super::script::NAMESPACE_SEPARATOR) {
+                        call["namespace"] = json!(ns);
+                        call["name"] = json!(short);
+                    }
+                    call
+                }
             });
             items
         }
@@ -255,6 +270,8 @@ pub(super) fn send(
                             "part": item["content"][0] }),
                 )?;
             }
+            // A tool search is sent whole, in its `output_item.done`.
+            Some("tool_search_call") => {}
             Some(kind) => {
                 let (field, delta_event, done_event) = if kind == "custom_tool_call" {
                     (

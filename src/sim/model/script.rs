@@ -42,6 +42,12 @@ pub enum Turn {
     Drop,
 }
 
+/// The tool name of [`Turn::tool_search`].
+pub const TOOL_SEARCH: &str = "tool_search";
+
+/// Between the namespace and the name in [`Turn::namespaced`]'s tool name.
+pub const NAMESPACE_SEPARATOR: &str = "::";
+
 impl Turn {
     /// A text reply.
     pub fn text(s: impl Into<String>) -> Turn {
@@ -55,6 +61,20 @@ impl Turn {
             name: name.into(),
             input,
         }
+    }
+
+    /// Codex's client-side `tool_search` (Responses API `tool_search_call`): the model asks
+    /// Codex to load deferred tools (MCP servers' tools are deferred in Codex 0.171.0) that
+    /// match `query`; they are offered on the next request.
+    pub fn tool_search(query: impl Into<String>) -> Turn {
+        Turn::tool_use(TOOL_SEARCH, json!({ "query": query.into(), "limit": 8 }))
+    }
+
+    /// A call of tool `name` in `namespace` (Responses API `function_call` with a
+    /// `namespace`, as Codex offers a loaded MCP server's tools: namespace `mcp__bosun`, name
+    /// `handoff`). Written as `namespace::name` in the tool name of [`Turn::ToolUse`].
+    pub fn namespaced(namespace: &str, name: &str, input: Value) -> Turn {
+        Turn::tool_use(format!("{namespace}{NAMESPACE_SEPARATOR}{name}"), input)
     }
 
     /// Claude Code's `Write` tool creating `file_path` with `content`.
