@@ -91,11 +91,22 @@ impl Notifier {
         Ok(notices)
     }
 
+    /// When the notifier next wants to look.
+    pub fn next_due(&self) -> Instant {
+        self.next
+    }
+
     /// Records what to notify (moving the cursor in the same transaction); returns the
-    /// notices to send.
+    /// notices to send. Reads first: with no new event and no agent waiting, no transaction.
     fn collect(&self, store: &Store) -> Result<Vec<Notice>, StoreError> {
         let at = now_ms();
         let waiting_ms = i64::try_from(self.cfg.waiting_after.as_millis()).unwrap_or(i64::MAX);
+        let c = store.conn();
+        if notifications::cursor(c)?.is_some_and(|cur| cur >= events::last_id(c).unwrap_or(0))
+            && runs::waiting_since(c, at - waiting_ms)?.is_empty()
+        {
+            return Ok(Vec::new());
+        }
         let interval_ms = i64::try_from(self.cfg.min_interval.as_millis()).unwrap_or(i64::MAX);
         store.write(|tx| {
             let cursor = match notifications::cursor(tx)? {

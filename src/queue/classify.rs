@@ -76,12 +76,42 @@ impl Default for Classifier {
     }
 }
 
+/// Classifiers compiled so far in this process, by their extra patterns: the engine is made
+/// for every decision (every claim attempt, every finished run), and compiling the patterns
+/// each time was most of an idle supervisor's CPU (issue 13). A clone shares the compiled
+/// automata.
+static COMPILED: std::sync::Mutex<Vec<(Vec<String>, Classifier)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// How many times this process has compiled a classifier's patterns (for tests: a supervisor
+/// at rest compiles none).
+static COMPILATIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many times this process has compiled a classifier's patterns.
+pub fn compilations() -> usize {
+    COMPILATIONS.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 impl Classifier {
-    /// The default patterns plus `extra` (e.g. a provider's own), case-insensitive.
+    /// The default patterns plus `extra` (e.g. a provider's own), case-insensitive; compiled
+    /// once per process for each set of `extra` patterns, shared after.
     ///
     /// # Errors
     /// [`regex::Error`] if an extra pattern does not compile.
     pub fn new(extra: &[String]) -> Result<Classifier, regex::Error> {
+        let mut cache = COMPILED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, c)) = cache.iter().find(|(e, _)| e.as_slice() == extra) {
+            return Ok(c.clone());
+        }
+        let c = Classifier::compile(extra)?;
+        cache.push((extra.to_vec(), c.clone()));
+        Ok(c)
+    }
+
+    fn compile(extra: &[String]) -> Result<Classifier, regex::Error> {
+        COMPILATIONS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let sources: Vec<String> = TRANSIENT_PATTERNS
             .iter()
             .map(|p| p.to_string())

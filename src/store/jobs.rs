@@ -393,3 +393,16 @@ pub fn prune(conn: &Connection, before: i64) -> Result<usize> {
         )?
         .execute([before])?)
 }
+
+/// True when some queued job is available at `now` (ms since the epoch): a read, so an idle
+/// supervisor can skip its claim transaction when nothing is claimable.
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn any_available(conn: &Connection, now: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND available_at <= ?1)",
+        )?
+        .query_row([now], |r| r.get(0))?)
+}

@@ -48,6 +48,10 @@ impl Supervisor {
     /// Returns true when the budget ran out with room left.
     pub(super) fn claim_and_launch(&mut self) -> Result<bool> {
         let max = self.cfg.supervisor.max_concurrency as usize;
+        // Nothing claimable: no write transaction (an idle supervisor asks five times a second).
+        if self.runs.len() >= max || !jobs::any_available(self.store.conn(), now_ms())? {
+            return Ok(false);
+        }
         let began = Instant::now();
         while self.runs.len() < max && began.elapsed() < LAUNCH_BUDGET {
             let engine = self.engine();

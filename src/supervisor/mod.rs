@@ -332,9 +332,27 @@ impl Supervisor {
                 }
                 tracing::error!(error = %e, "supervisor tick failed");
             }
+            // With no run to watch there is no output to read: sleep until the next claim
+            // attempt, heartbeat or notifier look instead of every tick (issue 13: idle means
+            // asleep).
+            let period = if self.runs.is_empty() {
+                let now = Instant::now();
+                [
+                    self.next_claim,
+                    self.next_heartbeat,
+                    self.notifier.next_due(),
+                ]
+                .into_iter()
+                .map(|t| t.saturating_duration_since(now))
+                .min()
+                .unwrap_or(self.opts.claim_every)
+                .clamp(self.opts.tick, self.opts.claim_every)
+            } else {
+                self.opts.tick
+            };
             let spent = began.elapsed();
-            if spent < self.opts.tick {
-                std::thread::sleep(self.opts.tick - spent);
+            if spent < period {
+                std::thread::sleep(period - spent);
             }
         }
         self.release()
