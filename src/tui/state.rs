@@ -255,6 +255,8 @@ pub struct App {
     pub now: i64,
     /// A snapshot has arrived (before it, views say "loading…").
     pub loaded: bool,
+    /// Rows the help overlay is scrolled by.
+    pub help_scroll: usize,
     /// Keys of the tasks that needed the operator in the last snapshot (a new one rings the
     /// terminal).
     pub needing: std::collections::HashSet<String>,
@@ -299,6 +301,7 @@ impl App {
             now: now_ms(),
             loaded: false,
             needing: Default::default(),
+            help_scroll: 0,
             scroll_limit: std::cell::Cell::new(usize::MAX),
         }
     }

@@ -183,11 +183,16 @@ fn key(app: &mut App, keymap: &Keymap, k: KeyEvent) -> Vec<Effect> {
     }
     match app.mode.clone() {
         Mode::Help => {
-            if matches!(
-                keymap.action(&k, "help"),
-                Some(Action::Back | Action::Help | Action::Quit)
-            ) {
-                app.mode = Mode::Normal;
+            match keymap.action(&k, "help") {
+                Some(Action::Back | Action::Help | Action::Quit) => {
+                    app.mode = Mode::Normal;
+                    app.scroll_limit.set(usize::MAX);
+                }
+                Some(Action::Down) => {
+                    app.help_scroll = (app.help_scroll + 1).min(app.scroll_limit.get());
+                }
+                Some(Action::Up) => app.help_scroll = app.help_scroll.saturating_sub(1),
+                _ => {}
             }
             Vec::new()
         }
@@ -244,7 +249,10 @@ pub fn act(app: &mut App, action: Action) -> Vec<Effect> {
     let list_view = matches!(app.view, View::Board | View::Pane);
     match action {
         Action::Quit => return vec![Effect::Quit],
-        Action::Help => app.mode = Mode::Help,
+        Action::Help => {
+            app.mode = Mode::Help;
+            app.help_scroll = 0;
+        }
         Action::Up
         | Action::Down
         | Action::PageUp

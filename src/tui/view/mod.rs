@@ -230,34 +230,72 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     )
 }
 
+/// The help overlay: the keymap's bindings for this view (and every view, and the layers),
+/// keys of one action on one line (`k, up  Move up`), in two columns when wide; j/k scroll it.
 fn draw_help(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme, keymap: &Keymap) {
-    let rows: Vec<Row> = keymap
-        .help_rows()
-        .into_iter()
-        .map(|h| {
-            Row::new(vec![
-                Cell::from(Span::styled(h.key.clone(), theme.key_hint())),
-                Cell::from(h.view.clone().unwrap_or_else(|| "all".into())),
-                Cell::from(h.desc.clone()),
-            ])
-        })
-        .collect();
-    let height = (rows.len() as u16 + 3).min(area.height.saturating_sub(2));
-    let r = centered(area, 70, height);
+    let here = app.view.name();
+    let mut merged: Vec<(String, String, String)> = Vec::new();
+    for h in keymap.help_rows() {
+        let scope = h.view.clone().unwrap_or_else(|| "all".into());
+        let layer = crate::tui::keymap::LAYERS.contains(&scope.as_str());
+        if scope != "all" && scope != here && !layer {
+            continue;
+        }
+        match merged
+            .iter_mut()
+            .find(|(_, s, d)| *s == scope && *d == h.desc)
+        {
+            Some(row) => row.0 = format!("{}, {}", row.0, h.key),
+            None => merged.push((h.key.clone(), scope, h.desc.clone())),
+        }
+    }
+    let wide = area.width >= 150;
+    let r = centered(
+        area,
+        if wide { 140 } else { 76 },
+        area.height.saturating_sub(2),
+    );
     f.render_widget(Clear, r);
-    let title = format!("keys · {} view · ? or Esc closes", app.view.name());
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(10),
-            Constraint::Length(8),
-            Constraint::Min(20),
-        ],
-    )
-    .header(Row::new(vec!["key", "view", "action"]).style(theme.header()))
-    .block(block(&title, theme))
-    .style(theme.base());
-    f.render_widget(table, r);
+    let title = format!(
+        "keys · {here} view · j/k scroll · ? or Esc closes ({} bindings)",
+        merged.len()
+    );
+    let outer = block(&title, theme).style(theme.base());
+    let inner = outer.inner(r);
+    f.render_widget(outer, r);
+    let per_column = usize::from(inner.height.saturating_sub(1)).max(1);
+    let columns = if wide { 2 } else { 1 };
+    let visible = per_column * columns;
+    let limit = merged.len().saturating_sub(visible);
+    app.scroll_limit.set(limit);
+    let start = app.help_scroll.min(limit);
+    let shown: Vec<&(String, String, String)> = merged.iter().skip(start).take(visible).collect();
+    let areas =
+        Layout::horizontal(vec![Constraint::Ratio(1, columns as u32); columns]).split(inner);
+    for (c, chunk) in shown.chunks(per_column).enumerate() {
+        let rows: Vec<Row> = chunk
+            .iter()
+            .map(|(key, scope, desc)| {
+                Row::new(vec![
+                    Cell::from(Span::styled(key.clone(), theme.key_hint())),
+                    Cell::from(scope.clone()),
+                    Cell::from(desc.clone()),
+                ])
+            })
+            .collect();
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Length(14),
+                Constraint::Length(8),
+                Constraint::Min(20),
+            ],
+        )
+        .header(Row::new(vec!["key", "where", "action"]).style(theme.header()));
+        if let Some(a) = areas.get(c) {
+            f.render_widget(table, *a);
+        }
+    }
 }
 
 fn draw_input(f: &mut Frame<'_>, area: Rect, prompt: &Prompt, text: &str, theme: &Theme) {
