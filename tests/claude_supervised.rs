@@ -23,7 +23,7 @@ use bosun::store::hooks::{self, HookEvent};
 use bosun::store::jobs::{self, JobStatus};
 use bosun::store::runs::RunStatus;
 use bosun::store::tasks::TaskState;
-use supervised::{FINAL, Harness, Stage, write_turn};
+use supervised::{FINAL, Harness, Stage, with_a_reviewer, write_turn};
 
 const CLI: Cli = Cli::Claude;
 
@@ -226,20 +226,4 @@ fn claude_code_assigns_a_reviewer_over_mcp_and_gets_the_answer_as_a_message() {
     let m = bosun::store::messages::list(h.store.conn(), Some(h.task.id), 10).expect("inbox");
     assert_eq!(m.len(), 1, "{m:#?}");
     assert_eq!(m[0].state(), "acked", "{m:#?}");
-}
-
-/// Runs `stage` with a `reviewer` role on agent-sim and room for it (two slots) until the
-/// task is done; `None` when Claude Code is not installed.
-fn with_a_reviewer(mut stage: Stage) -> Option<Harness> {
-    stage.concurrency = 2;
-    stage.pace = Pace {
-        first_token: Duration::from_millis(800),
-        gap: Duration::from_millis(20),
-    };
-    stage.layer = "[roles.reviewer]\nprovider = \"sim\"\nprompt = \"unused for helpers\"\n".into();
-    let mut h = Harness::start(stage)?;
-    h.tick_until(Duration::from_secs(180), "the task to be done", |h| {
-        h.task().state == TaskState::Done
-    });
-    Some(h)
 }

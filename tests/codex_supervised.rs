@@ -19,8 +19,7 @@ use bosun::sim::model::{Pace, Turn};
 use bosun::store::hooks::{self, HookEvent};
 use bosun::store::jobs::{self, JobStatus};
 use bosun::store::runs::RunStatus;
-use bosun::store::tasks::TaskState;
-use supervised::{FINAL, Harness, Stage, write_turn};
+use supervised::{FINAL, Harness, Stage, with_a_reviewer, write_turn};
 
 const CLI: Cli = Cli::Codex;
 
@@ -128,7 +127,7 @@ fn codex_rate_limited_is_requeued_with_backoff_and_then_completes() {
 #[test]
 fn codex_hands_off_to_a_reviewer_over_mcp_and_carries_on() {
     let request = "Check the parser analysis.\n@sim {say = \"codex review: fine\"}";
-    let mut stage = Stage::new(
+    let stage = Stage::new(
         CLI,
         "codex_hands_off_to_a_reviewer_over_mcp_and_carries_on",
         vec![
@@ -142,31 +141,8 @@ fn codex_hands_off_to_a_reviewer_over_mcp_and_carries_on() {
             Turn::text(FINAL),
         ],
     );
-    stage.concurrency = 2;
-    stage.pace = Pace {
-        first_token: Duration::from_millis(800),
-        gap: Duration::from_millis(20),
-    };
-    stage.layer = "[roles.reviewer]\nprovider = \"sim\"\nprompt = \"unused for helpers\"\n".into();
-    let Some(mut h) = Harness::start(stage) else {
+    let Some(h) = with_a_reviewer(stage) else {
         return;
     };
-    h.tick_until(Duration::from_secs(180), "the task to be done", |h| {
-        h.task().state == TaskState::Done
-    });
-    let runs = h.runs();
-    assert_eq!(runs.len(), 2, "the analyst and its reviewer: {runs:#?}");
-    assert_eq!(runs[1].provider, "sim");
-    let bodies: Vec<String> = h
-        .server
-        .requests()
-        .into_iter()
-        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
-        .collect();
-    assert!(
-        bodies.iter().any(|b| b.contains("codex review: fine")),
-        "the reviewer's answer reached the model as the function's output: {}",
-        h.requests()
-    );
-    assert_eq!(h.server.remaining(), 0, "{}", h.requests());
+    supervised::assert_handed_off(&h, "codex review: fine");
 }

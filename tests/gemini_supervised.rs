@@ -18,7 +18,7 @@ use bosun::sim::homes::Cli;
 use bosun::sim::model::{Pace, Turn};
 use bosun::store::jobs::{self, JobStatus};
 use bosun::store::runs::RunStatus;
-use supervised::{FINAL, Harness, Stage, write_turn};
+use supervised::{FINAL, Harness, Stage, with_a_reviewer, write_turn};
 
 const CLI: Cli = Cli::Gemini;
 
@@ -96,7 +96,7 @@ fn gemini_rate_limited_is_requeued_with_backoff_and_then_completes() {
 #[test]
 fn gemini_hands_off_to_a_reviewer_over_mcp_and_carries_on() {
     let request = "Check the parser analysis.\n@sim {say = \"gemini review: fine\"}";
-    let mut stage = Stage::new(
+    let stage = Stage::new(
         CLI,
         "gemini_hands_off_to_a_reviewer_over_mcp_and_carries_on",
         vec![
@@ -109,30 +109,8 @@ fn gemini_hands_off_to_a_reviewer_over_mcp_and_carries_on() {
             Turn::text(FINAL),
         ],
     );
-    stage.concurrency = 2;
-    stage.pace = Pace {
-        first_token: Duration::from_millis(800),
-        gap: Duration::from_millis(20),
-    };
-    stage.layer = "[roles.reviewer]\nprovider = \"sim\"\nprompt = \"unused for helpers\"\n".into();
-    let Some(mut h) = Harness::start(stage) else {
+    let Some(h) = with_a_reviewer(stage) else {
         return;
     };
-    h.tick_until(Duration::from_secs(180), "the task to be done", |h| {
-        h.task().state == bosun::store::tasks::TaskState::Done
-    });
-    let runs = h.runs();
-    assert_eq!(runs.len(), 2, "the analyst and its reviewer: {runs:#?}");
-    assert_eq!(runs[1].provider, "sim");
-    let bodies: Vec<String> = h
-        .server
-        .requests()
-        .into_iter()
-        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
-        .collect();
-    assert!(
-        bodies.iter().any(|b| b.contains("gemini review: fine")),
-        "the reviewer's answer reached the model: {}",
-        h.requests()
-    );
+    supervised::assert_handed_off(&h, "gemini review: fine");
 }

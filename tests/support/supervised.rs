@@ -552,3 +552,38 @@ pub fn waits_for_permission_until_bosun_answer_says_yes(
     );
     Some((h, run))
 }
+
+/// Runs `stage` with a `reviewer` role on agent-sim and room for it (two slots) until the
+/// task is done; `None` when the CLI is not installed.
+pub fn with_a_reviewer(mut stage: Stage) -> Option<Harness> {
+    stage.concurrency = 2;
+    stage.pace = Pace {
+        first_token: Duration::from_millis(800),
+        gap: Duration::from_millis(20),
+    };
+    stage.layer = "[roles.reviewer]\nprovider = \"sim\"\nprompt = \"unused for helpers\"\n".into();
+    let mut h = Harness::start(stage)?;
+    h.tick_until(Duration::from_secs(180), "the task to be done", |h| {
+        h.task().state == TaskState::Done
+    });
+    Some(h)
+}
+
+/// After a handoff: the analyst and its reviewer ran (the reviewer on agent-sim), the
+/// reviewer's `answer` reached the model in a later request, and every scripted turn was used.
+pub fn assert_handed_off(h: &Harness, answer: &str) {
+    let runs = h.runs();
+    assert_eq!(runs.len(), 2, "the analyst and its reviewer: {runs:#?}");
+    assert_eq!(runs[1].provider, "sim", "the reviewer role's own provider");
+    let reached = h
+        .server
+        .requests()
+        .iter()
+        .any(|r| String::from_utf8_lossy(&r.body).contains(answer));
+    assert!(
+        reached,
+        "the reviewer's answer reached the model: {}",
+        h.requests()
+    );
+    assert_eq!(h.server.remaining(), 0, "{}", h.requests());
+}
