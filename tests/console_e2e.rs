@@ -604,23 +604,29 @@ path = "d-{{key}}.md"
         &screen,
     );
     // The pane view shows the bottom of the agent's 200×50 screen, where its dialog is
-    // (below 80 lines of output): the agent's last row is on the console's screen.
+    // (below 80 lines of output): the agent's last row is on the console's screen. The agent
+    // may still be drawing (a pre-dialog line, then the dialog): compare both as they stand.
     let pane = asking.pane_id.clone().expect("pane");
-    let agent = daemon_socket.tmux(&["capture-pane", "-p", "-t", &pane]);
-    let last_row: String = agent
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .expect("the agent's screen")
-        .trim()
-        .chars()
-        .take(40)
-        .collect();
+    let agent_last_row = || -> String {
+        daemon_socket
+            .tmux(&["capture-pane", "-p", "-t", &pane])
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim()
+            .chars()
+            .take(40)
+            .collect()
+    };
     console.keys(&["4"]);
     wait(
         Duration::from_secs(10),
         "the agent's last row in the pane view",
-        || screen().contains(&last_row),
+        || {
+            let last = agent_last_row();
+            !last.is_empty() && screen().contains(&last)
+        },
         &screen,
     );
     console.keys(&["1"]);
