@@ -4,10 +4,23 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// `bosun --version`: the package version, and the git commit when built from a checkout
+/// (`build.rs`), e.g. `0.1.0 (a1b2c3d4e5f6)`.
+pub const VERSION: &str = if env!("BOSUN_GIT_COMMIT").is_empty() {
+    env!("CARGO_PKG_VERSION")
+} else {
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (",
+        env!("BOSUN_GIT_COMMIT"),
+        ")"
+    )
+};
+
 /// bosun: a terminal supervisor for fleets of CLI coding agents. Run without a subcommand
 /// for the operator's console.
 #[derive(Debug, Parser)]
-#[command(name = "bosun", version, about, propagate_version = true)]
+#[command(name = "bosun", version = VERSION, about, propagate_version = true)]
 pub struct Cli {
     /// Database file [env: BOSUN_DB] [default: $XDG_DATA_HOME/bosun/bosun.db]
     #[arg(long, global = true, value_name = "PATH")]
@@ -210,6 +223,13 @@ pub enum Command {
         #[command(flatten)]
         auth: AgentAuth,
     },
+    /// Print a shell completion script: `source <(bosun completions bash)`
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `bosun man | man -l -`
+    Man,
     /// Show the event log (append-only activity)
     Log {
         /// Only this task's events

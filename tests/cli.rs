@@ -412,3 +412,74 @@ fn task_show_prints_the_failed_review_and_task_override_passes_it() {
         "{text}"
     );
 }
+
+#[test]
+fn version_names_the_commit_and_completions_and_man_page_work() {
+    let env = Env::new();
+    let version = env.ok(&["--version"]);
+    assert!(
+        version.starts_with(&format!("bosun {}", env!("CARGO_PKG_VERSION"))),
+        "{version}"
+    );
+    // Built from this checkout: the commit is named.
+    let head = Command::new("git")
+        .args([
+            "-C",
+            env!("CARGO_MANIFEST_DIR"),
+            "rev-parse",
+            "--short=12",
+            "HEAD",
+        ])
+        .output()
+        .expect("git");
+    if head.status.success() {
+        let sha = String::from_utf8_lossy(&head.stdout).trim().to_string();
+        assert!(
+            version.contains(&format!("({sha}")),
+            "{version} lacks {sha}"
+        );
+    }
+    // A bash that sources the completion script completes a subcommand.
+    let script = env.ok(&["completions", "bash"]);
+    let path = env.path("bosun.bash");
+    std::fs::write(&path, script).expect("script");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source '{path}'; COMP_WORDS=(bosun tas); COMP_CWORD=1; COMP_LINE='bosun tas'; \
+             COMP_POINT=9; _bosun bosun tas bosun; echo \"${{COMPREPLY[@]}}\""
+        ))
+        .output()
+        .expect("bash");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "task");
+    // The man page renders with man.
+    let roff = env.run(&["man"]);
+    assert!(roff.status.success());
+    let man = Command::new("man")
+        .args(["-l", "-"])
+        .env("MANWIDTH", "80")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn();
+    match man {
+        Ok(mut child) => {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(&roff.stdout)
+                .expect("write");
+            let out = child.wait_with_output().expect("man");
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(text.contains("NAME") && text.contains("bosun"), "{text}");
+            assert!(text.contains("completions"), "{text}");
+        }
+        Err(e) => {
+            assert!(
+                std::env::var("CI").is_err(),
+                "man is missing under CI ({e}); .ci/run installs man-db"
+            );
+            eprintln!("SKIPPED rendering: no `man` here ({e})");
+        }
+    }
+}

@@ -122,6 +122,16 @@ pub fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Hook { run, token } => hook::run(&ctx, run, &token),
+        Command::Completions { shell } => {
+            let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "bosun", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+            Ok(())
+        }
         Command::Mcp(auth) => agent::mcp(&ctx, &auth),
         Command::Msg { to, text, auth } => agent::msg(&ctx, &to, &text, &auth),
         Command::Handoff { role, text, auth } => agent::handoff(&ctx, &role, &text, &auth),
