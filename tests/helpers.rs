@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::Duration;
 
 use bosun::store::helpers;
@@ -21,13 +20,7 @@ fn rig() -> Rig {
         [roles.reviewer]\nprovider = \"sim\"\nprompt = \"unused for helpers\"\n\
         [[stages]]\nname = \"development\"\nrole = \"developer\"\n\
         [[stages.gates]]\nkind = \"artifact\"\npath = \"out.md\"\n";
-    let probe = Rig::new(&layer.replace("{dir}", "/nonexistent"));
-    let text = layer.replace("{dir}", &probe.dir.path().display().to_string());
-    std::fs::write(probe.dir.path().join("bosun.toml"), &text).expect("config");
-    let mut rig = probe;
-    rig.cfg = bosun::config::Config::from_layers(&[(Path::new("bosun.toml"), text.as_str())])
-        .expect("config");
-    rig
+    Rig::new(layer)
 }
 
 /// The developer's run once busy: (run id, token).

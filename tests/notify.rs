@@ -20,21 +20,15 @@ fn lines(path: &Path) -> Vec<serde_json::Value> {
 
 #[test]
 fn the_notify_command_gets_approval_and_done_once_each() {
-    let out_marker = "{out}";
-    let layer = format!(
+    let rig = Rig::new(
         "[supervisor]\nkill_grace = \"1s\"\n\
-         [notify]\ndesktop = false\ncommand = [\"sh\", \"-c\", \"cat >> '{out_marker}'\"]\n\
-         [roles.analyst]\nprovider = \"sim\"\nprompt = '''\n@sim {{write = \"a.md\", text = \"analysis\"}}\n'''\n\
+         [notify]\ndesktop = false\ncommand = [\"sh\", \"-c\", \"cat >> '{dir}/notices.jsonl'\"]\n\
+         [roles.analyst]\nprovider = \"sim\"\nprompt = '''\n@sim {write = \"a.md\", text = \"analysis\"}\n'''\n\
          [[stages]]\nname = \"analysis\"\nrole = \"analyst\"\n\
          [[stages.gates]]\nkind = \"artifact\"\npath = \"a.md\"\n\
-         [[stages.gates]]\nkind = \"approval\"\n"
+         [[stages.gates]]\nkind = \"approval\"\n",
     );
-    let probe = Rig::new(&layer.replace(out_marker, "/dev/null"));
-    let out = probe.dir.path().join("notices.jsonl");
-    let text = layer.replace(out_marker, &out.display().to_string());
-    let mut rig = probe;
-    rig.cfg = bosun::config::Config::from_layers(&[(Path::new("bosun.toml"), text.as_str())])
-        .expect("config");
+    let out = rig.dir.path().join("notices.jsonl");
     let key = rig.add_task("Notify me", "");
     let mut sup = rig.supervisor();
     tick_until(
@@ -86,17 +80,13 @@ fn the_notify_command_gets_approval_and_done_once_each() {
 #[test]
 fn kinds_not_asked_for_are_held_back() {
     let layer = "[supervisor]\nkill_grace = \"1s\"\n\
-         [notify]\ndesktop = false\ncommand = [\"sh\", \"-c\", \"cat >> '{out}'\"]\nkinds = [\"blocked\"]\n\
+         [notify]\ndesktop = false\ncommand = [\"sh\", \"-c\", \"cat >> '{dir}/notices.jsonl'\"]\nkinds = [\"blocked\"]\n\
          [roles.analyst]\nprovider = \"sim\"\nprompt = '''\n@sim {exit = 3}\n'''\n\
          [queue]\nmax_attempts = 1\nbackoff_base = \"1s\"\n\
          [[stages]]\nname = \"analysis\"\nrole = \"analyst\"\n\
          [[stages.gates]]\nkind = \"artifact\"\npath = \"a.md\"\n";
-    let probe = Rig::new(&layer.replace("{out}", "/dev/null"));
-    let out = probe.dir.path().join("notices.jsonl");
-    let text = layer.replace("{out}", &out.display().to_string());
-    let mut rig = probe;
-    rig.cfg = bosun::config::Config::from_layers(&[(Path::new("bosun.toml"), text.as_str())])
-        .expect("config");
+    let rig = Rig::new(layer);
+    let out = rig.dir.path().join("notices.jsonl");
     let key = rig.add_task("Crashes at once", "");
     let mut sup = rig.supervisor();
     tick_until(

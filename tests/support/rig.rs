@@ -39,14 +39,18 @@ pub struct Rig {
 pub static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 impl Rig {
-    /// `layer` is TOML over the built-in config (typically roles on `sim` and stages).
+    /// `layer` is TOML over the built-in config (typically roles on `sim` and stages);
+    /// `{socket}` and `{dir}` in it are this rig's tmux socket and directory.
     pub fn new(layer: &str) -> Rig {
         let dir = tempfile::tempdir().expect("tempdir");
         let repo = super::init_repo(dir.path());
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let socket = format!("bosun-test-{}-{n}", std::process::id());
-        // `{socket}` in the layer names this test's tmux server (for the CLI's own config).
-        let layer = &layer.replace("{socket}", &socket);
+        // `{socket}` in the layer names this test's tmux server (for the CLI's own config),
+        // `{dir}` this rig's directory (for files the agents or commands write there).
+        let layer = &layer
+            .replace("{socket}", &socket)
+            .replace("{dir}", &dir.path().display().to_string());
         let config_text = layer.to_string();
         let cfg = Config::from_layers(&[(Path::new("bosun.toml"), layer)]).expect("config");
         std::fs::write(dir.path().join("bosun.toml"), layer).expect("write config");
