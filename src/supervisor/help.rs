@@ -120,14 +120,20 @@ pub fn read_artifact(store: &Store, run: &Run, path: &str) -> Result<String, Hel
         return Err(HelpError::Refused(format!("{} has no worktree", task.key)));
     };
     let full = inside(&root, path)?;
-    let bytes =
-        std::fs::read(&full).map_err(|e| HelpError::Refused(format!("cannot read {path}: {e}")))?;
-    let mut text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_READ_BYTES)]).into_owned();
-    if bytes.len() > MAX_READ_BYTES {
-        text.push_str(&format!(
-            "\n… cut at {MAX_READ_BYTES} of {} bytes",
-            bytes.len()
-        ));
+    read_capped(&full, MAX_READ_BYTES)
+        .map_err(|e| HelpError::Refused(format!("cannot read {path}: {e}")))
+}
+
+/// The text of `path` (invalid UTF-8 replaced), its first `max` bytes with a line saying so
+/// when it is longer: a generated file must not fill an agent's context or the console.
+///
+/// # Errors
+/// The I/O error when the file cannot be read.
+pub fn read_capped(path: &Path, max: usize) -> std::io::Result<String> {
+    let bytes = std::fs::read(path)?;
+    let mut text = String::from_utf8_lossy(&bytes[..bytes.len().min(max)]).into_owned();
+    if bytes.len() > max {
+        text.push_str(&format!("\n… cut at {max} of {} bytes", bytes.len()));
     }
     Ok(text)
 }

@@ -79,20 +79,13 @@ pub fn judge(task_id: i64, version: i64, worktree: Option<&Path>, paths: &[Strin
 }
 
 fn read_capped(path: &Path) -> Result<String, String> {
-    match std::fs::read(path) {
-        Ok(bytes) if bytes.len() > MAX_ARTIFACT_BYTES => {
-            let mut text = String::from_utf8_lossy(&bytes[..MAX_ARTIFACT_BYTES]).into_owned();
-            text.push_str(&format!(
-                "\n… cut: the file has {} bytes, the view shows the first {}",
-                bytes.len(),
-                MAX_ARTIFACT_BYTES
-            ));
-            Ok(text)
+    crate::supervisor::help::read_capped(path, MAX_ARTIFACT_BYTES).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            "not written yet".to_string()
+        } else {
+            format!("cannot read it: {e}")
         }
-        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err("not written yet".into()),
-        Err(e) => Err(format!("cannot read it: {e}")),
-    }
+    })
 }
 
 /// The branch diff of task `task_id`: its worktree against the project's default branch
