@@ -63,12 +63,16 @@ pub fn terminate_run(
 ) -> Result<Vec<u32>, TmuxError> {
     let mut targets: HashMap<u32, u64> = HashMap::new();
     let mut signalled: HashSet<u32> = HashSet::new();
-    let collect = |root: u32, procs: &HashMap<u32, ProcInfo>, targets: &mut HashMap<u32, u64>| {
-        collect(root, procs, targets);
-        if let Some(identity) = identity {
-            carrying(identity, procs, targets);
-        }
-    };
+    // Processes whose environment was read already (pid → start time): each is read once, not
+    // once per 20 ms poll (a read of `/proc/<pid>/environ` takes the target's memory lock).
+    let mut read_env: HashMap<u32, u64> = HashMap::new();
+    let mut collect =
+        |root: u32, procs: &HashMap<u32, ProcInfo>, targets: &mut HashMap<u32, u64>| {
+            collect(root, procs, targets);
+            if let Some(identity) = identity {
+                carrying(identity, procs, targets, &mut read_env);
+            }
+        };
 
     let procs = snapshot()?;
     collect(pid, &procs, &mut targets);
@@ -189,14 +193,22 @@ fn collect(root: u32, procs: &HashMap<u32, ProcInfo>, targets: &mut HashMap<u32,
 }
 
 /// Adds to `targets` every process (and its descendants) whose environment holds the entry
-/// `identity`; never this process or init.
-fn carrying(identity: &str, procs: &HashMap<u32, ProcInfo>, targets: &mut HashMap<u32, u64>) {
+/// `identity`; never this process or init. `read_env` (pid → start time) remembers whose
+/// environment was read: those are not read again (a process that gains the entry later got it
+/// from a marked parent, so it is a descendant and found through the tree).
+fn carrying(
+    identity: &str,
+    procs: &HashMap<u32, ProcInfo>,
+    targets: &mut HashMap<u32, u64>,
+    read_env: &mut HashMap<u32, u64>,
+) {
     let me = std::process::id();
     let needle = identity.as_bytes();
     let marked: Vec<u32> = procs
-        .keys()
-        .copied()
-        .filter(|p| *p != me && *p > 1 && !targets.contains_key(p))
+        .iter()
+        .filter(|(p, _)| **p != me && **p > 1 && !targets.contains_key(p))
+        .filter(|(p, info)| read_env.insert(**p, info.start) != Some(info.start))
+        .map(|(p, _)| *p)
         .filter(|p| {
             std::fs::read(format!("/proc/{p}/environ"))
                 .is_ok_and(|env| env.split(|b| *b == 0).any(|entry| entry == needle))
@@ -359,19 +371,24 @@ mod tests {
             .env(name, value)
             .spawn()
             .expect("sleep");
+        // Long enough to outlive any slow machine: only a signal may end it during the test.
         let mut bystander = std::process::Command::new("sleep")
-            .arg("30")
+            .arg("3600")
             .spawn()
             .expect("sleep");
+        let started = std::time::Instant::now();
         let left = terminate_run(0, Some(&token), Duration::from_secs(2)).expect("/proc");
+        let took = started.elapsed();
+        let status = bystander.try_wait().expect("wait");
+        let _ = bystander.kill();
+        let _ = bystander.wait();
         assert!(left.is_empty(), "{left:?}");
         assert!(marked.wait().is_ok());
         assert!(
-            bystander.try_wait().expect("wait").is_none(),
-            "pid 0 must not reach anything unmarked (its tree is every process)"
+            status.is_none(),
+            "pid 0 must not reach anything unmarked (its tree is every process): \
+             the bystander ended with {status:?}; terminate_run took {took:?}"
         );
-        let _ = bystander.kill();
-        let _ = bystander.wait();
     }
 
     #[test]
