@@ -16,7 +16,7 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::config::{Config, QueueConfig};
-use crate::store::breakers::{self, Breaker};
+use crate::store::breakers::{self, Breaker, BreakerState};
 use crate::store::events::{self, EventKind, NewEvent};
 use crate::store::jobs::{self, Job, JobStatus, NewJob};
 use crate::store::{self, Result, Store, StoreError, tasks};
@@ -139,6 +139,17 @@ impl Queue {
     /// # Errors
     /// [`StoreError::Sqlite`] on database failure.
     pub fn claim_in(&self, conn: &Connection, now: i64) -> Result<Option<Job>> {
+        Ok(self.claim_many(conn, now, 1)?.pop())
+    }
+
+    /// Claims up to `max` jobs, as [`Queue::claim_in`] claims one (priority order, within
+    /// `max_concurrency`, breakers respected: a half-open provider lets one probe through in
+    /// the whole batch), in the caller's write transaction: the breakers are read once.
+    /// Returns them in claim order; fewer (or none) when fewer are claimable.
+    ///
+    /// # Errors
+    /// [`StoreError::Sqlite`] on database failure.
+    pub fn claim_many(&self, conn: &Connection, now: i64, max: usize) -> Result<Vec<Job>> {
         let mut states = breakers::list(conn)?;
         let mut excluded = Vec::new();
         for b in &mut states {
@@ -150,26 +161,34 @@ impl Queue {
                 self.put_breaker(conn, &before, b, now)?;
             }
         }
-        let Some(job) = jobs::claim(conn, now, self.max_concurrency, &excluded, &self.owner)?
-        else {
-            return Ok(None);
-        };
-        if let Some(b) = states.iter_mut().find(|b| b.provider == job.provider) {
-            let before = b.clone();
-            breaker::on_claim(b, job.id, now);
-            if *b != before {
-                self.put_breaker(conn, &before, b, now)?;
+        let mut claimed = Vec::new();
+        while claimed.len() < max {
+            let Some(job) = jobs::claim(conn, now, self.max_concurrency, &excluded, &self.owner)?
+            else {
+                break;
+            };
+            if let Some(b) = states.iter_mut().find(|b| b.provider == job.provider) {
+                let before = b.clone();
+                breaker::on_claim(b, job.id, now);
+                if *b != before {
+                    self.put_breaker(conn, &before, b, now)?;
+                }
+                // A half-open breaker admits one probe: it is out now.
+                if b.state == BreakerState::HalfOpen {
+                    excluded.push(b.provider.clone());
+                }
             }
+            job_event(
+                conn,
+                EventKind::JobClaimed,
+                &job,
+                "queue",
+                format!("job {} claimed by {}", job.id, self.owner),
+                now,
+            )?;
+            claimed.push(job);
         }
-        job_event(
-            conn,
-            EventKind::JobClaimed,
-            &job,
-            "queue",
-            format!("job {} claimed by {}", job.id, self.owner),
-            now,
-        )?;
-        Ok(Some(job))
+        Ok(claimed)
     }
 
     /// Marks a running job done (its run completed; the gates judge the work) and closes

@@ -213,8 +213,22 @@ pub fn claim(
          RETURNING {COLS}"
     );
     Ok(conn
-        .query_row(&sql, params_from_iter(args), from_row)
+        .prepare_cached(&sql)?
+        .query_row(params_from_iter(args), from_row)
         .optional()?)
+}
+
+/// The ids of every running job: one query (the status index) for the supervisor's
+/// liveness check, however many runs it watches.
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn running_ids(conn: &Connection) -> Result<std::collections::HashSet<i64>> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM jobs WHERE status = 'running'")?;
+    let ids = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ids)
 }
 
 /// Jobs with `status`, oldest first.
