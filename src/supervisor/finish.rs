@@ -123,14 +123,14 @@ impl Supervisor {
             .into_iter()
             .map(|p| (p.pane_id.clone(), p))
             .collect();
+        let running = jobs::running_ids(self.store.conn())?;
         let ids: Vec<i64> = self.runs.keys().copied().collect();
         for id in ids {
             let Some(run) = self.runs.get_mut(&id) else {
                 continue;
             };
             let exiting = matches!(run.phase, Phase::Exiting { .. });
-            let job = jobs::get(self.store.conn(), run.job_id)?;
-            if job.status != JobStatus::Running && !exiting {
+            if !running.contains(&run.job_id) && !exiting {
                 // Cancelled (or otherwise taken away) while it ran.
                 let outcome = self.engine().handle(Input::RunFinished {
                     run_id: id,
@@ -170,7 +170,7 @@ impl Supervisor {
                         continue;
                     }
                     // Drain what is left of its output first.
-                    pump(run, &self.opts, now);
+                    pump(run, &self.opts, now, true);
                     let code = p.dead_status.map(i64::from);
                     if exiting {
                         if let Some(run) = self.runs.remove(&id) {

@@ -1,11 +1,14 @@
 //! The supervisor: turns queued jobs into agents working in tmux panes, watches them, and
 //! feeds the pipeline engine.
 //!
-//! One loop, driven by [`Supervisor::tick`] every [`Options::tick`]:
-//! 1. read the agents' hook calls recorded since the last tick (the strongest signal, see
-//!    [`hooks`]); read each run's new output from its `pipe-pane` log, feed the terminal
-//!    emulator, and classify the rendered screen (after every output batch, and once more
-//!    after a quiet period); write status changes to SQLite;
+//! One loop, driven by [`Supervisor::tick`]. It sleeps until something happens ([`wake`]: a
+//! run log grew, the database was written, a timer is due) and runs ticks at most every
+//! [`Options::tick`]; while a run has time-based steps pending (a prompt to submit, a
+//! debounce, a quiet check) it ticks every [`Options::tick`]. One tick:
+//! 1. read the agents' hook calls recorded since the last look (the strongest signal, see
+//!    [`hooks`]) when the database changed; read the new output of each run whose log grew,
+//!    feed the terminal emulator, and classify the rendered screen (after every output batch,
+//!    and once more after a quiet period); write status changes to SQLite in one transaction;
 //! 2. every [`Options::liveness_every`], one `list-panes -a` for the liveness and exit status
 //!    of every pane (never one tmux process per pane per tick), and a look at cancelled jobs;
 //! 3. advance each run: wait until the agent is ready, paste the prompt, press the submit
@@ -26,8 +29,10 @@ mod inbox;
 mod launch;
 pub mod prompt;
 mod recover;
+pub mod wake;
 mod watch;
 
+use wake::{Wake, Woken};
 use watch::pump;
 
 use std::collections::HashMap;
@@ -41,7 +46,7 @@ use crate::config::{Config, HookStyle, ProviderConfig, ProviderMode, ScreenStatu
 use crate::pipeline::{Engine, EngineError, Input, RunResult, read_tail};
 use crate::provider::{Detector, HookMode, HookSignal, Tracker, classify, launch_argv};
 use crate::store::events::{self, EventKind, NewEvent};
-use crate::store::jobs::{self, Job, JobStatus};
+use crate::store::jobs::{self, Job};
 use crate::store::runs::{self, Run, RunStatus};
 use crate::store::{Store, StoreError, hooks as hook_rows, lease, now_ms, projects, tasks};
 use crate::tmux::{NewWindow, PaneState, Tmux, TmuxError};
@@ -93,7 +98,9 @@ pub struct Options {
     pub data_dir: PathBuf,
     /// Names the lease holder: `daemon`, `console`, `demo`.
     pub owner: String,
-    /// Loop period (25 ms): the bound on output-to-status latency from polling.
+    /// Shortest time between two ticks (25 ms), and the period of ticks while a run has
+    /// time-based steps pending; output and database writes wake the loop sooner than that
+    /// after a quiet spell.
     pub tick: Duration,
     /// Period of the `list-panes -a` liveness check and cancel check (500 ms).
     pub liveness_every: Duration,
@@ -219,6 +226,13 @@ pub struct Supervisor {
     event_cursor: i64,
     /// Tells the operator when they are needed (`[notify]`).
     notifier: crate::notify::Notifier,
+    /// The file watches that wake the loop.
+    wake: Wake,
+    /// What woke the loop and is not yet handled by a tick.
+    pending: Woken,
+    /// Look at the database once more next tick: a wake from a write to the WAL can come a
+    /// moment before the commit is visible to readers.
+    db_followup: bool,
 }
 
 impl Supervisor {
@@ -252,6 +266,7 @@ impl Supervisor {
         let hook_cursor = hook_rows::last_id(store.conn())?;
         let event_cursor = events::last_id(store.conn())?;
         let cfg_notify = cfg.notify.clone();
+        let wake = Wake::new(&opts.data_dir.join("runs"), store.path());
         let start = Instant::now();
         let mut sup = Supervisor {
             cfg,
@@ -267,6 +282,9 @@ impl Supervisor {
             hook_cursor,
             event_cursor,
             notifier: crate::notify::Notifier::new(cfg_notify),
+            wake,
+            pending: Woken::everything(),
+            db_followup: false,
         };
         sup.reconcile()?;
         Ok(sup)
@@ -318,8 +336,9 @@ impl Supervisor {
         Ok(())
     }
 
-    /// Ticks until `stop` is set, sleeping [`Options::tick`] between ticks; then gives up
-    /// the lease, leaving every agent running.
+    /// Ticks until `stop` is set, sleeping between ticks until a run log grows, the database
+    /// is written or a timer is due (at most [`wake::MAX_SLEEP`]), never ticking more often
+    /// than every [`Options::tick`]; then gives up the lease, leaving every agent running.
     ///
     /// # Errors
     /// [`SupervisorError::LeaseLost`] if another supervisor took over; store failures.
@@ -332,30 +351,38 @@ impl Supervisor {
                 }
                 tracing::error!(error = %e, "supervisor tick failed");
             }
-            // With no run to watch there is no output to read: sleep until the next claim
-            // attempt, heartbeat or notifier look instead of every tick (issue 13: idle means
-            // asleep).
-            let period = if self.runs.is_empty() {
-                let now = Instant::now();
-                [
-                    self.next_claim,
-                    self.next_heartbeat,
-                    self.notifier.next_due(),
-                ]
-                .into_iter()
-                .map(|t| t.saturating_duration_since(now))
-                .min()
-                .unwrap_or(self.opts.claim_every)
-                .clamp(self.opts.tick, self.opts.claim_every)
-            } else {
-                self.opts.tick
-            };
-            let spent = began.elapsed();
-            if spent < period {
-                std::thread::sleep(period - spent);
+            let earliest = began + self.opts.tick;
+            let woken = self.wake.wait(self.next_due(began));
+            self.pending.merge(woken);
+            let now = Instant::now();
+            if now < earliest && !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(earliest - now);
             }
         }
         self.release()
+    }
+
+    /// When the loop must tick again at the latest, with nothing waking it: next tick while a
+    /// run has time-based steps pending (or the database is to be looked at again), else the
+    /// first of the liveness check (with runs), claim attempt, heartbeat and notifier, and
+    /// at most [`wake::MAX_SLEEP`] from `began`.
+    fn next_due(&self, began: Instant) -> Instant {
+        if self.db_followup || self.runs.values().any(watch::hot) {
+            return began + self.opts.tick;
+        }
+        let mut due = began + wake::MAX_SLEEP;
+        let mut timers = vec![
+            self.next_claim,
+            self.next_heartbeat,
+            self.notifier.next_due(),
+        ];
+        if !self.runs.is_empty() {
+            timers.push(self.next_liveness);
+        }
+        for t in timers {
+            due = due.min(t);
+        }
+        due
     }
 
     /// Waits for completions in progress, then gives up the lease (agents keep running in
@@ -380,6 +407,17 @@ impl Supervisor {
     /// recorded on that run and do not stop the loop.
     pub fn tick(&mut self) -> Result<()> {
         let now = Instant::now();
+        let mut woken = std::mem::take(&mut self.pending);
+        woken.merge(self.wake.poll());
+        let liveness = now >= self.next_liveness;
+        // The liveness check reads every log too: the safety net for a change the watch missed.
+        woken.all |= liveness;
+        let followup = std::mem::replace(&mut self.db_followup, woken.database);
+        woken.database |= followup;
+        if woken.database {
+            // A new job may be claimable (a task created, a job retried): look now.
+            self.next_claim = self.next_claim.min(now);
+        }
         if now >= self.next_heartbeat {
             self.next_heartbeat = now + self.opts.heartbeat_every;
             let ok = self
@@ -389,11 +427,14 @@ impl Supervisor {
                 return Err(SupervisorError::LeaseLost);
             }
         }
-        self.read_hooks(now)?;
-        for run in self.runs.values_mut() {
-            pump(run, &self.opts, now);
+        if woken.database {
+            self.read_hooks(now)?;
         }
-        if now >= self.next_liveness {
+        for run in self.runs.values_mut() {
+            let read = woken.log(run.run_id);
+            pump(run, &self.opts, now, read);
+        }
+        if liveness {
             self.next_liveness = now + self.opts.liveness_every;
             self.check_liveness()?;
         }

@@ -180,12 +180,38 @@ impl Supervisor {
     }
 }
 
-/// Reads a run's new output, feeds the emulator, and classifies the screen after each batch
-/// and once more after a quiet period; a pending completion is re-checked every tick.
-pub(super) fn pump(run: &mut Active, opts: &Options, now: Instant) {
-    let mut buf = vec![0u8; 64 * 1024];
+/// True when the run has steps that come due with time rather than with output: a prompt to
+/// deliver, an answer being pressed, an error or a dead pane standing, a quiet check or a
+/// completion (debounce, hook grace period) to re-check, an exit in progress. The loop ticks
+/// every [`Options::tick`] while any run is hot and sleeps otherwise.
+pub(super) fn hot(run: &Active) -> bool {
+    !matches!(run.phase, Phase::Working)
+        || run.answering.is_some()
+        || run.error_since.is_some()
+        || run.dead_since.is_some()
+        || !run.quiet_checked
+        || recheck(run)
+}
+
+/// A finished-looking screen must be re-checked as time passes (the debounce), also when the
+/// agent has gone quiet after idle-after-busy (status still busy).
+fn recheck(run: &Active) -> bool {
+    matches!(run.phase, Phase::Working | Phase::Submitted { .. })
+        && (matches!(run.tracker.status(), RunStatus::Done | RunStatus::Idle)
+            || run.tracker.completion_pending())
+        && !run.tracker.is_complete()
+}
+
+/// Reads a run's new output when `read` (its log grew, or everything is to be read), feeds the
+/// emulator, and classifies the screen after each batch and once more after a quiet period; a
+/// pending completion is re-checked every tick.
+pub(super) fn pump(run: &mut Active, opts: &Options, now: Instant, read: bool) {
+    let mut buf = Vec::new();
     let mut total = 0;
-    while total < READ_BUDGET {
+    if read {
+        buf = vec![0u8; 64 * 1024];
+    }
+    while read && total < READ_BUDGET {
         match run.log.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
@@ -207,12 +233,7 @@ pub(super) fn pump(run: &mut Active, opts: &Options, now: Instant) {
         run.quiet_checked = true;
         true
     } else {
-        // A finished-looking screen must be re-checked as time passes (the debounce), also
-        // when the agent has gone quiet after idle-after-busy (status still busy).
-        matches!(run.phase, Phase::Working | Phase::Submitted { .. })
-            && (matches!(run.tracker.status(), RunStatus::Done | RunStatus::Idle)
-                || run.tracker.completion_pending())
-            && !run.tracker.is_complete()
+        recheck(run)
     };
     if classify_now {
         let text = run.detector.text();
