@@ -297,11 +297,14 @@ fn breaker_opens_half_opens_closes_and_reopens() {
     let reopened = Store::open(&fx.db_path()).expect("reopen");
     assert_eq!(state(&reopened).state, BreakerState::Open);
 
-    // half-open after the pause: exactly one probe goes through.
-    let probe = q
-        .claim(&fx.store, opened_at + 60_000)
-        .expect("claim")
-        .expect("probe");
+    // half-open after the pause: exactly one probe goes through, also to a batch claim
+    // (three claude jobs never claimed are available).
+    let mut batch = fx
+        .store
+        .write(|tx| q.claim_many(tx, opened_at + 60_000, 10))
+        .expect("claim");
+    assert_eq!(batch.len(), 1, "one probe in a batch: {batch:?}");
+    let probe = batch.pop().expect("probe");
     let b = state(&fx.store);
     assert_eq!(
         (b.state, b.probe_job_id),
@@ -524,6 +527,26 @@ fn claims_follow_priority_then_age_and_respect_max_concurrency() {
         vec![high.id, mid.id],
         "third claim refused at max_concurrency 2"
     );
+    // A batch claim takes the same jobs in the same order, and no more.
+    let fx2 = Fixture::with_layer("true", "[supervisor]\nmax_concurrency = 2\n");
+    let ids: Vec<i64> = [("low", 200), ("high", 10), ("mid", 100)]
+        .iter()
+        .map(|(title, priority)| {
+            fx2.engine()
+                .create_task("example-tool", title, "", *priority)
+                .expect("task")
+                .0
+                .id
+        })
+        .collect();
+    let batch: Vec<i64> = fx2
+        .store
+        .write(|tx| Queue::new(&fx2.cfg).claim_many(tx, t, 10))
+        .expect("claim")
+        .iter()
+        .map(|j| j.task_id)
+        .collect();
+    assert_eq!(batch, vec![ids[1], ids[2]], "high, then mid");
     let running = jobs::with_status(fx.store.conn(), JobStatus::Running, 10).expect("running");
     fx.store
         .write(|tx| q.complete(tx, running[0].id, t))
