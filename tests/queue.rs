@@ -541,7 +541,7 @@ fn claims_follow_priority_then_age_and_respect_max_concurrency() {
         .collect();
     let batch: Vec<i64> = fx2
         .store
-        .write(|tx| Queue::new(&fx2.cfg).claim_many(tx, t, 10))
+        .write(|tx| Queue::new(&fx2.cfg).claim_many(tx, now_ms(), 10))
         .expect("claim")
         .iter()
         .map(|j| j.task_id)
