@@ -565,6 +565,22 @@ impl Tmux {
         Ok(())
     }
 
+    /// Stops every pane's process tree ([`process::terminate`]: SIGTERM, up to `grace`,
+    /// SIGKILL), then the server ([`Tmux::kill_server`]). Killing the server alone hangs up
+    /// the panes' terminals, which an agent may outlive (Gemini CLI 0.61.0's relaunched node
+    /// child did, for hours). A server that is not running is `Ok(())`.
+    ///
+    /// Errors: [`TmuxError::Command`] when tmux fails otherwise.
+    pub fn stop_server(&self, grace: std::time::Duration) -> Result<(), TmuxError> {
+        // No server, or one that cannot list its panes: nothing of ours to stop first.
+        for pane in self.list_panes().unwrap_or_default() {
+            if let Err(e) = process::terminate(pane.pid, grace) {
+                tracing::warn!(pane = %pane.pane_id, error = %e, "cannot stop the pane's processes");
+            }
+        }
+        self.kill_server()
+    }
+
     /// The argv an operator runs to attach to the window of `target` (a pane id like `%12`,
     /// or a session): `[<tmux>, "-L", <socket>, "attach", "-t", <target>]`. tmux resolves a
     /// pane target to its window, so the client lands on that pane (tested).

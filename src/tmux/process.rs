@@ -124,6 +124,35 @@ pub fn terminate_run(
     Ok(left)
 }
 
+/// [`super::Tmux::stop_server`] for a server known only by its socket name (`tmux -L
+/// socket`), with the default tmux binary and no config file: for guards that clean up after
+/// a test or a scratch session. Waits (up to 2 s) until the server no longer answers, as
+/// [`super::Tmux::kill_server`] does. Failures are ignored: there is nothing left to do about
+/// them.
+pub fn stop_server_on(socket: &str, grace: Duration) {
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .arg("-L")
+            .arg(socket)
+            .args(args)
+            .env_remove("TMUX")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+    };
+    let pids = tmux(&["list-panes", "-a", "-F", "#{pane_pid}"])
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    for pid in pids.lines().filter_map(|l| l.trim().parse::<u32>().ok()) {
+        let _ = terminate(pid, grace);
+    }
+    let _ = tmux(&["kill-server"]);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline && tmux(&["has-session"]).is_ok_and(|o| o.status.success()) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// The pids of every live descendant of `pid` (children, their children, …), sorted; not
 /// `pid` itself. Zombies are included (they are still in the tree). Empty when `pid` has no
 /// children or `/proc` cannot be read.

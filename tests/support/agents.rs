@@ -180,10 +180,7 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .stderr(Stdio::null())
-            .status();
+        bosun::tmux::process::stop_server_on(&self.socket, Duration::from_millis(500));
     }
 }
 
@@ -233,14 +230,13 @@ pub fn poll(
     }
 }
 
-/// Kills the tmux server on socket `.0` when dropped (a supervised test's agents).
+/// Stops every pane's process tree on tmux socket `.0`, then kills the server, when dropped
+/// (a supervised test's agents). Killing the server alone leaves an agent that survives its
+/// terminal's hang-up (Gemini CLI's relaunched node child did, burning CPU for hours).
 pub struct KillServer(pub String);
 
 impl Drop for KillServer {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.0, "kill-server"])
-            .stderr(Stdio::null())
-            .output();
+        bosun::tmux::process::stop_server_on(&self.0, Duration::from_millis(500));
     }
 }

@@ -15,15 +15,12 @@ use bosun::supervisor::{Options, Supervisor};
 
 pub const BOSUN: &str = env!("CARGO_BIN_EXE_bosun");
 
-/// Kills the test's tmux server when dropped.
+/// Stops the test's agents and tmux server when dropped.
 pub struct TmuxGuard(pub String);
 
 impl Drop for TmuxGuard {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.0, "kill-server"])
-            .stdin(std::process::Stdio::null())
-            .output();
+        bosun::tmux::process::stop_server_on(&self.0, std::time::Duration::from_millis(500));
     }
 }
 
