@@ -508,6 +508,99 @@ fn the_demo_is_the_console_and_reaches_done_with_a_and_y() {
     );
 }
 
+/// The processes (not zombies) whose working directory is under `dir`: agents of a demo.
+fn processes_under(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let p = entry.path();
+        let Ok(cwd) = std::fs::read_link(p.join("cwd")) else {
+            continue;
+        };
+        let zombie = std::fs::read_to_string(p.join("stat")).is_ok_and(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        });
+        if cwd.starts_with(dir) && !zombie {
+            let cmd = std::fs::read(p.join("cmdline")).unwrap_or_default();
+            found.push(format!(
+                "{}: {}",
+                entry.file_name().to_string_lossy(),
+                String::from_utf8_lossy(&cmd).replace('\0', " ")
+            ));
+        }
+    }
+    found
+}
+
+/// The terminal of `bosun demo` goes away (its tmux server is killed: SIGHUP) while its
+/// agents work: the demo's own tmux server, its agents and its directory go with it.
+#[test]
+fn a_demo_whose_terminal_goes_away_leaves_no_tmux_server_or_agent() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let demo = tmp.path().join("demo");
+    let pidfile = tmp.path().join("demo.pid");
+    let console = Server(format!("bosun-e2e-demohup-{}", std::process::id()));
+    console.start(
+        &format!(
+            "echo $$ > '{}'; cd '{}' && XDG_CONFIG_HOME='{}' XDG_STATE_HOME='{}' exec '{BOSUN}' demo --dir '{}'",
+            pidfile.display(),
+            tmp.path().display(),
+            tmp.path().join("xdg").display(),
+            tmp.path().join("state").display(),
+            demo.display()
+        ),
+        120,
+        40,
+    );
+    let screen = || console.screen();
+    wait(
+        Duration::from_secs(30),
+        "the demo's agents at work",
+        || !processes_under(&demo.join("worktrees")).is_empty(),
+        &screen,
+    );
+    let pid: u32 = std::fs::read_to_string(&pidfile)
+        .expect("pid")
+        .trim()
+        .parse()
+        .expect("pid");
+    let demo_socket = format!("bosun-demo-{pid}");
+    let server_up = || {
+        Command::new("tmux")
+            .args(["-L", &demo_socket, "has-session"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    assert!(
+        server_up(),
+        "the demo runs its agents on tmux -L {demo_socket}"
+    );
+    console.tmux(&["kill-server"]);
+    let gone = || {
+        !Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z"))
+    };
+    wait(Duration::from_secs(20), "the demo to exit", gone, &|| {
+        String::new()
+    });
+    let log = || {
+        let text =
+            std::fs::read_to_string(tmp.path().join("state/bosun/bosun.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
+    };
+    assert!(
+        !server_up(),
+        "the demo's tmux server is gone; its log:\n{}",
+        log()
+    );
+    let left = processes_under(&demo);
+    assert!(left.is_empty(), "agents left behind: {left:?}");
+    assert!(!demo.exists(), "the scratch directory is removed");
+}
+
 /// A `bosun daemon` on a socket that is not the config's, and a console that is its client:
 /// the console's `y` answers the agent's permission prompt and `A` attaches the terminal to
 /// the agent's pane, both on the daemon's (the run's) tmux server. A stranger's tmux server

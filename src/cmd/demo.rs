@@ -3,6 +3,8 @@
 use super::out::outln;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -86,6 +88,16 @@ fn setup(dir: Option<PathBuf>) -> Result<(PathBuf, Config, PathBuf, String)> {
 pub(super) fn console(keep: bool, dir: Option<PathBuf>, theme: Option<String>) -> Result<()> {
     let (dir, cfg, db, socket) = setup(dir)?;
     let theme = theme.unwrap_or_else(|| cfg.ui.theme.clone());
+    // Also run by the console's exit guard when a lost terminal (SIGHUP) keeps its loop from
+    // ending: the demo's agents and tmux server never outlive it.
+    let teardown: Option<crate::tui::Teardown> = (!keep).then(|| {
+        let (dir, socket) = (dir.clone(), socket.clone());
+        let once = std::sync::Once::new();
+        let f: crate::tui::Teardown = std::sync::Arc::new(move || {
+            once.call_once(|| remove_scratch(&socket, &dir));
+        });
+        f
+    });
     let result = crate::tui::Console {
         cfg,
         db: db.clone(),
@@ -96,23 +108,27 @@ pub(super) fn console(keep: bool, dir: Option<PathBuf>, theme: Option<String>) -
             "demo: 3 scripted agents at work. a approve · y answer yes · v artifact · d diff · 4 pane · A attach · ? keys · q quit"
                 .into(),
         ),
+        teardown: teardown.clone(),
     }
     .run();
+    // The console ran it already unless it failed before its loop.
+    if let Some(t) = &teardown {
+        t();
+    }
     if keep {
         outln!(
             "kept: {} (database {}), tmux -L {socket}",
             dir.display(),
             db.display()
         );
-    } else {
-        if let Ok(t) = crate::tmux::Tmux::new(&socket, &dir, 200, 50)
-            && let Err(e) = t.kill_server()
-        {
-            tracing::debug!(error = %e, "demo tmux server already gone");
-        }
-        let _ = std::fs::remove_dir_all(&dir);
     }
     result
+}
+
+/// Stops the demo's agents and tmux server, then removes its scratch directory.
+fn remove_scratch(socket: &str, dir: &Path) {
+    crate::tmux::process::stop_server_on(socket, Duration::from_millis(500));
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 pub(super) fn run(auto_approve: bool, keep: bool, dir: Option<PathBuf>) -> Result<()> {
@@ -133,7 +149,18 @@ pub(super) fn run(auto_approve: bool, keep: bool, dir: Option<PathBuf>) -> Resul
         );
     }
 
-    let result = drive(&mut sup, &engine, &store, &db, &socket, auto_approve);
+    // SIGTERM, SIGHUP (the terminal went away) and SIGINT end the run like its end: the
+    // demo's agents, tmux server and directory go.
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+        signal_hook::consts::SIGINT,
+    ] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .context("cannot install signal handlers")?;
+    }
+    let result = drive(&mut sup, &engine, &store, &db, &socket, auto_approve, &stop);
     sup.release()?;
     if keep {
         outln!(
@@ -142,10 +169,7 @@ pub(super) fn run(auto_approve: bool, keep: bool, dir: Option<PathBuf>) -> Resul
             db.display()
         );
     } else {
-        if let Err(e) = sup.tmux().kill_server() {
-            tracing::debug!(error = %e, "demo tmux server already gone");
-        }
-        let _ = std::fs::remove_dir_all(&dir);
+        remove_scratch(&socket, &dir);
     }
     result
 }
@@ -157,11 +181,15 @@ fn drive(
     db: &Path,
     socket: &str,
     auto_approve: bool,
+    stop: &AtomicBool,
 ) -> Result<()> {
     let started = Instant::now();
     let mut last_event = 0;
     let mut told: HashSet<String> = HashSet::new();
     loop {
+        if stop.load(Ordering::SeqCst) {
+            bail!("stopped by a signal before the tasks were done");
+        }
         sup.tick()?;
         let since = last_event;
         for e in events::recent(store.conn(), None, 200)?

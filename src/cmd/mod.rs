@@ -162,6 +162,7 @@ fn console(ctx: &Ctx) -> Result<()> {
         theme,
         supervisor_error: Default::default(),
         hint: None,
+        teardown: None,
     }
     .run()
 }

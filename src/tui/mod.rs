@@ -26,7 +26,7 @@ pub mod view;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -48,25 +48,74 @@ const FRAME: Duration = Duration::from_millis(16);
 /// After SIGTERM or SIGHUP, the loop must end within this long or the process exits.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
 
+/// Something to do before the process ends, however it ends (see [`Console::teardown`]).
+pub type Teardown = Arc<dyn Fn() + Send + Sync>;
+
 /// Exits the process if the event loop has not ended [`EXIT_GRACE`] after `stop` was set.
 /// When the terminal goes away (SIGHUP), crossterm's `poll` spins on the closed tty and never
 /// returns, so the loop cannot see the flag; this guard keeps an orphaned console from
 /// burning a core forever. Agents are unaffected (they live in tmux); the lease goes stale.
-fn exit_guard(stop: Arc<AtomicBool>, finished: Arc<AtomicBool>) {
+/// `teardown` runs first (the demo's scratch server and agents go with it).
+fn exit_guard(
+    stop: Arc<AtomicBool>,
+    ending: Arc<AtomicU8>,
+    supervisor_done: Arc<AtomicBool>,
+    teardown: Option<Teardown>,
+) {
     std::thread::spawn(move || {
         while !stop.load(Ordering::SeqCst) {
-            if finished.load(Ordering::SeqCst) {
+            if ending.load(Ordering::SeqCst) != RUNNING {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         std::thread::sleep(EXIT_GRACE);
-        if !finished.load(Ordering::SeqCst) {
+        // Exactly one of the loop's own ending and this guard ends the process: two threads
+        // in exit() at once is undefined in glibc (seen: SIGABRT, the demo's teardown lost).
+        if ending
+            .compare_exchange(RUNNING, GUARD_EXITS, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
             tracing::warn!("the console did not stop after a signal (terminal gone?); exiting");
-            ratatui::restore();
+            restore_terminal();
+            // The in-process supervisor launches nothing once stopped; let it give up its
+            // lease before the teardown removes what it worked on.
+            let waited = std::time::Instant::now();
+            while !supervisor_done.load(Ordering::SeqCst) && waited.elapsed() < EXIT_GRACE {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if let Some(t) = &teardown {
+                t();
+            }
             std::process::exit(1);
         }
     });
+}
+
+/// [`exit_guard`]'s states: the loop runs; it ended on its own; the guard ends the process.
+const RUNNING: u8 = 0;
+const LOOP_ENDED: u8 = 1;
+const GUARD_EXITS: u8 = 2;
+
+/// Takes over the terminal (raw mode, alternate screen), with a panic hook that restores it
+/// first. Not ratatui's own hook: its `restore` prints a failure with `eprintln!`, which panics
+/// when the terminal is gone, and a panic in the panic hook aborts the process (seen: a demo
+/// whose terminal went away aborted before removing its agents).
+fn take_terminal() -> Result<ratatui::DefaultTerminal> {
+    let previous = std::panic::take_hook();
+    let terminal = ratatui::try_init().context("cannot take over the terminal")?;
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        previous(info);
+    }));
+    Ok(terminal)
+}
+
+/// Gives the terminal back (cooked mode, main screen); a terminal that is gone is no error.
+fn restore_terminal() {
+    if let Err(e) = ratatui::try_restore() {
+        tracing::debug!(error = %e, "cannot restore the terminal (gone?)");
+    }
 }
 
 /// What the console needs to start.
@@ -83,6 +132,10 @@ pub struct Console {
     pub supervisor_error: Arc<std::sync::Mutex<Option<String>>>,
     /// A line shown in the status bar at start (the demo's key hints).
     pub hint: Option<String>,
+    /// Run when the console ends, also when the exit guard ends the process after a signal
+    /// the loop could not see (the demo removes its scratch tmux server, agents and
+    /// directory). Must be safe to call twice.
+    pub teardown: Option<Teardown>,
 }
 
 impl Console {
@@ -100,9 +153,15 @@ impl Console {
             signal_hook::flag::register(sig, Arc::clone(&stop))
                 .context("cannot install signal handlers")?;
         }
-        let finished = Arc::new(AtomicBool::new(false));
-        exit_guard(Arc::clone(&stop), Arc::clone(&finished));
-        let (label, supervisor) = self.start_supervisor(&store, &stop)?;
+        let ending = Arc::new(AtomicU8::new(RUNNING));
+        let supervisor_done = Arc::new(AtomicBool::new(false));
+        exit_guard(
+            Arc::clone(&stop),
+            Arc::clone(&ending),
+            Arc::clone(&supervisor_done),
+            self.teardown.clone(),
+        );
+        let (label, supervisor) = self.start_supervisor(&store, &stop, &supervisor_done)?;
         let mut app = App::new(&self.cfg, label);
         if let Some(h) = &self.hint {
             app.message = Some((h.clone(), false));
@@ -111,7 +170,7 @@ impl Console {
             .enable_time()
             .build()
             .context("cannot start the console's runtime")?;
-        let mut terminal = ratatui::try_init().context("cannot take over the terminal")?;
+        let mut terminal = take_terminal()?;
         let result = runtime.block_on(self.event_loop(
             &mut terminal,
             &mut app,
@@ -122,13 +181,24 @@ impl Console {
         ));
         // Answers still waiting for a dialog are dropped with their threads' results.
         runtime.shutdown_timeout(Duration::from_millis(500));
-        finished.store(true, Ordering::SeqCst);
-        ratatui::restore();
+        if ending
+            .compare_exchange(RUNNING, LOOP_ENDED, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            // The exit guard is ending the process (and running the teardown): wait for it.
+            loop {
+                std::thread::park();
+            }
+        }
+        restore_terminal();
         stop.store(true, Ordering::SeqCst);
         if let Some(h) = supervisor
             && h.join().is_err()
         {
             tracing::error!("the in-process supervisor panicked");
+        }
+        if let Some(t) = &self.teardown {
+            t();
         }
         result
     }
@@ -139,13 +209,16 @@ impl Console {
         &self,
         store: &Store,
         stop: &Arc<AtomicBool>,
+        done: &Arc<AtomicBool>,
     ) -> Result<(String, Option<std::thread::JoinHandle<()>>)> {
         if let Some(l) = lease::get(store.conn())?
             && l.pid != i64::from(std::process::id())
             && now_ms() - l.heartbeat_at < 10_000
         {
+            done.store(true, Ordering::SeqCst);
             return Ok((format!("client of {} (pid {})", l.owner, l.pid), None));
         }
+        let done = Arc::clone(done);
         let (cfg, db, stop) = (self.cfg.clone(), self.db.clone(), Arc::clone(stop));
         let mut opts = Options::new(self.data_dir.clone(), &self.cfg.supervisor.tmux_socket);
         opts.owner = "console".into();
@@ -163,6 +236,7 @@ impl Console {
                     *slot = Some(text);
                 }
             }
+            done.store(true, Ordering::SeqCst);
         });
         Ok(("in-process supervisor".into(), Some(handle)))
     }
@@ -257,7 +331,7 @@ impl Console {
             50,
         )?;
         let argv = tmux.attach_argv(pane);
-        ratatui::restore();
+        restore_terminal();
         let status = tokio::task::spawn_blocking(move || {
             // An operator whose console runs inside tmux gets a nested client: tmux refuses
             // to nest while $TMUX is set.
