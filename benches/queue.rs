@@ -35,7 +35,11 @@ fn setup(dir: &tempfile::TempDir) -> Store {
                 },
                 now_ms(),
             )?;
-            tasks::insert(tx, "B-001", p.id, "bench", "", "analysis", 100, now_ms())?;
+            // A task has one open job at most: a batch needs a task per job.
+            for i in 1..=BATCH_TX {
+                let key = format!("B-{i:03}");
+                tasks::insert(tx, &key, p.id, "bench", "", "analysis", 100, now_ms())?;
+            }
             Ok::<_, StoreError>(())
         })
         .expect("setup");
@@ -61,8 +65,9 @@ fn batched(store: &Store, q: &Queue, n: u64) {
         let now = now_ms();
         store
             .write(|tx| {
-                for _ in 0..BATCH_TX {
-                    q.enqueue(tx, &spec(), "bench", now)?;
+                for task_id in 1..=BATCH_TX {
+                    let task_id = i64::try_from(task_id).expect("small");
+                    q.enqueue(tx, &JobSpec { task_id, ..spec() }, "bench", now)?;
                 }
                 Ok::<_, StoreError>(())
             })

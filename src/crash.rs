@@ -11,6 +11,9 @@
 //! `window_close` (process tree stopped, before the pane is killed). A message's delivery
 //! ([`MESSAGE_POINTS`]): `message_claim` (claimed for a run, not pasted), `message_paste`
 //! (pasted and recorded, not submitted), `message_submit` (submitted, before its record).
+//!
+//! `BOSUN_PAUSE_AT=<point>:<ms>` holds the process at a point instead, for that long each
+//! time it arrives: a test's window to send a signal at exactly that step.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -48,12 +51,30 @@ fn armed() -> Option<&'static (String, u32)> {
         .as_ref()
 }
 
+/// The point to hold at and for how long (ms), from `BOSUN_PAUSE_AT`.
+fn pause() -> Option<&'static (String, u64)> {
+    static PAUSE: OnceLock<Option<(String, u64)>> = OnceLock::new();
+    PAUSE
+        .get_or_init(|| {
+            let spec = std::env::var("BOSUN_PAUSE_AT").ok()?;
+            let (name, ms) = spec.split_once(':')?;
+            Some((name.to_string(), ms.parse().ok()?))
+        })
+        .as_ref()
+}
+
 /// Arrivals at the armed point so far.
 static SEEN: AtomicU32 = AtomicU32::new(0);
 
 /// A crash point: kills this process with SIGKILL when `BOSUN_CRASH_AT` names it (see the
 /// module docs); otherwise does nothing.
 pub fn point(name: &str) {
+    if let Some((paused, ms)) = pause()
+        && paused == name
+    {
+        tracing::warn!(point = name, ms, "BOSUN_PAUSE_AT: holding here");
+        std::thread::sleep(std::time::Duration::from_millis(*ms));
+    }
     let Some((armed, n)) = armed() else {
         return;
     };

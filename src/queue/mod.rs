@@ -161,32 +161,47 @@ impl Queue {
                 self.put_breaker(conn, &before, b, now)?;
             }
         }
+        // A half-open breaker admits one probe: with one about, claim job by job; otherwise
+        // the whole batch in one statement.
+        let probing = states
+            .iter()
+            .any(|b| b.state == BreakerState::HalfOpen && !excluded.contains(&b.provider));
         let mut claimed = Vec::new();
         while claimed.len() < max {
-            let Some(job) = jobs::claim(conn, now, self.max_concurrency, &excluded, &self.owner)?
-            else {
-                break;
-            };
-            if let Some(b) = states.iter_mut().find(|b| b.provider == job.provider) {
-                let before = b.clone();
-                breaker::on_claim(b, job.id, now);
-                if *b != before {
-                    self.put_breaker(conn, &before, b, now)?;
-                }
-                // A half-open breaker admits one probe: it is out now.
-                if b.state == BreakerState::HalfOpen {
-                    excluded.push(b.provider.clone());
-                }
-            }
-            job_event(
+            let want = if probing { 1 } else { max - claimed.len() };
+            let batch = jobs::claim_up_to(
                 conn,
-                EventKind::JobClaimed,
-                &job,
-                "queue",
-                format!("job {} claimed by {}", job.id, self.owner),
                 now,
+                self.max_concurrency,
+                &excluded,
+                &self.owner,
+                want,
             )?;
-            claimed.push(job);
+            if batch.is_empty() {
+                break;
+            }
+            for job in batch {
+                if let Some(b) = states.iter_mut().find(|b| b.provider == job.provider) {
+                    let before = b.clone();
+                    breaker::on_claim(b, job.id, now);
+                    if *b != before {
+                        self.put_breaker(conn, &before, b, now)?;
+                    }
+                    // A half-open breaker admits one probe: it is out now.
+                    if b.state == BreakerState::HalfOpen {
+                        excluded.push(b.provider.clone());
+                    }
+                }
+                job_event(
+                    conn,
+                    EventKind::JobClaimed,
+                    &job,
+                    "queue",
+                    format!("job {} claimed by {}", job.id, self.owner),
+                    now,
+                )?;
+                claimed.push(job);
+            }
         }
         Ok(claimed)
     }
@@ -197,8 +212,11 @@ impl Queue {
     /// # Errors
     /// [`StoreError::Conflict`] if the job is not running.
     pub fn complete(&self, conn: &Connection, job_id: i64, now: i64) -> Result<Job> {
-        let job = running(conn, job_id)?;
-        jobs::finish(conn, job_id, JobStatus::Done, None, now)?;
+        let Some(job) = jobs::finish_running(conn, job_id, JobStatus::Done, None, now)? else {
+            // Not running (or no such job): say which.
+            running(conn, job_id)?;
+            return Err(StoreError::Conflict(format!("job {job_id} is not running")));
+        };
         self.update_breaker(conn, &job.provider, now, breaker::on_success)?;
         job_event(
             conn,
@@ -208,13 +226,7 @@ impl Queue {
             format!("job {} done", job.id),
             now,
         )?;
-        Ok(Job {
-            status: JobStatus::Done,
-            finished_at: Some(now),
-            updated_at: now,
-            owner: None,
-            ..job
-        })
+        Ok(job)
     }
 
     /// Records a failure of a running job: a transient one counts against the transient
@@ -429,7 +441,13 @@ impl Queue {
         let before = breakers::get(conn, provider)?;
         let mut after = before.clone();
         f(&mut after, now);
-        if after != before {
+        // A transition that changes nothing but the time (a success on a closed breaker, the
+        // common case) is not written.
+        if (Breaker {
+            updated_at: before.updated_at,
+            ..after.clone()
+        }) != before
+        {
             self.put_breaker(conn, &before, &after, now)?;
         }
         Ok(())

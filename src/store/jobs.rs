@@ -194,28 +194,49 @@ pub fn claim(
     excluded: &[String],
     owner: &str,
 ) -> Result<Option<Job>> {
+    Ok(claim_up_to(conn, now, max_running, excluded, owner, 1)?.pop())
+}
+
+/// [`claim`] for up to `limit` jobs in one statement (never more than `max_running` running
+/// afterwards), in claim order (priority, then id).
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn claim_up_to(
+    conn: &Connection,
+    now: i64,
+    max_running: u32,
+    excluded: &[String],
+    owner: &str,
+    limit: usize,
+) -> Result<Vec<Job>> {
     let mut args: Vec<Value> = vec![
         now.into(),
         owner.to_string().into(),
         i64::from(max_running).into(),
+        i64::try_from(limit).unwrap_or(i64::MAX).into(),
     ];
     let mut exclude = String::new();
     if !excluded.is_empty() {
-        let marks: Vec<String> = (0..excluded.len()).map(|i| format!("?{}", i + 4)).collect();
+        let marks: Vec<String> = (0..excluded.len()).map(|i| format!("?{}", i + 5)).collect();
         exclude = format!("AND provider NOT IN ({})", marks.join(","));
         args.extend(excluded.iter().map(|p| Value::from(p.clone())));
     }
     let sql = format!(
         "UPDATE jobs SET status = 'running', owner = ?2, claimed_at = ?1, updated_at = ?1
-         WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND available_at <= ?1 {exclude}
-                     ORDER BY priority, id LIMIT 1)
-           AND (SELECT count(*) FROM jobs WHERE status = 'running') < ?3
+         WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' AND available_at <= ?1 {exclude}
+                      ORDER BY priority, id
+                      LIMIT max(0, min(?4, ?3 - (SELECT count(*) FROM jobs
+                                                 WHERE status = 'running'))))
          RETURNING {COLS}"
     );
-    Ok(conn
+    let mut jobs = conn
         .prepare_cached(&sql)?
-        .query_row(params_from_iter(args), from_row)
-        .optional()?)
+        .query_map(params_from_iter(args), from_row)?
+        .collect::<rusqlite::Result<Vec<Job>>>()?;
+    // RETURNING gives rows in no promised order.
+    jobs.sort_by_key(|j| (j.priority, j.id));
+    Ok(jobs)
 }
 
 /// The ids of every running job: one query (the status index) for the supervisor's
@@ -321,6 +342,28 @@ pub fn finish(
     )?
     .execute(params![id, status, error, now])?;
     Ok(())
+}
+
+/// [`finish`] for a job that is running, in one statement: the job as it is afterwards, or
+/// `None` (nothing changed) when it is not running or does not exist.
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn finish_running(
+    conn: &Connection,
+    id: i64,
+    status: JobStatus,
+    error: Option<&str>,
+    now: i64,
+) -> Result<Option<Job>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "UPDATE jobs SET status = ?2, last_error = coalesce(?3, last_error), finished_at = ?4,
+                    updated_at = ?4, owner = NULL WHERE id = ?1 AND status = 'running'
+             RETURNING {COLS}"
+        ))?
+        .query_row(params![id, status, error, now], from_row)
+        .optional()?)
 }
 
 /// Puts a job back in the queue, available at `available_at`, with its new attempt counts.

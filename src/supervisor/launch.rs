@@ -54,11 +54,25 @@ impl Supervisor {
         }
         let began = Instant::now();
         while self.runs.len() < max && began.elapsed() < LAUNCH_BUDGET {
+            if self.stop.load(Ordering::SeqCst) {
+                return Ok(false);
+            }
             let engine = self.engine();
             let Some(job) = engine.queue.claim(&self.store, now_ms())? else {
                 return Ok(false);
             };
             crate::crash::point("claim");
+            // Told to stop while claiming (SIGTERM): the job goes back, nothing is launched
+            // (a launch could start a new tmux server after the operator killed the old one).
+            if self.stop.load(Ordering::SeqCst) {
+                self.store.write(|tx| {
+                    engine
+                        .queue
+                        .release(tx, job.id, "the supervisor is stopping", now_ms())
+                })?;
+                tracing::info!(job = job.id, "stopping: claimed job returned to the queue");
+                return Ok(false);
+            }
             let run = engine.start_run(job.id)?;
             if let Err(e) = self.launch(&job, &run) {
                 tracing::warn!(job = job.id, error = %e, "launch failed");

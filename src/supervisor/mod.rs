@@ -39,6 +39,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -230,6 +231,9 @@ pub struct Supervisor {
     wake: Wake,
     /// What woke the loop and is not yet handled by a tick.
     pending: Woken,
+    /// Set when the supervisor is to stop (a signal, the console quitting): nothing more is
+    /// claimed or launched, also in the middle of a tick.
+    stop: Arc<AtomicBool>,
     /// Look at the database once more next tick: a wake from a write to the WAL can come a
     /// moment before the commit is visible to readers.
     db_followup: bool,
@@ -285,6 +289,7 @@ impl Supervisor {
             wake,
             pending: Woken::everything(),
             db_followup: false,
+            stop: Arc::new(AtomicBool::new(false)),
         };
         sup.reconcile()?;
         Ok(sup)
@@ -339,10 +344,13 @@ impl Supervisor {
     /// Ticks until `stop` is set, sleeping between ticks until a run log grows, the database
     /// is written or a timer is due (at most [`wake::MAX_SLEEP`]), never ticking more often
     /// than every [`Options::tick`]; then gives up the lease, leaving every agent running.
+    /// Once `stop` is set nothing more is claimed or launched, also by a tick in progress (a
+    /// job claimed just before goes back to the queue).
     ///
     /// # Errors
     /// [`SupervisorError::LeaseLost`] if another supervisor took over; store failures.
-    pub fn run_until(&mut self, stop: &AtomicBool) -> Result<()> {
+    pub fn run_until(&mut self, stop: &Arc<AtomicBool>) -> Result<()> {
+        self.stop = Arc::clone(stop);
         while !stop.load(Ordering::SeqCst) {
             let began = Instant::now();
             if let Err(e) = self.tick() {
