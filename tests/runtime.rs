@@ -1469,3 +1469,61 @@ fn answer_and_send_reach_the_runs_own_tmux_server_not_the_configs() {
         "{log}"
     );
 }
+
+/// SIGTERM reaches a daemon in the window between claiming a job and launching its run, after
+/// the operator killed its tmux server: it launches nothing (no run, no new tmux server), the
+/// job goes back to the queue, and it exits cleanly.
+#[test]
+fn a_daemon_sent_sigterm_while_claiming_launches_nothing() {
+    let rig = Rig::new(
+        "[roles.r-only]\nprovider = \"sim\"\nprompt = \"@sim {write = \\\"out.md\\\", text = \\\"ok\\\"}\"\n\
+         [[stages]]\nname = \"only\"\nrole = \"r-only\"\n",
+    );
+    let key = rig.add_task("Stop while claiming", "");
+    let store = rig.store();
+    let mut d = rig
+        .bosun(&["daemon", "--socket", &rig.socket])
+        .arg("--log-file")
+        .arg(rig.dir.path().join("daemon.log"))
+        .env("BOSUN_PAUSE_AT", "claim:3000")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn daemon");
+    let task_id = rig.task(&key).id;
+    let job = || {
+        jobs::for_task(store.conn(), task_id)
+            .expect("jobs")
+            .pop()
+            .expect("the task's job")
+    };
+    wait_for(Duration::from_secs(30), "the job to be claimed", || {
+        job().status == JobStatus::Running
+    });
+    // The operator kills the tmux server, then stops the daemon, while it holds the claim.
+    let kill = Command::new("tmux")
+        .args(["-L", &rig.socket, "kill-server"])
+        .output()
+        .expect("tmux");
+    assert!(kill.status.success(), "the daemon's server was up");
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(d.id()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = d.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the daemon did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "a clean exit: {status:?}");
+    let runs_all = runs::for_task(store.conn(), task_id).expect("runs");
+    assert!(runs_all.is_empty(), "no run launched: {runs_all:?}");
+    assert_eq!(job().status, JobStatus::Queued, "the claim went back");
+    let server = Command::new("tmux")
+        .args(["-L", &rig.socket, "has-session"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("tmux");
+    assert!(!server.success(), "no tmux server was started again");
+}
