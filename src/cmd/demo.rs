@@ -190,6 +190,7 @@ fn drive(
         if stop.load(Ordering::SeqCst) {
             bail!("stopped by a signal before the tasks were done");
         }
+        let began = Instant::now();
         sup.tick()?;
         let since = last_event;
         for e in events::recent(store.conn(), None, 200)?
@@ -277,6 +278,6 @@ fn drive(
                 humantime::format_duration(LIMIT)
             );
         }
-        std::thread::sleep(Duration::from_millis(25));
+        sup.sleep(began);
     }
 }

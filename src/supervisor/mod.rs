@@ -359,15 +359,23 @@ impl Supervisor {
                 }
                 tracing::error!(error = %e, "supervisor tick failed");
             }
-            let earliest = began + self.opts.tick;
-            let woken = self.wake.wait(self.next_due(began));
-            self.pending.merge(woken);
-            let now = Instant::now();
-            if now < earliest && !stop.load(Ordering::SeqCst) {
-                std::thread::sleep(earliest - now);
-            }
+            self.sleep(began);
         }
         self.release()
+    }
+
+    /// Sleeps after a tick that began at `began`, as [`Supervisor::run_until`] does: until a
+    /// run log grows, the database is written or a timer is due (at most
+    /// [`wake::MAX_SLEEP`]), and at least until `began` + [`Options::tick`]. For loops that
+    /// drive [`Supervisor::tick`] themselves (the headless demo, benchmarks).
+    pub fn sleep(&mut self, began: Instant) {
+        let earliest = began + self.opts.tick;
+        let woken = self.wake.wait(self.next_due(began));
+        self.pending.merge(woken);
+        let now = Instant::now();
+        if now < earliest && !self.stop.load(Ordering::SeqCst) {
+            std::thread::sleep(earliest - now);
+        }
     }
 
     /// When the loop must tick again at the latest, with nothing waking it: next tick while a
