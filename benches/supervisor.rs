@@ -232,6 +232,7 @@ fn run(n: usize) {
         }
     }
     let mut lat = Vec::new();
+    let mut by_state: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
     for entry in std::fs::read_dir(&trace).expect("trace dir").flatten() {
         let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
         for line in text.lines() {
@@ -247,9 +248,10 @@ fn run(n: usize) {
                 .get(&(run, (*state).to_string()))
                 .and_then(|v| v.iter().copied().find(|t| *t >= ts))
             {
-                if std::env::var_os("BENCH_VERBOSE").is_some() {
-                    println!("  run {run} {state}: {} ms", seen - ts);
-                }
+                by_state
+                    .entry(state.to_string())
+                    .or_default()
+                    .push(seen - ts);
                 lat.push(seen - ts);
             }
         }
@@ -263,6 +265,17 @@ fn run(n: usize) {
         lat.len(),
         peak_rss_mb()
     );
+    if std::env::var_os("BENCH_VERBOSE").is_some() {
+        for (state, mut v) in by_state {
+            v.sort_unstable();
+            println!(
+                "  {state}: p50 {} ms, p99 {} ms ({} transitions)",
+                percentile(&v, 0.5),
+                percentile(&v, 0.99),
+                v.len()
+            );
+        }
+    }
     sup.release().expect("release");
     let _ = sup.tmux().stop_server(Duration::from_millis(500));
     if std::env::var_os("BENCH_VERBOSE").is_some() {
@@ -273,7 +286,15 @@ fn run(n: usize) {
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing: run N = 1 only.
     let full = std::env::args().any(|a| a == "--bench");
-    let sizes: &[usize] = if full { &[0, 10, 50, 100] } else { &[1] };
+    // `cargo bench --bench supervisor -- 100` measures the sizes given.
+    let given: Vec<usize> = std::env::args().filter_map(|a| a.parse().ok()).collect();
+    let sizes: &[usize] = if !given.is_empty() {
+        &given
+    } else if full {
+        &[0, 10, 50, 100]
+    } else {
+        &[1]
+    };
     for &n in sizes {
         run(n);
     }
