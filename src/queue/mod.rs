@@ -441,13 +441,7 @@ impl Queue {
         let before = breakers::get(conn, provider)?;
         let mut after = before.clone();
         f(&mut after, now);
-        // A transition that changes nothing but the time (a success on a closed breaker, the
-        // common case) is not written.
-        if (Breaker {
-            updated_at: before.updated_at,
-            ..after.clone()
-        }) != before
-        {
+        if after != before {
             self.put_breaker(conn, &before, &after, now)?;
         }
         Ok(())
