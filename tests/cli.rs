@@ -413,6 +413,117 @@ fn task_show_prints_the_failed_review_and_task_override_passes_it() {
     );
 }
 
+/// `task show` is truthful: it lists the stage's artifacts that exist and marks a missing one
+/// a gate needs (never the analyst's questions file that was not written), shows each gate's
+/// current outcome only (no `approval pending` next to the `approval pass` that replaced it),
+/// and `task resume --stage` says whether the stage runs for the first time.
+#[test]
+fn task_show_lists_existing_artifacts_and_current_gate_outcomes() {
+    let fx = support::Fixture::new("true");
+    fx.add_task("Truthful views");
+    let bosun = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_bosun"))
+            .arg("--db")
+            .arg(fx.db_path())
+            .args(args)
+            .current_dir(fx.dir.path())
+            .env("XDG_CONFIG_HOME", fx.dir.path().join("config"))
+            .env("XDG_STATE_HOME", fx.dir.path().join("state"))
+            .env_remove("BOSUN_CONFIG")
+            .output()
+            .expect("bosun runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Analysis done, its approval pending.
+    let t = fx.task("ET-001");
+    fx.complete(&t, |f| {
+        f.write("docs/work-items/ET-001/01-analysis.md", "analysis")
+    });
+    let (_, text, _) = bosun(&["task", "show", "ET-001"]);
+    assert!(
+        text.contains("artifacts docs/work-items/ET-001/01-analysis.md"),
+        "{text}"
+    );
+    assert!(!text.contains("01-questions.md"), "never written: {text}");
+    assert!(text.contains("pending"), "{text}");
+    // Approved: the approval's current outcome is pass, the pending row is history.
+    let (ok, said, err) = bosun(&["approve", "ET-001"]);
+    assert!(ok, "{err}");
+    assert!(said.contains("architecture"), "{said}");
+    let (_, text, _) = bosun(&["task", "show", "ET-001"]);
+    let gates: Vec<&str> = text
+        .lines()
+        .skip_while(|l| *l != "gates:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert!(
+        gates
+            .iter()
+            .any(|l| l.contains("approval") && l.contains("pass")),
+        "{gates:?}"
+    );
+    assert!(
+        !gates.iter().any(|l| l.contains("pending")),
+        "only the current outcome: {gates:?}"
+    );
+    // At architecture nothing is written yet: the gate's file is missing, not listed.
+    assert!(
+        text.contains("missing   docs/work-items/ET-001/02-architecture.md"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("artifacts docs/work-items/ET-001/02"),
+        "{text}"
+    );
+    // Blocked at architecture (its job given up), then resumed at a stage that never ran,
+    // and at one that did: each says what will run.
+    let t = fx.task("ET-001");
+    let job = fx.open_job(&t).expect("architecture job");
+    let q = bosun::queue::Queue::new(&fx.cfg);
+    fx.store
+        .write(|tx| {
+            q.cancel(tx, job.id, "test", bosun::store::now_ms())?;
+            bosun::store::tasks::set_stage(
+                tx,
+                t.id,
+                "architecture",
+                bosun::store::tasks::TaskState::Blocked,
+                Some("test"),
+                bosun::store::now_ms(),
+            )
+        })
+        .expect("block");
+    let (ok, said, err) = bosun(&["task", "resume", "ET-001", "--stage", "testing"]);
+    assert!(ok, "{err}");
+    assert!(
+        said.contains("testing will run for the first time"),
+        "{said}"
+    );
+    let t = fx.task("ET-001");
+    let job = fx.open_job(&t).expect("testing job");
+    fx.store
+        .write(|tx| {
+            q.cancel(tx, job.id, "test", bosun::store::now_ms())?;
+            bosun::store::tasks::set_stage(
+                tx,
+                t.id,
+                "testing",
+                bosun::store::tasks::TaskState::Blocked,
+                Some("test"),
+                bosun::store::now_ms(),
+            )
+        })
+        .expect("block");
+    let (ok, said, err) = bosun(&["task", "resume", "ET-001", "--stage", "analysis"]);
+    assert!(ok, "{err}");
+    assert!(said.contains("analysis runs again"), "{said}");
+}
+
 #[test]
 fn version_names_the_commit_and_completions_and_man_page_work() {
     let env = Env::new();

@@ -68,7 +68,8 @@ fn console(fx: &Fixture) -> (App, Keymap) {
         effects,
         [Effect::Reload(Want {
             selected: Some("ET-001".into()),
-            events_for_task: false
+            events_for_task: false,
+            artifacts: app.want().artifacts,
         })],
         "the first snapshot has no detail: the selected task's is asked for"
     );
@@ -139,7 +140,8 @@ fn moving_reloads_the_new_selection_and_clears_what_belonged_to_the_old() {
         effects,
         [Effect::Reload(Want {
             selected: Some(now),
-            events_for_task: false
+            events_for_task: false,
+            artifacts: app.want().artifacts,
         })]
     );
     assert_eq!(ch(&mut app, &keymap, 'k').len(), 1);
@@ -516,6 +518,7 @@ fn snapshots_keep_the_selection_and_ignore_stale_details() {
         &Want {
             selected: Some("ET-001".into()),
             events_for_task: false,
+            artifacts: Vec::new(),
         },
     );
     let effects = update(&mut app, &keymap, Msg::Loaded(Box::new(stale)));

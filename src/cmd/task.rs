@@ -171,14 +171,34 @@ struct TaskDetail {
     runs: Vec<Run>,
     jobs: Vec<Job>,
     events: Vec<Event>,
+    /// The files the task's stage looks at, as they stand in its worktree.
+    artifacts: Vec<crate::supervisor::prompt::ArtifactFile>,
 }
 
 fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
     let store = ctx.store()?;
     let c = store.conn();
     let task = tasks::by_key(c, key)?;
+    // The config says which files the stage looks at; a config that does not load (or no
+    // longer has the stage) leaves them out rather than failing a read command.
+    let mut artifacts = ctx
+        .config()
+        .ok()
+        .and_then(|cfg| {
+            let stage = cfg.stages.iter().find(|s| s.name == task.stage)?;
+            Some(crate::supervisor::prompt::artifact_files(stage, &task.key))
+        })
+        .unwrap_or_default();
+    let project = projects::get(c, task.project_id)?;
+    // Where the gates look: the worktree, or the project before the task has one.
+    let dir = task
+        .worktree
+        .clone()
+        .unwrap_or_else(|| project.path.clone());
+    crate::supervisor::prompt::look_up(&mut artifacts, Some(std::path::Path::new(&dir)));
     let detail = TaskDetail {
-        project: projects::get(c, task.project_id)?,
+        artifacts,
+        project,
         gate_results: gates::for_task(c, task.id)?,
         runs: runs::for_task(c, task.id)?,
         jobs: jobs::for_task(c, task.id)?,
@@ -212,8 +232,15 @@ fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
     if let Some(fb) = detail.jobs.first().and_then(|j| j.feedback.as_deref()) {
         outln!("\nfeedback for the latest job:\n{}", fb.trim_end());
     }
+    let (present, missing) = crate::supervisor::prompt::present_and_missing(&detail.artifacts);
+    if !present.is_empty() {
+        outln!("artifacts {}", present.join(", "));
+    }
+    if !missing.is_empty() {
+        outln!("missing   {}", missing.join(", "));
+    }
     outln!("\ngates:");
-    for g in &detail.gate_results {
+    for g in &gates::current(&detail.gate_results) {
         outln!(
             "  {:<13} {:<9} {:<7} {}",
             g.stage,

@@ -157,6 +157,15 @@ pub enum Outcome {
         /// The job queued.
         job: i64,
     },
+    /// A blocked or needs-input task resumed at a stage (the operator's `resume`).
+    Resumed {
+        /// The stage that runs.
+        stage: String,
+        /// The job queued.
+        job: i64,
+        /// The stage never ran for this task before.
+        first_time: bool,
+    },
     /// Back to an earlier stage with feedback.
     RolledBack {
         /// The stage entered.
@@ -203,6 +212,16 @@ impl Outcome {
             Outcome::Done => "done".into(),
             Outcome::AwaitingApproval { .. } => "awaiting approval".into(),
             Outcome::Retried { job } => format!("stage runs again (job {job} queued)"),
+            Outcome::Resumed {
+                stage,
+                job,
+                first_time: true,
+            } => format!("{stage} will run for the first time (job {job} queued)"),
+            Outcome::Resumed {
+                stage,
+                job,
+                first_time: false,
+            } => format!("{stage} runs again (job {job} queued)"),
             Outcome::RolledBack { stage, job } => {
                 format!("rolled back to {stage} (job {job} queued)")
             }
@@ -657,8 +676,16 @@ impl<'a> Engine<'a> {
                         format!("{} resumed at {}", task.key, self.cfg.stages[target].name),
                         now,
                     )?;
+                    let stage = self.cfg.stages[target].name.clone();
+                    let first_time = !runs::for_task(tx, task.id)?
+                        .iter()
+                        .any(|r| r.stage == stage);
                     let job = self.enter(tx, &task, target, feedback.as_deref(), by, now)?;
-                    Ok(Outcome::Retried { job: job.id })
+                    Ok(Outcome::Resumed {
+                        stage,
+                        job: job.id,
+                        first_time,
+                    })
                 })
             }
             Decision::Override { note } => self.override_gate(&task, &note, by),

@@ -113,3 +113,20 @@ pub fn for_task(conn: &Connection, task_id: i64) -> Result<Vec<GateResult>> {
     let rows = stmt.query_map([task_id], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Each gate's current outcome: of `results` (any order), the newest per stage and gate
+/// index, oldest first. An `approval pending` row replaced by the `approval pass` that
+/// answered it, or a failed review replaced by the pass of a later run, is not current.
+pub fn current(results: &[GateResult]) -> Vec<GateResult> {
+    let mut newest: std::collections::HashMap<(&str, i64), &GateResult> =
+        std::collections::HashMap::new();
+    for g in results {
+        let slot = newest.entry((g.stage.as_str(), g.gate_index)).or_insert(g);
+        if g.id > slot.id {
+            *slot = g;
+        }
+    }
+    let mut out: Vec<GateResult> = newest.into_values().cloned().collect();
+    out.sort_by_key(|g| g.id);
+    out
+}

@@ -24,22 +24,74 @@ pub struct PromptVars<'a> {
 
 /// The artifact paths `stage` checks, `{key}` expanded.
 pub fn artifacts(stage: &Stage, key: &str) -> Vec<String> {
+    artifact_files(stage, key)
+        .into_iter()
+        .map(|a| a.path)
+        .collect()
+}
+
+/// A file a stage's gates or branches look at.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ArtifactFile {
+    /// Relative to the task's worktree, `{key}` expanded.
+    pub path: String,
+    /// A gate checks it (its absence fails the gate); otherwise a branch looks for it and it
+    /// is written only sometimes (an analyst's questions).
+    pub required: bool,
+    /// It is in the worktree (false until [`look_up`] found it).
+    pub exists: bool,
+}
+
+/// The files `stage`'s gates (required) and branches (optional) look at, `{key}` expanded;
+/// `exists` is false until [`look_up`].
+pub fn artifact_files(stage: &Stage, key: &str) -> Vec<ArtifactFile> {
     let mut out = Vec::new();
     for g in &stage.gates {
         match &g.kind {
             GateKind::Artifact { path }
             | GateKind::Verdict {
                 path: Some(path), ..
-            } => out.push(expand(path, key)),
+            } => out.push(ArtifactFile {
+                path: expand(path, key),
+                required: true,
+                exists: false,
+            }),
             _ => {}
         }
     }
     for b in &stage.branches {
         if !matches!(b.then, Action::Retry) {
-            out.push(expand(&b.when_exists, key));
+            out.push(ArtifactFile {
+                path: expand(&b.when_exists, key),
+                required: false,
+                exists: false,
+            });
         }
     }
     out
+}
+
+/// Sets `exists` of each file: is it a file in `worktree` (none yet: nothing exists)?
+pub fn look_up(files: &mut [ArtifactFile], worktree: Option<&std::path::Path>) {
+    for f in files {
+        f.exists = worktree.is_some_and(|w| w.join(&f.path).is_file());
+    }
+}
+
+/// What a task view shows of `files`: the ones that exist, and the required ones missing (an
+/// optional file that was never written is not mentioned).
+pub fn present_and_missing(files: &[ArtifactFile]) -> (Vec<&str>, Vec<&str>) {
+    let present = files
+        .iter()
+        .filter(|f| f.exists)
+        .map(|f| f.path.as_str())
+        .collect();
+    let missing = files
+        .iter()
+        .filter(|f| f.required && !f.exists)
+        .map(|f| f.path.as_str())
+        .collect();
+    (present, missing)
 }
 
 /// Renders `template` in one pass: `{key}`, `{title}`, `{spec}`, `{stage}`, `{worktree}`,

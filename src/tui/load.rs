@@ -40,6 +40,19 @@ pub fn snapshot(store: &Store, queue: &Queue, want: &Want) -> Result<Snapshot, S
         .map(|r| r.task.id);
     let detail = match selected {
         Some(id) => Detail {
+            artifacts: {
+                let mut files = want.artifacts.clone();
+                // Where the gates look: the worktree, or the project before the task has one.
+                let dir = match rows.iter().find(|r| r.task.id == id) {
+                    Some(r) => match &r.task.worktree {
+                        Some(w) => Some(w.clone()),
+                        None => projects::get(c, r.task.project_id).ok().map(|p| p.path),
+                    },
+                    None => None,
+                };
+                crate::supervisor::prompt::look_up(&mut files, dir.as_deref().map(Path::new));
+                files
+            },
             task_id: Some(id),
             gates: gates::for_task(c, id)?,
             runs: runs::for_task(c, id)?,

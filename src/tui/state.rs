@@ -107,6 +107,8 @@ pub struct Detail {
     pub events: Vec<Event>,
     /// The task's messages (its inbox), oldest first.
     pub messages: Vec<crate::store::messages::Message>,
+    /// The files its stage's gates and branches look at, as they stand in its worktree.
+    pub artifacts: Vec<crate::supervisor::prompt::ArtifactFile>,
 }
 
 /// A text field being typed into.
@@ -178,6 +180,8 @@ pub struct Want {
     pub selected: Option<String>,
     /// Events of the selected task only.
     pub events_for_task: bool,
+    /// The files the selected task's stage looks at (the loader says which exist).
+    pub artifacts: Vec<crate::supervisor::prompt::ArtifactFile>,
 }
 
 /// The files a stage produced, read from the task's worktree for the Artifact view.
@@ -308,9 +312,16 @@ impl App {
 
     /// What the next load should read for this state.
     pub fn want(&self) -> Want {
+        let task = self.selected_task();
         Want {
-            selected: self.selected_task().map(|t| t.key.clone()),
+            selected: task.map(|t| t.key.clone()),
             events_for_task: self.events_for_task,
+            artifacts: task
+                .and_then(|t| {
+                    let stage = self.pipeline.iter().find(|s| s.name == t.stage)?;
+                    Some(crate::supervisor::prompt::artifact_files(stage, &t.key))
+                })
+                .unwrap_or_default(),
         }
     }
 

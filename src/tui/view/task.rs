@@ -45,14 +45,20 @@ pub(super) fn draw(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
             theme.dim(),
         ));
     }
-    if let Some(stage) = app.pipeline.iter().find(|s| s.name == t.stage) {
-        let paths = crate::supervisor::prompt::artifacts(stage, &t.key);
-        if !paths.is_empty() {
-            lines.push(Line::styled(
-                format!("artifacts {}", clean(&paths.join(", "))),
-                theme.dim(),
-            ));
-        }
+    // Only what exists, and what a gate needs but is not there (an optional file that was
+    // never written, such as an analyst's questions, is not mentioned).
+    let (present, missing) = crate::supervisor::prompt::present_and_missing(&d.artifacts);
+    if !present.is_empty() {
+        lines.push(Line::styled(
+            format!("artifacts {}", clean(&present.join(", "))),
+            theme.dim(),
+        ));
+    }
+    if !missing.is_empty() {
+        lines.push(Line::styled(
+            format!("missing   {}", clean(&missing.join(", "))),
+            theme.warning(),
+        ));
     }
     lines.push(Line::from(""));
     lines.push(Line::styled("stage history", theme.header()));
@@ -76,7 +82,7 @@ pub(super) fn draw(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
     }
     lines.push(Line::from(""));
     lines.push(Line::styled("gates", theme.header()));
-    for g in &d.gates {
+    for g in &crate::store::gates::current(&d.gates) {
         let style = match g.outcome.as_str() {
             "pass" => theme.success(),
             "fail" => theme.error(),
