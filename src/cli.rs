@@ -134,6 +134,14 @@ pub enum Command {
         #[arg(long, requires = "check")]
         keep: bool,
     },
+    /// Check what bosun needs (tmux, git, the database, the config, each provider's CLI, the
+    /// supervisor lease, disk space) and say how to fix what is wrong; exits 1 when
+    /// something blocks work
+    Doctor {
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Copy the database, consistently even while a daemon writes to it (SQLite's online
     /// backup), to a new file
     Backup {

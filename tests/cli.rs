@@ -524,6 +524,115 @@ fn task_show_lists_existing_artifacts_and_current_gate_outcomes() {
     assert!(said.contains("analysis runs again"), "{said}");
 }
 
+/// A config layer in the test's directory that gives every role the built-in scripted
+/// agent, so no real agent CLI needs to be on PATH.
+fn every_role_on_sim(env: &Env) {
+    let cfg = bosun::config::Config::builtin().expect("config");
+    let text: String = cfg
+        .roles
+        .keys()
+        .map(|r| format!("[roles.{r}]\nprovider = \"sim\"\n"))
+        .collect();
+    std::fs::write(env.path("bosun.toml"), text).expect("config");
+}
+
+#[test]
+fn doctor_on_a_healthy_setup_says_ok_and_exits_0() {
+    let env = Env::new();
+    bosun_db(&env);
+    every_role_on_sim(&env);
+    let out = env.run(&["doctor"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for check in [
+        "tmux",
+        "git",
+        "database",
+        "config",
+        "provider sim",
+        "supervisor",
+        "disk",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("ok") && l.contains(check)),
+            "{check} is ok: {text}"
+        );
+    }
+    assert!(text.contains("sound, schema v"), "{text}");
+    assert!(
+        text.contains("then bosun.toml"),
+        "names the config layers: {text}"
+    );
+    let json = env.json(&["doctor", "--json"]);
+    assert!(
+        json.as_array()
+            .expect("a list")
+            .iter()
+            .all(|f| f["level"] != "fail"),
+        "{json}"
+    );
+}
+
+#[test]
+fn doctor_without_tmux_says_what_to_install_and_exits_1() {
+    let env = Env::new();
+    every_role_on_sim(&env);
+    // A PATH with git but no tmux.
+    let bin = env.path("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let git = Command::new("sh")
+        .args(["-c", "command -v git"])
+        .output()
+        .expect("sh");
+    let git = String::from_utf8_lossy(&git.stdout).trim().to_string();
+    std::os::unix::fs::symlink(&git, Path::new(&bin).join("git")).expect("link");
+    let out = env
+        .cmd(&["doctor"])
+        .env("PATH", &bin)
+        .output()
+        .expect("bosun");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("tmux"))
+        .expect("a tmux line");
+    assert!(line.starts_with("FAIL"), "{text}");
+    assert!(
+        text.contains("apt-get install tmux"),
+        "says what to install: {text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("ok") && l.contains("git")),
+        "{text}"
+    );
+}
+
+#[test]
+fn doctor_on_a_corrupt_database_says_how_to_recover_and_writes_nothing() {
+    let env = Env::new();
+    every_role_on_sim(&env);
+    let db = bosun_db(&env);
+    let mut bytes = std::fs::read(&db).expect("db");
+    bytes[2 * 4096..6 * 4096].fill(0);
+    std::fs::write(&db, &bytes).expect("corrupt");
+    let out = env.run(&["doctor"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("database"))
+        .expect("a database line");
+    assert!(
+        line.starts_with("FAIL") && line.contains("malformed"),
+        "{text}"
+    );
+    assert!(text.contains("restore the latest backup"), "{text}");
+    assert_eq!(std::fs::read(&db).expect("db"), bytes, "read-only");
+}
+
 #[test]
 fn version_names_the_commit_and_completions_and_man_page_work() {
     let env = Env::new();

@@ -7,6 +7,7 @@ mod control;
 mod daemon;
 mod decide;
 mod demo;
+mod doctor;
 mod hook;
 mod init;
 mod log;
@@ -108,6 +109,7 @@ pub fn run(cli: Cli) -> Result<()> {
             None => providers::run(&ctx, json),
         },
         Command::Daemon { socket } => daemon::run(&ctx, socket),
+        Command::Doctor { json } => doctor::run(&ctx, json),
         Command::Demo {
             headless,
             auto_approve,

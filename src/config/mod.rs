@@ -252,13 +252,10 @@ impl Config {
         Config::from_layers(&[])
     }
 
-    /// Loads the built-in default, then the user config if it exists, then the project
-    /// config: `project` if given, else `$BOSUN_CONFIG`, else `./bosun.toml` if it exists.
-    ///
-    /// # Errors
-    /// [`ConfigError::Read`] if a named file cannot be read; [`ConfigError::Invalid`] for
-    /// any malformed value, unknown key or broken rule, naming file, line and key.
-    pub fn load(project: Option<&Path>) -> Result<Config, ConfigError> {
+    /// The files [`Config::load`] layers over the built-in config, lowest first: the user's
+    /// (`$XDG_CONFIG_HOME/bosun/config.toml`, when it exists), then `project` (or
+    /// `$BOSUN_CONFIG`, else `./bosun.toml` when it exists).
+    pub fn layer_files(project: Option<&Path>) -> Vec<PathBuf> {
         let mut files = Vec::new();
         if let Some(user) = paths::user_config_file().filter(|p| p.is_file()) {
             files.push(user);
@@ -275,6 +272,17 @@ impl Config {
                 }
             }
         }
+        files
+    }
+
+    /// Loads the built-in default, then the user config if it exists, then the project
+    /// config: `project` if given, else `$BOSUN_CONFIG`, else `./bosun.toml` if it exists.
+    ///
+    /// # Errors
+    /// [`ConfigError::Read`] if a named file cannot be read; [`ConfigError::Invalid`] for
+    /// any malformed value, unknown key or broken rule, naming file, line and key.
+    pub fn load(project: Option<&Path>) -> Result<Config, ConfigError> {
+        let files = Config::layer_files(project);
         let mut texts = Vec::new();
         for path in files {
             let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {

@@ -205,6 +205,46 @@ fn quick_check(conn: &Connection, path: &Path) -> Result<()> {
     })
 }
 
+/// What `bosun doctor` reports of a database file, read without writing anything.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    /// The file's schema version (0: new and empty).
+    pub schema: usize,
+    /// The newest schema version this build knows (the file is migrated to it on open).
+    pub latest: usize,
+    /// Size of the database file, bytes.
+    pub bytes: u64,
+    /// Size of its write-ahead log (`-wal`), bytes (0 when there is none).
+    pub wal_bytes: u64,
+    /// The supervisor lease, if one is held (`None` also for a file without the table yet).
+    pub lease: Option<lease::Lease>,
+}
+
+/// Reads the database at `path` read-only: identity (bosun's, not too new), `PRAGMA
+/// quick_check`, schema version and sizes. Nothing is written, not even a WAL.
+///
+/// # Errors
+/// [`StoreError::Foreign`], [`StoreError::TooNew`], [`StoreError::Malformed`] (with SQLite's
+/// findings), [`StoreError::Sqlite`] when it cannot be opened.
+pub fn inspect(path: &Path) -> Result<Inspection> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    let schema = probe(&conn, path)?;
+    quick_check(&conn, path)?;
+    let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    let mut wal = path.as_os_str().to_os_string();
+    wal.push("-wal");
+    Ok(Inspection {
+        lease: lease::get(&conn).ok().flatten(),
+        schema,
+        latest: MIGRATIONS.len(),
+        bytes: size(path),
+        wal_bytes: size(Path::new(&wal)),
+    })
+}
+
 /// An open database. One connection; open one `Store` per thread.
 pub struct Store {
     conn: Connection,

@@ -698,6 +698,14 @@ fn config_text(width: u16, height: u16) -> String {
 
 /// Runs `<binary> -V` and checks the version.
 fn check_version(binary: &str) -> Result<(), TmuxError> {
+    version(binary).map(|_| ())
+}
+
+/// What `<binary> -V` says (`tmux 3.3a`), once it is known to be at least [`MIN_VERSION`].
+///
+/// Errors: [`TmuxError::NotInstalled`] when there is no such binary, [`TmuxError::TooOld`],
+/// [`TmuxError::Command`] when `-V` fails.
+pub fn version(binary: &str) -> Result<String, TmuxError> {
     let mut built = tmux_interface::Tmux::new().version().build();
     built.name(binary);
     let out = Command::from(built)
@@ -735,11 +743,11 @@ fn check_version(binary: &str) -> Result<(), TmuxError> {
             binary: binary.to_string(),
             found,
         }),
-        Some(_) => Ok(()),
+        Some(_) => Ok(found),
         None => {
             // Development builds say `tmux master` or `tmux openbsd-7.5`: assume recent.
             tracing::warn!(version = %found, "unrecognised tmux version; assuming it is recent");
-            Ok(())
+            Ok(found)
         }
     }
 }

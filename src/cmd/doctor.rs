@@ -1,0 +1,347 @@
+//! `bosun doctor`: checks what bosun needs and explains each finding with its fix.
+//!
+//! Checks, in order: tmux (installed, version ≥ [`crate::tmux::MIN_VERSION`]), git, the
+//! database (bosun's, sound by `PRAGMA quick_check`, schema version, size and WAL; read-only),
+//! the config (valid, and which files it is layered from), each configured provider's CLI
+//! (installed, version, proven, hooks), the supervisor lease (who holds it, heartbeat age) and
+//! the free disk space where run logs go. A `fail` blocks work (exit 1); a `warn` does not.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::out::outln;
+use super::{Ctx, print_json};
+use crate::config::{Config, HookStyle};
+use crate::store::{self, Inspection, StoreError, now_ms};
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Level {
+    Ok,
+    Warn,
+    Fail,
+}
+
+/// One finding.
+#[derive(Debug, Clone, Serialize)]
+struct Finding {
+    /// What was checked (`tmux`, `database`, `provider claude`, …).
+    check: String,
+    level: Level,
+    /// What was found.
+    detail: String,
+    /// What to do about it (`None` when nothing needs doing).
+    fix: Option<String>,
+}
+
+fn found(check: &str, level: Level, detail: String, fix: Option<String>) -> Finding {
+    Finding {
+        check: check.to_string(),
+        level,
+        detail,
+        fix,
+    }
+}
+
+/// Free disk space below which run logs may not fit (warn), and below which work stops
+/// (fail), bytes.
+const DISK_WARN: u64 = 1 << 30;
+const DISK_FAIL: u64 = 100 << 20;
+
+pub(super) fn run(ctx: &Ctx, json: bool) -> Result<()> {
+    let db = ctx.db_path();
+    let inspection = db.exists().then(|| store::inspect(&db));
+    let mut all = vec![tmux(), git(), database(&db, inspection.as_ref())];
+    let cfg = config(ctx, &mut all);
+    if let Some(cfg) = &cfg {
+        all.extend(providers(cfg));
+    }
+    all.push(lease_holder(inspection.as_ref()));
+    all.push(disk(&ctx.data_dir()));
+    let blocked = all.iter().any(|f| f.level == Level::Fail);
+    if json {
+        print_json(&all)?;
+    } else {
+        for f in &all {
+            let tag = match f.level {
+                Level::Ok => "ok  ",
+                Level::Warn => "warn",
+                Level::Fail => "FAIL",
+            };
+            outln!("{tag}  {:<18} {}", f.check, f.detail);
+            if let Some(fix) = &f.fix {
+                outln!("      {:<18} fix: {fix}", "");
+            }
+        }
+        if blocked {
+            outln!("\nsomething blocks work: see the FAIL lines");
+        }
+    }
+    if blocked {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn tmux() -> Finding {
+    match crate::tmux::version("tmux") {
+        Ok(v) => found("tmux", Level::Ok, v, None),
+        Err(e) => found(
+            "tmux",
+            Level::Fail,
+            e.to_string(),
+            Some(format!(
+                "install tmux {}.{} or newer: apt-get install tmux (Debian, Ubuntu), \
+                 dnf install tmux (Fedora), brew install tmux (macOS)",
+                crate::tmux::MIN_VERSION.0,
+                crate::tmux::MIN_VERSION.1
+            )),
+        ),
+    }
+}
+
+fn git() -> Finding {
+    match Command::new("git").arg("--version").output() {
+        Ok(o) if o.status.success() => found(
+            "git",
+            Level::Ok,
+            String::from_utf8_lossy(&o.stdout).trim().to_string(),
+            None,
+        ),
+        Ok(o) => found(
+            "git",
+            Level::Fail,
+            format!(
+                "`git --version` failed: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            Some("reinstall git".into()),
+        ),
+        Err(_) => found(
+            "git",
+            Level::Fail,
+            "git is not installed (not on PATH)".into(),
+            Some("install git: apt-get install git (Debian, Ubuntu), brew install git".into()),
+        ),
+    }
+}
+
+fn database(path: &Path, inspection: Option<&Result<Inspection, StoreError>>) -> Finding {
+    let shown = path.display();
+    let Some(inspection) = inspection else {
+        return found(
+            "database",
+            Level::Ok,
+            format!("{shown} does not exist yet (made on first use)"),
+            None,
+        );
+    };
+    match inspection {
+        Ok(i) => {
+            let mb = |b: u64| b as f64 / 1_048_576.0;
+            let detail = format!(
+                "{shown}: sound, schema v{} of v{}, {:.1} MB, WAL {:.1} MB",
+                i.schema,
+                i.latest,
+                mb(i.bytes),
+                mb(i.wal_bytes)
+            );
+            if i.schema < i.latest {
+                found(
+                    "database",
+                    Level::Ok,
+                    detail,
+                    Some(format!(
+                        "migrated to v{} the next time bosun writes to it (`bosun backup` first \
+                         if you want to keep the old form)",
+                        i.latest
+                    )),
+                )
+            } else {
+                found("database", Level::Ok, detail, None)
+            }
+        }
+        Err(e @ StoreError::Malformed { .. }) => found(
+            "database",
+            Level::Fail,
+            e.to_string(),
+            Some(format!(
+                "move {shown} aside and restore the latest backup (`bosun backup FILE` makes \
+                 them), or start afresh without it; the agents in tmux keep running"
+            )),
+        ),
+        Err(e) => found(
+            "database",
+            Level::Fail,
+            e.to_string(),
+            Some("point --db (or $BOSUN_DB) at a bosun database".into()),
+        ),
+    }
+}
+
+fn config(ctx: &Ctx, all: &mut Vec<Finding>) -> Option<Config> {
+    let files = Config::layer_files(ctx.config.as_deref());
+    let layers = if files.is_empty() {
+        "built-in defaults only".to_string()
+    } else {
+        let shown: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        format!("built-in defaults, then {}", shown.join(", then "))
+    };
+    match ctx.config() {
+        Ok(cfg) => {
+            all.push(found("config", Level::Ok, format!("valid: {layers}"), None));
+            Some(cfg)
+        }
+        Err(e) => {
+            all.push(found(
+                "config",
+                Level::Fail,
+                format!("{e:#}"),
+                Some(format!(
+                    "fix the file and key named above ({layers}); `bosun config` shows the result"
+                )),
+            ));
+            None
+        }
+    }
+}
+
+fn providers(cfg: &Config) -> Vec<Finding> {
+    let exe = std::env::current_exe()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "bosun".into());
+    let mut names: Vec<&String> = cfg.providers.keys().collect();
+    names.sort();
+    let mut out = Vec::new();
+    for name in names {
+        let p = &cfg.providers[name];
+        let used = cfg.roles.values().any(|r| &r.provider == name);
+        let check = format!("provider {name}");
+        if let Some(missing) = crate::provider::missing_cli(p, &exe) {
+            // Only a provider a role uses blocks work.
+            let level = if used { Level::Fail } else { Level::Warn };
+            let why = if used {
+                "a role of the pipeline uses it"
+            } else {
+                "no role uses it"
+            };
+            out.push(found(&check, level, format!("{missing} ({why})"), None));
+            continue;
+        }
+        let version = crate::provider::installed_version(p, &exe);
+        let builtin = p.proven == "built-in";
+        let proven = match (p.proven.as_str(), version.as_deref()) {
+            ("", _) => "not proven by a live test (best effort)".to_string(),
+            ("built-in", _) => "built into bosun".to_string(),
+            (v, Some(installed)) if installed.contains(v) => format!("proven against {v}"),
+            (v, _) => format!("proven against {v}, not against the installed version"),
+        };
+        let hooks = if p.hooks == HookStyle::None {
+            "screen only (no hooks)"
+        } else {
+            "hooks wired"
+        };
+        let level = if builtin
+            || p.proven.is_empty()
+            || version.as_deref().is_some_and(|v| v.contains(&p.proven))
+        {
+            Level::Ok
+        } else {
+            Level::Warn
+        };
+        let fix = (level == Level::Warn).then(|| {
+            format!("`bosun providers --check {name}` shows whether this version reads right")
+        });
+        out.push(found(
+            &check,
+            level,
+            format!(
+                "{}; {proven}; {hooks}",
+                crate::text::clean(version.as_deref().unwrap_or("version unknown"))
+            ),
+            fix,
+        ));
+    }
+    out
+}
+
+fn lease_holder(inspection: Option<&Result<Inspection, StoreError>>) -> Finding {
+    match inspection {
+        None | Some(Ok(Inspection { lease: None, .. })) => found(
+            "supervisor",
+            Level::Ok,
+            "none running (start one: `bosun` or `bosun daemon`)".into(),
+            None,
+        ),
+        Some(Ok(Inspection { lease: Some(l), .. })) => {
+            let age = (now_ms() - l.heartbeat_at).max(0);
+            let alive = crate::tmux::process::holder_alive(l.pid, l.acquired_at);
+            let detail = format!(
+                "{} (pid {} on {}), last heartbeat {:.1} s ago",
+                crate::text::clean(&l.owner),
+                l.pid,
+                crate::text::clean(&l.host),
+                age as f64 / 1000.0
+            );
+            if age > 10_000 || !alive {
+                found(
+                    "supervisor",
+                    Level::Warn,
+                    format!("{detail}: stale"),
+                    Some("the next `bosun` or `bosun daemon` takes the lease over".into()),
+                )
+            } else {
+                found("supervisor", Level::Ok, detail, None)
+            }
+        }
+        Some(Err(_)) => found(
+            "supervisor",
+            Level::Warn,
+            "unknown: the database cannot be read".into(),
+            None,
+        ),
+    }
+}
+
+fn disk(dir: &Path) -> Finding {
+    // The nearest existing ancestor: the data directory may not exist yet.
+    let mut at = dir.to_path_buf();
+    while !at.exists() {
+        if !at.pop() {
+            break;
+        }
+    }
+    let out = Command::new("df").arg("-Pk").arg(&at).output();
+    let free = out.ok().and_then(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .nth(1)
+            .and_then(|l| l.split_whitespace().nth(3)?.parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    });
+    let Some(free) = free else {
+        return found(
+            "disk",
+            Level::Warn,
+            format!("cannot tell the free space of {}", at.display()),
+            None,
+        );
+    };
+    let detail = format!(
+        "{:.1} GB free for run logs in {}",
+        free as f64 / 1_073_741_824.0,
+        dir.display()
+    );
+    let fix = Some("free space there, or move the database (--db) to a larger disk".into());
+    if free < DISK_FAIL {
+        found("disk", Level::Fail, detail, fix)
+    } else if free < DISK_WARN {
+        found("disk", Level::Warn, detail, fix)
+    } else {
+        found("disk", Level::Ok, detail, None)
+    }
+}
