@@ -66,6 +66,7 @@ pub enum Command {
     /// Approve the task's pending approval gate
     Approve {
         /// Task key, e.g. ET-001
+        #[arg(add = clap_complete::ArgValueCandidates::new(crate::cmd::complete::task_keys))]
         key: String,
         /// Note recorded with the approval
         #[arg(long)]
@@ -74,6 +75,7 @@ pub enum Command {
     /// Reject the task's pending approval gate; the note becomes the next run's feedback
     Reject {
         /// Task key
+        #[arg(add = clap_complete::ArgValueCandidates::new(crate::cmd::complete::task_keys))]
         key: String,
         /// Why: what the agent must change
         #[arg(long)]
@@ -85,6 +87,7 @@ pub enum Command {
     /// the answer
     Answer {
         /// Task key
+        #[arg(add = clap_complete::ArgValueCandidates::new(crate::cmd::complete::task_keys))]
         key: String,
         /// yes or no
         reply: String,
@@ -96,6 +99,7 @@ pub enum Command {
     /// --when-idle queue it as a message its agent gets when its turn ends
     Send {
         /// Task key
+        #[arg(add = clap_complete::ArgValueCandidates::new(crate::cmd::complete::task_keys))]
         key: String,
         /// The text
         text: String,
@@ -111,6 +115,7 @@ pub enum Command {
     /// pasted, delivered, acked)
     Inbox {
         /// Only this task's
+        #[arg(add = clap_complete::ArgValueCandidates::new(crate::cmd::complete::task_keys))]
         key: Option<String>,
         /// Print as JSON
         #[arg(long)]
@@ -128,7 +133,7 @@ pub enum Command {
         /// scripted session against bosun's built-in scripted model on 127.0.0.1 and report
         /// whether each status (ready, busy, waiting, answer, done, error, hooks) was read
         /// right and how fast; exits 1 when one was misread
-        #[arg(long, value_name = "NAME")]
+        #[arg(long, value_name = "NAME", add = clap_complete::ArgValueCandidates::new(crate::cmd::complete::providers))]
         check: Option<String>,
         /// With --check: keep the scratch directory (repository, database, logs)
         #[arg(long, requires = "check")]
@@ -309,6 +314,7 @@ pub enum TaskCommand {
     /// Show a task: stage, gate results, runs, jobs, feedback, events
     Show {
         /// Task key
+        #[arg(add = clap_complete::ArgValueCandidates::new(crate::cmd::complete::task_keys))]
         key: String,
         /// Print as JSON
         #[arg(long)]
@@ -317,6 +323,7 @@ pub enum TaskCommand {
     /// Run a blocked or needs-input task's stage again, with your answer as feedback
     Resume {
         /// Task key
+        #[arg(add = clap_complete::ArgValueCandidates::new(crate::cmd::complete::task_keys))]
         key: String,
         /// Answers or instructions for the agent
         #[arg(long)]
@@ -329,6 +336,7 @@ pub enum TaskCommand {
     /// passed and the task moves on; recorded as an override with your note
     Override {
         /// Task key
+        #[arg(add = clap_complete::ArgValueCandidates::new(crate::cmd::complete::task_keys))]
         key: String,
         /// Why the failure does not count (required; kept in the gate results and events)
         #[arg(long)]
@@ -337,6 +345,7 @@ pub enum TaskCommand {
     /// Cancel a task and its open job
     Cancel {
         /// Task key
+        #[arg(add = clap_complete::ArgValueCandidates::new(crate::cmd::complete::task_keys))]
         key: String,
     },
 }

@@ -3,6 +3,9 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    // `COMPLETE=bash bosun -- …`: the shell asks for completions (see `bosun completions`).
+    clap_complete::CompleteEnv::with_factory(<bosun::cli::Cli as clap::CommandFactory>::command)
+        .complete();
     let cli = bosun::cli::Cli::parse();
     let _guard = bosun::logging::init(cli.log_file.as_deref());
     match bosun::cmd::run(cli) {

@@ -659,19 +659,51 @@ fn version_names_the_commit_and_completions_and_man_page_work() {
             "{version} lacks {sha}"
         );
     }
-    // A bash that sources the completion script completes a subcommand.
+    // A bash that sources the completion script completes a subcommand, and a task key from
+    // the database (bosun answers the shell: `COMPLETE=bash bosun -- …`).
+    env.ok(&["project", "add", &env.path("example-tool")]);
+    env.ok(&["task", "add", "Complete me"]);
     let script = env.ok(&["completions", "bash"]);
     let path = env.path("bosun.bash");
     std::fs::write(&path, script).expect("script");
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            "source '{path}'; COMP_WORDS=(bosun tas); COMP_CWORD=1; COMP_LINE='bosun tas'; \
-             COMP_POINT=9; _bosun bosun tas bosun; echo \"${{COMPREPLY[@]}}\""
-        ))
-        .output()
-        .expect("bash");
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "task");
+    let complete = |line: &str| -> Vec<String> {
+        let words: Vec<&str> = line.split(' ').collect();
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "source '{path}'; COMP_WORDS=({}); COMP_CWORD={}; COMP_LINE='{line}'; \
+                 COMP_POINT={}; _clap_complete_bosun bosun '{}' '{}'; \
+                 printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+                words
+                    .iter()
+                    .map(|w| format!("'{w}'"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                words.len() - 1,
+                line.len(),
+                words[words.len() - 1],
+                words[words.len() - 2],
+            ))
+            .env("BOSUN_DB", env.dir.path().join("bosun.db"))
+            .current_dir(env.dir.path())
+            .output()
+            .expect("bash");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    };
+    assert_eq!(complete("bosun tas"), ["task"]);
+    let keys = complete("bosun task show ");
+    assert!(keys.iter().any(|k| k == "ET-001"), "{keys:?}");
+    let providers = complete("bosun providers --check ");
+    assert!(
+        ["claude", "codex", "gemini", "sim"]
+            .iter()
+            .all(|p| providers.iter().any(|c| c == p)),
+        "{providers:?}"
+    );
     // The man page renders with man.
     let roff = env.run(&["man"]);
     assert!(roff.status.success());

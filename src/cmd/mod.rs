@@ -2,6 +2,7 @@
 //! with `--json` (every read command takes it).
 
 mod agent;
+pub mod complete;
 mod config;
 mod control;
 mod daemon;
@@ -124,11 +125,7 @@ pub fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Hook { run, token } => hook::run(&ctx, run, &token),
-        Command::Completions { shell } => {
-            let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "bosun", &mut std::io::stdout());
-            Ok(())
-        }
+        Command::Completions { shell } => complete::registration(shell),
         Command::Man => {
             let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
             clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;

@@ -227,10 +227,7 @@ pub struct Inspection {
 /// [`StoreError::Foreign`], [`StoreError::TooNew`], [`StoreError::Malformed`] (with SQLite's
 /// findings), [`StoreError::Sqlite`] when it cannot be opened.
 pub fn inspect(path: &Path) -> Result<Inspection> {
-    let conn = Connection::open_with_flags(
-        path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+    let conn = open_read_only(path)?;
     let schema = probe(&conn, path)?;
     quick_check(&conn, path)?;
     let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
@@ -243,6 +240,24 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
         bytes: size(path),
         wal_bytes: size(Path::new(&wal)),
     })
+}
+
+/// Every task's key and title from the database at `path`, read-only (nothing is created or
+/// written: a shell completing a key must not make a database).
+///
+/// # Errors
+/// [`StoreError::Sqlite`] when there is no readable bosun database there.
+pub fn task_keys(path: &Path) -> Result<Vec<(String, String)>> {
+    let conn = open_read_only(path)?;
+    probe(&conn, path)?;
+    tasks::keys(&conn)
+}
+
+fn open_read_only(path: &Path) -> Result<Connection> {
+    Ok(Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?)
 }
 
 /// An open database. One connection; open one `Store` per thread.

@@ -236,3 +236,15 @@ pub fn version(conn: &Connection, id: i64) -> Result<i64> {
         })?,
     )
 }
+
+/// Every task's key and title, oldest first (for shell completion).
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn keys(conn: &Connection) -> Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare("SELECT key, title FROM tasks ORDER BY id")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
