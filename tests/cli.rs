@@ -482,43 +482,32 @@ fn task_show_lists_existing_artifacts_and_current_gate_outcomes() {
     );
     // Blocked at architecture (its job given up), then resumed at a stage that never ran,
     // and at one that did: each says what will run.
-    let t = fx.task("ET-001");
-    let job = fx.open_job(&t).expect("architecture job");
     let q = bosun::queue::Queue::new(&fx.cfg);
-    fx.store
-        .write(|tx| {
-            q.cancel(tx, job.id, "test", bosun::store::now_ms())?;
-            bosun::store::tasks::set_stage(
-                tx,
-                t.id,
-                "architecture",
-                bosun::store::tasks::TaskState::Blocked,
-                Some("test"),
-                bosun::store::now_ms(),
-            )
-        })
-        .expect("block");
+    let block = || {
+        let t = fx.task("ET-001");
+        let job = fx.open_job(&t).expect("the stage's job");
+        fx.store
+            .write(|tx| {
+                q.cancel(tx, job.id, "test", bosun::store::now_ms())?;
+                bosun::store::tasks::set_stage(
+                    tx,
+                    t.id,
+                    &t.stage,
+                    bosun::store::tasks::TaskState::Blocked,
+                    Some("test"),
+                    bosun::store::now_ms(),
+                )
+            })
+            .expect("block");
+    };
+    block();
     let (ok, said, err) = bosun(&["task", "resume", "ET-001", "--stage", "testing"]);
     assert!(ok, "{err}");
     assert!(
         said.contains("testing will run for the first time"),
         "{said}"
     );
-    let t = fx.task("ET-001");
-    let job = fx.open_job(&t).expect("testing job");
-    fx.store
-        .write(|tx| {
-            q.cancel(tx, job.id, "test", bosun::store::now_ms())?;
-            bosun::store::tasks::set_stage(
-                tx,
-                t.id,
-                "testing",
-                bosun::store::tasks::TaskState::Blocked,
-                Some("test"),
-                bosun::store::now_ms(),
-            )
-        })
-        .expect("block");
+    block();
     let (ok, said, err) = bosun(&["task", "resume", "ET-001", "--stage", "analysis"]);
     assert!(ok, "{err}");
     assert!(said.contains("analysis runs again"), "{said}");
