@@ -346,6 +346,20 @@ fn bosun_backup_copies_the_database_while_it_is_open() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("exists"));
 }
 
+/// `bosun ARGS` on a fixture's database, in its directory, with its own XDG dirs.
+fn on_fixture(fx: &support::Fixture, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bosun"))
+        .arg("--db")
+        .arg(fx.db_path())
+        .args(args)
+        .current_dir(fx.dir.path())
+        .env("XDG_CONFIG_HOME", fx.dir.path().join("config"))
+        .env("XDG_STATE_HOME", fx.dir.path().join("state"))
+        .env_remove("BOSUN_CONFIG")
+        .output()
+        .expect("bosun runs")
+}
+
 /// A task blocked by its review after the rollbacks: `task show` prints what the review
 /// said, and `task override` passes the stage with a note (refused without one).
 #[test]
@@ -367,18 +381,7 @@ fn task_show_prints_the_failed_review_and_task_override_passes_it() {
             std::fs::remove_file(fx.repo.join("docs/work-items/ET-001/12-review.md")).expect("rm");
         }
     }
-    let bosun = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_bosun"))
-            .arg("--db")
-            .arg(fx.db_path())
-            .args(args)
-            .current_dir(fx.dir.path())
-            .env("XDG_CONFIG_HOME", fx.dir.path().join("config"))
-            .env("XDG_STATE_HOME", fx.dir.path().join("state"))
-            .env_remove("BOSUN_CONFIG")
-            .output()
-            .expect("bosun runs")
-    };
+    let bosun = |args: &[&str]| on_fixture(&fx, args);
     let show = bosun(&["task", "show", "ET-001"]);
     let text = String::from_utf8_lossy(&show.stdout);
     assert!(text.contains("blocked"), "{text}");
@@ -422,16 +425,7 @@ fn task_show_lists_existing_artifacts_and_current_gate_outcomes() {
     let fx = support::Fixture::new("true");
     fx.add_task("Truthful views");
     let bosun = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_bosun"))
-            .arg("--db")
-            .arg(fx.db_path())
-            .args(args)
-            .current_dir(fx.dir.path())
-            .env("XDG_CONFIG_HOME", fx.dir.path().join("config"))
-            .env("XDG_STATE_HOME", fx.dir.path().join("state"))
-            .env_remove("BOSUN_CONFIG")
-            .output()
-            .expect("bosun runs");
+        let out = on_fixture(&fx, args);
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
