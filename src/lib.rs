@@ -17,6 +17,7 @@ pub mod logging;
 pub mod mcp;
 pub mod notify;
 pub mod pipeline;
+pub mod priority;
 pub mod provider;
 pub mod queue;
 pub mod sim;

@@ -506,7 +506,7 @@ where
         .collect::<Vec<_>>()
         .join(" ");
     tracing::trace!(dir = %dir.display(), args = %printable, "git");
-    let out = Command::new("git")
+    let out = crate::priority::lower(&mut Command::new("git"))
         .arg("-C")
         .arg(dir)
         .args(&args)

@@ -406,7 +406,7 @@ struct CommandResult {
 fn run_command(cmd: &str, s: &Subject<'_>, timeout: Duration) -> std::io::Result<CommandResult> {
     use std::os::unix::process::CommandExt;
     // `exec 2>&1` first, so stdout and stderr interleave in one pipe as in a terminal.
-    let mut child = Command::new("sh")
+    let mut child = crate::priority::lower(&mut Command::new("sh"))
         .arg("-c")
         .arg(format!("exec 2>&1\n{cmd}"))
         .current_dir(s.worktree)

@@ -171,6 +171,24 @@ pub fn last_delivery(conn: &Connection, run_id: i64) -> Result<Option<i64>> {
         .query_row([run_id], |r| r.get(0))?)
 }
 
+/// True when run `run_id`'s turn end has something to write: a delivered message to
+/// acknowledge, or an unclaimed one a run of task `task_id` in `role` may take. A read, so the
+/// supervisor takes the write lock at a turn's end only when there is work (the common case,
+/// no messages, is one indexed lookup each).
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn any_at_turn_end(conn: &Connection, run_id: i64, task_id: i64, role: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE run_id = ?1
+                              AND delivered_at IS NOT NULL AND acked_at IS NULL)
+                 OR EXISTS (SELECT 1 FROM messages WHERE task_id = ?2 AND delivered_at IS NULL
+                              AND claimed_at IS NULL AND (role IS NULL OR role = ?3))",
+        )?
+        .query_row(params![run_id, task_id, role], |r| r.get(0))?)
+}
+
 /// Claims message `id` for run `run_id`; false when it was claimed already.
 ///
 /// # Errors

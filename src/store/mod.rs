@@ -294,6 +294,7 @@ impl Store {
                 source,
             })?;
         }
+        configure_sqlite();
         let mut conn = Connection::open(path)?;
         // Nothing is written before the file is known to be bosun's, of a version this build
         // knows, and (when asked) sound.
@@ -373,6 +374,29 @@ impl Store {
         Ok(value)
     }
 
+    /// Makes this connection wait for the write lock by trying again every millisecond (for
+    /// up to [`BUSY_POLL_LIMIT`]) instead of SQLite's default busy handler, which sleeps 1, 2,
+    /// 5, 10, … up to 100 ms between tries (`sqliteDefaultBusyCallback` in SQLite's `main.c`):
+    /// a writer that lost a few tries then sleeps through the moments the lock is free, and
+    /// among many writers (a hundred completions at once) the loop that records every agent's
+    /// status waited up to 270 ms for one transaction. For the supervisor loop's connection,
+    /// whose writes are few and short; other connections keep the default.
+    ///
+    /// # Errors
+    /// [`StoreError::Sqlite`] if SQLite refuses the handler.
+    pub fn poll_for_lock(&self) -> Result<()> {
+        fn retry(tries: i32) -> bool {
+            let limit = i32::try_from(BUSY_POLL_LIMIT.as_millis()).unwrap_or(i32::MAX);
+            if tries >= limit {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            true
+        }
+        self.conn.busy_handler(Some(retry))?;
+        Ok(())
+    }
+
     /// SQLite's `PRAGMA data_version`: changes whenever another connection commits. Cheap
     /// change detection for clients polling the database.
     ///
@@ -383,6 +407,40 @@ impl Store {
             .conn
             .pragma_query_value(None, "data_version", |r| r.get(0))?)
     }
+}
+
+/// How long a connection set to [`Store::poll_for_lock`] tries for the write lock before
+/// [`StoreError::Sqlite`] (`SQLITE_BUSY`): 5 s, the same as the default busy timeout.
+pub const BUSY_POLL_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// SQLite's process-wide settings, set once before the first connection opens: memory
+/// statistics off (`SQLITE_CONFIG_MEMSTATUS`, 0). With them on, every allocation of every
+/// connection takes one process-wide mutex (`sqlite3Malloc` in SQLite's `malloc.c`), so the
+/// supervisor loop's reads and writes queued behind a hundred completion threads' (seen with
+/// `strace -k -e futex` on the loop: waits of 40–190 ms in `sqlite3Malloc`/`sqlite3_free`).
+/// bosun reads no memory statistics. Called again, or after SQLite started (a connection was
+/// opened some other way), it changes nothing: SQLite then refuses with `SQLITE_MISUSE`, which
+/// is only logged.
+fn configure_sqlite() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_config takes the option and, for SQLITE_CONFIG_MEMSTATUS, one int
+        // (the C variadic call gets a c_int as documented); it only sets a global flag and is
+        // called before any connection of this process through `Once`, which also keeps two
+        // threads from calling it at once.
+        let rc = unsafe {
+            rusqlite::ffi::sqlite3_config(
+                rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
+                0 as std::ffi::c_int,
+            )
+        };
+        if rc != rusqlite::ffi::SQLITE_OK {
+            tracing::debug!(
+                rc,
+                "SQLite memory statistics stay on (SQLite already started)"
+            );
+        }
+    });
 }
 
 /// Maps "no row" to [`StoreError::NotFound`].

@@ -25,6 +25,9 @@ impl Supervisor {
             return Ok(false);
         };
         let job = jobs::get(self.store.conn(), run.job_id)?;
+        if !messages::any_at_turn_end(self.store.conn(), id, job.task_id, &job.role)? {
+            return Ok(false);
+        }
         let batch = self.cfg.supervisor.message_batch as usize;
         let when = now_ms();
         let claimed = self.store.write(|tx| {
