@@ -7,6 +7,7 @@
 //!   arrive), work 3 s with a spinner redrawing, and finish (commit, gate);
 //! - **output → status**: from the agent drawing a state (agent-sim's trace,
 //!   `BOSUN_SIM_TRACE`) to the run's status row in SQLite (its `run_status` event): p50, p99;
+//!   0 when the status was already recorded (a hook came a moment before the drawing);
 //! - **peak RSS** of the process so far (`VmHWM`).
 //!
 //! Targets (issue 13): idle ≤ 0.3 % with no agents and ≤ 2 % with 100; p99 ≤ 50 ms and peak
@@ -211,9 +212,8 @@ fn run(n: usize) {
         }
     });
 
-    // Match each agent-drawn state (trace: "<ms> <run> <state>") with the first status
-    // event for that run and state at or after it.
-    let mut status_events: HashMap<(i64, String), Vec<i64>> = HashMap::new();
+    // Each run's status events in order: (ts, state).
+    let mut status_events: HashMap<i64, Vec<(i64, String)>> = HashMap::new();
     for e in events::recent(store.conn(), None, 1_000_000).expect("events") {
         if e.kind == EventKind::RunStatus
             // "B-001 run 1 is busy", or "… is busy (agent hook)" when a hook said so.
@@ -226,11 +226,29 @@ fn run(n: usize) {
             )
         {
             status_events
-                .entry((run, state.to_string()))
+                .entry(run)
                 .or_default()
-                .push(e.ts);
+                .push((e.ts, state.to_string()));
         }
     }
+    for v in status_events.values_mut() {
+        v.sort_by_key(|(ts, _)| *ts);
+    }
+    // The latency of an agent-drawn state (trace: "<ms> <run> <state>"): 0 when the run's
+    // recorded status already was that state when the agent drew it (a hook can say "busy" a
+    // few ms before the spinner is drawn), else until the first status event of that state
+    // at or after the drawing.
+    let latency = |run: i64, state: &str, ts: i64| -> Option<i64> {
+        let events = status_events.get(&run)?;
+        let before = events.iter().rev().find(|(t, _)| *t <= ts);
+        if before.is_some_and(|(_, s)| s == state) {
+            return Some(0);
+        }
+        events
+            .iter()
+            .find(|(t, s)| *t >= ts && s == state)
+            .map(|(t, _)| t - ts)
+    };
     let mut lat = Vec::new();
     let mut by_state: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
     for entry in std::fs::read_dir(&trace).expect("trace dir").flatten() {
@@ -244,15 +262,9 @@ fn run(n: usize) {
             ) else {
                 continue;
             };
-            if let Some(seen) = status_events
-                .get(&(run, (*state).to_string()))
-                .and_then(|v| v.iter().copied().find(|t| *t >= ts))
-            {
-                by_state
-                    .entry(state.to_string())
-                    .or_default()
-                    .push(seen - ts);
-                lat.push(seen - ts);
+            if let Some(l) = latency(run, state, ts) {
+                by_state.entry(state.to_string()).or_default().push(l);
+                lat.push(l);
             }
         }
     }

@@ -4,17 +4,10 @@
 use super::*;
 
 impl Supervisor {
-    /// A completed turn: commit, gates, exit command.
+    /// A completed turn: its completion (commit, gates, exit command) is handed to the
+    /// completion workers at the end of this tick, after the turn is recorded done
+    /// ([`Supervisor::flush_completions`]).
     pub(super) fn complete(&mut self, id: i64, now: Instant) -> Result<()> {
-        let Some(run) = self.runs.get_mut(&id) else {
-            return Ok(());
-        };
-        // The first recorded step: from here on a restart finishes this completion instead
-        // of running the stage again.
-        let message = run.final_message.clone();
-        self.store
-            .write(|tx| runs::set_turn_done(tx, id, message.as_deref(), now_ms()))?;
-        crate::crash::point("turn_done");
         let Some(run) = self.runs.get_mut(&id) else {
             return Ok(());
         };
@@ -28,13 +21,39 @@ impl Supervisor {
             submit_keys: run.provider.submit_keys.clone(),
             final_message: run.final_message.clone(),
             cfg: self.cfg.clone(),
-            db: self.store.path().to_path_buf(),
             tmux: self.tmux.clone(),
             close_after: None,
         };
-        self.completions.retain(|h| !h.is_finished());
-        self.completions
-            .push(std::thread::spawn(move || work.run()));
+        self.finishing.push(work);
+        Ok(())
+    }
+
+    /// Records the turns completed this tick as done, in one transaction (the first recorded
+    /// step of a completion: from here on a restart finishes the completion instead of running
+    /// the stage again), then hands them to the completion workers.
+    ///
+    /// # Errors
+    /// Store failures (the completions stay queued here for the next tick).
+    pub(super) fn flush_completions(&mut self) -> Result<()> {
+        if self.finishing.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let done: Vec<(i64, Option<String>)> = self
+            .finishing
+            .iter()
+            .map(|c| (c.run_id, c.final_message.clone()))
+            .collect();
+        self.store.write(|tx| {
+            for (id, message) in &done {
+                runs::set_turn_done(tx, *id, message.as_deref(), now)?;
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        crate::crash::point("turn_done");
+        for work in self.finishing.drain(..) {
+            self.pool.submit(work);
+        }
         Ok(())
     }
 
@@ -112,14 +131,18 @@ impl Supervisor {
         );
     }
 
-    /// One `list-panes -a` for every pane; exits, vanished panes, cancelled jobs.
-    pub(super) fn check_liveness(&mut self) -> Result<()> {
+    /// Judges the runs by one `list-panes -a` snapshot of every pane, taken on the tmux
+    /// thread ([`offload`]): exits, vanished panes, resized panes; and looks for cancelled
+    /// jobs. Runs launched after the snapshot was asked for wait for the next one.
+    ///
+    /// # Errors
+    /// [`SupervisorError::Tmux`] when tmux could not list its panes; store failures.
+    pub(super) fn check_liveness(&mut self, snapshot: offload::Snapshot) -> Result<()> {
         if self.runs.is_empty() {
             return Ok(());
         }
-        let panes: HashMap<String, PaneState> = self
-            .tmux
-            .list_panes()?
+        let panes: HashMap<String, PaneState> = snapshot
+            .panes?
             .into_iter()
             .map(|p| (p.pane_id.clone(), p))
             .collect();
@@ -129,6 +152,9 @@ impl Supervisor {
             let Some(run) = self.runs.get_mut(&id) else {
                 continue;
             };
+            if run.launched > snapshot.asked {
+                continue;
+            }
             let exiting = matches!(run.phase, Phase::Exiting { .. });
             if !running.contains(&run.job_id) && !exiting {
                 // Cancelled (or otherwise taken away) while it ran.
@@ -217,7 +243,6 @@ pub(super) struct Completion {
     pub(super) submit_keys: Vec<String>,
     pub(super) final_message: Option<String>,
     pub(super) cfg: Config,
-    pub(super) db: PathBuf,
     pub(super) tmux: Tmux,
     /// For a completion resumed after a restart: (pane pid, exit grace, kill grace) to close
     /// the window with once done.
@@ -225,14 +250,13 @@ pub(super) struct Completion {
 }
 
 impl Completion {
-    /// Commit (idempotent: nothing to commit is fine), gates, decision, exit command.
-    /// Failures are logged: the run stays open with its turn recorded done, so a restart
-    /// finishes its completion (the gates may be evaluated again; the stage is not run again).
-    pub(super) fn run(self) {
-        background_priority();
+    /// Commit (idempotent: nothing to commit is fine), gates, decision, exit command, on a
+    /// completion worker with its connection `store`. Failures are logged: the run stays open
+    /// with its turn recorded done, so a restart finishes its completion (the gates may be
+    /// evaluated again; the stage is not run again). False when the database failed.
+    pub(super) fn run(self, store: &Store) -> bool {
         let id = self.run_id;
         let result = (|| -> Result<()> {
-            let store = Store::open(&self.db)?;
             let job = runs::get(store.conn(), id)?.job_id;
             let stage = match job {
                 Some(j) => jobs::get(store.conn(), j)?.stage,
@@ -252,7 +276,7 @@ impl Completion {
                 }
             }
             crate::crash::point("commit");
-            let outcome = Engine::new(&self.cfg, &store).handle(Input::RunFinished {
+            let outcome = Engine::new(&self.cfg, store).handle(Input::RunFinished {
                 run_id: id,
                 result: RunResult::Completed {
                     final_message: self.final_message.clone(),
@@ -262,6 +286,7 @@ impl Completion {
             crate::crash::point("decision");
             Ok(())
         })();
+        let healthy = !matches!(result, Err(SupervisorError::Store(_)));
         if let Err(e) = result {
             tracing::error!(run = id, error = %e, "completing the run failed");
         }
@@ -278,20 +303,17 @@ impl Completion {
         // A completion resumed after a restart has no watched run whose phase closes the
         // window: it closes it itself, after the exit grace.
         if let Some((pid, grace, kill_grace)) = self.close_after {
-            std::thread::sleep(grace);
-            let token = Store::open(&self.db)
+            let token = runs::hook_token(store.conn(), id)
                 .ok()
-                .and_then(|s| runs::hook_token(s.conn(), id).ok().flatten())
+                .flatten()
                 .and_then(|(t, _)| t);
-            close_pane(
-                self.tmux.clone(),
-                pid,
-                self.pane.clone(),
-                kill_grace,
-                id,
-                token,
-            );
+            let (tmux, pane) = (self.tmux.clone(), self.pane.clone());
+            std::thread::spawn(move || {
+                std::thread::sleep(grace);
+                close_pane(tmux, pid, pane, kill_grace, id, token);
+            });
         }
+        healthy
     }
 }
 
@@ -306,7 +328,9 @@ pub(super) fn close_pane(
     token: Option<String>,
 ) {
     std::thread::spawn(move || {
-        background_priority();
+        // Scanning /proc and waiting for processes to exit: no SQLite, so the thread may
+        // run at low priority itself.
+        crate::priority::lower_this_thread();
         // Every process that carries the run's token in its environment goes too, also one
         // that left the pane's session (`setsid`).
         let identity = token.map(|t| format!("BOSUN_HOOK_TOKEN={t}"));
@@ -324,20 +348,4 @@ pub(super) fn close_pane(
             tracing::debug!(run = run_id, error = %e, "pane already gone");
         }
     });
-}
-
-/// Lowers the calling thread to nice 10 (Linux: the nice value is per thread, and the
-/// processes it starts, such as `git` and a gate's command, inherit it). Completions and pane
-/// closes then yield to the supervisor loop: with 100 agents finishing at once on 2 cores, 100
-/// completion threads at the loop's priority delayed each status by a second
-/// (`BENCH_VERBOSE=1 cargo bench --bench supervisor -- 100`). Failure is harmless: logged.
-fn background_priority() {
-    const NICE: libc::c_int = 10;
-    // SAFETY: setpriority reads no memory of ours; its arguments are plain integers. `who` 0
-    // with PRIO_PROCESS is the calling task, which on Linux is this thread (setpriority(2),
-    // NOTES: the nice value is a per-thread attribute).
-    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, NICE) };
-    if rc != 0 {
-        tracing::debug!(error = %std::io::Error::last_os_error(), "cannot lower a completion thread's priority");
-    }
 }

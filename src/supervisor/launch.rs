@@ -5,55 +5,22 @@ use super::*;
 
 impl Supervisor {
     pub(super) fn render_prompt(&self, job: &Job, task: &tasks::Task, worktree: &Path) -> String {
-        // A helper job's prompt is the request it was given.
-        if let Ok(Some(h)) = crate::store::helpers::of_job(self.store.conn(), job.id) {
-            return format!(
-                "You are the {role} on {key} ({title}), working in {wt} next to another agent \
-                 who asks for your help. Do what is asked, change only what it needs, and end \
-                 with your answer as your final message.\n\n{request}",
-                role = job.role,
-                key = task.key,
-                title = task.title,
-                wt = worktree.display(),
-                request = h.request
-            );
-        }
-        let template = self
-            .cfg
-            .roles
-            .get(&job.role)
-            .map_or("", |r| r.prompt.as_str());
-        let artifacts = self
-            .cfg
-            .stage_index(&job.stage)
-            .map(|i| prompt::artifacts(&self.cfg.stages[i], &task.key))
-            .unwrap_or_default();
-        prompt::render(
-            template,
-            &prompt::PromptVars {
-                key: &task.key,
-                title: &task.title,
-                spec: &task.spec,
-                stage: &job.stage,
-                worktree: &worktree.to_string_lossy(),
-                feedback: job.feedback.as_deref(),
-                artifacts,
-            },
-        )
+        render_prompt(&self.cfg, &self.store, job, task, worktree)
     }
 
-    /// Claims and launches while below `max_concurrency`, for at most [`LAUNCH_BUDGET`] of
-    /// this tick: a launch forks git and tmux (tens of ms), and a burst of them must not hold
-    /// up status detection of the runs already working. The rest go in the next ticks.
-    /// Returns true when the budget ran out with room left.
+    /// Claims while below `max_concurrency` (runs watched and launches on their way), for at
+    /// most [`LAUNCH_BUDGET`] of this tick, and hands each claimed job to the launch thread
+    /// ([`Launches`]): a launch forks git and tmux (tens to hundreds of ms) and must not hold
+    /// up status detection of the runs already working. Returns true when the budget ran out
+    /// with room left.
     pub(super) fn claim_and_launch(&mut self) -> Result<bool> {
         let max = self.cfg.supervisor.max_concurrency as usize;
         // Nothing claimable: no write transaction (an idle supervisor asks five times a second).
-        if self.runs.len() >= max || !jobs::any_available(self.store.conn(), now_ms())? {
+        if self.busy_slots() >= max || !jobs::any_available(self.store.conn(), now_ms())? {
             return Ok(false);
         }
         let began = Instant::now();
-        while self.runs.len() < max && began.elapsed() < LAUNCH_BUDGET {
+        while self.busy_slots() < max && began.elapsed() < LAUNCH_BUDGET {
             if self.stop.load(Ordering::SeqCst) {
                 return Ok(false);
             }
@@ -74,29 +41,104 @@ impl Supervisor {
                 return Ok(false);
             }
             let run = engine.start_run(job.id)?;
-            if let Err(e) = self.launch(&job, &run) {
-                tracing::warn!(job = job.id, error = %e, "launch failed");
-                let outcome = self.engine().handle(Input::RunFinished {
-                    run_id: run.id,
-                    result: RunResult::Failed {
-                        reason: format!("launch failed: {e}"),
-                        log_tail: String::new(),
-                        exit_code: None,
-                        timed_out: false,
-                    },
-                })?;
-                tracing::info!(?outcome, "launch failure handled");
-            }
+            self.launches.submit(job, run);
         }
-        Ok(self.runs.len() < max)
+        Ok(self.busy_slots() < max)
     }
 
-    /// Worktree, window, log stream, detector: everything a new run needs.
-    pub(super) fn launch(&mut self, job: &Job, run: &Run) -> Result<()> {
+    /// Runs watched plus launches on their way: what counts against `max_concurrency`.
+    fn busy_slots(&self) -> usize {
+        self.runs.len() + self.launches.in_flight()
+    }
+
+    /// Takes the launches the launch thread finished: a launched run is watched from now on
+    /// (its log is read this tick); a failed launch fails its run.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub(super) fn take_launched(&mut self, woken: &mut Woken) -> Result<()> {
+        for (run_id, result) in self.launches.take() {
+            match result {
+                Ok(active) => {
+                    woken.logs.insert(run_id);
+                    self.runs.insert(run_id, *active);
+                }
+                Err(e) => {
+                    tracing::warn!(run = run_id, error = %e, "launch failed");
+                    let outcome = self.engine().handle(Input::RunFinished {
+                        run_id,
+                        result: RunResult::Failed {
+                            reason: format!("launch failed: {e}"),
+                            log_tail: String::new(),
+                            exit_code: None,
+                            timed_out: false,
+                        },
+                    })?;
+                    tracing::info!(?outcome, "launch failure handled");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The prompt of `job`'s run in `worktree`: the role's template rendered for the task, or for
+/// a helper job the request it was given.
+pub(super) fn render_prompt(
+    cfg: &Config,
+    store: &Store,
+    job: &Job,
+    task: &tasks::Task,
+    worktree: &Path,
+) -> String {
+    // A helper job's prompt is the request it was given.
+    if let Ok(Some(h)) = crate::store::helpers::of_job(store.conn(), job.id) {
+        return format!(
+            "You are the {role} on {key} ({title}), working in {wt} next to another agent \
+             who asks for your help. Do what is asked, change only what it needs, and end \
+             with your answer as your final message.\n\n{request}",
+            role = job.role,
+            key = task.key,
+            title = task.title,
+            wt = worktree.display(),
+            request = h.request
+        );
+    }
+    let template = cfg.roles.get(&job.role).map_or("", |r| r.prompt.as_str());
+    let artifacts = cfg
+        .stage_index(&job.stage)
+        .map(|i| prompt::artifacts(&cfg.stages[i], &task.key))
+        .unwrap_or_default();
+    prompt::render(
+        template,
+        &prompt::PromptVars {
+            key: &task.key,
+            title: &task.title,
+            spec: &task.spec,
+            stage: &job.stage,
+            worktree: &worktree.to_string_lossy(),
+            feedback: job.feedback.as_deref(),
+            artifacts,
+        },
+    )
+}
+
+/// What launching needs, on the launch thread: its own connection to the database.
+pub(super) struct Launcher {
+    pub(super) cfg: Config,
+    pub(super) opts: Options,
+    pub(super) tmux: Tmux,
+    pub(super) store: Store,
+}
+
+impl Launcher {
+    /// Worktree, window, log stream, detector: everything a new run needs, returned to be
+    /// watched.
+    pub(super) fn launch(&self, job: &Job, run: &Run) -> Result<Active> {
         let c = self.store.conn();
         let task = tasks::get(c, job.task_id)?;
         let project = projects::get(c, task.project_id)?;
-        let provider = self.provider(&job.provider)?;
+        let provider = provider_of(&self.cfg, &job.provider)?;
         if let Some(missing) = crate::provider::missing_cli(&provider, &self.opts.bosun_exe) {
             return Err(SupervisorError::AgentMissing(missing));
         }
@@ -126,7 +168,7 @@ impl Supervisor {
                 .write(|tx| tasks::set_worktree(tx, task.id, &b, &w, now_ms()))?;
         }
 
-        let prompt = self.render_prompt(job, &task, &worktree);
+        let prompt = render_prompt(&self.cfg, &self.store, job, &task, &worktree);
         let batch = provider.mode == ProviderMode::Batch;
         let mut argv = launch_argv(
             &provider,
@@ -260,45 +302,43 @@ impl Supervisor {
             path: log_path.clone(),
             source,
         })?;
-        let timeout = self.timeout_of(job);
+        let timeout = timeout_of(&self.cfg, job);
         let now = Instant::now();
-        let hook_mode = Self::hook_mode(&provider);
-        self.runs.insert(
-            run.id,
-            Active {
-                run_id: run.id,
-                job_id: job.id,
-                task_key: task.key.clone(),
-                pane: pane.pane_id.clone(),
-                pid: pane.pid,
-                worktree,
-                detector: Detector::new(provider.clone(), pane.height, pane.width),
-                size: (pane.height, pane.width),
-                provider,
-                prompt,
-                log_path,
-                log,
-                tracker: Tracker::new(self.opts.done_debounce, hook_mode),
-                phase: if batch {
-                    Phase::Working
-                } else {
-                    Phase::WaitReady { since: now }
-                },
-                deadline: now + timeout,
-                timeout,
-                last_output: now,
-                error_since: None,
-                dead_since: None,
-                fresh_output: false,
-                quiet_checked: true,
-                written: RunStatus::Starting,
-                final_message: None,
-                answering: None,
-                delivering: Vec::new(),
-                token: Some(token),
+        let hook_mode = Supervisor::hook_mode(&provider);
+        let active = Active {
+            run_id: run.id,
+            job_id: job.id,
+            task_key: task.key.clone(),
+            pane: pane.pane_id.clone(),
+            pid: pane.pid,
+            worktree,
+            detector: Detector::new(provider.clone(), pane.height, pane.width),
+            size: (pane.height, pane.width),
+            provider,
+            prompt,
+            log_path,
+            log,
+            tracker: Tracker::new(self.opts.done_debounce, hook_mode),
+            phase: if batch {
+                Phase::Working
+            } else {
+                Phase::WaitReady { since: now }
             },
-        );
+            deadline: now + timeout,
+            timeout,
+            last_output: now,
+            launched: now,
+            error_since: None,
+            dead_since: None,
+            fresh_output: false,
+            quiet_checked: true,
+            written: RunStatus::Starting,
+            final_message: None,
+            answering: None,
+            delivering: Vec::new(),
+            token: Some(token),
+        };
         tracing::info!(run = run.id, pane = %pane.pane_id, "launched {window}");
-        Ok(())
+        Ok(active)
     }
 }

@@ -27,10 +27,14 @@ pub mod help;
 pub mod hooks;
 mod inbox;
 mod launch;
+mod offload;
+mod pool;
 pub mod prompt;
 mod recover;
 pub mod wake;
 mod watch;
+
+pub use pool::COMPLETION_WORKERS;
 
 use wake::{Wake, Woken};
 use watch::pump;
@@ -179,6 +183,8 @@ struct Active {
     deadline: Instant,
     timeout: Duration,
     last_output: Instant,
+    /// When this supervisor launched (or re-adopted) the run.
+    launched: Instant,
     /// Since when the screen shows an error.
     error_since: Option<Instant>,
     /// Since when tmux shows the pane dead.
@@ -215,8 +221,14 @@ pub struct Supervisor {
     tmux: Tmux,
     opts: Options,
     runs: HashMap<i64, Active>,
-    /// Completion threads still working (joined before the lease is given up).
-    completions: Vec<std::thread::JoinHandle<()>>,
+    /// The tmux thread: liveness snapshots and key presses the loop does not wait for.
+    offload: offload::Offload,
+    /// The launch thread: claimed jobs become watched runs without the loop waiting.
+    launches: offload::Launches,
+    /// The completion workers (drained before the lease is given up).
+    pool: pool::Pool,
+    /// Runs whose turn completed this tick, recorded and handed to the workers at its end.
+    finishing: Vec<finish::Completion>,
     pid: i64,
     next_liveness: Instant,
     next_claim: Instant,
@@ -267,18 +279,34 @@ impl Supervisor {
             })
         })?;
         tmux.ensure_session(&opts.session)?;
+        // The loop's writes (statuses, delivery steps) must not sleep behind completions'.
+        store.poll_for_lock()?;
         let hook_cursor = hook_rows::last_id(store.conn())?;
         let event_cursor = events::last_id(store.conn())?;
         let cfg_notify = cfg.notify.clone();
         let wake = Wake::new(&opts.data_dir.join("runs"), store.path());
         let start = Instant::now();
+        let store_path = store.path().to_path_buf();
+        let offload = offload::Offload::start(tmux.clone(), wake.waker());
+        let launches = offload::Launches::start(
+            offload::LauncherParts {
+                cfg: cfg.clone(),
+                opts: opts.clone(),
+                tmux: tmux.clone(),
+                db: store_path.clone(),
+            },
+            wake.waker(),
+        );
         let mut sup = Supervisor {
             cfg,
             store,
             tmux,
             opts,
             runs: HashMap::new(),
-            completions: Vec::new(),
+            offload,
+            launches,
+            pool: pool::Pool::start(store_path),
+            finishing: Vec::new(),
             pid,
             next_liveness: start,
             next_claim: start,
@@ -407,11 +435,12 @@ impl Supervisor {
     /// # Errors
     /// Store failures.
     pub fn release(&mut self) -> Result<()> {
-        for h in self.completions.drain(..) {
-            if h.join().is_err() {
-                tracing::error!("a completion thread panicked");
-            }
-        }
+        // Launches on their way finish (a restart re-adopts their runs).
+        self.launches.drain();
+        // Completions of the last tick first (their turns recorded), then every queued one.
+        let flushed = self.flush_completions();
+        self.pool.drain();
+        flushed?;
         self.store.write(|tx| lease::release(tx, self.pid))?;
         Ok(())
     }
@@ -443,6 +472,7 @@ impl Supervisor {
                 return Err(SupervisorError::LeaseLost);
             }
         }
+        self.take_launched(&mut woken)?;
         if woken.database {
             self.read_hooks(now)?;
         }
@@ -450,9 +480,16 @@ impl Supervisor {
             let read = woken.log(run.run_id);
             pump(run, &self.opts, now, read);
         }
+        // What the hooks and screens said is recorded before anything slower this tick.
+        self.write_statuses()?;
+        if liveness && !self.runs.is_empty() {
+            self.offload.ask_panes(now);
+        }
         if liveness {
             self.next_liveness = now + self.opts.liveness_every;
-            self.check_liveness()?;
+        }
+        if let Some(snapshot) = self.offload.take_panes() {
+            self.check_liveness(snapshot)?;
         }
         let ids: Vec<i64> = self.runs.keys().copied().collect();
         for id in ids {
@@ -466,6 +503,7 @@ impl Supervisor {
                 }
             }
         }
+        self.flush_completions()?;
         self.write_statuses()?;
         // A notification that cannot be recorded is not worth stopping the fleet for.
         if let Err(e) = self.notifier.tick(&self.store, now) {
@@ -495,20 +533,7 @@ impl Supervisor {
     }
 
     fn provider(&self, name: &str) -> Result<ProviderConfig> {
-        self.cfg.providers.get(name).cloned().ok_or_else(|| {
-            SupervisorError::Engine(EngineError::State(format!(
-                "no provider `{name}` in the config"
-            )))
-        })
-    }
-
-    fn timeout_of(&self, job: &Job) -> Duration {
-        self.cfg
-            .roles
-            .get(&job.role)
-            .map_or(self.cfg.supervisor.default_timeout, |r| {
-                self.cfg.timeout_of(r)
-            })
+        provider_of(&self.cfg, name)
     }
 
     /// Writes every changed status in one transaction, with an event each.
@@ -602,6 +627,25 @@ impl Supervisor {
         }
         Ok(())
     }
+}
+
+/// Provider `name` of `cfg`.
+///
+/// # Errors
+/// [`SupervisorError::Engine`] when the config has no such provider.
+fn provider_of(cfg: &Config, name: &str) -> Result<ProviderConfig> {
+    cfg.providers.get(name).cloned().ok_or_else(|| {
+        SupervisorError::Engine(EngineError::State(format!(
+            "no provider `{name}` in the config"
+        )))
+    })
+}
+
+/// The timeout of `job`'s role (the supervisor's default when the role has none).
+fn timeout_of(cfg: &Config, job: &Job) -> Duration {
+    cfg.roles
+        .get(&job.role)
+        .map_or(cfg.supervisor.default_timeout, |r| cfg.timeout_of(r))
 }
 
 /// This machine's host name, from the kernel.

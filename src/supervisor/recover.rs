@@ -64,13 +64,10 @@ impl Supervisor {
             submit_keys: provider.submit_keys.clone(),
             final_message: run.final_message.clone(),
             cfg: self.cfg.clone(),
-            db: self.store.path().to_path_buf(),
             tmux: self.tmux.clone(),
             close_after: pid.map(|p| (p, self.opts.exit_grace, self.cfg.supervisor.kill_grace)),
         };
-        self.completions.retain(|h| !h.is_finished());
-        self.completions
-            .push(std::thread::spawn(move || work.run()));
+        self.pool.submit(work);
         Ok(())
     }
 
@@ -132,7 +129,7 @@ impl Supervisor {
             })?;
         let mut detector = Detector::new(provider.clone(), pane.height, pane.width);
         detector.load_capture(&self.tmux.capture(&pane.pane_id, true)?);
-        let timeout = self.timeout_of(&job);
+        let timeout = timeout_of(&self.cfg, &job);
         let elapsed = Duration::from_millis(u64::try_from(now_ms() - run.started_at).unwrap_or(0));
         let now = Instant::now();
         // Prompt delivery resumes where it stopped: not pasted → wait for ready and paste;
@@ -209,6 +206,7 @@ impl Supervisor {
                 deadline: now + timeout.saturating_sub(elapsed),
                 timeout,
                 last_output: now,
+                launched: now,
                 error_since: None,
                 dead_since: None,
                 fresh_output: true,

@@ -24,6 +24,19 @@ enum Change {
     Database,
     /// Events were lost (the kernel's queue overflowed): anything may have changed.
     All,
+    /// Work the loop handed to another thread finished ([`Waker::wake`]).
+    Handed,
+}
+
+/// Wakes the loop from another thread: work it handed off (a `list-panes` snapshot) is ready.
+#[derive(Debug, Clone)]
+pub struct Waker(Sender<Change>);
+
+impl Waker {
+    /// Ends the loop's sleep (a no-op once the loop is gone).
+    pub fn wake(&self) {
+        let _ = self.0.send(Change::Handed);
+    }
 }
 
 /// What happened while the loop slept.
@@ -35,6 +48,8 @@ pub struct Woken {
     pub database: bool,
     /// Anything may have changed: read every log and the database.
     pub all: bool,
+    /// Work handed to another thread finished.
+    pub handed: bool,
 }
 
 impl Woken {
@@ -52,6 +67,7 @@ impl Woken {
         self.logs.extend(other.logs);
         self.database |= other.database;
         self.all |= other.all;
+        self.handed |= other.handed;
     }
 
     /// True when run `id`'s log may have grown.
@@ -69,6 +85,7 @@ impl Woken {
                 self.all = true;
                 self.database = true;
             }
+            Change::Handed => self.handed = true,
         }
     }
 }
@@ -78,6 +95,7 @@ pub struct Wake {
     /// Kept alive: dropping it ends the watches. `None` when they could not be set up.
     watcher: Option<notify::RecommendedWatcher>,
     rx: Receiver<Change>,
+    tx: Sender<Change>,
 }
 
 impl Wake {
@@ -86,7 +104,7 @@ impl Wake {
     /// replaced by polling (every [`Wake::wait`] then reports everything).
     pub fn new(runs_dir: &Path, db: &Path) -> Wake {
         let (tx, rx) = channel();
-        let watcher = match watch(runs_dir, db, tx) {
+        let watcher = match watch(runs_dir, db, tx.clone()) {
             Ok(w) => Some(w),
             Err(e) => {
                 tracing::warn!(
@@ -96,7 +114,12 @@ impl Wake {
                 None
             }
         };
-        Wake { watcher, rx }
+        Wake { watcher, rx, tx }
+    }
+
+    /// A handle that ends [`Wake::wait`] from another thread.
+    pub fn waker(&self) -> Waker {
+        Waker(self.tx.clone())
     }
 
     /// True when the watches work (false: polling).
@@ -108,8 +131,14 @@ impl Wake {
     /// burst of writes makes one wake). Returns at once when changes are already waiting.
     pub fn wait(&self, until: Instant) -> Woken {
         if self.watcher.is_none() {
-            std::thread::sleep(until.saturating_duration_since(Instant::now()));
-            return Woken::everything();
+            // Polling: sleep until `until`, or until handed-off work finishes.
+            let _ = self
+                .rx
+                .recv_timeout(until.saturating_duration_since(Instant::now()));
+            return Woken {
+                handed: true,
+                ..Woken::everything()
+            };
         }
         let mut woken = Woken::default();
         match self
@@ -118,6 +147,7 @@ impl Wake {
         {
             Ok(change) => woken.add(change),
             Err(RecvTimeoutError::Timeout) => return woken,
+            // The loop holds a sender itself: the channel never closes.
             Err(RecvTimeoutError::Disconnected) => return Woken::everything(),
         }
         while let Ok(change) = self.rx.try_recv() {

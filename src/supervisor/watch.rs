@@ -101,8 +101,9 @@ impl Supervisor {
                     } else {
                         &run.provider.no_keys
                     };
-                    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-                    self.tmux.send_keys(&run.pane, &keys)?;
+                    // On the tmux thread: the answer is confirmed from the screen, and
+                    // pressed again if the dialog did not take it.
+                    self.offload.press(id, &run.pane, keys);
                 }
                 control::AnswerStep::Answered(presses) => {
                     run.answering = None;
