@@ -1,7 +1,7 @@
 //! Supervisor benchmark, driven the way `bosun daemon` drives it (`tick` then `sleep`: woken
 //! by output, database writes and timers). For N = 0, 10, 50, 100 agent-sim runs:
 //! - **idle**: the supervisor's CPU over 10 s while all N agents sit waiting for an answer
-//!   (N = 0: no task at all), from `/proc/self/stat`: this process's utime + stime plus its
+//!   (N = 0: no task at all), from getrusage(2): this process's user + system time plus its
 //!   reaped children's (the `tmux` and `git` commands it runs), as % of one core;
 //! - **busy**: the same while the N agents are answered (one per tick, as an operator's keys
 //!   arrive), work 3 s with a spinner redrawing, and finish (commit, gate);
@@ -56,16 +56,18 @@ path = "out.md"
     )
 }
 
-/// CPU seconds of this process and its reaped children: utime + stime + cutime + cstime
-/// (fields 14–17 of /proc/self/stat, in USER_HZ = 100 ticks per second).
+/// CPU seconds of this process (all its threads) and its reaped children (the `tmux` and `git`
+/// commands it runs), user + system, from getrusage(2) (µs resolution; `/proc/self/stat`
+/// counts 10 ms ticks, too coarse for 0.3 % of a core over 10 s).
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = (11..=14)
-        .map(|i| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0))
-        .sum();
-    ticks / 100.0
+    let secs = |who| {
+        // SAFETY: getrusage writes one `rusage` into the zeroed value we own.
+        let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(who, &mut r) };
+        let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+        t(r.ru_utime) + t(r.ru_stime)
+    };
+    secs(libc::RUSAGE_SELF) + secs(libc::RUSAGE_CHILDREN)
 }
 
 /// Peak resident set of this process, MB (`VmHWM` in /proc/self/status).
@@ -171,7 +173,15 @@ fn run(n: usize) {
         assert!(Instant::now() < deadline, "runs never all reached waiting");
         sup.sleep(t0);
     }
-    // Phase 2: CPU with N idle agents over 10 s of supervision.
+    // Phase 2: CPU with N idle agents over 10 s of supervision, after 2 s to settle (the
+    // start's one-off work: the first tick reads everything, the launch thread opens its
+    // connection).
+    let settle = Instant::now();
+    while settle.elapsed() < Duration::from_secs(2) {
+        let t0 = Instant::now();
+        sup.tick().expect("tick");
+        sup.sleep(t0);
+    }
     let idle_for = Duration::from_secs(10);
     let idle_pct = cpu_during(|| {
         let wall0 = Instant::now();
@@ -194,23 +204,24 @@ fn run(n: usize) {
             .map(|(_, c)| usize::try_from(*c).unwrap_or(0))
             .sum::<usize>()
     };
-    let busy_pct = cpu_during(|| {
-        if n == 0 {
-            return;
-        }
-        loop {
-            let t0 = Instant::now();
-            if let Some(id) = to_answer.pop() {
-                sup.answer(id, true).expect("answer");
+    let busy_pct = if n == 0 {
+        0.0
+    } else {
+        cpu_during(|| {
+            loop {
+                let t0 = Instant::now();
+                if let Some(id) = to_answer.pop() {
+                    sup.answer(id, true).expect("answer");
+                }
+                sup.tick().expect("tick");
+                if jobs_done() == n {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "runs never all finished");
+                sup.sleep(t0);
             }
-            sup.tick().expect("tick");
-            if jobs_done() == n {
-                break;
-            }
-            assert!(Instant::now() < deadline, "runs never all finished");
-            sup.sleep(t0);
-        }
-    });
+        })
+    };
 
     // Each run's status events in order: (ts, state).
     let mut status_events: HashMap<i64, Vec<(i64, String)>> = HashMap::new();

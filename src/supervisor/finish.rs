@@ -317,8 +317,8 @@ impl Completion {
     }
 }
 
-/// Stops a run's process tree and closes its pane, on a thread of its own (termination waits
-/// up to the kill grace).
+/// Stops a run's process tree and closes its pane, on one of the [`CLOSE_WORKERS`] close
+/// threads (termination waits up to the kill grace): queued, never waited for.
 pub(super) fn close_pane(
     tmux: Tmux,
     pid: u32,
@@ -327,14 +327,80 @@ pub(super) fn close_pane(
     run_id: i64,
     token: Option<String>,
 ) {
-    std::thread::spawn(move || {
-        // Scanning /proc and waiting for processes to exit: no SQLite, so the thread may
-        // run at low priority itself.
-        crate::priority::lower_this_thread();
+    let close = Close {
+        tmux,
+        pid,
+        pane,
+        grace,
+        run_id,
+        token,
+    };
+    if closers().send(close).is_err() {
+        tracing::error!(
+            run = run_id,
+            "no close thread is running; the pane stays open"
+        );
+    }
+}
+
+/// Threads that close panes, shared by every supervisor of the process. Two, not one per
+/// close: a hundred runs ending at once made a hundred threads scanning /proc every 20 ms,
+/// and the loop, sharing the process's memory map and allocator with them, stalled up to
+/// 110 ms at a time (`BENCH_VERBOSE=1 cargo bench --bench supervisor -- 100`). A close
+/// takes a few ms unless the agent ignores SIGTERM (then up to the kill grace).
+pub const CLOSE_WORKERS: usize = 2;
+
+/// One pane to close.
+struct Close {
+    tmux: Tmux,
+    pid: u32,
+    pane: String,
+    grace: Duration,
+    run_id: i64,
+    token: Option<String>,
+}
+
+/// The close threads' queue, started on first use.
+fn closers() -> &'static std::sync::mpsc::Sender<Close> {
+    static QUEUE: std::sync::OnceLock<std::sync::mpsc::Sender<Close>> = std::sync::OnceLock::new();
+    QUEUE.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Close>();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..CLOSE_WORKERS {
+            let rx = Arc::clone(&rx);
+            let spawned = std::thread::Builder::new()
+                .name(format!("close-{i}"))
+                .spawn(move || {
+                    // Scanning /proc and waiting for processes to exit: no SQLite, so the
+                    // thread may run at low priority itself.
+                    crate::priority::lower_this_thread();
+                    loop {
+                        // The lock is held only while waiting for the next close.
+                        let next = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match next {
+                            Ok(close) => close.run(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a close thread");
+            }
+        }
+        tx
+    })
+}
+
+impl Close {
+    fn run(self) {
+        let run_id = self.run_id;
         // Every process that carries the run's token in its environment goes too, also one
         // that left the pane's session (`setsid`).
-        let identity = token.map(|t| format!("BOSUN_HOOK_TOKEN={t}"));
-        match crate::tmux::process::terminate_run(pid, identity.as_deref(), grace) {
+        let identity = self.token.map(|t| format!("BOSUN_HOOK_TOKEN={t}"));
+        match crate::tmux::process::terminate_run(self.pid, identity.as_deref(), self.grace) {
             Ok(survivors) if !survivors.is_empty() => {
                 tracing::error!(run = run_id, ?survivors, "processes survived SIGKILL");
             }
@@ -344,8 +410,8 @@ pub(super) fn close_pane(
             }
         }
         crate::crash::point("window_close");
-        if let Err(e) = tmux.kill_pane(&pane) {
+        if let Err(e) = self.tmux.kill_pane(&self.pane) {
             tracing::debug!(run = run_id, error = %e, "pane already gone");
         }
-    });
+    }
 }

@@ -246,6 +246,8 @@ pub struct Supervisor {
     /// Set when the supervisor is to stop (a signal, the console quitting): nothing more is
     /// claimed or launched, also in the middle of a tick.
     stop: Arc<AtomicBool>,
+    /// The database's `data_version` when [`Supervisor::sleep`] last looked.
+    seen_version: i64,
     /// Look at the database once more next tick: a wake from a write to the WAL can come a
     /// moment before the commit is visible to readers.
     db_followup: bool,
@@ -317,6 +319,7 @@ impl Supervisor {
             wake,
             pending: Woken::everything(),
             db_followup: false,
+            seen_version: 0,
             stop: Arc::new(AtomicBool::new(false)),
         };
         sup.reconcile()?;
@@ -398,11 +401,39 @@ impl Supervisor {
     /// drive [`Supervisor::tick`] themselves (the headless demo, benchmarks).
     pub fn sleep(&mut self, began: Instant) {
         let earliest = began + self.opts.tick;
-        let woken = self.wake.wait(self.next_due(began));
+        let mut woken = self.wake.wait(self.next_due(began));
+        // Output is read at most every tick; another connection's database write (a hook
+        // call, an operator's answer, a finished launch) ends the sleep at once: hooks are
+        // the strongest signal, and waiting out the tick cost a done status up to 25 ms.
+        let mut urgent = self.urgent(&woken);
+        while !urgent && !self.stop.load(Ordering::SeqCst) && Instant::now() < earliest {
+            let more = self.wake.wait(earliest);
+            urgent = self.urgent(&more);
+            woken.merge(more);
+        }
         self.pending.merge(woken);
-        let now = Instant::now();
-        if now < earliest && !self.stop.load(Ordering::SeqCst) {
-            std::thread::sleep(earliest - now);
+    }
+
+    /// True when `woken` holds work handed back from another thread, or a database write by
+    /// another connection (SQLite's `data_version` moved; this loop's own writes do not move
+    /// it).
+    fn urgent(&mut self, woken: &Woken) -> bool {
+        if woken.handed {
+            return true;
+        }
+        if !woken.database {
+            return false;
+        }
+        match self.store.data_version() {
+            Ok(v) if v != self.seen_version => {
+                self.seen_version = v;
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the database's data version");
+                true
+            }
         }
     }
 
@@ -415,11 +446,8 @@ impl Supervisor {
             return began + self.opts.tick;
         }
         let mut due = began + wake::MAX_SLEEP;
-        let mut timers = vec![
-            self.next_claim,
-            self.next_heartbeat,
-            self.notifier.next_due(),
-        ];
+        let mut timers = vec![self.next_claim, self.next_heartbeat];
+        timers.extend(self.notifier.next_due());
         if !self.runs.is_empty() {
             timers.push(self.next_liveness);
         }
