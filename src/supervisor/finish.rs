@@ -121,18 +121,18 @@ impl Supervisor {
     /// Stops a run's process tree and closes its pane. Termination waits up to the kill
     /// grace, so it runs on its own thread.
     pub(super) fn close(&self, run: &Active) {
-        close_pane(
-            self.tmux.clone(),
-            run.pid,
-            run.pane.clone(),
-            self.cfg.supervisor.kill_grace,
-            run.run_id,
-            run.token.clone(),
-        );
+        close_pane(Close {
+            tmux: self.tmux.clone(),
+            pid: run.pid,
+            pane: run.pane.clone(),
+            grace: self.cfg.supervisor.kill_grace,
+            run_id: run.run_id,
+            token: run.token.clone(),
+        });
     }
 
     /// Judges the runs by one `list-panes -a` snapshot of every pane, taken on the tmux
-    /// thread ([`offload`]): exits, vanished panes, resized panes; and looks for cancelled
+    /// thread (`offload`): exits, vanished panes, resized panes; and looks for cancelled
     /// jobs. Runs launched after the snapshot was asked for wait for the next one.
     ///
     /// # Errors
@@ -307,10 +307,17 @@ impl Completion {
                 .ok()
                 .flatten()
                 .and_then(|(t, _)| t);
-            let (tmux, pane) = (self.tmux.clone(), self.pane.clone());
+            let close = Close {
+                tmux: self.tmux.clone(),
+                pid,
+                pane: self.pane.clone(),
+                grace: kill_grace,
+                run_id: id,
+                token,
+            };
             std::thread::spawn(move || {
                 std::thread::sleep(grace);
-                close_pane(tmux, pid, pane, kill_grace, id, token);
+                close_pane(close);
             });
         }
         healthy
@@ -319,22 +326,8 @@ impl Completion {
 
 /// Stops a run's process tree and closes its pane, on one of the [`CLOSE_WORKERS`] close
 /// threads (termination waits up to the kill grace): queued, never waited for.
-pub(super) fn close_pane(
-    tmux: Tmux,
-    pid: u32,
-    pane: String,
-    grace: Duration,
-    run_id: i64,
-    token: Option<String>,
-) {
-    let close = Close {
-        tmux,
-        pid,
-        pane,
-        grace,
-        run_id,
-        token,
-    };
+pub(super) fn close_pane(close: Close) {
+    let run_id = close.run_id;
     if closers().send(close).is_err() {
         tracing::error!(
             run = run_id,
@@ -350,14 +343,15 @@ pub(super) fn close_pane(
 /// takes a few ms unless the agent ignores SIGTERM (then up to the kill grace).
 pub const CLOSE_WORKERS: usize = 2;
 
-/// One pane to close.
-struct Close {
-    tmux: Tmux,
-    pid: u32,
-    pane: String,
-    grace: Duration,
-    run_id: i64,
-    token: Option<String>,
+/// One pane to close: the run's pane process, its pane, the kill grace, and the run's hook
+/// token (every process carrying it is stopped too).
+pub(super) struct Close {
+    pub(super) tmux: Tmux,
+    pub(super) pid: u32,
+    pub(super) pane: String,
+    pub(super) grace: Duration,
+    pub(super) run_id: i64,
+    pub(super) token: Option<String>,
 }
 
 /// The close threads' queue, started on first use.

@@ -2,20 +2,29 @@
 //! feeds the pipeline engine.
 //!
 //! One loop, driven by [`Supervisor::tick`]. It sleeps until something happens ([`wake`]: a
-//! run log grew, the database was written, a timer is due) and runs ticks at most every
-//! [`Options::tick`]; while a run has time-based steps pending (a prompt to submit, a
-//! debounce, a quiet check) it ticks every [`Options::tick`]. One tick:
-//! 1. read the agents' hook calls recorded since the last look (the strongest signal, see
-//!    [`hooks`]) when the database changed; read the new output of each run whose log grew,
-//!    feed the terminal emulator, and classify the rendered screen (after every output batch,
-//!    and once more after a quiet period); write status changes to SQLite in one transaction;
-//! 2. every [`Options::liveness_every`], one `list-panes -a` for the liveness and exit status
-//!    of every pane (never one tmux process per pane per tick), and a look at cancelled jobs;
+//! run log grew, the database was written, a timer is due, handed-off work finished) and runs
+//! ticks at most every [`Options::tick`], except that another connection's database write (a
+//! hook call) ends the sleep at once; while a run has time-based steps pending (a prompt to
+//! submit, a debounce, a quiet check) it ticks every [`Options::tick`]. One tick:
+//! 1. take the runs the launch thread launched (`offload`); read the agents' hook calls
+//!    recorded since the last look (the strongest signal, see [`hooks`]) when the database
+//!    changed; read the new output of each run whose log grew, feed the terminal emulator, and
+//!    classify the rendered screen (after every output batch, and once more after a quiet
+//!    period); write status changes to SQLite in one transaction;
+//! 2. every [`Options::liveness_every`], ask the tmux thread for one `list-panes -a` (never one
+//!    tmux process per pane per tick) and judge liveness, exit status and cancelled jobs by
+//!    the snapshot once it is back;
 //! 3. advance each run: wait until the agent is ready, paste the prompt, press the submit
-//!    keys, verify it started (resend once), complete it after the debounce (commit the
-//!    worktree, hand it to the engine, send the exit command, close the window), enforce the
-//!    role's timeout (SIGTERM to the process tree, kill grace, SIGKILL, kill the pane);
-//! 4. claim jobs while below `max_concurrency` and launch them.
+//!    keys, verify it started (resend once), complete it after the debounce (the turn is
+//!    recorded done for all runs of the tick in one transaction, then the completion workers
+//!    commit the worktree, hand it to the engine and send the exit command; the window is
+//!    closed on a close thread), enforce the role's timeout (SIGTERM to the process tree, kill
+//!    grace, SIGKILL, kill the pane);
+//! 4. claim jobs while below `max_concurrency` and hand them to the launch thread.
+//!
+//! The loop waits for no launch, completion, close or `list-panes` (issue 13: at 100 agents on
+//! 2 cores each of them held every other agent's status up to 1.5 s); it still pastes and
+//! presses submit keys itself.
 //!
 //! Exactly one supervisor drives a database: it holds the lease row, heartbeats it, and
 //! re-adopts live runs on start (see [`Supervisor::start`]).

@@ -96,14 +96,14 @@ impl Supervisor {
             if ended {
                 tracing::info!(run = run_id, pane = %p.pane_id, "closing the window of an ended run");
                 let token = runs::hook_token(self.store.conn(), run_id)?.and_then(|(t, _)| t);
-                super::finish::close_pane(
-                    self.tmux.clone(),
-                    p.pid,
-                    p.pane_id.clone(),
-                    self.cfg.supervisor.kill_grace,
+                super::finish::close_pane(super::finish::Close {
+                    tmux: self.tmux.clone(),
+                    pid: p.pid,
+                    pane: p.pane_id.clone(),
+                    grace: self.cfg.supervisor.kill_grace,
                     run_id,
                     token,
-                );
+                });
             }
         }
         Ok(())
