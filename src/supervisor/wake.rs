@@ -131,12 +131,13 @@ impl Wake {
     /// burst of writes makes one wake). Returns at once when changes are already waiting.
     pub fn wait(&self, until: Instant) -> Woken {
         if self.watcher.is_none() {
-            // Polling: sleep until `until`, or until handed-off work finishes.
-            let _ = self
+            // Polling: sleep until `until`, or until handed-off work finishes; then anything
+            // may have changed.
+            let got = self
                 .rx
                 .recv_timeout(until.saturating_duration_since(Instant::now()));
             return Woken {
-                handed: true,
+                handed: matches!(got, Ok(Change::Handed)),
                 ..Woken::everything()
             };
         }
@@ -282,5 +283,19 @@ mod tests {
         let _ = std::fs::read(runs.join("5.log")).expect("read");
         let after = wake.wait(Instant::now() + Duration::from_millis(100));
         assert!(after.logs.is_empty(), "{after:?}");
+    }
+
+    #[test]
+    fn a_waker_on_another_thread_ends_the_wait_and_says_work_came_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("bosun.db");
+        std::fs::write(&db, b"").expect("db");
+        let wake = Wake::new(&dir.path().join("runs"), &db);
+        let waker = wake.waker();
+        let thread = std::thread::spawn(move || waker.wake());
+        let woken = wake.wait(Instant::now() + Duration::from_secs(60));
+        thread.join().expect("waker thread");
+        assert!(woken.handed, "{woken:?}");
+        assert!(woken.logs.is_empty() && !woken.database, "{woken:?}");
     }
 }
