@@ -26,3 +26,4 @@ pub mod supervisor;
 pub mod text;
 pub mod tmux;
 pub mod tui;
+pub mod untrusted;

@@ -4,10 +4,14 @@
 
 use std::path::Path;
 
-use super::{GitError, run};
+use super::{GitError, run, run_capped};
 
-/// The unified diff is cut after this many bytes (a generated file must not fill memory).
+/// The unified diff is cut after this many bytes (a generated file must not fill memory):
+/// git's output is read up to here and git is stopped.
 pub const MAX_DIFF_BYTES: usize = 4 * 1024 * 1024;
+
+/// An untracked file larger than this is listed but its content is not shown (nor read).
+pub const MAX_UNTRACKED_BYTES: usize = 1024 * 1024;
 
 /// One changed file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,36 +48,44 @@ pub fn branch_diff(worktree: &Path, base: &str) -> Result<BranchDiff, GitError> 
     let merge_base = run(worktree, ["merge-base", base, "HEAD"])?
         .trim()
         .to_string();
-    let common = ["--no-color", "--no-ext-diff", "--no-renames"];
+    // No textconv or external diff driver: the worktree's .gitattributes is the agent's.
+    let common = [
+        "--no-color",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--no-renames",
+    ];
     let mut args = vec!["diff", "--numstat", "-z"];
     args.extend(common);
     args.push(&merge_base);
-    let mut files = parse_numstat(&run(worktree, &args)?);
+    let (numstat, _) = run_capped(worktree, &args, MAX_DIFF_BYTES)?;
+    let mut files = parse_numstat(&numstat);
     let mut args = vec!["diff"];
     args.extend(common);
     args.push(&merge_base);
-    let mut text = run(worktree, &args)?;
-    let untracked = run(
+    let (mut text, mut truncated) = run_capped(worktree, &args, MAX_DIFF_BYTES)?;
+    let (untracked, _) = run_capped(
         worktree,
         ["ls-files", "--others", "--exclude-standard", "-z"],
+        MAX_DIFF_BYTES,
     )?;
     for path in untracked.split('\0').filter(|p| !p.is_empty()) {
-        let content = std::fs::read(worktree.join(path)).unwrap_or_default();
-        let binary = content.contains(&0);
-        let body = String::from_utf8_lossy(&content);
-        let lines = u32::try_from(body.lines().count()).unwrap_or(u32::MAX);
+        let room = MAX_DIFF_BYTES.saturating_sub(text.len());
+        let shown = untracked_file(worktree, path, room.min(MAX_UNTRACKED_BYTES));
         files.push(FileChange {
             path: path.to_string(),
-            added: (!binary).then_some(lines),
-            deleted: (!binary).then_some(0),
+            added: shown.lines,
+            deleted: shown.lines.map(|_| 0),
             untracked: true,
         });
-        if text.len() < MAX_DIFF_BYTES {
-            text.push_str(&new_file_diff(path, &body, binary));
+        if room == 0 {
+            truncated = true;
+        } else {
+            text.push_str(&shown.diff);
         }
     }
-    let truncated = text.len() > MAX_DIFF_BYTES;
-    if truncated {
+    if text.len() > MAX_DIFF_BYTES {
+        truncated = true;
         let mut cut = MAX_DIFF_BYTES;
         while !text.is_char_boundary(cut) {
             cut -= 1;
@@ -86,6 +98,40 @@ pub fn branch_diff(worktree: &Path, base: &str) -> Result<BranchDiff, GitError> 
         text,
         truncated,
     })
+}
+
+struct Untracked {
+    /// Its lines when it is text that was read.
+    lines: Option<u32>,
+    diff: String,
+}
+
+/// An untracked file as a diff: read only when it is a regular file inside the worktree of
+/// at most `max` bytes; a symlink, FIFO, device or oversized file is named, not read.
+fn untracked_file(worktree: &Path, path: &str, max: usize) -> Untracked {
+    let note = |what: String| Untracked {
+        lines: None,
+        diff: format!("diff --git a/{path} b/{path}\nnew file (untracked): {what}\n"),
+    };
+    match crate::untrusted::inspect(worktree, path) {
+        Err(e) => return note(format!("not shown: {e}")),
+        Ok(size) if size > max as u64 => {
+            return note(format!("{size} bytes, not shown (more than {max})"));
+        }
+        Ok(_) => {}
+    }
+    match crate::untrusted::read(worktree, path, max) {
+        Err(e) => note(format!("not shown: {e}")),
+        Ok(c) if c.cut => note(format!("{} bytes, not shown (more than {max})", c.size)),
+        Ok(c) => {
+            let binary = c.text.contains('\0');
+            let lines = u32::try_from(c.text.lines().count()).unwrap_or(u32::MAX);
+            Untracked {
+                lines: (!binary).then_some(lines),
+                diff: new_file_diff(path, &c.text, binary),
+            }
+        }
+    }
 }
 
 /// The diff git would show for `path` once added: every line a `+` line.

@@ -1,7 +1,6 @@
 //! Gate evaluation: reads the worktree and runs gate commands; writes nothing to the store.
 //! The engine records what this returns and acts on it in one transaction.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,6 +14,10 @@ use crate::store::gates::GateOutcome as Outcome;
 
 /// Most bytes of command output or file text kept as evidence with a gate result.
 pub const EVIDENCE_BYTES: usize = 16 * 1024;
+
+/// Most bytes of an agent-written file (verdict, branch) a gate reads; the rest is never
+/// read (a 3 GB sparse file costs 1 MiB).
+pub const MAX_FILE_BYTES: usize = 1024 * 1024;
 
 /// Everything gate evaluation needs about the task.
 #[derive(Debug, Clone)]
@@ -177,8 +180,14 @@ pub fn expand(path: &str, key: &str) -> String {
 
 fn check_branch(branch: &Branch, i: usize, s: &Subject<'_>) -> Option<(Check, String)> {
     let rel = expand(&branch.when_exists, s.key);
+    // Something the agent left at the branch's path fires it; only a regular file inside the
+    // worktree is read (at most MAX_FILE_BYTES), anything else is named, never opened.
+    let text = match crate::untrusted::read(s.worktree, &rel, MAX_FILE_BYTES) {
+        Ok(c) => c.with_note(),
+        Err(e) if e.is_missing() => return None,
+        Err(e) => format!("({e}: not read)"),
+    };
     let path = s.worktree.join(&rel);
-    let text = std::fs::read_to_string(&path).ok()?;
     let archived = archive(&path, s.run_id);
     let what = match branch.then {
         Action::NeedsInput => "the agent asks the operator",
@@ -260,8 +269,13 @@ fn check_gate(kind: &GateKind, s: &Subject<'_>) -> GateOutcome {
         GateKind::Artifact { path } => {
             let rel = expand(path, s.key);
             match find_artifact(s.worktree, &rel) {
-                Some(found) => pass(format!("artifact {found} exists"), None),
-                None => fail(
+                Ok(found) => pass(format!("artifact {found} exists"), None),
+                Err(Some(refusal)) => fail(
+                    FailureMode::Gate,
+                    format!("artifact {refusal}: write the artifact as a plain file"),
+                    None,
+                ),
+                Err(None) => fail(
                     FailureMode::Gate,
                     format!("artifact {rel} is missing or empty: write it before finishing"),
                     None,
@@ -308,12 +322,19 @@ fn check_gate(kind: &GateKind, s: &Subject<'_>) -> GateOutcome {
             let (source, text) = match path {
                 Some(p) => {
                     let rel = expand(p, s.key);
-                    match std::fs::read_to_string(s.worktree.join(&rel)) {
-                        Ok(t) => (rel, t),
-                        Err(_) => {
+                    match crate::untrusted::read(s.worktree, &rel, MAX_FILE_BYTES) {
+                        Ok(c) => (rel, c.text),
+                        Err(e) if e.is_missing() => {
                             return fail(
                                 FailureMode::Rerun,
                                 format!("no verdict: {rel} was not written"),
+                                None,
+                            );
+                        }
+                        Err(e) => {
+                            return fail(
+                                FailureMode::Rerun,
+                                format!("no verdict: {e}; write the verdict as a plain file"),
                                 None,
                             );
                         }
@@ -370,20 +391,29 @@ fn check_gate(kind: &GateKind, s: &Subject<'_>) -> GateOutcome {
     }
 }
 
-/// The first non-empty file matching `rel` (a path or glob) under `worktree`, relative.
-fn find_artifact(worktree: &Path, rel: &str) -> Option<String> {
+/// The first non-empty regular file matching `rel` (a path or glob) inside `worktree`,
+/// relative. `Err(Some(refusal))` when nothing qualifies but something hostile matched (a
+/// symlink, FIFO, device, or a path leading out of the worktree), `Err(None)` when nothing
+/// matched.
+fn find_artifact(worktree: &Path, rel: &str) -> Result<String, Option<crate::untrusted::Refusal>> {
     let pattern = format!(
         "{}/{rel}",
         glob::Pattern::escape(&worktree.to_string_lossy())
     );
-    let entries = glob::glob(&pattern).ok()?;
-    entries.flatten().find_map(|p| {
-        let meta = std::fs::metadata(&p).ok()?;
-        (meta.is_file() && meta.len() > 0).then(|| {
-            p.strip_prefix(worktree)
-                .map_or_else(|_| p.display().to_string(), |r| r.display().to_string())
-        })
-    })
+    let entries = glob::glob(&pattern).map_err(|_| None)?;
+    let mut refused = None;
+    for p in entries.flatten() {
+        let found = p
+            .strip_prefix(worktree)
+            .map_or_else(|_| p.display().to_string(), |r| r.display().to_string());
+        match crate::untrusted::inspect(worktree, &found) {
+            Ok(len) if len > 0 => return Ok(found),
+            Ok(_) => {}
+            Err(e) if e.is_missing() => {}
+            Err(e) => refused = refused.or(Some(e)),
+        }
+    }
+    Err(refused)
 }
 
 /// The last [`EVIDENCE_BYTES`] of `text`, on a char boundary.
@@ -419,12 +449,14 @@ fn run_command(cmd: &str, s: &Subject<'_>, timeout: Duration) -> std::io::Result
         .spawn()?;
     let pgid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
     let mut pipe = child.stdout.take();
+    // Only the last EVIDENCE_BYTES are kept while the command runs: a test printing
+    // gigabytes costs no more memory than one printing a page.
     let out = std::thread::spawn(move || {
-        let mut buf = Vec::new();
+        let mut tail = crate::untrusted::Tail::new(EVIDENCE_BYTES);
         if let Some(p) = pipe.as_mut() {
-            let _ = p.read_to_end(&mut buf);
+            let _ = tail.read_from(p);
         }
-        buf
+        tail
     });
     let start = Instant::now();
     let mut timed_out = false;
@@ -448,10 +480,13 @@ fn run_command(cmd: &str, s: &Subject<'_>, timeout: Duration) -> std::io::Result
     };
     // Children that outlived the shell would keep the pipes open: end the group.
     let _ = killpg(pgid, Signal::SIGKILL);
-    let bytes = out.join().unwrap_or_default();
+    let output = out
+        .join()
+        .map(crate::untrusted::Tail::into_text)
+        .unwrap_or_default();
     Ok(CommandResult {
         code: status.code(),
         timed_out,
-        output: bounded(&String::from_utf8_lossy(&bytes)),
+        output,
     })
 }

@@ -3,7 +3,7 @@
 //! call is authenticated by the run's id and hook token, which bosun puts in the agent's
 //! environment (`BOSUN_RUN_ID`, `BOSUN_HOOK_TOKEN`) and nowhere else.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -109,50 +109,20 @@ pub fn status(store: &Store, run: &Run) -> Result<Status, HelpError> {
     })
 }
 
-/// `read_artifact(path)`: a file of the task's worktree (relative path, no escaping it), at
-/// most [`MAX_READ_BYTES`].
+/// `read_artifact(path)`: a regular file of the task's worktree (relative path, no escaping
+/// it, no symlink followed), at most [`MAX_READ_BYTES`] (see [`crate::untrusted::read`]).
 ///
 /// # Errors
-/// [`HelpError::Refused`] for a path outside the worktree, a missing or unreadable file.
+/// [`HelpError::Refused`] for a path outside the worktree, a missing or unreadable file, or
+/// anything but a regular file (the message names what was found).
 pub fn read_artifact(store: &Store, run: &Run, path: &str) -> Result<String, HelpError> {
     let task = tasks::get(store.conn(), run.task_id)?;
     let Some(root) = task.worktree.as_deref().map(PathBuf::from) else {
         return Err(HelpError::Refused(format!("{} has no worktree", task.key)));
     };
-    let full = inside(&root, path)?;
-    read_capped(&full, MAX_READ_BYTES)
-        .map_err(|e| HelpError::Refused(format!("cannot read {path}: {e}")))
-}
-
-/// The text of `path` (invalid UTF-8 replaced), its first `max` bytes with a line saying so
-/// when it is longer: a generated file must not fill an agent's context or the console.
-///
-/// # Errors
-/// The I/O error when the file cannot be read.
-pub fn read_capped(path: &Path, max: usize) -> std::io::Result<String> {
-    let bytes = std::fs::read(path)?;
-    let mut text = String::from_utf8_lossy(&bytes[..bytes.len().min(max)]).into_owned();
-    if bytes.len() > max {
-        text.push_str(&format!("\n… cut at {max} of {} bytes", bytes.len()));
-    }
-    Ok(text)
-}
-
-/// `root/path` when it stays inside `root` (symlinks resolved).
-fn inside(root: &Path, path: &str) -> Result<PathBuf, HelpError> {
-    let root = root
-        .canonicalize()
-        .map_err(|e| HelpError::Refused(format!("the worktree is gone: {e}")))?;
-    let full = root
-        .join(path)
-        .canonicalize()
-        .map_err(|e| HelpError::Refused(format!("cannot read {path}: {e}")))?;
-    if !full.starts_with(&root) {
-        return Err(HelpError::Refused(format!(
-            "{path} is outside the task's worktree"
-        )));
-    }
-    Ok(full)
+    crate::untrusted::read(&root, path, MAX_READ_BYTES)
+        .map(crate::untrusted::Capped::with_note)
+        .map_err(|e| HelpError::Refused(e.to_string()))
 }
 
 /// `send_message(to, text)`: `to` is `operator`, a task key (its current agent), or a role of

@@ -71,10 +71,11 @@ pub fn artifact_files(stage: &Stage, key: &str) -> Vec<ArtifactFile> {
     out
 }
 
-/// Sets `exists` of each file: is it a file in `worktree` (none yet: nothing exists)?
+/// Sets `exists` of each file: is it a regular file inside `worktree` (none yet: nothing
+/// exists)? A symlink, FIFO or device an agent left there does not count.
 pub fn look_up(files: &mut [ArtifactFile], worktree: Option<&std::path::Path>) {
     for f in files {
-        f.exists = worktree.is_some_and(|w| w.join(&f.path).is_file());
+        f.exists = worktree.is_some_and(|w| crate::untrusted::inspect(w, &f.path).is_ok());
     }
 }
 

@@ -79,7 +79,7 @@ pub fn judge(task_id: i64, version: i64, worktree: Option<&Path>, paths: &[Strin
         .map(|p| {
             let text = match worktree {
                 None => Err("the task has no worktree yet".to_string()),
-                Some(w) => read_capped(&w.join(p)),
+                Some(w) => read_capped(w, p),
             };
             (p.clone(), text)
         })
@@ -91,14 +91,12 @@ pub fn judge(task_id: i64, version: i64, worktree: Option<&Path>, paths: &[Strin
     }
 }
 
-fn read_capped(path: &Path) -> Result<String, String> {
-    crate::supervisor::help::read_capped(path, MAX_ARTIFACT_BYTES).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            "not written yet".to_string()
-        } else {
-            format!("cannot read it: {e}")
-        }
-    })
+fn read_capped(worktree: &Path, rel: &str) -> Result<String, String> {
+    match crate::untrusted::read(worktree, rel, MAX_ARTIFACT_BYTES) {
+        Ok(c) => Ok(c.with_note()),
+        Err(e) if e.is_missing() => Err("not written yet".to_string()),
+        Err(e) => Err(format!("not shown: {e}")),
+    }
 }
 
 /// The branch diff of task `task_id`: its worktree against the project's default branch
