@@ -34,6 +34,11 @@ pub struct Cli {
     /// Console theme [default: ui.theme, "default"]; built-ins: default, light, high-contrast
     #[arg(long, global = true, value_name = "NAME")]
     pub theme: Option<String>,
+    /// Print text that agents, models or task authors wrote as it is, escape sequences and
+    /// control characters included (by default they are dropped, and a carriage return shows
+    /// as `\r`, on a terminal or not)
+    #[arg(long, global = true)]
+    pub raw: bool,
     /// What to do; without a subcommand, the operator's console opens.
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -1,9 +1,14 @@
 //! Making text from outside bosun (agents, models, task authors) safe for a terminal. A
 //! terminal acts on control characters and escape sequences, so agent text printed raw could
 //! retitle it, move the cursor, clear the screen or set the clipboard (OSC 52). Everything
-//! bosun prints or draws that came from outside goes through here: [`clean`] for one line,
-//! [`clean_lines`] for several; the console's log view keeps colours (SGR) and drops every
+//! bosun prints or draws that came from outside goes through here: [`clean`] for one field
+//! (a title, a name, a note, a reason), [`clean_lines`] for several lines of such text;
+//! [`plain`] for what a terminal showed (a pane's screen, a log line), where a carriage
+//! return starts the line over; the console's log view keeps colours (SGR) and drops every
 //! other sequence ([`filter`] with [`Keep::Colours`]).
+//!
+//! In a field a carriage return is shown as the visible escape `\r` and a line feed as `\n`:
+//! a title `"rm -rf / on prod\rFix typo"` must not read "Fix typo".
 
 /// How escape sequences are treated.
 #[derive(Clone, Copy, PartialEq)]
@@ -14,20 +19,44 @@ pub enum Keep {
     Colours,
 }
 
-/// `s` without control characters or escape sequences; tabs become spaces; a carriage
-/// return starts the line over (what a terminal would show). Safe to draw.
+/// One field of outside text (title, name, note, reason) safe to draw on one line: escape
+/// sequences and control characters dropped, tabs as spaces, a carriage return or line feed
+/// inside it shown as the visible escape `\r` / `\n` (one at the very end is dropped), so
+/// nothing can hide what came before it.
 pub fn clean(s: &str) -> String {
-    filter(s, Keep::Nothing)
+    let s = s.trim_end_matches(['\r', '\n']);
+    if !s.contains(['\r', '\n']) {
+        return filter(s, Keep::Nothing);
+    }
+    s.split_inclusive(['\r', '\n'])
+        .map(|part| {
+            let (body, sep) = match part.strip_suffix('\r') {
+                Some(b) => (b, "\\r"),
+                None => match part.strip_suffix('\n') {
+                    Some(b) => (b, "\\n"),
+                    None => (part, ""),
+                },
+            };
+            format!("{}{sep}", filter(body, Keep::Nothing))
+        })
+        .collect()
 }
 
-/// Same as [`clean`] (log search matches what the operator sees).
+/// What a terminal shows of `s` (a pane's screen, a log line): escape sequences and control
+/// characters dropped, text after a bare carriage return replacing the line. Log search
+/// matches what the operator sees.
 pub fn plain(s: &str) -> String {
     filter(s, Keep::Nothing)
 }
 
-/// `s` line by line through [`clean`], the line breaks kept.
+/// `s` line by line (split at `\n`, `\r\n` too) through [`clean`], the line breaks kept.
 pub fn clean_lines(s: &str) -> String {
     s.lines().map(clean).collect::<Vec<_>>().join("\n")
+}
+
+/// `s` line by line through [`plain`], the line breaks kept.
+pub fn plain_lines(s: &str) -> String {
+    s.lines().map(plain).collect::<Vec<_>>().join("\n")
 }
 
 /// `s` without control characters and escape sequences, except SGR ones when `keep` is
@@ -94,4 +123,21 @@ pub fn filter(s: &str, keep: Keep) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_carriage_return_in_a_field_hides_nothing() {
+        assert_eq!(
+            clean("rm -rf / on prod\rFix typo"),
+            "rm -rf / on prod\\rFix typo"
+        );
+        assert_eq!(clean("two\nlines\r\n"), "two\\nlines");
+        assert_eq!(clean("a\x1b]0;t\x07b\tc"), "ab    c");
+        assert_eq!(clean_lines("x\r\ny\rz"), "x\ny\\rz");
+        assert_eq!(plain("✳ (1s)\r✻ (2s)"), "✻ (2s)");
+    }
 }

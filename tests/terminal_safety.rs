@@ -2,7 +2,9 @@
 //! from the CLI: `bosun task show`, `task list`, `log` and `queue` run in a real tmux pane,
 //! their raw output captured byte for byte (`pipe-pane`), hold no ESC, BEL or C1 control
 //! from a hostile title, spec and agent-written feedback; `--json` escapes by construction;
-//! `bosun log | head -1` ends quietly with status 0.
+//! piped into another program they are made safe the same way (`--raw` opts out); a carriage
+//! return in a title shows as `\r` instead of hiding what came before it; `bosun log |
+//! head -1` ends quietly with status 0.
 
 mod support;
 
@@ -173,4 +175,60 @@ fn a_reader_that_goes_away_ends_the_command_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+}
+
+#[test]
+fn piped_output_is_safe_too_and_raw_opts_out() {
+    let fx = Fixture::new("true");
+    fx.add_task(HOSTILE);
+    fx.add_task("rm -rf / on prod\rFix typo");
+    let task = fx.task("ET-001");
+    fx.fail(&task, &format!("error: {HOSTILE}"), false);
+    let send = Command::new(env!("CARGO_BIN_EXE_bosun"))
+        .arg("--db")
+        .arg(fx.db_path())
+        .args(["send", "ET-001", HOSTILE, "--when-idle"])
+        .output()
+        .expect("send");
+    assert!(send.status.success(), "{send:?}");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_bosun"))
+            .arg("--db")
+            .arg(fx.db_path())
+            .args(args)
+            .output()
+            .expect("bosun");
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        out.stdout
+    };
+    for args in [
+        &["task", "show", "ET-001"][..],
+        &["task", "show", "ET-002"],
+        &["task", "list"],
+        &["log"],
+        &["queue"],
+        &["inbox"],
+    ] {
+        let bytes = run(args);
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            controls(&bytes).is_empty() && !bytes.contains(&b'\r'),
+            "{args:?} wrote control bytes at {:?}:\n{text:?}",
+            controls(&bytes)
+        );
+        if args != ["queue"] && args != ["task", "show", "ET-001"] {
+            assert!(
+                text.contains("rm -rf / on prod\\rFix typo") || args[0] == "inbox",
+                "{args:?}: the whole title, its CR visible:\n{text}"
+            );
+        }
+        if args == ["inbox"] || args == ["log"] || args == ["task", "show", "ET-001"] {
+            assert!(text.contains("parser"), "{args:?}:\n{text}");
+        }
+    }
+    let raw = run(&["task", "show", "ET-001", "--raw"]);
+    assert!(
+        raw.windows(5).any(|w| w == b"\x1b]0;p"),
+        "--raw prints the title as written"
+    );
 }

@@ -78,6 +78,7 @@ impl Ctx {
 /// Whatever the command reports: config errors with file:line:key, a missing task or
 /// project, a decision that does not fit the task's state, database failures.
 pub fn run(cli: Cli) -> Result<()> {
+    out::set_raw(cli.raw);
     let ctx = Ctx {
         db: cli.db,
         config: cli.config,

@@ -364,7 +364,7 @@ fn screen_tail(screen: &str, n: usize) -> String {
     let text = screen_text(screen);
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let tail = lines[lines.len().saturating_sub(n)..].join("\n");
-    crate::text::clean_lines(&tail)
+    crate::text::plain_lines(&tail)
 }
 
 /// Answers the task's waiting agent with its provider's yes (or no) keys, pressed only when

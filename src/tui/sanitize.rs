@@ -56,7 +56,7 @@ mod tests {
 
     #[test]
     fn carriage_returns_and_tabs() {
-        assert_eq!(clean("✳ Working… (1s)\r✻ Working… (2s)"), "✻ Working… (2s)");
+        assert_eq!(plain("✳ Working… (1s)\r✻ Working… (2s)"), "✻ Working… (2s)");
         assert_eq!(clean("a\tb"), "a    b");
         assert_eq!(clean("trailing\r"), "trailing");
     }
