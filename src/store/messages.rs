@@ -57,12 +57,18 @@ impl Message {
     }
 
     /// The text pasted into the agent: a header naming the message and its sender, then the
-    /// body.
+    /// body, framed so that no line of it can pass for bosun's own header: a body line that
+    /// starts with `[bosun` (after any indentation) is quoted with `> `.
     pub fn delivery_text(&self) -> String {
-        format!(
-            "[bosun message #{} from {}]\n{}",
-            self.id, self.sender, self.body
-        )
+        let mut out = format!("[bosun message #{} from {}]", self.id, self.sender);
+        for line in self.body.split('\n') {
+            out.push('\n');
+            if line.trim_start().starts_with("[bosun") {
+                out.push_str("> ");
+            }
+            out.push_str(line);
+        }
+        out
     }
 }
 

@@ -125,11 +125,12 @@ pub fn read_artifact(store: &Store, run: &Run, path: &str) -> Result<String, Hel
         .map_err(|e| HelpError::Refused(e.to_string()))
 }
 
-/// `send_message(to, text)`: `to` is `operator`, a task key (its current agent), or a role of
-/// this task. Returns a sentence saying what happened.
+/// `send_message(to, text)`: `to` is `operator`, a task key of the run's own project (its
+/// current agent), or a role of this task. Returns a sentence saying what happened.
 ///
 /// # Errors
-/// [`HelpError::Refused`] for an empty text or an unknown recipient.
+/// [`HelpError::Refused`] for an empty text, an unknown recipient, or a task of another
+/// project.
 pub fn send_message(
     cfg: &Config,
     store: &Store,
@@ -164,6 +165,13 @@ pub fn send_message(
         (own, Some(to))
     } else {
         match tasks::by_key(store.conn(), to) {
+            // An agent speaks to its own project only; the operator reaches every task.
+            Ok(t) if t.project_id != own.project_id => {
+                return Err(HelpError::Refused(format!(
+                    "{to} belongs to another project: an agent can message the tasks of its own \
+                     project only"
+                )));
+            }
             Ok(t) => (t, None),
             Err(_) => {
                 let roles: Vec<&str> = cfg.roles.keys().map(String::as_str).collect();
