@@ -12,13 +12,9 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
-            // Error messages can quote agent or task text: never raw to a terminal.
-            let message = format!("{e:#}");
-            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-                eprintln!("bosun: {}", bosun::text::clean_lines(&message));
-            } else {
-                eprintln!("bosun: {message}");
-            }
+            // Error messages can quote agent or task text: never raw, piped or not (a pipe
+            // often ends in a terminal too).
+            eprintln!("bosun: {}", bosun::text::clean_lines(&format!("{e:#}")));
             // Someone else decided first: a distinct status scripts can tell from a failure.
             let conflict = e.chain().any(|c| {
                 matches!(

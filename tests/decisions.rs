@@ -197,3 +197,55 @@ fn the_migration_to_v4_keeps_one_open_job_per_task_deterministically() {
         .expect("reason");
     assert!(why.contains("duplicate open job"), "{why}");
 }
+
+/// Twelve deciders approve at once a task that the winning approval blocks (its next gate
+/// fails): the eleven losers still exit 3 naming the approval that won, not "blocked, not
+/// awaiting approval".
+#[test]
+fn losers_of_a_decision_that_blocks_the_task_are_told_who_won() {
+    let layer = "[[stages]]\nname = \"analysis\"\nrole = \"analyst\"\n\
+        [[stages.gates]]\nkind = \"artifact\"\npath = \"docs/work-items/{key}/01-analysis.md\"\n\
+        [[stages.gates]]\nkind = \"approval\"\n\
+        [[stages.gates]]\nkind = \"command\"\ncommand = \"false\"\non_fail = \"block\"\n";
+    let fx = Fixture::with_layer("true", layer);
+    std::fs::write(fx.dir.path().join("bosun.toml"), layer).expect("config");
+    let (task, _) = fx.add_task("Blocks when approved");
+    let out = fx.complete(&task, |f| {
+        f.write(
+            &format!("docs/work-items/{}/01-analysis.md", task.key),
+            "analysis\n",
+        )
+    });
+    assert!(matches!(out, Outcome::AwaitingApproval { .. }), "{out:?}");
+    let children: Vec<_> = (0..12)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_bosun"))
+                .arg("--db")
+                .arg(fx.db_path())
+                .arg("--config")
+                .arg(fx.dir.path().join("bosun.toml"))
+                .args(["approve", &task.key])
+                .current_dir(fx.dir.path())
+                .env("XDG_CONFIG_HOME", fx.dir.path().join("xdg"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("bosun")
+        })
+        .collect();
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("output"))
+        .collect();
+    assert_eq!(outputs.iter().filter(|o| o.status.success()).count(), 1);
+    for o in outputs.iter().filter(|o| !o.status.success()) {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{err}");
+        assert!(
+            err.contains(&format!("{} was already approved", task.key))
+                && err.contains("it is now blocked"),
+            "{err}"
+        );
+    }
+    assert_eq!(fx.task(&task.key).state, TaskState::Blocked);
+}

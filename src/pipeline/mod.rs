@@ -1231,29 +1231,47 @@ impl<'a> Engine<'a> {
     }
 }
 
-/// "ET-001 was already approved at 14:02:11 UTC by console; it is now active at
+/// "ET-001 was already approved at 14:02:11 UTC by console; it is now blocked at
 /// architecture" when an operator decision came since the task last waited for the operator
-/// (an approval request, a block, a question), else `None`.
+/// (an approval request, a block, a question), else `None`. A wait the decision itself
+/// caused (an approval whose gates then blocked the task: written in the decision's own
+/// transaction, at its timestamp) does not hide it.
 fn decided_first(conn: &Connection, task: &Task) -> Result<Option<String>> {
+    let decision = |kind: EventKind| match kind {
+        EventKind::Approved => Some("approved"),
+        EventKind::Rejected => Some("rejected"),
+        EventKind::Resumed => Some("resumed"),
+        EventKind::TaskCancelled => Some("cancelled"),
+        _ => None,
+    };
+    let is_wait = |kind: EventKind| {
+        matches!(
+            kind,
+            EventKind::ApprovalRequested | EventKind::Blocked | EventKind::NeedsInput
+        )
+    };
+    let mut wait_at = None;
     for e in events::recent(conn, Some(task.id), 50)?.into_iter().rev() {
-        let what = match e.kind {
-            EventKind::Approved => "approved",
-            EventKind::Rejected => "rejected",
-            EventKind::Resumed => "resumed",
-            EventKind::TaskCancelled => "cancelled",
-            EventKind::ApprovalRequested | EventKind::Blocked | EventKind::NeedsInput => {
+        if let Some(what) = decision(e.kind) {
+            if wait_at.is_some_and(|ts| ts != e.ts) {
                 return Ok(None);
             }
-            _ => continue,
-        };
-        return Ok(Some(format!(
-            "{} was already {what} at {} by {}; it is now {} at {}",
-            task.key,
-            clock(e.ts),
-            e.actor,
-            task.state,
-            task.stage
-        )));
+            return Ok(Some(format!(
+                "{} was already {what} at {} by {}; it is now {} at {}",
+                task.key,
+                clock(e.ts),
+                e.actor,
+                task.state,
+                task.stage
+            )));
+        }
+        if is_wait(e.kind) {
+            match wait_at {
+                // Two waits in a row: the task waited for the operator since any decision.
+                Some(_) => return Ok(None),
+                None => wait_at = Some(e.ts),
+            }
+        }
     }
     Ok(None)
 }
