@@ -492,6 +492,42 @@ fn a_second_daemon_refuses_while_the_first_holds_the_lease() {
     );
 }
 
+/// A daemon whose lease another supervisor took over (here one with the same pid, as in
+/// another pid namespace) stops with a non-zero status and a sentence naming the new holder.
+#[test]
+fn a_daemon_that_lost_its_lease_exits_non_zero_naming_the_holder() {
+    let rig = Rig::new(&simple_pipeline(
+        &[("only", "@sim {write = \"out-only.md\", text = \"ok\"}")],
+        "",
+    ));
+    let store = rig.store();
+    let mut d = daemon(&rig);
+    wait_for(Duration::from_secs(20), "the lease", || {
+        bosun::store::lease::get(store.conn())
+            .expect("lease")
+            .is_some()
+    });
+    store
+        .conn()
+        .execute(
+            "UPDATE lease SET owner = 'usurper', host = 'elsewhere', acquired_at = acquired_at + 1",
+            [],
+        )
+        .expect("take the lease");
+    let mut status = None;
+    wait_for(Duration::from_secs(30), "the daemon to stop", || {
+        status = d.try_wait().expect("wait");
+        status.is_some()
+    });
+    let out = d.wait_with_output().expect("output");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!status.expect("status").success(), "{err}");
+    assert!(
+        err.contains("lost the supervisor lease: usurper (pid") && err.contains("on elsewhere"),
+        "{err}"
+    );
+}
+
 #[test]
 fn the_demo_runs_to_completion() {
     let dir = tempfile::tempdir().expect("tempdir");

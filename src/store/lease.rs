@@ -76,14 +76,19 @@ pub fn acquire(
     get(conn)?.ok_or_else(|| StoreError::Conflict("lease vanished".into()))
 }
 
-/// Renews the lease held by `pid`; returns false if it is no longer ours.
+/// Renews `held`, the lease this process acquired; returns false when the row is no longer
+/// that lease (another supervisor took it over, even one with the same pid on another host
+/// or in another pid namespace: pid, host and acquisition time must all still match).
 ///
 /// # Errors
 /// [`StoreError::Sqlite`] on database failure.
-pub fn heartbeat(conn: &Connection, pid: i64, now: i64) -> Result<bool> {
+pub fn heartbeat(conn: &Connection, held: &Lease, now: i64) -> Result<bool> {
     Ok(conn
-        .prepare_cached("UPDATE lease SET heartbeat_at = ?2 WHERE id = 1 AND pid = ?1")?
-        .execute(params![pid, now])?
+        .prepare_cached(
+            "UPDATE lease SET heartbeat_at = ?4
+             WHERE id = 1 AND pid = ?1 AND host = ?2 AND acquired_at = ?3",
+        )?
+        .execute(params![held.pid, held.host, held.acquired_at, now])?
         == 1)
 }
 

@@ -93,9 +93,9 @@ pub enum SupervisorError {
     /// The provider's CLI is not installed: the message says what to install.
     #[error("{0}")]
     AgentMissing(String),
-    /// Another supervisor took the lease (this one must stop).
-    #[error("lost the supervisor lease to another process; stopping")]
-    LeaseLost,
+    /// Another supervisor took the lease (this one must stop); the sentence names it.
+    #[error("lost the supervisor lease: {0}; stopping (agents keep running)")]
+    LeaseLost(String),
 }
 
 /// Result alias.
@@ -239,6 +239,8 @@ pub struct Supervisor {
     /// Runs whose turn completed this tick, recorded and handed to the workers at its end.
     finishing: Vec<finish::Completion>,
     pid: i64,
+    /// The lease this process acquired (renewed only while the row is still this one).
+    lease: lease::Lease,
     next_liveness: Instant,
     next_claim: Instant,
     next_heartbeat: Instant,
@@ -282,7 +284,7 @@ impl Supervisor {
         let host = hostname();
         let stale_ms = i64::try_from(opts.heartbeat_every.as_millis() * 5).unwrap_or(i64::MAX);
         let now = now_ms();
-        store.write(|tx| {
+        let held = store.write(|tx| {
             lease::acquire(tx, &opts.owner, pid, &host, now, |held| {
                 now - held.heartbeat_at > stale_ms
                     || (held.host == host
@@ -319,6 +321,7 @@ impl Supervisor {
             pool: pool::Pool::start(store_path),
             finishing: Vec::new(),
             pid,
+            lease: held,
             next_liveness: start,
             next_claim: start,
             next_heartbeat: start + Duration::from_secs(2),
@@ -394,7 +397,7 @@ impl Supervisor {
         while !stop.load(Ordering::SeqCst) {
             let began = Instant::now();
             if let Err(e) = self.tick() {
-                if matches!(e, SupervisorError::LeaseLost) {
+                if matches!(e, SupervisorError::LeaseLost(_)) {
                     return Err(e);
                 }
                 tracing::error!(error = %e, "supervisor tick failed");
@@ -504,9 +507,16 @@ impl Supervisor {
             self.next_heartbeat = now + self.opts.heartbeat_every;
             let ok = self
                 .store
-                .write(|tx| lease::heartbeat(tx, self.pid, now_ms()))?;
+                .write(|tx| lease::heartbeat(tx, &self.lease, now_ms()))?;
             if !ok {
-                return Err(SupervisorError::LeaseLost);
+                let holder = match lease::get(self.store.conn())? {
+                    Some(l) => format!(
+                        "{} (pid {} on {}) drives this database now",
+                        l.owner, l.pid, l.host
+                    ),
+                    None => "the lease row was removed".to_string(),
+                };
+                return Err(SupervisorError::LeaseLost(holder));
             }
         }
         self.take_launched(&mut woken)?;
