@@ -11,10 +11,20 @@ fn main() -> std::process::ExitCode {
     match bosun::cmd::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
+            // Each cause once: a source whose text its error already holds is left out.
+            let mut message = String::new();
+            for cause in e.chain().map(ToString::to_string) {
+                if !message.contains(&cause) {
+                    if !message.is_empty() {
+                        message.push_str(": ");
+                    }
+                    message.push_str(&cause);
+                }
+            }
+            tracing::error!("{message}");
             // Error messages can quote agent or task text: never raw, piped or not (a pipe
             // often ends in a terminal too).
-            eprintln!("bosun: {}", bosun::text::clean_lines(&format!("{e:#}")));
+            eprintln!("bosun: {}", bosun::text::clean_lines(&message));
             // Someone else decided first: a distinct status scripts can tell from a failure.
             let conflict = e.chain().any(|c| {
                 matches!(

@@ -40,6 +40,7 @@ mod offload;
 mod pool;
 pub mod prompt;
 mod recover;
+mod repeats;
 pub mod wake;
 mod watch;
 
@@ -394,13 +395,28 @@ impl Supervisor {
     /// [`SupervisorError::LeaseLost`] if another supervisor took over; store failures.
     pub fn run_until(&mut self, stop: &Arc<AtomicBool>) -> Result<()> {
         self.stop = Arc::clone(stop);
+        let mut failing = repeats::Repeats::default();
         while !stop.load(Ordering::SeqCst) {
             let began = Instant::now();
-            if let Err(e) = self.tick() {
-                if matches!(e, SupervisorError::LeaseLost(_)) {
-                    return Err(e);
+            match self.tick() {
+                Err(SupervisorError::LeaseLost(holder)) => {
+                    return Err(SupervisorError::LeaseLost(holder));
                 }
-                tracing::error!(error = %e, "supervisor tick failed");
+                // The same failure every tick (a full disk) is logged with a backoff.
+                Err(e) => match failing.failed(repeats::chain(&e), began) {
+                    repeats::Line::Log { message, repeated } if repeated > 0 => {
+                        tracing::error!(error = %message, repeated, "supervisor tick failed");
+                    }
+                    repeats::Line::Log { message, .. } => {
+                        tracing::error!(error = %message, "supervisor tick failed");
+                    }
+                    repeats::Line::Quiet => {}
+                },
+                Ok(()) => {
+                    if let Some((message, repeated)) = failing.succeeded() {
+                        tracing::info!(error = %message, repeated, "supervisor ticks again");
+                    }
+                }
             }
             self.sleep(began);
         }
