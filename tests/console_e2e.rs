@@ -770,3 +770,47 @@ path = "d-{{key}}.md"
     }
     console.keys(&["q"]);
 }
+
+/// A console whose in-process supervisor ran no agent leaves no tmux server behind when the
+/// operator quits (the agents' server is made by the first launch).
+#[test]
+fn a_console_that_ran_no_agent_leaves_no_tmux_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = support::init_repo(dir.path());
+    let agents = Server(format!("bosun-e2e-noagent-agents-{}", std::process::id()));
+    let console = Server(format!("bosun-e2e-noagent-console-{}", std::process::id()));
+    let config = format!("[supervisor]\ntmux_socket = \"{}\"\n", agents.0);
+    let config_path = dir.path().join("bosun.toml");
+    std::fs::write(&config_path, &config).expect("config");
+    let db = dir.path().join("bosun.db");
+    drop(support::open_with_project(&db, &repo, "true"));
+    let args = format!(" --config '{}'", config_path.display());
+    console.start(&console_cmd(dir.path(), &db, "", &args), 120, 30);
+    let screen = || console.screen();
+    wait(
+        Duration::from_secs(20),
+        "the console with its in-process supervisor",
+        || screen().contains("in-process supervisor"),
+        &screen,
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    console.keys(&["q"]);
+    let alive = || {
+        Command::new("tmux")
+            .args(["-L", &agents.0, "list-sessions"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    wait(
+        Duration::from_secs(10),
+        "the console to quit",
+        || {
+            Command::new("tmux")
+                .args(["-L", &console.0, "list-panes", "-a"])
+                .output()
+                .map_or(true, |o| !o.status.success() || o.stdout.is_empty())
+        },
+        &screen,
+    );
+    assert!(!alive(), "an agents' tmux server was left behind");
+}

@@ -1536,12 +1536,12 @@ fn a_daemon_sent_sigterm_while_claiming_launches_nothing() {
     wait_for(Duration::from_secs(30), "the job to be claimed", || {
         job().status == JobStatus::Running
     });
-    // The operator kills the tmux server, then stops the daemon, while it holds the claim.
-    let kill = Command::new("tmux")
+    // The operator kills the tmux server (if any: the first launch makes it), then stops the
+    // daemon, while it holds the claim.
+    let _ = Command::new("tmux")
         .args(["-L", &rig.socket, "kill-server"])
         .output()
         .expect("tmux");
-    assert!(kill.status.success(), "the daemon's server was up");
     let pid = nix::unistd::Pid::from_raw(i32::try_from(d.id()).expect("pid"));
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -57,17 +57,16 @@ pub(super) fn queue_message(ctx: &Ctx, key: &str, role: Option<&str>, text: &str
 /// `bosun inbox [KEY] [--json]`.
 pub(super) fn inbox(ctx: &Ctx, key: Option<&str>, json: bool) -> Result<()> {
     let store = ctx.store()?;
-    let task_id = key
-        .map(|k| tasks::by_key(store.conn(), k).map(|t| t.id))
-        .transpose()?;
-    let list = messages::list(store.conn(), task_id, 500)?;
+    // The messages and the task keys they name, as of one moment.
+    let (list, tasks) = store.read(|c| -> Result<_> {
+        let task_id = key.map(|k| tasks::by_key(c, k).map(|t| t.id)).transpose()?;
+        Ok((messages::list(c, task_id, 500)?, tasks::list(c)?))
+    })?;
     if json {
         return super::print_json(&list);
     }
-    let keys: std::collections::HashMap<i64, String> = tasks::list(store.conn())?
-        .into_iter()
-        .map(|t| (t.id, t.key))
-        .collect();
+    let keys: std::collections::HashMap<i64, String> =
+        tasks.into_iter().map(|t| (t.id, t.key)).collect();
     if list.is_empty() {
         outln!("no messages");
         return Ok(());

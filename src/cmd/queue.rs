@@ -37,7 +37,8 @@ pub(super) fn run(ctx: &Ctx, args: QueueArgs) -> Result<()> {
 
 fn show(engine: &Engine<'_>, json: bool) -> Result<()> {
     let now = now_ms();
-    let status = engine.queue.status(engine.store.conn(), now, 50)?;
+    // Counts, jobs and breakers as of one moment.
+    let status = engine.store.read(|c| engine.queue.status(c, now, 50))?;
     if json {
         return print_json(&status);
     }

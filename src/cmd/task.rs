@@ -116,8 +116,10 @@ struct ListRow {
 
 fn list(ctx: &Ctx, json: bool) -> Result<()> {
     let store = ctx.store()?;
-    let latest = runs::latest_by_task(store.conn())?;
-    let mut rows: Vec<ListRow> = tasks::list(store.conn())?
+    // Tasks and their latest runs as of one moment.
+    let (latest, tasks) =
+        store.read(|c| -> Result<_> { Ok((runs::latest_by_task(c)?, tasks::list(c)?)) })?;
+    let mut rows: Vec<ListRow> = tasks
         .into_iter()
         .map(|task| {
             let agent = latest
@@ -177,34 +179,38 @@ struct TaskDetail {
 
 fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
     let store = ctx.store()?;
-    let c = store.conn();
-    let task = tasks::by_key(c, key)?;
     // The config says which files the stage looks at; a config that does not load (or no
     // longer has the stage) leaves them out rather than failing a read command.
-    let mut artifacts = ctx
-        .config()
-        .ok()
-        .and_then(|cfg| {
-            let stage = cfg.stages.iter().find(|s| s.name == task.stage)?;
-            Some(crate::supervisor::prompt::artifact_files(stage, &task.key))
+    let cfg = ctx.config().ok();
+    // One read transaction: the task, its runs and jobs as of one moment (separate reads once
+    // showed stage development next to the review run).
+    let detail = store.read(|c| -> Result<TaskDetail> {
+        let task = tasks::by_key(c, key)?;
+        let artifacts = cfg
+            .as_ref()
+            .and_then(|cfg| {
+                let stage = cfg.stages.iter().find(|s| s.name == task.stage)?;
+                Some(crate::supervisor::prompt::artifact_files(stage, &task.key))
+            })
+            .unwrap_or_default();
+        Ok(TaskDetail {
+            artifacts,
+            project: projects::get(c, task.project_id)?,
+            gate_results: gates::for_task(c, task.id)?,
+            runs: runs::for_task(c, task.id)?,
+            jobs: jobs::for_task(c, task.id)?,
+            events: events::recent(c, Some(task.id), 200)?,
+            task,
         })
-        .unwrap_or_default();
-    let project = projects::get(c, task.project_id)?;
+    })?;
+    let mut detail = detail;
     // Where the gates look: the worktree, or the project before the task has one.
-    let dir = task
+    let dir = detail
+        .task
         .worktree
         .clone()
-        .unwrap_or_else(|| project.path.clone());
-    crate::supervisor::prompt::look_up(&mut artifacts, Some(std::path::Path::new(&dir)));
-    let detail = TaskDetail {
-        artifacts,
-        project,
-        gate_results: gates::for_task(c, task.id)?,
-        runs: runs::for_task(c, task.id)?,
-        jobs: jobs::for_task(c, task.id)?,
-        events: events::recent(c, Some(task.id), 200)?,
-        task,
-    };
+        .unwrap_or_else(|| detail.project.path.clone());
+    crate::supervisor::prompt::look_up(&mut detail.artifacts, Some(std::path::Path::new(&dir)));
     if json {
         return print_json(&detail);
     }

@@ -374,6 +374,24 @@ impl Store {
         Ok(value)
     }
 
+    /// Runs `f` in one read transaction (`BEGIN DEFERRED`, reads only): every statement in it
+    /// sees the same snapshot of the database (WAL), so a view assembled from several reads
+    /// (a task, its runs and jobs) never mixes two moments. Rolled back at the end.
+    ///
+    /// # Errors
+    /// Whatever `f` returns, or [`StoreError::Sqlite`] if the transaction cannot begin.
+    pub fn read<T, E>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)
+            .map_err(StoreError::from)?;
+        f(&tx)
+    }
+
     /// Makes this connection wait for the write lock by trying again every millisecond (for
     /// up to [`BUSY_POLL_LIMIT`]) instead of SQLite's default busy handler, which sleeps 1, 2,
     /// 5, 10, … up to 100 ms between tries (`sqliteDefaultBusyCallback` in SQLite's `main.c`):

@@ -292,7 +292,9 @@ impl Supervisor {
                         && !crate::tmux::process::holder_alive(held.pid, held.acquired_at))
             })
         })?;
-        tmux.ensure_session(&opts.session)?;
+        // The tmux server and session are made by the first launch (launch.rs), not here: a
+        // console whose supervisor runs no agent leaves no server behind. Reconciling lists
+        // the panes, which also says at once when tmux is not installed.
         // The loop's writes (statuses, delivery steps) must not sleep behind completions'.
         store.poll_for_lock()?;
         let hook_cursor = hook_rows::last_id(store.conn())?;

@@ -19,7 +19,15 @@ pub const MAX_ARTIFACT_BYTES: usize = 512 * 1024;
 /// # Errors
 /// [`StoreError`] when the database cannot be read.
 pub fn snapshot(store: &Store, queue: &Queue, want: &Want) -> Result<Snapshot, StoreError> {
-    let c = store.conn();
+    // One read transaction: every view of the snapshot shows the same moment.
+    store.read(|c| snapshot_in(c, queue, want))
+}
+
+fn snapshot_in(
+    c: &rusqlite::Connection,
+    queue: &Queue,
+    want: &Want,
+) -> Result<Snapshot, StoreError> {
     let now = now_ms();
     let latest = runs::latest_by_task(c)?;
     let mut helpers = crate::store::helpers::open_by_task(c)?;
