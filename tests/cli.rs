@@ -718,3 +718,54 @@ fn version_names_the_commit_and_completions_and_man_page_work() {
         }
     }
 }
+
+/// `bosun answer` and `bosun send` on a run whose pane went away (the run ended as the
+/// operator acted) say the task has no running agent, not tmux's "can't find pane: %1".
+#[test]
+fn acting_on_a_vanished_pane_says_there_is_no_running_agent() {
+    let fx = support::Fixture::new("true");
+    let (task, _) = fx.add_task("Ends as you answer");
+    let (_, run) = fx.claim_and_start(&task);
+    let socket = format!("bosun-cli-gone-{}", std::process::id());
+    let _guard = support::rig::TmuxGuard(socket.clone());
+    let up = Command::new("tmux")
+        .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d"])
+        .status()
+        .expect("tmux");
+    assert!(up.success());
+    fx.store
+        .write(|tx| {
+            bosun::store::runs::set_pane(
+                tx,
+                run.id,
+                &bosun::store::runs::PaneRecord {
+                    pane_id: "%4242",
+                    window: "gone",
+                    log_path: "/dev/null",
+                    socket: &socket,
+                    rows: 50,
+                    cols: 200,
+                },
+            )
+        })
+        .expect("pane");
+    for args in [
+        &["answer", task.key.as_str(), "yes", "--wait", "1s"][..],
+        &["send", task.key.as_str(), "hello"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_bosun"))
+            .arg("--db")
+            .arg(fx.db_path())
+            .args(args)
+            .env("XDG_CONFIG_HOME", fx.dir.path().join("xdg"))
+            .output()
+            .expect("bosun");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(
+            err.contains(&format!("{} has no running agent", task.key))
+                && !err.contains("can't find"),
+            "{args:?}: {err}"
+        );
+    }
+}

@@ -407,6 +407,27 @@ pub fn answer_with(
     actor: &str,
     timing: AnswerTiming,
 ) -> Result<(), ControlError> {
+    answer_inner(cfg, data_dir, store, key, yes, actor, timing).map_err(|e| gone(e, key))
+}
+
+/// A tmux refusal because the run's pane or server went away (the run ended as the operator
+/// acted) is "no running agent", not tmux's own words ("can't find pane: %1").
+fn gone(e: ControlError, key: &str) -> ControlError {
+    match e {
+        ControlError::Tmux(t) if t.target_gone() => ControlError::NoAgent(key.to_string()),
+        e => e,
+    }
+}
+
+fn answer_inner(
+    cfg: &Config,
+    data_dir: &Path,
+    store: &Store,
+    key: &str,
+    yes: bool,
+    actor: &str,
+    timing: AnswerTiming,
+) -> Result<(), ControlError> {
     let (run_id, pane, provider_name, socket) = live_run(store, key)?;
     let since = events::last_id(store.conn())?;
     let p = provider(cfg, &provider_name)?;
@@ -479,10 +500,10 @@ pub fn send_text(
     let (_, pane, provider_name, socket) = live_run(store, key)?;
     let p = provider(cfg, &provider_name)?;
     let t = tmux(cfg, data_dir, socket.as_deref())?;
-    t.paste(&pane, text)?;
+    t.paste(&pane, text).map_err(|e| gone(e.into(), key))?;
     std::thread::sleep(p.submit_delay.max(Duration::from_millis(50)));
     let keys: Vec<&str> = p.submit_keys.iter().map(String::as_str).collect();
-    t.send_keys(&pane, &keys)?;
+    t.send_keys(&pane, &keys).map_err(|e| gone(e.into(), key))?;
     Ok(())
 }
 

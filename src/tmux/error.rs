@@ -92,3 +92,21 @@ pub enum TmuxError {
         source: std::io::Error,
     },
 }
+
+impl TmuxError {
+    /// Whether tmux refused because its target is gone: the pane or window closed, or the
+    /// server is not running (a run that ended while someone was acting on it).
+    pub fn target_gone(&self) -> bool {
+        match self {
+            TmuxError::Command { stderr, .. } => {
+                stderr.contains("can't find pane")
+                    || stderr.contains("can't find window")
+                    || stderr.contains("can't find session")
+                    || stderr.contains("no server running")
+                    || stderr.contains("error connecting to")
+                    || stderr.contains("server exited unexpectedly")
+            }
+            _ => false,
+        }
+    }
+}
