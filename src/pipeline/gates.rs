@@ -182,10 +182,10 @@ fn check_branch(branch: &Branch, i: usize, s: &Subject<'_>) -> Option<(Check, St
     let rel = expand(&branch.when_exists, s.key);
     // Something the agent left at the branch's path fires it; only a regular file inside the
     // worktree is read (at most MAX_FILE_BYTES), anything else is named, never opened.
-    let text = match crate::untrusted::read(s.worktree, &rel, MAX_FILE_BYTES) {
-        Ok(c) => c.with_note(),
+    let (text, refused) = match crate::untrusted::read(s.worktree, &rel, MAX_FILE_BYTES) {
+        Ok(c) => (c.with_note(), None),
         Err(e) if e.is_missing() => return None,
-        Err(e) => format!("({e}: not read)"),
+        Err(e) => (format!("({e}: not read)"), Some(e)),
     };
     let path = s.worktree.join(&rel);
     let archived = archive(&path, s.run_id);
@@ -194,10 +194,13 @@ fn check_branch(branch: &Branch, i: usize, s: &Subject<'_>) -> Option<(Check, St
         Action::Rollback { .. } => "the agent asks to go back",
         _ => "the agent stopped the stage",
     };
-    let reason = match &archived {
+    let mut reason = match &archived {
         Some(to) => format!("{rel} exists: {what} (moved to {})", to.display()),
         None => format!("{rel} exists: {what}"),
     };
+    if let Some(e) = refused {
+        reason.push_str(&format!("; {e}: not read"));
+    }
     let evidence = bounded(&text);
     Some((
         Check {
