@@ -769,3 +769,21 @@ fn acting_on_a_vanished_pane_says_there_is_no_running_agent() {
         );
     }
 }
+
+/// Every path the build script names in `rerun-if-changed` exists: cargo takes a missing one
+/// as always stale and rebuilt the crate on every build (a checkout without
+/// `.git/packed-refs`, as every `git init` repository before its first gc).
+#[test]
+fn the_build_script_names_only_paths_that_exist() {
+    let output = Path::new(env!("OUT_DIR")).with_file_name("output");
+    let text = std::fs::read_to_string(&output).expect("the build script's output");
+    let named: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("cargo:rerun-if-changed="))
+        .collect();
+    assert!(!named.is_empty(), "{text}");
+    for path in named {
+        let full = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+        assert!(full.exists(), "{path} does not exist: every build would rebuild bosun");
+    }
+}
