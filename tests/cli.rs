@@ -784,6 +784,9 @@ fn the_build_script_names_only_paths_that_exist() {
     assert!(!named.is_empty(), "{text}");
     for path in named {
         let full = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
-        assert!(full.exists(), "{path} does not exist: every build would rebuild bosun");
+        assert!(
+            full.exists(),
+            "{path} does not exist: every build would rebuild bosun"
+        );
     }
 }

@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use super::{GitError, run, run_capped};
+use super::GitError;
+use super::exec::{run, run_capped};
 
 /// The unified diff is cut after this many bytes (a generated file must not fill memory):
 /// git's output is read up to here and git is stopped.

@@ -7,10 +7,12 @@
 
 pub mod diff;
 mod error;
+mod exec;
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
+
+use exec::{failed, raw, run};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
 pub use error::GitError;
 
@@ -476,144 +478,6 @@ fn same_path(a: &Path, b: &Path) -> bool {
 
 fn os(s: &str) -> &OsStr {
     OsStr::new(s)
-}
-
-/// Runs git in `dir` and checks it succeeded; returns stdout.
-fn run<I, S>(dir: &Path, args: I) -> Result<String, GitError>
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    let (out, printable) = raw(dir, args)?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(failed(dir, printable, &out))
-    }
-}
-
-/// Runs git in `dir` and returns at most `max` bytes of its stdout and whether there was more
-/// (git is killed then, so an endless diff costs `max` bytes). stderr keeps its last 4 KiB.
-///
-/// Errors: [`GitError::NotInstalled`]/[`GitError::Spawn`] when git cannot start,
-/// [`GitError::Failed`] when it exits non-zero before its output reached `max`.
-fn run_capped<I, S>(dir: &Path, args: I, max: usize) -> Result<(String, bool), GitError>
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    use std::io::Read;
-    let args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-    let printable = args
-        .iter()
-        .map(|a| a.to_string_lossy())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let spawn_error = |source: std::io::Error| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            GitError::NotInstalled
-        } else {
-            GitError::Spawn {
-                dir: dir.to_path_buf(),
-                args: printable.clone(),
-                source,
-            }
-        }
-    };
-    let mut child = crate::priority::lower(&mut Command::new("git"))
-        .arg("-C")
-        .arg(dir)
-        .args(&args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(spawn_error)?;
-    let mut err_pipe = child.stderr.take();
-    let err = std::thread::spawn(move || {
-        let mut tail = crate::untrusted::Tail::new(4096);
-        if let Some(p) = err_pipe.as_mut() {
-            let _ = tail.read_from(p);
-        }
-        tail.into_text()
-    });
-    let mut bytes = Vec::new();
-    if let Some(out) = child.stdout.take() {
-        let want = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-        out.take(want)
-            .read_to_end(&mut bytes)
-            .map_err(spawn_error)?;
-    }
-    let cut = bytes.len() > max;
-    if cut {
-        let _ = child.kill();
-        bytes.truncate(max);
-    }
-    let status = child.wait().map_err(spawn_error)?;
-    let stderr = err.join().unwrap_or_default();
-    if !cut && !status.success() {
-        return Err(GitError::Failed {
-            dir: dir.to_path_buf(),
-            args: printable,
-            status: status
-                .code()
-                .map_or_else(|| "signal".to_string(), |c| c.to_string()),
-            stderr: stderr.trim().to_string(),
-        });
-    }
-    Ok((String::from_utf8_lossy(&bytes).into_owned(), cut))
-}
-
-/// Runs `git -C <dir> <args>` with stdin null; only a failure to start git is an error
-/// here. Returns the output and the arguments as text for messages.
-fn raw<I, S>(dir: &Path, args: I) -> Result<(Output, String), GitError>
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    let args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-    let printable = args
-        .iter()
-        .map(|a| a.to_string_lossy())
-        .collect::<Vec<_>>()
-        .join(" ");
-    tracing::trace!(dir = %dir.display(), args = %printable, "git");
-    let out = crate::priority::lower(&mut Command::new("git"))
-        .arg("-C")
-        .arg(dir)
-        .args(&args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|source| {
-            if source.kind() == std::io::ErrorKind::NotFound {
-                GitError::NotInstalled
-            } else {
-                GitError::Spawn {
-                    dir: dir.to_path_buf(),
-                    args: printable.clone(),
-                    source,
-                }
-            }
-        })?;
-    Ok((out, printable))
-}
-
-fn failed(dir: &Path, args: String, out: &Output) -> GitError {
-    GitError::Failed {
-        dir: dir.to_path_buf(),
-        args,
-        status: out
-            .status
-            .code()
-            .map_or_else(|| "signal".to_string(), |c| c.to_string()),
-        stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-    }
 }
 
 #[cfg(test)]
