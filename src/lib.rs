@@ -18,6 +18,7 @@ pub mod mcp;
 pub mod notify;
 pub mod pipeline;
 pub mod priority;
+pub mod private;
 pub mod provider;
 pub mod queue;
 pub mod sim;

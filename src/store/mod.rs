@@ -20,6 +20,7 @@ pub mod projects;
 pub mod runs;
 pub mod tasks;
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -289,13 +290,38 @@ impl Store {
 
     fn open_with(path: &Path, verify: bool) -> Result<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            let io = |source| StoreError::Io {
                 path: dir.to_path_buf(),
                 source,
-            })?;
+            };
+            // Missing directories are made 0700; an existing one is tightened only when it is
+            // bosun's own data directory (a `--db` elsewhere may sit in a shared directory).
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(crate::private::DIR_MODE)
+                .create(dir)
+                .map_err(io)?;
+            if dir == crate::config::paths::data_dir() {
+                crate::private::tighten(dir, crate::private::DIR_MODE).map_err(io)?;
+            }
         }
         configure_sqlite();
         let mut conn = Connection::open(path)?;
+        // The database holds every task and secret hash: the operator's alone, also a file an
+        // older bosun made 0644 (SQLite gives the WAL and shared-memory files the database's
+        // mode when it creates them; existing ones are tightened too).
+        for file in [
+            path.to_path_buf(),
+            sidecar(path, "-wal"),
+            sidecar(path, "-shm"),
+        ] {
+            crate::private::tighten(&file, crate::private::FILE_MODE).map_err(|source| {
+                StoreError::Io {
+                    path: file.clone(),
+                    source,
+                }
+            })?;
+        }
         // Nothing is written before the file is known to be bosun's, of a version this build
         // knows, and (when asked) sound.
         let found = probe(&conn, path)?;
@@ -412,6 +438,13 @@ impl Store {
 /// How long a connection set to [`Store::poll_for_lock`] tries for the write lock before
 /// [`StoreError::Sqlite`] (`SQLITE_BUSY`): 5 s, the same as the default busy timeout.
 pub const BUSY_POLL_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `path` with `suffix` appended to its file name (`bosun.db` → `bosun.db-wal`).
+pub fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
 
 /// SQLite's process-wide settings, set once before the first connection opens: memory
 /// statistics off (`SQLITE_CONFIG_MEMSTATUS`, 0). With them on, every allocation of every

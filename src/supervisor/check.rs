@@ -153,7 +153,7 @@ pub fn run(
         source,
     };
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(setup)?;
+    crate::private::private_dir(&dir).map_err(setup)?;
     let dir = dir.canonicalize().map_err(setup)?;
     progress(&format!("scratch directory {}", dir.display()));
     let result = session(cfg, profile, cli, &dir, bosun_exe, &mut progress);

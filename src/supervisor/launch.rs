@@ -176,7 +176,7 @@ impl Launcher {
             batch.then_some(prompt.as_str()),
         );
         let runs_dir = self.opts.data_dir.join("runs");
-        std::fs::create_dir_all(&runs_dir).map_err(|source| SupervisorError::Io {
+        crate::private::private_dir(&runs_dir).map_err(|source| SupervisorError::Io {
             what: "cannot create the run log directory",
             path: runs_dir.clone(),
             source,
@@ -271,7 +271,7 @@ impl Launcher {
             ));
         }
         let log_path = runs_dir.join(format!("{}.log", run.id));
-        File::create(&log_path).map_err(|source| SupervisorError::Io {
+        crate::private::create_private(&log_path, false).map_err(|source| SupervisorError::Io {
             what: "cannot create the run log",
             path: log_path.clone(),
             source,

@@ -19,6 +19,7 @@ pub mod process;
 
 use std::borrow::Cow;
 use std::io::Write;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -176,16 +177,21 @@ impl Tmux {
         check_version(binary)?;
         let config_path = config_dir.join("tmux.conf");
         let config = utf8_path(&config_path, "config path")?.to_string();
-        std::fs::create_dir_all(config_dir).map_err(|source| TmuxError::Io {
-            path: config_dir.to_path_buf(),
-            source,
-        })?;
-        std::fs::write(&config_path, config_text(width, height)).map_err(|source| {
-            TmuxError::Io {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(crate::private::DIR_MODE)
+            .create(config_dir)
+            .map_err(|source| TmuxError::Io {
+                path: config_dir.to_path_buf(),
+                source,
+            })?;
+        // Never through a symbolic link planted where the config goes (tmux would run
+        // whatever the link's target says, as this user).
+        crate::private::write_private(&config_path, config_text(width, height).as_bytes())
+            .map_err(|source| TmuxError::Io {
                 path: config_path.clone(),
                 source,
-            }
-        })?;
+            })?;
         Ok(Tmux {
             binary: binary.to_string(),
             socket: socket.to_string(),

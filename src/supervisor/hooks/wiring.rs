@@ -258,18 +258,13 @@ pub fn codex_mcp_args(bosun_exe: &str, db: &Path) -> Vec<String> {
 /// asking (`--allowedTools`).
 pub const CLAUDE_MCP_TOOLS: &str = "mcp__bosun";
 
-/// Writes `settings` to `path`, readable by the owner only (it holds the run's token).
+/// Writes `settings` to `path`, readable by the owner only, never through a symbolic link
+/// planted there ([`crate::private::create_private`]).
 ///
 /// # Errors
-/// The I/O error if the file cannot be written.
+/// The I/O error if the file cannot be written (`ELOOP` for a symbolic link).
 pub fn write_settings(path: &Path, settings: &Value) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut f = crate::private::create_private(path, false)?;
     f.write_all(settings.to_string().as_bytes())?;
     f.flush()
 }
