@@ -21,6 +21,7 @@ pub mod priority;
 pub mod private;
 pub mod provider;
 pub mod queue;
+pub mod secret;
 pub mod sim;
 pub mod store;
 pub mod supervisor;

@@ -186,9 +186,6 @@ mod tests {
         private_dir(&sub).expect("dir");
         std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         private_dir(&sub).expect("dir");
-        assert_eq!(
-            std::fs::metadata(&sub).expect("meta").mode() & 0o777,
-            0o700
-        );
+        assert_eq!(std::fs::metadata(&sub).expect("meta").mode() & 0o777, 0o700);
     }
 }

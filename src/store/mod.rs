@@ -17,6 +17,7 @@ pub mod lease;
 pub mod messages;
 pub mod notifications;
 pub mod projects;
+pub mod rejections;
 pub mod runs;
 pub mod tasks;
 
@@ -44,7 +45,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_11.sql"),
     include_str!("schema_12.sql"),
     include_str!("schema_13.sql"),
+    include_str!("schema_14.sql"),
 ];
+
+/// The migration (0-based index in [`MIGRATIONS`]) whose hook hashes clear hook tokens.
+const HASH_TOKENS_AT: usize = 13;
 
 /// SQLite `application_id` of a bosun database: "bosu" in ASCII (schema v5).
 pub const APPLICATION_ID: i64 = 0x626F_7375;
@@ -335,7 +340,19 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         if found < MIGRATIONS.len() {
-            let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
+            let migrations = Migrations::new(
+                MIGRATIONS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, sql)| {
+                        if i == HASH_TOKENS_AT {
+                            M::up_with_hook(sql, runs::hash_clear_tokens)
+                        } else {
+                            M::up(sql)
+                        }
+                    })
+                    .collect(),
+            );
             migrations
                 .to_latest(&mut conn)
                 .map_err(|source| StoreError::Migration {

@@ -402,19 +402,24 @@ role = "checker"
 /// session on SIGTERM) would otherwise write into the scratch after it was removed.
 fn stop_agents<'a>(store: &Store, tmux: &crate::tmux::Tmux, runs: impl Iterator<Item = &'a Run>) {
     let panes = tmux.list_panes().unwrap_or_default();
+    // (pane pid, hash of the run's hook token)
     let mut pids: Vec<(u32, Option<String>)> = panes.iter().map(|p| (p.pid, None)).collect();
     for run in runs {
-        if let Ok(Some((Some(token), _))) = runs::hook_token(store.conn(), run.id) {
+        if let Ok(Some((Some(hash), _))) = runs::hook_token_hash(store.conn(), run.id) {
             let pid = panes
                 .iter()
                 .find(|p| Some(&p.pane_id) == run.pane_id.as_ref())
                 .map_or(0, |p| p.pid);
-            pids.push((pid, Some(format!("BOSUN_HOOK_TOKEN={token}"))));
+            pids.push((pid, Some(hash)));
         }
     }
-    for (pid, identity) in pids {
+    for (pid, hash) in pids {
+        let identity = hash.as_deref().map(|sha256| crate::tmux::process::EnvMark {
+            name: "BOSUN_HOOK_TOKEN",
+            sha256,
+        });
         if let Err(e) =
-            crate::tmux::process::terminate_run(pid, identity.as_deref(), Duration::from_secs(2))
+            crate::tmux::process::terminate_run(pid, identity.as_ref(), Duration::from_secs(2))
         {
             tracing::debug!(pid, error = %e, "cannot stop a check agent");
         }

@@ -181,13 +181,15 @@ impl Launcher {
             path: runs_dir.clone(),
             source,
         })?;
-        let token = hooks::new_token().map_err(|source| SupervisorError::Io {
+        let token = crate::secret::new_token().map_err(|source| SupervisorError::Io {
             what: "cannot read random bytes for the hook token from",
             path: PathBuf::from("/dev/urandom"),
             source,
         })?;
+        // Only the hash is stored; the token itself lives in the agent's environment.
+        let token_hash = crate::secret::token_hash(&token);
         self.store
-            .write(|tx| runs::set_hook_token(tx, run.id, &token))?;
+            .write(|tx| runs::set_hook_token_hash(tx, run.id, &token_hash))?;
         // Absolute: the hook runs in the worktree.
         let db = std::path::absolute(self.store.path())
             .unwrap_or_else(|_| self.store.path().to_path_buf());
@@ -199,7 +201,7 @@ impl Launcher {
         }
         if provider.hooks == HookStyle::ClaudeCode {
             let path = runs_dir.join(format!("{}.settings.json", run.id));
-            let settings = hooks::claude_settings(&self.opts.bosun_exe, &db, run.id, &token);
+            let settings = hooks::claude_settings(&self.opts.bosun_exe, &db, run.id);
             hooks::write_settings(&path, &settings).map_err(|source| SupervisorError::Io {
                 what: "cannot write the agent's hook settings",
                 path: path.clone(),
@@ -241,7 +243,8 @@ impl Launcher {
         env.push(("BOSUN_RUN_ID".into(), run.id.to_string()));
         env.push(("BOSUN_TASK".into(), task.key.clone()));
         env.push(("BOSUN_STAGE".into(), job.stage.clone()));
-        env.push(("BOSUN_HOOK_TOKEN".into(), token.clone()));
+        // Never on a command line (tmux's included): the pane gets it through tmux's stdin.
+        let secret_env = [("BOSUN_HOOK_TOKEN".to_string(), token)];
         // `bosun mcp`, `bosun handoff` and the like, run by the agent, read the config this
         // supervisor runs with (roles and their providers), not whatever the worktree has.
         if let Some(project) = self
@@ -283,6 +286,7 @@ impl Launcher {
             name: &window,
             cwd: &worktree,
             env: &env,
+            secret_env: &secret_env,
             argv: &argv,
             log: Some(&log_path),
         })?;
@@ -336,7 +340,7 @@ impl Launcher {
             final_message: None,
             answering: None,
             delivering: Vec::new(),
-            token: Some(token),
+            token_hash: Some(token_hash),
         };
         tracing::info!(run = run.id, pane = %pane.pane_id, "launched {window}");
         Ok(active)

@@ -228,3 +228,50 @@ pub fn git(dir: &Path, args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The clear hook token of run `run_id` (the database keeps only its hash): read from the
+/// environment of a live process of the run, whose `BOSUN_HOOK_TOKEN` hashes to the stored
+/// hash. `None` when the run has none or no process carries it.
+pub fn run_token(store: &Store, run_id: i64) -> Option<String> {
+    let hash = bosun::store::runs::hook_token_hash(store.conn(), run_id)
+        .ok()??
+        .0?;
+    token_carriers(&[hash]).into_iter().next().map(|(_, t)| t)
+}
+
+/// The live processes (pid, token) whose `BOSUN_HOOK_TOKEN` hashes to one of `hashes`.
+pub fn token_carriers(hashes: &[String]) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for pid in dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+    {
+        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(true);
+        if zombie {
+            continue;
+        }
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        for entry in env.split(|b| *b == 0) {
+            if let Some(v) = entry.strip_prefix(b"BOSUN_HOOK_TOKEN=") {
+                let v = String::from_utf8_lossy(v).into_owned();
+                if hashes.contains(&bosun::secret::token_hash(&v)) {
+                    out.push((pid, v));
+                }
+            }
+        }
+    }
+    out
+}

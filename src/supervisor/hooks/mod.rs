@@ -75,7 +75,7 @@ use serde_json::Value;
 use crate::provider::HookSignal;
 use crate::store::events::{self, EventKind, NewEvent};
 use crate::store::hooks::{self, Hook, HookEvent};
-use crate::store::{Store, StoreError, now_ms, runs};
+use crate::store::{Store, StoreError, now_ms, rejections, runs};
 
 /// Most bytes of a payload field kept in a hook row's detail.
 const DETAIL_MAX: usize = 4096;
@@ -97,16 +97,19 @@ pub enum HookError {
     BadToken(i64),
 }
 
-/// A fresh run token: 16 bytes from the kernel's CSPRNG, as 32 hex digits.
+/// A fresh run token (see [`crate::secret::new_token`]).
 ///
 /// # Errors
 /// The I/O error if `/dev/urandom` cannot be read.
 pub fn new_token() -> std::io::Result<String> {
-    use std::io::Read;
-    let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    crate::secret::new_token()
 }
+
+/// How long a burst of refused hook calls must have been quiet before its count is reported,
+/// ms.
+pub const REJECTED_QUIET_MS: i64 = 2_000;
+/// At most one `hook_rejected` event per run (and one for unknown runs) per this many ms.
+pub const REJECTED_WINDOW_MS: i64 = 60_000;
 
 /// The hook named in a payload and what bosun keeps of it (see [`Hook::detail`]).
 ///
@@ -178,22 +181,14 @@ fn truncate(mut s: String, max: usize) -> String {
     s
 }
 
-/// Compares two tokens in time independent of where they differ.
-fn same_token(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 /// Takes one hook call for `run_id` presenting `token`, with the hook's JSON `payload`:
 /// records it and returns its id, or `None` when the run has already ended (a late call,
-/// accepted and dropped).
+/// accepted and dropped). The token is checked against the hash the run stored.
 ///
 /// # Errors
-/// [`HookError::BadToken`] / [`HookError::NoRun`] (also recorded as a `hook_rejected` event
-/// and logged) when the token is not the run's; [`HookError::Payload`]; store failures.
+/// [`HookError::BadToken`] / [`HookError::NoRun`] (also logged and counted, see
+/// [`report_rejections`]) when the token is not the run's; [`HookError::Payload`]; store
+/// failures.
 pub fn receive(
     store: &Store,
     run_id: i64,
@@ -205,27 +200,24 @@ pub fn receive(
         .as_ref()
         .map_or("(unreadable)", |(e, _)| e.as_str())
         .to_string();
-    let row = runs::hook_token(store.conn(), run_id)?;
+    let row = runs::hook_token_hash(store.conn(), run_id)?;
     let refused = match &row {
         None => Some(HookError::NoRun(run_id)),
-        Some((Some(expected), _)) if same_token(expected, token) => None,
+        Some((Some(expected), _)) if crate::secret::token_matches(token, expected) => None,
         Some(_) => Some(HookError::BadToken(run_id)),
     };
     if let Some(err) = refused {
         tracing::warn!(run = run_id, hook = %name, "{err}");
-        let known = !matches!(err, HookError::NoRun(_));
+        let key = match err {
+            HookError::NoRun(_) => rejections::UNKNOWN_RUN,
+            _ => run_id,
+        };
+        let now = now_ms();
+        // Counted in place; an event only when a report is due (a flood of forged calls
+        // cannot grow the append-only events table).
         store.write(|tx| {
-            events::append(
-                tx,
-                EventKind::HookRejected,
-                NewEvent {
-                    run_id: known.then_some(run_id),
-                    actor: "hook",
-                    message: format!("{name} {err}"),
-                    ..Default::default()
-                },
-                now_ms(),
-            )
+            rejections::count(tx, key, &format!("{name} {err}"), now)?;
+            append_reports(tx, now)
         })?;
         return Err(err);
     }
@@ -246,6 +238,51 @@ pub fn receive(
     let id = store.write(|tx| hooks::append(tx, run_id, event, &detail, now_ms()))?;
     tracing::debug!(run = run_id, hook = %event, "hook received");
     Ok(Some(id))
+}
+
+/// Appends one `hook_rejected` event for each count of refused hook calls that is due at
+/// `now` (a burst quiet for [`REJECTED_QUIET_MS`], or pending for [`REJECTED_WINDOW_MS`]; at
+/// most one event per run per [`REJECTED_WINDOW_MS`]), carrying the count. The supervisor
+/// calls it with its heartbeat; a refused call itself reports what is due. Returns how many
+/// events were appended.
+///
+/// # Errors
+/// Store failures.
+pub fn report_rejections(store: &Store, now: i64) -> Result<usize, StoreError> {
+    if rejections::pending_total(store.conn())? == 0 {
+        return Ok(0);
+    }
+    store.write(|tx| append_reports(tx, now))
+}
+
+fn append_reports(tx: &rusqlite::Connection, now: i64) -> Result<usize, StoreError> {
+    let due = rejections::due(tx, now, REJECTED_QUIET_MS, REJECTED_WINDOW_MS)?;
+    for p in &due {
+        let whose = if p.run_id == rejections::UNKNOWN_RUN {
+            "naming no known run".to_string()
+        } else {
+            format!("for run {}", p.run_id)
+        };
+        let calls = if p.count == 1 { "call" } else { "calls" };
+        let secs = (p.last_at - p.first_at).max(0) as f64 / 1000.0;
+        events::append(
+            tx,
+            EventKind::HookRejected,
+            NewEvent {
+                run_id: (p.run_id != rejections::UNKNOWN_RUN).then_some(p.run_id),
+                actor: "hook",
+                message: format!(
+                    "{} hook {calls} {whose} refused in {secs:.1} s; last: {}",
+                    p.count, p.reason
+                ),
+                data: Some(serde_json::json!({ "count": p.count }).to_string()),
+                ..Default::default()
+            },
+            now,
+        )?;
+        rejections::reported(tx, p.run_id, now)?;
+    }
+    Ok(due.len())
 }
 
 /// The `transcript_path` of a Gemini CLI `AfterAgent` payload.
@@ -436,14 +473,47 @@ mod tests {
     }
 
     #[test]
-    fn tokens_are_random_hex() {
-        let a = new_token().expect("token");
-        let b = new_token().expect("token");
-        assert_eq!(a.len(), 32);
-        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(a, b);
-        assert!(same_token(&a, &a.clone()));
-        assert!(!same_token(&a, &b));
-        assert!(!same_token(&a, &a[..31]));
+    fn refused_calls_are_counted_and_reported_once_per_window() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("b.db")).expect("store");
+        let payload = br#"{"hook_event_name":"Stop"}"#;
+        for _ in 0..50 {
+            assert!(matches!(
+                receive(&store, 4242, "forged", payload),
+                Err(HookError::NoRun(4242))
+            ));
+        }
+        let rejected = |store: &Store| {
+            events::recent(store.conn(), None, 100)
+                .expect("events")
+                .into_iter()
+                .filter(|e| e.kind == EventKind::HookRejected)
+                .collect::<Vec<_>>()
+        };
+        assert!(rejected(&store).is_empty(), "the burst is not over yet");
+        let later = now_ms() + REJECTED_QUIET_MS;
+        assert_eq!(report_rejections(&store, later).expect("report"), 1);
+        let all = rejected(&store);
+        assert_eq!(all.len(), 1);
+        assert!(
+            all[0]
+                .message
+                .starts_with("50 hook calls naming no known run"),
+            "{}",
+            all[0].message
+        );
+        // More within the window: counted, reported only once the window has passed.
+        for _ in 0..3 {
+            let _ = receive(&store, 4243, "forged", payload);
+        }
+        assert_eq!(
+            report_rejections(&store, later + REJECTED_QUIET_MS).expect("report"),
+            0
+        );
+        assert_eq!(
+            report_rejections(&store, later + REJECTED_WINDOW_MS).expect("report"),
+            1
+        );
+        assert!(rejected(&store)[1].message.starts_with("3 hook calls"));
     }
 }
