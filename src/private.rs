@@ -102,6 +102,59 @@ pub fn write_private(path: &Path, data: &[u8]) -> io::Result<()> {
     f.write_all(data)
 }
 
+/// A new directory `<parent>/<prefix>XXXXXX` made by `mkdtemp(3)`: mode 0700, a name nobody
+/// can predict, and never one that existed before (so never one another user made).
+///
+/// # Errors
+/// The I/O error of `mkdtemp`; `InvalidInput` for a path holding a NUL byte.
+pub fn temp_dir(parent: &Path, prefix: &str) -> io::Result<PathBuf> {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let template = parent.join(format!("{prefix}XXXXXX"));
+    let mut bytes = std::ffi::CString::new(template.as_os_str().as_bytes())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?
+        .into_bytes_with_nul();
+    // SAFETY: `bytes` is a NUL-terminated buffer we own, ending in "XXXXXX\0" as mkdtemp(3)
+    // requires; it rewrites those six bytes in place and returns the buffer or NULL.
+    let made = unsafe { libc::mkdtemp(bytes.as_mut_ptr().cast::<libc::c_char>()) };
+    if made.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    bytes.pop();
+    Ok(PathBuf::from(std::ffi::OsString::from_vec(bytes)))
+}
+
+/// Why directory `dir` (which exists) is not one to write bosun's files in: `None` when it is
+/// a directory (not a symbolic link) owned by this user and writable by nobody else;
+/// otherwise the reason, in words.
+pub fn unsafe_dir(dir: &Path) -> Option<String> {
+    let meta = match std::fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(e) => return Some(format!("it cannot be read: {e}")),
+    };
+    if meta.file_type().is_symlink() {
+        return Some("it is a symbolic link".into());
+    }
+    if !meta.is_dir() {
+        return Some("it is not a directory".into());
+    }
+    let me = my_uid();
+    if meta.uid() != me {
+        return Some(format!(
+            "it is owned by uid {}, not by you (uid {me}): its owner could replace what bosun \
+             writes there",
+            meta.uid()
+        ));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Some(format!(
+            "it is writable by group or others (mode {mode:o}): another user could plant \
+             links or files there"
+        ));
+    }
+    None
+}
+
 /// One file or directory readable (or writable) by group or others.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Loose {
@@ -162,6 +215,28 @@ pub fn looser_than(paths: &[PathBuf], depth: usize, max: usize) -> Vec<Loose> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temp_dirs_are_private_and_unpredictable() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let a = temp_dir(d.path(), "bosun-demo-").expect("mkdtemp");
+        let b = temp_dir(d.path(), "bosun-demo-").expect("mkdtemp");
+        assert_ne!(a, b);
+        assert!(
+            a.file_name()
+                .expect("name")
+                .to_string_lossy()
+                .starts_with("bosun-demo-")
+        );
+        assert_eq!(std::fs::metadata(&a).expect("meta").mode() & 0o777, 0o700);
+        assert_eq!(unsafe_dir(&a), None);
+        std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        assert!(
+            unsafe_dir(&b)
+                .expect("refused")
+                .contains("writable by group or others")
+        );
+    }
 
     #[test]
     fn symlinks_are_refused_and_loose_modes_tightened() {

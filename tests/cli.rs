@@ -718,3 +718,53 @@ fn version_names_the_commit_and_completions_and_man_page_work() {
         }
     }
 }
+
+/// `bosun demo --headless --dir DIR`, which must refuse DIR before writing anything.
+fn demo_refuses(env: &Env, dir: &Path, why: &str) {
+    let out = env
+        .cmd(&["demo", "--headless", "--auto-approve", "--dir"])
+        .arg(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("bosun demo");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{dir:?} was accepted");
+    assert!(err.contains("refusing --dir"), "{err}");
+    assert!(err.contains(&dir.display().to_string()), "names it: {err}");
+    assert!(err.contains(why), "says why ({why}): {err}");
+}
+
+#[test]
+fn demo_refuses_a_directory_another_user_owns_or_can_write_or_a_planted_symlink() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    // Owned by another user (tests run as root: `nobody` is uid 65534).
+    let theirs = env.dir.path().join("theirs");
+    std::fs::create_dir(&theirs).expect("mkdir");
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).expect("chown nobody");
+    demo_refuses(&env, &theirs, "owned by uid 65534");
+    assert_eq!(
+        std::fs::read_dir(&theirs).expect("ls").count(),
+        0,
+        "nothing written"
+    );
+    // Writable by group or others, like /tmp.
+    let shared = env.dir.path().join("shared");
+    std::fs::create_dir(&shared).expect("mkdir");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    demo_refuses(&env, &shared, "writable by group or others");
+    // Ours and private, but with a symlink where the demo would write: refused, the link's
+    // target untouched.
+    let planted = env.dir.path().join("planted");
+    std::fs::create_dir(&planted).expect("mkdir");
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let target = env.dir.path().join("victim");
+    std::fs::write(&target, "untouched").expect("write");
+    for name in ["tmux.conf", "bosun.toml", "bosun.db"] {
+        let link = planted.join(name);
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        demo_refuses(&env, &planted, "symbolic link");
+        std::fs::remove_file(&link).expect("rm");
+    }
+    assert_eq!(std::fs::read_to_string(&target).expect("read"), "untouched");
+}
