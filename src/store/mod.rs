@@ -248,6 +248,17 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
     })
 }
 
+/// The supervisor lease of the database at `path`, read-only, at this moment (for a
+/// heartbeat age measured when it is shown).
+///
+/// # Errors
+/// [`StoreError::Sqlite`] when there is no readable bosun database there.
+pub fn read_lease(path: &Path) -> Result<Option<lease::Lease>> {
+    let conn = open_read_only(path)?;
+    probe(&conn, path)?;
+    lease::get(&conn)
+}
+
 /// Every task's key and title from the database at `path`, read-only (nothing is created or
 /// written: a shell completing a key must not make a database).
 ///

@@ -260,7 +260,17 @@ impl Launcher {
             ));
         }
         if provider.hooks == HookStyle::Gemini {
-            let path = runs_dir.join(format!("{}.gemini.json", run.id));
+            // Where Gemini CLI reads it: not below a group/world-writable directory.
+            let (dir, problem) = hooks::layer::gemini_dir(&runs_dir);
+            if let Some(problem) = problem {
+                tracing::warn!(run = run.id, "{problem}");
+            }
+            crate::private::private_dir(&dir).map_err(|source| SupervisorError::Io {
+                what: "cannot create the directory of the agent's settings layer",
+                path: dir.clone(),
+                source,
+            })?;
+            let path = hooks::layer::gemini_file(&dir, &runs_dir, run.id);
             let settings =
                 hooks::gemini_settings_with(&self.opts.bosun_exe, &db, run.id, provider.mcp);
             hooks::write_settings(&path, &settings).map_err(|source| SupervisorError::Io {

@@ -45,7 +45,8 @@
 //! `agent-turn-complete` for the background thread-title request too.
 //!
 //! A provider with `hooks = "gemini"` gets `GEMINI_CLI_SYSTEM_DEFAULTS_PATH=<data_dir>/runs/
-//! <id>.gemini.json` in its pane's environment ([`gemini_settings`]): Gemini CLI 0.61.0 reads
+//! <id>.gemini.json` in its pane's environment ([`gemini_settings`]; in a fallback directory
+//! when the data directory has a group/world-writable ancestor, see [`layer`]): Gemini CLI 0.61.0 reads
 //! that file as its lowest settings layer and *concatenates* hook lists across layers, so
 //! the user's own settings and hooks stay in force. Its command hooks for [`GEMINI_SUBSCRIBED`]
 //! run `bosun --db <db> hook --run <id> --token "$BOSUN_HOOK_TOKEN"`. Hooks run only in a
@@ -58,6 +59,7 @@
 //! ([`parse_payload`]): `UserPromptSubmit`, `PreToolUse`, `Notification` (as
 //! `permission_prompt`), `Stop`, and `StopFailure` for an `AfterAgent` without a response.
 
+pub mod layer;
 mod wiring;
 
 pub use wiring::{
