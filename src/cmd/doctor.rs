@@ -274,12 +274,17 @@ fn providers(cfg: &Config, runs_dir: &Path) -> Vec<Finding> {
         } else {
             Level::Warn
         };
-        let fix = if layer_problem.is_some() {
-            Some(
+        let fix = if let Some(problem) = &layer_problem {
+            Some(if problem.contains("not owned by root") {
+                "Gemini CLI 0.61.0 reads its system-defaults layer only below root-owned \
+                 directories, which this user cannot write: its turns fall back to the screen \
+                 after hook_grace"
+                    .to_string()
+            } else {
                 "move the database (--db) to a directory with no group/world-writable parent, \
                  or set XDG_RUNTIME_DIR (or HOME) to one Gemini CLI accepts"
-                    .to_string(),
-            )
+                    .to_string()
+            })
         } else {
             (level == Level::Warn).then(|| {
                 format!("`bosun providers --check {name}` shows whether this version reads right")

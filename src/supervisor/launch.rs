@@ -160,6 +160,15 @@ impl Launcher {
             Some(b) => b.clone(),
             None => crate::git::head_branch(repo)?,
         };
+        if task.worktree.is_none() {
+            // bosun's own directory of worktrees: private, also when an older bosun made it.
+            let root = self.opts.data_dir.join("worktrees");
+            crate::private::private_dir(&root).map_err(|source| SupervisorError::Io {
+                what: "cannot create the worktree directory",
+                path: root.clone(),
+                source,
+            })?;
+        }
         crate::git::ensure_worktree(repo, &worktree, &branch, &base)?;
         crate::crash::point("worktree");
         if task.worktree.is_none() {

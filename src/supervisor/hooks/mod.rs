@@ -1,16 +1,18 @@
 //! Agent hooks: the agent itself tells bosun what it is doing.
 //!
-//! Every run gets a random token (128 bits, hex), stored with the run and given to the pane
-//! as `BOSUN_HOOK_TOKEN` (with `BOSUN_RUN_ID`). A provider with `hooks = "claude-code"` is
-//! launched with `--settings <data_dir>/runs/<id>.settings.json` (mode 0600), which adds
-//! Claude Code command hooks for [`SUBSCRIBED`] that run
-//! `bosun --db <db> hook --run <id> --token <token>` with the hook's JSON on standard input
+//! Every run gets a random token (128 bits, hex; [`crate::secret`]) given to the pane as
+//! `BOSUN_HOOK_TOKEN` (with `BOSUN_RUN_ID`) through tmux's standard input, never a command
+//! line; the store keeps only its SHA-256. Every hook command is `bosun --db <db> hook --run
+//! <id>`, which reads the token from the environment the CLI passes its hooks. A provider with
+//! `hooks = "claude-code"` is launched with `--settings <data_dir>/runs/<id>.settings.json`
+//! (mode 0600, no secret in it), which adds Claude Code command hooks for [`SUBSCRIBED`] with
+//! the hook's JSON on standard input
 //! (format: <https://docs.anthropic.com/en/docs/claude-code/hooks>).
 //!
 //! A provider with `hooks = "codex"` is launched with one extra argument pair,
 //! `-c hooks={…}` ([`codex_args`]): command hooks for [`CODEX_SUBSCRIBED`] running
-//! `bosun --db <db> hook --run <id> --token "$BOSUN_HOOK_TOKEN"` (the shell takes the token
-//! from the pane's environment, so it is not on Codex's command line), plus
+//! `bosun --db <db> hook --run <id>` (the token comes from the pane's environment, so it is on
+//! no command line), plus
 //! `hooks.state."/<session-flags>/config.toml:<event>:0:0".trusted_hash` for each. Codex
 //! 0.169.0 (`hooks` feature, stable and on by default) loads hooks from every config layer,
 //! `-c` overrides included, but runs a user-level hook only once it is trusted: without the
@@ -24,7 +26,7 @@
 //! [`receive`] checks the token, keeps the useful part of the payload and appends a
 //! [`hooks`] row; the supervisor reads new rows every tick and takes them as the strongest
 //! status signal ([`signal`]), with the screen as the fallback. A call with a wrong token is
-//! refused, logged with `tracing` and recorded as a `hook_rejected` event.
+//! refused, logged with `tracing` and counted ([`report_rejections`]).
 //!
 //! Observed with Claude Code 2.1.197: `UserPromptSubmit` when the prompt is taken,
 //! `PreToolUse` before every tool (before its permission dialog), `Notification` with
@@ -49,7 +51,7 @@
 //! when the data directory has a group/world-writable ancestor, see [`layer`]): Gemini CLI 0.61.0 reads
 //! that file as its lowest settings layer and *concatenates* hook lists across layers, so
 //! the user's own settings and hooks stay in force. Its command hooks for [`GEMINI_SUBSCRIBED`]
-//! run `bosun --db <db> hook --run <id> --token "$BOSUN_HOOK_TOKEN"`. Hooks run only in a
+//! run `bosun --db <db> hook --run <id>`. Hooks run only in a
 //! trusted folder (the profile passes `--skip-trust`). Observed with 0.61.0: `BeforeAgent`
 //! (`prompt`) when the prompt is taken, `BeforeTool` (`tool_name`) before a tool and its
 //! dialog, `Notification` (`notification_type: ToolPermission`) when the dialog is drawn,
@@ -60,7 +62,10 @@
 //! `permission_prompt`), `Stop`, and `StopFailure` for an `AfterAgent` without a response.
 
 pub mod layer;
+mod rejected;
 mod wiring;
+
+pub use rejected::{REJECTED_QUIET_MS, REJECTED_WINDOW_MS, report_rejections};
 
 pub use wiring::{
     CLAUDE_MCP_TOOLS, CODEX_SUBSCRIBED, GEMINI_SUBSCRIBED, SUBSCRIBED, claude_mcp_config,
@@ -75,7 +80,6 @@ const GEMINI_NO_RESPONSE: &str = "[no response text]";
 use serde_json::Value;
 
 use crate::provider::HookSignal;
-use crate::store::events::{self, EventKind, NewEvent};
 use crate::store::hooks::{self, Hook, HookEvent};
 use crate::store::{Store, StoreError, now_ms, rejections, runs};
 
@@ -106,12 +110,6 @@ pub enum HookError {
 pub fn new_token() -> std::io::Result<String> {
     crate::secret::new_token()
 }
-
-/// How long a burst of refused hook calls must have been quiet before its count is reported,
-/// ms.
-pub const REJECTED_QUIET_MS: i64 = 2_000;
-/// At most one `hook_rejected` event per run (and one for unknown runs) per this many ms.
-pub const REJECTED_WINDOW_MS: i64 = 60_000;
 
 /// The hook named in a payload and what bosun keeps of it (see [`Hook::detail`]).
 ///
@@ -219,7 +217,7 @@ pub fn receive(
         // cannot grow the append-only events table).
         store.write(|tx| {
             rejections::count(tx, key, &format!("{name} {err}"), now)?;
-            append_reports(tx, now)
+            rejected::append_reports(tx, now)
         })?;
         return Err(err);
     }
@@ -240,51 +238,6 @@ pub fn receive(
     let id = store.write(|tx| hooks::append(tx, run_id, event, &detail, now_ms()))?;
     tracing::debug!(run = run_id, hook = %event, "hook received");
     Ok(Some(id))
-}
-
-/// Appends one `hook_rejected` event for each count of refused hook calls that is due at
-/// `now` (a burst quiet for [`REJECTED_QUIET_MS`], or pending for [`REJECTED_WINDOW_MS`]; at
-/// most one event per run per [`REJECTED_WINDOW_MS`]), carrying the count. The supervisor
-/// calls it with its heartbeat; a refused call itself reports what is due. Returns how many
-/// events were appended.
-///
-/// # Errors
-/// Store failures.
-pub fn report_rejections(store: &Store, now: i64) -> Result<usize, StoreError> {
-    if rejections::pending_total(store.conn())? == 0 {
-        return Ok(0);
-    }
-    store.write(|tx| append_reports(tx, now))
-}
-
-fn append_reports(tx: &rusqlite::Connection, now: i64) -> Result<usize, StoreError> {
-    let due = rejections::due(tx, now, REJECTED_QUIET_MS, REJECTED_WINDOW_MS)?;
-    for p in &due {
-        let whose = if p.run_id == rejections::UNKNOWN_RUN {
-            "naming no known run".to_string()
-        } else {
-            format!("for run {}", p.run_id)
-        };
-        let calls = if p.count == 1 { "call" } else { "calls" };
-        let secs = (p.last_at - p.first_at).max(0) as f64 / 1000.0;
-        events::append(
-            tx,
-            EventKind::HookRejected,
-            NewEvent {
-                run_id: (p.run_id != rejections::UNKNOWN_RUN).then_some(p.run_id),
-                actor: "hook",
-                message: format!(
-                    "{} hook {calls} {whose} refused in {secs:.1} s; last: {}",
-                    p.count, p.reason
-                ),
-                data: Some(serde_json::json!({ "count": p.count }).to_string()),
-                ..Default::default()
-            },
-            now,
-        )?;
-        rejections::reported(tx, p.run_id, now)?;
-    }
-    Ok(due.len())
 }
 
 /// The `transcript_path` of a Gemini CLI `AfterAgent` payload.
@@ -342,6 +295,7 @@ pub fn signal(hook: &Hook) -> Option<HookSignal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::events::{self, EventKind};
 
     #[test]
     fn payloads_keep_what_the_supervisor_needs() {
