@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;
@@ -148,25 +147,6 @@ fn nothing_init_a_daemon_or_the_demo_writes_is_open_to_group_or_others() {
     );
 }
 
-/// Every process's command line, sampled about every millisecond until `stop`: how many
-/// times each distinct command line was seen.
-fn sample_command_lines(stop: Arc<AtomicBool>) -> std::thread::JoinHandle<HashMap<Vec<u8>, u32>> {
-    std::thread::spawn(move || {
-        let mut seen: HashMap<Vec<u8>, u32> = HashMap::new();
-        while !stop.load(Ordering::Relaxed) {
-            for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
-                if let Ok(cmd) = std::fs::read(e.path().join("cmdline"))
-                    && !cmd.is_empty()
-                {
-                    *seen.entry(cmd).or_default() += 1;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        seen
-    })
-}
-
 #[test]
 fn a_claude_profile_runs_tokens_are_on_no_command_line_and_not_in_the_database() {
     // The sim profile is wired like Claude Code (`--settings` hooks run with `sh -c`). Its
@@ -182,7 +162,7 @@ fn a_claude_profile_runs_tokens_are_on_no_command_line_and_not_in_the_database()
     let rig = Rig::new(&layer);
     rig.add_task("Hooked fifty times", "");
     let stop = Arc::new(AtomicBool::new(false));
-    let sampler = sample_command_lines(Arc::clone(&stop));
+    let sampler = support::sample_command_lines(Arc::clone(&stop));
     let mut sup = rig.supervisor();
     let store = rig.store();
     tick_until(&mut sup, Duration::from_secs(60), "50 hook calls", |s| {
@@ -197,20 +177,12 @@ fn a_claude_profile_runs_tokens_are_on_no_command_line_and_not_in_the_database()
     assert_eq!(token.len(), 32);
 
     // No command line ever showed it; the sampler did see the hook calls' own.
-    let leaks: Vec<String> = seen
-        .keys()
-        .map(|c| String::from_utf8_lossy(c).replace('\0', " "))
-        .filter(|c| c.contains(&token))
-        .collect();
-    assert_eq!(leaks, Vec::<String>::new(), "token on a command line");
-    let hook_calls: u32 = seen
-        .iter()
-        .filter(|(c, _)| {
-            let c = String::from_utf8_lossy(c);
-            c.contains("\0hook\0--run\0") || c.contains(" hook --run ")
-        })
-        .map(|(_, n)| n)
-        .sum();
+    assert_eq!(
+        support::lines_with(&seen, &token),
+        Vec::<String>::new(),
+        "token on a command line"
+    );
+    let hook_calls = support::hook_calls_caught(&seen);
     eprintln!(
         "{} distinct command lines sampled; hook calls caught {hook_calls} times",
         seen.len()
