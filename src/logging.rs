@@ -33,13 +33,17 @@ pub fn init(file: Option<&Path>) -> Guard {
         .create(true)
         .append(true)
         .mode(crate::private::FILE_MODE)
-        .custom_flags(libc::O_NOFOLLOW)
+        // bosun's own log is never written through a link planted there; a `--log-file` is
+        // the operator's choice (`/dev/stderr` is a link).
+        .custom_flags(if file.is_none() { libc::O_NOFOLLOW } else { 0 })
         .open(&path)
     else {
         return Guard;
     };
     // A log made by an older bosun (0644) becomes private too.
-    let _ = crate::private::tighten(&path, crate::private::FILE_MODE);
+    if file.is_none() {
+        let _ = crate::private::tighten(&path, crate::private::FILE_MODE);
+    }
     let filter = std::env::var("BOSUN_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".into());
