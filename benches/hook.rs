@@ -52,7 +52,7 @@ fn main() {
     let run = engine.start_run(job.id).expect("run");
     let token = "0123456789abcdef0123456789abcdef";
     store
-        .write(|tx| runs::set_hook_token(tx, run.id, token))
+        .write(|tx| runs::set_hook_token_hash(tx, run.id, &bosun::secret::token_hash(token)))
         .expect("token");
 
     let payload = br#"{"hook_event_name":"PreToolUse","tool_name":"Write","tool_input":{"file_path":"out.md","content":"x"}}"#;
@@ -63,7 +63,8 @@ fn main() {
         let mut child = Command::new(BOSUN)
             .arg("--db")
             .arg(&db)
-            .args(["hook", "--run", &run.id.to_string(), "--token", token])
+            .args(["hook", "--run", &run.id.to_string()])
+            .env("BOSUN_HOOK_TOKEN", token)
             .env("XDG_STATE_HOME", &state)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())

@@ -215,7 +215,7 @@ fn main() {
     let mut lost = 0;
     let mut stalled = 0;
     let mut duplicated = 0;
-    let mut tokens = Vec::new();
+    let mut hashes: Vec<String> = Vec::new();
     let mut open_runs = 0;
     for k in &keys {
         let t = tasks::by_key(store.conn(), k).expect("task");
@@ -236,8 +236,8 @@ fn main() {
             if r.ended_at.is_none() {
                 open_runs += 1;
             }
-            if let Ok(Some((Some(token), _))) = runs::hook_token(store.conn(), r.id) {
-                tokens.push(format!("BOSUN_HOOK_TOKEN={token}"));
+            if let Ok(Some((Some(hash), _))) = runs::hook_token_hash(store.conn(), r.id) {
+                hashes.push(hash);
             }
         }
         for (job, n) in by_job {
@@ -272,8 +272,12 @@ fn main() {
         })
         .filter(|p| {
             std::fs::read(format!("/proc/{p}/environ")).is_ok_and(|env| {
-                env.split(|b| *b == 0)
-                    .any(|e| tokens.iter().any(|t| e == t.as_bytes()))
+                env.split(|b| *b == 0).any(|e| {
+                    e.strip_prefix(b"BOSUN_HOOK_TOKEN=").is_some_and(|v| {
+                        let v = String::from_utf8_lossy(v);
+                        hashes.contains(&bosun::secret::token_hash(&v))
+                    })
+                })
             })
         })
         .count();

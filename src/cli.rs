@@ -200,9 +200,10 @@ pub enum Command {
         /// The run's id (`BOSUN_RUN_ID`)
         #[arg(long)]
         run: i64,
-        /// The run's hook token (`BOSUN_HOOK_TOKEN`)
+        /// The run's hook token [default: $BOSUN_HOOK_TOKEN, where bosun's hooks take it
+        /// from: a token on a command line is visible to every local user in `ps`]
         #[arg(long)]
-        token: String,
+        token: Option<String>,
     },
     /// The MCP server (stdio) through which an agent talks to bosun: send_message, handoff,
     /// assign, task_status, read_artifact. bosun adds it to claude, codex and gemini runs;

@@ -5,6 +5,7 @@
 //! `bosun=debug`).
 
 use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use tracing_subscriber::EnvFilter;
@@ -20,12 +21,29 @@ pub fn init(file: Option<&Path>) -> Guard {
         || crate::config::paths::state_dir().join("bosun.log"),
         Path::to_path_buf,
     );
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // The state directory is bosun's own: private even if an older bosun made it 0755.
+        if file.is_none() {
+            let _ = crate::private::private_dir(dir);
+        } else {
+            let _ = std::fs::create_dir_all(dir);
+        }
     }
-    let Ok(f) = OpenOptions::new().create(true).append(true).open(&path) else {
+    let Ok(f) = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(crate::private::FILE_MODE)
+        // bosun's own log is never written through a link planted there; a `--log-file` is
+        // the operator's choice (`/dev/stderr` is a link).
+        .custom_flags(if file.is_none() { libc::O_NOFOLLOW } else { 0 })
+        .open(&path)
+    else {
         return Guard;
     };
+    // A log made by an older bosun (0644) becomes private too.
+    if file.is_none() {
+        let _ = crate::private::tighten(&path, crate::private::FILE_MODE);
+    }
     let filter = std::env::var("BOSUN_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".into());

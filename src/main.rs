@@ -3,6 +3,8 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    // Private by default: whatever bosun, its tmux server and its agents create is 0600/0700.
+    bosun::private::restrict_umask();
     // `COMPLETE=bash bosun -- …`: the shell asks for completions (see `bosun completions`).
     clap_complete::CompleteEnv::with_factory(<bosun::cli::Cli as clap::CommandFactory>::command)
         .complete();

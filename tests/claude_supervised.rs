@@ -14,6 +14,7 @@ mod agents;
 mod supervised;
 mod support;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bosun::sim::homes::Cli;
@@ -226,4 +227,64 @@ fn claude_code_assigns_a_reviewer_over_mcp_and_gets_the_answer_as_a_message() {
     let m = bosun::store::messages::list(h.store.conn(), Some(h.task.id), 10).expect("inbox");
     assert_eq!(m.len(), 1, "{m:#?}");
     assert_eq!(m[0].state(), "acked", "{m:#?}");
+}
+
+#[test]
+fn claude_codes_hook_token_is_on_no_command_line_through_fifty_hook_calls() {
+    const NAME: &str = "claude_codes_hook_token_is_on_no_command_line_through_fifty_hook_calls";
+    // 49 writes (a PreToolUse hook each) between UserPromptSubmit and Stop: 51 hook calls.
+    let mut turns: Vec<Turn> = (0..48)
+        .map(|i| Turn::write_file(format!("docs/notes/n{i}.md"), "x\n"))
+        .collect();
+    turns.push(write_turn(CLI));
+    turns.push(Turn::text(FINAL));
+    let mut stage = Stage::new(CLI, NAME, turns);
+    stage.pace = Pace {
+        first_token: Duration::from_millis(20),
+        gap: Duration::from_millis(2),
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = support::sample_command_lines(std::sync::Arc::clone(&stop));
+    let Some(mut h) = Harness::start(stage) else {
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        return;
+    };
+    // The token, read from the agent's environment while it runs (the store has its hash).
+    let mut token: Option<String> = None;
+    h.tick_until(
+        Duration::from_secs(240),
+        "51 hook calls and the task done",
+        |h| {
+            let Some((run_id, _, _)) = h.sup.run_statuses().first().cloned() else {
+                return h.task().state == TaskState::Done;
+            };
+            if token.is_none() {
+                token = support::run_token(&h.store, run_id);
+            }
+            false
+        },
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = sampler.join().expect("sampler");
+    let token = token.expect("the agent's token");
+    let run = bosun::store::runs::for_task(h.store.conn(), h.task.id)
+        .expect("runs")
+        .remove(0);
+    let calls = hooks::for_run(h.store.conn(), run.id).expect("hooks").len();
+    assert!(calls >= 50, "{calls} hook calls");
+    assert_eq!(support::lines_with(&seen, &token), Vec::<String>::new());
+    let caught = support::hook_calls_caught(&seen);
+    eprintln!("{calls} hook calls; caught on a command line {caught} times, never with the token");
+    assert!(caught > 0, "the sampler never caught a hook call");
+    for file in [
+        h.db.clone(),
+        PathBuf::from(format!("{}-wal", h.db.display())),
+    ] {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "{} holds the token in clear",
+            file.display()
+        );
+    }
 }

@@ -790,3 +790,182 @@ fn the_build_script_names_only_paths_that_exist() {
         );
     }
 }
+
+/// `bosun demo --headless --dir DIR`, which must refuse DIR before writing anything.
+fn demo_refuses(env: &Env, dir: &Path, why: &str) {
+    let out = env
+        .cmd(&["demo", "--headless", "--auto-approve", "--dir"])
+        .arg(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("bosun demo");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{dir:?} was accepted");
+    assert!(err.contains("refusing --dir"), "{err}");
+    assert!(err.contains(&dir.display().to_string()), "names it: {err}");
+    assert!(err.contains(why), "says why ({why}): {err}");
+}
+
+#[test]
+fn demo_refuses_a_directory_another_user_owns_or_can_write_or_a_planted_symlink() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    // Owned by another user (tests run as root: `nobody` is uid 65534).
+    let theirs = env.dir.path().join("theirs");
+    std::fs::create_dir(&theirs).expect("mkdir");
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).expect("chown nobody");
+    demo_refuses(&env, &theirs, "owned by uid 65534");
+    assert_eq!(
+        std::fs::read_dir(&theirs).expect("ls").count(),
+        0,
+        "nothing written"
+    );
+    // Writable by group or others, like /tmp.
+    let shared = env.dir.path().join("shared");
+    std::fs::create_dir(&shared).expect("mkdir");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    demo_refuses(&env, &shared, "writable by group or others");
+    // Ours and private, but with a symlink where the demo would write: refused, the link's
+    // target untouched.
+    let planted = env.dir.path().join("planted");
+    std::fs::create_dir(&planted).expect("mkdir");
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let target = env.dir.path().join("victim");
+    std::fs::write(&target, "untouched").expect("write");
+    for name in ["tmux.conf", "bosun.toml", "bosun.db"] {
+        let link = planted.join(name);
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        demo_refuses(&env, &planted, "symbolic link");
+        std::fs::remove_file(&link).expect("rm");
+    }
+    assert_eq!(std::fs::read_to_string(&target).expect("read"), "untouched");
+}
+
+#[test]
+fn doctor_checks_only_the_providers_stages_use_and_names_files_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    env.ok(&["project", "add", &env.path("example-tool")]);
+    every_role_on_sim(&env);
+    // A role no stage uses names a provider whose CLI is missing: nothing blocks.
+    let mut text = std::fs::read_to_string(env.path("bosun.toml")).expect("config");
+    text.push_str(
+        "[roles.unused]\nprovider = \"claude\"\nprompt = \"never\"\n\
+         [providers.claude]\ncommand = [\"/nonexistent/claude\"]\n",
+    );
+    std::fs::write(env.path("bosun.toml"), text).expect("config");
+    let db = env.dir.path().join("bosun.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = env.run(&["doctor"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(!said.contains("provider claude"), "{said}");
+    assert!(
+        said.lines()
+            .any(|l| l.contains("not checked (no stage uses them)") && l.contains("claude")),
+        "{said}"
+    );
+    // The database others can read: a warning with the chmod that fixes it; doctor itself
+    // changes nothing.
+    assert!(
+        said.lines()
+            .any(|l| l.starts_with("warn") && l.contains("file modes") && l.contains("644")),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("chmod 600 {}", db.display())),
+        "{said}"
+    );
+    let mode = std::fs::metadata(&db).expect("db").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644, "doctor only reads");
+}
+
+#[test]
+fn doctor_reads_the_heartbeat_after_slow_provider_checks() {
+    let env = Env::new();
+    env.ok(&["project", "add", &env.path("example-tool")]);
+    every_role_on_sim(&env);
+    // The stages' provider takes 4 s to say its version.
+    let mut text = std::fs::read_to_string(env.path("bosun.toml")).expect("config");
+    text.push_str(
+        "[providers.sim]\nversion_command = [\"sh\", \"-c\", \"sleep 4; echo sim 1.0\"]\n",
+    );
+    std::fs::write(env.path("bosun.toml"), text).expect("config");
+    let socket = format!("bosun-doctor-{}", std::process::id());
+    let _guard = support::rig::TmuxGuard(socket.clone());
+    let mut daemon = env
+        .cmd(&["daemon", "--socket", &socket])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("daemon");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !env.ok(&["doctor", "--json"]).contains("last heartbeat") {
+        assert!(std::time::Instant::now() < deadline, "no lease taken");
+    }
+    let out = env.run(&["doctor"]);
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let said = String::from_utf8_lossy(&out.stdout);
+    let line = said
+        .lines()
+        .find(|l| l.contains("last heartbeat"))
+        .expect("a supervisor line");
+    assert!(
+        line.starts_with("ok"),
+        "a healthy daemon is not stale: {said}"
+    );
+    let age: f64 = line
+        .split("last heartbeat ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("an age");
+    // Heartbeats come every 2 s; the 4 s version check is not counted in.
+    assert!(
+        age < 3.5,
+        "heartbeat age {age} s includes the provider check: {said}"
+    );
+}
+
+#[test]
+fn doctor_names_why_gemini_cli_would_ignore_bosuns_settings_layer() {
+    let env = Env::new();
+    env.ok(&["project", "add", &env.path("example-tool")]);
+    let cfg = bosun::config::Config::builtin().expect("config");
+    let mut text: String = cfg
+        .roles
+        .keys()
+        .map(|r| format!("[roles.{r}]\nprovider = \"gemini\"\n"))
+        .collect();
+    text.push_str(
+        "[providers.gemini]\ncommand = [\"true\"]\nversion_command = [\"echo\", \"0.61.0\"]\n",
+    );
+    std::fs::write(env.path("bosun.toml"), text).expect("config");
+    // The data dir is under /tmp, and so are the fallbacks ($HOME, no $XDG_RUNTIME_DIR).
+    let out = env
+        .cmd(&["doctor"])
+        .env("HOME", env.path("home"))
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .expect("doctor");
+    let said = String::from_utf8_lossy(&out.stdout);
+    let line = said
+        .lines()
+        .find(|l| l.contains("provider gemini"))
+        .expect("a gemini line");
+    assert!(line.starts_with("warn"), "{said}");
+    assert!(
+        line.contains("Gemini CLI ignores settings under a group/world-writable directory: '/tmp'"),
+        "{said}"
+    );
+    // With a home Gemini CLI accepts (root's own, in these tests), the layer goes there.
+    let out = env.run(&["doctor"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    let line = said
+        .lines()
+        .find(|l| l.contains("provider gemini"))
+        .expect("a gemini line");
+    assert!(line.contains("hooks wired"), "{said}");
+}

@@ -249,3 +249,77 @@ fn losers_of_a_decision_that_blocks_the_task_are_told_who_won() {
     }
     assert_eq!(fx.task(&task.key).state, TaskState::Blocked);
 }
+
+/// The migration to schema v14 (hashed hook tokens).
+#[test]
+fn the_migration_to_v14_keeps_only_hashes_of_hook_tokens() {
+    // A database as bosun left it at schema v13: a live run's hook token in clear.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.db");
+    let token = "feedfacecafebeef0123456789abcdef";
+    {
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        for sql in [
+            include_str!("../src/store/schema.sql"),
+            include_str!("../src/store/schema_2.sql"),
+            include_str!("../src/store/schema_3.sql"),
+            include_str!("../src/store/schema_4.sql"),
+            include_str!("../src/store/schema_5.sql"),
+            include_str!("../src/store/schema_6.sql"),
+            include_str!("../src/store/schema_7.sql"),
+            include_str!("../src/store/schema_8.sql"),
+            include_str!("../src/store/schema_9.sql"),
+            include_str!("../src/store/schema_10.sql"),
+            include_str!("../src/store/schema_11.sql"),
+            include_str!("../src/store/schema_12.sql"),
+            include_str!("../src/store/schema_13.sql"),
+        ] {
+            conn.execute_batch(sql).expect("old schema");
+        }
+        conn.pragma_update(None, "user_version", 13)
+            .expect("version");
+        conn.execute_batch(
+            "INSERT INTO projects (name, path, key_prefix, created_at) VALUES ('p', '/p', 'ET', 0);
+             INSERT INTO tasks (key, project_id, title, spec, stage, state, priority, created_at, updated_at)
+                 VALUES ('ET-001', 1, 't', '', 'analysis', 'active', 100, 0, 0);",
+        )
+        .expect("rows");
+        conn.execute(
+            "INSERT INTO runs (id, task_id, stage, role, provider, attempt, status, started_at,
+                               status_at, hook_token)
+             VALUES (7, 1, 'analysis', 'analyst', 'claude', 1, 'busy', 0, 0, ?1)",
+            [token],
+        )
+        .expect("run");
+    }
+    let store = bosun::store::Store::open(&path).expect("migrates");
+    // The live run still authenticates with the token its agent holds.
+    let (hash, ended) = bosun::store::runs::hook_token_hash(store.conn(), 7)
+        .expect("query")
+        .expect("run");
+    assert!(!ended);
+    assert_eq!(
+        hash.as_deref(),
+        Some(bosun::secret::token_hash(token).as_str())
+    );
+    assert!(bosun::supervisor::help::authenticate(&store, 7, token).is_ok());
+    assert!(bosun::supervisor::help::authenticate(&store, 7, "0000").is_err());
+    // No clear column, and no clear token anywhere in the file or its WAL.
+    let columns: Vec<String> = store
+        .conn()
+        .prepare("SELECT name FROM pragma_table_info('runs')")
+        .expect("query")
+        .query_map([], |r| r.get(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert!(!columns.iter().any(|c| c == "hook_token"), "{columns:?}");
+    drop(store);
+    for file in ["old.db", "old.db-wal"] {
+        let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
+        assert!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "{file} holds the clear token"
+        );
+    }
+}

@@ -37,10 +37,7 @@ fn busy_developer(rig: &Rig, sup: &mut Supervisor, key: &str) -> (i64, String) {
         .into_iter()
         .last()
         .expect("run");
-    let token = runs::hook_token(store.conn(), run.id)
-        .expect("token")
-        .and_then(|(t, _)| t)
-        .expect("a token");
+    let token = support::run_token(&store, run.id).expect("a token in the agent's environment");
     (run.id, token)
 }
 

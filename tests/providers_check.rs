@@ -8,10 +8,17 @@ mod agents;
 
 use std::process::Command;
 
-/// Runs the check of `name` with private XDG dirs and data dir (not under /tmp: Gemini CLI
-/// skips settings files below a world-writable directory); the CLIs found first on `PATH`.
+/// Runs the check of `name` with private XDG dirs and data dir in the target directory; the
+/// CLIs found first on `PATH`.
 fn check(name: &str) -> std::process::Output {
-    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
+    check_in(
+        name,
+        &tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir"),
+    )
+}
+
+/// [`check`] with the data directory in `tmp`.
+fn check_in(name: &str, tmp: &tempfile::TempDir) -> std::process::Output {
     let d = tmp.path();
     let mut path =
         std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).collect::<Vec<_>>();
@@ -121,4 +128,22 @@ fn an_unknown_or_unscriptable_provider_is_a_clear_error() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn gemini_cli_passes_its_check_with_the_data_dir_under_tmp() {
+    // Gemini CLI 0.61.0 skips a settings layer below a world-writable directory ("Parent
+    // directory '/tmp' is insecure"): bosun puts the run's layer where Gemini CLI reads it.
+    if agents::require(
+        "gemini",
+        "gemini_cli_passes_its_check_with_the_data_dir_under_tmp",
+    )
+    .is_some()
+    {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        assert!(tmp.path().starts_with(std::env::temp_dir()));
+        let out = check_in("gemini", &tmp);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!stdout.contains("ignores settings"), "{stdout}");
+    }
 }

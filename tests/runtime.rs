@@ -297,20 +297,14 @@ fn a_hung_agent_is_killed_by_the_watchdog_with_no_process_left() {
     );
     // Nothing that carries the run's token is left either (the `setsid -f` sleeper).
     let run = runs::for_task(store.conn(), t.id).expect("runs").remove(0);
-    let (token, _) = runs::hook_token(store.conn(), run.id)
+    let (hash, _) = runs::hook_token_hash(store.conn(), run.id)
         .expect("token")
         .expect("run");
-    let marker = format!("BOSUN_HOOK_TOKEN={}", token.expect("token"));
+    let hashes = vec![hash.expect("token")];
     let carriers = || -> Vec<u32> {
-        std::fs::read_dir("/proc")
-            .expect("/proc")
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|p| alive(*p))
-            .filter(|p| {
-                std::fs::read(format!("/proc/{p}/environ"))
-                    .is_ok_and(|env| env.split(|b| *b == 0).any(|e| e == marker.as_bytes()))
-            })
+        support::token_carriers(&hashes)
+            .into_iter()
+            .map(|(p, _)| p)
             .collect()
     };
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -733,10 +727,8 @@ fn busy_run(sup: &mut Supervisor, store: &Store, key: &str) -> (i64, String) {
         },
     );
     let (run_id, _, _) = sup.run_statuses().into_iter().next().expect("run");
-    let (token, _) = runs::hook_token(store.conn(), run_id)
-        .expect("token")
-        .expect("run row");
-    (run_id, token.expect("every run gets a hook token"))
+    let token = support::run_token(store, run_id).expect("every run gets a hook token");
+    (run_id, token)
 }
 
 #[test]
@@ -750,25 +742,53 @@ fn a_stop_hook_completes_a_run_whose_screen_still_looks_busy() {
     let store = rig.store();
     let (run_id, token) = busy_run(&mut sup, &store, &key);
 
-    // A wrong token is refused, logged, and changes nothing.
-    let out = call_hook(
-        &rig,
-        run_id,
-        "0000",
-        r#"{"hook_event_name":"Stop","last_assistant_message":"forged"}"#,
+    // A wrong token is refused, logged, and changes nothing; a flood of them (500 forged
+    // calls) is counted in place and reported as ONE hook_rejected event with the count.
+    const FLOOD: usize = 500;
+    for i in 0..FLOOD {
+        let out = call_hook(
+            &rig,
+            run_id,
+            "0000",
+            r#"{"hook_event_name":"Stop","last_assistant_message":"forged"}"#,
+        );
+        assert_eq!(out.status.code(), Some(1));
+        if i == 0 {
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("wrong token"),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    let rejected_events = || -> Vec<events::Event> {
+        events::recent(store.conn(), None, 2000)
+            .expect("events")
+            .into_iter()
+            .filter(|e| e.kind == EventKind::HookRejected)
+            .collect()
+    };
+    tick_until(
+        &mut sup,
+        Duration::from_secs(15),
+        "the flood's count reported",
+        |_| !rejected_events().is_empty(),
     );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("wrong token"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rejected = events::recent(store.conn(), None, 50)
-        .expect("events")
-        .into_iter()
-        .find(|e| e.kind == EventKind::HookRejected)
-        .expect("a hook_rejected event");
+    for _ in 0..20 {
+        sup.tick().expect("tick");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let all = rejected_events();
+    assert_eq!(all.len(), 1, "one event for the whole flood: {all:?}");
+    let rejected = &all[0];
     assert_eq!(rejected.run_id, Some(run_id));
+    assert!(
+        rejected
+            .message
+            .starts_with(&format!("{FLOOD} hook calls for run {run_id} refused")),
+        "{}",
+        rejected.message
+    );
     assert!(rejected.message.contains("Stop"), "{}", rejected.message);
     assert!(
         bosun::store::hooks::for_run(store.conn(), run_id)
@@ -928,13 +948,11 @@ fn a_screen_that_reads_done_while_the_hooks_say_busy_never_completes_the_run() {
     assert_eq!(row.status, RunStatus::Busy, "the hooks' word stands");
     assert!(row.ended_at.is_none());
     // The Stop hook ends it.
-    let (token, _) = runs::hook_token(store.conn(), run.id)
-        .expect("token")
-        .expect("row");
+    let token = support::run_token(&store, run.id).expect("token");
     let out = call_hook(
         &rig,
         run.id,
-        &token.expect("token"),
+        &token,
         r#"{"hook_event_name":"Stop","last_assistant_message":"Wrote out-only.md."}"#,
     );
     assert!(out.status.success(), "{out:?}");
@@ -1230,23 +1248,12 @@ fn losing_the_tmux_server_spends_the_infrastructure_budget_not_the_agents_attemp
     );
 }
 
-/// The processes (pids) alive that carry one of `tokens` in their environment.
-fn carrying(tokens: &[String]) -> Vec<u32> {
-    let markers: Vec<String> = tokens
-        .iter()
-        .map(|t| format!("BOSUN_HOOK_TOKEN={t}"))
-        .collect();
-    std::fs::read_dir("/proc")
-        .expect("/proc")
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|p| alive(*p))
-        .filter(|p| {
-            std::fs::read(format!("/proc/{p}/environ")).is_ok_and(|env| {
-                env.split(|b| *b == 0)
-                    .any(|e| markers.iter().any(|m| e == m.as_bytes()))
-            })
-        })
+/// The processes (pids) alive that carry a token hashing to one of `hashes` in their
+/// environment.
+fn carrying(hashes: &[String]) -> Vec<u32> {
+    support::token_carriers(hashes)
+        .into_iter()
+        .map(|(p, _)| p)
         .collect()
 }
 
@@ -1311,7 +1318,7 @@ fn crash_at(point: &str) {
     // Nothing left behind: every window of the task's runs closes, every process goes.
     let tokens: Vec<String> = runs_all
         .iter()
-        .filter_map(|r| runs::hook_token(store.conn(), r.id).ok().flatten()?.0)
+        .filter_map(|r| runs::hook_token_hash(store.conn(), r.id).ok().flatten()?.0)
         .collect();
     let windows = || -> Vec<String> {
         let out = Command::new("tmux")

@@ -39,6 +39,7 @@ impl Server {
                 name: "w",
                 cwd: self.dir.path(),
                 env: &[],
+                secret_env: &[],
                 argv: &argv,
                 log: None,
             })
@@ -153,6 +154,7 @@ fn new_window_runs_argv_literally_with_env_and_cwd() {
             name: "agent #{pane_id};",
             cwd: &cwd,
             env: &env,
+            secret_env: &[],
             argv: &argv,
             log: None,
         })
@@ -172,6 +174,96 @@ fn new_window_runs_argv_literally_with_env_and_cwd() {
         Path::new(pwd.trim_end()).canonicalize().expect("pwd"),
         cwd.canonicalize().expect("cwd")
     );
+}
+
+#[test]
+fn secret_env_reaches_the_pane_but_no_command_line_nor_the_next_window() {
+    let s = Server::new();
+    let secret = "0123456789abcdef0123456789abcdef";
+    let argv: Vec<String> = [
+        "sh",
+        "-c",
+        r#"printf '%s' "$BOSUN_HOOK_TOKEN" > secret.out"#,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let secret_env = vec![("BOSUN_HOOK_TOKEN".to_string(), secret.to_string())];
+    // Every process's command line while tmux is being called, sampled on another thread.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut seen = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
+                    if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+                        seen += 1;
+                        assert!(
+                            !String::from_utf8_lossy(&cmd).contains(secret),
+                            "the secret is on a command line: {}",
+                            String::from_utf8_lossy(&cmd)
+                        );
+                    }
+                }
+            }
+            seen
+        })
+    };
+    let pane = s
+        .tmux
+        .new_window(&NewWindow {
+            session: "t",
+            name: "secret",
+            cwd: s.dir.path(),
+            env: &[],
+            secret_env: &secret_env,
+            argv: &argv,
+            log: None,
+        })
+        .expect("new_window");
+    s.wait_dead(&pane.pane_id);
+    stop.store(true, Ordering::Relaxed);
+    assert!(sampler.join().expect("no secret seen") > 0);
+    assert_eq!(read(&s.path("secret.out")), secret.as_bytes());
+    // The session does not keep it: the next window does not inherit it.
+    let argv: Vec<String> = [
+        "sh",
+        "-c",
+        r#"printf '[%s]' "$BOSUN_HOOK_TOKEN" > next.out"#,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let next = s
+        .tmux
+        .new_window(&NewWindow {
+            session: "t",
+            name: "next",
+            cwd: s.dir.path(),
+            env: &[],
+            secret_env: &[],
+            argv: &argv,
+            log: None,
+        })
+        .expect("new_window");
+    s.wait_dead(&next.pane_id);
+    assert_eq!(read(&s.path("next.out")), b"[]");
+    // A value that could break out of tmux's quoting is refused.
+    let bad = vec![(
+        "BOSUN_HOOK_TOKEN".to_string(),
+        "a' ; kill-server".to_string(),
+    )];
+    let err = s.tmux.new_window(&NewWindow {
+        session: "t",
+        name: "bad",
+        cwd: s.dir.path(),
+        env: &[],
+        secret_env: &bad,
+        argv: &argv,
+        log: None,
+    });
+    assert!(matches!(err, Err(TmuxError::Invalid { .. })), "{err:?}");
 }
 
 #[test]
@@ -206,6 +298,7 @@ fn list_panes_sees_every_pane_of_every_session() {
             name: "in u",
             cwd: s.dir.path(),
             env: &[],
+            secret_env: &[],
             argv: &argv,
             log: None,
         })
@@ -268,6 +361,7 @@ fn log_captures_output_from_the_first_byte() {
             name: "logged",
             cwd: s.dir.path(),
             env: &[],
+            secret_env: &[],
             argv: &argv,
             log: Some(&log),
         })
@@ -464,6 +558,7 @@ fn bad_arguments_are_refused_before_tmux_runs() {
             name: "x",
             cwd,
             env,
+            secret_env: &[],
             argv,
             log: None,
         })
@@ -488,6 +583,7 @@ fn bad_arguments_are_refused_before_tmux_runs() {
             name: "x",
             cwd: s.dir.path(),
             env: &[],
+            secret_env: &[],
             argv: &argv,
             log: None,
         })

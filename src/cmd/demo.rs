@@ -46,16 +46,12 @@ const LIMIT: Duration = Duration::from_secs(600);
 /// A scratch repository, database and config for the demo in `dir` (a new temp dir by
 /// default), its tasks created: (directory, config, database, tmux socket).
 fn setup(dir: Option<PathBuf>) -> Result<(PathBuf, Config, PathBuf, String)> {
-    let dir = match dir {
-        Some(d) => d,
-        None => std::env::temp_dir().join(format!("bosun-demo-{}", std::process::id())),
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let dir = dir.canonicalize()?;
+    let dir = scratch_dir(dir)?;
     let repo = dir.join("repo");
     crate::git::init_repo(&repo, "main").context("cannot create the demo repository")?;
     let config_path = dir.join("bosun.toml");
-    std::fs::write(&config_path, DEMO_TOML)?;
+    crate::private::write_private(&config_path, DEMO_TOML.as_bytes())
+        .with_context(|| format!("cannot write {}", config_path.display()))?;
     let mut cfg = Config::from_layers(&[(config_path.as_path(), DEMO_TOML)])?;
     let db = dir.join("bosun.db");
     let store = Store::open(&db)?;
@@ -81,6 +77,58 @@ fn setup(dir: Option<PathBuf>) -> Result<(PathBuf, Config, PathBuf, String)> {
     let socket = format!("bosun-demo-{}", std::process::id());
     cfg.supervisor.tmux_socket = socket.clone();
     Ok((dir, cfg, db, socket))
+}
+
+/// What the demo writes directly in its directory: none may be a symbolic link (SQLite, git
+/// and tmux would follow it).
+const WRITTEN: &[&str] = &[
+    "repo",
+    "bosun.toml",
+    "bosun.db",
+    "bosun.db-wal",
+    "bosun.db-shm",
+    "tmux.conf",
+    "runs",
+    "worktrees",
+];
+
+/// The demo's directory: a new one made by `mkdtemp` (0700, a name nobody can predict) in
+/// the temp dir, or `--dir`, which must be a directory of this user's that nobody else can
+/// write (made 0700 if missing) and must hold no symbolic link where the demo writes.
+///
+/// # Errors
+/// The directory cannot be made, or `--dir` is refused, saying why.
+fn scratch_dir(dir: Option<PathBuf>) -> Result<PathBuf> {
+    let Some(dir) = dir else {
+        let tmp = std::env::temp_dir();
+        let made = crate::private::temp_dir(&tmp, "bosun-demo-")
+            .with_context(|| format!("cannot make a private directory in {}", tmp.display()))?;
+        return Ok(made.canonicalize()?);
+    };
+    if std::fs::symlink_metadata(&dir).is_err() {
+        crate::private::private_dir(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    if let Some(why) = crate::private::unsafe_dir(&dir) {
+        bail!(
+            "refusing --dir {}: {why}; give a directory only you can write, or leave --dir \
+             out for a fresh private one",
+            dir.display()
+        );
+    }
+    let dir = dir.canonicalize()?;
+    for name in WRITTEN {
+        let path = dir.join(name);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            bail!(
+                "refusing --dir {}: {} is a symbolic link, which the demo would write through; \
+                 remove it or choose another directory",
+                dir.display(),
+                path.display()
+            );
+        }
+    }
+    Ok(dir)
 }
 
 /// `bosun demo`: the console on the scripted fleet, its supervisor in-process; the scratch

@@ -2,9 +2,11 @@
 //!
 //! Checks, in order: tmux (installed, version ≥ [`crate::tmux::MIN_VERSION`]), git, the
 //! database (bosun's, sound by `PRAGMA quick_check`, schema version, size and WAL; read-only),
-//! the config (valid, and which files it is layered from), each configured provider's CLI
-//! (installed, version, proven, hooks), the supervisor lease (who holds it, heartbeat age) and
-//! the free disk space where run logs go. A `fail` blocks work (exit 1); a `warn` does not.
+//! the config (valid, and which files it is layered from), the CLI of each provider a stage
+//! uses (installed, version, proven, hooks — also whether Gemini CLI will read bosun's settings
+//! layer), the supervisor lease (who holds it, heartbeat age, read after the slow checks), the
+//! free disk space where run logs go, and files of bosun's that others can read (with the
+//! `chmod` that fixes each). A `fail` blocks work (exit 1); a `warn` does not.
 
 use std::path::Path;
 use std::process::Command;
@@ -58,10 +60,17 @@ pub(super) fn run(ctx: &Ctx, json: bool) -> Result<()> {
     let mut all = vec![tmux(), git(), database(&db, inspection.as_ref())];
     let cfg = config(ctx, &mut all);
     if let Some(cfg) = &cfg {
-        all.extend(providers(cfg));
+        all.extend(providers(cfg, &ctx.data_dir().join("runs")));
     }
-    all.push(lease_holder(inspection.as_ref()));
+    // Read now, after the slow provider checks: the heartbeat's age is the one printed.
+    let lease = inspection.as_ref().map(|i| {
+        i.as_ref()
+            .map_err(|_| ())
+            .and_then(|_| store::read_lease(&db).map_err(|_| ()))
+    });
+    all.push(lease_holder(lease));
     all.push(disk(&ctx.data_dir()));
+    all.extend(modes(&db, &ctx.data_dir()));
     let blocked = all.iter().any(|f| f.level == Level::Fail);
     if json {
         print_json(&all)?;
@@ -210,26 +219,32 @@ fn config(ctx: &Ctx, all: &mut Vec<Finding>) -> Option<Config> {
     }
 }
 
-fn providers(cfg: &Config) -> Vec<Finding> {
+/// The providers of the roles the pipeline's stages use, checked (installed, version,
+/// proven, hooks); the others are only named: a provider no stage uses blocks nothing, and its
+/// `--version` can take seconds.
+fn providers(cfg: &Config, runs_dir: &Path) -> Vec<Finding> {
     let exe = std::env::current_exe()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|_| "bosun".into());
-    let mut names: Vec<&String> = cfg.providers.keys().collect();
-    names.sort();
+    let used: std::collections::BTreeSet<&String> = cfg
+        .stages
+        .iter()
+        .filter_map(|s| cfg.roles.get(&s.role))
+        .map(|r| &r.provider)
+        .collect();
     let mut out = Vec::new();
-    for name in names {
-        let p = &cfg.providers[name];
-        let used = cfg.roles.values().any(|r| &r.provider == name);
+    for name in &used {
+        let Some(p) = cfg.providers.get(*name) else {
+            continue;
+        };
         let check = format!("provider {name}");
         if let Some(missing) = crate::provider::missing_cli(p, &exe) {
-            // Only a provider a role uses blocks work.
-            let level = if used { Level::Fail } else { Level::Warn };
-            let why = if used {
-                "a role of the pipeline uses it"
-            } else {
-                "no role uses it"
-            };
-            out.push(found(&check, level, format!("{missing} ({why})"), None));
+            out.push(found(
+                &check,
+                Level::Fail,
+                format!("{missing} (a stage of the pipeline uses it)"),
+                None,
+            ));
             continue;
         }
         let version = crate::provider::installed_version(p, &exe);
@@ -240,22 +255,41 @@ fn providers(cfg: &Config) -> Vec<Finding> {
             (v, Some(installed)) if installed.contains(v) => format!("proven against {v}"),
             (v, _) => format!("proven against {v}, not against the installed version"),
         };
-        let hooks = if p.hooks == HookStyle::None {
-            "screen only (no hooks)"
-        } else {
-            "hooks wired"
+        // Gemini CLI reads bosun's per-run layer only where no directory above it is
+        // group/world-writable (or owned by another user than root).
+        let layer_problem = (p.hooks == HookStyle::Gemini)
+            .then(|| crate::supervisor::hooks::layer::gemini_dir(runs_dir).1)
+            .flatten();
+        let hooks = match (&layer_problem, p.hooks) {
+            (_, HookStyle::None) => "screen only (no hooks)".to_string(),
+            (Some(problem), _) => format!("hooks NOT wired: {problem}"),
+            (None, _) => "hooks wired".to_string(),
         };
-        let level = if builtin
-            || p.proven.is_empty()
-            || version.as_deref().is_some_and(|v| v.contains(&p.proven))
+        let level = if layer_problem.is_none()
+            && (builtin
+                || p.proven.is_empty()
+                || version.as_deref().is_some_and(|v| v.contains(&p.proven)))
         {
             Level::Ok
         } else {
             Level::Warn
         };
-        let fix = (level == Level::Warn).then(|| {
-            format!("`bosun providers --check {name}` shows whether this version reads right")
-        });
+        let fix = if let Some(problem) = &layer_problem {
+            Some(if problem.contains("not owned by root") {
+                "Gemini CLI 0.61.0 reads its system-defaults layer only below root-owned \
+                 directories, which this user cannot write: its turns fall back to the screen \
+                 after hook_grace"
+                    .to_string()
+            } else {
+                "move the database (--db) to a directory with no group/world-writable parent, \
+                 or set XDG_RUNTIME_DIR (or HOME) to one Gemini CLI accepts"
+                    .to_string()
+            })
+        } else {
+            (level == Level::Warn).then(|| {
+                format!("`bosun providers --check {name}` shows whether this version reads right")
+            })
+        };
         out.push(found(
             &check,
             level,
@@ -266,18 +300,73 @@ fn providers(cfg: &Config) -> Vec<Finding> {
             fix,
         ));
     }
+    let mut unused: Vec<&String> = cfg.providers.keys().filter(|n| !used.contains(n)).collect();
+    unused.sort();
+    if !unused.is_empty() {
+        let names: Vec<&str> = unused.iter().map(|n| n.as_str()).collect();
+        out.push(found(
+            "providers",
+            Level::Ok,
+            format!("not checked (no stage uses them): {}", names.join(", ")),
+            None,
+        ));
+    }
     out
 }
 
-fn lease_holder(inspection: Option<&Result<Inspection, StoreError>>) -> Finding {
-    match inspection {
-        None | Some(Ok(Inspection { lease: None, .. })) => found(
+/// Files and directories bosun keeps that group or others can read (made by an older bosun,
+/// or by hand): the database and its WAL, the run logs and settings, the tmux config and the
+/// log in the state directory.
+fn modes(db: &Path, data_dir: &Path) -> Vec<Finding> {
+    let mut roots: Vec<std::path::PathBuf> = vec![
+        db.to_path_buf(),
+        store::sidecar(db, "-wal"),
+        store::sidecar(db, "-shm"),
+        data_dir.join("runs"),
+        data_dir.join("tmux.conf"),
+        crate::config::paths::state_dir(),
+    ];
+    if data_dir == crate::config::paths::data_dir() {
+        roots.push(data_dir.to_path_buf());
+    }
+    const SHOWN: usize = 20;
+    let loose = crate::private::looser_than(&roots, 1, SHOWN + 1);
+    if loose.is_empty() {
+        return vec![found(
+            "file modes",
+            Level::Ok,
+            "the database, run logs and settings are yours alone".into(),
+            None,
+        )];
+    }
+    loose
+        .iter()
+        .take(SHOWN)
+        .map(|l| {
+            found(
+                "file modes",
+                Level::Warn,
+                format!(
+                    "{} is {:o}: others on this machine can read it (it may hold task text, \
+                     run output or secrets)",
+                    l.path.display(),
+                    l.mode
+                ),
+                Some(l.fix()),
+            )
+        })
+        .collect()
+}
+
+fn lease_holder(lease: Option<Result<Option<store::lease::Lease>, ()>>) -> Finding {
+    match lease {
+        None | Some(Ok(None)) => found(
             "supervisor",
             Level::Ok,
             "none running (start one: `bosun` or `bosun daemon`)".into(),
             None,
         ),
-        Some(Ok(Inspection { lease: Some(l), .. })) => {
+        Some(Ok(Some(l))) => {
             let age = (now_ms() - l.heartbeat_at).max(0);
             let alive = crate::tmux::process::holder_alive(l.pid, l.acquired_at);
             let detail = format!(
@@ -298,7 +387,7 @@ fn lease_holder(inspection: Option<&Result<Inspection, StoreError>>) -> Finding 
                 found("supervisor", Level::Ok, detail, None)
             }
         }
-        Some(Err(_)) => found(
+        Some(Err(())) => found(
             "supervisor",
             Level::Warn,
             "unknown: the database cannot be read".into(),

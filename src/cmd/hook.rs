@@ -15,13 +15,17 @@ use crate::supervisor::hooks;
 /// tool input, which can be a whole file).
 const PAYLOAD_MAX: u64 = 16 << 20;
 
-pub(super) fn run(ctx: &Ctx, run_id: i64, token: &str) -> Result<()> {
+pub(super) fn run(ctx: &Ctx, run_id: i64, token: Option<String>) -> Result<()> {
+    // An empty or missing token is refused (and counted) like a wrong one.
+    let token = token
+        .or_else(|| std::env::var("BOSUN_HOOK_TOKEN").ok())
+        .unwrap_or_default();
     let mut payload = Vec::new();
     std::io::stdin()
         .take(PAYLOAD_MAX)
         .read_to_end(&mut payload)
         .context("cannot read the hook payload from standard input")?;
     let store = ctx.store()?;
-    hooks::receive(&store, run_id, token, &payload)?;
+    hooks::receive(&store, run_id, &token, &payload)?;
     Ok(())
 }

@@ -125,7 +125,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 demo::console(keep, dir, theme)
             }
         }
-        Command::Hook { run, token } => hook::run(&ctx, run, &token),
+        Command::Hook { run, token } => hook::run(&ctx, run, token),
         Command::Completions { shell } => complete::registration(shell),
         Command::Man => {
             let cmd = <crate::cli::Cli as clap::CommandFactory>::command();

@@ -61,7 +61,8 @@ text_enum! {
         RunStatus = "run_status",
         /// A provider's breaker changed state.
         Breaker = "breaker",
-        /// A hook call was refused (wrong token, unknown run or event).
+        /// Hook calls were refused (wrong token, unknown run): one event per burst with the
+        /// count (`data`: `{"count": n}`), at most one per run a minute.
         HookRejected = "hook_rejected",
         /// The operator answered an agent's question or permission prompt (`data`:
         /// `{"yes": bool}`); the supervisor reads these to know a turn was refused.

@@ -17,9 +17,11 @@ pub mod lease;
 pub mod messages;
 pub mod notifications;
 pub mod projects;
+pub mod rejections;
 pub mod runs;
 pub mod tasks;
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -43,7 +45,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_11.sql"),
     include_str!("schema_12.sql"),
     include_str!("schema_13.sql"),
+    include_str!("schema_14.sql"),
 ];
+
+/// The migration (0-based index in [`MIGRATIONS`]) whose hook hashes clear hook tokens.
+const HASH_TOKENS_AT: usize = 13;
 
 /// SQLite `application_id` of a bosun database: "bosu" in ASCII (schema v5).
 pub const APPLICATION_ID: i64 = 0x626F_7375;
@@ -242,6 +248,17 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
     })
 }
 
+/// The supervisor lease of the database at `path`, read-only, at this moment (for a
+/// heartbeat age measured when it is shown).
+///
+/// # Errors
+/// [`StoreError::Sqlite`] when there is no readable bosun database there.
+pub fn read_lease(path: &Path) -> Result<Option<lease::Lease>> {
+    let conn = open_read_only(path)?;
+    probe(&conn, path)?;
+    lease::get(&conn)
+}
+
 /// Every task's key and title from the database at `path`, read-only (nothing is created or
 /// written: a shell completing a key must not make a database).
 ///
@@ -289,13 +306,38 @@ impl Store {
 
     fn open_with(path: &Path, verify: bool) -> Result<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            let io = |source| StoreError::Io {
                 path: dir.to_path_buf(),
                 source,
-            })?;
+            };
+            // Missing directories are made 0700; an existing one is tightened only when it is
+            // bosun's own data directory (a `--db` elsewhere may sit in a shared directory).
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(crate::private::DIR_MODE)
+                .create(dir)
+                .map_err(io)?;
+            if dir == crate::config::paths::data_dir() {
+                crate::private::tighten(dir, crate::private::DIR_MODE).map_err(io)?;
+            }
         }
         configure_sqlite();
         let mut conn = Connection::open(path)?;
+        // The database holds every task and secret hash: the operator's alone, also a file an
+        // older bosun made 0644 (SQLite gives the WAL and shared-memory files the database's
+        // mode when it creates them; existing ones are tightened too).
+        for file in [
+            path.to_path_buf(),
+            sidecar(path, "-wal"),
+            sidecar(path, "-shm"),
+        ] {
+            crate::private::tighten(&file, crate::private::FILE_MODE).map_err(|source| {
+                StoreError::Io {
+                    path: file.clone(),
+                    source,
+                }
+            })?;
+        }
         // Nothing is written before the file is known to be bosun's, of a version this build
         // knows, and (when asked) sound.
         let found = probe(&conn, path)?;
@@ -309,7 +351,19 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         if found < MIGRATIONS.len() {
-            let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
+            let migrations = Migrations::new(
+                MIGRATIONS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, sql)| {
+                        if i == HASH_TOKENS_AT {
+                            M::up_with_hook(sql, runs::hash_clear_tokens)
+                        } else {
+                            M::up(sql)
+                        }
+                    })
+                    .collect(),
+            );
             migrations
                 .to_latest(&mut conn)
                 .map_err(|source| StoreError::Migration {
@@ -430,6 +484,13 @@ impl Store {
 /// How long a connection set to [`Store::poll_for_lock`] tries for the write lock before
 /// [`StoreError::Sqlite`] (`SQLITE_BUSY`): 5 s, the same as the default busy timeout.
 pub const BUSY_POLL_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `path` with `suffix` appended to its file name (`bosun.db` → `bosun.db-wal`).
+pub fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
 
 /// SQLite's process-wide settings, set once before the first connection opens: memory
 /// statistics off (`SQLITE_CONFIG_MEMSTATUS`, 0). With them on, every allocation of every

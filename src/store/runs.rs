@@ -259,27 +259,50 @@ pub fn set_size(conn: &Connection, id: i64, rows: u16, cols: u16) -> Result<()> 
     Ok(())
 }
 
-/// Sets the secret the run's hook calls must present (`bosun hook --token`). Kept out of
-/// [`Run`] so that no listing or JSON output shows it.
+/// Sets the hash of the secret the run's hook calls must present ([`crate::secret::token_hash`]
+/// of the token in the agent's `BOSUN_HOOK_TOKEN`); the token itself is never stored. Kept
+/// out of [`Run`] so that no listing or JSON output shows it.
 ///
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
-pub fn set_hook_token(conn: &Connection, id: i64, token: &str) -> Result<()> {
-    conn.prepare_cached("UPDATE runs SET hook_token = ?2 WHERE id = ?1")?
-        .execute(params![id, token])?;
+pub fn set_hook_token_hash(conn: &Connection, id: i64, hash: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE runs SET hook_token_sha256 = ?2 WHERE id = ?1")?
+        .execute(params![id, hash])?;
     Ok(())
 }
 
-/// The run's hook token and whether the run has ended; `None` if there is no such run.
+/// The hash of the run's hook token and whether the run has ended; `None` if there is no
+/// such run.
 ///
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
-pub fn hook_token(conn: &Connection, id: i64) -> Result<Option<(Option<String>, bool)>> {
+pub fn hook_token_hash(conn: &Connection, id: i64) -> Result<Option<(Option<String>, bool)>> {
     use rusqlite::OptionalExtension;
     Ok(conn
-        .prepare_cached("SELECT hook_token, ended_at IS NOT NULL FROM runs WHERE id = ?1")?
+        .prepare_cached("SELECT hook_token_sha256, ended_at IS NOT NULL FROM runs WHERE id = ?1")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?)
+}
+
+/// Schema v14's migration hook: the clear tokens of earlier runs become their hashes and the
+/// clear column goes, with `secure_delete` on so the pages that held them are zeroed.
+///
+/// # Errors
+/// The SQLite error.
+pub(super) fn hash_clear_tokens(tx: &rusqlite::Transaction) -> rusqlite_migration::HookResult {
+    tx.pragma_update(None, "secure_delete", "ON")?;
+    let clear: Vec<(i64, String)> = tx
+        .prepare("SELECT id, hook_token FROM runs WHERE hook_token IS NOT NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, token) in clear {
+        tx.execute(
+            "UPDATE runs SET hook_token_sha256 = ?2, hook_token = NULL WHERE id = ?1",
+            params![id, crate::secret::token_hash(&token)],
+        )?;
+    }
+    tx.execute_batch("ALTER TABLE runs DROP COLUMN hook_token")?;
+    Ok(())
 }
 
 /// Records that the prompt was delivered at `now`.

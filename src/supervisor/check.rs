@@ -153,11 +153,12 @@ pub fn run(
         source,
     };
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(setup)?;
+    crate::private::private_dir(&dir).map_err(setup)?;
     let dir = dir.canonicalize().map_err(setup)?;
     progress(&format!("scratch directory {}", dir.display()));
     let result = session(cfg, profile, cli, &dir, bosun_exe, &mut progress);
     if !keep {
+        super::hooks::layer::remove_gemini_files(&dir.join("runs"));
         remove_scratch(&dir);
     }
     Ok(Report {
@@ -376,7 +377,14 @@ role = "checker"
                 asked,
                 answer.as_ref(),
             ));
-            items.push(hooks(&provider, &store, a, runs_b.first())?);
+            let mut item = hooks(&provider, &store, a, runs_b.first())?;
+            // Name the cause when the settings layer could not go where Gemini CLI reads it.
+            if provider.hooks == HookStyle::Gemini
+                && let (_, Some(problem)) = super::hooks::layer::gemini_dir(&dir.join("runs"))
+            {
+                item.detail = format!("{}; {problem}", item.detail);
+            }
+            items.push(item);
         }
         None => items.push(Item {
             status: "ready",
@@ -402,19 +410,24 @@ role = "checker"
 /// session on SIGTERM) would otherwise write into the scratch after it was removed.
 fn stop_agents<'a>(store: &Store, tmux: &crate::tmux::Tmux, runs: impl Iterator<Item = &'a Run>) {
     let panes = tmux.list_panes().unwrap_or_default();
+    // (pane pid, hash of the run's hook token)
     let mut pids: Vec<(u32, Option<String>)> = panes.iter().map(|p| (p.pid, None)).collect();
     for run in runs {
-        if let Ok(Some((Some(token), _))) = runs::hook_token(store.conn(), run.id) {
+        if let Ok(Some((Some(hash), _))) = runs::hook_token_hash(store.conn(), run.id) {
             let pid = panes
                 .iter()
                 .find(|p| Some(&p.pane_id) == run.pane_id.as_ref())
                 .map_or(0, |p| p.pid);
-            pids.push((pid, Some(format!("BOSUN_HOOK_TOKEN={token}"))));
+            pids.push((pid, Some(hash)));
         }
     }
-    for (pid, identity) in pids {
+    for (pid, hash) in pids {
+        let identity = hash.as_deref().map(|sha256| crate::tmux::process::EnvMark {
+            name: "BOSUN_HOOK_TOKEN",
+            sha256,
+        });
         if let Err(e) =
-            crate::tmux::process::terminate_run(pid, identity.as_deref(), Duration::from_secs(2))
+            crate::tmux::process::terminate_run(pid, identity.as_ref(), Duration::from_secs(2))
         {
             tracing::debug!(pid, error = %e, "cannot stop a check agent");
         }

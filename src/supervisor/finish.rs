@@ -127,7 +127,7 @@ impl Supervisor {
             pane: run.pane.clone(),
             grace: self.cfg.supervisor.kill_grace,
             run_id: run.run_id,
-            token: run.token.clone(),
+            token_hash: run.token_hash.clone(),
         });
     }
 
@@ -303,7 +303,7 @@ impl Completion {
         // A completion resumed after a restart has no watched run whose phase closes the
         // window: it closes it itself, after the exit grace.
         if let Some((pid, grace, kill_grace)) = self.close_after {
-            let token = runs::hook_token(store.conn(), id)
+            let token_hash = runs::hook_token_hash(store.conn(), id)
                 .ok()
                 .flatten()
                 .and_then(|(t, _)| t);
@@ -313,7 +313,7 @@ impl Completion {
                 pane: self.pane.clone(),
                 grace: kill_grace,
                 run_id: id,
-                token,
+                token_hash,
             };
             std::thread::spawn(move || {
                 std::thread::sleep(grace);
@@ -343,15 +343,15 @@ pub(super) fn close_pane(close: Close) {
 /// takes a few ms unless the agent ignores SIGTERM (then up to the kill grace).
 pub const CLOSE_WORKERS: usize = 2;
 
-/// One pane to close: the run's pane process, its pane, the kill grace, and the run's hook
-/// token (every process carrying it is stopped too).
+/// One pane to close: the run's pane process, its pane, the kill grace, and the hash of the
+/// run's hook token (every process carrying the token is stopped too).
 pub(super) struct Close {
     pub(super) tmux: Tmux,
     pub(super) pid: u32,
     pub(super) pane: String,
     pub(super) grace: Duration,
     pub(super) run_id: i64,
-    pub(super) token: Option<String>,
+    pub(super) token_hash: Option<String>,
 }
 
 /// The close threads' queue, started on first use.
@@ -393,8 +393,14 @@ impl Close {
         let run_id = self.run_id;
         // Every process that carries the run's token in its environment goes too, also one
         // that left the pane's session (`setsid`).
-        let identity = self.token.map(|t| format!("BOSUN_HOOK_TOKEN={t}"));
-        match crate::tmux::process::terminate_run(self.pid, identity.as_deref(), self.grace) {
+        let identity = self
+            .token_hash
+            .as_deref()
+            .map(|sha256| crate::tmux::process::EnvMark {
+                name: "BOSUN_HOOK_TOKEN",
+                sha256,
+            });
+        match crate::tmux::process::terminate_run(self.pid, identity.as_ref(), self.grace) {
             Ok(survivors) if !survivors.is_empty() => {
                 tracing::error!(run = run_id, ?survivors, "processes survived SIGKILL");
             }

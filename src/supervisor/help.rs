@@ -47,14 +47,17 @@ pub enum HelpError {
     Engine(#[from] EngineError),
 }
 
-/// The run `run_id` if `token` is its hook token and it is still working.
+/// The run `run_id` if `token` is its hook token (checked against the stored hash, in
+/// constant time) and it is still working.
 ///
 /// # Errors
 /// [`HelpError::Auth`] otherwise.
 pub fn authenticate(store: &Store, run_id: i64, token: &str) -> Result<Run, HelpError> {
-    match runs::hook_token(store.conn(), run_id)? {
+    match runs::hook_token_hash(store.conn(), run_id)? {
         None => Err(HelpError::Auth(format!("no run {run_id}"))),
-        Some((Some(t), false)) if !token.is_empty() && t == token => {
+        Some((Some(hash), false))
+            if !token.is_empty() && crate::secret::token_matches(token, &hash) =>
+        {
             Ok(runs::get(store.conn(), run_id)?)
         }
         Some((_, true)) => Err(HelpError::Auth(format!("run {run_id} has ended"))),

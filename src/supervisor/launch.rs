@@ -160,6 +160,15 @@ impl Launcher {
             Some(b) => b.clone(),
             None => crate::git::head_branch(repo)?,
         };
+        if task.worktree.is_none() {
+            // bosun's own directory of worktrees: private, also when an older bosun made it.
+            let root = self.opts.data_dir.join("worktrees");
+            crate::private::private_dir(&root).map_err(|source| SupervisorError::Io {
+                what: "cannot create the worktree directory",
+                path: root.clone(),
+                source,
+            })?;
+        }
         crate::git::ensure_worktree(repo, &worktree, &branch, &base)?;
         crate::crash::point("worktree");
         if task.worktree.is_none() {
@@ -176,18 +185,20 @@ impl Launcher {
             batch.then_some(prompt.as_str()),
         );
         let runs_dir = self.opts.data_dir.join("runs");
-        std::fs::create_dir_all(&runs_dir).map_err(|source| SupervisorError::Io {
+        crate::private::private_dir(&runs_dir).map_err(|source| SupervisorError::Io {
             what: "cannot create the run log directory",
             path: runs_dir.clone(),
             source,
         })?;
-        let token = hooks::new_token().map_err(|source| SupervisorError::Io {
+        let token = crate::secret::new_token().map_err(|source| SupervisorError::Io {
             what: "cannot read random bytes for the hook token from",
             path: PathBuf::from("/dev/urandom"),
             source,
         })?;
+        // Only the hash is stored; the token itself lives in the agent's environment.
+        let token_hash = crate::secret::token_hash(&token);
         self.store
-            .write(|tx| runs::set_hook_token(tx, run.id, &token))?;
+            .write(|tx| runs::set_hook_token_hash(tx, run.id, &token_hash))?;
         // Absolute: the hook runs in the worktree.
         let db = std::path::absolute(self.store.path())
             .unwrap_or_else(|_| self.store.path().to_path_buf());
@@ -199,7 +210,7 @@ impl Launcher {
         }
         if provider.hooks == HookStyle::ClaudeCode {
             let path = runs_dir.join(format!("{}.settings.json", run.id));
-            let settings = hooks::claude_settings(&self.opts.bosun_exe, &db, run.id, &token);
+            let settings = hooks::claude_settings(&self.opts.bosun_exe, &db, run.id);
             hooks::write_settings(&path, &settings).map_err(|source| SupervisorError::Io {
                 what: "cannot write the agent's hook settings",
                 path: path.clone(),
@@ -241,7 +252,8 @@ impl Launcher {
         env.push(("BOSUN_RUN_ID".into(), run.id.to_string()));
         env.push(("BOSUN_TASK".into(), task.key.clone()));
         env.push(("BOSUN_STAGE".into(), job.stage.clone()));
-        env.push(("BOSUN_HOOK_TOKEN".into(), token.clone()));
+        // Never on a command line (tmux's included): the pane gets it through tmux's stdin.
+        let secret_env = [("BOSUN_HOOK_TOKEN".to_string(), token)];
         // `bosun mcp`, `bosun handoff` and the like, run by the agent, read the config this
         // supervisor runs with (roles and their providers), not whatever the worktree has.
         if let Some(project) = self
@@ -257,7 +269,17 @@ impl Launcher {
             ));
         }
         if provider.hooks == HookStyle::Gemini {
-            let path = runs_dir.join(format!("{}.gemini.json", run.id));
+            // Where Gemini CLI reads it: not below a group/world-writable directory.
+            let (dir, problem) = hooks::layer::gemini_dir(&runs_dir);
+            if let Some(problem) = problem {
+                tracing::warn!(run = run.id, "{problem}");
+            }
+            crate::private::private_dir(&dir).map_err(|source| SupervisorError::Io {
+                what: "cannot create the directory of the agent's settings layer",
+                path: dir.clone(),
+                source,
+            })?;
+            let path = hooks::layer::gemini_file(&dir, &runs_dir, run.id);
             let settings =
                 hooks::gemini_settings_with(&self.opts.bosun_exe, &db, run.id, provider.mcp);
             hooks::write_settings(&path, &settings).map_err(|source| SupervisorError::Io {
@@ -271,7 +293,7 @@ impl Launcher {
             ));
         }
         let log_path = runs_dir.join(format!("{}.log", run.id));
-        File::create(&log_path).map_err(|source| SupervisorError::Io {
+        crate::private::create_private(&log_path, false).map_err(|source| SupervisorError::Io {
             what: "cannot create the run log",
             path: log_path.clone(),
             source,
@@ -283,6 +305,7 @@ impl Launcher {
             name: &window,
             cwd: &worktree,
             env: &env,
+            secret_env: &secret_env,
             argv: &argv,
             log: Some(&log_path),
         })?;
@@ -336,7 +359,7 @@ impl Launcher {
             final_message: None,
             answering: None,
             delivering: Vec::new(),
-            token: Some(token),
+            token_hash: Some(token_hash),
         };
         tracing::info!(run = run.id, pane = %pane.pane_id, "launched {window}");
         Ok(active)

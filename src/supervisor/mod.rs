@@ -206,8 +206,9 @@ struct Active {
     final_message: Option<String>,
     /// An answer being pressed into the agent's dialog ([`Supervisor::answer`]).
     answering: Option<(control::Answering, bool)>,
-    /// The run's hook token (also its identity in its processes' environment).
-    token: Option<String>,
+    /// The hash of the run's hook token: its processes are known by the token in their
+    /// environment ([`crate::tmux::process::EnvMark`]).
+    token_hash: Option<String>,
     /// Messages pasted for the turn being submitted (empty for the prompt's turn).
     delivering: Vec<i64>,
 }
@@ -536,6 +537,8 @@ impl Supervisor {
                 };
                 return Err(SupervisorError::LeaseLost(holder));
             }
+            // Counts of refused hook calls whose burst is over: one event each.
+            hooks::report_rejections(&self.store, now_ms())?;
         }
         self.take_launched(&mut woken)?;
         if woken.database {

@@ -95,14 +95,15 @@ impl Supervisor {
             };
             if ended {
                 tracing::info!(run = run_id, pane = %p.pane_id, "closing the window of an ended run");
-                let token = runs::hook_token(self.store.conn(), run_id)?.and_then(|(t, _)| t);
+                let token_hash =
+                    runs::hook_token_hash(self.store.conn(), run_id)?.and_then(|(t, _)| t);
                 super::finish::close_pane(super::finish::Close {
                     tmux: self.tmux.clone(),
                     pid: p.pid,
                     pane: p.pane_id.clone(),
                     grace: self.cfg.supervisor.kill_grace,
                     run_id,
-                    token,
+                    token_hash,
                 });
             }
         }
@@ -215,7 +216,7 @@ impl Supervisor {
                 final_message,
                 answering: None,
                 delivering,
-                token: runs::hook_token(self.store.conn(), run.id)?.and_then(|(t, _)| t),
+                token_hash: runs::hook_token_hash(self.store.conn(), run.id)?.and_then(|(t, _)| t),
             },
         );
         Ok(())

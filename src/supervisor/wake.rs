@@ -169,7 +169,7 @@ fn watch(
     db: &Path,
     tx: Sender<Change>,
 ) -> Result<notify::RecommendedWatcher, notify::Error> {
-    std::fs::create_dir_all(runs_dir).map_err(notify::Error::io)?;
+    crate::private::private_dir(runs_dir).map_err(notify::Error::io)?;
     let runs_dir = runs_dir.canonicalize().map_err(notify::Error::io)?;
     let db = db.canonicalize().unwrap_or_else(|_| db.to_path_buf());
     let db_dir = db

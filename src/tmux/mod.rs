@@ -19,6 +19,7 @@ pub mod process;
 
 use std::borrow::Cow;
 use std::io::Write;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tmux_interface::{
     CapturePane, CopyMode, HasSession, KillPane, KillServer, ListPanes, LoadBuffer, NewSession,
     NewWindow as NewWindowCmd, PasteBuffer, PipePane, RenameWindow, ResizeWindow, SendKeys,
-    SetOption, SourceFile, TmuxCommand, TmuxCommands,
+    SetEnvironment, SetOption, SourceFile, TmuxCommand, TmuxCommands,
 };
 
 pub use error::TmuxError;
@@ -109,8 +110,13 @@ pub struct NewWindow<'a> {
     /// Working directory of the command; must be an existing directory.
     pub cwd: &'a Path,
     /// Extra environment for the command, as (name, value); names must be non-empty and
-    /// contain no `=`.
+    /// contain no `=`. These are on tmux's command line, so visible in `ps`: no secrets.
     pub env: &'a [(String, String)],
+    /// Environment for the command that must not appear on any command line (a run's
+    /// token): given to tmux on its standard input (`source-file -` running
+    /// `set-environment` on the session, undone by the same tmux call right after the
+    /// window started). Values are limited to `[A-Za-z0-9_.,:/+=@%-]`.
+    pub secret_env: &'a [(String, String)],
     /// The command and its arguments, passed as separate arguments (no shell parsing).
     pub argv: &'a [String],
     /// When set, the pane's output is appended to this file from the first byte, like
@@ -176,16 +182,21 @@ impl Tmux {
         check_version(binary)?;
         let config_path = config_dir.join("tmux.conf");
         let config = utf8_path(&config_path, "config path")?.to_string();
-        std::fs::create_dir_all(config_dir).map_err(|source| TmuxError::Io {
-            path: config_dir.to_path_buf(),
-            source,
-        })?;
-        std::fs::write(&config_path, config_text(width, height)).map_err(|source| {
-            TmuxError::Io {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(crate::private::DIR_MODE)
+            .create(config_dir)
+            .map_err(|source| TmuxError::Io {
+                path: config_dir.to_path_buf(),
+                source,
+            })?;
+        // Never through a symbolic link planted where the config goes (tmux would run
+        // whatever the link's target says, as this user).
+        crate::private::write_private(&config_path, config_text(width, height).as_bytes())
+            .map_err(|source| TmuxError::Io {
                 path: config_path.clone(),
                 source,
-            }
-        })?;
+            })?;
         Ok(Tmux {
             binary: binary.to_string(),
             socket: socket.to_string(),
@@ -281,6 +292,23 @@ impl Tmux {
             }
             env.push(format!("{k}={v}"));
         }
+        let mut secrets = String::new();
+        for (k, v) in w.secret_env {
+            let name_ok =
+                !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            let value_ok = v
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.,:/+=@%-".contains(&b));
+            if !name_ok || !value_ok {
+                return Err(TmuxError::Invalid {
+                    what: "secret environment variable",
+                    value: k.clone(),
+                    why: "names must be [A-Za-z0-9_] and values [A-Za-z0-9_.,:/+=@%-]",
+                });
+            }
+            // The session name is checked ([A-Za-z0-9_-]); the value cannot hold a quote.
+            secrets.push_str(&format!("set-environment -t ={} {k} '{v}'\n", w.session));
+        }
         let pipe = match w.log {
             Some(log) => Some(pipe_command(log)?),
             None => None,
@@ -323,7 +351,12 @@ impl Tmux {
         for a in w.argv {
             create.push_param(esc(a));
         }
-        let mut cmds = vec![
+        let mut cmds = Vec::new();
+        if !secrets.is_empty() {
+            // Read from standard input: the values never reach tmux's argv (`ps`).
+            cmds.push(SourceFile::new().path("-").build());
+        }
+        cmds.extend([
             create,
             SetOption::new()
                 .window()
@@ -331,7 +364,10 @@ impl Tmux {
                 .option("window-size")
                 .value("manual")
                 .build(),
-        ];
+        ]);
+        for (k, _) in w.secret_env {
+            cmds.push(self.unset_env(w.session, k));
+        }
         if let Some(pipe) = &pipe {
             cmds.push(
                 // tmux_interface names the flags from the command's side: `stdin()` is -O
@@ -348,10 +384,21 @@ impl Tmux {
         rename.push_param(esc(&fmt_escape(&name)).into_owned());
         cmds.push(rename);
 
-        let out = self.exec(cmds, None)?;
+        let stdin = (!secrets.is_empty()).then_some(secrets.as_bytes());
+        let out = self.exec(cmds, stdin)?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let parsed = stdout.lines().next().map(|l| parse_pane(l, "new-window"));
         if !out.status.success() {
+            // tmux stops at the first failed command: the secrets may still be set on the
+            // session, where the next window would inherit them.
+            if !w.secret_env.is_empty() {
+                let unset = w
+                    .secret_env
+                    .iter()
+                    .map(|(k, _)| self.unset_env(w.session, k))
+                    .collect();
+                let _ = self.exec(unset, None);
+            }
             // Do not leak a half-set-up window: kill it if it was created.
             if let Some(Ok(p)) = &parsed {
                 let _ = self.kill_pane(&p.pane_id);
@@ -369,6 +416,15 @@ impl Tmux {
         };
         pane.window_name = name;
         Ok(pane)
+    }
+
+    /// `set-environment -u -t =session name`.
+    fn unset_env<'c>(&self, session: &str, name: &str) -> TmuxCommand<'c> {
+        SetEnvironment::new()
+            .unset()
+            .target_session(format!("={session}"))
+            .name(name.to_string())
+            .build()
     }
 
     /// Every pane of the server in ONE `list-panes -a` call, in tmux's order (session,

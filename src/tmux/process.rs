@@ -49,8 +49,32 @@ pub fn terminate(pid: u32, grace: Duration) -> Result<Vec<u32>, TmuxError> {
     terminate_run(pid, None, grace)
 }
 
+/// How a run's processes are known by their environment: an entry `name=value` whose value
+/// hashes to `sha256` ([`crate::secret::token_hash`]), such as the run's `BOSUN_HOOK_TOKEN`,
+/// of which bosun keeps only the hash.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvMark<'a> {
+    /// The variable's name.
+    pub name: &'a str,
+    /// The SHA-256 (hex) of its value.
+    pub sha256: &'a str,
+}
+
+impl EnvMark<'_> {
+    /// True when the `NAME=value` entry `entry` is this mark.
+    fn matches(&self, entry: &[u8]) -> bool {
+        let Some(value) = entry
+            .strip_prefix(self.name.as_bytes())
+            .and_then(|rest| rest.strip_prefix(b"="))
+        else {
+            return false;
+        };
+        std::str::from_utf8(value).is_ok_and(|v| crate::secret::token_matches(v, self.sha256))
+    }
+}
+
 /// [`terminate`], also reaching every process whose environment holds `identity` (an
-/// `NAME=value` entry unique to the run, such as its `BOSUN_HOOK_TOKEN`): a descendant that
+/// entry unique to the run, such as its `BOSUN_HOOK_TOKEN`): a descendant that
 /// left the run's session and process group and was re-parented (`setsid -f`, a daemonizing
 /// tool) is found by it. Only processes of this user can be read, and so signalled. A `pid`
 /// of 0 (the pane is gone) stops only what carries `identity`.
@@ -58,7 +82,7 @@ pub fn terminate(pid: u32, grace: Duration) -> Result<Vec<u32>, TmuxError> {
 /// Errors: [`TmuxError::Proc`] when `/proc` cannot be read.
 pub fn terminate_run(
     pid: u32,
-    identity: Option<&str>,
+    identity: Option<&EnvMark<'_>>,
     grace: Duration,
 ) -> Result<Vec<u32>, TmuxError> {
     let mut targets: HashMap<u32, u64> = HashMap::new();
@@ -226,13 +250,12 @@ fn collect(root: u32, procs: &HashMap<u32, ProcInfo>, targets: &mut HashMap<u32,
 /// environment was read: those are not read again (a process that gains the entry later got it
 /// from a marked parent, so it is a descendant and found through the tree).
 fn carrying(
-    identity: &str,
+    identity: &EnvMark<'_>,
     procs: &HashMap<u32, ProcInfo>,
     targets: &mut HashMap<u32, u64>,
     read_env: &mut HashMap<u32, u64>,
 ) {
     let me = std::process::id();
-    let needle = identity.as_bytes();
     let marked: Vec<u32> = procs
         .iter()
         .filter(|(p, _)| **p != me && **p > 1 && !targets.contains_key(p))
@@ -240,7 +263,7 @@ fn carrying(
         .map(|(p, _)| *p)
         .filter(|p| {
             std::fs::read(format!("/proc/{p}/environ"))
-                .is_ok_and(|env| env.split(|b| *b == 0).any(|entry| entry == needle))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|entry| identity.matches(entry)))
         })
         .collect();
     for p in tree(procs, &marked) {
@@ -393,11 +416,15 @@ mod tests {
 
     #[test]
     fn without_a_pane_pid_only_the_marked_processes_are_stopped() {
-        let token = format!("BOSUN_TEST_MARK={}", std::process::id());
-        let (name, value) = token.split_once('=').expect("NAME=value");
+        let (name, value) = ("BOSUN_TEST_MARK", std::process::id().to_string());
+        let hash = crate::secret::token_hash(&value);
+        let token = EnvMark {
+            name,
+            sha256: &hash,
+        };
         let mut marked = std::process::Command::new("sleep")
             .arg("30")
-            .env(name, value)
+            .env(name, &value)
             .spawn()
             .expect("sleep");
         // Long enough to outlive any slow machine: only a signal may end it during the test.

@@ -1,16 +1,18 @@
 //! Agent hooks: the agent itself tells bosun what it is doing.
 //!
-//! Every run gets a random token (128 bits, hex), stored with the run and given to the pane
-//! as `BOSUN_HOOK_TOKEN` (with `BOSUN_RUN_ID`). A provider with `hooks = "claude-code"` is
-//! launched with `--settings <data_dir>/runs/<id>.settings.json` (mode 0600), which adds
-//! Claude Code command hooks for [`SUBSCRIBED`] that run
-//! `bosun --db <db> hook --run <id> --token <token>` with the hook's JSON on standard input
+//! Every run gets a random token (128 bits, hex; [`crate::secret`]) given to the pane as
+//! `BOSUN_HOOK_TOKEN` (with `BOSUN_RUN_ID`) through tmux's standard input, never a command
+//! line; the store keeps only its SHA-256. Every hook command is `bosun --db <db> hook --run
+//! <id>`, which reads the token from the environment the CLI passes its hooks. A provider with
+//! `hooks = "claude-code"` is launched with `--settings <data_dir>/runs/<id>.settings.json`
+//! (mode 0600, no secret in it), which adds Claude Code command hooks for [`SUBSCRIBED`] with
+//! the hook's JSON on standard input
 //! (format: <https://docs.anthropic.com/en/docs/claude-code/hooks>).
 //!
 //! A provider with `hooks = "codex"` is launched with one extra argument pair,
 //! `-c hooks={…}` ([`codex_args`]): command hooks for [`CODEX_SUBSCRIBED`] running
-//! `bosun --db <db> hook --run <id> --token "$BOSUN_HOOK_TOKEN"` (the shell takes the token
-//! from the pane's environment, so it is not on Codex's command line), plus
+//! `bosun --db <db> hook --run <id>` (the token comes from the pane's environment, so it is on
+//! no command line), plus
 //! `hooks.state."/<session-flags>/config.toml:<event>:0:0".trusted_hash` for each. Codex
 //! 0.169.0 (`hooks` feature, stable and on by default) loads hooks from every config layer,
 //! `-c` overrides included, but runs a user-level hook only once it is trusted: without the
@@ -24,7 +26,7 @@
 //! [`receive`] checks the token, keeps the useful part of the payload and appends a
 //! [`hooks`] row; the supervisor reads new rows every tick and takes them as the strongest
 //! status signal ([`signal`]), with the screen as the fallback. A call with a wrong token is
-//! refused, logged with `tracing` and recorded as a `hook_rejected` event.
+//! refused, logged with `tracing` and counted ([`report_rejections`]).
 //!
 //! Observed with Claude Code 2.1.197: `UserPromptSubmit` when the prompt is taken,
 //! `PreToolUse` before every tool (before its permission dialog), `Notification` with
@@ -45,10 +47,11 @@
 //! `agent-turn-complete` for the background thread-title request too.
 //!
 //! A provider with `hooks = "gemini"` gets `GEMINI_CLI_SYSTEM_DEFAULTS_PATH=<data_dir>/runs/
-//! <id>.gemini.json` in its pane's environment ([`gemini_settings`]): Gemini CLI 0.61.0 reads
+//! <id>.gemini.json` in its pane's environment ([`gemini_settings`]; in a fallback directory
+//! when the data directory has a group/world-writable ancestor, see [`layer`]): Gemini CLI 0.61.0 reads
 //! that file as its lowest settings layer and *concatenates* hook lists across layers, so
 //! the user's own settings and hooks stay in force. Its command hooks for [`GEMINI_SUBSCRIBED`]
-//! run `bosun --db <db> hook --run <id> --token "$BOSUN_HOOK_TOKEN"`. Hooks run only in a
+//! run `bosun --db <db> hook --run <id>`. Hooks run only in a
 //! trusted folder (the profile passes `--skip-trust`). Observed with 0.61.0: `BeforeAgent`
 //! (`prompt`) when the prompt is taken, `BeforeTool` (`tool_name`) before a tool and its
 //! dialog, `Notification` (`notification_type: ToolPermission`) when the dialog is drawn,
@@ -58,7 +61,11 @@
 //! ([`parse_payload`]): `UserPromptSubmit`, `PreToolUse`, `Notification` (as
 //! `permission_prompt`), `Stop`, and `StopFailure` for an `AfterAgent` without a response.
 
+pub mod layer;
+mod rejected;
 mod wiring;
+
+pub use rejected::{REJECTED_QUIET_MS, REJECTED_WINDOW_MS, report_rejections};
 
 pub use wiring::{
     CLAUDE_MCP_TOOLS, CODEX_SUBSCRIBED, GEMINI_SUBSCRIBED, SUBSCRIBED, claude_mcp_config,
@@ -73,9 +80,8 @@ const GEMINI_NO_RESPONSE: &str = "[no response text]";
 use serde_json::Value;
 
 use crate::provider::HookSignal;
-use crate::store::events::{self, EventKind, NewEvent};
 use crate::store::hooks::{self, Hook, HookEvent};
-use crate::store::{Store, StoreError, now_ms, runs};
+use crate::store::{Store, StoreError, now_ms, rejections, runs};
 
 /// Most bytes of a payload field kept in a hook row's detail.
 const DETAIL_MAX: usize = 4096;
@@ -97,15 +103,12 @@ pub enum HookError {
     BadToken(i64),
 }
 
-/// A fresh run token: 16 bytes from the kernel's CSPRNG, as 32 hex digits.
+/// A fresh run token (see [`crate::secret::new_token`]).
 ///
 /// # Errors
 /// The I/O error if `/dev/urandom` cannot be read.
 pub fn new_token() -> std::io::Result<String> {
-    use std::io::Read;
-    let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    crate::secret::new_token()
 }
 
 /// The hook named in a payload and what bosun keeps of it (see [`Hook::detail`]).
@@ -178,22 +181,14 @@ fn truncate(mut s: String, max: usize) -> String {
     s
 }
 
-/// Compares two tokens in time independent of where they differ.
-fn same_token(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 /// Takes one hook call for `run_id` presenting `token`, with the hook's JSON `payload`:
 /// records it and returns its id, or `None` when the run has already ended (a late call,
-/// accepted and dropped).
+/// accepted and dropped). The token is checked against the hash the run stored.
 ///
 /// # Errors
-/// [`HookError::BadToken`] / [`HookError::NoRun`] (also recorded as a `hook_rejected` event
-/// and logged) when the token is not the run's; [`HookError::Payload`]; store failures.
+/// [`HookError::BadToken`] / [`HookError::NoRun`] (also logged and counted, see
+/// [`report_rejections`]) when the token is not the run's; [`HookError::Payload`]; store
+/// failures.
 pub fn receive(
     store: &Store,
     run_id: i64,
@@ -205,27 +200,24 @@ pub fn receive(
         .as_ref()
         .map_or("(unreadable)", |(e, _)| e.as_str())
         .to_string();
-    let row = runs::hook_token(store.conn(), run_id)?;
+    let row = runs::hook_token_hash(store.conn(), run_id)?;
     let refused = match &row {
         None => Some(HookError::NoRun(run_id)),
-        Some((Some(expected), _)) if same_token(expected, token) => None,
+        Some((Some(expected), _)) if crate::secret::token_matches(token, expected) => None,
         Some(_) => Some(HookError::BadToken(run_id)),
     };
     if let Some(err) = refused {
         tracing::warn!(run = run_id, hook = %name, "{err}");
-        let known = !matches!(err, HookError::NoRun(_));
+        let key = match err {
+            HookError::NoRun(_) => rejections::UNKNOWN_RUN,
+            _ => run_id,
+        };
+        let now = now_ms();
+        // Counted in place; an event only when a report is due (a flood of forged calls
+        // cannot grow the append-only events table).
         store.write(|tx| {
-            events::append(
-                tx,
-                EventKind::HookRejected,
-                NewEvent {
-                    run_id: known.then_some(run_id),
-                    actor: "hook",
-                    message: format!("{name} {err}"),
-                    ..Default::default()
-                },
-                now_ms(),
-            )
+            rejections::count(tx, key, &format!("{name} {err}"), now)?;
+            rejected::append_reports(tx, now)
         })?;
         return Err(err);
     }
@@ -303,6 +295,7 @@ pub fn signal(hook: &Hook) -> Option<HookSignal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::events::{self, EventKind};
 
     #[test]
     fn payloads_keep_what_the_supervisor_needs() {
@@ -436,14 +429,47 @@ mod tests {
     }
 
     #[test]
-    fn tokens_are_random_hex() {
-        let a = new_token().expect("token");
-        let b = new_token().expect("token");
-        assert_eq!(a.len(), 32);
-        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(a, b);
-        assert!(same_token(&a, &a.clone()));
-        assert!(!same_token(&a, &b));
-        assert!(!same_token(&a, &a[..31]));
+    fn refused_calls_are_counted_and_reported_once_per_window() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("b.db")).expect("store");
+        let payload = br#"{"hook_event_name":"Stop"}"#;
+        for _ in 0..50 {
+            assert!(matches!(
+                receive(&store, 4242, "forged", payload),
+                Err(HookError::NoRun(4242))
+            ));
+        }
+        let rejected = |store: &Store| {
+            events::recent(store.conn(), None, 100)
+                .expect("events")
+                .into_iter()
+                .filter(|e| e.kind == EventKind::HookRejected)
+                .collect::<Vec<_>>()
+        };
+        assert!(rejected(&store).is_empty(), "the burst is not over yet");
+        let later = now_ms() + REJECTED_QUIET_MS;
+        assert_eq!(report_rejections(&store, later).expect("report"), 1);
+        let all = rejected(&store);
+        assert_eq!(all.len(), 1);
+        assert!(
+            all[0]
+                .message
+                .starts_with("50 hook calls naming no known run"),
+            "{}",
+            all[0].message
+        );
+        // More within the window: counted, reported only once the window has passed.
+        for _ in 0..3 {
+            let _ = receive(&store, 4243, "forged", payload);
+        }
+        assert_eq!(
+            report_rejections(&store, later + REJECTED_QUIET_MS).expect("report"),
+            0
+        );
+        assert_eq!(
+            report_rejections(&store, later + REJECTED_WINDOW_MS).expect("report"),
+            1
+        );
+        assert!(rejected(&store)[1].message.starts_with("3 hook calls"));
     }
 }

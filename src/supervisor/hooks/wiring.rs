@@ -46,9 +46,11 @@ pub fn shell_quote(s: &str) -> String {
 }
 
 /// Claude Code settings adding a command hook for each of [`SUBSCRIBED`] that calls
-/// `bosun_exe --db db hook --run run_id --token token`.
-pub fn claude_settings(bosun_exe: &str, db: &Path, run_id: i64, token: &str) -> Value {
-    let command = hook_command(bosun_exe, db, run_id, &shell_quote(token));
+/// `bosun_exe --db db hook --run run_id`: the hook takes the token from the environment Claude
+/// Code passes it (the pane's `BOSUN_HOOK_TOKEN`), so neither this file nor any command line
+/// holds it.
+pub fn claude_settings(bosun_exe: &str, db: &Path, run_id: i64) -> Value {
+    let command = hook_command(bosun_exe, db, run_id);
     let mut all = serde_json::Map::new();
     for event in SUBSCRIBED {
         let mut matcher = json!({
@@ -62,12 +64,12 @@ pub fn claude_settings(bosun_exe: &str, db: &Path, run_id: i64, token: &str) -> 
     json!({ "hooks": all })
 }
 
-/// The `bosun hook` command line a hook runs with `sh -c`. Codex's hooks take the token from
-/// the pane's environment (`BOSUN_HOOK_TOKEN`), which keeps it off Codex's own command line.
-/// `token_arg` is the token as a shell word (quoted, or a quoted variable reference).
-fn hook_command(bosun_exe: &str, db: &Path, run_id: i64, token_arg: &str) -> String {
+/// The `bosun hook` command line a hook runs with `sh -c`. Every CLI's hooks inherit the
+/// pane's environment, where `bosun hook` reads the token (`BOSUN_HOOK_TOKEN`): it is on no
+/// command line, neither the CLI's nor `bosun hook`'s own (both visible in `ps`).
+fn hook_command(bosun_exe: &str, db: &Path, run_id: i64) -> String {
     format!(
-        "{} --db {} hook --run {run_id} --token {token_arg}",
+        "{} --db {} hook --run {run_id}",
         shell_quote(bosun_exe),
         shell_quote(&db.to_string_lossy()),
     )
@@ -139,12 +141,12 @@ fn codex_trust_hash(event: HookEvent, handler: &Value) -> String {
 }
 
 /// The Codex arguments (`-c hooks={…}`) adding a command hook for each of
-/// [`CODEX_SUBSCRIBED`] that calls `bosun_exe --db db hook --run run_id --token
-/// "$BOSUN_HOOK_TOKEN"`, each trusted for this invocation by its hash in `hooks.state` (Codex
+/// [`CODEX_SUBSCRIBED`] that calls `bosun_exe --db db hook --run run_id` (the token comes
+/// from the environment), each trusted for this invocation by its hash in `hooks.state` (Codex
 /// runs only hooks the user reviewed, or whose recorded hash matches). Nothing is written to
 /// the user's `CODEX_HOME`; the user's own hooks are untouched.
 pub fn codex_args(bosun_exe: &str, db: &Path, run_id: i64) -> Vec<String> {
-    let command = hook_command(bosun_exe, db, run_id, "\"$BOSUN_HOOK_TOKEN\"");
+    let command = hook_command(bosun_exe, db, run_id);
     let mut hooks = serde_json::Map::new();
     let mut state = serde_json::Map::new();
     for event in CODEX_SUBSCRIBED {
@@ -171,7 +173,7 @@ pub const GEMINI_SUBSCRIBED: [&str; 4] =
 
 /// Gemini CLI settings (for `GEMINI_CLI_SYSTEM_DEFAULTS_PATH`, its lowest layer) adding a
 /// command hook for each of [`GEMINI_SUBSCRIBED`] that calls `bosun_exe --db db hook --run
-/// run_id --token "$BOSUN_HOOK_TOKEN"` (timeouts are milliseconds in Gemini CLI), and
+/// run_id` (the token comes from the environment; timeouts are milliseconds in Gemini CLI), and
 /// `ui.errorVerbosity = "full"`: without it Gemini CLI retries a 429 or 5xx forever, silently;
 /// with it, it asks "Keep trying / Stop" after `general.maxAttempts`, which bosun reads as
 /// an error and requeues with its own backoff. A user's own setting of either wins.
@@ -202,7 +204,7 @@ pub fn gemini_settings_with(bosun_exe: &str, db: &Path, run_id: i64, mcp: bool) 
 }
 
 fn gemini_hooks(bosun_exe: &str, db: &Path, run_id: i64) -> Value {
-    let command = hook_command(bosun_exe, db, run_id, "\"$BOSUN_HOOK_TOKEN\"");
+    let command = hook_command(bosun_exe, db, run_id);
     let mut all = serde_json::Map::new();
     for event in GEMINI_SUBSCRIBED {
         let handler = json!({
@@ -258,18 +260,13 @@ pub fn codex_mcp_args(bosun_exe: &str, db: &Path) -> Vec<String> {
 /// asking (`--allowedTools`).
 pub const CLAUDE_MCP_TOOLS: &str = "mcp__bosun";
 
-/// Writes `settings` to `path`, readable by the owner only (it holds the run's token).
+/// Writes `settings` to `path`, readable by the owner only, never through a symbolic link
+/// planted there ([`crate::private::create_private`]).
 ///
 /// # Errors
-/// The I/O error if the file cannot be written.
+/// The I/O error if the file cannot be written (`ELOOP` for a symbolic link).
 pub fn write_settings(path: &Path, settings: &Value) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut f = crate::private::create_private(path, false)?;
     f.write_all(settings.to_string().as_bytes())?;
     f.flush()
 }
@@ -284,13 +281,20 @@ mod tests {
         for event in GEMINI_SUBSCRIBED {
             let h = &v["hooks"][event][0]["hooks"][0];
             assert_eq!(h["type"], "command");
-            assert_eq!(
-                h["command"],
-                r#"'/opt/my bosun' --db /data/b.db hook --run 7 --token "$BOSUN_HOOK_TOKEN""#
-            );
+            assert_eq!(h["command"], "'/opt/my bosun' --db /data/b.db hook --run 7");
             assert_eq!(h["timeout"], 10_000, "milliseconds");
         }
         assert_eq!(v["ui"]["errorVerbosity"], "full");
+    }
+
+    #[test]
+    fn claude_settings_hold_no_token() {
+        let v = claude_settings("/opt/my bosun", Path::new("/data/b.db"), 7);
+        for event in SUBSCRIBED {
+            let h = &v["hooks"][event.as_str()][0]["hooks"][0];
+            assert_eq!(h["command"], "'/opt/my bosun' --db /data/b.db hook --run 7");
+        }
+        assert!(!v.to_string().contains("token"));
     }
 
     #[test]
@@ -324,7 +328,7 @@ mod tests {
         let value = args[1].strip_prefix("hooks=").expect("hooks= override");
         let doc: toml::Table = toml::from_str(&format!("hooks = {value}")).expect("TOML");
         let hooks = doc["hooks"].as_table().expect("table");
-        let command = r#"'/opt/my bosun' --db /data/b.db hook --run 7 --token "$BOSUN_HOOK_TOKEN""#;
+        let command = "'/opt/my bosun' --db /data/b.db hook --run 7";
         let state = hooks["state"].as_table().expect("state");
         for event in CODEX_SUBSCRIBED {
             let handler = &hooks[event.as_str()][0]["hooks"][0];
@@ -339,8 +343,8 @@ mod tests {
             assert_eq!(state[&key]["trusted_hash"].as_str(), Some(want.as_str()));
         }
         assert_eq!(hooks.len(), CODEX_SUBSCRIBED.len() + 1);
-        // The token itself is not on Codex's command line.
-        assert!(!args[1].contains("--token '"));
+        // No token on Codex's command line, nor on the hook's.
+        assert!(!args[1].contains("--token"));
     }
 
     #[test]
