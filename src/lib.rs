@@ -12,6 +12,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod crash;
+pub mod decide;
 pub mod git;
 pub mod logging;
 pub mod mcp;

@@ -28,15 +28,7 @@ fn main() -> std::process::ExitCode {
             // often ends in a terminal too).
             eprintln!("bosun: {}", bosun::text::clean_lines(&message));
             // Someone else decided first: a distinct status scripts can tell from a failure.
-            let conflict = e.chain().any(|c| {
-                matches!(
-                    c.downcast_ref::<bosun::pipeline::EngineError>(),
-                    Some(bosun::pipeline::EngineError::Conflict(_))
-                ) || matches!(
-                    c.downcast_ref::<bosun::supervisor::control::ControlError>(),
-                    Some(bosun::supervisor::control::ControlError::AlreadyAnswered(_))
-                )
-            });
+            let conflict = bosun::decide::lost(&e);
             if conflict {
                 std::process::ExitCode::from(3)
             } else {

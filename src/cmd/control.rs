@@ -5,6 +5,7 @@ use super::out::outln;
 use anyhow::{Result, bail};
 
 use super::Ctx;
+use super::decide::with_decider;
 use crate::store::{messages, now_ms, tasks};
 use crate::supervisor::control;
 
@@ -14,39 +15,24 @@ pub(super) fn answer(ctx: &Ctx, key: &str, reply: &str, wait: std::time::Duratio
         "no" | "n" => false,
         other => bail!("answer `yes` or `no`, not `{other}`"),
     };
-    let cfg = ctx.config()?;
-    let store = ctx.store()?;
     let timing = control::AnswerTiming {
         wait,
         ..control::AnswerTiming::default()
     };
-    control::answer_with(&cfg, &ctx.data_dir(), &store, key, yes, "cli", timing)?;
+    with_decider(ctx, |d| d.answer(key, yes, timing))?;
     outln!("{key}: answered {}", if yes { "yes" } else { "no" });
     Ok(())
 }
 
 pub(super) fn send(ctx: &Ctx, key: &str, text: &str) -> Result<()> {
-    let cfg = ctx.config()?;
-    let store = ctx.store()?;
-    control::send_text(&cfg, &ctx.data_dir(), &store, key, text)?;
+    with_decider(ctx, |d| d.send(key, text))?;
     outln!("{key}: sent");
     Ok(())
 }
 
 /// `bosun send KEY TEXT --when-idle [--role R]`: a message in the task's inbox.
 pub(super) fn queue_message(ctx: &Ctx, key: &str, role: Option<&str>, text: &str) -> Result<()> {
-    if text.trim().is_empty() {
-        bail!("the message is empty");
-    }
-    let cfg = ctx.config()?;
-    if let Some(r) = role
-        && !cfg.roles.contains_key(r)
-    {
-        let names: Vec<&str> = cfg.roles.keys().map(String::as_str).collect();
-        bail!("no role `{r}` in the config; roles: {}", names.join(", "));
-    }
-    let store = ctx.store()?;
-    let id = control::queue_message(&store, key, role, text, "cli")?;
+    let id = with_decider(ctx, |d| d.message(key, role, text))?;
     outln!(
         "{key}: message #{id} queued; {} gets it when its turn ends",
         role.map_or("its agent".to_string(), |r| format!("its {r}"))

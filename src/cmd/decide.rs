@@ -1,32 +1,36 @@
 //! `bosun approve` and `bosun reject`: the operator's decisions on approval gates.
 
 use super::out::outln;
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use super::Ctx;
-use crate::pipeline::{Decision, Engine, Input};
+use crate::decide::Decider;
+use crate::pipeline::Outcome;
 
-pub(super) fn approve(ctx: &Ctx, key: &str, note: Option<String>) -> Result<()> {
-    decide(ctx, key, Decision::Approve { note })
-}
-
-pub(super) fn reject(ctx: &Ctx, key: &str, note: String) -> Result<()> {
-    if note.trim().is_empty() {
-        bail!("a rejection needs a note saying what to change");
-    }
-    decide(ctx, key, Decision::Reject { note })
-}
-
-/// Applies an operator decision and prints what the engine did.
-pub(super) fn decide(ctx: &Ctx, key: &str, decision: Decision) -> Result<()> {
-    let cfg = ctx.config()?;
-    let store = ctx.store()?;
-    let engine = Engine::new(&cfg, &store);
-    let outcome = engine.handle(Input::Decide {
-        task: key.to_string(),
-        decision,
-        by: "cli".into(),
-    })?;
+/// Takes one decision on task `key` through [`Decider`] (as `cli`) and prints what the
+/// engine did.
+pub(super) fn decide(
+    ctx: &Ctx,
+    key: &str,
+    f: impl FnOnce(&Decider<'_>) -> crate::decide::Result<Outcome>,
+) -> Result<()> {
+    let outcome = with_decider(ctx, f)?;
     outln!("{key}: {}", outcome.describe());
     Ok(())
+}
+
+/// Runs `f` with a [`Decider`] acting as `cli` on the command line's config and database.
+pub(super) fn with_decider<T>(
+    ctx: &Ctx,
+    f: impl FnOnce(&Decider<'_>) -> crate::decide::Result<T>,
+) -> Result<T> {
+    let cfg = ctx.config()?;
+    let store = ctx.store()?;
+    let data_dir = ctx.data_dir();
+    Ok(f(&Decider {
+        cfg: &cfg,
+        store: &store,
+        data_dir: &data_dir,
+        by: "cli",
+    })?)
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::config::Config;
-use crate::pipeline::{Decision, Engine, Input};
+use crate::pipeline::Engine;
 use crate::store::events::{self, EventKind};
 use crate::store::projects::{self, NewProject};
 use crate::store::runs::RunStatus;
@@ -267,13 +267,16 @@ fn drive(
         for t in &all {
             match t.state {
                 TaskState::AwaitingApproval if auto_approve => {
-                    engine.handle(Input::Decide {
-                        task: t.key.clone(),
-                        decision: Decision::Approve {
-                            note: Some("approved by bosun demo --auto-approve".into()),
-                        },
-                        by: "demo".into(),
-                    })?;
+                    // The demo's data dir holds its tmux config (the decider reaches panes
+                    // through it; an approval never does).
+                    let data_dir = db.parent().unwrap_or(Path::new("."));
+                    crate::decide::Decider {
+                        cfg: engine.cfg,
+                        store: engine.store,
+                        data_dir,
+                        by: "demo",
+                    }
+                    .approve(&t.key, Some("approved by bosun demo --auto-approve".into()))?;
                 }
                 TaskState::AwaitingApproval if told.insert(format!("approve {}", t.key)) => {
                     outln!(

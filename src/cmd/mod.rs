@@ -92,8 +92,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Config { json } => config::run(&ctx, json),
         Command::Project(c) => project::run(&ctx, c),
         Command::Task(c) => task::run(&ctx, c),
-        Command::Approve { key, note } => decide::approve(&ctx, &key, note),
-        Command::Reject { key, note } => decide::reject(&ctx, &key, note),
+        Command::Approve { key, note } => decide::decide(&ctx, &key, |d| d.approve(&key, note)),
+        Command::Reject { key, note } => decide::decide(&ctx, &key, |d| d.reject(&key, note)),
         Command::Queue(args) => queue::run(&ctx, args),
         Command::Answer { key, reply, wait } => control::answer(&ctx, &key, &reply, wait),
         Command::Send {

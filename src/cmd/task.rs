@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::{Ctx, ago, print_json};
 use crate::cli::TaskCommand;
-use crate::pipeline::{Decision, Engine};
+use crate::pipeline::Engine;
 use crate::store::events::{self, Event};
 use crate::store::gates::{self, GateResult};
 use crate::store::jobs::{self, Job};
@@ -32,15 +32,12 @@ pub(super) fn run(ctx: &Ctx, cmd: TaskCommand) -> Result<()> {
         TaskCommand::List { json } => list(ctx, json),
         TaskCommand::Show { key, json } => show(ctx, &key, json),
         TaskCommand::Resume { key, note, stage } => {
-            super::decide::decide(ctx, &key, Decision::Resume { note, stage })
+            super::decide::decide(ctx, &key, |d| d.resume(&key, note, stage))
         }
         TaskCommand::Override { key, note } => {
-            if note.trim().is_empty() {
-                anyhow::bail!("an override needs a note saying why the failure does not count");
-            }
-            super::decide::decide(ctx, &key, Decision::Override { note })
+            super::decide::decide(ctx, &key, |d| d.override_gate(&key, note))
         }
-        TaskCommand::Cancel { key } => super::decide::decide(ctx, &key, Decision::Cancel),
+        TaskCommand::Cancel { key } => super::decide::decide(ctx, &key, |d| d.cancel(&key)),
     }
 }
 

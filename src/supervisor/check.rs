@@ -342,8 +342,20 @@ role = "checker"
             );
             std::thread::spawn(move || {
                 let result = Store::open(&db)
-                    .map_err(control::ControlError::from)
-                    .and_then(|s| control::answer(&cfg, &data, &s, &key, true, "check"))
+                    .map_err(crate::decide::DecideError::from)
+                    .and_then(|store| {
+                        crate::decide::Decider {
+                            cfg: &cfg,
+                            store: &store,
+                            data_dir: &data,
+                            by: "check",
+                        }
+                        .answer(
+                            &key,
+                            true,
+                            control::AnswerTiming::default(),
+                        )
+                    })
                     .map_err(|e| e.to_string());
                 let _ = tx.send(result);
             });

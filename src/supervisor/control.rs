@@ -375,29 +375,6 @@ fn screen_tail(screen: &str, n: usize) -> String {
 /// [`ControlError::NoAgent`] when the task has no running agent;
 /// [`ControlError::NotAnswered`] (naming the task and quoting the screen) when no dialog came
 /// within the wait or it did not take the keys; store and tmux failures.
-pub fn answer(
-    cfg: &Config,
-    data_dir: &Path,
-    store: &Store,
-    key: &str,
-    yes: bool,
-    actor: &str,
-) -> Result<(), ControlError> {
-    answer_with(
-        cfg,
-        data_dir,
-        store,
-        key,
-        yes,
-        actor,
-        AnswerTiming::default(),
-    )
-}
-
-/// [`answer`] with the given timing.
-///
-/// # Errors
-/// As [`answer`].
 pub fn answer_with(
     cfg: &Config,
     data_dir: &Path,

@@ -18,10 +18,11 @@ use super::state::{Tail, Want};
 use super::tail::{Follower, read_end};
 use super::update::{Effect, FollowLog, Msg};
 use crate::config::Config;
-use crate::pipeline::{Engine, Input};
+use crate::decide::Decider;
+use crate::pipeline::Engine;
 use crate::queue::Queue;
 use crate::store::{Store, projects};
-use crate::supervisor::control;
+use crate::supervisor::control::AnswerTiming;
 
 /// How often the loader checks for other processes' writes, and a follower for new output.
 pub const POLL: Duration = Duration::from_millis(100);
@@ -69,17 +70,16 @@ impl Runner {
             Effect::Reload(want) => {
                 let _ = self.loader.send(want);
             }
-            Effect::Decide { key, decision } => blocking(tx, move || {
-                let store = Store::open(&db).map_err(|e| format!("{key}: {e}"))?;
-                let outcome = Engine::new(&cfg, &store)
-                    .handle(Input::Decide {
-                        task: key.clone(),
-                        decision,
-                        by: "console".into(),
-                    })
-                    .map_err(|e| format!("{key}: {e}"))?;
-                Ok(format!("{key}: {}", outcome.describe()))
-            }),
+            Effect::Decide { key, decision } => {
+                let data_dir = self.data_dir.clone();
+                blocking(tx, move || {
+                    let store = Store::open(&db).map_err(|e| format!("{key}: {e}"))?;
+                    let outcome = console(&cfg, &store, &data_dir)
+                        .decide(&key, decision)
+                        .map_err(|e| format!("{key}: {e}"))?;
+                    Ok(format!("{key}: {}", outcome.describe()))
+                })
+            }
             Effect::CancelJob(j) => blocking(tx, move || {
                 let store = Store::open(&db).map_err(|e| e.to_string())?;
                 Engine::new(&cfg, &store)
@@ -99,7 +99,8 @@ impl Runner {
                 blocking(tx, move || {
                     let word = if yes { "yes" } else { "no" };
                     let store = Store::open(&db).map_err(|e| e.to_string())?;
-                    control::answer(&cfg, &data_dir, &store, &key, yes, "console")
+                    console(&cfg, &store, &data_dir)
+                        .answer(&key, yes, AnswerTiming::default())
                         // One line: the status bar has one.
                         .map_err(|e| e.to_string().lines().collect::<Vec<_>>().join(" │ "))?;
                     Ok(format!("{key}: answered {word}"))
@@ -109,20 +110,24 @@ impl Runner {
                 let data_dir = self.data_dir.clone();
                 blocking(tx, move || {
                     let store = Store::open(&db).map_err(|e| e.to_string())?;
-                    control::send_text(&cfg, &data_dir, &store, &key, &text)
+                    console(&cfg, &store, &data_dir)
+                        .send(&key, &text)
                         .map_err(|e| format!("cannot send to {key}: {e}"))?;
                     Ok(format!("sent to {key}"))
                 })
             }
-            Effect::QueueMessage { key, text } => blocking(tx, move || {
-                let store = Store::open(&db).map_err(|e| e.to_string())?;
-                let id =
-                    crate::supervisor::control::queue_message(&store, &key, None, &text, "console")
+            Effect::QueueMessage { key, text } => {
+                let data_dir = self.data_dir.clone();
+                blocking(tx, move || {
+                    let store = Store::open(&db).map_err(|e| e.to_string())?;
+                    let id = console(&cfg, &store, &data_dir)
+                        .message(&key, None, &text)
                         .map_err(|e| format!("cannot queue the message for {key}: {e}"))?;
-                Ok(format!(
-                    "{key}: message #{id} queued; its agent gets it when its turn ends"
-                ))
-            }),
+                    Ok(format!(
+                        "{key}: message #{id} queued; its agent gets it when its turn ends"
+                    ))
+                })
+            }
             Effect::CreateTask { title } => blocking(tx, move || {
                 let store = Store::open(&db).map_err(|e| e.to_string())?;
                 let project = projects::list(store.conn())
@@ -302,5 +307,16 @@ fn follow(log: FollowLog, stop: &AtomicBool, tx: &UnboundedSender<Msg>) {
             return;
         }
         std::thread::sleep(POLL);
+    }
+}
+
+/// The console's [`Decider`]: every decision, answer and message from the console goes
+/// through it, as `console`.
+fn console<'a>(cfg: &'a Config, store: &'a Store, data_dir: &'a std::path::Path) -> Decider<'a> {
+    Decider {
+        cfg,
+        store,
+        data_dir,
+        by: "console",
     }
 }
