@@ -66,6 +66,7 @@ impl Supervisor {
             cfg: self.cfg.clone(),
             tmux: self.tmux.clone(),
             close_after: pid.map(|p| (p, self.opts.exit_grace, self.cfg.supervisor.kill_grace)),
+            runs_dir: self.opts.data_dir.join("runs"),
         };
         self.pool.submit(work);
         Ok(())
@@ -104,6 +105,7 @@ impl Supervisor {
                     grace: self.cfg.supervisor.kill_grace,
                     run_id,
                     token_hash,
+                    runs_dir: self.opts.data_dir.join("runs"),
                 });
             }
         }
