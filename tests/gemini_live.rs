@@ -60,7 +60,7 @@ impl Live {
         git(&["init", "-q", "-b", "main"]);
         let server = ModelServer::start(scenario).expect("model server");
         server.set_pace(Pace::INSTANT);
-        let mut env = homes::prepare(
+        let env = homes::prepare(
             Cli::Gemini,
             &dir,
             &server.url(),
