@@ -20,7 +20,8 @@
 //!
 //! The real home is the one Gemini CLI would use without bosun ([`real_home`]):
 //! `GEMINI_CLI_HOME` when the operator set one, else `HOME`. The run's home is removed when
-//! its window is closed ([`remove_run_home`]); neither making nor removing it follows a
+//! its window is closed ([`remove_run_home`]), or by the next supervisor when its pane is gone
+//! (`recover.rs`); neither making nor removing it follows a
 //! symbolic link planted where it goes. No file in it holds the hook token (the hooks and the
 //! MCP server read `BOSUN_HOOK_TOKEN` from their environment). What Gemini CLI creates anew
 //! in the run's `.gemini/` (an entry the real one did not have) goes with it.
