@@ -930,7 +930,7 @@ fn doctor_reads_the_heartbeat_after_slow_provider_checks() {
 }
 
 #[test]
-fn doctor_names_why_gemini_cli_would_ignore_bosuns_settings_layer() {
+fn doctor_says_where_gemini_clis_layer_goes_and_checks_the_users_settings() {
     let env = Env::new();
     env.ok(&["project", "add", &env.path("example-tool")]);
     let cfg = bosun::config::Config::builtin().expect("config");
@@ -943,29 +943,45 @@ fn doctor_names_why_gemini_cli_would_ignore_bosuns_settings_layer() {
         "[providers.gemini]\ncommand = [\"true\"]\nversion_command = [\"echo\", \"0.61.0\"]\n",
     );
     std::fs::write(env.path("bosun.toml"), text).expect("config");
-    // The data dir is under /tmp, and so are the fallbacks ($HOME, no $XDG_RUNTIME_DIR).
-    let out = env
-        .cmd(&["doctor"])
-        .env("HOME", env.path("home"))
-        .env_remove("XDG_RUNTIME_DIR")
-        .output()
-        .expect("doctor");
-    let said = String::from_utf8_lossy(&out.stdout);
-    let line = said
-        .lines()
-        .find(|l| l.contains("provider gemini"))
-        .expect("a gemini line");
-    assert!(line.starts_with("warn"), "{said}");
+    let home = std::path::PathBuf::from(env.path("home"));
+    std::fs::create_dir_all(home.join(".gemini")).expect("home");
+    let doctor = || {
+        let out = env
+            .cmd(&["doctor"])
+            .env("HOME", &home)
+            .env_remove("GEMINI_CLI_HOME")
+            .output()
+            .expect("doctor");
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = said
+            .lines()
+            .find(|l| l.contains("provider gemini"))
+            .expect("a gemini line")
+            .to_string();
+        (line, said)
+    };
+    // The data dir is under /tmp: no matter, the layer goes through a per-run home.
+    std::fs::write(
+        home.join(".gemini/settings.json"),
+        "{ // mine\n \"ui\": { \"theme\": \"GitHub\" } }",
+    )
+    .expect("settings");
+    let (line, said) = doctor();
+    assert!(line.starts_with("ok"), "{said}");
+    assert!(line.contains("hooks wired"), "{said}");
+    assert!(line.contains(".gemini-home"), "{said}");
     assert!(
-        line.contains("Gemini CLI ignores settings under a group/world-writable directory: '/tmp'"),
+        line.contains(&format!(
+            "the user's {}/.gemini/settings.json",
+            home.display()
+        )),
         "{said}"
     );
-    // With a home Gemini CLI accepts (root's own, in these tests), the layer goes there.
-    let out = env.run(&["doctor"]);
-    let said = String::from_utf8_lossy(&out.stdout);
-    let line = said
-        .lines()
-        .find(|l| l.contains("provider gemini"))
-        .expect("a gemini line");
-    assert!(line.contains("hooks wired"), "{said}");
+    assert!(!said.contains("root"), "{said}");
+    // A settings file Gemini CLI cannot parse is named, with its fix.
+    std::fs::write(home.join(".gemini/settings.json"), "{ \"ui\": ").expect("settings");
+    let (line, said) = doctor();
+    assert!(line.starts_with("warn"), "{said}");
+    assert!(line.contains("is not valid JSON"), "{said}");
+    assert!(said.contains("fix the Gemini CLI settings file"), "{said}");
 }

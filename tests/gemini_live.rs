@@ -18,6 +18,7 @@ use bosun::config::{Config, ScreenStatus};
 use bosun::provider::{classify, screen_text};
 use bosun::sim::homes::{self, Cli, CodexApproval};
 use bosun::sim::model::{Answer, ModelServer, Pace, Turn};
+use bosun::supervisor::hooks::merge;
 
 /// Gemini CLI in its own tmux server and home against a scripted model server.
 struct Live {
@@ -32,16 +33,15 @@ struct Live {
 
 impl Live {
     /// `None` (after a loud skip message) when the CLI is not installed outside CI. `args`
-    /// follow `gemini`; `defaults` is a settings layer given as Gemini CLI's system defaults.
+    /// follow `gemini`; `layer` is merged into the home's user settings as bosun merges its
+    /// per-run layer (no system layer: Gemini CLI reads those only from root-owned paths).
     fn start(
         name: &str,
         scenario: Vec<Turn>,
         args: &str,
-        defaults: serde_json::Value,
+        layer: serde_json::Value,
     ) -> Option<Live> {
         let gemini = agents::require("gemini", name)?;
-        // Not under /tmp: Gemini CLI skips a settings file with a group- or world-writable
-        // directory above it ("Parent directory '/tmp' is insecure").
         let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
         let dir = tmp.path().canonicalize().expect("canonical");
         let project = dir.join("project");
@@ -60,7 +60,7 @@ impl Live {
         git(&["init", "-q", "-b", "main"]);
         let server = ModelServer::start(scenario).expect("model server");
         server.set_pace(Pace::INSTANT);
-        let mut env = homes::prepare(
+        let env = homes::prepare(
             Cli::Gemini,
             &dir,
             &server.url(),
@@ -68,12 +68,10 @@ impl Live {
             CodexApproval::Never,
         )
         .expect("gemini home");
-        let defaults_file = dir.join("system-defaults.json");
-        std::fs::write(&defaults_file, defaults.to_string()).expect("defaults");
-        env.push((
-            "GEMINI_CLI_SYSTEM_DEFAULTS_PATH".into(),
-            defaults_file.display().to_string(),
-        ));
+        let settings = dir.join("gemini-home/.gemini/settings.json");
+        let user = merge::parse_user_settings(&std::fs::read_to_string(&settings).expect("read"))
+            .expect("settings");
+        std::fs::write(&settings, merge::merge(&user, &layer).to_string()).expect("settings");
         let tmux = Tmux {
             socket: format!("bosun-gemini-{}-{}", std::process::id(), fastrand::u32(..)),
         };

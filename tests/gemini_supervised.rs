@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use bosun::sim::homes::Cli;
 use bosun::sim::model::{Pace, Turn};
+use bosun::store::hooks::HookEvent;
 use bosun::store::jobs::{self, JobStatus};
 use bosun::store::runs::RunStatus;
 use supervised::{FINAL, Harness, Stage, with_a_reviewer, write_turn};
@@ -113,4 +114,66 @@ fn gemini_hands_off_to_a_reviewer_over_mcp_and_carries_on() {
         return;
     };
     supervised::assert_handed_off(&h, "gemini review: fine");
+}
+
+/// The run's home (`GEMINI_CLI_HOME`) holds the user's settings with bosun's merged in: the
+/// user's own `AfterAgent` hook fires next to bosun's, Gemini CLI's chat record lands in the
+/// user's real `~/.gemini/tmp` (linked), and the home goes when the window is closed.
+#[test]
+fn gemini_runs_the_users_own_hooks_next_to_bosuns_and_keeps_its_records_in_the_real_home() {
+    let mut stage = Stage::new(
+        CLI,
+        "gemini_runs_the_users_own_hooks_next_to_bosuns_and_keeps_its_records_in_the_real_home",
+        vec![write_turn(CLI), Turn::text(FINAL)],
+    );
+    stage.pace = Pace {
+        first_token: Duration::from_millis(300),
+        gap: Duration::from_millis(20),
+    };
+    let Some(mut h) = Harness::start(stage) else {
+        return;
+    };
+    // The scratch home is the user's real one; nothing is launched before the first tick.
+    let dir = h.db.parent().expect("dir").to_path_buf();
+    let real = dir.join("gemini-home/.gemini");
+    let file = real.join("settings.json");
+    let mut user: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("settings")).expect("json");
+    let marker = dir.join("the-users-hook-fired");
+    user["hooks"] = serde_json::json!({ "AfterAgent": [{ "hooks": [{
+        "type": "command",
+        "name": "mine",
+        "command": format!("touch {}", marker.display()),
+    }] }] });
+    std::fs::write(&file, user.to_string()).expect("settings");
+
+    h.finish(Duration::from_secs(180));
+    let run = h.runs().pop().expect("run");
+    assert!(
+        h.hook_events(run.id).contains(&HookEvent::Stop),
+        "bosun's AfterAgent hook: {:?}",
+        h.hook_events(run.id)
+    );
+    assert!(marker.exists(), "the user's own AfterAgent hook fired too");
+    let chats: Vec<_> = std::fs::read_dir(real.join("tmp"))
+        .expect("the real tmp")
+        .flatten()
+        .flat_map(|p| {
+            std::fs::read_dir(p.path().join("chats"))
+                .into_iter()
+                .flatten()
+        })
+        .flatten()
+        .collect();
+    assert!(!chats.is_empty(), "a chat record in the real home");
+    let home = dir.join("runs").join(format!("{}.gemini-home", run.id));
+    h.tick_until(Duration::from_secs(60), "the run's home to go", |_| {
+        std::fs::symlink_metadata(&home).is_err()
+    });
+    assert!(file.is_file(), "the user's settings stay");
+    assert!(
+        !std::fs::read_to_string(&file)
+            .expect("settings")
+            .contains("bosun")
+    );
 }

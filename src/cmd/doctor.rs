@@ -255,14 +255,32 @@ fn providers(cfg: &Config, runs_dir: &Path) -> Vec<Finding> {
             (v, Some(installed)) if installed.contains(v) => format!("proven against {v}"),
             (v, _) => format!("proven against {v}, not against the installed version"),
         };
-        // Gemini CLI reads bosun's per-run layer only where no directory above it is
-        // group/world-writable (or owned by another user than root).
-        let layer_problem = (p.hooks == HookStyle::Gemini)
-            .then(|| crate::supervisor::hooks::layer::gemini_dir(runs_dir).1)
-            .flatten();
-        let hooks = match (&layer_problem, p.hooks) {
+        // Gemini CLI gets bosun's layer merged into the user's settings in a per-run home:
+        // a settings file it cannot parse is the one thing that loses the user's settings.
+        let gemini_home = (p.hooks == HookStyle::Gemini).then(|| {
+            let real = crate::supervisor::hooks::layer::real_home(&p.env);
+            let problem = match &real {
+                Some(real) => crate::supervisor::hooks::layer::user_settings(real).err(),
+                None => Some("no home directory (HOME) for Gemini CLI".to_string()),
+            };
+            (real, problem)
+        });
+        let layer_problem = gemini_home.as_ref().and_then(|(_, p)| p.clone());
+        let hooks = match (&gemini_home, p.hooks) {
             (_, HookStyle::None) => "screen only (no hooks)".to_string(),
-            (Some(problem), _) => format!("hooks NOT wired: {problem}"),
+            (Some((real, problem)), _) => format!(
+                "hooks wired: each run's GEMINI_CLI_HOME is {}/<run>.gemini-home, its \
+                 settings.json {} with bosun's hooks, MCP server and errorVerbosity merged in",
+                runs_dir.display(),
+                match (real, problem) {
+                    (_, Some(problem)) => format!("bosun's alone ({problem})"),
+                    (Some(real), None) => format!(
+                        "the user's {}",
+                        crate::supervisor::hooks::layer::user_settings_path(real).display()
+                    ),
+                    (None, None) => "bosun's alone".to_string(),
+                },
+            ),
             (None, _) => "hooks wired".to_string(),
         };
         let level = if layer_problem.is_none()
@@ -274,17 +292,12 @@ fn providers(cfg: &Config, runs_dir: &Path) -> Vec<Finding> {
         } else {
             Level::Warn
         };
-        let fix = if let Some(problem) = &layer_problem {
-            Some(if problem.contains("not owned by root") {
-                "Gemini CLI 0.61.0 reads its system-defaults layer only below root-owned \
-                 directories, which this user cannot write: its turns fall back to the screen \
-                 after hook_grace"
-                    .to_string()
-            } else {
-                "move the database (--db) to a directory with no group/world-writable parent, \
-                 or set XDG_RUNTIME_DIR (or HOME) to one Gemini CLI accepts"
-                    .to_string()
-            })
+        let fix = if layer_problem.is_some() {
+            Some(
+                "fix the Gemini CLI settings file named above (Gemini CLI refuses to start on \
+                 it outside bosun too); until then bosun's runs get its settings without yours"
+                    .to_string(),
+            )
         } else {
             (level == Level::Warn).then(|| {
                 format!("`bosun providers --check {name}` shows whether this version reads right")

@@ -41,8 +41,8 @@ pub enum HookStyle {
     /// OpenAI Codex CLI: launched with a `-c hooks={…}` override adding command hooks that
     /// call `bosun hook`, trusted for that invocation by their hashes in `hooks.state`.
     Codex,
-    /// Gemini CLI: `GEMINI_CLI_SYSTEM_DEFAULTS_PATH` names a per-run settings file adding
-    /// command hooks that call `bosun hook`.
+    /// Gemini CLI: `GEMINI_CLI_HOME` names a private per-run home whose settings are the
+    /// user's with command hooks that call `bosun hook` added.
     Gemini,
 }
 

@@ -158,7 +158,6 @@ pub fn run(
     progress(&format!("scratch directory {}", dir.display()));
     let result = session(cfg, profile, cli, &dir, bosun_exe, &mut progress);
     if !keep {
-        super::hooks::layer::remove_gemini_files(&dir.join("runs"));
         remove_scratch(&dir);
     }
     Ok(Report {
@@ -389,14 +388,7 @@ role = "checker"
                 asked,
                 answer.as_ref(),
             ));
-            let mut item = hooks(&provider, &store, a, runs_b.first())?;
-            // Name the cause when the settings layer could not go where Gemini CLI reads it.
-            if provider.hooks == HookStyle::Gemini
-                && let (_, Some(problem)) = super::hooks::layer::gemini_dir(&dir.join("runs"))
-            {
-                item.detail = format!("{}; {problem}", item.detail);
-            }
-            items.push(item);
+            items.push(hooks(&provider, &store, a, runs_b.first())?);
         }
         None => items.push(Item {
             status: "ready",

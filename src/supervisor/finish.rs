@@ -23,6 +23,7 @@ impl Supervisor {
             cfg: self.cfg.clone(),
             tmux: self.tmux.clone(),
             close_after: None,
+            runs_dir: self.opts.data_dir.join("runs"),
         };
         self.finishing.push(work);
         Ok(())
@@ -128,6 +129,7 @@ impl Supervisor {
             grace: self.cfg.supervisor.kill_grace,
             run_id: run.run_id,
             token_hash: run.token_hash.clone(),
+            runs_dir: self.opts.data_dir.join("runs"),
         });
     }
 
@@ -220,6 +222,7 @@ impl Supervisor {
                 }
                 None if exiting => {
                     self.runs.remove(&id);
+                    super::hooks::layer::remove_run_home(&self.opts.data_dir.join("runs"), id);
                 }
                 None => self.lose(
                     id,
@@ -247,6 +250,8 @@ pub(super) struct Completion {
     /// For a completion resumed after a restart: (pane pid, exit grace, kill grace) to close
     /// the window with once done.
     pub(super) close_after: Option<(u32, Duration, Duration)>,
+    /// Where the run's log and per-run files are (`<data dir>/runs`).
+    pub(super) runs_dir: PathBuf,
 }
 
 impl Completion {
@@ -314,6 +319,7 @@ impl Completion {
                 grace: kill_grace,
                 run_id: id,
                 token_hash,
+                runs_dir: self.runs_dir.clone(),
             };
             std::thread::spawn(move || {
                 std::thread::sleep(grace);
@@ -343,8 +349,9 @@ pub(super) fn close_pane(close: Close) {
 /// takes a few ms unless the agent ignores SIGTERM (then up to the kill grace).
 pub const CLOSE_WORKERS: usize = 2;
 
-/// One pane to close: the run's pane process, its pane, the kill grace, and the hash of the
-/// run's hook token (every process carrying the token is stopped too).
+/// One pane to close: the run's pane process, its pane, the kill grace, the hash of the
+/// run's hook token (every process carrying the token is stopped too), and where its per-run
+/// files are (its Gemini CLI home goes with the pane).
 pub(super) struct Close {
     pub(super) tmux: Tmux,
     pub(super) pid: u32,
@@ -352,6 +359,7 @@ pub(super) struct Close {
     pub(super) grace: Duration,
     pub(super) run_id: i64,
     pub(super) token_hash: Option<String>,
+    pub(super) runs_dir: PathBuf,
 }
 
 /// The close threads' queue, started on first use.
@@ -413,5 +421,6 @@ impl Close {
         if let Err(e) = self.tmux.kill_pane(&self.pane) {
             tracing::debug!(run = run_id, error = %e, "pane already gone");
         }
+        super::hooks::layer::remove_run_home(&self.runs_dir, run_id);
     }
 }

@@ -269,27 +269,35 @@ impl Launcher {
             ));
         }
         if provider.hooks == HookStyle::Gemini {
-            // Where Gemini CLI reads it: not below a group/world-writable directory.
-            let (dir, problem) = hooks::layer::gemini_dir(&runs_dir);
-            if let Some(problem) = problem {
-                tracing::warn!(run = run.id, "{problem}");
-            }
-            crate::private::private_dir(&dir).map_err(|source| SupervisorError::Io {
-                what: "cannot create the directory of the agent's settings layer",
-                path: dir.clone(),
-                source,
-            })?;
-            let path = hooks::layer::gemini_file(&dir, &runs_dir, run.id);
+            // A private home over the user's real one: their settings with bosun's merged in,
+            // the rest linked (Gemini CLI reads no system layer a non-root user can write).
+            let real =
+                hooks::layer::real_home(&provider.env).ok_or_else(|| SupervisorError::Io {
+                    what: "cannot find the home directory Gemini CLI uses (no HOME)",
+                    path: PathBuf::from("~"),
+                    source: std::io::ErrorKind::NotFound.into(),
+                })?;
+            let home = hooks::layer::run_home(&runs_dir, run.id);
             let settings =
                 hooks::gemini_settings_with(&self.opts.bosun_exe, &db, run.id, provider.mcp);
-            hooks::write_settings(&path, &settings).map_err(|source| SupervisorError::Io {
-                what: "cannot write the agent's hook settings",
-                path: path.clone(),
-                source,
-            })?;
+            match hooks::layer::build_run_home(&home, &real, &settings) {
+                Ok(Some(problem)) => tracing::warn!(
+                    run = run.id,
+                    "{problem}: the run gets bosun's settings without the user's"
+                ),
+                Ok(None) => {}
+                Err(source) => {
+                    return Err(SupervisorError::Io {
+                        what: "cannot make the agent's Gemini CLI home",
+                        path: home,
+                        source,
+                    });
+                }
+            }
+            env.retain(|(k, _)| k != hooks::layer::HOME_VAR);
             env.push((
-                "GEMINI_CLI_SYSTEM_DEFAULTS_PATH".into(),
-                path.to_string_lossy().into_owned(),
+                hooks::layer::HOME_VAR.into(),
+                home.to_string_lossy().into_owned(),
             ));
         }
         let log_path = runs_dir.join(format!("{}.log", run.id));

@@ -39,7 +39,37 @@ impl Supervisor {
             }
         }
         self.close_leftover_windows(&panes)?;
+        self.remove_leftover_homes(&panes);
         Ok(())
+    }
+
+    /// Removes the Gemini CLI homes (`runs/<run>.gemini-home`) of runs not watched whose pane
+    /// is gone: a supervisor that died before it closed their window left them behind. Those
+    /// with a pane still there go when that window is closed.
+    fn remove_leftover_homes(&self, panes: &HashMap<String, PaneState>) {
+        let runs_dir = self.opts.data_dir.join("runs");
+        for entry in std::fs::read_dir(&runs_dir).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let Some(id) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".gemini-home"))
+                .and_then(|n| n.parse::<i64>().ok())
+            else {
+                continue;
+            };
+            if self.runs.contains_key(&id) {
+                continue;
+            }
+            let alive = runs::get(self.store.conn(), id).is_ok_and(|r| {
+                r.pane_id
+                    .as_deref()
+                    .and_then(|p| panes.get(p))
+                    .is_some_and(|p| !p.dead)
+            });
+            if !alive {
+                super::hooks::layer::remove_run_home(&runs_dir, id);
+            }
+        }
     }
 
     /// Finishes the completion of a run whose turn was recorded done when the last
@@ -66,6 +96,7 @@ impl Supervisor {
             cfg: self.cfg.clone(),
             tmux: self.tmux.clone(),
             close_after: pid.map(|p| (p, self.opts.exit_grace, self.cfg.supervisor.kill_grace)),
+            runs_dir: self.opts.data_dir.join("runs"),
         };
         self.pool.submit(work);
         Ok(())
@@ -104,6 +135,7 @@ impl Supervisor {
                     grace: self.cfg.supervisor.kill_grace,
                     run_id,
                     token_hash,
+                    runs_dir: self.opts.data_dir.join("runs"),
                 });
             }
         }

@@ -130,8 +130,6 @@ impl Harness {
     pub fn start(stage: Stage) -> Option<Harness> {
         let name = provider(stage.cli);
         let bin = agents::require(name, stage.test)?;
-        // Not under /tmp: Gemini CLI skips a settings file below a group- or world-writable
-        // directory, which would leave its hooks silent.
         let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
         let dir = tmp.path().canonicalize().expect("canonical");
         let repo = crate::support::init_repo(&dir);

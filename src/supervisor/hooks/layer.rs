@@ -1,130 +1,248 @@
-//! Where a per-run settings layer goes so that its CLI reads it.
+//! The private home a Gemini CLI run gets, through which bosun's per-run settings reach it.
 //!
-//! Gemini CLI 0.61.0 loads its system-defaults layer (`GEMINI_CLI_SYSTEM_DEFAULTS_PATH`,
-//! where bosun puts a run's hooks, MCP server and `errorVerbosity`) only when the file and
-//! every directory above it are owned by root and writable by nobody else
-//! (`isFileAndDirectorySecureSync` in its bundle): otherwise it prints "Parent directory
-//! '/tmp' is insecure" and runs without it. A data directory under `/tmp` (any
-//! group/world-writable ancestor) therefore loses the hooks: [`gemini_dir`] picks a directory
-//! Gemini CLI accepts, and [`gemini_problem`] says why one is refused.
+//! Gemini CLI 0.61.0 has two ways to add settings to one process: a system layer
+//! (`GEMINI_CLI_SYSTEM_DEFAULTS_PATH`, `GEMINI_CLI_SYSTEM_SETTINGS_PATH`), which it reads only
+//! when root owns the file and every directory above it (`isFileAndDirectorySecureSync` in
+//! its bundle) — never for an operator who is not root — and `GEMINI_CLI_HOME`, the home its
+//! `homedir()` returns, whose `.gemini/settings.json` are the user's settings. bosun uses the
+//! second, always (root or not, so its tests run what users get): each run gets
+//! `runs/<run>.gemini-home/` (0700, [`run_home`]) and `GEMINI_CLI_HOME` naming it, where
+//!
+//! - `.gemini/settings.json` (0600) is the user's real `settings.json` with bosun's layer
+//!   merged in ([`super::merge`]): the user's own hooks keep running next to bosun's;
+//! - every other entry of the real `.gemini/` (`oauth_creds.json`, `google_accounts.json`,
+//!   `trustedFolders.json`, `installation_id`, `tmp/` with the chat records, `history/`,
+//!   `GEMINI.md`, …) is a symbolic link to the real one, so auth, trust, records and memory
+//!   are the user's own (the real `.gemini/` and `tmp/` are made if missing, so records land
+//!   there); `.env` and `.agents` beside it link to the real home's;
+//! - `settings.json` at the top links to `.gemini/settings.json` (Gemini CLI's launcher reads
+//!   `$GEMINI_CLI_HOME/settings.json` for its memory flags).
+//!
+//! The real home is the one Gemini CLI would use without bosun ([`real_home`]):
+//! `GEMINI_CLI_HOME` when the operator set one, else `HOME`. The run's home is removed when
+//! its window is closed ([`remove_run_home`]), or by the next supervisor when its pane is gone
+//! (`recover.rs`); neither making nor removing it follows a
+//! symbolic link planted where it goes. No file in it holds the hook token (the hooks and the
+//! MCP server read `BOSUN_HOOK_TOKEN` from their environment). What Gemini CLI creates anew
+//! in the run's `.gemini/` (an entry the real one did not have) goes with it.
 
-use std::os::unix::fs::MetadataExt;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-/// Why Gemini CLI 0.61.0 would skip a settings layer at `file` (existing or not), in words
-/// that name the cause; `None` when it would read it. Missing directories count as the 0700
-/// directories of this user that bosun would make.
-pub fn gemini_problem(file: &Path) -> Option<String> {
-    let me = crate::private::my_uid();
-    let mut checked: Vec<(PathBuf, u32, u32)> = Vec::new();
-    let mut at = Some(file);
-    while let Some(p) = at {
-        // Gemini CLI follows links here (stat), and so do we.
-        let (uid, mode) = match std::fs::metadata(p) {
-            Ok(m) => (m.uid(), m.mode() & 0o7777),
-            Err(_) => (me, crate::private::DIR_MODE),
-        };
-        checked.push((p.to_path_buf(), uid, mode));
-        at = p.parent().filter(|d| !d.as_os_str().is_empty());
-    }
-    for (p, uid, mode) in checked.iter().rev() {
-        if mode & 0o022 != 0 {
-            return Some(format!(
-                "Gemini CLI ignores settings under a group/world-writable directory: '{}' \
-                 (mode {mode:o}), so bosun's hooks, MCP server and errorVerbosity would not \
-                 reach it",
-                p.display()
-            ));
-        }
-        if *uid != 0 {
-            return Some(format!(
-                "Gemini CLI ignores settings not owned by root: '{}' belongs to uid {uid}, so \
-                 bosun's hooks, MCP server and errorVerbosity would not reach it",
-                p.display()
-            ));
-        }
-    }
-    None
+use serde_json::Value;
+
+/// The variable naming Gemini CLI's home.
+pub const HOME_VAR: &str = "GEMINI_CLI_HOME";
+
+/// Entries of the real home itself (beside `.gemini/`) Gemini CLI 0.61.0 reads through its
+/// `homedir()`: the last `.env` it looks for and the user's agent skills.
+const HOME_ENTRIES: [&str; 2] = [".env", ".agents"];
+
+/// The private home of Gemini CLI run `run_id` whose log goes to `runs_dir`.
+pub fn run_home(runs_dir: &Path, run_id: i64) -> PathBuf {
+    runs_dir.join(format!("{run_id}.gemini-home"))
 }
 
-/// The directory for the Gemini settings layers of runs whose logs go to `runs_dir`:
-/// `runs_dir` itself when Gemini CLI accepts files there, else the first accepted of
-/// `$XDG_RUNTIME_DIR/bosun/gemini` and `$HOME/.cache/bosun/gemini`, else `runs_dir` (and the
-/// problem, for the operator). Names in a shared fallback carry the database's identity (see
-/// [`gemini_file`]).
-pub fn gemini_dir(runs_dir: &Path) -> (PathBuf, Option<String>) {
-    let probe = |dir: &Path| gemini_problem(&dir.join("0.gemini.json"));
-    let Some(problem) = probe(runs_dir) else {
-        return (runs_dir.to_path_buf(), None);
+/// The home Gemini CLI would use in a pane given `pane_env` (the provider's `env`) without
+/// bosun: a non-empty `GEMINI_CLI_HOME` of the pane, else of bosun's own environment (which
+/// its tmux server passes on), else `HOME` the same way, else the user's home directory.
+pub fn real_home(pane_env: &BTreeMap<String, String>) -> Option<PathBuf> {
+    let of = |name: &str| {
+        pane_env
+            .get(name)
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os(name).map(PathBuf::from))
+            .filter(|p| !p.as_os_str().is_empty())
     };
-    let fallbacks = [
-        std::env::var_os("XDG_RUNTIME_DIR").map(|d| PathBuf::from(d).join("bosun/gemini")),
-        std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/bosun/gemini")),
-    ];
-    for dir in fallbacks.into_iter().flatten() {
-        if dir.is_absolute() && probe(&dir).is_none() {
-            return (dir, None);
-        }
-    }
-    (runs_dir.to_path_buf(), Some(problem))
+    of(HOME_VAR)
+        .or_else(|| of("HOME"))
+        .or_else(|| directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf()))
+        .map(|p| std::path::absolute(&p).unwrap_or(p))
 }
 
-/// The settings layer file of run `run_id` in `dir` (from [`gemini_dir`]): `<run>.gemini.json`
-/// in the runs directory, `<hash of the runs directory>-<run>.gemini.json` in a fallback
-/// shared by databases.
-pub fn gemini_file(dir: &Path, runs_dir: &Path, run_id: i64) -> PathBuf {
-    if dir == runs_dir {
-        return dir.join(format!("{run_id}.gemini.json"));
-    }
-    let id = crate::secret::token_hash(&runs_dir.to_string_lossy());
-    dir.join(format!("{}-{run_id}.gemini.json", &id[..12]))
+/// The user's Gemini CLI settings file under home `real`.
+pub fn user_settings_path(real: &Path) -> PathBuf {
+    real.join(".gemini").join("settings.json")
 }
 
-/// Removes the settings layers of the runs whose logs went to `runs_dir` from the fallback
-/// directory [`gemini_dir`] chose (nothing to do when it is `runs_dir` itself): for a scratch
-/// database (`providers --check`) that goes away.
-pub fn remove_gemini_files(runs_dir: &Path) {
-    let (dir, _) = gemini_dir(runs_dir);
-    if dir == runs_dir {
-        return;
+/// The user's settings under home `real`: `{}` when there is no file.
+///
+/// # Errors
+/// Why the file cannot be used, in words naming it (Gemini CLI itself would refuse it).
+pub fn user_settings(real: &Path) -> Result<Value, String> {
+    let path = user_settings_path(real);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => super::merge::parse_user_settings(&text)
+            .map_err(|e| format!("Gemini CLI settings '{}': {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(serde_json::json!({})),
+        Err(e) => Err(format!(
+            "Gemini CLI settings '{}' cannot be read: {e}",
+            path.display()
+        )),
     }
-    let prefix = format!(
-        "{}-",
-        &crate::secret::token_hash(&runs_dir.to_string_lossy())[..12]
-    );
-    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-        if entry.file_name().to_string_lossy().starts_with(&prefix) {
-            let _ = std::fs::remove_file(entry.path());
+}
+
+/// Makes `home` (removing what was there first, without following a link) as the module docs
+/// say: the user's settings under `real` merged with bosun's `layer`, links to the rest.
+/// Returns the problem with the user's settings, if any (then bosun's layer is used alone,
+/// and the run goes on).
+///
+/// # Errors
+/// The I/O error of a directory, link or file that cannot be made.
+pub fn build_run_home(home: &Path, real: &Path, layer: &Value) -> std::io::Result<Option<String>> {
+    remove_tree(home)?;
+    let mkdir = |dir: &Path| {
+        std::fs::DirBuilder::new()
+            .mode(crate::private::DIR_MODE)
+            .create(dir)
+    };
+    // Not recursive: a directory (or link) someone put here in between is refused.
+    mkdir(home)?;
+    let dot = home.join(".gemini");
+    mkdir(&dot)?;
+    let real_dot = real.join(".gemini");
+    // Where Gemini CLI writes its chat records: in the real home, also on a first run.
+    for dir in [&real_dot, &real_dot.join("tmp")] {
+        if let Err(e) = crate::private::private_dir(dir) {
+            tracing::debug!(dir = %dir.display(), error = %e, "cannot make Gemini CLI's directory");
         }
+    }
+    let (user, problem) = match user_settings(real) {
+        Ok(v) => (v, None),
+        Err(problem) => (serde_json::json!({}), Some(problem)),
+    };
+    let merged = super::merge::merge(&user, layer);
+    let mut f = crate::private::create_private(&dot.join("settings.json"), true)?;
+    f.write_all(serde_json::to_string_pretty(&merged)?.as_bytes())?;
+    f.flush()?;
+    for entry in std::fs::read_dir(&real_dot).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        if name != "settings.json" {
+            std::os::unix::fs::symlink(real_dot.join(&name), dot.join(&name))?;
+        }
+    }
+    for name in HOME_ENTRIES {
+        let target = real.join(name);
+        if std::fs::symlink_metadata(&target).is_ok() {
+            std::os::unix::fs::symlink(target, home.join(name))?;
+        }
+    }
+    std::os::unix::fs::symlink(".gemini/settings.json", home.join("settings.json"))?;
+    Ok(problem)
+}
+
+/// Removes the private home of run `run_id` ([`run_home`]), if any: a symbolic link there is
+/// removed itself, and nothing is followed inside (the links to the real home stay links).
+pub fn remove_run_home(runs_dir: &Path, run_id: i64) {
+    let home = run_home(runs_dir, run_id);
+    if let Err(e) = remove_tree(&home) {
+        tracing::warn!(run = run_id, home = %home.display(), error = %e, "cannot remove the run's Gemini CLI home");
+    }
+}
+
+/// Removes `path` whatever it is, never following a symbolic link (`remove_dir_all` removes
+/// a link itself and does not follow those inside); nothing there is `Ok`.
+fn remove_tree(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
 
     #[test]
-    fn a_world_writable_ancestor_is_named_and_avoided() {
+    fn a_run_home_merges_the_settings_and_links_the_rest() {
         let d = tempfile::tempdir().expect("tempdir");
-        let problem = gemini_problem(&d.path().join("runs/1.gemini.json")).expect("under /tmp");
-        assert!(
-            problem.starts_with(
-                "Gemini CLI ignores settings under a group/world-writable directory: '/tmp'"
-            ),
-            "{problem}"
-        );
+        let real = d.path().join("real");
+        let real_dot = real.join(".gemini");
+        std::fs::create_dir_all(real_dot.join("history")).expect("dirs");
+        std::fs::write(real_dot.join("oauth_creds.json"), "{}").expect("creds");
+        std::fs::write(
+            real_dot.join("settings.json"),
+            r#"{ "hooks": { "AfterAgent": [{ "hooks": [{ "type": "command", "command": "mine" }] }] } }"#,
+        )
+        .expect("settings");
+        std::fs::write(real.join(".env"), "A=1").expect("env");
         let runs = d.path().join("runs");
-        let (dir, left) = gemini_dir(&runs);
-        if crate::private::my_uid() == 0 && left.is_none() {
-            assert_ne!(dir, runs, "a fallback outside /tmp");
-            assert!(gemini_problem(&gemini_file(&dir, &runs, 3)).is_none());
-            assert!(
-                gemini_file(&dir, &runs, 3)
-                    .to_string_lossy()
-                    .ends_with("-3.gemini.json")
+        std::fs::create_dir_all(&runs).expect("runs");
+        let home = run_home(&runs, 4);
+        // Something planted where the home goes is removed, not followed.
+        let victim = d.path().join("victim");
+        std::fs::create_dir(&victim).expect("victim");
+        std::os::unix::fs::symlink(&victim, &home).expect("planted link");
+        let layer = super::super::gemini_settings_with("/b", Path::new("/d.db"), 4, true);
+        assert_eq!(build_run_home(&home, &real, &layer).expect("built"), None);
+        assert!(victim.read_dir().expect("victim").next().is_none());
+        let meta = std::fs::symlink_metadata(&home).expect("home");
+        assert!(meta.is_dir());
+        assert_eq!(meta.mode() & 0o777, 0o700);
+        let settings = home.join(".gemini/settings.json");
+        assert_eq!(
+            std::fs::metadata(&settings).expect("file").mode() & 0o777,
+            0o600
+        );
+        let merged: Value =
+            serde_json::from_str(&std::fs::read_to_string(&settings).expect("read")).expect("json");
+        assert_eq!(
+            merged["hooks"]["AfterAgent"][0]["hooks"][0]["command"],
+            "mine"
+        );
+        assert_eq!(
+            merged["hooks"]["AfterAgent"].as_array().map(Vec::len),
+            Some(2)
+        );
+        assert_eq!(merged["mcpServers"]["bosun"]["command"], "/b");
+        assert!(!merged.to_string().contains("token"));
+        for name in ["oauth_creds.json", "history", "tmp"] {
+            let link = home.join(".gemini").join(name);
+            assert_eq!(
+                std::fs::read_link(&link).expect("link"),
+                real_dot.join(name)
             );
-        } else {
-            assert_eq!(dir, runs);
         }
+        assert!(real_dot.join("tmp").is_dir(), "made for the chat records");
+        assert_eq!(
+            std::fs::read_link(home.join(".env")).expect("link"),
+            real.join(".env")
+        );
+        assert!(!home.join(".agents").exists());
+        assert_eq!(
+            std::fs::read_to_string(home.join("settings.json")).expect("top link"),
+            std::fs::read_to_string(&settings).expect("settings")
+        );
+
+        // A settings file Gemini CLI would refuse: named, and bosun's layer alone.
+        std::fs::write(real_dot.join("settings.json"), "{ nope").expect("settings");
+        let problem = build_run_home(&home, &real, &layer)
+            .expect("built")
+            .expect("a problem");
+        assert!(problem.contains("is not valid JSON"), "{problem}");
+
+        remove_run_home(&runs, 4);
+        assert!(std::fs::symlink_metadata(&home).is_err());
+        assert!(
+            real_dot.join("oauth_creds.json").is_file(),
+            "links removed, not followed"
+        );
+        assert!(real_dot.join("history").is_dir());
+    }
+
+    #[test]
+    fn the_real_home_is_the_operators_gemini_home_first() {
+        let mut env = BTreeMap::new();
+        env.insert("HOME".to_string(), "/h".to_string());
+        if std::env::var_os(HOME_VAR).is_none() {
+            assert_eq!(real_home(&env), Some(PathBuf::from("/h")));
+        }
+        env.insert(HOME_VAR.to_string(), "/g".to_string());
+        assert_eq!(real_home(&env), Some(PathBuf::from("/g")));
     }
 }

@@ -46,11 +46,12 @@
 //! subscribed.) Codex's legacy `notify` program is no substitute: it is called with
 //! `agent-turn-complete` for the background thread-title request too.
 //!
-//! A provider with `hooks = "gemini"` gets `GEMINI_CLI_SYSTEM_DEFAULTS_PATH=<data_dir>/runs/
-//! <id>.gemini.json` in its pane's environment ([`gemini_settings`]; in a fallback directory
-//! when the data directory has a group/world-writable ancestor, see [`layer`]): Gemini CLI 0.61.0 reads
-//! that file as its lowest settings layer and *concatenates* hook lists across layers, so
-//! the user's own settings and hooks stay in force. Its command hooks for [`GEMINI_SUBSCRIBED`]
+//! A provider with `hooks = "gemini"` gets `GEMINI_CLI_HOME=<data_dir>/runs/<id>.gemini-home`
+//! in its pane's environment: a private home whose `.gemini/settings.json` is the user's own
+//! settings with bosun's layer ([`gemini_settings`]) merged in ([`merge`]), everything else
+//! linking to the user's real `~/.gemini/` ([`layer`]; the one per-process route Gemini CLI
+//! 0.61.0 offers a user who is not root). Hook lists are concatenated, so the user's own hooks
+//! stay in force. Its command hooks for [`GEMINI_SUBSCRIBED`]
 //! run `bosun --db <db> hook --run <id>`. Hooks run only in a
 //! trusted folder (the profile passes `--skip-trust`). Observed with 0.61.0: `BeforeAgent`
 //! (`prompt`) when the prompt is taken, `BeforeTool` (`tool_name`) before a tool and its
@@ -62,6 +63,7 @@
 //! `permission_prompt`), `Stop`, and `StopFailure` for an `AfterAgent` without a response.
 
 pub mod layer;
+pub mod merge;
 mod rejected;
 mod wiring;
 
