@@ -127,7 +127,7 @@ impl Supervisor {
             pane: run.pane.clone(),
             grace: self.cfg.supervisor.kill_grace,
             run_id: run.run_id,
-            token: run.token.clone(),
+            marks: super::orphans::marks(self.store.path(), run.run_id, run.token.as_deref()),
         });
     }
 
@@ -313,7 +313,7 @@ impl Completion {
                 pane: self.pane.clone(),
                 grace: kill_grace,
                 run_id: id,
-                token,
+                marks: super::orphans::marks(store.path(), id, token.as_deref()),
             };
             std::thread::spawn(move || {
                 std::thread::sleep(grace);
@@ -343,15 +343,15 @@ pub(super) fn close_pane(close: Close) {
 /// takes a few ms unless the agent ignores SIGTERM (then up to the kill grace).
 pub const CLOSE_WORKERS: usize = 2;
 
-/// One pane to close: the run's pane process, its pane, the kill grace, and the run's hook
-/// token (every process carrying it is stopped too).
+/// One pane to close: the run's pane process, its pane, the kill grace, and the marks of the
+/// run's processes (every process carrying one is stopped too: `orphans::marks`).
 pub(super) struct Close {
     pub(super) tmux: Tmux,
     pub(super) pid: u32,
     pub(super) pane: String,
     pub(super) grace: Duration,
     pub(super) run_id: i64,
-    pub(super) token: Option<String>,
+    pub(super) marks: Vec<Vec<String>>,
 }
 
 /// The close threads' queue, started on first use.
@@ -391,10 +391,9 @@ fn closers() -> &'static std::sync::mpsc::Sender<Close> {
 impl Close {
     fn run(self) {
         let run_id = self.run_id;
-        // Every process that carries the run's token in its environment goes too, also one
+        // Every process that carries the run's marks in its environment goes too, also one
         // that left the pane's session (`setsid`).
-        let identity = self.token.map(|t| format!("BOSUN_HOOK_TOKEN={t}"));
-        match crate::tmux::process::terminate_run(self.pid, identity.as_deref(), self.grace) {
+        match crate::tmux::process::terminate_marked(self.pid, &self.marks, self.grace) {
             Ok(survivors) if !survivors.is_empty() => {
                 tracing::error!(run = run_id, ?survivors, "processes survived SIGKILL");
             }

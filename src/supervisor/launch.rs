@@ -242,6 +242,12 @@ impl Launcher {
         env.push(("BOSUN_TASK".into(), task.key.clone()));
         env.push(("BOSUN_STAGE".into(), job.stage.clone()));
         env.push(("BOSUN_HOOK_TOKEN".into(), token.clone()));
+        // With BOSUN_RUN_ID, names the run's processes without a secret (a restart finds and
+        // stops those of ended runs: `orphans`); `bosun` commands run by the agent use it too.
+        env.push((
+            crate::config::paths::DB_ENV.into(),
+            db.to_string_lossy().into_owned(),
+        ));
         // `bosun mcp`, `bosun handoff` and the like, run by the agent, read the config this
         // supervisor runs with (roles and their providers), not whatever the worktree has.
         if let Some(project) = self

@@ -37,6 +37,7 @@ pub mod hooks;
 mod inbox;
 mod launch;
 mod offload;
+mod orphans;
 mod pool;
 pub mod prompt;
 mod recover;

@@ -19,6 +19,8 @@ impl Supervisor {
         };
         let report = self.engine().recover(alive)?;
         tracing::info!(?report, "reconciled after start");
+        // Decisions taken while no supervisor ran are carried out before anything is claimed.
+        let stopped = self.stop_leftovers(&report, &panes)?;
         self.release_ended_claims()?;
         for run_id in &report.completing {
             self.resume_completion(*run_id, &panes)?;
@@ -38,7 +40,7 @@ impl Supervisor {
                 )?;
             }
         }
-        self.close_leftover_windows(&panes)?;
+        self.close_leftover_windows(&panes, &stopped)?;
         Ok(())
     }
 
@@ -74,12 +76,16 @@ impl Supervisor {
     /// Closes the windows (`<key>-<stage>-r<run>`) of runs that have ended but whose pane is
     /// still there: a supervisor that died within `exit_grace` of a run's end, or before it
     /// closed a failed run's window, leaves them behind.
-    fn close_leftover_windows(&self, panes: &HashMap<String, PaneState>) -> Result<()> {
+    fn close_leftover_windows(
+        &self,
+        panes: &HashMap<String, PaneState>,
+        stopped: &std::collections::HashSet<i64>,
+    ) -> Result<()> {
         for p in panes.values().filter(|p| p.session == self.opts.session) {
             let Some(run_id) = run_of_window(&p.window_name) else {
                 continue;
             };
-            if self.runs.contains_key(&run_id) {
+            if self.runs.contains_key(&run_id) || stopped.contains(&run_id) {
                 continue;
             }
             let ended = match runs::get(self.store.conn(), run_id) {
@@ -102,7 +108,7 @@ impl Supervisor {
                     pane: p.pane_id.clone(),
                     grace: self.cfg.supervisor.kill_grace,
                     run_id,
-                    token,
+                    marks: super::orphans::marks(self.store.path(), run_id, token.as_deref()),
                 });
             }
         }

@@ -61,6 +61,27 @@ pub fn terminate_run(
     identity: Option<&str>,
     grace: Duration,
 ) -> Result<Vec<u32>, TmuxError> {
+    let marks: Vec<Vec<String>> = identity.map(|i| vec![i.to_string()]).into_iter().collect();
+    terminate_marked(pid, &marks, grace)
+}
+
+/// [`terminate`], also reaching every process (and its descendants) whose environment holds
+/// every entry of one of `marks` (each a set of `NAME=value` entries that together are unique
+/// to the run, such as `BOSUN_RUN_ID=7` with `BOSUN_DB=/path/bosun.db`, or the run's
+/// `BOSUN_HOOK_TOKEN`). A `pid` of 0 (the pane is gone) stops only the marked processes.
+/// Only processes of this user can be read, and so signalled. Empty `marks` (or an empty
+/// mark) reach nothing beyond the tree of `pid`.
+///
+/// Returns the pids still alive afterwards (see [`terminate`]).
+///
+/// Errors: [`TmuxError::Proc`] when `/proc` cannot be read.
+pub fn terminate_marked(
+    pid: u32,
+    marks: &[Vec<String>],
+    grace: Duration,
+) -> Result<Vec<u32>, TmuxError> {
+    let marks: Vec<&Vec<String>> = marks.iter().filter(|m| !m.is_empty()).collect();
+    let identity = (!marks.is_empty()).then_some(marks.as_slice());
     let mut targets: HashMap<u32, u64> = HashMap::new();
     let mut signalled: HashSet<u32> = HashSet::new();
     // Processes whose environment was read already (pid → start time): each is read once, not
@@ -221,26 +242,31 @@ fn collect(root: u32, procs: &HashMap<u32, ProcInfo>, targets: &mut HashMap<u32,
     }
 }
 
-/// Adds to `targets` every process (and its descendants) whose environment holds the entry
-/// `identity`; never this process or init. `read_env` (pid → start time) remembers whose
-/// environment was read: those are not read again (a process that gains the entry later got it
-/// from a marked parent, so it is a descendant and found through the tree).
+/// Adds to `targets` every process (and its descendants) whose environment holds every entry
+/// of one of `marks`; never this process or init. `read_env` (pid → start time) remembers
+/// whose environment was read: those are not read again (a process that gains the entry later
+/// got it from a marked parent, so it is a descendant and found through the tree).
 fn carrying(
-    identity: &str,
+    marks: &[&Vec<String>],
     procs: &HashMap<u32, ProcInfo>,
     targets: &mut HashMap<u32, u64>,
     read_env: &mut HashMap<u32, u64>,
 ) {
     let me = std::process::id();
-    let needle = identity.as_bytes();
     let marked: Vec<u32> = procs
         .iter()
         .filter(|(p, _)| **p != me && **p > 1 && !targets.contains_key(p))
         .filter(|(p, info)| read_env.insert(**p, info.start) != Some(info.start))
         .map(|(p, _)| *p)
         .filter(|p| {
-            std::fs::read(format!("/proc/{p}/environ"))
-                .is_ok_and(|env| env.split(|b| *b == 0).any(|entry| entry == needle))
+            std::fs::read(format!("/proc/{p}/environ")).is_ok_and(|env| {
+                marks.iter().any(|mark| {
+                    mark.iter().all(|needle| {
+                        env.split(|b| *b == 0)
+                            .any(|entry| entry == needle.as_bytes())
+                    })
+                })
+            })
         })
         .collect();
     for p in tree(procs, &marked) {
@@ -251,6 +277,37 @@ fn carrying(
             targets.entry(p).or_insert(info.start);
         }
     }
+}
+
+/// Every live process (not this one, not init) whose environment holds the entry `entry`
+/// (`NAME=value`), with the value of its `key` variable (empty when it has none), sorted by
+/// pid: how a starting supervisor finds the processes its database's runs left behind
+/// (`entry` = `BOSUN_DB=<path>`, `key` = `BOSUN_RUN_ID`). Processes whose environment cannot be
+/// read (another user's, or gone meanwhile) are skipped.
+///
+/// Errors: [`TmuxError::Proc`] when `/proc` cannot be read.
+pub fn carriers(entry: &str, key: &str) -> Result<Vec<(u32, String)>, TmuxError> {
+    let me = std::process::id();
+    let prefix = format!("{key}=");
+    let mut out: Vec<(u32, String)> = snapshot()?
+        .into_iter()
+        .filter(|(p, info)| *p != me && *p > 1 && !info.zombie)
+        .filter_map(|(p, _)| {
+            let env = std::fs::read(format!("/proc/{p}/environ")).ok()?;
+            let mut found = false;
+            let mut value = String::new();
+            for e in env.split(|b| *b == 0) {
+                if e == entry.as_bytes() {
+                    found = true;
+                } else if let Some(v) = e.strip_prefix(prefix.as_bytes()) {
+                    value = String::from_utf8_lossy(v).into_owned();
+                }
+            }
+            found.then_some((p, value))
+        })
+        .collect();
+    out.sort_unstable();
+    Ok(out)
 }
 
 /// `roots` and all their descendants.

@@ -1,0 +1,156 @@
+//! No run outlives its task (issue 18): at start, before anything is claimed, every process
+//! of a run that must not go on is stopped — runs whose job was cancelled, failed or
+//! finished while no supervisor ran, runs lost with their pane (whose detached processes
+//! live on), and any other process that carries this database's mark for a run that is not
+//! re-adopted.
+//!
+//! A run's processes are found by its pane's process tree and by their environment: every
+//! pane gets `BOSUN_RUN_ID=<id>` and `BOSUN_DB=<database path>`, which together name the run
+//! without any secret (so this still works once hook tokens are stored only hashed), and, for
+//! runs launched before `BOSUN_DB` was set, their `BOSUN_HOOK_TOKEN` while the database holds
+//! it in clear.
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::*;
+use crate::pipeline::Recovery;
+
+/// The environment entry naming the database a run's processes belong to:
+/// `BOSUN_DB=<absolute path>` (as `launch` puts it in every pane's environment).
+pub(super) fn db_entry(db: &Path) -> String {
+    let db = std::path::absolute(db).unwrap_or_else(|_| db.to_path_buf());
+    format!("{}={}", crate::config::paths::DB_ENV, db.display())
+}
+
+/// The marks of run `run_id`'s processes (see [`crate::tmux::process::terminate_marked`]):
+/// `BOSUN_RUN_ID` with the database's entry, and the hook token when the database holds it in
+/// clear.
+pub(super) fn marks(db: &Path, run_id: i64, token: Option<&str>) -> Vec<Vec<String>> {
+    let mut out = vec![vec![format!("BOSUN_RUN_ID={run_id}"), db_entry(db)]];
+    if let Some(t) = token {
+        out.push(vec![format!("BOSUN_HOOK_TOKEN={t}")]);
+    }
+    out
+}
+
+/// What is left of a run to stop: its pane's pid (0 when the pane is gone), the marks of its
+/// processes, and its pane to kill.
+type Leftover = (u32, Vec<Vec<String>>, Option<String>);
+
+impl Supervisor {
+    /// Stops, and waits for, every process of the runs `report` ended or lost and of any run
+    /// not re-adopted whose processes still carry this database's mark; kills their panes.
+    /// Returns the ids of the runs it stopped (their windows need no other close).
+    ///
+    /// # Errors
+    /// Store failures. A `/proc` that cannot be read is logged (the runs' pane trees are
+    /// still stopped).
+    pub(super) fn stop_leftovers(
+        &mut self,
+        report: &Recovery,
+        panes: &HashMap<String, PaneState>,
+    ) -> Result<HashSet<i64>> {
+        let keep: HashSet<i64> = report
+            .readopted
+            .iter()
+            .chain(&report.completing)
+            .copied()
+            .collect();
+        let mut ids: HashSet<i64> = report.ended.iter().chain(&report.lost).copied().collect();
+        let db = self.store.path().to_path_buf();
+        match crate::tmux::process::carriers(&db_entry(&db), "BOSUN_RUN_ID") {
+            Ok(found) => {
+                for (pid, run) in found {
+                    match run.parse::<i64>() {
+                        Ok(id) if !keep.contains(&id) => {
+                            tracing::info!(run = id, pid, "a process of a run that ended lives on");
+                            ids.insert(id);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot look for the processes of ended runs"),
+        }
+        let mut targets: BTreeMap<i64, Leftover> = BTreeMap::new();
+        for id in &ids {
+            let run = match runs::get(self.store.conn(), *id) {
+                Ok(r) => r,
+                Err(StoreError::NotFound { .. }) => {
+                    targets.insert(*id, (0, marks(&db, *id, None), None));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let token = runs::hook_token(self.store.conn(), *id)?.and_then(|(t, _)| t);
+            // Its pane, when it is on this supervisor's tmux server (pane ids repeat across
+            // servers).
+            let pane = run
+                .pane_id
+                .as_deref()
+                .filter(|_| run.socket.as_deref().is_none_or(|s| s == self.opts.socket))
+                .and_then(|p| panes.get(p));
+            let pid = pane.map_or(0, |p| p.pid);
+            targets.insert(
+                *id,
+                (
+                    pid,
+                    marks(&db, *id, token.as_deref()),
+                    pane.map(|p| p.pane_id.clone()),
+                ),
+            );
+        }
+        if targets.is_empty() {
+            return Ok(ids);
+        }
+        let grace = self.cfg.supervisor.kill_grace;
+        // In parallel: each may wait out the kill grace; all are done before the first claim.
+        std::thread::scope(|s| {
+            for (id, (pid, marks, _)) in &targets {
+                s.spawn(move || {
+                    match crate::tmux::process::terminate_marked(*pid, marks, grace) {
+                        Ok(left) if left.is_empty() => {
+                            tracing::info!(run = id, "stopped the processes of an ended run");
+                        }
+                        Ok(left) => {
+                            tracing::error!(run = id, survivors = ?left, "processes survived SIGKILL");
+                        }
+                        Err(e) => {
+                            tracing::warn!(run = id, error = %e, "cannot stop the run's processes");
+                        }
+                    }
+                });
+            }
+        });
+        for (id, (_, _, pane)) in targets {
+            if let Some(pane) = pane
+                && let Err(e) = self.tmux.kill_pane(&pane)
+            {
+                tracing::debug!(run = id, error = %e, "pane already gone");
+            }
+        }
+        Ok(ids)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_is_marked_by_its_id_with_its_database_and_by_a_clear_token() {
+        let m = marks(Path::new("/data/b.db"), 7, Some("abc"));
+        assert_eq!(
+            m,
+            vec![
+                vec![
+                    "BOSUN_RUN_ID=7".to_string(),
+                    "BOSUN_DB=/data/b.db".to_string()
+                ],
+                vec!["BOSUN_HOOK_TOKEN=abc".to_string()],
+            ]
+        );
+        // A hashed token in the database: the id and the database still find them.
+        assert_eq!(marks(Path::new("/data/b.db"), 7, None).len(), 1);
+    }
+}
