@@ -40,7 +40,7 @@ type Leftover = (u32, Vec<Vec<String>>, Option<String>);
 impl Supervisor {
     /// Stops, and waits for, every process of the runs `report` ended or lost and of any run
     /// not re-adopted whose processes still carry this database's mark; kills their panes.
-    /// Returns the ids of the runs it stopped (their windows need no other close).
+    /// Returns the ids of the runs whose pane it killed (their windows need no other close).
     ///
     /// # Errors
     /// Store failures. A `/proc` that cannot be read is logged (the runs' pane trees are
@@ -100,8 +100,9 @@ impl Supervisor {
                 ),
             );
         }
+        let mut closed = HashSet::new();
         if targets.is_empty() {
-            return Ok(ids);
+            return Ok(closed);
         }
         let grace = self.cfg.supervisor.kill_grace;
         // In parallel: each may wait out the kill grace; all are done before the first claim.
@@ -123,13 +124,13 @@ impl Supervisor {
             }
         });
         for (id, (_, _, pane)) in targets {
-            if let Some(pane) = pane
-                && let Err(e) = self.tmux.kill_pane(&pane)
-            {
+            let Some(pane) = pane else { continue };
+            if let Err(e) = self.tmux.kill_pane(&pane) {
                 tracing::debug!(run = id, error = %e, "pane already gone");
             }
+            closed.insert(id);
         }
-        Ok(ids)
+        Ok(closed)
     }
 }
 
