@@ -43,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_11.sql"),
     include_str!("schema_12.sql"),
     include_str!("schema_13.sql"),
+    include_str!("schema_14.sql"),
 ];
 
 /// SQLite `application_id` of a bosun database: "bosu" in ASCII (schema v5).
@@ -121,6 +122,22 @@ pub enum StoreError {
     /// The request does not fit the row's current state.
     #[error("{0}")]
     Conflict(String),
+}
+
+impl StoreError {
+    /// True when the failure may pass by itself: the database is locked or busy (another
+    /// connection holds the write lock past the busy timeout) or the disk is full.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+                    | rusqlite::ErrorCode::DiskFull
+            ),
+            _ => false,
+        }
+    }
 }
 
 /// Result alias for store calls.
