@@ -11,6 +11,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use bosun::store::events;
+use bosun::store::hooks::{self, HookEvent};
 use bosun::store::runs;
 use bosun::store::tasks::TaskState;
 
@@ -68,6 +69,22 @@ fn detached(token: &str) -> Vec<u32> {
             })
         })
         .collect()
+}
+
+/// Prints the recent events and the daemon's log, for a failed test.
+fn dump(rig: &Rig) {
+    for e in events::recent(rig.store().conn(), None, 30)
+        .expect("events")
+        .iter()
+        .rev()
+    {
+        eprintln!("event: {}", e.message);
+    }
+    let log = std::fs::read_to_string(rig.dir.path().join("daemon.log")).unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(40).collect();
+    for l in tail.iter().rev() {
+        eprintln!("daemon: {l}");
+    }
 }
 
 /// SIGKILL, as `kill -9`: the daemon leaves its agents running in tmux.
@@ -217,4 +234,83 @@ fn processes_of_a_run_lost_with_the_tmux_server_are_gone_before_the_rerun_starts
     assert_eq!(all.len(), 2, "one lost run, one re-run: {all:?}");
     assert_eq!(all.iter().filter(|r| r.turn_done_at.is_some()).count(), 1);
     kill9(second);
+}
+
+#[test]
+fn a_stop_hook_lost_to_a_locked_database_is_replaced_by_the_screen_witness() {
+    // agent-sim calls Claude Code's hooks but names no transcript: the screen is its second
+    // witness. A short grace and quiet period keep the test short.
+    let prompt = "@sim {spin = \"3s\"}\n@sim {write = \"out-only.md\", text = \"ok\"}";
+    let extra = "[providers.sim]\nwitness_grace = \"2s\"\nquiet = \"1s\"\n";
+    let rig = Rig::new(&one_stage(prompt, extra));
+    let key = rig.add_task("Stop hook lost", "");
+    let store = rig.store();
+    let d = daemon(&rig);
+    let task_id = rig.task(&key).id;
+    let mut run_id = 0;
+    wait_for(Duration::from_secs(60), "a hook to open the turn", || {
+        let Some(run) = runs::for_task(store.conn(), task_id)
+            .expect("runs")
+            .into_iter()
+            .next()
+        else {
+            return false;
+        };
+        run_id = run.id;
+        hooks::for_run(store.conn(), run.id)
+            .expect("hooks")
+            .iter()
+            .any(|h| h.event == HookEvent::UserPromptSubmit)
+    });
+    // The database is locked for 25 s from a separate connection while the turn ends and
+    // its Stop hook fires.
+    let locker = rusqlite::Connection::open(rig.db()).expect("open");
+    locker.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+    let locked = Instant::now();
+    let log = rig.dir.path().join("runs").join(format!("{run_id}.log"));
+    let noted = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("[bosun] the agent's Stop hook was lost")
+    };
+    wait_for(
+        Duration::from_secs(25),
+        "the hook to give up and say so in the run's log",
+        noted,
+    );
+    std::thread::sleep(Duration::from_secs(25).saturating_sub(locked.elapsed()));
+    locker.execute_batch("ROLLBACK").expect("unlock");
+    drop(locker);
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rig.task(&key).state != TaskState::Done {
+        if Instant::now() > deadline {
+            dump(&rig);
+            panic!("timed out waiting for the task to be done");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        hooks::for_run(store.conn(), run_id)
+            .expect("hooks")
+            .iter()
+            .all(|h| h.event != HookEvent::Stop),
+        "the Stop hook was lost"
+    );
+    let all = runs::for_task(store.conn(), task_id).expect("runs");
+    assert_eq!(all.len(), 1, "the stage ran once: {all:?}");
+    assert_eq!(all[0].status, runs::RunStatus::Done);
+    let witness = events::recent(store.conn(), None, 200)
+        .expect("events")
+        .into_iter()
+        .find(|e| e.run_id == Some(run_id) && e.message.contains("is done ("))
+        .expect("a done event");
+    assert!(
+        witness
+            .message
+            .ends_with("is done (screen, the Stop hook never came)"),
+        "{}",
+        witness.message
+    );
+    kill9(d);
 }

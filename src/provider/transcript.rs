@@ -128,6 +128,11 @@ impl TranscriptState {
         }
     }
 
+    /// The format being read.
+    pub fn format(&self) -> TranscriptFormat {
+        self.format
+    }
+
     /// A record read from the middle of a file (the reader jumped past old bytes): the bytes
     /// up to the first newline are the end of a line whose start was not read, and are
     /// skipped.

@@ -320,6 +320,7 @@ impl Launcher {
             worktree,
             detector: Detector::new(provider.clone(), pane.height, pane.width),
             size: (pane.height, pane.width),
+            second: super::second::Second::new(&provider),
             provider,
             prompt,
             log_path,

@@ -41,6 +41,7 @@ mod orphans;
 mod pool;
 pub mod prompt;
 mod recover;
+mod second;
 pub mod wake;
 mod watch;
 
@@ -210,6 +211,8 @@ struct Active {
     token: Option<String>,
     /// Messages pasted for the turn being submitted (empty for the prompt's turn).
     delivering: Vec<i64>,
+    /// The second witness of a turn a hook opened (its closing hook may be lost).
+    second: second::Second,
 }
 
 /// How long an error must stay on an agent's screen before it fails the run.
@@ -576,17 +579,24 @@ impl Supervisor {
 
     /// Writes every changed status in one transaction, with an event each.
     fn write_statuses(&mut self) -> Result<()> {
-        let changed: Vec<(i64, i64, RunStatus, String, bool)> = self
+        let changed: Vec<(i64, i64, RunStatus, String, String)> = self
             .runs
             .values()
             .filter(|r| r.tracker.status() != r.written)
             .map(|r| {
+                let source = match r.second.ended_by {
+                    _ if r.tracker.from_hook() => " (agent hook)".to_string(),
+                    Some(w) if r.tracker.status() == RunStatus::Done => {
+                        format!(" ({w}, the Stop hook never came)")
+                    }
+                    _ => String::new(),
+                };
                 (
                     r.run_id,
                     r.job_id,
                     r.tracker.status(),
                     r.task_key.clone(),
-                    r.tracker.from_hook(),
+                    source,
                 )
             })
             .collect();
@@ -609,7 +619,7 @@ impl Supervisor {
         }
         let now = now_ms();
         self.store.write(|tx| {
-            for (run_id, job_id, status, key, from_hook) in &changed {
+            for (run_id, job_id, status, key, source) in &changed {
                 runs::set_status(tx, *run_id, *status, now)?;
                 let task_id = tasks::by_key(tx, key)?.id;
                 events::append(
@@ -620,10 +630,7 @@ impl Supervisor {
                         job_id: Some(*job_id),
                         run_id: Some(*run_id),
                         actor: "supervisor",
-                        message: format!(
-                            "{key} run {run_id} is {status}{}",
-                            if *from_hook { " (agent hook)" } else { "" }
-                        ),
+                        message: format!("{key} run {run_id} is {status}{source}"),
                         ..Default::default()
                     },
                     now,

@@ -201,6 +201,7 @@ impl Supervisor {
                 pane: pane.pane_id.clone(),
                 pid: pane.pid,
                 worktree,
+                second: super::second::Second::new(&provider),
                 provider,
                 prompt,
                 log_path,
