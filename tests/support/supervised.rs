@@ -80,6 +80,8 @@ pub struct Stage {
     pub pace: Pace,
     /// `hooks = "none"` for the provider: the screen alone reads the run.
     pub hooks_off: bool,
+    /// More keys of the provider's profile (TOML lines, e.g. `witness_grace = "2s"`).
+    pub profile: String,
     pub approval: CodexApproval,
     /// `supervisor.max_concurrency` (a handoff needs a second slot).
     pub concurrency: u32,
@@ -96,6 +98,7 @@ impl Stage {
             layer: String::new(),
             pace: Pace::REALISTIC,
             hooks_off: false,
+            profile: String::new(),
             approval: CodexApproval::Never,
             concurrency: 1,
         }
@@ -179,6 +182,7 @@ tmux_socket = "{socket}"
 command = [{command}]
 env = {{ {env} }}
 {hooks}
+{profile}
 [roles.analyst]
 provider = "{name}"
 prompt = {prompt}
@@ -197,6 +201,7 @@ path = "docs/work-items/{{key}}/01-analysis.md"
             env = env.join(", "),
             prompt = toml_str(prompt),
             extra = stage.layer,
+            profile = stage.profile,
             concurrency = stage.concurrency,
         );
         let config_file = dir.join("bosun.toml");
