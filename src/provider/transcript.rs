@@ -310,6 +310,56 @@ mod tests {
         assert!(s.finished());
     }
 
+    /// Session records of the pinned CLIs, captured from `tests/*_supervised.rs` runs
+    /// against the scripted model (the stage's write turn and final text); lines over 4 KB
+    /// left out.
+    const CLAUDE_REAL: &str = include_str!("../../tests/fixtures/claude-2.1.332/transcript.jsonl");
+    const CODEX_REAL: &str = include_str!("../../tests/fixtures/codex-0.171.0/transcript.jsonl");
+    const GEMINI_REAL: &str = include_str!("../../tests/fixtures/gemini-0.61.0/transcript.jsonl");
+
+    /// Index of the line from which `text` reads finished, checking it stays so.
+    fn finished_from(format: TranscriptFormat, text: &str) -> Option<usize> {
+        let lines: Vec<&str> = text.lines().collect();
+        let states = after_each(format, &lines);
+        let first = states.iter().position(|f| *f)?;
+        assert!(
+            states[first..].iter().all(|f| *f),
+            "{format:?}: finished, then working again: {states:?}"
+        );
+        Some(first)
+    }
+
+    #[test]
+    fn real_records_read_finished_from_the_turns_final_record_on() {
+        let line_of = |text: &str, needle: &str| {
+            text.lines()
+                .position(|l| l.contains(needle))
+                .expect("the fixture has its final record")
+        };
+        assert_eq!(
+            finished_from(TranscriptFormat::Claude, CLAUDE_REAL),
+            Some(line_of(CLAUDE_REAL, r#""stop_reason":"end_turn""#)),
+            "Claude Code 2.1.332: the end_turn line; system and cost lines after it say nothing"
+        );
+        assert_eq!(
+            finished_from(TranscriptFormat::Codex, CODEX_REAL),
+            Some(line_of(CODEX_REAL, r#""type":"task_complete""#)),
+            "Codex 0.171.0: task_complete, after the last token_count"
+        );
+        let last_answer = GEMINI_REAL
+            .lines()
+            .collect::<Vec<_>>()
+            .iter()
+            .rposition(|l| l.contains(r#""type":"gemini""#))
+            .expect("a gemini line");
+        assert_eq!(
+            finished_from(TranscriptFormat::Gemini, GEMINI_REAL),
+            Some(last_answer),
+            "Gemini CLI 0.61.0: its final answer; the thinking and tool-call lines before it \
+             are work"
+        );
+    }
+
     #[test]
     fn garbage_and_unknown_records_say_nothing() {
         for f in [
