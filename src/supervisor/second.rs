@@ -164,12 +164,19 @@ impl Supervisor {
                     quiet_for: Duration::ZERO,
                 }
             }
-            None => Reading {
-                transcript: None,
-                transcript_grew: false,
-                screen: classify(&run.provider, &run.detector.text()),
-                quiet_for: now.duration_since(run.last_output),
-            },
+            None => {
+                let quiet_for = now.duration_since(run.last_output);
+                // A screen still printing is not finished: no need to read it.
+                let screen = (quiet_for >= run.provider.quiet)
+                    .then(|| classify(&run.provider, &run.detector.text()))
+                    .flatten();
+                Reading {
+                    transcript: None,
+                    transcript_grew: false,
+                    screen,
+                    quiet_for,
+                }
+            }
         };
         if let Some(witness) = run.second.witness.observe(&reading, now) {
             tracing::warn!(
