@@ -117,8 +117,11 @@ impl Record {
                 continue;
             }
             if len - self.offset > JUMP_AFTER {
+                // What was skipped may have changed the turn: judge by what follows alone.
                 self.offset = len - READ_MAX as u64;
+                self.state = TranscriptState::new(self.format());
                 self.state.resync();
+                grew = true;
                 continue;
             }
             self.offset += bytes.len() as u64;
@@ -187,5 +190,94 @@ impl Supervisor {
             run.tracker.witness_done();
             run.second.ended_by = Some(witness);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const WORK: &str = r#"{"type":"user","message":{"role":"user","content":"go"}}"#;
+    const END: &str = r#"{"type":"assistant","message":{"content":[{"type":"text","text":"ok"}],"stop_reason":"end_turn"}}"#;
+
+    fn record(path: &Path) -> Record {
+        Record {
+            path: path.to_path_buf(),
+            offset: 0,
+            state: TranscriptState::new(TranscriptFormat::Claude),
+        }
+    }
+
+    fn append(path: &Path, text: &str) {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("open")
+            .write_all(text.as_bytes())
+            .expect("write");
+    }
+
+    #[test]
+    fn a_record_is_read_incrementally_from_its_offset() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.jsonl");
+        let mut r = record(&path);
+        assert!(!r.poll(1), "no file yet");
+        append(&path, &format!("{WORK}\n"));
+        assert!(r.poll(1));
+        assert!(!r.state.finished());
+        let half = END.len() / 2;
+        append(&path, &END[..half]);
+        assert!(!r.poll(1), "half a line says nothing");
+        assert!(!r.state.finished());
+        append(&path, &format!("{}\n", &END[half..]));
+        assert!(r.poll(1));
+        assert!(r.state.finished());
+        assert_eq!(r.offset, std::fs::metadata(&path).expect("meta").len());
+        assert!(!r.poll(1), "nothing new");
+        // Replaced by a shorter file: read again from its start.
+        std::fs::write(&path, format!("{WORK}\n")).expect("replace");
+        assert!(r.poll(1));
+        assert!(!r.state.finished());
+    }
+
+    #[test]
+    fn a_record_far_behind_is_judged_by_its_last_mebibyte() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.jsonl");
+        let line = format!("{WORK}\n");
+        let mut big = String::new();
+        while big.len() <= (JUMP_AFTER as usize) + READ_MAX {
+            big.push_str(&line);
+        }
+        big.push_str(END);
+        big.push('\n');
+        std::fs::write(&path, &big).expect("write");
+        let mut r = record(&path);
+        assert!(r.poll(1));
+        assert!(r.state.finished());
+        assert_eq!(r.offset, big.len() as u64);
+    }
+
+    #[test]
+    fn a_symlink_or_a_fifo_is_never_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let real = dir.path().join("real.jsonl");
+        std::fs::write(&real, format!("{END}\n")).expect("write");
+        let link = dir.path().join("link.jsonl");
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        let mut r = record(&link);
+        assert!(!r.poll(1));
+        assert!(!r.state.finished());
+        let fifo = dir.path().join("fifo.jsonl");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(status.success());
+        let mut r = record(&fifo);
+        assert!(!r.poll(1), "refused without blocking");
     }
 }
