@@ -246,7 +246,9 @@ impl Launcher {
         // stops those of ended runs: `orphans`); `bosun` commands run by the agent use it too.
         env.push((
             crate::config::paths::DB_ENV.into(),
-            db.to_string_lossy().into_owned(),
+            super::orphans::db_identity(self.store.path())
+                .to_string_lossy()
+                .into_owned(),
         ));
         // `bosun mcp`, `bosun handoff` and the like, run by the agent, read the config this
         // supervisor runs with (roles and their providers), not whatever the worktree has.

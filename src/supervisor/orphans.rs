@@ -15,11 +15,22 @@ use std::collections::{BTreeMap, HashSet};
 use super::*;
 use crate::pipeline::Recovery;
 
+/// The database's path as every pane's `BOSUN_DB` gives it: canonical (symlinks and `..`
+/// resolved, so every supervisor of the file names it alike), else absolute.
+pub(super) fn db_identity(db: &Path) -> PathBuf {
+    db.canonicalize()
+        .or_else(|_| std::path::absolute(db))
+        .unwrap_or_else(|_| db.to_path_buf())
+}
+
 /// The environment entry naming the database a run's processes belong to:
-/// `BOSUN_DB=<absolute path>` (as `launch` puts it in every pane's environment).
+/// `BOSUN_DB=<path>` (as `launch` puts it in every pane's environment, [`db_identity`]).
 pub(super) fn db_entry(db: &Path) -> String {
-    let db = std::path::absolute(db).unwrap_or_else(|_| db.to_path_buf());
-    format!("{}={}", crate::config::paths::DB_ENV, db.display())
+    format!(
+        "{}={}",
+        crate::config::paths::DB_ENV,
+        db_identity(db).display()
+    )
 }
 
 /// The marks of run `run_id`'s processes (see [`crate::tmux::process::terminate_marked`]):
