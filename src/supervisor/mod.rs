@@ -18,8 +18,9 @@
 //!    keys, verify it started (resend once), complete it after the debounce (the turn is
 //!    recorded done for all runs of the tick in one transaction, then the completion workers
 //!    commit the worktree, hand it to the engine and send the exit command; the window is
-//!    closed on a close thread), enforce the role's timeout (SIGTERM to the process tree, kill
-//!    grace, SIGKILL, kill the pane);
+//!    closed on a close thread), end a turn a hook opened whose closing hook was lost once its
+//!    second witness says it is done (`second`), enforce the role's timeout (SIGTERM to the
+//!    process tree, kill grace, SIGKILL, kill the pane);
 //! 4. claim jobs while below `max_concurrency` and hand them to the launch thread.
 //!
 //! The loop waits for no launch, completion, close or `list-panes` (issue 13: at 100 agents on
@@ -270,7 +271,9 @@ impl Supervisor {
     /// Checks tmux, takes the lease (a stale one — silent for 5 heartbeats, or whose process
     /// is gone — is taken over), starts the tmux session, and reconciles: jobs left running
     /// whose pane is alive are re-adopted (log stream and detector re-attached), the rest are
-    /// requeued with backoff or failed when attempts are spent.
+    /// requeued with backoff or failed when attempts are spent; runs whose job ended while no
+    /// supervisor ran are ended, and every process of those and of lost runs is stopped and
+    /// waited for (`orphans`) before anything is claimed.
     ///
     /// # Errors
     /// [`SupervisorError::Store`] with the holder's name if another live supervisor holds the
