@@ -64,11 +64,10 @@ impl Second {
         self.ended_by = None;
     }
 
-    /// A hook call came for the run (it may name the session record).
+    /// A hook call came for the run (it may name the session record, or a new one: a CLI
+    /// starts a new session file on `/clear`).
     pub(super) fn hook_came(&mut self) {
-        if self.record.is_none() {
-            self.lookup = true;
-        }
+        self.lookup = true;
     }
 
     /// The session record's path (from the store) when `lookup` asks for it.
@@ -78,6 +77,11 @@ impl Second {
         }
         self.lookup = false;
         match runs::transcript(store.conn(), run_id) {
+            Ok(Some(path))
+                if self
+                    .record
+                    .as_ref()
+                    .is_some_and(|r| r.path == Path::new(&path)) => {}
             Ok(Some(path)) => {
                 let Some(format) = self.format else { return };
                 tracing::debug!(run = run_id, path, "reading the agent's session record");
