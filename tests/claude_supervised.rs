@@ -230,66 +230,8 @@ fn claude_code_assigns_a_reviewer_over_mcp_and_gets_the_answer_as_a_message() {
 
 #[test]
 fn claude_code_whose_stop_hook_is_lost_is_done_by_its_transcript() {
-    // The database is locked from the moment Claude starts its tool until its Stop hook has
-    // given up: the Stop never reaches bosun, and Claude's own transcript (its `end_turn`
-    // line, at the path its hooks named) ends the turn after the grace period.
-    let mut stage = Stage::new(
+    supervised::a_lost_stop_hook_is_replaced_by_the_transcript(
         CLI,
         "claude_code_whose_stop_hook_is_lost_is_done_by_its_transcript",
-        vec![write_turn(CLI), Turn::text(FINAL)],
-    );
-    stage.profile = "witness_grace = \"2s\"\n".into();
-    let Some(mut h) = Harness::start(stage) else {
-        return;
-    };
-    h.tick_until(Duration::from_secs(120), "Claude's PreToolUse hook", |h| {
-        h.runs().first().is_some_and(|r| {
-            hooks::for_run(h.store.conn(), r.id)
-                .expect("hooks")
-                .iter()
-                .any(|c| c.event == HookEvent::PreToolUse)
-        })
-    });
-    let run_id = h.runs()[0].id;
-    let transcript = bosun::store::runs::transcript(h.store.conn(), run_id)
-        .expect("transcript")
-        .expect("Claude's hooks name its transcript");
-    assert!(transcript.ends_with(".jsonl"), "{transcript}");
-    let locker = rusqlite::Connection::open(&h.db).expect("open");
-    locker.execute_batch("BEGIN EXCLUSIVE").expect("lock");
-    let log = h.db.with_file_name("runs").join(format!("{run_id}.log"));
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("[bosun] the agent's Stop hook was lost")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the Stop hook never gave up; screen:\n{}",
-            h.screen()
-        );
-        // The supervisor's own writes fail while the database is locked.
-        let _ = h.sup.tick();
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    locker.execute_batch("ROLLBACK").expect("unlock");
-    drop(locker);
-    h.finish(Duration::from_secs(60));
-    assert!(
-        !h.hook_events(run_id).contains(&HookEvent::Stop),
-        "the Stop hook was lost"
-    );
-    assert_eq!(h.runs().len(), 1, "the stage ran once");
-    let done = h
-        .status_events(run_id)
-        .into_iter()
-        .rev()
-        .find(|e| e.message.contains(" is done"))
-        .expect("a done event");
-    assert!(
-        done.message
-            .ends_with("is done (transcript, the Stop hook never came)"),
-        "{}",
-        done.message
     );
 }

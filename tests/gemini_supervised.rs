@@ -114,3 +114,11 @@ fn gemini_hands_off_to_a_reviewer_over_mcp_and_carries_on() {
     };
     supervised::assert_handed_off(&h, "gemini review: fine");
 }
+
+#[test]
+fn gemini_whose_stop_hook_is_lost_is_done_by_its_transcript() {
+    supervised::a_lost_stop_hook_is_replaced_by_the_transcript(
+        CLI,
+        "gemini_whose_stop_hook_is_lost_is_done_by_its_transcript",
+    );
+}
