@@ -116,10 +116,14 @@ impl Supervisor {
             return Ok(closed);
         }
         let grace = self.cfg.supervisor.kill_grace;
+        let (store, me, every) = (&self.store, self.pid, self.opts.heartbeat_every);
         // In parallel: each may wait out the kill grace; all are done before the first claim.
+        // The lease is heartbeaten meanwhile: a wait past 5 heartbeats would let another
+        // supervisor take it as stale.
         std::thread::scope(|s| {
+            let mut stopping = Vec::new();
             for (id, (pid, marks, _)) in &targets {
-                s.spawn(move || {
+                stopping.push(s.spawn(move || {
                     match crate::tmux::process::terminate_marked(*pid, marks, grace) {
                         Ok(left) if left.is_empty() => {
                             tracing::info!(run = id, "stopped the processes of an ended run");
@@ -131,7 +135,17 @@ impl Supervisor {
                             tracing::warn!(run = id, error = %e, "cannot stop the run's processes");
                         }
                     }
-                });
+                }));
+            }
+            let mut next_beat = Instant::now() + every;
+            while !stopping.iter().all(|h| h.is_finished()) {
+                if Instant::now() >= next_beat {
+                    next_beat += every;
+                    if let Err(e) = store.write(|tx| lease::heartbeat(tx, me, now_ms())) {
+                        tracing::warn!(error = %e, "cannot heartbeat the lease");
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
             }
         });
         for (id, (_, _, pane)) in targets {
