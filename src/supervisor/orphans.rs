@@ -101,7 +101,9 @@ impl Supervisor {
                 .as_deref()
                 .filter(|_| run.socket.as_deref().is_none_or(|s| s == self.opts.socket))
                 .and_then(|p| panes.get(p));
-            let pid = pane.map_or(0, |p| p.pid);
+            // A dead pane's pid may belong to another process by now: its children still
+            // carry the run's marks.
+            let pid = pane.filter(|p| !p.dead).map_or(0, |p| p.pid);
             targets.insert(
                 *id,
                 (
