@@ -87,10 +87,25 @@ fn dump(rig: &Rig) {
     }
 }
 
-/// SIGKILL, as `kill -9`: the daemon leaves its agents running in tmux.
-fn kill9(mut child: Child) {
-    child.kill().expect("kill -9 the daemon");
-    child.wait().expect("reap");
+/// A daemon that is killed (SIGKILL, as `kill -9`: it leaves its agents running in tmux)
+/// when dropped, also when the test fails.
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A daemon on `rig`'s database, killed when dropped.
+fn start(rig: &Rig) -> Daemon {
+    Daemon(daemon(rig))
+}
+
+/// SIGKILL, as `kill -9`.
+fn kill9(d: Daemon) {
+    drop(d);
 }
 
 /// The task's only run so far, once it is busy with its detached sleeper started:
@@ -146,7 +161,7 @@ fn a_task_cancelled_while_no_supervisor_runs_is_stopped_by_the_next_one() {
     let rig = Rig::new(&one_stage(prompt, ""));
     let key = rig.add_task("Cancelled in the gap", "");
     let store = rig.store();
-    let first = daemon(&rig);
+    let first = start(&rig);
     let (run_id, token) = hung_run(&rig, &key);
     kill9(first);
     let out = rig
@@ -162,7 +177,7 @@ fn a_task_cancelled_while_no_supervisor_runs_is_stopped_by_the_next_one() {
     );
 
     let started = Instant::now();
-    let second = daemon(&rig);
+    let second = start(&rig);
     wait_for(
         Duration::from_secs(20),
         "the cancelled run's agent, children and detached processes to be gone",
@@ -196,7 +211,7 @@ fn processes_of_a_run_lost_with_the_tmux_server_are_gone_before_the_rerun_starts
     let rig = Rig::new(&one_stage(prompt, ""));
     let key = rig.add_task("Tmux lost in the gap", "");
     let store = rig.store();
-    let first = daemon(&rig);
+    let first = start(&rig);
     let (run_id, token) = hung_run(&rig, &key);
     kill9(first);
     let out = Command::new("tmux")
@@ -210,7 +225,7 @@ fn processes_of_a_run_lost_with_the_tmux_server_are_gone_before_the_rerun_starts
         "the detached sleeper outlives the tmux server"
     );
 
-    let second = daemon(&rig);
+    let second = start(&rig);
     let task_id = rig.task(&key).id;
     let mut leftovers_at_rerun = None;
     wait_for(Duration::from_secs(60), "the re-run to start", || {
@@ -245,7 +260,7 @@ fn a_stop_hook_lost_to_a_locked_database_is_replaced_by_the_screen_witness() {
     let rig = Rig::new(&one_stage(prompt, extra));
     let key = rig.add_task("Stop hook lost", "");
     let store = rig.store();
-    let d = daemon(&rig);
+    let d = start(&rig);
     let task_id = rig.task(&key).id;
     let mut run_id = 0;
     wait_for(Duration::from_secs(60), "a hook to open the turn", || {
