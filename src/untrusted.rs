@@ -143,6 +143,40 @@ pub fn read(root: &Path, rel: &str, max: usize) -> Result<Capped, Refusal> {
     })
 }
 
+/// At most `max` bytes of the regular file at the absolute `path` from byte `offset` on, and
+/// the file's length: for a file an agent writes outside any worktree (a CLI's session record,
+/// named by its own hooks). The last component is never followed if it is a symlink
+/// (`O_NOFOLLOW`), a FIFO swapped in does not block the open (`O_NONBLOCK`), and anything but a
+/// regular file is refused. A length below `offset` means the file was truncated or replaced:
+/// nothing is read, and the caller starts again.
+///
+/// # Errors
+/// The I/O error of the open, `fstat`, seek or read; [`std::io::ErrorKind::InvalidInput`]
+/// when it is not a regular file.
+pub fn read_from(path: &Path, offset: u64, max: usize) -> std::io::Result<(Vec<u8>, u64)> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    let len = meta.len();
+    if len <= offset {
+        return Ok((Vec::new(), len));
+    }
+    file.seek(SeekFrom::Start(offset))?;
+    let want = (len - offset).min(u64::try_from(max).unwrap_or(u64::MAX));
+    let mut bytes = Vec::with_capacity(usize::try_from(want).unwrap_or(max));
+    file.take(want).read_to_end(&mut bytes)?;
+    Ok((bytes, len))
+}
+
 /// The canonical worktree root.
 fn root_of(root: &Path, rel: &str) -> Result<PathBuf, Refusal> {
     root.canonicalize()

@@ -288,3 +288,11 @@ fn claude_codes_hook_token_is_on_no_command_line_through_fifty_hook_calls() {
         );
     }
 }
+
+#[test]
+fn claude_code_whose_stop_hook_is_lost_is_done_by_its_transcript() {
+    supervised::a_lost_stop_hook_is_replaced_by_the_transcript(
+        CLI,
+        "claude_code_whose_stop_hook_is_lost_is_done_by_its_transcript",
+    );
+}

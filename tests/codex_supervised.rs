@@ -146,3 +146,11 @@ fn codex_hands_off_to_a_reviewer_over_mcp_and_carries_on() {
     };
     supervised::assert_handed_off(&h, "codex review: fine");
 }
+
+#[test]
+fn codex_whose_stop_hook_is_lost_is_done_by_its_transcript() {
+    supervised::a_lost_stop_hook_is_replaced_by_the_transcript(
+        CLI,
+        "codex_whose_stop_hook_is_lost_is_done_by_its_transcript",
+    );
+}

@@ -177,3 +177,11 @@ fn gemini_runs_the_users_own_hooks_next_to_bosuns_and_keeps_its_records_in_the_r
             .contains("bosun")
     );
 }
+
+#[test]
+fn gemini_whose_stop_hook_is_lost_is_done_by_its_transcript() {
+    supervised::a_lost_stop_hook_is_replaced_by_the_transcript(
+        CLI,
+        "gemini_whose_stop_hook_is_lost_is_done_by_its_transcript",
+    );
+}

@@ -16,6 +16,15 @@ use super::{ConfigError, Source, de_duration};
 /// for a loaded machine.
 const DEFAULT_HOOK_GRACE: Duration = Duration::from_secs(10);
 
+/// Default [`ProviderConfig::witness_grace`]: a turn a hook opened whose closing hook was lost
+/// ends this long after its second witness said it was done (the `Stop` hook comes within
+/// a second of the transcript's last record when nothing is wrong).
+const DEFAULT_WITNESS_GRACE: Duration = Duration::from_secs(20);
+
+/// Default [`ProviderConfig::quiet`]: how long an agent's screen must stay still to count as
+/// finished for the screen witness (a working CLI redraws its spinner every ~100 ms).
+const DEFAULT_QUIET: Duration = Duration::from_secs(5);
+
 /// How a provider's agent takes its prompt and signals that it finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -115,6 +124,13 @@ pub struct ProviderConfig {
     /// With hooks: how long after the prompt is submitted the first hook call may take
     /// before the run falls back to the screen for completion (`hook_grace`, default 10 s).
     pub hook_grace: Duration,
+    /// With hooks: how long a second witness (the CLI's transcript, else a quiet finished
+    /// screen) must say a hook-opened turn is done, with no closing hook, before it ends the
+    /// turn (`witness_grace`, default 20 s): the closing hook was lost.
+    pub witness_grace: Duration,
+    /// How long the screen must show no new output for the screen witness to count it as
+    /// finished (`quiet`, default 5 s).
+    pub quiet: Duration,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -143,6 +159,10 @@ pub(super) struct RawProvider {
     answer_ready: Option<Spanned<String>>,
     #[serde(default, deserialize_with = "de_duration")]
     hook_grace: Option<Duration>,
+    #[serde(default, deserialize_with = "de_duration")]
+    witness_grace: Option<Duration>,
+    #[serde(default, deserialize_with = "de_duration")]
+    quiet: Option<Duration>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -176,6 +196,8 @@ struct PartialProvider {
     install: Option<String>,
     answer_ready: Option<Regex>,
     hook_grace: Option<Duration>,
+    witness_grace: Option<Duration>,
+    quiet: Option<Duration>,
 }
 
 pub(super) fn merge_providers(
@@ -219,7 +241,9 @@ pub(super) fn merge_providers(
                 hooks,
                 mcp,
                 install,
-                hook_grace
+                hook_grace,
+                witness_grace,
+                quiet
             );
             if let Some(pattern) = &r.answer_ready {
                 p.answer_ready = if pattern.get_ref().is_empty() {
@@ -289,6 +313,8 @@ pub(super) fn merge_providers(
                 install: p.install.unwrap_or_default(),
                 answer_ready: p.answer_ready,
                 hook_grace: p.hook_grace.unwrap_or(DEFAULT_HOOK_GRACE),
+                witness_grace: p.witness_grace.unwrap_or(DEFAULT_WITNESS_GRACE),
+                quiet: p.quiet.unwrap_or(DEFAULT_QUIET),
                 name,
             },
         );

@@ -8,6 +8,7 @@
 
 pub mod gates;
 mod helpers;
+mod orphans;
 pub mod verdict;
 
 use std::path::PathBuf;
@@ -250,6 +251,12 @@ pub struct Recovery {
     pub failed: Vec<i64>,
     /// Jobs claimed but never started: queued again without counting an attempt.
     pub released: Vec<i64>,
+    /// Runs lost (their pane gone), whose jobs are in `requeued` or `failed`: their
+    /// processes that outlived the pane are for the supervisor to stop.
+    pub lost: Vec<i64>,
+    /// Runs left open whose job was cancelled, failed or finished while no supervisor ran:
+    /// ended now (their processes are for the supervisor to stop).
+    pub ended: Vec<i64>,
 }
 
 /// The pipeline engine over a store.
@@ -399,11 +406,13 @@ impl<'a> Engine<'a> {
                     reason: "run lost: its pane is gone".into(),
                 },
             )?;
+            report.lost.push(run.id);
             match outcome {
                 Outcome::Requeued { .. } => report.requeued.push(job.id),
                 _ => report.failed.push(job.id),
             }
         }
+        report.ended = self.end_runs_of_ended_jobs()?;
         Ok(report)
     }
 

@@ -9,11 +9,14 @@
 
 mod detect;
 mod track;
+pub mod transcript;
 mod version;
+pub mod witness;
 
 pub use detect::{Detector, classify, screen_text};
 pub use track::{HookMode, HookSignal, Observation, Tracker};
 pub use version::{installed_version, proven_for};
+pub use witness::{Reading, SecondWitness, Witness};
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

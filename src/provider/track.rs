@@ -192,6 +192,30 @@ impl Tracker {
         self.latched
     }
 
+    /// True while a turn a hook opened waits for its closing hook: hooks are the authority,
+    /// the agent reads busy (not waiting for the operator, not failed), the operator refused
+    /// nothing, and the turn is not complete. Only then may a second witness end it
+    /// ([`Tracker::witness_done`]).
+    pub fn hook_turn_open(&self) -> bool {
+        self.hooks == HookMode::Active
+            && !self.latched
+            && !self.refused
+            && self.status == RunStatus::Busy
+    }
+
+    /// A second witness (the CLI's session record, or a quiet finished screen) ended a turn
+    /// a hook opened whose closing hook never came: completes and latches it like `Stop`.
+    /// Does nothing unless [`Tracker::hook_turn_open`].
+    pub fn witness_done(&mut self) {
+        if !self.hook_turn_open() {
+            return;
+        }
+        self.latched = true;
+        self.done_since = None;
+        self.status = RunStatus::Done;
+        self.from_hook = false;
+    }
+
     /// True while the screen may complete the turn: no hooks, hooks fell back, or the
     /// operator refused (an interrupted turn gets no `Stop` hook).
     fn screen_completes(&self) -> bool {
@@ -629,6 +653,35 @@ mod tests {
         t.observe(Some(ScreenStatus::Idle), "Interrupted\n> ", t0);
         let o = t.observe(Some(ScreenStatus::Idle), "Interrupted\n> ", t0 + D);
         assert!(o.completed);
+    }
+
+    #[test]
+    fn a_second_witness_ends_only_an_open_hook_turn() {
+        let t0 = Instant::now();
+        let mut t = hooked();
+        t.input_sent("> ", t0);
+        assert!(
+            !t.hook_turn_open(),
+            "no hook yet: the screen falls back by itself"
+        );
+        t.hook(HookSignal::Busy);
+        assert!(t.hook_turn_open());
+        t.observe(Some(ScreenStatus::Waiting), "❯ 1. Yes", t0);
+        assert!(!t.hook_turn_open(), "waiting for the operator");
+        t.witness_done();
+        assert!(!t.is_complete());
+        t.observe(Some(ScreenStatus::Busy), "working", t0);
+        t.witness_done();
+        assert!(t.is_complete());
+        assert_eq!(t.status(), RunStatus::Done);
+        assert!(!t.from_hook());
+        let o = t.observe(Some(ScreenStatus::Busy), "redraw", t0);
+        assert_eq!((o.status, o.completed), (RunStatus::Done, false), "latched");
+        // Without hooks the screen completes turns itself: no second witness.
+        let mut t = Tracker::new(D, HookMode::Off);
+        t.input_sent("> ", t0);
+        t.observe(Some(ScreenStatus::Busy), "working", t0);
+        assert!(!t.hook_turn_open());
     }
 
     #[test]

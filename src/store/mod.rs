@@ -46,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_12.sql"),
     include_str!("schema_13.sql"),
     include_str!("schema_14.sql"),
+    include_str!("schema_15.sql"),
 ];
 
 /// The migration (0-based index in [`MIGRATIONS`]) whose hook hashes clear hook tokens.
@@ -127,6 +128,22 @@ pub enum StoreError {
     /// The request does not fit the row's current state.
     #[error("{0}")]
     Conflict(String),
+}
+
+impl StoreError {
+    /// True when the failure may pass by itself: the database is locked or busy (another
+    /// connection holds the write lock past the busy timeout) or the disk is full.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+                    | rusqlite::ErrorCode::DiskFull
+            ),
+            _ => false,
+        }
+    }
 }
 
 /// Result alias for store calls.

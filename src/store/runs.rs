@@ -305,6 +305,31 @@ pub(super) fn hash_clear_tokens(tx: &rusqlite::Transaction) -> rusqlite_migratio
     Ok(())
 }
 
+/// Records the path of the CLI's own session record for the run (`transcript_path` of its
+/// hooks), when it changed. The path comes from the agent: read it as untrusted.
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn set_transcript(conn: &Connection, id: i64, path: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE runs SET transcript = ?2 WHERE id = ?1 AND transcript IS NOT ?2")?
+        .execute(params![id, path])?;
+    Ok(())
+}
+
+/// The path of the run's session record, as its hooks named it; `None` when none did (or
+/// there is no such run).
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn transcript(conn: &Connection, id: i64) -> Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .prepare_cached("SELECT transcript FROM runs WHERE id = ?1")?
+        .query_row([id], |r| r.get::<_, Option<String>>(0))
+        .optional()?
+        .flatten())
+}
+
 /// Records that the prompt was delivered at `now`.
 ///
 /// # Errors

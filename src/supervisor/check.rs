@@ -409,29 +409,24 @@ role = "checker"
 }
 
 /// Stops every process of the check's runs before its scratch directory goes: each pane's
-/// process tree and every process carrying a run's hook token. The supervisor closes finished
-/// panes on threads of its own, and an agent that is still dying (Claude Code saves its
-/// session on SIGTERM) would otherwise write into the scratch after it was removed.
+/// process tree and every process carrying a run's marks (`orphans::marks`). The supervisor
+/// closes finished panes on threads of its own, and an agent that is still dying (Claude
+/// Code saves its session on SIGTERM) would otherwise write into the scratch after it was
+/// removed.
 fn stop_agents<'a>(store: &Store, tmux: &crate::tmux::Tmux, runs: impl Iterator<Item = &'a Run>) {
     let panes = tmux.list_panes().unwrap_or_default();
-    // (pane pid, hash of the run's hook token)
-    let mut pids: Vec<(u32, Option<String>)> = panes.iter().map(|p| (p.pid, None)).collect();
+    // (pane pid, the run's marks)
+    let mut pids: Vec<(u32, Vec<Vec<String>>)> =
+        panes.iter().map(|p| (p.pid, Vec::new())).collect();
     for run in runs {
-        if let Ok(Some((Some(hash), _))) = runs::hook_token_hash(store.conn(), run.id) {
-            let pid = panes
-                .iter()
-                .find(|p| Some(&p.pane_id) == run.pane_id.as_ref())
-                .map_or(0, |p| p.pid);
-            pids.push((pid, Some(hash)));
-        }
+        let pid = panes
+            .iter()
+            .find(|p| Some(&p.pane_id) == run.pane_id.as_ref())
+            .map_or(0, |p| p.pid);
+        pids.push((pid, super::orphans::marks(store.path(), run.id)));
     }
-    for (pid, hash) in pids {
-        let identity = hash.as_deref().map(|sha256| crate::tmux::process::EnvMark {
-            name: "BOSUN_HOOK_TOKEN",
-            sha256,
-        });
-        if let Err(e) =
-            crate::tmux::process::terminate_run(pid, identity.as_ref(), Duration::from_secs(2))
+    for (pid, marks) in pids {
+        if let Err(e) = crate::tmux::process::terminate_marked(pid, &marks, Duration::from_secs(2))
         {
             tracing::debug!(pid, error = %e, "cannot stop a check agent");
         }

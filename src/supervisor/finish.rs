@@ -128,7 +128,7 @@ impl Supervisor {
             pane: run.pane.clone(),
             grace: self.cfg.supervisor.kill_grace,
             run_id: run.run_id,
-            token_hash: run.token_hash.clone(),
+            marks: super::orphans::marks(self.store.path(), run.run_id),
             runs_dir: self.opts.data_dir.join("runs"),
         });
     }
@@ -308,17 +308,13 @@ impl Completion {
         // A completion resumed after a restart has no watched run whose phase closes the
         // window: it closes it itself, after the exit grace.
         if let Some((pid, grace, kill_grace)) = self.close_after {
-            let token_hash = runs::hook_token_hash(store.conn(), id)
-                .ok()
-                .flatten()
-                .and_then(|(t, _)| t);
             let close = Close {
                 tmux: self.tmux.clone(),
                 pid,
                 pane: self.pane.clone(),
                 grace: kill_grace,
                 run_id: id,
-                token_hash,
+                marks: super::orphans::marks(store.path(), id),
                 runs_dir: self.runs_dir.clone(),
             };
             std::thread::spawn(move || {
@@ -349,16 +345,16 @@ pub(super) fn close_pane(close: Close) {
 /// takes a few ms unless the agent ignores SIGTERM (then up to the kill grace).
 pub const CLOSE_WORKERS: usize = 2;
 
-/// One pane to close: the run's pane process, its pane, the kill grace, the hash of the
-/// run's hook token (every process carrying the token is stopped too), and where its per-run
-/// files are (its Gemini CLI home goes with the pane).
+/// One pane to close: the run's pane process, its pane, the kill grace, the marks of the
+/// run's processes (every process carrying one is stopped too: `orphans::marks`), and where
+/// its per-run files are (its Gemini CLI home goes with the pane).
 pub(super) struct Close {
     pub(super) tmux: Tmux,
     pub(super) pid: u32,
     pub(super) pane: String,
     pub(super) grace: Duration,
     pub(super) run_id: i64,
-    pub(super) token_hash: Option<String>,
+    pub(super) marks: Vec<Vec<String>>,
     pub(super) runs_dir: PathBuf,
 }
 
@@ -399,16 +395,9 @@ fn closers() -> &'static std::sync::mpsc::Sender<Close> {
 impl Close {
     fn run(self) {
         let run_id = self.run_id;
-        // Every process that carries the run's token in its environment goes too, also one
+        // Every process that carries the run's marks in its environment goes too, also one
         // that left the pane's session (`setsid`).
-        let identity = self
-            .token_hash
-            .as_deref()
-            .map(|sha256| crate::tmux::process::EnvMark {
-                name: "BOSUN_HOOK_TOKEN",
-                sha256,
-            });
-        match crate::tmux::process::terminate_run(self.pid, identity.as_ref(), self.grace) {
+        match crate::tmux::process::terminate_marked(self.pid, &self.marks, self.grace) {
             Ok(survivors) if !survivors.is_empty() => {
                 tracing::error!(run = run_id, ?survivors, "processes survived SIGKILL");
             }

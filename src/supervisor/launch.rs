@@ -254,6 +254,14 @@ impl Launcher {
         env.push(("BOSUN_STAGE".into(), job.stage.clone()));
         // Never on a command line (tmux's included): the pane gets it through tmux's stdin.
         let secret_env = [("BOSUN_HOOK_TOKEN".to_string(), token)];
+        // With BOSUN_RUN_ID, names the run's processes without a secret (a restart finds and
+        // stops those of ended runs: `orphans`); `bosun` commands run by the agent use it too.
+        env.push((
+            crate::config::paths::DB_ENV.into(),
+            super::orphans::db_identity(self.store.path())
+                .to_string_lossy()
+                .into_owned(),
+        ));
         // `bosun mcp`, `bosun handoff` and the like, run by the agent, read the config this
         // supervisor runs with (roles and their providers), not whatever the worktree has.
         if let Some(project) = self
@@ -345,6 +353,7 @@ impl Launcher {
             worktree,
             detector: Detector::new(provider.clone(), pane.height, pane.width),
             size: (pane.height, pane.width),
+            second: super::second::Second::new(&provider),
             provider,
             prompt,
             log_path,
@@ -367,7 +376,6 @@ impl Launcher {
             final_message: None,
             answering: None,
             delivering: Vec::new(),
-            token_hash: Some(token_hash),
         };
         tracing::info!(run = run.id, pane = %pane.pane_id, "launched {window}");
         Ok(active)

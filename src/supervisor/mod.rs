@@ -18,8 +18,9 @@
 //!    keys, verify it started (resend once), complete it after the debounce (the turn is
 //!    recorded done for all runs of the tick in one transaction, then the completion workers
 //!    commit the worktree, hand it to the engine and send the exit command; the window is
-//!    closed on a close thread), enforce the role's timeout (SIGTERM to the process tree, kill
-//!    grace, SIGKILL, kill the pane);
+//!    closed on a close thread), end a turn a hook opened whose closing hook was lost once its
+//!    second witness says it is done (`second`), enforce the role's timeout (SIGTERM to the
+//!    process tree, kill grace, SIGKILL, kill the pane);
 //! 4. claim jobs while below `max_concurrency` and hand them to the launch thread.
 //!
 //! The loop waits for no launch, completion, close or `list-panes` (issue 13: at 100 agents on
@@ -37,10 +38,12 @@ pub mod hooks;
 mod inbox;
 mod launch;
 mod offload;
+mod orphans;
 mod pool;
 pub mod prompt;
 mod recover;
 mod repeats;
+mod second;
 pub mod wake;
 mod watch;
 
@@ -206,11 +209,10 @@ struct Active {
     final_message: Option<String>,
     /// An answer being pressed into the agent's dialog ([`Supervisor::answer`]).
     answering: Option<(control::Answering, bool)>,
-    /// The hash of the run's hook token: its processes are known by the token in their
-    /// environment ([`crate::tmux::process::EnvMark`]).
-    token_hash: Option<String>,
     /// Messages pasted for the turn being submitted (empty for the prompt's turn).
     delivering: Vec<i64>,
+    /// The second witness of a turn a hook opened (its closing hook may be lost).
+    second: second::Second,
 }
 
 /// How long an error must stay on an agent's screen before it fails the run.
@@ -270,7 +272,9 @@ impl Supervisor {
     /// Checks tmux, takes the lease (a stale one — silent for 5 heartbeats, or whose process
     /// is gone — is taken over), starts the tmux session, and reconciles: jobs left running
     /// whose pane is alive are re-adopted (log stream and detector re-attached), the rest are
-    /// requeued with backoff or failed when attempts are spent.
+    /// requeued with backoff or failed when attempts are spent; runs whose job ended while no
+    /// supervisor ran are ended, and every process of those and of lost runs is stopped and
+    /// waited for (`orphans`) before anything is claimed.
     ///
     /// # Errors
     /// [`SupervisorError::Store`] with the holder's name if another live supervisor holds the
@@ -606,17 +610,24 @@ impl Supervisor {
 
     /// Writes every changed status in one transaction, with an event each.
     fn write_statuses(&mut self) -> Result<()> {
-        let changed: Vec<(i64, i64, RunStatus, String, bool)> = self
+        let changed: Vec<(i64, i64, RunStatus, String, String)> = self
             .runs
             .values()
             .filter(|r| r.tracker.status() != r.written)
             .map(|r| {
+                let source = match r.second.ended_by {
+                    _ if r.tracker.from_hook() => " (agent hook)".to_string(),
+                    Some(w) if r.tracker.status() == RunStatus::Done => {
+                        format!(" ({w}, the Stop hook never came)")
+                    }
+                    _ => String::new(),
+                };
                 (
                     r.run_id,
                     r.job_id,
                     r.tracker.status(),
                     r.task_key.clone(),
-                    r.tracker.from_hook(),
+                    source,
                 )
             })
             .collect();
@@ -639,7 +650,7 @@ impl Supervisor {
         }
         let now = now_ms();
         self.store.write(|tx| {
-            for (run_id, job_id, status, key, from_hook) in &changed {
+            for (run_id, job_id, status, key, source) in &changed {
                 runs::set_status(tx, *run_id, *status, now)?;
                 let task_id = tasks::by_key(tx, key)?.id;
                 events::append(
@@ -650,10 +661,7 @@ impl Supervisor {
                         job_id: Some(*job_id),
                         run_id: Some(*run_id),
                         actor: "supervisor",
-                        message: format!(
-                            "{key} run {run_id} is {status}{}",
-                            if *from_hook { " (agent hook)" } else { "" }
-                        ),
+                        message: format!("{key} run {run_id} is {status}{source}"),
                         ..Default::default()
                     },
                     now,

@@ -19,6 +19,8 @@ impl Supervisor {
         };
         let report = self.engine().recover(alive)?;
         tracing::info!(?report, "reconciled after start");
+        // Decisions taken while no supervisor ran are carried out before anything is claimed.
+        let stopped = self.stop_leftovers(&report, &panes)?;
         self.release_ended_claims()?;
         for run_id in &report.completing {
             self.resume_completion(*run_id, &panes)?;
@@ -38,7 +40,7 @@ impl Supervisor {
                 )?;
             }
         }
-        self.close_leftover_windows(&panes)?;
+        self.close_leftover_windows(&panes, &stopped)?;
         self.remove_leftover_homes(&panes);
         Ok(())
     }
@@ -105,12 +107,16 @@ impl Supervisor {
     /// Closes the windows (`<key>-<stage>-r<run>`) of runs that have ended but whose pane is
     /// still there: a supervisor that died within `exit_grace` of a run's end, or before it
     /// closed a failed run's window, leaves them behind.
-    fn close_leftover_windows(&self, panes: &HashMap<String, PaneState>) -> Result<()> {
+    fn close_leftover_windows(
+        &self,
+        panes: &HashMap<String, PaneState>,
+        stopped: &std::collections::HashSet<i64>,
+    ) -> Result<()> {
         for p in panes.values().filter(|p| p.session == self.opts.session) {
             let Some(run_id) = run_of_window(&p.window_name) else {
                 continue;
             };
-            if self.runs.contains_key(&run_id) {
+            if self.runs.contains_key(&run_id) || stopped.contains(&run_id) {
                 continue;
             }
             let ended = match runs::get(self.store.conn(), run_id) {
@@ -126,15 +132,13 @@ impl Supervisor {
             };
             if ended {
                 tracing::info!(run = run_id, pane = %p.pane_id, "closing the window of an ended run");
-                let token_hash =
-                    runs::hook_token_hash(self.store.conn(), run_id)?.and_then(|(t, _)| t);
                 super::finish::close_pane(super::finish::Close {
                     tmux: self.tmux.clone(),
                     pid: p.pid,
                     pane: p.pane_id.clone(),
                     grace: self.cfg.supervisor.kill_grace,
                     run_id,
-                    token_hash,
+                    marks: super::orphans::marks(self.store.path(), run_id),
                     runs_dir: self.opts.data_dir.join("runs"),
                 });
             }
@@ -228,6 +232,7 @@ impl Supervisor {
                 pane: pane.pane_id.clone(),
                 pid: pane.pid,
                 worktree,
+                second: super::second::Second::new(&provider),
                 provider,
                 prompt,
                 log_path,
@@ -248,7 +253,6 @@ impl Supervisor {
                 final_message,
                 answering: None,
                 delivering,
-                token_hash: runs::hook_token_hash(self.store.conn(), run.id)?.and_then(|(t, _)| t),
             },
         );
         Ok(())

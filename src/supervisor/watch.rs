@@ -39,6 +39,7 @@ impl Supervisor {
                 continue;
             };
             tracing::debug!(run = call.run_id, hook = %call.event, "hook applied");
+            run.second.hook_came();
             if run.tracker.is_complete() {
                 continue;
             }
@@ -59,6 +60,8 @@ impl Supervisor {
 
     /// Moves one run along its phases; enforces its timeout.
     pub(super) fn advance(&mut self, id: i64, now: Instant) -> Result<()> {
+        // A turn a hook opened whose closing hook was lost is ended by a second witness.
+        self.second_look(id, now);
         let Some(run) = self.runs.get_mut(&id) else {
             return Ok(());
         };
@@ -253,5 +256,6 @@ pub(super) fn submit(tmux: &Tmux, run: &mut Active, now: Instant) -> Result<()> 
         tmux.send_keys(&run.pane, &[key.as_str()])?;
     }
     run.tracker.input_sent(&screen, now);
+    run.second.input_sent();
     Ok(())
 }

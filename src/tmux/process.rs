@@ -46,45 +46,26 @@ struct ProcInfo {
 ///
 /// Errors: [`TmuxError::Proc`] when `/proc` cannot be read.
 pub fn terminate(pid: u32, grace: Duration) -> Result<Vec<u32>, TmuxError> {
-    terminate_run(pid, None, grace)
+    terminate_marked(pid, &[], grace)
 }
 
-/// How a run's processes are known by their environment: an entry `name=value` whose value
-/// hashes to `sha256` ([`crate::secret::token_hash`]), such as the run's `BOSUN_HOOK_TOKEN`,
-/// of which bosun keeps only the hash.
-#[derive(Debug, Clone, Copy)]
-pub struct EnvMark<'a> {
-    /// The variable's name.
-    pub name: &'a str,
-    /// The SHA-256 (hex) of its value.
-    pub sha256: &'a str,
-}
-
-impl EnvMark<'_> {
-    /// True when the `NAME=value` entry `entry` is this mark.
-    fn matches(&self, entry: &[u8]) -> bool {
-        let Some(value) = entry
-            .strip_prefix(self.name.as_bytes())
-            .and_then(|rest| rest.strip_prefix(b"="))
-        else {
-            return false;
-        };
-        std::str::from_utf8(value).is_ok_and(|v| crate::secret::token_matches(v, self.sha256))
-    }
-}
-
-/// [`terminate`], also reaching every process whose environment holds `identity` (an
-/// entry unique to the run, such as its `BOSUN_HOOK_TOKEN`): a descendant that
-/// left the run's session and process group and was re-parented (`setsid -f`, a daemonizing
-/// tool) is found by it. Only processes of this user can be read, and so signalled. A `pid`
-/// of 0 (the pane is gone) stops only what carries `identity`.
+/// [`terminate`], also reaching every process (and its descendants) whose environment holds
+/// every entry of one of `marks` (each a set of `NAME=value` entries that together are unique
+/// to the run, such as `BOSUN_RUN_ID=7` with `BOSUN_DB=/path/bosun.db`, or the run's
+/// `BOSUN_HOOK_TOKEN`). A `pid` of 0 (the pane is gone) stops only the marked processes.
+/// Only processes of this user can be read, and so signalled. Empty `marks` (or an empty
+/// mark) reach nothing beyond the tree of `pid`.
+///
+/// Returns the pids still alive afterwards (see [`terminate`]).
 ///
 /// Errors: [`TmuxError::Proc`] when `/proc` cannot be read.
-pub fn terminate_run(
+pub fn terminate_marked(
     pid: u32,
-    identity: Option<&EnvMark<'_>>,
+    marks: &[Vec<String>],
     grace: Duration,
 ) -> Result<Vec<u32>, TmuxError> {
+    let marks: Vec<&Vec<String>> = marks.iter().filter(|m| !m.is_empty()).collect();
+    let identity = (!marks.is_empty()).then_some(marks.as_slice());
     let mut targets: HashMap<u32, u64> = HashMap::new();
     let mut signalled: HashSet<u32> = HashSet::new();
     // Processes whose environment was read already (pid → start time): each is read once, not
@@ -245,12 +226,12 @@ fn collect(root: u32, procs: &HashMap<u32, ProcInfo>, targets: &mut HashMap<u32,
     }
 }
 
-/// Adds to `targets` every process (and its descendants) whose environment holds the entry
-/// `identity`; never this process or init. `read_env` (pid → start time) remembers whose
-/// environment was read: those are not read again (a process that gains the entry later got it
-/// from a marked parent, so it is a descendant and found through the tree).
+/// Adds to `targets` every process (and its descendants) whose environment holds every entry
+/// of one of `marks`; never this process or init. `read_env` (pid → start time) remembers
+/// whose environment was read: those are not read again (a process that gains the entry later
+/// got it from a marked parent, so it is a descendant and found through the tree).
 fn carrying(
-    identity: &EnvMark<'_>,
+    marks: &[&Vec<String>],
     procs: &HashMap<u32, ProcInfo>,
     targets: &mut HashMap<u32, u64>,
     read_env: &mut HashMap<u32, u64>,
@@ -262,8 +243,14 @@ fn carrying(
         .filter(|(p, info)| read_env.insert(**p, info.start) != Some(info.start))
         .map(|(p, _)| *p)
         .filter(|p| {
-            std::fs::read(format!("/proc/{p}/environ"))
-                .is_ok_and(|env| env.split(|b| *b == 0).any(|entry| identity.matches(entry)))
+            std::fs::read(format!("/proc/{p}/environ")).is_ok_and(|env| {
+                marks.iter().any(|mark| {
+                    mark.iter().all(|needle| {
+                        env.split(|b| *b == 0)
+                            .any(|entry| entry == needle.as_bytes())
+                    })
+                })
+            })
         })
         .collect();
     for p in tree(procs, &marked) {
@@ -274,6 +261,37 @@ fn carrying(
             targets.entry(p).or_insert(info.start);
         }
     }
+}
+
+/// Every live process (not this one, not init) whose environment holds the entry `entry`
+/// (`NAME=value`), with the value of its `key` variable (empty when it has none), sorted by
+/// pid: how a starting supervisor finds the processes its database's runs left behind
+/// (`entry` = `BOSUN_DB=<path>`, `key` = `BOSUN_RUN_ID`). Processes whose environment cannot be
+/// read (another user's, or gone meanwhile) are skipped.
+///
+/// Errors: [`TmuxError::Proc`] when `/proc` cannot be read.
+pub fn carriers(entry: &str, key: &str) -> Result<Vec<(u32, String)>, TmuxError> {
+    let me = std::process::id();
+    let prefix = format!("{key}=");
+    let mut out: Vec<(u32, String)> = snapshot()?
+        .into_iter()
+        .filter(|(p, info)| *p != me && *p > 1 && !info.zombie)
+        .filter_map(|(p, _)| {
+            let env = std::fs::read(format!("/proc/{p}/environ")).ok()?;
+            let mut found = false;
+            let mut value = String::new();
+            for e in env.split(|b| *b == 0) {
+                if e == entry.as_bytes() {
+                    found = true;
+                } else if let Some(v) = e.strip_prefix(prefix.as_bytes()) {
+                    value = String::from_utf8_lossy(v).into_owned();
+                }
+            }
+            found.then_some((p, value))
+        })
+        .collect();
+    out.sort_unstable();
+    Ok(out)
 }
 
 /// `roots` and all their descendants.
@@ -417,11 +435,7 @@ mod tests {
     #[test]
     fn without_a_pane_pid_only_the_marked_processes_are_stopped() {
         let (name, value) = ("BOSUN_TEST_MARK", std::process::id().to_string());
-        let hash = crate::secret::token_hash(&value);
-        let token = EnvMark {
-            name,
-            sha256: &hash,
-        };
+        let marks = vec![vec![format!("{name}={value}")]];
         let mut marked = std::process::Command::new("sleep")
             .arg("30")
             .env(name, &value)
@@ -433,7 +447,7 @@ mod tests {
             .spawn()
             .expect("sleep");
         let started = std::time::Instant::now();
-        let left = terminate_run(0, Some(&token), Duration::from_secs(2)).expect("/proc");
+        let left = terminate_marked(0, &marks, Duration::from_secs(2)).expect("/proc");
         let took = started.elapsed();
         let status = bystander.try_wait().expect("wait");
         let _ = bystander.kill();
@@ -443,7 +457,7 @@ mod tests {
         assert!(
             status.is_none(),
             "pid 0 must not reach anything unmarked (its tree is every process): \
-             the bystander ended with {status:?}; terminate_run took {took:?}"
+             the bystander ended with {status:?}; terminate_marked took {took:?}"
         );
     }
 

@@ -80,6 +80,8 @@ pub struct Stage {
     pub pace: Pace,
     /// `hooks = "none"` for the provider: the screen alone reads the run.
     pub hooks_off: bool,
+    /// More keys of the provider's profile (TOML lines, e.g. `witness_grace = "2s"`).
+    pub profile: String,
     pub approval: CodexApproval,
     /// `supervisor.max_concurrency` (a handoff needs a second slot).
     pub concurrency: u32,
@@ -96,6 +98,7 @@ impl Stage {
             layer: String::new(),
             pace: Pace::REALISTIC,
             hooks_off: false,
+            profile: String::new(),
             approval: CodexApproval::Never,
             concurrency: 1,
         }
@@ -177,6 +180,7 @@ tmux_socket = "{socket}"
 command = [{command}]
 env = {{ {env} }}
 {hooks}
+{profile}
 [roles.analyst]
 provider = "{name}"
 prompt = {prompt}
@@ -195,6 +199,7 @@ path = "docs/work-items/{{key}}/01-analysis.md"
             env = env.join(", "),
             prompt = toml_str(prompt),
             extra = stage.layer,
+            profile = stage.profile,
             concurrency = stage.concurrency,
         );
         let config_file = dir.join("bosun.toml");
@@ -584,4 +589,66 @@ pub fn assert_handed_off(h: &Harness, answer: &str) {
         h.requests()
     );
     assert_eq!(h.server.remaining(), 0, "{}", h.requests());
+}
+
+/// The database is locked from the moment the CLI starts its tool until its `Stop` hook has
+/// given up: the `Stop` never reaches bosun, and the CLI's own session record (at the path
+/// its hooks named: Claude Code's `end_turn` line, Codex's `task_complete`, Gemini CLI's final
+/// answer) ends the turn after the grace period; the status event names the transcript.
+pub fn a_lost_stop_hook_is_replaced_by_the_transcript(cli: Cli, test: &'static str) {
+    let mut stage = Stage::new(cli, test, vec![write_turn(cli), Turn::text(FINAL)]);
+    stage.profile = "witness_grace = \"2s\"\n".into();
+    let Some(mut h) = Harness::start(stage) else {
+        return;
+    };
+    h.tick_until(Duration::from_secs(120), "Claude's PreToolUse hook", |h| {
+        h.runs().first().is_some_and(|r| {
+            hooks::for_run(h.store.conn(), r.id)
+                .expect("hooks")
+                .iter()
+                .any(|c| c.event == HookEvent::PreToolUse)
+        })
+    });
+    let run_id = h.runs()[0].id;
+    let transcript = runs::transcript(h.store.conn(), run_id)
+        .expect("transcript")
+        .expect("the CLI's hooks name its session record");
+    assert!(transcript.ends_with(".jsonl"), "{transcript}");
+    let locker = rusqlite::Connection::open(&h.db).expect("open");
+    locker.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+    let log = h.db.with_file_name("runs").join(format!("{run_id}.log"));
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("[bosun] the agent's Stop hook was lost")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the Stop hook never gave up; screen:\n{}",
+            h.screen()
+        );
+        // The supervisor's own writes fail while the database is locked.
+        let _ = h.sup.tick();
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    locker.execute_batch("ROLLBACK").expect("unlock");
+    drop(locker);
+    h.finish(Duration::from_secs(60));
+    assert!(
+        !h.hook_events(run_id).contains(&HookEvent::Stop),
+        "the Stop hook was lost"
+    );
+    assert_eq!(h.runs().len(), 1, "the stage ran once");
+    let done = h
+        .status_events(run_id)
+        .into_iter()
+        .rev()
+        .find(|e| e.message.contains(" is done"))
+        .expect("a done event");
+    assert!(
+        done.message
+            .ends_with("is done (transcript, the Stop hook never came)"),
+        "{}",
+        done.message
+    );
 }

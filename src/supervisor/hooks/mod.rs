@@ -237,9 +237,30 @@ pub fn receive(
     {
         detail = truncate(message, DETAIL_MAX);
     }
-    let id = store.write(|tx| hooks::append(tx, run_id, event, &detail, now_ms()))?;
+    let transcript = transcript_path(payload);
+    let id = store.write(|tx| {
+        if let Some(path) = &transcript {
+            runs::set_transcript(tx, run_id, path)?;
+        }
+        hooks::append(tx, run_id, event, &detail, now_ms())
+    })?;
     tracing::debug!(run = run_id, hook = %event, "hook received");
     Ok(Some(id))
+}
+
+/// Longest `transcript_path` kept, bytes.
+const TRANSCRIPT_PATH_MAX: usize = 4096;
+
+/// The `transcript_path` of a payload (Claude Code, Codex and Gemini CLI send it with every
+/// hook): an absolute path to a `.jsonl` file, else `None`.
+fn transcript_path(payload: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(payload).ok()?;
+    let path = v.get("transcript_path")?.as_str()?;
+    (path.starts_with('/')
+        && path.ends_with(".jsonl")
+        && path.len() <= TRANSCRIPT_PATH_MAX
+        && !path.contains('\0'))
+    .then(|| path.to_string())
 }
 
 /// The `transcript_path` of a Gemini CLI `AfterAgent` payload.
