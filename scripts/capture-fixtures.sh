@@ -8,7 +8,7 @@
 # GEMINI_CLI_VERSION to record another version), asks the CLI for its version, (with --force) removes that
 # directory's old <status>-<n>.{txt,ansi} files and runs the CLI's live tests one at a time with
 # BOSUN_FIXTURES_DIR pointing there: each test saves the screens it waited for, named after
-# the status it waited for. Then `cargo test --test detect_fixtures` tells whether the
+# the status it waited for. Then `cargo test --test it detect_fixtures::` tells whether the
 # provider profile still reads them right.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,5 +35,5 @@ fi
 find "$dir" -maxdepth 1 -regextype posix-extended \
     -regex '.*/(idle|busy|waiting|error|done)-[0-9]+\.(txt|ansi)' -delete
 echo "recording $cli $version screens into $dir" >&2
-BOSUN_FIXTURES_DIR="$PWD/$dir" cargo test --test "${cli}_live" -- --test-threads=1
+BOSUN_FIXTURES_DIR="$PWD/$dir" cargo test --test live "${cli}_live::" -- --test-threads=1
 ls "$dir"

@@ -13,7 +13,10 @@ use bosun::store::runs::Run;
 use bosun::store::tasks::{self, Task};
 use bosun::store::{Store, now_ms};
 
+pub mod agents;
+pub mod codex;
 pub mod rig;
+pub mod supervised;
 
 /// A database, a project repository and a config.
 pub struct Fixture {

@@ -22,7 +22,7 @@ use bosun::store::runs::{self, Run, RunStatus};
 use bosun::store::tasks::{self, Task, TaskState};
 use bosun::supervisor::{Options, Supervisor};
 
-use crate::agents::{self, KillServer};
+use super::agents::{self, KillServer};
 
 /// The task every test runs: the project's first.
 pub const TASK: &str = "ET-001";

@@ -2,7 +2,7 @@
 //! path, every rollback with its cap, needs-input, approval and rejection, retries, run
 //! failures and recovery.
 
-mod support;
+use crate::support;
 
 use bosun::pipeline::{Decision, Input, Outcome, RunResult};
 use bosun::store::events::{self, EventKind};

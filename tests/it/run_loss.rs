@@ -3,7 +3,7 @@
 //! hook cannot hang a run (a second witness ends the turn). Real tmux on a private socket,
 //! real SQLite, real daemons (`kill -9`), the real `bosun agent-sim`.
 
-mod support;
+use crate::support;
 
 use support::rig::{Rig, daemon, wait_for};
 

@@ -3,7 +3,7 @@
 //! asking agent in its worktree; a handoff returns the helper's final message; an assign's
 //! answer comes back as a message, delivered when the asking agent's turn ends.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

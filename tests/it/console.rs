@@ -4,7 +4,7 @@
 //! only (the developer's own config never leaks in). Times, owners and temp paths are
 //! redacted by filters.
 
-mod support;
+use crate::support;
 
 use bosun::queue::Queue;
 use bosun::store::runs::{self, RunStatus};

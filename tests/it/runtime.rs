@@ -1,7 +1,7 @@
 //! The supervisor on real tmux (a private socket per test, server killed on drop), real git
 //! worktrees, real SQLite, and the real `bosun agent-sim` as the agent.
 
-mod support;
+use crate::support;
 
 use support::rig::{BOSUN, Rig, daemon, tick_until, wait_for};
 
@@ -38,7 +38,7 @@ fn simple_pipeline(stages: &[(&str, &str)], role_extra: &str) -> String {
 /// The built-in sim profile calls Claude-style hooks; this test is about an agent without them.
 const NO_HOOKS: &str = "[providers.sim]\nhooks = \"none\"\n";
 
-const DEMO: &str = include_str!("../src/cmd/demo.toml");
+const DEMO: &str = include_str!("../../src/cmd/demo.toml");
 
 #[test]
 fn a_task_goes_through_every_stage_with_a_rollback_an_approval_and_a_permission_question() {

@@ -7,8 +7,7 @@
 //! tests with `BOSUN_FIXTURES_DIR` set: each screen a test waits for is saved, named after its
 //! status, into `tests/fixtures/claude-<version>/`.
 
-#[path = "support/agents.rs"]
-mod agents;
+use crate::support::agents;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! (input, confirm, help), and every message (snapshots, effect results, log bytes), on state
 //! loaded from a real database. Each test asserts the state change and the exact effects.
 
-mod support;
+use crate::support;
 
 use bosun::pipeline::Decision;
 use bosun::queue::Queue;

@@ -3,7 +3,7 @@
 //! with exit status 3 and a message naming who decided what and when, and the database never
 //! holds two open jobs for a task (schema v4's partial unique index).
 
-mod support;
+use crate::support;
 
 use std::process::{Command, Stdio};
 
@@ -138,9 +138,9 @@ fn the_migration_to_v4_keeps_one_open_job_per_task_deterministically() {
     {
         let conn = rusqlite::Connection::open(&path).expect("open");
         for sql in [
-            include_str!("../src/store/schema.sql"),
-            include_str!("../src/store/schema_2.sql"),
-            include_str!("../src/store/schema_3.sql"),
+            include_str!("../../src/store/schema.sql"),
+            include_str!("../../src/store/schema_2.sql"),
+            include_str!("../../src/store/schema_3.sql"),
         ] {
             conn.execute_batch(sql).expect("old schema");
         }
@@ -260,19 +260,19 @@ fn the_migration_to_v14_keeps_only_hashes_of_hook_tokens() {
     {
         let conn = rusqlite::Connection::open(&path).expect("open");
         for sql in [
-            include_str!("../src/store/schema.sql"),
-            include_str!("../src/store/schema_2.sql"),
-            include_str!("../src/store/schema_3.sql"),
-            include_str!("../src/store/schema_4.sql"),
-            include_str!("../src/store/schema_5.sql"),
-            include_str!("../src/store/schema_6.sql"),
-            include_str!("../src/store/schema_7.sql"),
-            include_str!("../src/store/schema_8.sql"),
-            include_str!("../src/store/schema_9.sql"),
-            include_str!("../src/store/schema_10.sql"),
-            include_str!("../src/store/schema_11.sql"),
-            include_str!("../src/store/schema_12.sql"),
-            include_str!("../src/store/schema_13.sql"),
+            include_str!("../../src/store/schema.sql"),
+            include_str!("../../src/store/schema_2.sql"),
+            include_str!("../../src/store/schema_3.sql"),
+            include_str!("../../src/store/schema_4.sql"),
+            include_str!("../../src/store/schema_5.sql"),
+            include_str!("../../src/store/schema_6.sql"),
+            include_str!("../../src/store/schema_7.sql"),
+            include_str!("../../src/store/schema_8.sql"),
+            include_str!("../../src/store/schema_9.sql"),
+            include_str!("../../src/store/schema_10.sql"),
+            include_str!("../../src/store/schema_11.sql"),
+            include_str!("../../src/store/schema_12.sql"),
+            include_str!("../../src/store/schema_13.sql"),
         ] {
             conn.execute_batch(sql).expect("old schema");
         }

@@ -1,7 +1,7 @@
 //! Notifications from a real supervisor on real tmux and agent-sim: the `[notify]` command
 //! gets the JSON of approval-needed and done, once each, also across a supervisor restart.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -6,11 +6,7 @@
 //! 127.0.0.1. Needs `codex` (`scripts/install-agents.sh`): skipped loudly without it, failed
 //! under `CI=true`.
 
-#[path = "support/agents.rs"]
-mod agents;
-#[path = "support/supervised.rs"]
-mod supervised;
-mod support;
+use crate::support::supervised;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The job queue on real SQLite files: classification, backoff, the circuit breaker, claims
 //! under concurrency, cancel, retry and prune.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};

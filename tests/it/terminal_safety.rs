@@ -6,7 +6,7 @@
 //! return in a title shows as `\r` instead of hiding what came before it; `bosun log |
 //! head -1` ends quietly with status 0.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

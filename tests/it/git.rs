@@ -1,6 +1,6 @@
 //! The git layer on real repositories in temporary directories.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -205,15 +205,18 @@ fn commit_all_works_without_any_identity() {
     let home = tempfile::tempdir().expect("tempdir");
     let exe = std::env::current_exe().expect("test binary");
     let mut cmd = Command::new(exe);
-    cmd.args([
-        "--exact",
-        "commit_all_without_identity_child",
-        "--test-threads=1",
-    ])
-    .env("BOSUN_GIT_IDENTITY_CHILD", "1")
-    .env("HOME", home.path())
-    .env("XDG_CONFIG_HOME", home.path())
-    .env("GIT_CONFIG_NOSYSTEM", "1");
+    // The test's name as libtest knows it: its module path without the crate's name.
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let name = if module.is_empty() {
+        "commit_all_without_identity_child".to_string()
+    } else {
+        format!("{module}::commit_all_without_identity_child")
+    };
+    cmd.args(["--exact", name.as_str(), "--test-threads=1"])
+        .env("BOSUN_GIT_IDENTITY_CHILD", "1")
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1");
     for var in [
         "GIT_AUTHOR_NAME",
         "GIT_AUTHOR_EMAIL",

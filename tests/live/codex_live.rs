@@ -8,10 +8,8 @@
 //! tests with `BOSUN_FIXTURES_DIR` set: each screen a test waits for is saved, named after its
 //! status, into `tests/fixtures/codex-<version>/`.
 
-#[path = "support/agents.rs"]
-mod agents;
-#[path = "support/codex.rs"]
-mod codex;
+use crate::support::agents;
+use crate::support::codex;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! has ended, exactly once also when the supervisor is killed at each step of a delivery, and
 //! none lost or doubled under load.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 //! task advances in the database; `r` with a note rolls a task back and the note reaches
 //! the next run's prompt; `y` answers agent-sim's permission question and the run finishes.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

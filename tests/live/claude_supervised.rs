@@ -8,11 +8,8 @@
 //! The model is bosun's scripted Anthropic Messages API server on 127.0.0.1. Needs `claude`
 //! (`scripts/install-agents.sh`): skipped loudly without it, failed under `CI=true`.
 
-#[path = "support/agents.rs"]
-mod agents;
-#[path = "support/supervised.rs"]
-mod supervised;
-mod support;
+use crate::support;
+use crate::support::supervised;
 
 use std::path::PathBuf;
 use std::time::Duration;

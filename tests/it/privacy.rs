@@ -2,7 +2,7 @@
 //! token is on no command line and not in the database in clear. Real binaries, real tmux,
 //! real files.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;

@@ -382,7 +382,7 @@ fn bad_keymaps_name_file_line_and_key() {
 fn help_rows_cover_every_binding() {
     let map = Keymap::builtin().unwrap();
     let rows = map.help_rows();
-    let text = include_str!("../src/tui/keymap.toml");
+    let text = include_str!("../../src/tui/keymap.toml");
     let entries = text.lines().filter(|l| l.trim() == "[[keys]]").count();
     assert_eq!(rows.len(), entries);
     for row in &rows {
@@ -447,7 +447,7 @@ fn the_selection_is_visible_in_every_built_in_theme_and_a_flat_user_theme() {
 
 #[test]
 fn the_readme_key_table_is_the_built_in_keymap() {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let table: Vec<(String, String, String)> = readme
         .lines()
         .skip_while(|l| !l.starts_with("| key | view | action |"))

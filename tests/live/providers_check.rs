@@ -3,8 +3,7 @@
 //! the report names each status. Real CLIs missing are skipped loudly, or fail under
 //! `CI=true`.
 
-#[path = "support/agents.rs"]
-mod agents;
+use crate::support::agents;
 
 use std::process::Command;
 

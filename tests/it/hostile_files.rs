@@ -8,7 +8,7 @@
 //! appears nowhere: not in the database (its file and WAL), the events, the feedback, the CLI
 //! or the console's screens.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! (counted through `bosun::queue::classify::compilations`, a test hook), however long it
 //! runs with nothing to do. Its own test binary, so no other test compiles meanwhile.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;

@@ -10,8 +10,7 @@
 //! Needs `gemini` (`scripts/install-agents.sh`): skipped loudly without it, failed under
 //! `CI=true`.
 
-#[path = "support/agents.rs"]
-mod agents;
+use crate::support::agents;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

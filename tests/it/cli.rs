@@ -1,6 +1,6 @@
 //! The real `bosun` binary as a process, on a real database file and git repository.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::path::Path;
