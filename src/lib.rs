@@ -13,6 +13,7 @@ pub mod cmd;
 pub mod config;
 pub mod crash;
 pub mod decide;
+pub mod diagnostics;
 pub mod git;
 pub mod logging;
 pub mod mcp;

@@ -96,7 +96,7 @@ pub(super) fn check(ctx: &Ctx, name: &str, json: bool, keep: bool) -> Result<()>
     let exe = std::env::current_exe()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|_| "bosun".into());
-    let report = crate::supervisor::check::run(&cfg, name, &ctx.data_dir(), &exe, keep, |line| {
+    let report = crate::diagnostics::check::run(&cfg, name, &ctx.data_dir(), &exe, keep, |line| {
         if !json {
             eprintln!("  … {line}");
         }

@@ -30,7 +30,6 @@
 //! Exactly one supervisor drives a database: it holds the lease row, heartbeats it, and
 //! re-adopts live runs on start (see [`Supervisor::start`]).
 
-pub mod check;
 pub mod control;
 mod finish;
 pub mod help;
@@ -38,7 +37,7 @@ pub mod hooks;
 mod inbox;
 mod launch;
 mod offload;
-mod orphans;
+pub(crate) mod orphans;
 mod pool;
 pub mod prompt;
 mod recover;

@@ -34,7 +34,7 @@ pub(super) fn db_entry(db: &Path) -> String {
 /// The marks of run `run_id`'s processes (see [`crate::tmux::process::terminate_marked`]):
 /// `BOSUN_RUN_ID` with the database's entry. No secret is needed: the store keeps only a
 /// hash of each hook token.
-pub(super) fn marks(db: &Path, run_id: i64) -> Vec<Vec<String>> {
+pub(crate) fn marks(db: &Path, run_id: i64) -> Vec<Vec<String>> {
     vec![vec![format!("BOSUN_RUN_ID={run_id}"), db_entry(db)]]
 }
 

@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::{Options, Supervisor, SupervisorError, control};
 use crate::config::{Config, HookStyle, ProviderConfig};
 use crate::pipeline::Engine;
 use crate::sim::homes::{self, Cli, CodexApproval};
@@ -29,6 +28,7 @@ use crate::store::projects::{self, NewProject};
 use crate::store::runs::{self, Run};
 use crate::store::tasks;
 use crate::store::{Store, now_ms};
+use crate::supervisor::{Options, Supervisor, SupervisorError, control};
 
 /// Why a check could not run (a status misread is not an error: it is in the report).
 #[derive(Debug, thiserror::Error)]
@@ -423,7 +423,7 @@ fn stop_agents<'a>(store: &Store, tmux: &crate::tmux::Tmux, runs: impl Iterator<
             .iter()
             .find(|p| Some(&p.pane_id) == run.pane_id.as_ref())
             .map_or(0, |p| p.pid);
-        pids.push((pid, super::orphans::marks(store.path(), run.id)));
+        pids.push((pid, crate::supervisor::orphans::marks(store.path(), run.id)));
     }
     for (pid, marks) in pids {
         if let Err(e) = crate::tmux::process::terminate_marked(pid, &marks, Duration::from_secs(2))
