@@ -8,6 +8,7 @@
 //! → `config`. `sim` is the built-in scripted agent; `notify` tells the operator (desktop,
 //! command) when they are needed.
 
+pub mod agent;
 pub mod cli;
 pub mod cmd;
 pub mod config;
@@ -16,7 +17,6 @@ pub mod decide;
 pub mod diagnostics;
 pub mod git;
 pub mod logging;
-pub mod mcp;
 pub mod notify;
 pub mod pipeline;
 pub mod priority;

@@ -1,13 +1,13 @@
 //! `bosun mcp`, `bosun msg`, `bosun handoff`, `bosun assign`: what an agent may ask of bosun
-//! (see [`crate::supervisor::help`]), authenticated by its run's id and hook token.
+//! (see [`crate::agent`]), authenticated by its run's id and hook token.
 
 use anyhow::{Context, Result, bail};
 
 use super::Ctx;
 use super::out::outln;
+use crate::agent as help;
 use crate::cli::AgentAuth;
 use crate::store::runs::Run;
-use crate::supervisor::help;
 
 /// The run id and token: the options, else the agent's environment.
 fn credentials(auth: &AgentAuth) -> Result<(i64, String)> {
@@ -44,7 +44,12 @@ pub(super) fn mcp(ctx: &Ctx, auth: &AgentAuth) -> Result<()> {
     let store = ctx.store()?;
     help::authenticate(&store, run, &token)?;
     drop(store);
-    crate::mcp::serve_stdio(crate::mcp::BosunMcp::new(cfg, ctx.db_path(), run, token))
+    crate::agent::mcp::serve_stdio(crate::agent::mcp::BosunMcp::new(
+        cfg,
+        ctx.db_path(),
+        run,
+        token,
+    ))
 }
 
 pub(super) fn msg(ctx: &Ctx, to: &str, text: &str, auth: &AgentAuth) -> Result<()> {

@@ -32,7 +32,6 @@
 
 pub mod control;
 mod finish;
-pub mod help;
 pub mod hooks;
 mod inbox;
 mod launch;

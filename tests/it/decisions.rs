@@ -302,8 +302,8 @@ fn the_migration_to_v14_keeps_only_hashes_of_hook_tokens() {
         hash.as_deref(),
         Some(bosun::secret::token_hash(token).as_str())
     );
-    assert!(bosun::supervisor::help::authenticate(&store, 7, token).is_ok());
-    assert!(bosun::supervisor::help::authenticate(&store, 7, "0000").is_err());
+    assert!(bosun::agent::authenticate(&store, 7, token).is_ok());
+    assert!(bosun::agent::authenticate(&store, 7, "0000").is_err());
     // No clear column, and no clear token anywhere in the file or its WAL.
     let columns: Vec<String> = store
         .conn()

@@ -244,7 +244,7 @@ fn hostile_files_in_a_worktree_are_named_never_read_or_followed() {
         }
         let run = latest_run(&rig, key).expect("run");
         let rel = format!("h/{key}/a.md");
-        let got = bosun::supervisor::help::read_artifact(&store, &run, &rel);
+        let got = bosun::agent::read_artifact(&store, &run, &rel);
         match *case {
             "sparse" => {
                 let text = got.expect("a regular file is read, cut");

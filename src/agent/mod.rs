@@ -1,7 +1,9 @@
 //! What an agent may ask of bosun, for `bosun mcp` (MCP tools) and the same operations as
 //! CLI commands (`bosun msg`, `bosun handoff`, `bosun assign`) for agents without MCP. Every
 //! call is authenticated by the run's id and hook token, which bosun puts in the agent's
-//! environment (`BOSUN_RUN_ID`, `BOSUN_HOOK_TOKEN`) and nowhere else.
+//! environment (`BOSUN_RUN_ID`, `BOSUN_HOOK_TOKEN`) and nowhere else. [`mcp`] serves these operations as MCP tools.
+
+pub mod mcp;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

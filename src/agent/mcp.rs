@@ -6,7 +6,7 @@
 //! Tools: `send_message(to, text)`, `handoff(role, task_text)` (waits for the helper's final
 //! message and returns it), `assign(role, task_text)` (returns the helper job's id at once; the
 //! answer arrives later as a message), `task_status()`, `read_artifact(path)`. The work is done
-//! by [`crate::supervisor::help`], which the `bosun msg`/`handoff`/`assign` commands share.
+//! by [`crate::agent`], which the `bosun msg`/`handoff`/`assign` commands share.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,9 +18,9 @@ use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabiliti
 use rmcp::{ErrorData, ServerHandler, ServiceExt, schemars, tool, tool_handler, tool_router};
 use serde::Deserialize;
 
+use crate::agent::{self as help, HelpError};
 use crate::config::Config;
 use crate::store::Store;
-use crate::supervisor::help::{self, HelpError};
 
 /// The tools' server for one agent run.
 #[derive(Clone)]
