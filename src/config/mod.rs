@@ -64,6 +64,9 @@ pub struct SupervisorConfig {
     /// Messages delivered to an idle agent in one turn (its inbox is emptied this many at a
     /// time); at least 1.
     pub message_batch: u32,
+    /// Threads that finish completed runs (commit, gates, decision) at once; at least 1,
+    /// default 4.
+    pub completion_workers: u32,
 }
 
 /// The console (`[ui]`).
@@ -363,6 +366,7 @@ struct RawSupervisor {
     kill_grace: Option<Duration>,
     tmux_socket: Option<Spanned<String>>,
     message_batch: Option<Spanned<u32>>,
+    completion_workers: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -537,6 +541,9 @@ fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
             if s.message_batch.is_some() {
                 sup.message_batch = s.message_batch.clone();
             }
+            if s.completion_workers.is_some() {
+                sup.completion_workers = s.completion_workers.clone();
+            }
         }
         if let Some(q) = &src.layer.queue {
             queue_src = i;
@@ -602,6 +609,17 @@ fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
             "must be at least 1",
         ));
     }
+    let completion_workers = sup.completion_workers.map_or(Ok(4), |b| {
+        if *b.get_ref() == 0 {
+            Err(s.err(
+                b.span().start,
+                "supervisor.completion_workers",
+                "must be at least 1",
+            ))
+        } else {
+            Ok(*b.get_ref())
+        }
+    })?;
     let message_batch = sup.message_batch.map_or(Ok(1), |b| {
         if *b.get_ref() == 0 {
             Err(s.err(
@@ -652,6 +670,7 @@ fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
             name.clone()
         },
         message_batch,
+        completion_workers,
     };
 
     let q = &sources[queue_src];

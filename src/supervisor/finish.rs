@@ -24,6 +24,7 @@ impl Supervisor {
             tmux: self.tmux.clone(),
             close_after: None,
             runs_dir: self.opts.data_dir.join("runs"),
+            closes: self.closes.handle(),
         };
         self.finishing.push(work);
         Ok(())
@@ -31,7 +32,7 @@ impl Supervisor {
 
     /// Records the turns completed this tick as done, in one transaction (the first recorded
     /// step of a completion: from here on a restart finishes the completion instead of running
-    /// the stage again), then hands them to the completion workers.
+    /// the stage again), then hands them to the `completion` lane.
     ///
     /// # Errors
     /// Store failures (the completions stay queued here for the next tick).
@@ -53,7 +54,7 @@ impl Supervisor {
         })?;
         crate::crash::point("turn_done");
         for work in self.finishing.drain(..) {
-            self.pool.submit(work);
+            self.completions.submit(work);
         }
         Ok(())
     }
@@ -120,9 +121,9 @@ impl Supervisor {
     }
 
     /// Stops a run's process tree and closes its pane. Termination waits up to the kill
-    /// grace, so it runs on its own thread.
+    /// grace, so it runs on the `close` lane.
     pub(super) fn close(&self, run: &Active) {
-        close_pane(Close {
+        self.close_pane(Close {
             tmux: self.tmux.clone(),
             pid: run.pid,
             pane: run.pane.clone(),
@@ -130,7 +131,13 @@ impl Supervisor {
             run_id: run.run_id,
             marks: super::orphans::marks(self.store.path(), run.run_id),
             runs_dir: self.opts.data_dir.join("runs"),
+            not_before: None,
         });
+    }
+
+    /// Hands `close` to the `close` lane: queued, never waited for.
+    pub(super) fn close_pane(&self, close: Close) {
+        self.closes.submit(close);
     }
 
     /// Judges the runs by one `list-panes -a` snapshot of every pane, taken on the tmux
@@ -252,11 +259,13 @@ pub(super) struct Completion {
     pub(super) close_after: Option<(u32, Duration, Duration)>,
     /// Where the run's log and per-run files are (`<data dir>/runs`).
     pub(super) runs_dir: PathBuf,
+    /// The `close` lane, for the window of a resumed completion.
+    pub(super) closes: Option<std::sync::mpsc::Sender<Close>>,
 }
 
 impl Completion {
     /// Commit (idempotent: nothing to commit is fine), gates, decision, exit command, on a
-    /// completion worker with its connection `store`. Failures are logged: the run stays open
+    /// `completion` lane thread with its connection `store`. Failures are logged: the run stays open
     /// with its turn recorded done, so a restart finishes its completion (the gates may be
     /// evaluated again; the stage is not run again). False when the database failed.
     pub(super) fn run(self, store: &Store) -> bool {
@@ -316,33 +325,25 @@ impl Completion {
                 run_id: id,
                 marks: super::orphans::marks(store.path(), id),
                 runs_dir: self.runs_dir.clone(),
+                not_before: Some(Instant::now() + grace),
             };
-            std::thread::spawn(move || {
-                std::thread::sleep(grace);
-                close_pane(close);
-            });
+            let sent = self.closes.as_ref().is_some_and(|q| q.send(close).is_ok());
+            if !sent {
+                tracing::error!(
+                    run = id,
+                    "no close lane; the window stays open until a restart"
+                );
+            }
         }
         healthy
     }
 }
 
-/// Stops a run's process tree and closes its pane, on one of the [`CLOSE_WORKERS`] close
-/// threads (termination waits up to the kill grace): queued, never waited for.
-pub(super) fn close_pane(close: Close) {
-    let run_id = close.run_id;
-    if closers().send(close).is_err() {
-        tracing::error!(
-            run = run_id,
-            "no close thread is running; the pane stays open"
-        );
-    }
-}
-
-/// Threads that close panes, shared by every supervisor of the process. Two, not one per
-/// close: a hundred runs ending at once made a hundred threads scanning /proc every 20 ms,
-/// and the loop, sharing the process's memory map and allocator with them, stalled up to
-/// 110 ms at a time (`BENCH_VERBOSE=1 cargo bench --bench supervisor -- 100`). A close
-/// takes a few ms unless the agent ignores SIGTERM (then up to the kill grace).
+/// Threads of the `close` lane. Two, not one per close: a hundred runs ending at once made a
+/// hundred threads scanning /proc every 20 ms, and the loop, sharing the process's memory
+/// map and allocator with them, stalled up to 110 ms at a time (`BENCH_VERBOSE=1 cargo bench
+/// --bench supervisor -- 100`). A close takes a few ms unless the agent ignores SIGTERM (then
+/// up to the kill grace).
 pub const CLOSE_WORKERS: usize = 2;
 
 /// One pane to close: the run's pane process, its pane, the kill grace, the marks of the
@@ -356,45 +357,17 @@ pub(super) struct Close {
     pub(super) run_id: i64,
     pub(super) marks: Vec<Vec<String>>,
     pub(super) runs_dir: PathBuf,
-}
-
-/// The close threads' queue, started on first use.
-fn closers() -> &'static std::sync::mpsc::Sender<Close> {
-    static QUEUE: std::sync::OnceLock<std::sync::mpsc::Sender<Close>> = std::sync::OnceLock::new();
-    QUEUE.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel::<Close>();
-        let rx = Arc::new(std::sync::Mutex::new(rx));
-        for i in 0..CLOSE_WORKERS {
-            let rx = Arc::clone(&rx);
-            let spawned = std::thread::Builder::new()
-                .name(format!("close-{i}"))
-                .spawn(move || {
-                    // Scanning /proc and waiting for processes to exit: no SQLite, so the
-                    // thread may run at low priority itself.
-                    crate::priority::lower_this_thread();
-                    loop {
-                        // The lock is held only while waiting for the next close.
-                        let next = match rx.lock() {
-                            Ok(rx) => rx.recv(),
-                            Err(_) => return,
-                        };
-                        match next {
-                            Ok(close) => close.run(),
-                            Err(_) => return,
-                        }
-                    }
-                });
-            if let Err(e) = spawned {
-                tracing::error!(error = %e, "cannot start a close thread");
-            }
-        }
-        tx
-    })
+    /// Not before this moment (a resumed completion's window waits out the exit grace).
+    pub(super) not_before: Option<Instant>,
 }
 
 impl Close {
-    fn run(self) {
+    /// Stops the run's processes and kills its pane (on the `close` lane).
+    pub(super) fn run(self) {
         let run_id = self.run_id;
+        if let Some(t) = self.not_before {
+            std::thread::sleep(t.saturating_duration_since(Instant::now()));
+        }
         // Every process that carries the run's marks in its environment goes too, also one
         // that left the pane's session (`setsid`).
         match crate::tmux::process::terminate_marked(self.pid, &self.marks, self.grace) {

@@ -9,7 +9,7 @@ impl Supervisor {
     }
 
     /// Claims while below `max_concurrency` (runs watched and launches on their way), for at
-    /// most [`LAUNCH_BUDGET`] of this tick, and hands each claimed job to the launch thread
+    /// most [`LAUNCH_BUDGET`] of this tick, and hands each claimed job to the `launch` lane
     /// ([`Launches`]): a launch forks git and tmux (tens to hundreds of ms) and must not hold
     /// up status detection of the runs already working. Returns true when the budget ran out
     /// with room left.
@@ -51,7 +51,7 @@ impl Supervisor {
         self.runs.len() + self.launches.in_flight()
     }
 
-    /// Takes the launches the launch thread finished: a launched run is watched from now on
+    /// Takes the launches the `launch` lane finished: a launched run is watched from now on
     /// (its log is read this tick); a failed launch fails its run.
     ///
     /// # Errors
@@ -123,19 +123,18 @@ pub(super) fn render_prompt(
     )
 }
 
-/// What launching needs, on the launch thread: its own connection to the database.
+/// What launching needs, on the `launch` lane (whose thread has its own connection).
 pub(super) struct Launcher {
     pub(super) cfg: Config,
     pub(super) opts: Options,
     pub(super) tmux: Tmux,
-    pub(super) store: Store,
 }
 
 impl Launcher {
     /// Worktree, window, log stream, detector: everything a new run needs, returned to be
     /// watched.
-    pub(super) fn launch(&self, job: &Job, run: &Run) -> Result<Active> {
-        let c = self.store.conn();
+    pub(super) fn launch(&self, store: &Store, job: &Job, run: &Run) -> Result<Active> {
+        let c = store.conn();
         let task = tasks::get(c, job.task_id)?;
         let project = projects::get(c, task.project_id)?;
         let provider = provider_of(&self.cfg, &job.provider)?;
@@ -173,11 +172,10 @@ impl Launcher {
         crate::crash::point("worktree");
         if task.worktree.is_none() {
             let (b, w) = (branch.clone(), worktree.to_string_lossy().into_owned());
-            self.store
-                .write(|tx| tasks::set_worktree(tx, task.id, &b, &w, now_ms()))?;
+            store.write(|tx| tasks::set_worktree(tx, task.id, &b, &w, now_ms()))?;
         }
 
-        let prompt = render_prompt(&self.cfg, &self.store, job, &task, &worktree);
+        let prompt = render_prompt(&self.cfg, store, job, &task, &worktree);
         let batch = provider.mode == ProviderMode::Batch;
         let mut argv = launch_argv(
             &provider,
@@ -197,11 +195,9 @@ impl Launcher {
         })?;
         // Only the hash is stored; the token itself lives in the agent's environment.
         let token_hash = crate::secret::token_hash(&token);
-        self.store
-            .write(|tx| runs::set_hook_token_hash(tx, run.id, &token_hash))?;
+        store.write(|tx| runs::set_hook_token_hash(tx, run.id, &token_hash))?;
         // Absolute: the hook runs in the worktree.
-        let db = std::path::absolute(self.store.path())
-            .unwrap_or_else(|_| self.store.path().to_path_buf());
+        let db = std::path::absolute(store.path()).unwrap_or_else(|_| store.path().to_path_buf());
         if provider.hooks == HookStyle::Codex {
             argv.splice(1..1, hooks::codex_args(&self.opts.bosun_exe, &db, run.id));
             if provider.mcp {
@@ -258,7 +254,7 @@ impl Launcher {
         // stops those of ended runs: `orphans`); `bosun` commands run by the agent use it too.
         env.push((
             crate::config::paths::DB_ENV.into(),
-            super::orphans::db_identity(self.store.path())
+            super::orphans::db_identity(store.path())
                 .to_string_lossy()
                 .into_owned(),
         ));
@@ -335,7 +331,7 @@ impl Launcher {
             rows: pane.height,
             cols: pane.width,
         };
-        self.store.write(|tx| runs::set_pane(tx, run.id, &record))?;
+        store.write(|tx| runs::set_pane(tx, run.id, &record))?;
         let log = File::open(&log_path).map_err(|source| SupervisorError::Io {
             what: "cannot open the run log",
             path: log_path.clone(),

@@ -6,22 +6,22 @@
 //! ticks at most every [`Options::tick`], except that another connection's database write (a
 //! hook call) ends the sleep at once; while a run has time-based steps pending (a prompt to
 //! submit, a debounce, a quiet check) it ticks every [`Options::tick`]. One tick:
-//! 1. take the runs the launch thread launched (`offload`); read the agents' hook calls
+//! 1. take the runs the `launch` lane launched (`offload`); read the agents' hook calls
 //!    recorded since the last look (the strongest signal, see [`hooks`]) when the database
 //!    changed; read the new output of each run whose log grew, feed the terminal emulator, and
 //!    classify the rendered screen (after every output batch, and once more after a quiet
 //!    period); write status changes to SQLite in one transaction;
-//! 2. every [`Options::liveness_every`], ask the tmux thread for one `list-panes -a` (never one
+//! 2. every [`Options::liveness_every`], ask the `tmux` lane for one `list-panes -a` (never one
 //!    tmux process per pane per tick) and judge liveness, exit status and cancelled jobs by
 //!    the snapshot once it is back;
 //! 3. advance each run: wait until the agent is ready, paste the prompt, press the submit
 //!    keys, verify it started (resend once), complete it after the debounce (the turn is
-//!    recorded done for all runs of the tick in one transaction, then the completion workers
+//!    recorded done for all runs of the tick in one transaction, then the `completion` lane
 //!    commit the worktree, hand it to the engine and send the exit command; the window is
-//!    closed on a close thread), end a turn a hook opened whose closing hook was lost once its
+//!    closed on the `close` lane), end a turn a hook opened whose closing hook was lost once its
 //!    second witness says it is done (`second`), enforce the role's timeout (SIGTERM to the
 //!    process tree, kill grace, SIGKILL, kill the pane);
-//! 4. claim jobs while below `max_concurrency` and hand them to the launch thread.
+//! 4. claim jobs while below `max_concurrency` and hand them to the `launch` lane.
 //!
 //! The loop waits for no launch, completion, close or `list-panes` (issue 13: at 100 agents on
 //! 2 cores each of them held every other agent's status up to 1.5 s); it still pastes and
@@ -34,10 +34,10 @@ pub mod control;
 mod finish;
 pub mod hooks;
 mod inbox;
+mod lane;
 mod launch;
 mod offload;
 pub(crate) mod orphans;
-mod pool;
 pub mod prompt;
 mod recover;
 mod repeats;
@@ -45,7 +45,7 @@ mod second;
 pub mod wake;
 mod watch;
 
-pub use pool::COMPLETION_WORKERS;
+pub use finish::CLOSE_WORKERS;
 
 use wake::{Wake, Woken};
 use watch::pump;
@@ -232,12 +232,14 @@ pub struct Supervisor {
     tmux: Tmux,
     opts: Options,
     runs: HashMap<i64, Active>,
-    /// The tmux thread: liveness snapshots and key presses the loop does not wait for.
+    /// The `tmux` lane: liveness snapshots and key presses the loop does not wait for.
     offload: offload::Offload,
-    /// The launch thread: claimed jobs become watched runs without the loop waiting.
+    /// The `launch` lane: claimed jobs become watched runs without the loop waiting.
     launches: offload::Launches,
-    /// The completion workers (drained before the lease is given up).
-    pool: pool::Pool,
+    /// The `completion` lane (drained before the lease is given up).
+    completions: lane::Lane<finish::Completion>,
+    /// The `close` lane: stops runs' processes and kills their panes.
+    closes: lane::Lane<finish::Close>,
     /// Runs whose turn completed this tick, recorded and handed to the workers at its end.
     finishing: Vec<finish::Completion>,
     pid: i64,
@@ -303,6 +305,7 @@ impl Supervisor {
         let hook_cursor = hook_rows::last_id(store.conn())?;
         let event_cursor = events::last_id(store.conn())?;
         let cfg_notify = cfg.notify.clone();
+        let cfg_completion_workers = cfg.supervisor.completion_workers as usize;
         let wake = Wake::new(&opts.data_dir.join("runs"), store.path());
         let start = Instant::now();
         let store_path = store.path().to_path_buf();
@@ -324,7 +327,42 @@ impl Supervisor {
             runs: HashMap::new(),
             offload,
             launches,
-            pool: pool::Pool::start(store_path),
+            completions: lane::Lane::start(
+                lane::Spec {
+                    name: "completion",
+                    threads: cfg_completion_workers,
+                    background: true,
+                    db: Some(store_path),
+                    poll_for_lock: false,
+                },
+                |worker, completion: finish::Completion| {
+                    let run_id = completion.run_id;
+                    match worker.store() {
+                        // A failed database write may have left the connection unusable.
+                        Some(store) => {
+                            if !completion.run(store) {
+                                worker.reset();
+                            }
+                        }
+                        None => tracing::error!(
+                            run = run_id,
+                            "completion skipped: no database; a restart finishes it"
+                        ),
+                    }
+                },
+            ),
+            closes: lane::Lane::start(
+                lane::Spec {
+                    name: "close",
+                    threads: finish::CLOSE_WORKERS,
+                    // Scanning /proc and waiting for processes to exit: no SQLite, so the
+                    // threads may run at low priority themselves.
+                    background: true,
+                    db: None,
+                    poll_for_lock: false,
+                },
+                |_, close: finish::Close| close.run(),
+            ),
             finishing: Vec::new(),
             pid,
             lease: held,
@@ -498,9 +536,12 @@ impl Supervisor {
     pub fn release(&mut self) -> Result<()> {
         // Launches on their way finish (a restart re-adopts their runs).
         self.launches.drain();
-        // Completions of the last tick first (their turns recorded), then every queued one.
+        // Completions of the last tick first (their turns recorded), then every queued one,
+        // then the closes they and the loop asked for, then the tmux lane's presses.
         let flushed = self.flush_completions();
-        self.pool.drain();
+        self.completions.drain();
+        self.closes.drain();
+        self.offload.drain();
         flushed?;
         self.store.write(|tx| lease::release(tx, self.pid))?;
         Ok(())

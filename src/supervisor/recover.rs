@@ -99,8 +99,9 @@ impl Supervisor {
             tmux: self.tmux.clone(),
             close_after: pid.map(|p| (p, self.opts.exit_grace, self.cfg.supervisor.kill_grace)),
             runs_dir: self.opts.data_dir.join("runs"),
+            closes: self.closes.handle(),
         };
-        self.pool.submit(work);
+        self.completions.submit(work);
         Ok(())
     }
 
@@ -132,7 +133,7 @@ impl Supervisor {
             };
             if ended {
                 tracing::info!(run = run_id, pane = %p.pane_id, "closing the window of an ended run");
-                super::finish::close_pane(super::finish::Close {
+                self.close_pane(super::finish::Close {
                     tmux: self.tmux.clone(),
                     pid: p.pid,
                     pane: p.pane_id.clone(),
@@ -140,6 +141,7 @@ impl Supervisor {
                     run_id,
                     marks: super::orphans::marks(self.store.path(), run_id),
                     runs_dir: self.opts.data_dir.join("runs"),
+                    not_before: None,
                 });
             }
         }

@@ -104,7 +104,7 @@ impl Supervisor {
                     } else {
                         &run.provider.no_keys
                     };
-                    // On the tmux thread: the answer is confirmed from the screen, and
+                    // On the `tmux` lane: the answer is confirmed from the screen, and
                     // pressed again if the dialog did not take it.
                     self.offload.press(id, &run.pane, keys);
                 }

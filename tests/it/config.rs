@@ -391,4 +391,10 @@ fn notify_defaults_and_bad_values_are_located() {
         "supervisor.message_batch",
         "at least 1",
     );
+    rejects(
+        "[supervisor]\ncompletion_workers = 0\n",
+        2,
+        "supervisor.completion_workers",
+        "at least 1",
+    );
 }
