@@ -25,6 +25,7 @@ pub mod provider;
 pub mod queue;
 pub mod secret;
 pub mod sim;
+pub mod status;
 pub mod store;
 pub mod supervisor;
 pub mod text;

@@ -3,19 +3,10 @@
 use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 
-use super::{Result, text_enum};
+use super::Result;
 
-text_enum! {
-    /// Circuit breaker state (Nygard, *Release It!*, "Circuit Breaker").
-    BreakerState {
-        /// Claims flow.
-        Closed = "closed",
-        /// No claims for the provider until the pause has passed.
-        Open = "open",
-        /// One probe job may run; its outcome closes or re-opens the breaker.
-        HalfOpen = "half_open",
-    }
-}
+pub use crate::status::BreakerState;
+crate::store::sql_text!(BreakerState);
 
 /// A provider's breaker.
 #[derive(Debug, Clone, PartialEq, Serialize)]

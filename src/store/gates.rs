@@ -3,19 +3,10 @@
 use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 
-use super::{Result, text_enum};
+use super::Result;
 
-text_enum! {
-    /// Outcome of one gate evaluation.
-    GateOutcome {
-        /// The gate passed.
-        Pass = "pass",
-        /// The gate failed (or a branch fired).
-        Fail = "fail",
-        /// Waiting for the operator (approval gates).
-        Pending = "pending",
-    }
-}
+pub use crate::status::GateOutcome;
+crate::store::sql_text!(GateOutcome);
 
 /// A recorded gate evaluation.
 #[derive(Debug, Clone, PartialEq, Serialize)]

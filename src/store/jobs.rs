@@ -4,23 +4,10 @@
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter, types::Value};
 use serde::Serialize;
 
-use super::{Result, found, text_enum};
+use super::{Result, found};
 
-text_enum! {
-    /// Lifecycle of a job.
-    JobStatus {
-        /// Waiting for `available_at` and a free slot.
-        Queued = "queued",
-        /// Claimed by a supervisor; a run is working on it.
-        Running = "running",
-        /// Its run completed (the gates decide what comes next).
-        Done = "done",
-        /// Attempts spent or failed permanently.
-        Failed = "failed",
-        /// Cancelled by the operator or superseded.
-        Cancelled = "cancelled",
-    }
-}
+pub use crate::status::JobStatus;
+crate::store::sql_text!(JobStatus);
 
 /// A job.
 #[derive(Debug, Clone, PartialEq, Serialize)]

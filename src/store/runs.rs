@@ -3,29 +3,10 @@
 use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 
-use super::{Result, found, text_enum};
+use super::{Result, found};
 
-text_enum! {
-    /// What the agent in a run's pane is doing (DESIGN.md §3).
-    RunStatus {
-        /// Launched, not yet ready for input.
-        Starting = "starting",
-        /// Ready, waiting for a prompt.
-        Idle = "idle",
-        /// Working.
-        Busy = "busy",
-        /// Needs the operator (a question or permission prompt).
-        Waiting = "waiting",
-        /// Finished its turn.
-        Done = "done",
-        /// Its process exited (`exit_code` holds the status).
-        Exited = "exited",
-        /// Failed (`error` says how: timeout, transient, crash, …).
-        Error = "error",
-        /// Not known (e.g. after a restart, before the first screen).
-        Unknown = "unknown",
-    }
-}
+pub use crate::status::RunStatus;
+crate::store::sql_text!(RunStatus);
 
 /// A run.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -3,35 +3,10 @@
 use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 
-use super::{Result, found, text_enum};
+use super::{Result, found};
 
-text_enum! {
-    /// Where a task stands with the operator.
-    TaskState {
-        /// Moving: a job is queued or running for its stage.
-        Active = "active",
-        /// The agent asked questions the operator must answer.
-        NeedsInput = "needs_input",
-        /// An approval gate waits for the operator.
-        AwaitingApproval = "awaiting_approval",
-        /// A cap or a permanent failure stopped it; the operator decides.
-        Blocked = "blocked",
-        /// Passed every stage.
-        Done = "done",
-        /// Cancelled by the operator.
-        Cancelled = "cancelled",
-    }
-}
-
-impl TaskState {
-    /// True for states that wait for the operator.
-    pub fn needs_operator(self) -> bool {
-        matches!(
-            self,
-            TaskState::NeedsInput | TaskState::AwaitingApproval | TaskState::Blocked
-        )
-    }
-}
+pub use crate::status::TaskState;
+crate::store::sql_text!(TaskState);
 
 impl Task {
     /// True when the task waits for the operator: its state says so, or it is active and
