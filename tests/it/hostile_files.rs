@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use bosun::store::runs::{self, RunStatus};
 use bosun::store::tasks::TaskState;
-use support::rig::{BOSUN, Rig, TmuxGuard, daemon, wait_for};
+use support::rig::{BOSUN, Daemon, Rig, TmuxGuard, daemon, wait_for};
 
 /// What stands where a gate looks.
 const CASES: [&str; 4] = ["sparse", "zero", "fifo", "outside"];
@@ -202,8 +202,9 @@ fn hostile_files_in_a_worktree_are_named_never_read_or_followed() {
     keys.push(flood.clone());
     keys.sort();
 
-    let mut d = daemon(&rig);
-    let d_pid = d.id();
+    // Killed when dropped, also if an assertion below fails.
+    let mut d = Daemon(daemon(&rig));
+    let d_pid = d.0.id();
     wait_for(
         Duration::from_secs(180),
         "every agent to ask its question",
@@ -416,9 +417,9 @@ fn hostile_files_in_a_worktree_are_named_never_read_or_followed() {
     }
 
     nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(d.id()).expect("pid")),
+        nix::unistd::Pid::from_raw(i32::try_from(d_pid).expect("pid")),
         nix::sys::signal::Signal::SIGTERM,
     )
     .expect("SIGTERM");
-    assert!(d.wait().expect("wait").success());
+    assert!(d.0.wait().expect("wait").success());
 }

@@ -5,9 +5,9 @@
 
 use crate::support;
 
-use support::rig::{Rig, daemon, wait_for};
+use support::rig::{Daemon, Rig, daemon, wait_for};
 
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bosun::store::events;
@@ -89,15 +89,6 @@ fn dump(rig: &Rig) {
 
 /// A daemon that is killed (SIGKILL, as `kill -9`: it leaves its agents running in tmux)
 /// when dropped, also when the test fails.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A daemon on `rig`'s database, killed when dropped.
 fn start(rig: &Rig) -> Daemon {
     Daemon(daemon(rig))

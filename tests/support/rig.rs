@@ -144,6 +144,17 @@ impl Rig {
     }
 }
 
+/// A `bosun daemon` child, killed (SIGKILL) and reaped when dropped: a failing test leaves
+/// no daemon behind.
+pub struct Daemon(pub std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 pub fn daemon(rig: &Rig) -> std::process::Child {
     rig.bosun(&["daemon", "--socket", &rig.socket])
         .arg("--log-file")
