@@ -85,15 +85,12 @@ impl Drop for Server {
 }
 
 fn wait(limit: Duration, what: &str, mut f: impl FnMut() -> bool, screen: &dyn Fn() -> String) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < limit,
-            "timed out waiting for {what}; console shows:\n{}",
-            screen()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    support::eventually_showing(
+        limit,
+        what,
+        || f().then_some(()),
+        || format!("the console shows:\n{}", screen()),
+    );
 }
 
 #[test]

@@ -13,7 +13,7 @@ use crate::support;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bosun::store::runs::{self, RunStatus};
 use bosun::store::tasks::TaskState;
@@ -133,18 +133,15 @@ impl Console {
     }
 
     fn wait(&self, what: &str, f: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if f(&s) {
-                return s;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "timed out waiting for {what}; the console shows:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        support::eventually_showing(
+            Duration::from_secs(20),
+            what,
+            || {
+                let s = self.screen();
+                f(&s).then_some(s)
+            },
+            || format!("the console shows:\n{}", self.screen()),
+        )
     }
 
     /// Opens `key` alone on the board (filter; `other` is a key on the board that the filter

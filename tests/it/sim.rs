@@ -296,11 +296,7 @@ fn processes() -> Vec<(i32, i32, i32, String)> {
 }
 
 fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
-    let end = Instant::now() + DEADLINE;
-    while !ok() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    crate::support::eventually(DEADLINE, what, || ok().then_some(()));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bosun::tmux::process::{descendants, terminate};
 use bosun::tmux::{NewWindow, PaneState, Tmux, TmuxError};
@@ -103,15 +103,8 @@ fn unique_socket() -> String {
 }
 
 /// Polls `f` every 20 ms until it returns `Some`, for at most 20 s.
-fn wait_until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn wait_until<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    crate::support::eventually(Duration::from_secs(20), what, f)
 }
 
 fn read(path: &Path) -> Vec<u8> {

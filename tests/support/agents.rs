@@ -216,18 +216,15 @@ pub fn poll(
     what: &str,
     mut done: impl FnMut(&str) -> bool,
 ) -> String {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let screen = tmux.capture();
-        if done(&screen) {
-            return screen;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; screen:\n{screen}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    super::eventually_showing(
+        timeout,
+        what,
+        || {
+            let screen = tmux.capture();
+            done(&screen).then_some(screen)
+        },
+        || format!("screen:\n{}", tmux.capture()),
+    )
 }
 
 /// Stops every pane's process tree on tmux socket `.0`, then kills the server, when dropped

@@ -18,6 +18,32 @@ pub mod codex;
 pub mod rig;
 pub mod supervised;
 
+/// The one way tests wait: polls `f` every 20 ms until it gives `Some`, for at most `limit`,
+/// and panics naming `what` and what `show()` says about the world at that moment (a screen,
+/// the tasks' states). Every waiting helper of the kit is this with another shape.
+pub fn eventually_showing<T>(
+    limit: std::time::Duration,
+    what: &str,
+    mut f: impl FnMut() -> Option<T>,
+    show: impl Fn() -> String,
+) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if start.elapsed() >= limit {
+            panic!("timed out after {limit:?} waiting for {what}\n{}", show());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// [`eventually_showing`] with nothing more to show than `what`.
+pub fn eventually<T>(limit: std::time::Duration, what: &str, f: impl FnMut() -> Option<T>) -> T {
+    eventually_showing(limit, what, f, String::new)
+}
+
 /// A database, a project repository and a config.
 pub struct Fixture {
     pub dir: tempfile::TempDir,

@@ -165,10 +165,7 @@ pub fn daemon(rig: &Rig) -> std::process::Child {
         .expect("spawn daemon")
 }
 
+/// Waits until `f` holds ([`super::eventually`]).
 pub fn wait_for(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    super::eventually(limit, what, || f().then_some(()));
 }
