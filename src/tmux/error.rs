@@ -102,11 +102,18 @@ impl TmuxError {
                 stderr.contains("can't find pane")
                     || stderr.contains("can't find window")
                     || stderr.contains("can't find session")
-                    || stderr.contains("no server running")
-                    || stderr.contains("error connecting to")
-                    || stderr.contains("server exited unexpectedly")
+                    || server_gone(stderr)
             }
             _ => false,
         }
     }
+}
+
+/// tmux's ways of saying there is no server on the socket: no socket file, a stale one, or
+/// a server that closed the connection because it is exiting (or crashed: either way its
+/// panes are gone).
+pub(super) fn server_gone(stderr: &str) -> bool {
+    stderr.contains("no server running")
+        || stderr.contains("error connecting to")
+        || stderr.contains("server exited unexpectedly")
 }

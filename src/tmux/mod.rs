@@ -940,17 +940,9 @@ fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).trim().to_string()
 }
 
-/// tmux's ways of saying there is no server on the socket: no socket file, a stale one, or
-/// a server that closed the connection because it is exiting (or crashed: either way its
-/// panes are gone).
+/// A failed command whose stderr says there is no server ([`error::server_gone`]).
 fn not_running(out: &Output) -> bool {
-    if out.status.success() {
-        return false;
-    }
-    let e = stderr_of(out);
-    e.contains("no server running")
-        || e.contains("error connecting to")
-        || e.contains("server exited unexpectedly")
+    !out.status.success() && error::server_gone(&stderr_of(out))
 }
 
 fn command_names(cmds: &[TmuxCommand<'_>]) -> String {
