@@ -114,15 +114,11 @@ pub fn read(root: &Path, rel: &str, max: usize) -> Result<Capped, Refusal> {
     };
     // O_NOFOLLOW: a symlink swapped in since the lstat fails with ELOOP instead of being
     // followed; O_NONBLOCK: a FIFO swapped in does not block the open.
-    let mut file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(&path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => classify(rel, &path, None),
-            Some(libc::ENOENT) => Refusal::Missing(rel.to_string()),
-            _ => io(e),
-        })?;
+    let mut file = open_nofollow(&path).map_err(|e| match e.raw_os_error() {
+        Some(libc::ELOOP) => classify(rel, &path, None),
+        Some(libc::ENOENT) => Refusal::Missing(rel.to_string()),
+        _ => io(e),
+    })?;
     let meta = file.metadata().map_err(io)?;
     if !meta.is_file() {
         return Err(not_regular(rel, &meta));
@@ -155,10 +151,7 @@ pub fn read(root: &Path, rel: &str, max: usize) -> Result<Capped, Refusal> {
 /// when it is not a regular file.
 pub fn read_from(path: &Path, offset: u64, max: usize) -> std::io::Result<(Vec<u8>, u64)> {
     use std::io::{Seek, SeekFrom};
-    let mut file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)?;
+    let mut file = open_nofollow(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(std::io::Error::new(
@@ -175,6 +168,45 @@ pub fn read_from(path: &Path, offset: u64, max: usize) -> std::io::Result<(Vec<u
     let mut bytes = Vec::with_capacity(usize::try_from(want).unwrap_or(max));
     file.take(want).read_to_end(&mut bytes)?;
     Ok((bytes, len))
+}
+
+/// Opens `path` for reading without following a symlink in its last component
+/// (`O_NOFOLLOW`: ELOOP instead) and without blocking on a FIFO (`O_NONBLOCK`), never as a
+/// controlling terminal.
+fn open_nofollow(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+}
+
+/// The whole of the regular file `path`, at most `max` bytes, for a file of the user's that an
+/// agent running as the user could replace (Gemini CLI's settings): symlinks are followed (a
+/// dotfile manager links it), but a FIFO does not block the open (`O_NONBLOCK`) and anything
+/// but a regular file, or a file longer than `max`, is refused.
+///
+/// # Errors
+/// The I/O error of the open or read ([`std::io::ErrorKind::NotFound`] when there is no file);
+/// [`std::io::ErrorKind::InvalidInput`] when it is not a regular file or is longer than `max`.
+pub fn read_regular(path: &Path, max: usize) -> std::io::Result<Vec<u8>> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let refuse = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, why);
+    if !file.metadata()?.is_file() {
+        return Err(refuse(format!("{} is not a regular file", path.display())));
+    }
+    let mut bytes = Vec::new();
+    file.take(u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() > max {
+        return Err(refuse(format!(
+            "{} is longer than {max} bytes",
+            path.display()
+        )));
+    }
+    Ok(bytes)
 }
 
 /// The canonical worktree root.
@@ -389,6 +421,26 @@ mod tests {
                 .expect_err("missing")
                 .is_missing()
         );
+    }
+
+    #[test]
+    fn a_users_file_may_be_a_link_but_not_a_fifo_nor_endless() {
+        let d = tempfile::tempdir().expect("dir");
+        std::fs::write(d.path().join("real.json"), "{}").expect("write");
+        std::os::unix::fs::symlink(d.path().join("real.json"), d.path().join("link.json"))
+            .expect("symlink");
+        std::os::unix::fs::symlink("/dev/zero", d.path().join("zero.json")).expect("symlink");
+        nix_mkfifo(&d.path().join("fifo.json"));
+        assert_eq!(
+            read_regular(&d.path().join("link.json"), 10).expect("read"),
+            b"{}"
+        );
+        for bad in ["zero.json", "fifo.json"] {
+            let e = read_regular(&d.path().join(bad), 10).expect_err(bad);
+            assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{bad}: {e}");
+        }
+        std::fs::write(d.path().join("big.json"), "x".repeat(11)).expect("write");
+        assert!(read_regular(&d.path().join("big.json"), 10).is_err());
     }
 
     fn nix_mkfifo(p: &Path) {

@@ -67,13 +67,20 @@ pub fn user_settings_path(real: &Path) -> PathBuf {
     real.join(".gemini").join("settings.json")
 }
 
+/// Most bytes of the user's Gemini CLI settings file read (a real one is a few KiB).
+const USER_SETTINGS_MAX: usize = 1024 * 1024;
+
 /// The user's settings under home `real`: `{}` when there is no file.
 ///
 /// # Errors
 /// Why the file cannot be used, in words naming it (Gemini CLI itself would refuse it).
 pub fn user_settings(real: &Path) -> Result<Value, String> {
     let path = user_settings_path(real);
-    match std::fs::read_to_string(&path) {
+    // Bounded, regular files only: an agent running as the user could swap it for a FIFO or
+    // a link to /dev/zero.
+    match crate::untrusted::read_regular(&path, USER_SETTINGS_MAX)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+    {
         Ok(text) => super::merge::parse_user_settings(&text)
             .map_err(|e| format!("Gemini CLI settings '{}': {e}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(serde_json::json!({})),
