@@ -17,51 +17,7 @@ use bosun::store::{Store, runs};
 
 const BOSUN: &str = env!("CARGO_BIN_EXE_bosun");
 
-struct Server(String);
-
-impl Server {
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.0)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("tmux runs");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Server {
-    /// A detached session `c` of `cols` × `rows` running `cmd`.
-    fn start(&self, cmd: &str, cols: u16, rows: u16) {
-        let (cols, rows) = (cols.to_string(), rows.to_string());
-        self.tmux(&[
-            "new-session",
-            "-d",
-            "-x",
-            &cols,
-            "-y",
-            &rows,
-            "-s",
-            "c",
-            cmd,
-        ]);
-    }
-
-    /// The console's screen.
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", "c"])
-    }
-
-    /// Presses `k` in the console, then gives it a moment to redraw.
-    fn keys(&self, k: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "c"];
-        args.extend_from_slice(k);
-        self.tmux(&args);
-        std::thread::sleep(Duration::from_millis(150));
-    }
-}
+use crate::support::terminal::Terminal as Server;
 
 /// The shell command that runs the console in `dir` on `db` with private XDG directories;
 /// `env` goes before it (e.g. `PATH=/nonexistent `), `args` after.
@@ -74,14 +30,6 @@ fn console_cmd(dir: &Path, db: &Path, env: &str, args: &str) -> String {
         dir.join("state").display(),
         BOSUN,
     )
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.0, "kill-server"])
-            .output();
-    }
 }
 
 fn wait(limit: Duration, what: &str, mut f: impl FnMut() -> bool, screen: &dyn Fn() -> String) {

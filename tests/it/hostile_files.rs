@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use bosun::store::runs::{self, RunStatus};
 use bosun::store::tasks::TaskState;
-use support::rig::{BOSUN, Daemon, Rig, TmuxGuard, daemon, wait_for};
+use support::rig::{BOSUN, Daemon, Rig, daemon, wait_for};
+use support::terminal::Terminal;
 
 /// What stands where a gate looks.
 const CASES: [&str; 4] = ["sparse", "zero", "fifo", "outside"];
@@ -104,64 +105,25 @@ fn latest_run(rig: &Rig, key: &str) -> Option<runs::Run> {
         .pop()
 }
 
-/// A tmux server running the console, read as a person would.
-struct Console {
-    socket: String,
-    _guard: TmuxGuard,
-}
-
-impl Console {
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+/// Opens `key` alone on the board of the console in `term` (filter; `other` is a key on
+/// the board that the filter hides), then `view_key`; returns the screen once it shows
+/// `expect`.
+fn open(term: &Terminal, key: &str, view_key: &str, expect: &str, other: &str) -> String {
+    let wait = |what: &str, f: &dyn Fn(&str) -> bool| term.wait(Duration::from_secs(20), what, f);
+    for k in ["Escape", "Escape", "1"] {
+        term.keys(&[k]);
     }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", "console"])
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "console"];
-        args.extend_from_slice(keys);
-        self.tmux(&args);
-        std::thread::sleep(Duration::from_millis(150));
-    }
-
-    fn wait(&self, what: &str, f: impl Fn(&str) -> bool) -> String {
-        support::eventually_showing(
-            Duration::from_secs(20),
-            what,
-            || {
-                let s = self.screen();
-                f(&s).then_some(s)
-            },
-            || format!("the console shows:\n{}", self.screen()),
-        )
-    }
-
-    /// Opens `key` alone on the board (filter; `other` is a key on the board that the filter
-    /// hides), then `view_key`; returns the screen once it shows `expect`.
-    fn open(&self, key: &str, view_key: &str, expect: &str, other: &str) -> String {
-        for k in ["Escape", "Escape", "1"] {
-            self.keys(&[k]);
-        }
-        self.wait("the whole board", |s| s.contains(other));
-        self.keys(&["/"]);
-        self.keys(&["-l", key]);
-        self.keys(&["Enter"]);
-        self.wait(&format!("{key} alone on the board"), |s| {
-            s.contains(key) && !s.contains(other)
-        });
-        self.keys(&[view_key]);
-        self.wait(&format!("{key}'s view showing {expect:?}"), |s| {
-            s.contains(expect)
-        })
-    }
+    wait("the whole board", &|s| s.contains(other));
+    term.keys(&["/"]);
+    term.keys(&["-l", key]);
+    term.keys(&["Enter"]);
+    wait(&format!("{key} alone on the board"), &|s| {
+        s.contains(key) && !s.contains(other)
+    });
+    term.keys(&[view_key]);
+    wait(&format!("{key}'s view showing {expect:?}"), &|s| {
+        s.contains(expect)
+    })
 }
 
 #[test]
@@ -318,35 +280,14 @@ fn hostile_files_in_a_worktree_are_named_never_read_or_followed() {
 
     // The console (a client of the daemon): the artifact view of each hostile artifact, the
     // diff view of the hostile untracked files.
-    let console = Console {
-        socket: format!("bosun-hostile-console-{}", std::process::id()),
-        _guard: TmuxGuard(format!("bosun-hostile-console-{}", std::process::id())),
-    };
+    let console = Terminal(format!("bosun-hostile-console-{}", std::process::id()));
     let cmd = format!(
         "cd '{dir}' && XDG_CONFIG_HOME='{dir}/xdg' XDG_STATE_HOME='{dir}/state' exec '{BOSUN}' --db '{db}' --config '{dir}/bosun.toml'",
         dir = rig.dir.path().display(),
         db = rig.db().display(),
     );
-    let up = Command::new("tmux")
-        .args([
-            "-L",
-            &console.socket,
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "console",
-            "-x",
-            "200",
-            "-y",
-            "50",
-            &cmd,
-        ])
-        .status()
-        .expect("tmux");
-    assert!(up.success());
-    console.wait("the board", |s| s.contains(&diff));
+    console.start(&cmd, 200, 50);
+    console.wait(Duration::from_secs(20), "the board", |s| s.contains(&diff));
     let mut screens = Vec::new();
     for (key, (slot, case)) in &cases {
         if *slot != "a" {
@@ -358,9 +299,9 @@ fn hostile_files_in_a_worktree_are_named_never_read_or_followed() {
             "fifo" => "is a FIFO".to_string(),
             _ => format!("{rel} is a symlink"),
         };
-        screens.push(console.open(key, "v", &expect, &flood));
+        screens.push(open(&console, key, "v", &expect, &flood));
     }
-    screens.push(console.open(&diff, "d", "not shown", &flood));
+    screens.push(open(&console, &diff, "d", "not shown", &flood));
     let s = screens.last().expect("diff screen").clone();
     // (git itself skips the FIFO: it lists no file of that kind, so neither does the view.)
     for what in [
@@ -370,12 +311,7 @@ fn hostile_files_in_a_worktree_are_named_never_read_or_followed() {
     ] {
         assert!(s.contains(what), "the diff view names {what:?}:\n{s}");
     }
-    let console_pid: u32 = console
-        .tmux(&["display-message", "-p", "-t", "console", "#{pane_pid}"])
-        .trim()
-        .parse()
-        .expect("pid");
-    let console_rss = peak_rss_kb(console_pid);
+    let console_rss = peak_rss_kb(console.pid());
     eprintln!("console peak RSS: {console_rss} kB");
     assert!(
         console_rss < MAX_RSS_KB,

@@ -17,6 +17,7 @@ pub mod agents;
 pub mod codex;
 pub mod rig;
 pub mod supervised;
+pub mod terminal;
 
 /// The one way tests wait: polls `f` every 20 ms until it gives `Some`, for at most `limit`,
 /// and panics naming `what` and what `show()` says about the world at that moment (a screen,
