@@ -7,19 +7,19 @@ impl Supervisor {
     /// A completed turn: its completion (commit, gates, exit command) is handed to the
     /// completion workers at the end of this tick, after the turn is recorded done
     /// ([`Supervisor::flush_completions`]).
-    pub(super) fn complete(&mut self, id: i64, now: Instant) -> Result<()> {
-        let Some(run) = self.runs.get_mut(&id) else {
-            return Ok(());
+    pub(super) fn complete(&mut self, id: i64, final_message: Option<String>) {
+        let Some(run) = self.runs.get(&id) else {
+            return;
         };
-        run.phase = Phase::Exiting { since: now };
+        let provider = run.machine.provider();
         let work = Completion {
             run_id: id,
             task_key: run.task_key.clone(),
             worktree: run.worktree.clone(),
             pane: run.pane.clone(),
-            exit_command: run.provider.exit_command.clone(),
-            submit_keys: run.provider.submit_keys.clone(),
-            final_message: run.final_message.clone(),
+            exit_command: provider.exit_command.clone(),
+            submit_keys: provider.submit_keys.clone(),
+            final_message,
             cfg: self.cfg.clone(),
             tmux: self.tmux.clone(),
             close_after: None,
@@ -27,6 +27,28 @@ impl Supervisor {
             closes: self.closes.handle(),
         };
         self.finishing.push(work);
+    }
+
+    /// A run whose job was cancelled (or otherwise taken away) while it ran: the engine
+    /// records its end, and its processes are stopped.
+    ///
+    /// # Errors
+    /// Engine failures.
+    pub(super) fn cancelled(&mut self, id: i64) -> Result<()> {
+        let outcome = self.engine().handle(Input::RunFinished {
+            run_id: id,
+            result: RunResult::Completed {
+                final_message: None,
+            },
+        })?;
+        tracing::info!(
+            run = id,
+            ?outcome,
+            "job no longer running; stopping its run"
+        );
+        if let Some(run) = self.runs.remove(&id) {
+            self.close(&run);
+        }
         Ok(())
     }
 
@@ -164,77 +186,25 @@ impl Supervisor {
             if run.launched > snapshot.asked {
                 continue;
             }
-            let exiting = matches!(run.phase, Phase::Exiting { .. });
-            if !running.contains(&run.job_id) && !exiting {
-                // Cancelled (or otherwise taken away) while it ran.
-                let outcome = self.engine().handle(Input::RunFinished {
-                    run_id: id,
-                    result: RunResult::Completed {
-                        final_message: None,
-                    },
-                })?;
-                tracing::info!(
-                    run = id,
-                    ?outcome,
-                    "job no longer running; stopping its run"
-                );
-                if let Some(run) = self.runs.remove(&id) {
-                    self.close(&run);
+            let now = Instant::now();
+            if !running.contains(&run.job_id) {
+                self.step(id, machine::Event::JobGone, now)?;
+                if !self.runs.contains_key(&id) {
+                    continue;
                 }
-                continue;
             }
+            let Some(run) = self.runs.get_mut(&id) else {
+                continue;
+            };
             match panes.get(&run.pane) {
-                Some(p) if !p.dead => {
-                    if (p.height, p.width) != run.size {
-                        run.detector.resize(p.height, p.width);
-                        run.size = (p.height, p.width);
-                        let (rows, cols) = run.size;
-                        self.store.write(|tx| runs::set_size(tx, id, rows, cols))?;
-                    }
-                }
                 Some(p) => {
-                    // tmux can show a pane dead before it has reaped the process (list_panes
-                    // nudges it with SIGCHLD): give the exit status up to DEAD_STATUS_WAIT.
-                    let now = Instant::now();
-                    let since = *run.dead_since.get_or_insert(now);
-                    if p.dead_status.is_none()
-                        && p.dead_signal.is_none()
-                        && !exiting
-                        && now.duration_since(since) < DEAD_STATUS_WAIT
-                    {
-                        continue;
+                    if p.dead {
+                        // Drain what is left of its output first.
+                        pump(run, now, true);
                     }
-                    // Drain what is left of its output first.
-                    pump(run, &self.opts, now, true);
-                    let code = p.dead_status.map(i64::from);
-                    if exiting {
-                        if let Some(run) = self.runs.remove(&id) {
-                            self.close(&run);
-                        }
-                    } else if run.provider.mode == ProviderMode::Batch && code == Some(0) {
-                        run.tracker =
-                            Tracker::resumed(Duration::ZERO, RunStatus::Done, HookMode::Off, now);
-                        self.complete(id, Instant::now())?;
-                        if let Some(run) = self.runs.remove(&id) {
-                            self.close(&run);
-                        }
-                    } else {
-                        let reason = match (code, p.dead_signal) {
-                            (Some(c), _) => format!("agent exited with status {c}"),
-                            (None, Some(sig)) => format!("agent killed by signal {sig}"),
-                            (None, None) => "agent exited (tmux recorded no status)".to_string(),
-                        };
-                        self.fail(id, &reason, code, false)?;
-                    }
+                    self.step(id, machine::Event::Pane(p), now)?;
                 }
-                None if exiting => {
-                    self.runs.remove(&id);
-                    super::hooks::layer::remove_run_home(&self.opts.data_dir.join("runs"), id);
-                }
-                None => self.lose(
-                    id,
-                    "the run's pane is gone (its tmux server or window was lost)",
-                )?,
+                None => self.step(id, machine::Event::PaneGone, now)?,
             }
         }
         Ok(())

@@ -10,23 +10,22 @@
 //! a paste never submitted is submitted. The one window left is a crash between the paste and
 //! its record (one SQLite write), the same as for the prompt: that message is delivered again.
 
-use std::time::Instant;
-
-use super::{Phase, Result, Supervisor};
+use super::{Result, Supervisor};
 use crate::store::events::{self, EventKind, NewEvent};
 use crate::store::{jobs, messages, now_ms};
 
 impl Supervisor {
     /// At the end of run `id`'s turn: acknowledges the messages that turn answered, then
-    /// starts a turn with the next messages for it, if any. True when a message turn started
-    /// (the run goes on), false when there is nothing to deliver (complete the run).
-    pub(super) fn deliver(&mut self, id: i64, now: Instant) -> Result<bool> {
+    /// claims the next messages for it, if any: their ids and the text that makes the next
+    /// turn (pasted by the `tmux` lane), or `None` when there is nothing to deliver (the run
+    /// is complete).
+    pub(super) fn deliver(&mut self, id: i64) -> Result<Option<(Vec<i64>, String)>> {
         let Some(run) = self.runs.get(&id) else {
-            return Ok(false);
+            return Ok(None);
         };
         let job = jobs::get(self.store.conn(), run.job_id)?;
         if !messages::any_at_turn_end(self.store.conn(), id, job.task_id, &job.role)? {
-            return Ok(false);
+            return Ok(None);
         }
         let batch = self.cfg.supervisor.message_batch as usize;
         let when = now_ms();
@@ -41,7 +40,7 @@ impl Supervisor {
             Ok::<_, crate::store::StoreError>(claimed)
         })?;
         if claimed.is_empty() {
-            return Ok(false);
+            return Ok(None);
         }
         crate::crash::point("message_claim");
         let text = claimed
@@ -49,14 +48,20 @@ impl Supervisor {
             .map(messages::Message::delivery_text)
             .collect::<Vec<_>>()
             .join("\n\n");
-        let Some(run) = self.runs.get_mut(&id) else {
-            return Ok(false);
+        Ok(Some((claimed.iter().map(|m| m.id).collect(), text)))
+    }
+
+    /// After the `tmux` lane pasted messages `ids` into run `id`'s pane: records them pasted,
+    /// with an event.
+    pub(super) fn pasted(&mut self, id: i64, ids: &[i64]) -> Result<()> {
+        let Some(run) = self.runs.get(&id) else {
+            return Ok(());
         };
-        self.tmux.paste(&run.pane, &text)?;
-        let ids: Vec<i64> = claimed.iter().map(|m| m.id).collect();
+        let job = jobs::get(self.store.conn(), run.job_id)?;
         let (task_id, key) = (job.task_id, run.task_key.clone());
+        let when = now_ms();
         self.store.write(|tx| {
-            for m in &ids {
+            for m in ids {
                 messages::pasted(tx, *m, when)?;
             }
             events::append(
@@ -81,20 +86,14 @@ impl Supervisor {
             Ok::<_, crate::store::StoreError>(())
         })?;
         crate::crash::point("message_paste");
-        run.delivering = ids;
-        run.phase = Phase::Pasted { at: now };
-        Ok(true)
+        Ok(())
     }
 
-    /// After the submit keys of a message turn: records the messages delivered.
-    pub(super) fn delivered(&mut self, id: i64) -> Result<()> {
-        let Some(run) = self.runs.get_mut(&id) else {
-            return Ok(());
-        };
-        let ids = std::mem::take(&mut run.delivering);
+    /// After the submit keys of a message turn: records messages `ids` delivered.
+    pub(super) fn delivered(&mut self, ids: &[i64]) -> Result<()> {
         let when = now_ms();
         self.store.write(|tx| {
-            for m in &ids {
+            for m in ids {
                 messages::delivered(tx, *m, when)?;
             }
             Ok::<_, crate::store::StoreError>(())

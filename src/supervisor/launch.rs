@@ -339,7 +339,6 @@ impl Launcher {
         })?;
         let timeout = timeout_of(&self.cfg, job);
         let now = Instant::now();
-        let hook_mode = Supervisor::hook_mode(&provider);
         let active = Active {
             run_id: run.id,
             job_id: job.id,
@@ -347,31 +346,18 @@ impl Launcher {
             pane: pane.pane_id.clone(),
             pid: pane.pid,
             worktree,
-            detector: Detector::new(provider.clone(), pane.height, pane.width),
-            size: (pane.height, pane.width),
             second: super::second::Second::new(&provider),
-            provider,
-            prompt,
             log_path,
             log,
-            tracker: Tracker::new(self.opts.done_debounce, hook_mode),
-            phase: if batch {
-                Phase::Working
-            } else {
-                Phase::WaitReady { since: now }
-            },
-            deadline: now + timeout,
-            timeout,
-            last_output: now,
             launched: now,
-            error_since: None,
-            dead_since: None,
-            fresh_output: false,
-            quiet_checked: true,
-            written: RunStatus::Starting,
-            final_message: None,
-            answering: None,
-            delivering: Vec::new(),
+            machine: super::machine::RunMachine::launched(
+                provider,
+                (pane.height, pane.width),
+                prompt,
+                super::timing(&self.opts),
+                timeout,
+                now,
+            ),
         };
         tracing::info!(run = run.id, pane = %pane.pane_id, "launched {window}");
         Ok(active)

@@ -1,31 +1,35 @@
 //! The supervisor: turns queued jobs into agents working in tmux panes, watches them, and
 //! feeds the pipeline engine.
 //!
-//! One loop, driven by [`Supervisor::tick`]. It sleeps until something happens ([`wake`]: a
-//! run log grew, the database was written, a timer is due, handed-off work finished) and runs
-//! ticks at most every [`Options::tick`], except that another connection's database write (a
-//! hook call) ends the sleep at once; while a run has time-based steps pending (a prompt to
-//! submit, a debounce, a quiet check) it ticks every [`Options::tick`]. One tick:
-//! 1. take the runs the `launch` lane launched (`offload`); read the agents' hook calls
-//!    recorded since the last look (the strongest signal, see [`hooks`]) when the database
-//!    changed; read the new output of each run whose log grew, feed the terminal emulator, and
-//!    classify the rendered screen (after every output batch, and once more after a quiet
-//!    period); write status changes to SQLite in one transaction;
+//! One loop, driven by [`Supervisor::tick`]. Each run's rules live in its `machine`
+//! (a [`machine::RunMachine`]: events in, commands out, no I/O); the loop turns what happened
+//! into events and carries the commands out (`watch`). It sleeps until something happens
+//! ([`wake`]: a run log grew, the database was written, a timer is due, handed-off work
+//! finished) and runs ticks at most every [`Options::tick`], except that another connection's
+//! database write (a hook call) or work a lane finished ends the sleep at once; while a run has
+//! time-based steps pending (a prompt to submit, a debounce, a quiet check) it ticks every
+//! [`Options::tick`]. One tick:
+//! 1. take the runs the `launch` lane launched and the pastes and submit keys the `tmux` lane
+//!    finished (`offload`); read the agents' hook calls recorded since the last look (the
+//!    strongest signal, see [`hooks`]) when the database changed; read the new output of each
+//!    run whose log grew into its machine, which classifies the rendered screen (after every
+//!    output batch, and once more after a quiet period); write status changes to SQLite in one
+//!    transaction;
 //! 2. every [`Options::liveness_every`], ask the `tmux` lane for one `list-panes -a` (never one
 //!    tmux process per pane per tick) and judge liveness, exit status and cancelled jobs by
 //!    the snapshot once it is back;
-//! 3. advance each run: wait until the agent is ready, paste the prompt, press the submit
-//!    keys, verify it started (resend once), complete it after the debounce (the turn is
-//!    recorded done for all runs of the tick in one transaction, then the `completion` lane
-//!    commit the worktree, hand it to the engine and send the exit command; the window is
-//!    closed on the `close` lane), end a turn a hook opened whose closing hook was lost once its
-//!    second witness says it is done (`second`), enforce the role's timeout (SIGTERM to the
-//!    process tree, kill grace, SIGKILL, kill the pane);
+//! 3. advance each run: wait until the agent is ready, hand the prompt to the `tmux` lane to
+//!    paste, then the submit keys, verify it started (resend once), complete it after the
+//!    debounce (the turn is recorded done for all runs of the tick in one transaction, then the
+//!    `completion` lane commits the worktree, hands it to the engine and sends the exit
+//!    command; the window is closed on the `close` lane), end a turn a hook opened whose
+//!    closing hook was lost once its second witness says it is done (`second`), enforce the
+//!    role's timeout (SIGTERM to the process tree, kill grace, SIGKILL, kill the pane);
 //! 4. claim jobs while below `max_concurrency` and hand them to the `launch` lane.
 //!
-//! The loop waits for no launch, completion, close or `list-panes` (issue 13: at 100 agents on
-//! 2 cores each of them held every other agent's status up to 1.5 s); it still pastes and
-//! presses submit keys itself.
+//! The loop waits for no launch, completion, close, paste, key press or `list-panes` (issue
+//! 13: at 100 agents on 2 cores each of them held every other agent's status up to 1.5 s).
+//! Every step is recorded once the lane reports it done, before the next is asked for.
 //!
 //! Exactly one supervisor drives a database: it holds the lease row, heartbeats it, and
 //! re-adopts live runs on start (see [`Supervisor::start`]).
@@ -36,6 +40,7 @@ pub mod hooks;
 mod inbox;
 mod lane;
 mod launch;
+mod machine;
 mod offload;
 pub(crate) mod orphans;
 pub mod prompt;
@@ -58,9 +63,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::config::{Config, HookStyle, ProviderConfig, ProviderMode, ScreenStatus};
+use crate::config::{Config, HookStyle, ProviderConfig, ProviderMode};
 use crate::pipeline::{Engine, EngineError, Input, RunResult, read_tail};
-use crate::provider::{Detector, HookMode, HookSignal, Tracker, classify, launch_argv};
+use crate::provider::{classify, launch_argv};
 use crate::store::events::{self, EventKind, NewEvent};
 use crate::store::jobs::{self, Job};
 use crate::store::runs::{self, Run, RunStatus};
@@ -159,22 +164,8 @@ impl Options {
     }
 }
 
-/// Where a run is in its life.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Phase {
-    /// Launched; waiting for the ready pattern (or its timeout) to paste the prompt.
-    WaitReady { since: Instant },
-    /// Prompt pasted; the submit keys go after the provider's delay.
-    Pasted { at: Instant },
-    /// Submitted; waiting to see the agent take it (submit keys resent once if not).
-    Submitted { at: Instant, resent: bool },
-    /// Working on its turn.
-    Working,
-    /// Completed; exit command sent; the window closes after the grace period.
-    Exiting { since: Instant },
-}
-
-/// A run the supervisor watches.
+/// A run the supervisor watches: its machine (`machine`) and what the loop needs to drive
+/// it (pane, log, second witness).
 struct Active {
     run_id: i64,
     job_id: i64,
@@ -182,42 +173,15 @@ struct Active {
     pane: String,
     pid: u32,
     worktree: PathBuf,
-    provider: ProviderConfig,
-    prompt: String,
     log_path: PathBuf,
     log: File,
-    detector: Detector,
-    /// The emulator's size, rows × columns (kept equal to the pane's).
-    size: (u16, u16),
-    tracker: Tracker,
-    phase: Phase,
-    deadline: Instant,
-    timeout: Duration,
-    last_output: Instant,
     /// When this supervisor launched (or re-adopted) the run.
     launched: Instant,
-    /// Since when the screen shows an error.
-    error_since: Option<Instant>,
-    /// Since when tmux shows the pane dead.
-    dead_since: Option<Instant>,
-    fresh_output: bool,
-    quiet_checked: bool,
-    written: RunStatus,
-    /// The agent's last message, from its `Stop` hook.
-    final_message: Option<String>,
-    /// An answer being pressed into the agent's dialog ([`Supervisor::answer`]).
-    answering: Option<(control::Answering, bool)>,
-    /// Messages pasted for the turn being submitted (empty for the prompt's turn).
-    delivering: Vec<i64>,
+    /// The run's state and rules.
+    machine: machine::RunMachine,
     /// The second witness of a turn a hook opened (its closing hook may be lost).
     second: second::Second,
 }
-
-/// How long an error must stay on an agent's screen before it fails the run.
-const ERROR_DEBOUNCE: Duration = Duration::from_secs(3);
-
-/// How long a dead pane may wait for tmux to record its exit status.
-const DEAD_STATUS_WAIT: Duration = Duration::from_secs(2);
 
 /// Wall time one tick may spend launching runs.
 const LAUNCH_BUDGET: Duration = Duration::from_millis(30);
@@ -402,7 +366,7 @@ impl Supervisor {
         let mut out: Vec<_> = self
             .runs
             .values()
-            .map(|r| (r.run_id, r.task_key.clone(), r.tracker.status()))
+            .map(|r| (r.run_id, r.task_key.clone(), r.machine.status()))
             .collect();
         out.sort_by_key(|(id, _, _)| *id);
         out
@@ -416,16 +380,12 @@ impl Supervisor {
     /// # Errors
     /// [`SupervisorError::Engine`] if the run is not watched.
     pub fn answer(&mut self, run_id: i64, yes: bool) -> Result<()> {
-        let run = self.runs.get_mut(&run_id).ok_or_else(|| {
-            SupervisorError::Engine(EngineError::State(format!(
+        if !self.runs.contains_key(&run_id) {
+            return Err(SupervisorError::Engine(EngineError::State(format!(
                 "run {run_id} is not running here"
-            )))
-        })?;
-        run.answering = Some((
-            control::Answering::new(control::AnswerTiming::default(), Instant::now()),
-            yes,
-        ));
-        Ok(())
+            ))));
+        }
+        self.step(run_id, machine::Event::AnswerAsked { yes }, Instant::now())
     }
 
     /// Ticks until `stop` is set, sleeping between ticks until a run log grows, the database
@@ -513,7 +473,7 @@ impl Supervisor {
     /// first of the liveness check (with runs), claim attempt, heartbeat and notifier, and
     /// at most [`wake::MAX_SLEEP`] from `began`.
     fn next_due(&self, began: Instant) -> Instant {
-        if self.db_followup || self.runs.values().any(watch::hot) {
+        if self.db_followup || self.runs.values().any(|r| r.machine.hot()) {
             return began + self.opts.tick;
         }
         let mut due = began + wake::MAX_SLEEP;
@@ -542,7 +502,10 @@ impl Supervisor {
         self.completions.drain();
         self.closes.drain();
         self.offload.drain();
+        // Pastes and submit keys the lane finished are recorded: a restart resumes from them.
+        let handed = self.take_handed(Instant::now());
         flushed?;
+        handed?;
         self.store.write(|tx| lease::release(tx, self.pid))?;
         Ok(())
     }
@@ -584,12 +547,13 @@ impl Supervisor {
             hooks::report_rejections(&self.store, now_ms())?;
         }
         self.take_launched(&mut woken)?;
+        self.take_handed(now)?;
         if woken.database {
             self.read_hooks(now)?;
         }
         for run in self.runs.values_mut() {
             let read = woken.log(run.run_id);
-            pump(run, &self.opts, now, read);
+            pump(run, now, read);
         }
         // What the hooks and screens said is recorded before anything slower this tick.
         self.write_statuses()?;
@@ -636,11 +600,9 @@ impl Supervisor {
         Engine::new(&self.cfg, &self.store)
     }
 
-    /// Where a run of `provider` takes its turn boundaries from: hooks (with the profile's
-    /// grace period) when the profile wires them, else the screen.
-    fn hook_mode(provider: &ProviderConfig) -> HookMode {
-        let wired = provider.hooks != HookStyle::None && provider.mode == ProviderMode::Interactive;
-        HookMode::for_provider(wired.then_some(provider.hook_grace))
+    /// The time rules runs follow.
+    fn timing(&self) -> machine::Timing {
+        timing(&self.opts)
     }
 
     fn provider(&self, name: &str) -> Result<ProviderConfig> {
@@ -652,34 +614,21 @@ impl Supervisor {
         let changed: Vec<(i64, i64, RunStatus, String, String)> = self
             .runs
             .values()
-            .filter(|r| r.tracker.status() != r.written)
-            .map(|r| {
-                let source = match r.second.ended_by {
-                    _ if r.tracker.from_hook() => " (agent hook)".to_string(),
-                    Some(w) if r.tracker.status() == RunStatus::Done => {
-                        format!(" ({w}, the Stop hook never came)")
-                    }
-                    _ => String::new(),
-                };
-                (
-                    r.run_id,
-                    r.job_id,
-                    r.tracker.status(),
-                    r.task_key.clone(),
-                    source,
-                )
+            .filter_map(|r| {
+                let (status, source) = r.machine.status_change()?;
+                Some((r.run_id, r.job_id, status, r.task_key.clone(), source))
             })
             .collect();
         let silent: Vec<(i64, i64, String, Duration)> = self
             .runs
             .values_mut()
             .filter_map(|r| {
-                r.tracker.take_fallback().then(|| {
+                r.machine.take_fallback().then(|| {
                     (
                         r.run_id,
                         r.job_id,
                         r.task_key.clone(),
-                        r.provider.hook_grace,
+                        r.machine.provider().hook_grace,
                     )
                 })
             })
@@ -734,13 +683,22 @@ impl Supervisor {
         })?;
         for (run_id, _, status, _, _) in changed {
             if let Some(r) = self.runs.get_mut(&run_id) {
-                r.written = status;
+                r.machine.recorded(status);
             }
             if status == RunStatus::Busy {
                 crate::crash::point("busy");
             }
         }
         Ok(())
+    }
+}
+
+/// The time rules runs follow under `opts`.
+fn timing(opts: &Options) -> machine::Timing {
+    machine::Timing {
+        done_debounce: opts.done_debounce,
+        quiet: opts.quiet,
+        exit_grace: opts.exit_grace,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Work the loop hands to threads of its own, so that it never waits for it: launches (git
 //! worktree, tmux window) on the `launch` lane, and on the `tmux` lane the liveness snapshot
-//! (`list-panes -a`) and an answer's key presses. Each tmux command
+//! (`list-panes -a`), prompt and message pastes, submit keys and an answer's key presses (the
+//! commands of [`super::machine::Command`]). Each tmux command
 //! forks a client that the server answers in turn; on a machine busy with a hundred agents
 //! that took 15–110 ms per command, and the loop noticed every other agent's state that much
 //! later (`cargo bench --bench supervisor -- 100`).
@@ -27,21 +28,47 @@ pub(super) struct Snapshot {
     pub(super) panes: Result<Vec<PaneState>, TmuxError>,
 }
 
+/// Input work the `tmux` lane finished for a run, reported back to the loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Handed {
+    /// The text was pasted.
+    Pasted,
+    /// The submit keys were pressed.
+    Submitted,
+}
+
+/// What the `tmux` lane did for a run: what, and whether tmux took it.
+pub(super) type Done = (i64, Handed, Result<(), TmuxError>);
+
 enum Job {
     Keys {
         run_id: i64,
         pane: String,
         keys: Vec<String>,
     },
+    Paste {
+        run_id: i64,
+        pane: String,
+        text: String,
+    },
+    /// Keys pressed one by one, `delay` apart; reported back when `report`.
+    Submit {
+        run_id: i64,
+        pane: String,
+        keys: Vec<String>,
+        delay: std::time::Duration,
+        report: bool,
+    },
     ListPanes {
         asked: Instant,
     },
 }
 
-/// The `tmux` lane's queue and the snapshots it sends back.
+/// The `tmux` lane's queue and what it sends back.
 pub(super) struct Offload {
     lane: Lane<Job>,
     snapshots: Receiver<Snapshot>,
+    done: Receiver<Done>,
     /// A snapshot was asked for and has not been taken yet.
     asked: Option<Instant>,
 }
@@ -52,6 +79,14 @@ impl Offload {
     pub(super) fn start(tmux: Tmux, waker: Waker) -> Offload {
         let (tx, snapshots) = channel::<Snapshot>();
         let tx = std::sync::Mutex::new(tx);
+        let (done_tx, done) = channel::<Done>();
+        let done_tx = std::sync::Mutex::new(done_tx);
+        let snapshot_waker = waker.clone();
+        let report = move |d: Done| {
+            if done_tx.lock().is_ok_and(|tx| tx.send(d).is_ok()) {
+                waker.wake();
+            }
+        };
         let lane = Lane::start(
             Spec {
                 name: "tmux",
@@ -67,13 +102,39 @@ impl Offload {
                         tracing::warn!(run = run_id, error = %e, "keys not pressed");
                     }
                 }
+                Job::Paste { run_id, pane, text } => {
+                    report((run_id, Handed::Pasted, tmux.paste(&pane, &text)));
+                }
+                Job::Submit {
+                    run_id,
+                    pane,
+                    keys,
+                    delay,
+                    report: wanted,
+                } => {
+                    let mut result = Ok(());
+                    for (i, key) in keys.iter().enumerate() {
+                        if i > 0 {
+                            std::thread::sleep(delay);
+                        }
+                        result = tmux.send_keys(&pane, &[key.as_str()]);
+                        if result.is_err() {
+                            break;
+                        }
+                    }
+                    if wanted {
+                        report((run_id, Handed::Submitted, result));
+                    } else if let Err(e) = result {
+                        tracing::warn!(run = run_id, error = %e, "submit keys not pressed");
+                    }
+                }
                 Job::ListPanes { asked } => {
                     let panes = tmux.list_panes();
                     let sent = tx
                         .lock()
                         .is_ok_and(|tx| tx.send(Snapshot { asked, panes }).is_ok());
                     if sent {
-                        waker.wake();
+                        snapshot_waker.wake();
                     }
                 }
             },
@@ -81,6 +142,7 @@ impl Offload {
         Offload {
             lane,
             snapshots,
+            done,
             asked: None,
         }
     }
@@ -99,6 +161,48 @@ impl Offload {
         if !self.lane.submit(job) {
             tracing::error!(run = run_id, "keys not pressed");
         }
+    }
+
+    /// Pastes `text` into run `run_id`'s pane; [`Handed::Pasted`] comes back.
+    pub(super) fn paste(&self, run_id: i64, pane: &str, text: String) {
+        let job = Job::Paste {
+            run_id,
+            pane: pane.to_string(),
+            text,
+        };
+        if !self.lane.submit(job) {
+            tracing::error!(run = run_id, "not pasted: the tmux lane is stopped");
+        }
+    }
+
+    /// Presses `keys` one by one, `delay` apart, into run `run_id`'s pane; when `report`,
+    /// [`Handed::Submitted`] comes back.
+    pub(super) fn submit(
+        &self,
+        run_id: i64,
+        pane: &str,
+        keys: Vec<String>,
+        delay: std::time::Duration,
+        report: bool,
+    ) {
+        let job = Job::Submit {
+            run_id,
+            pane: pane.to_string(),
+            keys,
+            delay,
+            report,
+        };
+        if !self.lane.submit(job) {
+            tracing::error!(
+                run = run_id,
+                "submit keys not pressed: the tmux lane is stopped"
+            );
+        }
+    }
+
+    /// The pastes and submits finished since the last call, in order.
+    pub(super) fn take_done(&self) -> Vec<Done> {
+        self.done.try_iter().collect()
     }
 
     /// Asks for a `list-panes -a` snapshot unless one is on its way.

@@ -166,65 +166,47 @@ impl Supervisor {
                 path: log_path.clone(),
                 source,
             })?;
-        let mut detector = Detector::new(provider.clone(), pane.height, pane.width);
-        detector.load_capture(&self.tmux.capture(&pane.pane_id, true)?);
+        let capture = self.tmux.capture(&pane.pane_id, true)?;
         let timeout = timeout_of(&self.cfg, &job);
         let elapsed = Duration::from_millis(u64::try_from(now_ms() - run.started_at).unwrap_or(0));
         let now = Instant::now();
-        // Prompt delivery resumes where it stopped: not pasted → wait for ready and paste;
-        // pasted but not submitted → submit, unless the agent visibly took it already (its
-        // screen busy or asking, or a hook said so); submitted → working.
-        let took_it = hook_rows::for_run(self.store.conn(), run.id)?
-            .iter()
-            .any(|h| h.event == crate::store::hooks::HookEvent::UserPromptSubmit)
-            || matches!(
-                detector.classify(),
-                Some(ScreenStatus::Busy | ScreenStatus::Waiting)
-            );
-        // A message turn resumes the same way: pasted, not submitted → submit.
+        let calls = hook_rows::for_run(self.store.conn(), run.id)?;
+        // A message turn resumes like the prompt's: pasted, not submitted → submit.
         let delivering = self.resume_delivery(run.id)?;
         let last_delivery = crate::store::messages::last_delivery(self.store.conn(), run.id)?;
-        let phase = match (run.prompt_sent_at, run.submitted_at) {
-            _ if !delivering.is_empty() => Phase::Pasted {
-                at: now.checked_sub(provider.submit_delay).unwrap_or(now),
-            },
-            (None, _) => Phase::WaitReady { since: now },
-            (Some(_), None) if !took_it => {
-                tracing::info!(
-                    run = run.id,
-                    "re-adopted between paste and submit; submitting"
-                );
-                Phase::Pasted {
-                    at: now.checked_sub(provider.submit_delay).unwrap_or(now),
-                }
-            }
-            _ => Phase::Working,
+        // Only the calls of the current turn: the one the last delivered message started.
+        let this_turn = |at: i64| last_delivery.is_none_or(|d| at >= d);
+        let resume = machine::Resume {
+            prompt_pasted: run.prompt_sent_at.is_some(),
+            prompt_submitted: run.submitted_at.is_some(),
+            prompt_hook_seen: calls
+                .iter()
+                .any(|h| h.event == crate::store::hooks::HookEvent::UserPromptSubmit),
+            delivering,
+            hooks: calls
+                .iter()
+                .filter(|c| this_turn(c.at))
+                .filter_map(|c| Some((hooks::signal(c)?, c.detail.clone())))
+                .collect(),
+            status: run.status,
         };
+        if resume.prompt_pasted && !resume.prompt_submitted {
+            tracing::info!(
+                run = run.id,
+                "re-adopted between paste and submit; submitting unless the agent took it"
+            );
+        }
         let prompt = self.render_prompt(&job, &task, &worktree);
-        // Hooks decide for a re-adopted run too: the calls it made (also those that came
-        // while no supervisor was reading, such as a `Stop`) are applied again in order.
-        let mut tracker = Tracker::resumed(
-            self.opts.done_debounce,
-            run.status,
-            Self::hook_mode(&provider),
+        let machine = machine::RunMachine::readopted(
+            provider.clone(),
+            (pane.height, pane.width),
+            &capture,
+            prompt,
+            self.timing(),
+            (timeout, elapsed),
+            resume,
             now,
         );
-        let mut final_message = None;
-        if run.prompt_sent_at.is_some() {
-            // Only the calls of the current turn: the one the last delivered message started.
-            let this_turn = |at: i64| last_delivery.is_none_or(|d| at >= d);
-            for call in hook_rows::for_run(self.store.conn(), run.id)?
-                .into_iter()
-                .filter(|c| this_turn(c.at))
-            {
-                if let Some(signal) = hooks::signal(&call) {
-                    if signal == HookSignal::Done && !tracker.is_complete() {
-                        final_message = Some(call.detail.clone());
-                    }
-                    tracker.hook(signal);
-                }
-            }
-        }
         self.runs.insert(
             run.id,
             Active {
@@ -235,26 +217,10 @@ impl Supervisor {
                 pid: pane.pid,
                 worktree,
                 second: super::second::Second::new(&provider),
-                provider,
-                prompt,
                 log_path,
                 log,
-                detector,
-                size: (pane.height, pane.width),
-                tracker,
-                phase,
-                deadline: now + timeout.saturating_sub(elapsed),
-                timeout,
-                last_output: now,
                 launched: now,
-                error_since: None,
-                dead_since: None,
-                fresh_output: true,
-                quiet_checked: false,
-                written: run.status,
-                final_message,
-                answering: None,
-                delivering,
+                machine,
             },
         );
         Ok(())

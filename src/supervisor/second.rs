@@ -10,7 +10,7 @@
 
 use super::*;
 use crate::provider::transcript::{TranscriptFormat, TranscriptState};
-use crate::provider::{Reading, SecondWitness, Witness};
+use crate::provider::{Reading, SecondWitness};
 
 /// How often an open hook turn's second witness is looked at.
 const LOOK_EVERY: Duration = Duration::from_millis(500);
@@ -32,8 +32,6 @@ pub(super) struct Second {
     /// The record got records since the last input went to the agent.
     fresh: bool,
     next_look: Option<Instant>,
-    /// The witness that ended the current turn, for its status event.
-    pub(super) ended_by: Option<Witness>,
 }
 
 /// A session record read so far.
@@ -53,7 +51,6 @@ impl Second {
             lookup: true,
             fresh: false,
             next_look: None,
-            ended_by: None,
         }
     }
 
@@ -61,7 +58,6 @@ impl Second {
     pub(super) fn input_sent(&mut self) {
         self.witness.reset();
         self.fresh = false;
-        self.ended_by = None;
     }
 
     /// A hook call came for the run (it may name the session record, or a new one: a CLI
@@ -146,17 +142,17 @@ impl Supervisor {
     /// Looks at the second witness of run `id` while a turn a hook opened waits for its
     /// closing hook; ends the turn when the witness has said it is finished for the grace
     /// period. A run whose hook turn is not open forgets what its witness saw.
-    pub(super) fn second_look(&mut self, id: i64, now: Instant) {
+    pub(super) fn second_look(&mut self, id: i64, now: Instant) -> Result<()> {
         let Some(run) = self.runs.get_mut(&id) else {
-            return;
+            return Ok(());
         };
-        if !run.tracker.hook_turn_open() || !matches!(run.phase, Phase::Working) {
+        if !run.machine.hook_turn_open() {
             run.second.witness.reset();
             run.second.next_look = None;
-            return;
+            return Ok(());
         }
         if run.second.next_look.is_some_and(|t| now < t) {
-            return;
+            return Ok(());
         }
         run.second.next_look = Some(now + LOOK_EVERY);
         run.second.locate(&self.store, id);
@@ -172,10 +168,11 @@ impl Supervisor {
                 }
             }
             None => {
-                let quiet_for = now.duration_since(run.last_output);
+                let quiet_for = run.machine.quiet_for(now);
+                let provider = run.machine.provider();
                 // A screen still printing is not finished: no need to read it.
-                let screen = (quiet_for >= run.provider.quiet)
-                    .then(|| classify(&run.provider, &run.detector.text()))
+                let screen = (quiet_for >= provider.quiet)
+                    .then(|| classify(provider, &run.machine.screen()))
                     .flatten();
                 Reading {
                     transcript: None,
@@ -185,15 +182,15 @@ impl Supervisor {
                 }
             }
         };
-        if let Some(witness) = run.second.witness.observe(&reading, now) {
-            tracing::warn!(
-                run = id,
-                %witness,
-                "the turn's closing hook never came; its {witness} says it is done"
-            );
-            run.tracker.witness_done();
-            run.second.ended_by = Some(witness);
-        }
+        let Some(witness) = run.second.witness.observe(&reading, now) else {
+            return Ok(());
+        };
+        tracing::warn!(
+            run = id,
+            %witness,
+            "the turn's closing hook never came; its {witness} says it is done"
+        );
+        self.step(id, machine::Event::WitnessDone(witness), now)
     }
 }
 

@@ -904,67 +904,6 @@ fn a_missing_agent_cli_fails_the_run_saying_what_to_install() {
 }
 
 #[test]
-fn a_screen_that_reads_done_while_the_hooks_say_busy_never_completes_the_run() {
-    // The agent's turn ends on screen (`✓ Done`, then the `> ` prompt) but its hooks said
-    // busy and no `Stop` comes: the run must not complete, however long the screen says so.
-    let prompt = "@sim {write = \"out-only.md\", text = \"ok\"}";
-    let layer = "[providers.sim]\nenv = { BOSUN_SIM_HOOKS = \"no-stop\" }\n";
-    let rig = Rig::new(&(simple_pipeline(&[("only", prompt)], "") + layer));
-    let key = rig.add_task("Hooks hold it", "");
-    let mut sup = rig.supervisor();
-    let store = rig.store();
-    tick_until(
-        &mut sup,
-        Duration::from_secs(30),
-        "the agent's hooks to say busy",
-        |_| {
-            let t = rig.task(&key);
-            runs::for_task(store.conn(), t.id)
-                .expect("runs")
-                .iter()
-                .any(|r| {
-                    bosun::store::hooks::for_run(store.conn(), r.id)
-                        .expect("hooks")
-                        .iter()
-                        .any(|h| h.event == bosun::store::hooks::HookEvent::PreToolUse)
-                })
-        },
-    );
-    let t = rig.task(&key);
-    let run = runs::for_task(store.conn(), t.id).expect("runs").remove(0);
-    // Eight debounce periods and more of a finished-looking screen.
-    let until = std::time::Instant::now() + Duration::from_secs(7);
-    let mut saw_done_screen = false;
-    while std::time::Instant::now() < until {
-        sup.tick().expect("tick");
-        saw_done_screen |= std::fs::read_to_string(run.log_path.as_deref().expect("log"))
-            .unwrap_or_default()
-            .contains("✓ Done in");
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    assert!(saw_done_screen, "the agent's screen shows its turn done");
-    assert_eq!(rig.task(&key).state, TaskState::Active, "not completed");
-    let row = runs::get(store.conn(), run.id).expect("run");
-    assert_eq!(row.status, RunStatus::Busy, "the hooks' word stands");
-    assert!(row.ended_at.is_none());
-    // The Stop hook ends it.
-    let token = support::run_token(&store, run.id).expect("token");
-    let out = call_hook(
-        &rig,
-        run.id,
-        &token,
-        r#"{"hook_event_name":"Stop","last_assistant_message":"Wrote out-only.md."}"#,
-    );
-    assert!(out.status.success(), "{out:?}");
-    tick_until(
-        &mut sup,
-        Duration::from_secs(30),
-        "the task to be done",
-        |_| rig.task(&key).state == TaskState::Done,
-    );
-}
-
-#[test]
 fn hooks_that_stay_silent_fall_back_to_the_screen_after_the_grace_period() {
     let prompt = "@sim {write = \"out-only.md\", text = \"ok\"}";
     let layer = "[providers.sim]\nhook_grace = \"2s\"\nenv = { BOSUN_SIM_HOOKS = \"off\" }\n";
@@ -996,15 +935,14 @@ fn hooks_that_stay_silent_fall_back_to_the_screen_after_the_grace_period() {
         "{}",
         silent.message
     );
-    let done = all
-        .iter()
-        .find(|e| e.run_id == Some(run.id) && e.message.ends_with("is done"))
-        .expect("done from the screen");
-    let submitted = run.prompt_sent_at.expect("prompt sent");
+    // Done from the screen (no "(agent hook)"); that the screen waits out the grace period
+    // first is the run machine's rule, shown without timing in
+    // `supervisor::machine::tests::silent_hooks_fall_back_to_the_screen_after_the_grace_period`
+    // (and a screen that says done while hooks say busy never completes: `with_hooks_the_…`).
     assert!(
-        done.ts - submitted >= 2_000,
-        "completed {} ms after the prompt, inside the grace period",
-        done.ts - submitted
+        all.iter()
+            .any(|e| e.run_id == Some(run.id) && e.message.ends_with("is done")),
+        "done from the screen"
     );
 }
 
