@@ -16,9 +16,9 @@
 use std::path::Path;
 
 use crate::config::Config;
+use crate::control::{self, AnswerTiming, ControlError};
 use crate::pipeline::{Decision, Engine, EngineError, Input, Outcome};
 use crate::store::Store;
-use crate::supervisor::control::{self, AnswerTiming, ControlError};
 
 /// Why a decision was not carried out.
 #[derive(Debug, thiserror::Error)]

@@ -12,6 +12,7 @@ pub mod agent;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod control;
 pub mod crash;
 pub mod decide;
 pub mod diagnostics;

@@ -172,7 +172,7 @@ impl Loose {
         let want = if self.dir { DIR_MODE } else { FILE_MODE };
         format!(
             "chmod {want:o} {}",
-            crate::supervisor::hooks::shell_quote(&self.path.to_string_lossy())
+            crate::provider::wiring::shell_quote(&self.path.to_string_lossy())
         )
     }
 }

@@ -3,6 +3,7 @@
 //! call is authenticated by the run's id and hook token, which bosun puts in the agent's
 //! environment (`BOSUN_RUN_ID`, `BOSUN_HOOK_TOKEN`) and nowhere else. [`mcp`] serves these operations as MCP tools.
 
+pub mod hooks;
 pub mod mcp;
 
 use std::path::PathBuf;

@@ -6,8 +6,8 @@ use anyhow::{Result, bail};
 
 use super::Ctx;
 use super::decide::with_decider;
+use crate::control;
 use crate::store::{messages, now_ms, tasks};
-use crate::supervisor::control;
 
 pub(super) fn answer(ctx: &Ctx, key: &str, reply: &str, wait: std::time::Duration) -> Result<()> {
     let yes = match reply.to_ascii_lowercase().as_str() {

@@ -1,4 +1,4 @@
-//! `bosun hook`: one call from an agent's own hooks (see `supervisor::hooks`).
+//! `bosun hook`: one call from an agent's own hooks (see `agent::hooks`).
 //!
 //! Prints nothing on standard output: Claude Code adds a `UserPromptSubmit` hook's output to
 //! the agent's context. Does not load the config, so a broken config file cannot stop an
@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use super::Ctx;
+use crate::agent::hooks::{self, HookError};
 use crate::store::{Store, StoreError};
-use crate::supervisor::hooks::{self, HookError};
 
 /// Largest payload read, bytes (Claude Code sends a few hundred; `PreToolUse` carries the
 /// tool input, which can be a whole file).

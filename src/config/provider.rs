@@ -36,7 +36,7 @@ pub enum ProviderMode {
     Batch,
 }
 
-/// Which hook mechanism a provider's CLI offers bosun (see `supervisor::hooks`).
+/// Which hook mechanism a provider's CLI offers bosun (see `provider::wiring`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HookStyle {

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::config::{Config, HookStyle, ProviderConfig};
+use crate::control;
 use crate::pipeline::Engine;
 use crate::sim::homes::{self, Cli, CodexApproval};
 use crate::sim::model::{ModelServer, Pace, Turn};
@@ -28,7 +29,7 @@ use crate::store::projects::{self, NewProject};
 use crate::store::runs::{self, Run};
 use crate::store::tasks;
 use crate::store::{Store, now_ms};
-use crate::supervisor::{Options, Supervisor, SupervisorError, control};
+use crate::supervisor::{Options, Supervisor, SupervisorError};
 
 /// Why a check could not run (a status misread is not an error: it is in the report).
 #[derive(Debug, thiserror::Error)]

@@ -253,9 +253,9 @@ fn providers(cfg: &Config, runs_dir: &Path) -> Vec<Finding> {
         // Gemini CLI gets bosun's layer merged into the user's settings in a per-run home:
         // a settings file it cannot parse is the one thing that loses the user's settings.
         let gemini_home = (p.hooks == HookStyle::Gemini).then(|| {
-            let real = crate::supervisor::hooks::layer::real_home(&p.env);
+            let real = crate::provider::wiring::layer::real_home(&p.env);
             let problem = match &real {
-                Some(real) => crate::supervisor::hooks::layer::user_settings(real).err(),
+                Some(real) => crate::provider::wiring::layer::user_settings(real).err(),
                 None => Some("no home directory (HOME) for Gemini CLI".to_string()),
             };
             (real, problem)
@@ -271,7 +271,7 @@ fn providers(cfg: &Config, runs_dir: &Path) -> Vec<Finding> {
                     (_, Some(problem)) => format!("bosun's alone ({problem})"),
                     (Some(real), None) => format!(
                         "the user's {}",
-                        crate::supervisor::hooks::layer::user_settings_path(real).display()
+                        crate::provider::wiring::layer::user_settings_path(real).display()
                     ),
                     (None, None) => "bosun's alone".to_string(),
                 },

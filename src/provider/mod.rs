@@ -11,6 +11,7 @@ mod detect;
 mod track;
 pub mod transcript;
 mod version;
+pub mod wiring;
 pub mod witness;
 
 pub use detect::{Detector, classify, screen_text};

@@ -15,7 +15,7 @@ pub struct Observation {
     pub completed: bool,
 }
 
-/// What an agent's own hook call says (see `supervisor::hooks`): stronger than any screen
+/// What an agent's own hook call says (see `agent::hooks`): stronger than any screen
 /// reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HookSignal {

@@ -353,6 +353,6 @@ impl Close {
         if let Err(e) = self.tmux.kill_pane(&self.pane) {
             tracing::debug!(run = run_id, error = %e, "pane already gone");
         }
-        super::hooks::layer::remove_run_home(&self.runs_dir, run_id);
+        crate::provider::wiring::layer::remove_run_home(&self.runs_dir, run_id);
     }
 }

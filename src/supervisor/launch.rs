@@ -2,6 +2,7 @@
 //! detector.
 
 use super::*;
+use crate::provider::wiring;
 
 impl Supervisor {
     pub(super) fn render_prompt(&self, job: &Job, task: &tasks::Task, worktree: &Path) -> String {
@@ -199,15 +200,15 @@ impl Launcher {
         // Absolute: the hook runs in the worktree.
         let db = std::path::absolute(store.path()).unwrap_or_else(|_| store.path().to_path_buf());
         if provider.hooks == HookStyle::Codex {
-            argv.splice(1..1, hooks::codex_args(&self.opts.bosun_exe, &db, run.id));
+            argv.splice(1..1, wiring::codex_args(&self.opts.bosun_exe, &db, run.id));
             if provider.mcp {
-                argv.splice(1..1, hooks::codex_mcp_args(&self.opts.bosun_exe, &db));
+                argv.splice(1..1, wiring::codex_mcp_args(&self.opts.bosun_exe, &db));
             }
         }
         if provider.hooks == HookStyle::ClaudeCode {
             let path = runs_dir.join(format!("{}.settings.json", run.id));
-            let settings = hooks::claude_settings(&self.opts.bosun_exe, &db, run.id);
-            hooks::write_settings(&path, &settings).map_err(|source| SupervisorError::Io {
+            let settings = wiring::claude_settings(&self.opts.bosun_exe, &db, run.id);
+            wiring::write_settings(&path, &settings).map_err(|source| SupervisorError::Io {
                 what: "cannot write the agent's hook settings",
                 path: path.clone(),
                 source,
@@ -221,8 +222,8 @@ impl Launcher {
             ];
             if provider.mcp {
                 let path = runs_dir.join(format!("{}.mcp.json", run.id));
-                let config = hooks::claude_mcp_config(&self.opts.bosun_exe, &db);
-                hooks::write_settings(&path, &config).map_err(|source| SupervisorError::Io {
+                let config = wiring::claude_mcp_config(&self.opts.bosun_exe, &db);
+                wiring::write_settings(&path, &config).map_err(|source| SupervisorError::Io {
                     what: "cannot write the agent's MCP config",
                     path: path.clone(),
                     source,
@@ -234,7 +235,7 @@ impl Launcher {
                         "--mcp-config".to_string(),
                         path.to_string_lossy().into_owned(),
                         "--allowedTools".to_string(),
-                        hooks::CLAUDE_MCP_TOOLS.to_string(),
+                        wiring::CLAUDE_MCP_TOOLS.to_string(),
                     ],
                 );
             }
@@ -276,15 +277,15 @@ impl Launcher {
             // A private home over the user's real one: their settings with bosun's merged in,
             // the rest linked (Gemini CLI reads no system layer a non-root user can write).
             let real =
-                hooks::layer::real_home(&provider.env).ok_or_else(|| SupervisorError::Io {
+                wiring::layer::real_home(&provider.env).ok_or_else(|| SupervisorError::Io {
                     what: "cannot find the home directory Gemini CLI uses (no HOME)",
                     path: PathBuf::from("~"),
                     source: std::io::ErrorKind::NotFound.into(),
                 })?;
-            let home = hooks::layer::run_home(&runs_dir, run.id);
+            let home = wiring::layer::run_home(&runs_dir, run.id);
             let settings =
-                hooks::gemini_settings_with(&self.opts.bosun_exe, &db, run.id, provider.mcp);
-            match hooks::layer::build_run_home(&home, &real, &settings) {
+                wiring::gemini_settings_with(&self.opts.bosun_exe, &db, run.id, provider.mcp);
+            match wiring::layer::build_run_home(&home, &real, &settings) {
                 Ok(Some(problem)) => tracing::warn!(
                     run = run.id,
                     "{problem}: the run gets bosun's settings without the user's"
@@ -298,9 +299,9 @@ impl Launcher {
                     });
                 }
             }
-            env.retain(|(k, _)| k != hooks::layer::HOME_VAR);
+            env.retain(|(k, _)| k != wiring::layer::HOME_VAR);
             env.push((
-                hooks::layer::HOME_VAR.into(),
+                wiring::layer::HOME_VAR.into(),
                 home.to_string_lossy().into_owned(),
             ));
         }

@@ -11,7 +11,7 @@
 //! [`Options::tick`]. One tick:
 //! 1. take the runs the `launch` lane launched and the pastes and submit keys the `tmux` lane
 //!    finished (`offload`); read the agents' hook calls recorded since the last look (the
-//!    strongest signal, see [`hooks`]) when the database changed; read the new output of each
+//!    strongest signal, see [`crate::agent::hooks`]) when the database changed; read the new output of each
 //!    run whose log grew into its machine, which classifies the rendered screen (after every
 //!    output batch, and once more after a quiet period); write status changes to SQLite in one
 //!    transaction;
@@ -34,9 +34,8 @@
 //! Exactly one supervisor drives a database: it holds the lease row, heartbeats it, and
 //! re-adopts live runs on start (see [`Supervisor::start`]).
 
-pub mod control;
 mod finish;
-pub mod hooks;
+
 mod inbox;
 mod lane;
 mod launch;
@@ -63,6 +62,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::agent::hooks;
 use crate::config::{Config, HookStyle, ProviderConfig, ProviderMode};
 use crate::pipeline::{Engine, EngineError, Input, RunResult, read_tail};
 use crate::provider::{classify, launch_argv};
@@ -374,7 +374,7 @@ impl Supervisor {
 
     /// Answers a waiting agent's permission prompt with the provider's yes or no keys, the
     /// way `bosun answer` does (pressed once the dialog can take them, confirmed, pressed
-    /// again if dropped: see [`control::Answering`]), driven by the next ticks; the answer is
+    /// again if dropped: see [`crate::control::Answering`]), driven by the next ticks; the answer is
     /// recorded as an `answered` event by this supervisor once the dialog took it.
     ///
     /// # Errors

@@ -69,7 +69,7 @@ impl Supervisor {
                     .is_some_and(|p| !p.dead)
             });
             if !alive {
-                super::hooks::layer::remove_run_home(&runs_dir, id);
+                crate::provider::wiring::layer::remove_run_home(&runs_dir, id);
             }
         }
     }

@@ -54,7 +54,14 @@ impl Supervisor {
                 Command::MessagesSubmitted(ids) => self.delivered(&ids)?,
                 Command::Answered { yes, presses } => {
                     let key = run.task_key.clone();
-                    control::record_answer(&self.store, &key, id, yes, presses, "supervisor")?;
+                    crate::control::record_answer(
+                        &self.store,
+                        &key,
+                        id,
+                        yes,
+                        presses,
+                        "supervisor",
+                    )?;
                 }
                 Command::AnswerFailed { why, screen } => {
                     tracing::warn!(run = id, "cannot answer: {why}; screen:\n{screen}");
@@ -93,7 +100,10 @@ impl Supervisor {
                 }
                 Command::Forget => {
                     self.runs.remove(&id);
-                    super::hooks::layer::remove_run_home(&self.opts.data_dir.join("runs"), id);
+                    crate::provider::wiring::layer::remove_run_home(
+                        &self.opts.data_dir.join("runs"),
+                        id,
+                    );
                     return Ok(());
                 }
             }

@@ -18,11 +18,11 @@ use super::state::{Tail, Want};
 use super::tail::{Follower, read_end};
 use super::update::{Effect, FollowLog, Msg};
 use crate::config::Config;
+use crate::control::AnswerTiming;
 use crate::decide::Decider;
 use crate::pipeline::Engine;
 use crate::queue::Queue;
 use crate::store::{Store, projects};
-use crate::supervisor::control::AnswerTiming;
 
 /// How often the loader checks for other processes' writes, and a follower for new output.
 pub const POLL: Duration = Duration::from_millis(100);

@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use agents::{Tmux, poll};
 use bosun::config::{Config, ScreenStatus};
+use bosun::provider::wiring::merge;
 use bosun::provider::{classify, screen_text};
 use bosun::sim::homes::{self, Cli, CodexApproval};
 use bosun::sim::model::{Answer, ModelServer, Pace, Turn};
-use bosun::supervisor::hooks::merge;
 
 /// Gemini CLI in its own tmux server and home against a scripted model server.
 struct Live {

@@ -15,7 +15,7 @@ use crate::support::agents;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use bosun::supervisor::hooks::{self, layer};
+use bosun::provider::wiring::{self, layer};
 
 /// Runs programs as a user who is not root.
 struct NotRoot {
@@ -219,7 +219,7 @@ fn gemini_cli_in_a_run_home_lists_bosuns_mcp_server_next_to_the_users() {
     std::fs::create_dir(&runs).expect("runs");
     let run_home = layer::run_home(&runs, 9);
     let settings =
-        hooks::gemini_settings_with(env!("CARGO_BIN_EXE_bosun"), &d.join("bosun.db"), 9, true);
+        wiring::gemini_settings_with(env!("CARGO_BIN_EXE_bosun"), &d.join("bosun.db"), 9, true);
     let problem = layer::build_run_home(&run_home, &home, &settings).expect("run home");
     assert_eq!(problem, None);
     user.own(&d);

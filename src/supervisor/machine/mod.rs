@@ -14,8 +14,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::control::{AnswerStep, AnswerTiming, Answering, failure_words};
 use crate::config::{ProviderConfig, ProviderMode, ScreenStatus};
+use crate::control::{AnswerStep, AnswerTiming, Answering, failure_words};
 use crate::provider::Detector;
 use crate::provider::{HookMode, HookSignal, Tracker, Witness, classify};
 use crate::status::RunStatus;

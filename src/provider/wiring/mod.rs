@@ -1,6 +1,49 @@
-//! Wiring bosun's hook command into each CLI's own hook mechanism, per run: a settings file
-//! for Claude Code (and agent-sim), `-c hooks={…}` arguments for Codex, settings merged into
-//! the user's own in a per-run home for Gemini CLI ([`super::layer`]).
+//! Wiring bosun's hook command (and its MCP server) into each CLI's own mechanism, per run,
+//! beside the provider profiles: a settings file for Claude Code (and agent-sim), `-c
+//! hooks={…}` arguments for Codex, settings merged into the user's own in a per-run home for
+//! Gemini CLI ([`layer`], [`merge`]). What the calls say is [`crate::agent::hooks`]'s.
+//!
+//! Every run gets a random token (128 bits, hex; [`crate::secret`]) given to the pane as
+//! `BOSUN_HOOK_TOKEN` (with `BOSUN_RUN_ID`) through tmux's standard input, never a command
+//! line; the store keeps only its SHA-256. Every hook command is `bosun --db <db> hook --run
+//! <id>`, which reads the token from the environment the CLI passes its hooks. A provider with
+//! `hooks = "claude-code"` is launched with `--settings <data_dir>/runs/<id>.settings.json`
+//! (mode 0600, no secret in it), which adds Claude Code command hooks for [`SUBSCRIBED`] with
+//! the hook's JSON on standard input
+//! (format: <https://docs.anthropic.com/en/docs/claude-code/hooks>).
+//!
+//! A provider with `hooks = "codex"` is launched with one extra argument pair,
+//! `-c hooks={…}` ([`codex_args`]): command hooks for [`CODEX_SUBSCRIBED`] running
+//! `bosun --db <db> hook --run <id>` (the token comes from the pane's environment, so it is on
+//! no command line), plus
+//! `hooks.state."/<session-flags>/config.toml:<event>:0:0".trusted_hash` for each. Codex
+//! 0.169.0 (`hooks` feature, stable and on by default) loads hooks from every config layer,
+//! `-c` overrides included, but runs a user-level hook only once it is trusted: without the
+//! hashes its `/hooks` view says "2 hooks need review before they can run" and none fires.
+//! The hash is SHA-256 over the canonical JSON of `{event_name, hooks: [handler with
+//! async = false]}`, checked against the one Codex itself recorded. Nothing is written to the
+//! user's `CODEX_HOME`, and no other hook's trust changes (unlike
+//! `--dangerously-bypass-hook-trust`, which would also run the user's and the repository's
+//! unreviewed hooks).
+//!
+//! A provider with `hooks = "gemini"` gets `GEMINI_CLI_HOME=<data_dir>/runs/<id>.gemini-home`
+//! in its pane's environment: a private home whose `.gemini/settings.json` is the user's own
+//! settings with bosun's layer ([`gemini_settings`]) merged in ([`merge`]), everything else
+//! linking to the user's real `~/.gemini/` ([`layer`]; the one per-process route Gemini CLI
+//! 0.61.0 offers a user who is not root). Hook lists are concatenated, so the user's own hooks
+//! stay in force. Its command hooks for [`GEMINI_SUBSCRIBED`]
+//! run `bosun --db <db> hook --run <id>`. Hooks run only in a
+//! trusted folder (the profile passes `--skip-trust`). Observed with 0.61.0: `BeforeAgent`
+//! (`prompt`) when the prompt is taken, `BeforeTool` (`tool_name`) before a tool and its
+//! dialog, `Notification` (`notification_type: ToolPermission`) when the dialog is drawn,
+//! `AfterAgent` (`prompt_response`) once the prompt's last model turn ended — also after an
+//! API error, with `prompt_response: "[no response text]"` — and nothing when the operator
+//! declines a tool. They are stored under the Claude Code names they mean
+//! ([`crate::agent::hooks::parse_payload`]): `UserPromptSubmit`, `PreToolUse`, `Notification` (as
+//! `permission_prompt`), `Stop`, and `StopFailure` for an `AfterAgent` without a response.
+
+pub mod layer;
+pub mod merge;
 
 use std::io::Write;
 use std::path::Path;

@@ -1,27 +1,6 @@
-//! Agent hooks: the agent itself tells bosun what it is doing.
-//!
-//! Every run gets a random token (128 bits, hex; [`crate::secret`]) given to the pane as
-//! `BOSUN_HOOK_TOKEN` (with `BOSUN_RUN_ID`) through tmux's standard input, never a command
-//! line; the store keeps only its SHA-256. Every hook command is `bosun --db <db> hook --run
-//! <id>`, which reads the token from the environment the CLI passes its hooks. A provider with
-//! `hooks = "claude-code"` is launched with `--settings <data_dir>/runs/<id>.settings.json`
-//! (mode 0600, no secret in it), which adds Claude Code command hooks for [`SUBSCRIBED`] with
-//! the hook's JSON on standard input
-//! (format: <https://docs.anthropic.com/en/docs/claude-code/hooks>).
-//!
-//! A provider with `hooks = "codex"` is launched with one extra argument pair,
-//! `-c hooks={…}` ([`codex_args`]): command hooks for [`CODEX_SUBSCRIBED`] running
-//! `bosun --db <db> hook --run <id>` (the token comes from the pane's environment, so it is on
-//! no command line), plus
-//! `hooks.state."/<session-flags>/config.toml:<event>:0:0".trusted_hash` for each. Codex
-//! 0.169.0 (`hooks` feature, stable and on by default) loads hooks from every config layer,
-//! `-c` overrides included, but runs a user-level hook only once it is trusted: without the
-//! hashes its `/hooks` view says "2 hooks need review before they can run" and none fires.
-//! The hash is SHA-256 over the canonical JSON of `{event_name, hooks: [handler with
-//! async = false]}`, checked against the one Codex itself recorded. Nothing is written to the
-//! user's `CODEX_HOME`, and no other hook's trust changes (unlike
-//! `--dangerously-bypass-hook-trust`, which would also run the user's and the repository's
-//! unreviewed hooks).
+//! Agent hooks, received: the agent itself tells bosun what it is doing. How each CLI is
+//! wired to call `bosun hook` (settings, arguments, a per-run home) is
+//! [`crate::provider::wiring`]'s.
 //!
 //! [`receive`] checks the token, keeps the useful part of the payload and appends a
 //! [`hooks`] row; the supervisor reads new rows every tick and takes them as the strongest
@@ -45,35 +24,10 @@
 //! (`SessionStart` comes with the first prompt, `PostToolUse` after each tool; neither is
 //! subscribed.) Codex's legacy `notify` program is no substitute: it is called with
 //! `agent-turn-complete` for the background thread-title request too.
-//!
-//! A provider with `hooks = "gemini"` gets `GEMINI_CLI_HOME=<data_dir>/runs/<id>.gemini-home`
-//! in its pane's environment: a private home whose `.gemini/settings.json` is the user's own
-//! settings with bosun's layer ([`gemini_settings`]) merged in ([`merge`]), everything else
-//! linking to the user's real `~/.gemini/` ([`layer`]; the one per-process route Gemini CLI
-//! 0.61.0 offers a user who is not root). Hook lists are concatenated, so the user's own hooks
-//! stay in force. Its command hooks for [`GEMINI_SUBSCRIBED`]
-//! run `bosun --db <db> hook --run <id>`. Hooks run only in a
-//! trusted folder (the profile passes `--skip-trust`). Observed with 0.61.0: `BeforeAgent`
-//! (`prompt`) when the prompt is taken, `BeforeTool` (`tool_name`) before a tool and its
-//! dialog, `Notification` (`notification_type: ToolPermission`) when the dialog is drawn,
-//! `AfterAgent` (`prompt_response`) once the prompt's last model turn ended — also after an
-//! API error, with `prompt_response: "[no response text]"` — and nothing when the operator
-//! declines a tool. They are stored under the Claude Code names they mean
-//! ([`parse_payload`]): `UserPromptSubmit`, `PreToolUse`, `Notification` (as
-//! `permission_prompt`), `Stop`, and `StopFailure` for an `AfterAgent` without a response.
 
-pub mod layer;
-pub mod merge;
 mod rejected;
-mod wiring;
 
 pub use rejected::{REJECTED_QUIET_MS, REJECTED_WINDOW_MS, report_rejections};
-
-pub use wiring::{
-    CLAUDE_MCP_TOOLS, CODEX_SUBSCRIBED, GEMINI_SUBSCRIBED, SUBSCRIBED, claude_mcp_config,
-    claude_settings, codex_args, codex_mcp_args, gemini_settings, gemini_settings_with,
-    shell_quote, write_settings,
-};
 
 /// What Gemini CLI's `AfterAgent` hook says as the response of a turn that ended on an API
 /// error (0.61.0).
