@@ -18,11 +18,12 @@ use serde::Serialize;
 
 use crate::config::{Action, Config};
 use crate::queue::{Classifier, Disposition, Failure, FailureKind, JobSpec, Queue};
+use crate::status::{GateOutcome, JobStatus, RunStatus, TaskState};
 use crate::store::events::{self, EventKind, NewEvent};
-use crate::store::gates::{GateOutcome, NewGateResult};
-use crate::store::jobs::{self, Job, JobStatus};
-use crate::store::runs::{self, Run, RunStatus};
-use crate::store::tasks::{self, Task, TaskState};
+use crate::store::gates::NewGateResult;
+use crate::store::jobs::{self, Job};
+use crate::store::runs::{self, Run};
+use crate::store::tasks::{self, Task};
 use crate::store::{self, Store, StoreError, counters, projects};
 
 use gates::{Check, Evaluation, Subject, Verdict};

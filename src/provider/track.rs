@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::config::ScreenStatus;
-use crate::store::runs::RunStatus;
+use crate::status::RunStatus;
 
 /// The result of one observation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
