@@ -11,7 +11,7 @@ impl Engine<'_> {
     /// job, is blocked so the operator decides what comes next.
     ///
     /// # Errors
-    /// [`StoreError::Conflict`] if the job already finished.
+    /// [`crate::store::StoreError::Conflict`] if the job already finished.
     pub fn cancel_job(&self, job_id: i64) -> Result<Outcome> {
         let now = self.now();
         self.store.write(|tx| {
@@ -31,7 +31,7 @@ impl Engine<'_> {
     ///
     /// # Errors
     /// [`EngineError::State`] if the task has moved on from the job's stage or is not
-    /// blocked; [`StoreError::Conflict`] if the job is not failed or cancelled.
+    /// blocked; [`crate::store::StoreError::Conflict`] if the job is not failed or cancelled.
     pub fn retry_job(&self, job_id: i64, note: Option<&str>) -> Result<Outcome> {
         let now = self.now();
         self.store.write(|tx| {

@@ -39,7 +39,7 @@ impl Engine<'_> {
     /// started a run is queued again without counting an attempt.
     ///
     /// # Errors
-    /// [`EngineError::Store`] on database failure.
+    /// [`super::EngineError::Store`] on database failure.
     pub fn recover(&self, alive: impl Fn(&Run) -> bool) -> Result<Recovery> {
         let mut report = Recovery::default();
         let running = jobs::with_status(self.store.conn(), JobStatus::Running, usize::MAX >> 1)?;

@@ -1,6 +1,6 @@
 //! What happens to a task, as a value. [`decide`] turns a stage's evaluation (its checks and
 //! their verdict) into a [`Transition`]: the writes to make, in order, and where they leave
-//! the task. It reads no store and writes nothing; [`super::Engine::apply`] makes the
+//! the task. It reads no store and writes nothing; `Engine::apply` makes the
 //! writes in the caller's transaction. The operator's decisions and the queue's failures
 //! build their transitions from the same pieces ([`block`], [`enter`], [`approved`], …), so
 //! every event text of a task's move is written here.
