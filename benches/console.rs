@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 
 use bosun::config::Config;
 use bosun::queue::Queue;
+use bosun::status::{JobStatus, RunStatus, TaskState};
 use bosun::store::events::{self, EventKind, NewEvent};
-use bosun::store::jobs::{self, JobStatus, NewJob};
+use bosun::store::jobs::{self, NewJob};
 use bosun::store::projects::{self, NewProject};
-use bosun::store::runs::{self, RunStatus};
-use bosun::store::tasks::{self, TaskState};
+use bosun::store::runs;
+use bosun::store::tasks;
 use bosun::store::{Store, StoreError, now_ms};
 use bosun::tui::effect::Runner;
 use bosun::tui::keymap::Keymap;

@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 
 use bosun::config::Config;
 use bosun::pipeline::Engine;
+use bosun::status::RunStatus;
 use bosun::store::events::{self, EventKind};
 use bosun::store::projects::{self, NewProject};
-use bosun::store::runs::RunStatus;
 use bosun::store::{Store, now_ms};
 use bosun::supervisor::{Options, Supervisor};
 
@@ -200,7 +200,7 @@ fn run(n: usize) {
         bosun::store::jobs::counts(store.conn())
             .expect("counts")
             .iter()
-            .filter(|(s, _)| *s == bosun::store::jobs::JobStatus::Done)
+            .filter(|(s, _)| *s == bosun::status::JobStatus::Done)
             .map(|(_, c)| usize::try_from(*c).unwrap_or(0))
             .sum::<usize>()
     };

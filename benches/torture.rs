@@ -21,9 +21,10 @@ use std::time::{Duration, Instant};
 
 use bosun::config::Config;
 use bosun::pipeline::Engine;
+use bosun::status::TaskState;
 use bosun::store::projects::{self, NewProject};
 use bosun::store::runs;
-use bosun::store::tasks::{self, TaskState};
+use bosun::store::tasks;
 use bosun::store::{Store, now_ms};
 
 const BOSUN: &str = env!("CARGO_BIN_EXE_bosun");

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::pipeline::{Engine, EngineError};
-use crate::store::events::{self, EventKind, NewEvent};
+use crate::store::events::{self, About, EventKind};
 use crate::store::helpers::{self, Mode};
 use crate::store::runs::{self, Run};
 use crate::store::{Store, StoreError, jobs, messages, now_ms, tasks};
@@ -152,16 +152,12 @@ pub fn send_message(
     let now = now_ms();
     if to.eq_ignore_ascii_case("operator") {
         store.write(|tx| {
-            events::append(
+            events::record(
                 tx,
                 EventKind::ToOperator,
-                NewEvent {
-                    task_id: Some(own.id),
-                    run_id: Some(run.id),
-                    actor: &from,
-                    message: format!("{}: the agent says: {text}", own.key),
-                    ..Default::default()
-                },
+                About::task(own.id).run(run.id),
+                &from,
+                format!("{}: the agent says: {text}", own.key),
                 now,
             )
         })?;
@@ -190,16 +186,12 @@ pub fn send_message(
     };
     let id = store.write(|tx| {
         let m = messages::insert(tx, &from, task.id, role, text, now)?;
-        events::append(
+        events::record(
             tx,
             EventKind::MessageQueued,
-            NewEvent {
-                task_id: Some(task.id),
-                run_id: Some(run.id),
-                actor: &from,
-                message: format!("{}: message #{} queued by run {}", task.key, m.id, run.id),
-                ..Default::default()
-            },
+            About::task(task.id).run(run.id),
+            &from,
+            format!("{}: message #{} queued by run {}", task.key, m.id, run.id),
             now,
         )?;
         Ok::<_, StoreError>(m.id)

@@ -11,10 +11,10 @@ use anyhow::{Context, Result, bail};
 
 use crate::config::Config;
 use crate::pipeline::Engine;
+use crate::status::{RunStatus, TaskState};
 use crate::store::events::{self, EventKind};
 use crate::store::projects::{self, NewProject};
-use crate::store::runs::RunStatus;
-use crate::store::tasks::{self, TaskState};
+use crate::store::tasks;
 use crate::store::{Store, now_ms};
 use crate::supervisor::{Options, Supervisor};
 

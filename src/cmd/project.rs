@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 
 use super::{Ctx, print_json};
 use crate::cli::ProjectCommand;
-use crate::store::events::{self, EventKind, NewEvent};
+use crate::store::events::{self, About, EventKind};
 use crate::store::now_ms;
 use crate::store::projects::{self, NewProject};
 
@@ -59,14 +59,12 @@ pub(super) fn run(ctx: &Ctx, cmd: ProjectCommand) -> Result<()> {
                     },
                     now,
                 )?;
-                events::append(
+                events::record(
                     tx,
                     EventKind::ProjectAdded,
-                    NewEvent {
-                        actor: "cli",
-                        message: format!("project {} added at {}", p.name, p.path),
-                        ..Default::default()
-                    },
+                    About::NOTHING,
+                    "cli",
+                    format!("project {} added at {}", p.name, p.path),
                     now,
                 )?;
                 Ok::<_, crate::store::StoreError>(p)

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::{Ctx, ago, print_json};
 use crate::cli::TaskCommand;
 use crate::pipeline::Engine;
+use crate::status::{GateOutcome, RunStatus, TaskState};
 use crate::store::events::{self, Event};
 use crate::store::gates::{self, GateResult};
 use crate::store::jobs::{self, Job};
@@ -106,7 +107,7 @@ struct ListRow {
     #[serde(flatten)]
     task: Task,
     /// The latest run's status while it has not ended (`waiting` = asks for an answer).
-    agent: Option<runs::RunStatus>,
+    agent: Option<RunStatus>,
     /// Awaiting approval, needs input, blocked, or the agent waits for an answer.
     needs_operator: bool,
 }
@@ -122,12 +123,7 @@ fn list(ctx: &Ctx, json: bool) -> Result<()> {
             let agent = latest
                 .get(&task.id)
                 .map(|(_, status, _)| *status)
-                .filter(|s| {
-                    !matches!(
-                        s,
-                        runs::RunStatus::Done | runs::RunStatus::Exited | runs::RunStatus::Error
-                    )
-                });
+                .filter(|s| !matches!(s, RunStatus::Done | RunStatus::Exited | RunStatus::Error));
             ListRow {
                 needs_operator: task.needs_operator(agent),
                 agent,
@@ -146,7 +142,7 @@ fn list(ctx: &Ctx, json: bool) -> Result<()> {
     for r in rows {
         let flag = if r.needs_operator { "!" } else { " " };
         let state = match r.agent {
-            Some(runs::RunStatus::Waiting) if r.task.state == tasks::TaskState::Active => {
+            Some(RunStatus::Waiting) if r.task.state == TaskState::Active => {
                 "agent waiting".to_string()
             }
             _ => r.task.state.as_str().to_string(),
@@ -258,7 +254,7 @@ fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
         .gate_results
         .iter()
         .rev()
-        .find(|g| g.outcome == gates::GateOutcome::Fail && g.output.is_some())
+        .find(|g| g.outcome == GateOutcome::Fail && g.output.is_some())
     {
         outln!(
             "\nwhat the {} gate at {} saw ({}):",

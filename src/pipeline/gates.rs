@@ -10,7 +10,7 @@ use nix::unistd::Pid;
 
 use super::verdict::Found;
 use crate::config::{Action, Branch, GateKind, Stage};
-use crate::store::gates::GateOutcome as Outcome;
+use crate::status::GateOutcome as Outcome;
 
 /// Most bytes of command output or file text kept as evidence with a gate result.
 pub const EVIDENCE_BYTES: usize = 16 * 1024;

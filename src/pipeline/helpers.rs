@@ -8,10 +8,11 @@ use rusqlite::Connection;
 
 use super::{Engine, EngineError, Outcome, Result, RunResult};
 use crate::queue::JobSpec;
-use crate::store::events::{EventKind, NewEvent};
+use crate::status::{JobStatus, RunStatus};
+use crate::store::events::{About, EventKind};
 use crate::store::helpers::{self, Helper, Mode};
-use crate::store::jobs::{self, Job, JobStatus};
-use crate::store::runs::{self, Run, RunStatus};
+use crate::store::jobs::{self, Job};
+use crate::store::runs::{self, Run};
 use crate::store::{events, messages, tasks};
 
 impl Engine<'_> {
@@ -68,23 +69,18 @@ impl Engine<'_> {
                 now,
             )?;
             helpers::insert(tx, job.id, parent_run_id, mode, request)?;
-            events::append(
+            events::record(
                 tx,
                 EventKind::HelpRequested,
-                NewEvent {
-                    task_id: Some(task.id),
-                    job_id: Some(job.id),
-                    run_id: Some(parent_run_id),
-                    actor: &format!("run:{parent_run_id}"),
-                    message: format!(
-                        "{}: the {} asked the {role} for help ({}, job #{})",
-                        task.key,
-                        parent_job.role,
-                        mode.as_str(),
-                        job.id
-                    ),
-                    ..Default::default()
-                },
+                About::task(task.id).job(job.id).run(parent_run_id),
+                &format!("run:{parent_run_id}"),
+                format!(
+                    "{}: the {} asked the {role} for help ({}, job #{})",
+                    task.key,
+                    parent_job.role,
+                    mode.as_str(),
+                    job.id
+                ),
                 now,
             )?;
             Ok::<_, EngineError>(job)
@@ -168,22 +164,18 @@ fn answer(
     now: i64,
 ) -> Result<()> {
     let what = if failed { "failed" } else { "answered" };
-    events::append(
+    events::record(
         tx,
         EventKind::HelpAnswered,
-        NewEvent {
-            task_id: Some(task.id),
-            job_id: Some(job.id),
-            actor: &format!("job:{}", job.id),
-            message: format!(
-                "{}: the {} {what} ({} job #{})",
-                task.key,
-                job.role,
-                helper.mode.as_str(),
-                job.id
-            ),
-            ..Default::default()
-        },
+        About::task(task.id).job(job.id),
+        &format!("job:{}", job.id),
+        format!(
+            "{}: the {} {what} ({} job #{})",
+            task.key,
+            job.role,
+            helper.mode.as_str(),
+            job.id
+        ),
         now,
     )?;
     if helper.mode == Mode::Assign {

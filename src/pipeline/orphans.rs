@@ -1,9 +1,10 @@
 //! Runs whose job ended while no supervisor ran (issue 18: no run outlives its task).
 
 use super::{EngineError, Result};
-use crate::store::events::{self, EventKind, NewEvent};
-use crate::store::jobs::{self, JobStatus};
-use crate::store::runs::{self, RunStatus};
+use crate::status::{JobStatus, RunStatus};
+use crate::store::events::{self, About, EventKind};
+use crate::store::jobs;
+use crate::store::runs;
 use crate::store::tasks;
 
 impl super::Engine<'_> {
@@ -31,20 +32,15 @@ impl super::Engine<'_> {
             let now = self.now();
             self.store.write(|tx| {
                 runs::end(tx, run.id, RunStatus::Error, None, Some(&why), None, now)?;
-                events::append(
+                events::record(
                     tx,
                     EventKind::RunStatus,
-                    NewEvent {
-                        task_id: Some(run.task_id),
-                        job_id: run.job_id,
-                        run_id: Some(run.id),
-                        actor: "supervisor",
-                        message: format!(
-                            "{} run {} ended on restart: {why}; its agent is stopped",
-                            task.key, run.id
-                        ),
-                        ..Default::default()
-                    },
+                    About::task(run.task_id).job(run.job_id).run(run.id),
+                    "supervisor",
+                    format!(
+                        "{} run {} ended on restart: {why}; its agent is stopped",
+                        task.key, run.id
+                    ),
                     now,
                 )?;
                 Ok::<_, EngineError>(())

@@ -8,7 +8,8 @@
 
 use std::time::Duration;
 
-use crate::store::breakers::{Breaker, BreakerState};
+use crate::status::BreakerState;
+use crate::store::breakers::Breaker;
 
 /// May a job of this provider be claimed now? Moves an open breaker whose pause has passed
 /// to half-open (the caller persists the change). A half-open breaker admits one probe.

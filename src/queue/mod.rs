@@ -16,9 +16,10 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::config::{Config, QueueConfig};
-use crate::store::breakers::{self, Breaker, BreakerState};
-use crate::store::events::{self, EventKind, NewEvent};
-use crate::store::jobs::{self, Job, JobStatus, NewJob};
+use crate::status::{BreakerState, JobStatus};
+use crate::store::breakers::{self, Breaker};
+use crate::store::events::{self, About, EventKind};
+use crate::store::jobs::{self, Job, NewJob};
 use crate::store::{self, Result, Store, StoreError, tasks};
 
 pub use classify::{Classifier, Failure, FailureKind};
@@ -113,10 +114,10 @@ impl Queue {
             },
             now,
         )?;
-        job_event(
+        events::record(
             conn,
             EventKind::JobEnqueued,
-            &job,
+            About::job_of(&job),
             actor,
             format!("job {} queued: {} ({})", job.id, job.stage, job.role),
             now,
@@ -192,10 +193,10 @@ impl Queue {
                         excluded.push(b.provider.clone());
                     }
                 }
-                job_event(
+                events::record(
                     conn,
                     EventKind::JobClaimed,
-                    &job,
+                    About::job_of(&job),
                     "queue",
                     format!("job {} claimed by {}", job.id, self.owner),
                     now,
@@ -218,10 +219,10 @@ impl Queue {
             return Err(StoreError::Conflict(format!("job {job_id} is not running")));
         };
         self.update_breaker(conn, &job.provider, now, breaker::on_success)?;
-        job_event(
+        events::record(
             conn,
             EventKind::JobDone,
-            &job,
+            About::job_of(&job),
             "queue",
             format!("job {} done", job.id),
             now,
@@ -279,7 +280,14 @@ impl Queue {
                 "job {} failed for good ({budget} attempts spent): {}",
                 job.id, failure.reason
             );
-            job_event(conn, EventKind::JobFailed, &job, "queue", message, now)?;
+            events::record(
+                conn,
+                EventKind::JobFailed,
+                About::job_of(&job),
+                "queue",
+                message,
+                now,
+            )?;
             return Ok(Disposition::Failed);
         }
         let n = u32::try_from(before.max(0)).unwrap_or(u32::MAX);
@@ -292,7 +300,14 @@ impl Queue {
             humantime::format_duration(std::time::Duration::from_secs(delay.as_secs())),
             failure.reason
         );
-        job_event(conn, EventKind::JobRequeued, &job, "queue", message, now)?;
+        events::record(
+            conn,
+            EventKind::JobRequeued,
+            About::job_of(&job),
+            "queue",
+            message,
+            now,
+        )?;
         Ok(Disposition::Requeued {
             available_at,
             kind: failure.kind,
@@ -315,10 +330,10 @@ impl Queue {
         self.update_breaker(conn, &job.provider, now, |b, now| {
             breaker::on_abandoned(b, job_id, now)
         })?;
-        job_event(
+        events::record(
             conn,
             EventKind::JobRequeued,
-            &job,
+            About::job_of(&job),
             "queue",
             format!("job {} requeued without a run: {reason}", job.id),
             now,
@@ -342,10 +357,10 @@ impl Queue {
         self.update_breaker(conn, &job.provider, now, |b, now| {
             breaker::on_abandoned(b, job_id, now)
         })?;
-        job_event(
+        events::record(
             conn,
             EventKind::JobCancelled,
-            &job,
+            About::job_of(&job),
             actor,
             format!("job {job_id} cancelled"),
             now,
@@ -374,10 +389,10 @@ impl Queue {
             )));
         }
         jobs::reset(conn, job_id, feedback, now)?;
-        job_event(
+        events::record(
             conn,
             EventKind::JobRequeued,
-            &job,
+            About::job_of(&job),
             actor,
             format!("job {job_id} retried with fresh attempts"),
             now,
@@ -456,46 +471,20 @@ impl Queue {
     ) -> Result<()> {
         breakers::put(conn, after)?;
         if before.state != after.state {
-            events::append(
+            events::record(
                 conn,
                 EventKind::Breaker,
-                NewEvent {
-                    actor: "queue",
-                    message: format!(
-                        "breaker for {} {} -> {} after {} transient failures in a row",
-                        after.provider, before.state, after.state, after.consecutive_failures
-                    ),
-                    ..Default::default()
-                },
+                About::NOTHING,
+                "queue",
+                format!(
+                    "breaker for {} {} -> {} after {} transient failures in a row",
+                    after.provider, before.state, after.state, after.consecutive_failures
+                ),
                 now,
             )?;
         }
         Ok(())
     }
-}
-
-/// Appends an event about `job`.
-fn job_event(
-    conn: &Connection,
-    kind: EventKind,
-    job: &Job,
-    actor: &str,
-    message: String,
-    now: i64,
-) -> Result<()> {
-    events::append(
-        conn,
-        kind,
-        NewEvent {
-            task_id: Some(job.task_id),
-            job_id: Some(job.id),
-            actor,
-            message,
-            ..Default::default()
-        },
-        now,
-    )?;
-    Ok(())
 }
 
 fn running(conn: &Connection, job_id: i64) -> Result<Job> {

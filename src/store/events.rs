@@ -106,6 +106,118 @@ pub struct Event {
     pub data: Option<String>,
 }
 
+/// What an event is about: a task, a job and a run, each optional.
+///
+/// `About::task(t).job(j).run(r)` reads as the sentence it stands for; [`About::NOTHING`]
+/// is for events about no row (a project added, a breaker's change).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct About {
+    /// Task row id.
+    pub task: Option<i64>,
+    /// Job row id.
+    pub job: Option<i64>,
+    /// Run row id.
+    pub run: Option<i64>,
+}
+
+impl About {
+    /// About no row.
+    pub const NOTHING: About = About {
+        task: None,
+        job: None,
+        run: None,
+    };
+
+    /// About task `id`.
+    pub fn task(id: i64) -> About {
+        About {
+            task: Some(id),
+            ..About::NOTHING
+        }
+    }
+
+    /// About `job` of its task.
+    pub fn job_of(job: &super::jobs::Job) -> About {
+        About::task(job.task_id).job(job.id)
+    }
+
+    /// The same, and about job `id` (none when `None`).
+    #[must_use]
+    pub fn job(self, id: impl Into<Option<i64>>) -> About {
+        About {
+            job: id.into(),
+            ..self
+        }
+    }
+
+    /// The same, and about run `id` (none when `None`).
+    #[must_use]
+    pub fn run(self, id: impl Into<Option<i64>>) -> About {
+        About {
+            run: id.into(),
+            ..self
+        }
+    }
+}
+
+/// Appends an event of `kind` about `about`, caused by `actor`, saying `message`: the one
+/// way bosun records what happened (the supervisor still calls [`append`] with a
+/// [`NewEvent`], which also carries JSON `data`).
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn record(
+    conn: &Connection,
+    kind: EventKind,
+    about: About,
+    actor: &str,
+    message: impl Into<String>,
+    now: i64,
+) -> Result<i64> {
+    append(
+        conn,
+        kind,
+        NewEvent {
+            task_id: about.task,
+            job_id: about.job,
+            run_id: about.run,
+            actor,
+            message: message.into(),
+            data: None,
+        },
+        now,
+    )
+}
+
+/// [`record`] with extra JSON detail (`data`): what a reader of the event needs beyond
+/// its line (an answer's `{"yes": bool}`, a burst's `{"count": n}`).
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn record_data(
+    conn: &Connection,
+    kind: EventKind,
+    about: About,
+    actor: &str,
+    message: impl Into<String>,
+    data: &serde_json::Value,
+    now: i64,
+) -> Result<i64> {
+    append(
+        conn,
+        kind,
+        NewEvent {
+            task_id: about.task,
+            job_id: about.job,
+            run_id: about.run,
+            actor,
+            message: message.into(),
+            data: Some(data.to_string()),
+        },
+        now,
+    )
+}
+
 /// What `append` needs; `Default` leaves every reference empty.
 #[derive(Debug, Clone, Default)]
 pub struct NewEvent<'a> {

@@ -384,7 +384,7 @@ impl App {
         let runs = &self.detail.runs;
         let live = || runs.iter().rev().filter(|r| r.ended_at.is_none());
         live()
-            .find(|r| r.status == runs::RunStatus::Waiting)
+            .find(|r| r.status == crate::status::RunStatus::Waiting)
             .or_else(|| live().next())
             .or(runs.last())
     }

@@ -10,7 +10,7 @@ pub use super::msg::{Effect, FollowLog, Msg};
 use super::keymap::{Action, Keymap};
 use super::state::{App, Confirm, Mode, Prompt, View};
 use crate::pipeline::Decision;
-use crate::store::jobs::JobStatus;
+use crate::status::JobStatus;
 
 /// Rows moved by page up/down.
 const PAGE: isize = 10;
@@ -326,9 +326,7 @@ pub fn act(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Approve => return decide(app, Decision::Approve { note: None }, "approving"),
         Action::Reject => input(app, Prompt::Reject),
         Action::Override => match app.selected_task() {
-            Some(t) if t.state == crate::store::tasks::TaskState::Blocked => {
-                input(app, Prompt::Override)
-            }
+            Some(t) if t.state == crate::status::TaskState::Blocked => input(app, Prompt::Override),
             Some(t) => {
                 app.message = Some((
                     format!(

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
 use super::{WIDE, block, clean, status_span};
-use crate::store::tasks::TaskState;
+use crate::status::TaskState;
 use crate::tui::state::{App, TaskRow};
 use crate::tui::theme::Theme;
 

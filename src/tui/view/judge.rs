@@ -8,9 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{block, clean, state_style};
-use crate::store::gates::GateOutcome;
-use crate::store::jobs::JobStatus;
-use crate::store::tasks::TaskState;
+use crate::status::{GateOutcome, JobStatus, TaskState};
 use crate::tui::state::App;
 use crate::tui::theme::Theme;
 

@@ -19,7 +19,7 @@ use super::keymap::{Action, Keymap};
 use super::sanitize::clean;
 use super::state::{App, Confirm, Mode, Prompt, TaskRow, View};
 use super::theme::Theme;
-use crate::store::tasks::TaskState;
+use crate::status::TaskState;
 
 /// Smallest terminal the console draws in, columns × rows.
 pub const MIN_SIZE: (u16, u16) = (60, 16);
@@ -118,10 +118,7 @@ fn footer_actions(app: &App) -> (&'static str, Vec<Action>) {
                     TaskState::Blocked => out.push(Action::Override),
                     _ => {}
                 }
-                if matches!(
-                    row.run,
-                    Some((_, crate::store::runs::RunStatus::Waiting, _))
-                ) {
+                if matches!(row.run, Some((_, crate::status::RunStatus::Waiting, _))) {
                     out.extend([Action::AnswerYes, Action::AnswerNo]);
                 }
             }

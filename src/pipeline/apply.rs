@@ -1,0 +1,164 @@
+//! The store side of a [`Transition`]: [`Engine::apply`] makes its writes, in order, in the
+//! caller's write transaction, then queues its job; [`Engine::settle`] decides what follows
+//! an evaluation ([`transition::decide`]) and applies it.
+
+use rusqlite::Connection;
+
+use super::gates::{Evaluation, Verdict};
+use super::transition::{self, Enqueue, Then, Transition, Write};
+use super::{Engine, Outcome, Result};
+use crate::config::Action;
+use crate::queue::JobSpec;
+use crate::store::events::{self, About};
+use crate::store::gates::NewGateResult;
+use crate::store::jobs::Job;
+use crate::store::tasks::{self, Task};
+use crate::store::{self, counters};
+
+impl Engine<'_> {
+    /// Decides what follows stage `here`'s evaluation `eval` for `task` (run `run` judged)
+    /// and applies it, inside the caller's transaction: the count so far of the counter that
+    /// caps the verdict's action is read here, [`transition::decide`] does the rest.
+    pub(super) fn settle(
+        &self,
+        tx: &Connection,
+        task: &Task,
+        here: usize,
+        run: Option<i64>,
+        eval: Evaluation,
+        now: i64,
+    ) -> Result<Outcome> {
+        let spent = match &eval.verdict {
+            Verdict::Act {
+                action: Action::Retry | Action::Rollback { .. },
+                counter,
+                ..
+            } => counters::get(tx, task.id, counter)?,
+            _ => 0,
+        };
+        let next = transition::decide(&self.cfg.stages, &task.key, here, run, eval, spent);
+        self.apply(tx, task, &next, now)
+    }
+
+    /// Makes `t`'s writes for `task`, then queues its job if it has one, inside the caller's
+    /// transaction; returns what the engine did.
+    pub(super) fn apply(
+        &self,
+        tx: &Connection,
+        task: &Task,
+        t: &Transition,
+        now: i64,
+    ) -> Result<Outcome> {
+        self.write_all(tx, task, &t.writes, now)?;
+        Ok(match &t.then {
+            Then::Advanced { stage, job } => Outcome::Advanced {
+                stage: stage.clone(),
+                job: self.enqueue(tx, task, job, now)?.id,
+            },
+            Then::Retried { job } => Outcome::Retried {
+                job: self.enqueue(tx, task, job, now)?.id,
+            },
+            Then::RolledBack { stage, job } => Outcome::RolledBack {
+                stage: stage.clone(),
+                job: self.enqueue(tx, task, job, now)?.id,
+            },
+            Then::Resumed {
+                stage,
+                first_time,
+                job,
+            } => Outcome::Resumed {
+                stage: stage.clone(),
+                job: self.enqueue(tx, task, job, now)?.id,
+                first_time: *first_time,
+            },
+            Then::Done => Outcome::Done,
+            Then::AwaitingApproval { gate } => Outcome::AwaitingApproval { gate: *gate },
+            Then::NeedsInput => Outcome::NeedsInput,
+            Then::Blocked { reason } => Outcome::Blocked {
+                reason: reason.clone(),
+            },
+        })
+    }
+
+    /// Makes `writes` for `task`, in order, inside the caller's transaction.
+    pub(super) fn write_all(
+        &self,
+        tx: &Connection,
+        task: &Task,
+        writes: &[Write],
+        now: i64,
+    ) -> Result<()> {
+        for write in writes {
+            match write {
+                Write::Gate { check, run, event } => {
+                    store::gates::insert(
+                        tx,
+                        &NewGateResult {
+                            task_id: task.id,
+                            run_id: *run,
+                            stage: &task.stage,
+                            gate_index: check.index,
+                            kind: check.kind,
+                            outcome: check.outcome,
+                            reason: &check.reason,
+                            output: check.output.as_deref(),
+                        },
+                        now,
+                    )?;
+                    if let Some((kind, message)) = event {
+                        let about = About::task(task.id).run(*run);
+                        events::record(tx, *kind, about, "engine", message.as_str(), now)?;
+                    }
+                }
+                Write::Event {
+                    kind,
+                    run,
+                    actor,
+                    message,
+                } => {
+                    let about = About::task(task.id).run(*run);
+                    events::record(tx, *kind, about, actor, message.as_str(), now)?;
+                }
+                Write::SetStage {
+                    stage,
+                    state,
+                    reason,
+                } => tasks::set_stage(tx, task.id, stage, *state, reason.as_deref(), now)?,
+                Write::AwaitApproval { gate, run } => {
+                    tasks::set_pending_approval(tx, task.id, *gate, *run, now)?;
+                }
+                Write::Bump(name) => {
+                    counters::bump(tx, task.id, name)?;
+                }
+                Write::Clear(prefix) => counters::clear(tx, task.id, prefix)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues `job`: its stage's own role, for `task`, at the task's priority.
+    pub(super) fn enqueue(
+        &self,
+        tx: &Connection,
+        task: &Task,
+        job: &Enqueue,
+        now: i64,
+    ) -> Result<Job> {
+        let stage = &self.cfg.stages[job.stage];
+        let role = self.cfg.role_of(stage);
+        Ok(self.queue.enqueue(
+            tx,
+            &JobSpec {
+                task_id: task.id,
+                stage: &stage.name,
+                role: &role.name,
+                provider: &role.provider,
+                priority: task.priority,
+                feedback: job.feedback.as_deref(),
+                helper: false,
+            },
+            "engine",
+            now,
+        )?)
+    }
+}
