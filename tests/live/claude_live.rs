@@ -53,9 +53,7 @@ impl Live {
         });
         std::fs::write(home.join(".claude.json"), config.to_string()).expect(".claude.json");
 
-        let tmux = Tmux {
-            socket: format!("bosun-live-{}-{}", std::process::id(), fastrand::u32(..)),
-        };
+        let tmux = Tmux::new("bosun-live");
         let env = [
             format!("ANTHROPIC_BASE_URL={}", server.url()),
             format!("ANTHROPIC_API_KEY={KEY}"),
@@ -121,7 +119,7 @@ impl Live {
 
     /// Save the current screen as a `status` fixture (when recording fixtures).
     fn save(&mut self, status: &str) {
-        self.fixtures.save(&self.tmux.socket, "live", status);
+        self.fixtures.save(self.tmux.socket(), "live", status);
     }
 
     /// Wait for the input box, then for the screen to hold still for a few polls.

@@ -91,13 +91,7 @@ impl Live {
             std::fs::write(&config, text).expect("config.toml");
         }
 
-        let tmux = Tmux {
-            socket: format!(
-                "bosun-codex-live-{}-{}",
-                std::process::id(),
-                fastrand::u32(..)
-            ),
-        };
+        let tmux = Tmux::new("bosun-codex-live");
         let mut argv: Vec<String> = [
             "new-session",
             "-d",
@@ -146,7 +140,7 @@ impl Live {
 
     /// Save the current screen as a `status` fixture (when recording fixtures).
     fn save(&mut self, status: &str) {
-        self.fixtures.save(&self.tmux.socket, "live", status);
+        self.fixtures.save(self.tmux.socket(), "live", status);
     }
 
     /// Wait for the empty input box, then for the screen to hold still for a few polls.

@@ -19,6 +19,10 @@ pub mod rig;
 pub mod supervised;
 pub mod terminal;
 
+/// The one tmux-server guard of the kit: a private socket, its panes' processes stopped and
+/// the server killed on drop ([`bosun::sandbox::TmuxServer`]).
+pub use bosun::sandbox::TmuxServer;
+
 /// The one way tests wait: polls `f` every 20 ms until it gives `Some`, for at most `limit`,
 /// and panics naming `what` and what `show()` says about the world at that moment (a screen,
 /// the tasks' states). Every waiting helper of the kit is this with another shape.
