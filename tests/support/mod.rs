@@ -15,6 +15,7 @@ use bosun::store::{Store, now_ms};
 
 pub mod agents;
 pub mod codex;
+pub mod config;
 pub mod rig;
 pub mod supervised;
 pub mod terminal;

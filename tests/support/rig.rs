@@ -15,6 +15,7 @@ use bosun::store::tasks;
 use bosun::supervisor::{Options, Supervisor};
 
 use super::TmuxServer;
+use super::config::Layer;
 
 pub const BOSUN: &str = env!("CARGO_BIN_EXE_bosun");
 
@@ -39,17 +40,18 @@ pub const PROJECT: Project<'static> = Project {
 };
 
 impl Rig {
-    /// `layer` is TOML over the built-in config (typically roles on `sim` and stages);
-    /// `{socket}` and `{dir}` in it are this rig's tmux socket and directory.
+    /// `layer` is TOML over the built-in config (typically roles on `sim` and stages).
     pub fn new(layer: &str) -> Rig {
+        Rig::build(|_, _| Layer::parse(layer))
+    }
+
+    /// The rig of the layer `layer` makes from this rig's tmux socket and directory (for the
+    /// CLI's own config, files the agents or commands write there).
+    pub fn build(layer: impl FnOnce(&str, &Path) -> Layer) -> Rig {
         let dir = tempfile::tempdir().expect("tempdir");
         let tmux = TmuxServer::new("bosun-test");
         let socket = tmux.socket().to_string();
-        // `{socket}` in the layer names this test's tmux server (for the CLI's own config),
-        // `{dir}` this rig's directory (for files the agents or commands write there).
-        let layer = &layer
-            .replace("{socket}", &socket)
-            .replace("{dir}", &dir.path().display().to_string());
+        let layer = &layer(&socket, dir.path()).to_toml();
         let sandbox = Sandbox::create(dir.path(), &PROJECT, layer, tmux).expect("sandbox");
         Rig {
             cfg: sandbox.cfg.clone(),
