@@ -72,28 +72,7 @@ impl Live {
             .expect("settings");
         std::fs::write(&settings, merge::merge(&user, &layer).to_string()).expect("settings");
         let tmux = Tmux::new("bosun-gemini");
-        let mut argv: Vec<String> = [
-            "new-session",
-            "-d",
-            "-s",
-            "live",
-            "-x",
-            "200",
-            "-y",
-            "50",
-            "-c",
-        ]
-        .map(String::from)
-        .to_vec();
-        argv.push(project.display().to_string());
-        for (k, v) in &env {
-            argv.push("-e".into());
-            argv.push(format!("{k}={v}"));
-        }
-        argv.push(format!("{} {args}", gemini.display()));
-        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        tmux.run(&argv, None);
-        tmux.run(&["set-option", "-t", "live", "remain-on-exit", "on"], None);
+        tmux.launch(&project, &env, &[format!("{} {args}", gemini.display())]);
         Some(Live {
             tmux,
             fixtures: agents::Fixtures::from_env(),

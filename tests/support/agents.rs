@@ -161,6 +161,25 @@ impl Tmux {
         out
     }
 
+    /// Starts session `live` (200 × 50) in `cwd` with `env` running `command` (one element:
+    /// a shell line; several: an argv run without a shell), its pane kept when the program
+    /// exits (`remain-on-exit`), so its last screen can still be read.
+    pub fn launch(&self, cwd: &Path, env: &[(String, String)], command: &[String]) {
+        let mut argv: Vec<String> = ["new-session", "-d", "-s", "live", "-x", "200", "-y", "50"]
+            .map(String::from)
+            .to_vec();
+        argv.push("-c".into());
+        argv.push(cwd.display().to_string());
+        for (k, v) in env {
+            argv.push("-e".into());
+            argv.push(format!("{k}={v}"));
+        }
+        argv.extend(command.iter().cloned());
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        self.run(&argv, None);
+        self.run(&["set-option", "-t", "live", "remain-on-exit", "on"], None);
+    }
+
     /// The `live` pane's screen as text.
     pub fn capture(&self) -> String {
         String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "live"], None).stdout)
