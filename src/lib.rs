@@ -24,6 +24,7 @@ pub mod priority;
 pub mod private;
 pub mod provider;
 pub mod queue;
+pub mod sandbox;
 pub mod secret;
 pub mod sim;
 pub mod status;

@@ -9,13 +9,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::config::Config;
 use crate::pipeline::Engine;
+use crate::sandbox::{Project, Sandbox, TmuxServer};
 use crate::status::{RunStatus, TaskState};
+use crate::store::Store;
 use crate::store::events::{self, EventKind};
-use crate::store::projects::{self, NewProject};
 use crate::store::tasks;
-use crate::store::{Store, now_ms};
 use crate::supervisor::{Options, Supervisor};
 
 /// The demo's config: the default pipeline without the analysis approval, every role played
@@ -43,40 +42,33 @@ const TASKS: &[(&str, &str)] = &[
 /// Longest the demo may take before it gives up.
 const LIMIT: Duration = Duration::from_secs(600);
 
-/// A scratch repository, database and config for the demo in `dir` (a new temp dir by
-/// default), its tasks created: (directory, config, database, tmux socket).
-fn setup(dir: Option<PathBuf>) -> Result<(PathBuf, Config, PathBuf, String)> {
+/// The demo's sandbox in `dir` (a new temp dir by default): its repository, config (on a
+/// tmux server of its own), database and tasks.
+fn setup(dir: Option<PathBuf>) -> Result<Sandbox> {
     let dir = scratch_dir(dir)?;
-    let repo = dir.join("repo");
-    crate::git::init_repo(&repo, "main").context("cannot create the demo repository")?;
-    let config_path = dir.join("bosun.toml");
-    crate::private::write_private(&config_path, DEMO_TOML.as_bytes())
-        .with_context(|| format!("cannot write {}", config_path.display()))?;
-    let mut cfg = Config::from_layers(&[(config_path.as_path(), DEMO_TOML)])?;
-    let db = dir.join("bosun.db");
-    let store = Store::open(&db)?;
-    let repo_s = repo.to_string_lossy().into_owned();
-    store.write(|tx| {
-        projects::insert(
-            tx,
-            &NewProject {
-                name: "demo",
-                path: &repo_s,
-                key_prefix: "DEMO",
-                default_branch: Some("main"),
-                test_command: Some("test -d docs/work-items"),
-            },
-            now_ms(),
-        )
-        .map(|_| ())
-    })?;
-    let engine = Engine::new(&cfg, &store);
+    // One demo per process: `bosun-demo-<pid>` (the e2e test finds it so).
+    let tmux = TmuxServer::named(format!("bosun-demo-{}", std::process::id()));
+    let mut config: toml::Table = toml::from_str(DEMO_TOML).context("the demo's config")?;
+    let supervisor = config
+        .entry("supervisor")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let Some(t) = supervisor.as_table_mut() {
+        t.insert("tmux_socket".into(), tmux.socket().into());
+    }
+    let project = Project {
+        name: "demo",
+        key_prefix: "DEMO",
+        test_command: Some("test -d docs/work-items"),
+        readme: "# demo\n\nA scratch project for `bosun demo`.\n",
+    };
+    let sandbox = Sandbox::create(&dir, &project, &config.to_string(), tmux)
+        .context("cannot set up the demo")?;
+    let store = sandbox.store()?;
+    let engine = Engine::new(&sandbox.cfg, &store);
     for (title, spec) in TASKS {
         engine.create_task("demo", title, spec, 100)?;
     }
-    let socket = format!("bosun-demo-{}", std::process::id());
-    cfg.supervisor.tmux_socket = socket.clone();
-    Ok((dir, cfg, db, socket))
+    Ok(sandbox)
 }
 
 /// What the demo writes directly in its directory: none may be a symbolic link (SQLite, git
@@ -134,18 +126,23 @@ fn scratch_dir(dir: Option<PathBuf>) -> Result<PathBuf> {
 /// `bosun demo`: the console on the scripted fleet, its supervisor in-process; the scratch
 /// directory and tmux server are removed when the console quits (unless `keep`).
 pub(super) fn console(keep: bool, dir: Option<PathBuf>, theme: Option<String>) -> Result<()> {
-    let (dir, cfg, db, socket) = setup(dir)?;
+    let sandbox = setup(dir)?;
+    let (cfg, db, dir) = (sandbox.cfg.clone(), sandbox.db.clone(), sandbox.dir.clone());
     let theme = theme.unwrap_or_else(|| cfg.ui.theme.clone());
     // Also run by the console's exit guard when a lost terminal (SIGHUP) keeps its loop from
     // ending: the demo's agents and tmux server never outlive it.
-    let teardown: Option<crate::tui::Teardown> = (!keep).then(|| {
-        let (dir, socket) = (dir.clone(), socket.clone());
-        let once = std::sync::Once::new();
+    let (teardown, kept): (Option<crate::tui::Teardown>, _) = if keep {
+        (None, Some(sandbox.keep()))
+    } else {
+        let slot = std::sync::Mutex::new(Some(sandbox));
         let f: crate::tui::Teardown = std::sync::Arc::new(move || {
-            once.call_once(|| remove_scratch(&socket, &dir));
+            let taken = slot.lock().map(|mut s| s.take()).unwrap_or_default();
+            if let Some(s) = taken {
+                s.remove();
+            }
         });
-        f
-    });
+        (Some(f), None)
+    };
     let result = crate::tui::Console {
         cfg,
         db: db.clone(),
@@ -163,7 +160,7 @@ pub(super) fn console(keep: bool, dir: Option<PathBuf>, theme: Option<String>) -
     if let Some(t) = &teardown {
         t();
     }
-    if keep {
+    if let Some((dir, socket)) = kept {
         outln!(
             "kept: {} (database {}), tmux -L {socket}",
             dir.display(),
@@ -173,22 +170,37 @@ pub(super) fn console(keep: bool, dir: Option<PathBuf>, theme: Option<String>) -
     result
 }
 
-/// Stops the demo's agents and tmux server, then removes its scratch directory.
-fn remove_scratch(socket: &str, dir: &Path) {
-    crate::tmux::process::stop_server_on(socket, Duration::from_millis(500));
-    let _ = std::fs::remove_dir_all(dir);
+pub(super) fn run(auto_approve: bool, keep: bool, dir: Option<PathBuf>) -> Result<()> {
+    let sandbox = setup(dir)?;
+    let socket = sandbox.socket().to_string();
+    let result = headless(&sandbox, auto_approve);
+    if keep {
+        let (repo, db) = (sandbox.repo.clone(), sandbox.db.clone());
+        sandbox.keep();
+        outln!(
+            "kept: repo {}, database {}, tmux -L {socket}",
+            repo.display(),
+            db.display()
+        );
+    } else {
+        sandbox.remove();
+    }
+    result
 }
 
-pub(super) fn run(auto_approve: bool, keep: bool, dir: Option<PathBuf>) -> Result<()> {
-    let (dir, cfg, db, socket) = setup(dir)?;
-    let repo = dir.join("repo");
-    let store = Store::open(&db)?;
-    let engine = Engine::new(&cfg, &store);
-
-    let mut opts = Options::new(dir.clone(), &socket);
+/// The headless demo in `sandbox`: its supervisor in-process, each step printed.
+fn headless(sandbox: &Sandbox, auto_approve: bool) -> Result<()> {
+    let (cfg, db, socket) = (&sandbox.cfg, &sandbox.db, sandbox.socket());
+    let store = sandbox.store()?;
+    let engine = Engine::new(cfg, &store);
+    let mut opts = Options::new(sandbox.dir.clone(), socket);
     opts.owner = "demo".into();
-    let mut sup = Supervisor::start(cfg.clone(), Store::open(&db)?, opts)?;
-    outln!("bosun demo: {} tasks in {}", TASKS.len(), dir.display());
+    let mut sup = Supervisor::start(cfg.clone(), sandbox.store()?, opts)?;
+    outln!(
+        "bosun demo: {} tasks in {}",
+        TASKS.len(),
+        sandbox.dir.display()
+    );
     outln!("  watch the agents: tmux -L {socket} attach");
     if !auto_approve {
         outln!(
@@ -208,17 +220,8 @@ pub(super) fn run(auto_approve: bool, keep: bool, dir: Option<PathBuf>) -> Resul
         signal_hook::flag::register(sig, Arc::clone(&stop))
             .context("cannot install signal handlers")?;
     }
-    let result = drive(&mut sup, &engine, &store, &db, &socket, auto_approve, &stop);
+    let result = drive(&mut sup, &engine, &store, db, socket, auto_approve, &stop);
     sup.release()?;
-    if keep {
-        outln!(
-            "kept: repo {}, database {}, tmux -L {socket}",
-            repo.display(),
-            db.display()
-        );
-    } else {
-        remove_scratch(&socket, &dir);
-    }
     result
 }
 

@@ -243,18 +243,28 @@ pub fn commit_all(worktree: &Path, message: &str) -> Result<Option<String>, GitE
 /// Errors: [`GitError::Io`] if the directory or README cannot be written;
 /// [`GitError::Failed`] when a git step fails.
 pub fn init_repo(path: &Path, branch: &str) -> Result<(), GitError> {
+    init_repo_with(
+        path,
+        branch,
+        "# demo\n\nA scratch project for `bosun demo`.\n",
+    )
+}
+
+/// [`init_repo`] with `readme` as the README's text (a sandbox's project: the tests want
+/// one line they can change and diff).
+///
+/// Errors: as [`init_repo`].
+pub fn init_repo_with(path: &Path, branch: &str, readme: &str) -> Result<(), GitError> {
     std::fs::create_dir_all(path).map_err(|source| GitError::Io {
         path: path.to_path_buf(),
         source,
     })?;
     run(path, ["init", "--quiet", "-b", branch])?;
-    let readme = path.join("README.md");
-    std::fs::write(&readme, "# demo\n\nA scratch project for `bosun demo`.\n").map_err(
-        |source| GitError::Io {
-            path: readme.clone(),
-            source,
-        },
-    )?;
+    let file = path.join("README.md");
+    std::fs::write(&file, readme).map_err(|source| GitError::Io {
+        path: file.clone(),
+        source,
+    })?;
     commit_all(path, "Initial commit")?;
     Ok(())
 }

@@ -727,7 +727,7 @@ fn acting_on_a_vanished_pane_says_there_is_no_running_agent() {
     let (task, _) = fx.add_task("Ends as you answer");
     let (_, run) = fx.claim_and_start(&task);
     let socket = format!("bosun-cli-gone-{}", std::process::id());
-    let _guard = support::rig::TmuxGuard(socket.clone());
+    let _guard = support::TmuxServer::named(socket.clone());
     let up = Command::new("tmux")
         .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d"])
         .status()
@@ -895,7 +895,7 @@ fn doctor_reads_the_heartbeat_after_slow_provider_checks() {
     ));
     std::fs::write(env.path("bosun.toml"), text).expect("config");
     let socket = format!("bosun-doctor-{}", std::process::id());
-    let _guard = support::rig::TmuxGuard(socket.clone());
+    let _guard = support::TmuxServer::named(socket.clone());
     let mut daemon = env
         .cmd(&["daemon", "--socket", &socket])
         .stdin(Stdio::null())

@@ -45,8 +45,8 @@ fn wait(limit: Duration, what: &str, mut f: impl FnMut() -> bool, screen: &dyn F
 fn the_operator_approves_rejects_and_answers_from_the_console() {
     let dir = tempfile::tempdir().expect("tempdir");
     let repo = support::init_repo(dir.path());
-    let agents = Server(format!("bosun-e2e-agents-{}", std::process::id()));
-    let console = Server(format!("bosun-e2e-console-{}", std::process::id()));
+    let agents = Server::new(format!("bosun-e2e-agents-{}", std::process::id()));
+    let console = Server::new(format!("bosun-e2e-console-{}", std::process::id()));
     let record = dir.path().join("rec-{run}");
     let config = format!(
         r#"
@@ -84,7 +84,7 @@ role = "developer"
 kind = "artifact"
 path = "d-{{key}}.md"
 "#,
-        agents = agents.0,
+        agents = agents.socket(),
         record = record.display()
     );
     let config_path = dir.path().join("bosun.toml");
@@ -231,7 +231,7 @@ fn the_console_says_when_its_supervisor_cannot_start() {
     let repo = support::init_repo(dir.path());
     let db = dir.path().join("bosun.db");
     drop(support::open_with_project(&db, &repo, "true"));
-    let console = Server(format!("bosun-e2e-nosup-{}", std::process::id()));
+    let console = Server::new(format!("bosun-e2e-nosup-{}", std::process::id()));
     // The console's own PATH has no tmux: its in-process supervisor cannot start.
     console.start(
         &console_cmd(dir.path(), &db, "PATH=/nonexistent ", ""),
@@ -268,7 +268,7 @@ fn a_console_whose_terminal_goes_away_exits() {
     let repo = support::init_repo(dir.path());
     let db = dir.path().join("bosun.db");
     drop(support::open_with_project(&db, &repo, "true"));
-    let console = Server(format!("bosun-e2e-hup-{}", std::process::id()));
+    let console = Server::new(format!("bosun-e2e-hup-{}", std::process::id()));
     let pidfile = dir.path().join("console.pid");
     // The pane's shell records its pid, then becomes the console (exec keeps the pid).
     let cmd = format!(
@@ -307,13 +307,13 @@ fn a_console_whose_terminal_goes_away_exits() {
 fn j_and_k_scroll_a_long_task_detail_instead_of_changing_task() {
     let dir = tempfile::tempdir().expect("tempdir");
     let repo = support::init_repo(dir.path());
-    let agents = Server(format!("bosun-e2e-scroll-agents-{}", std::process::id()));
-    let console = Server(format!("bosun-e2e-scroll-console-{}", std::process::id()));
+    let agents = Server::new(format!("bosun-e2e-scroll-agents-{}", std::process::id()));
+    let console = Server::new(format!("bosun-e2e-scroll-console-{}", std::process::id()));
     // Agents that keep working: nothing changes under the console while it scrolls.
     let config = format!(
         "[supervisor]\ntmux_socket = \"{}\"\n[roles.analyst]\nprovider = \"sim\"\n\
          prompt = '@sim {{spin = \"120s\"}}'\n[[stages]]\nname = \"analysis\"\nrole = \"analyst\"\n",
-        agents.0
+        agents.socket()
     );
     let config_path = dir.path().join("bosun.toml");
     std::fs::write(&config_path, &config).expect("config");
@@ -399,7 +399,7 @@ fn j_and_k_scroll_a_long_task_detail_instead_of_changing_task() {
 fn the_demo_is_the_console_and_reaches_done_with_a_and_y() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let demo = tmp.path().join("demo");
-    let console = Server(format!("bosun-e2e-demo-{}", std::process::id()));
+    let console = Server::new(format!("bosun-e2e-demo-{}", std::process::id()));
     console.start(
         &format!(
             "cd '{}' && XDG_CONFIG_HOME='{}' XDG_STATE_HOME='{}' exec '{BOSUN}' demo --dir '{}'",
@@ -485,7 +485,7 @@ fn a_demo_whose_terminal_goes_away_leaves_no_tmux_server_or_agent() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let demo = tmp.path().join("demo");
     let pidfile = tmp.path().join("demo.pid");
-    let console = Server(format!("bosun-e2e-demohup-{}", std::process::id()));
+    let console = Server::new(format!("bosun-e2e-demohup-{}", std::process::id()));
     console.start(
         &format!(
             "echo $$ > '{}'; cd '{}' && XDG_CONFIG_HOME='{}' XDG_STATE_HOME='{}' exec '{BOSUN}' demo --dir '{}'",
@@ -555,9 +555,9 @@ fn a_console_client_of_a_daemon_on_another_socket_answers_and_attaches() {
     let dir = tempfile::tempdir().expect("tempdir");
     let repo = support::init_repo(dir.path());
     let pid = std::process::id();
-    let stranger = Server(format!("bosun-e2e-cfgsock-{pid}"));
-    let daemon_socket = Server(format!("bosun-e2e-daemonsock-{pid}"));
-    let console = Server(format!("bosun-e2e-client-{pid}"));
+    let stranger = Server::new(format!("bosun-e2e-cfgsock-{pid}"));
+    let daemon_socket = Server::new(format!("bosun-e2e-daemonsock-{pid}"));
+    let console = Server::new(format!("bosun-e2e-client-{pid}"));
     // The stranger: a server on the config's socket with panes that would take the keys.
     stranger.start("cat > /dev/null", 80, 24);
     stranger.tmux(&["new-window", "-d", "cat > /dev/null"]);
@@ -581,7 +581,7 @@ role = "developer"
 kind = "artifact"
 path = "d-{{key}}.md"
 "#,
-        cfgsock = stranger.0,
+        cfgsock = stranger.socket(),
     );
     let config_path = dir.path().join("bosun.toml");
     std::fs::write(&config_path, &config).expect("config");
@@ -591,18 +591,11 @@ path = "d-{{key}}.md"
     Engine::new(&cfg, &store)
         .create_task("example-tool", "Ask first", "", 100)
         .expect("task");
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _daemon = Kill(
+    let _daemon = crate::support::rig::Daemon(
         Command::new(BOSUN)
             .args(["--db", &db.to_string_lossy(), "--config"])
             .arg(&config_path)
-            .args(["daemon", "--socket", &daemon_socket.0])
+            .args(["daemon", "--socket", daemon_socket.socket()])
             .current_dir(dir.path())
             .env("XDG_CONFIG_HOME", dir.path().join("xdg"))
             .env("XDG_STATE_HOME", dir.path().join("state"))
@@ -629,7 +622,7 @@ path = "d-{{key}}.md"
         std::thread::sleep(Duration::from_millis(100));
     }
     let asking = run().expect("run");
-    assert_eq!(asking.socket.as_deref(), Some(daemon_socket.0.as_str()));
+    assert_eq!(asking.socket.as_deref(), Some(daemon_socket.socket()));
 
     // The console: a client of the daemon, 80×24, inside tmux (as operators run it).
     let args = format!(" --config '{}'", config_path.display());
@@ -722,9 +715,9 @@ path = "d-{{key}}.md"
 fn a_console_that_ran_no_agent_leaves_no_tmux_server() {
     let dir = tempfile::tempdir().expect("tempdir");
     let repo = support::init_repo(dir.path());
-    let agents = Server(format!("bosun-e2e-noagent-agents-{}", std::process::id()));
-    let console = Server(format!("bosun-e2e-noagent-console-{}", std::process::id()));
-    let config = format!("[supervisor]\ntmux_socket = \"{}\"\n", agents.0);
+    let agents = Server::new(format!("bosun-e2e-noagent-agents-{}", std::process::id()));
+    let console = Server::new(format!("bosun-e2e-noagent-console-{}", std::process::id()));
+    let config = format!("[supervisor]\ntmux_socket = \"{}\"\n", agents.socket());
     let config_path = dir.path().join("bosun.toml");
     std::fs::write(&config_path, &config).expect("config");
     let db = dir.path().join("bosun.db");
@@ -742,7 +735,7 @@ fn a_console_that_ran_no_agent_leaves_no_tmux_server() {
     console.keys(&["q"]);
     let alive = || {
         Command::new("tmux")
-            .args(["-L", &agents.0, "list-sessions"])
+            .args(["-L", agents.socket(), "list-sessions"])
             .output()
             .is_ok_and(|o| o.status.success())
     };
@@ -751,7 +744,7 @@ fn a_console_that_ran_no_agent_leaves_no_tmux_server() {
         "the console to quit",
         || {
             Command::new("tmux")
-                .args(["-L", &console.0, "list-panes", "-a"])
+                .args(["-L", console.socket(), "list-panes", "-a"])
                 .output()
                 .map_or(true, |o| !o.status.success() || o.stdout.is_empty())
         },

@@ -11,16 +11,22 @@ use bosun::store::helpers;
 use bosun::store::runs::{self, RunStatus};
 use bosun::store::tasks::TaskState;
 use bosun::supervisor::Supervisor;
+use support::config::Layer;
 use support::rig::{Rig, tick_until};
 
 fn rig() -> Rig {
     let layer = "[supervisor]\nmax_concurrency = 3\nkill_grace = \"1s\"\n\
-        [providers.sim]\nenv = { BOSUN_SIM_RECORD = \"{dir}/rec-{run}\" }\n\
         [roles.developer]\nprovider = \"sim\"\nprompt = '''\n@sim {spin = \"6s\"}\n@sim {write = \"out.md\", text = \"ok\"}\n'''\n\
         [roles.reviewer]\nprovider = \"sim\"\nprompt = \"unused for helpers\"\n\
         [[stages]]\nname = \"development\"\nrole = \"developer\"\n\
         [[stages.gates]]\nkind = \"artifact\"\npath = \"out.md\"\n";
-    Rig::new(layer)
+    Rig::build(|_, dir| {
+        Layer::parse(layer).provider_env(
+            "sim",
+            "BOSUN_SIM_RECORD",
+            &format!("{}/rec-{{run}}", dir.display()),
+        )
+    })
 }
 
 /// The developer's run once busy: (run id, token).

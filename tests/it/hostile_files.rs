@@ -280,7 +280,7 @@ fn hostile_files_in_a_worktree_are_named_never_read_or_followed() {
 
     // The console (a client of the daemon): the artifact view of each hostile artifact, the
     // diff view of the hostile untracked files.
-    let console = Terminal(format!("bosun-hostile-console-{}", std::process::id()));
+    let console = Terminal::new(format!("bosun-hostile-console-{}", std::process::id()));
     let cmd = format!(
         "cd '{dir}' && XDG_CONFIG_HOME='{dir}/xdg' XDG_STATE_HOME='{dir}/state' exec '{BOSUN}' --db '{db}' --config '{dir}/bosun.toml'",
         dir = rig.dir.path().display(),

@@ -10,22 +10,28 @@ use std::time::{Duration, Instant};
 use bosun::store::messages;
 use bosun::store::runs::{self, RunStatus};
 use bosun::store::tasks::TaskState;
+use support::config::Layer;
 use support::rig::{Rig, daemon, tick_until, wait_for};
 
 /// One stage whose agent records its prompts (one file per turn) in `<dir>/rec-<run>`.
 fn layer(prompt: &str, extra: &str) -> String {
     format!(
         "[supervisor]\nmax_concurrency = 10\nkill_grace = \"1s\"\n{extra}\n\
-         [providers.sim]\nenv = {{ BOSUN_SIM_RECORD = \"{{dir}}/rec-{{run}}\" }}\n\
          [roles.worker]\nprovider = \"sim\"\nprompt = '''\n{prompt}\n'''\n\
          [[stages]]\nname = \"work\"\nrole = \"worker\"\n\
          [[stages.gates]]\nkind = \"artifact\"\npath = \"out.md\"\n"
     )
 }
 
-/// The rig of [`layer`] (`{dir}` is the rig's directory).
+/// The rig of [`layer`], its agents recording their prompts in `<dir>/rec-<run>`.
 fn rig(prompt: &str, extra: &str) -> Rig {
-    Rig::new(&layer(prompt, extra))
+    Rig::build(|_, dir| {
+        Layer::parse(&layer(prompt, extra)).provider_env(
+            "sim",
+            "BOSUN_SIM_RECORD",
+            &format!("{}/rec-{{run}}", dir.display()),
+        )
+    })
 }
 
 /// Every prompt the agents of the rig received, by run: (run id, turn, text).

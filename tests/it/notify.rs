@@ -8,7 +8,13 @@ use std::time::{Duration, Instant};
 
 use bosun::pipeline::{Decision, Engine, Input};
 use bosun::store::tasks::TaskState;
+use support::config::Layer;
 use support::rig::{Rig, tick_until};
+
+/// The notify command's shell line: appends each notice to `<dir>/notices.jsonl`.
+fn notices(dir: &Path) -> String {
+    format!("cat >> '{}/notices.jsonl'", dir.display())
+}
 
 fn lines(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
@@ -20,14 +26,16 @@ fn lines(path: &Path) -> Vec<serde_json::Value> {
 
 #[test]
 fn the_notify_command_gets_approval_and_done_once_each() {
-    let rig = Rig::new(
-        "[supervisor]\nkill_grace = \"1s\"\n\
-         [notify]\ndesktop = false\ncommand = [\"sh\", \"-c\", \"cat >> '{dir}/notices.jsonl'\"]\n\
+    let rig = Rig::build(|_, dir| {
+        Layer::parse(
+            "[supervisor]\nkill_grace = \"1s\"\n\
          [roles.analyst]\nprovider = \"sim\"\nprompt = '''\n@sim {write = \"a.md\", text = \"analysis\"}\n'''\n\
          [[stages]]\nname = \"analysis\"\nrole = \"analyst\"\n\
          [[stages.gates]]\nkind = \"artifact\"\npath = \"a.md\"\n\
          [[stages.gates]]\nkind = \"approval\"\n",
-    );
+        )
+        .notify_command(&["sh", "-c", &notices(dir)])
+    });
     let out = rig.dir.path().join("notices.jsonl");
     let key = rig.add_task("Notify me", "");
     let mut sup = rig.supervisor();
@@ -80,12 +88,15 @@ fn the_notify_command_gets_approval_and_done_once_each() {
 #[test]
 fn kinds_not_asked_for_are_held_back() {
     let layer = "[supervisor]\nkill_grace = \"1s\"\n\
-         [notify]\ndesktop = false\ncommand = [\"sh\", \"-c\", \"cat >> '{dir}/notices.jsonl'\"]\nkinds = [\"blocked\"]\n\
          [roles.analyst]\nprovider = \"sim\"\nprompt = '''\n@sim {exit = 3}\n'''\n\
          [queue]\nmax_attempts = 1\nbackoff_base = \"1s\"\n\
          [[stages]]\nname = \"analysis\"\nrole = \"analyst\"\n\
          [[stages.gates]]\nkind = \"artifact\"\npath = \"a.md\"\n";
-    let rig = Rig::new(layer);
+    let rig = Rig::build(|_, dir| {
+        Layer::parse(layer)
+            .notify_command(&["sh", "-c", &notices(dir)])
+            .set("notify.kinds", vec!["blocked"])
+    });
     let out = rig.dir.path().join("notices.jsonl");
     let key = rig.add_task("Crashes at once", "");
     let mut sup = rig.supervisor();

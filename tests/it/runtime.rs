@@ -3,6 +3,7 @@
 
 use crate::support;
 
+use support::config::Layer;
 use support::rig::{BOSUN, Rig, daemon, tick_until, wait_for};
 
 use std::path::{Path, PathBuf};
@@ -19,20 +20,21 @@ use bosun::supervisor::Supervisor;
 
 /// Roles on `sim`, a short pipeline of the stages given, artifact gates on `out-<stage>.md`.
 fn simple_pipeline(stages: &[(&str, &str)], role_extra: &str) -> String {
-    let mut t = String::from(
-        "[supervisor]\nmax_concurrency = 4\nkill_grace = \"1s\"\n[queue]\nbackoff_base = \"1s\"\nbackoff_cap = \"2s\"\n",
-    );
+    let mut layer = Layer::new()
+        .max_concurrency(4)
+        .set("supervisor.kill_grace", "1s")
+        .set("queue.backoff_base", "1s")
+        .set("queue.backoff_cap", "2s");
     for (stage, prompt) in stages {
-        t.push_str(&format!(
-            "[roles.r-{stage}]\nprovider = \"sim\"\n{role_extra}prompt = '''\n{prompt}\n'''\n"
-        ));
+        let role = format!("r-{stage}");
+        layer = layer
+            .role(&role, "sim", &format!("{prompt}\n"))
+            .merge_at(&format!("roles.{role}"), role_extra);
     }
     for (stage, _) in stages {
-        t.push_str(&format!(
-            "[[stages]]\nname = \"{stage}\"\nrole = \"r-{stage}\"\n[[stages.gates]]\nkind = \"artifact\"\npath = \"out-{stage}.md\"\n"
-        ));
+        layer = layer.stage(stage, &format!("r-{stage}"), &format!("out-{stage}.md"));
     }
-    t
+    layer.to_toml()
 }
 
 /// The built-in sim profile calls Claude-style hooks; this test is about an agent without them.
@@ -230,11 +232,9 @@ fn a_hung_agent_is_killed_by_the_watchdog_with_no_process_left() {
     // the run's identity in its environment ties that one to the run.
     let prompt = "@sim {hang = true, ignore_sigterm = true, children = 2, detached = 1}";
     // One attempt: the timeout blocks the task instead of relaunching the agent.
-    let layer = simple_pipeline(&[("only", prompt)], "timeout = \"3s\"\n").replacen(
-        "[queue]\n",
-        "[queue]\nmax_attempts = 1\n",
-        1,
-    );
+    let layer = Layer::parse(&simple_pipeline(&[("only", prompt)], "timeout = \"3s\"\n"))
+        .set("queue.max_attempts", 1)
+        .to_toml();
     let rig = Rig::new(&layer);
     let key = rig.add_task("Hangs", "");
     let mut sup = rig.supervisor();
@@ -553,11 +553,12 @@ fn the_demo_runs_to_completion() {
 #[test]
 fn a_batch_provider_gets_the_prompt_as_an_argument_and_completes_on_exit() {
     // A one-shot agent: writes its prompt (its last argument) as the stage's artifact.
-    let layer = simple_pipeline(
+    let layer = Layer::parse(&simple_pipeline(
         &[("only", "batch prompt for {key}; with 'quotes' and ;")],
         "",
-    )
-    .replace("provider = \"sim\"", "provider = \"oneshot\"")
+    ))
+    .set("roles.r-only.provider", "oneshot")
+    .to_toml()
         + "[providers.oneshot]\nmode = \"batch\"\nready = \".\"\n\
            command = [\"sh\", \"-c\", \"printf '%s' \\\"$1\\\" > out-only.md\", \"sh\"]\n";
     let rig = Rig::new(&layer);
@@ -589,14 +590,8 @@ fn bosun_answer_answers_a_waiting_agent_from_the_command_line() {
     // Works 3 s before it asks: long enough to find no dialog with `--wait 1s`.
     let prompt = "@sim {spin = \"3s\"}\n@sim {ask = \"out-only.md\"}\n@sim {write = \"out-only.md\", text = \"ok\"}";
     // One run at a time: the second task starts once the first is done.
-    let layer = simple_pipeline(&[("only", prompt)], "")
-        .replacen(
-            "[supervisor]\n",
-            "[supervisor]\ntmux_socket = \"{socket}\"\n",
-            1,
-        )
-        .replacen("max_concurrency = 4", "max_concurrency = 1", 1);
-    let rig = Rig::new(&layer);
+    let layer = simple_pipeline(&[("only", prompt)], "");
+    let rig = Rig::build(|socket, _| Layer::parse(&layer).tmux_socket(socket).max_concurrency(1));
     let key = rig.add_task("Asks first", "");
     let other = rig.add_task("Not started", "");
     let mut sup = rig.supervisor();
@@ -1318,12 +1313,8 @@ crash_points! {
 #[test]
 fn of_simultaneous_answers_to_one_dialog_exactly_one_presses() {
     let prompt = "@sim {ask = \"out-only.md\"}\n@sim {spin = \"2s\"}\n@sim {write = \"out-only.md\", text = \"ok\"}";
-    let layer = simple_pipeline(&[("only", prompt)], "").replacen(
-        "[supervisor]\n",
-        "[supervisor]\ntmux_socket = \"{socket}\"\n",
-        1,
-    );
-    let rig = Rig::new(&layer);
+    let layer = simple_pipeline(&[("only", prompt)], "");
+    let rig = Rig::build(|socket, _| Layer::parse(&layer).tmux_socket(socket));
     let key = rig.add_task("Asked once", "");
     let mut sup = rig.supervisor();
     let store = rig.store();

@@ -6,44 +6,27 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use regex::Regex;
 
+use crate::support::TmuxServer;
+
 const DEADLINE: Duration = Duration::from_secs(20);
 const SPINNER: &str = r"^([·✢✳✶✻✽]) Working… \((\d+)s · esc to interrupt\)$";
 
-/// A private tmux server running `bosun agent-sim` in session `sim`; killed on drop.
+/// A private tmux server running `bosun agent-sim` in session `sim`; stopped on drop (its
+/// guard, [`TmuxServer`]).
 struct Sim {
-    socket: String,
+    server: TmuxServer,
     dir: tempfile::TempDir,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        // tmux leaves its socket file behind after kill-server.
-        let socket = self.tmux(&["display-message", "-p", "#{socket_path}"]);
-        let _ = self.tmux(&["kill-server"]);
-        let path = String::from_utf8_lossy(&socket.stdout)
-            .trim_end()
-            .to_owned();
-        if socket.status.success() && !path.is_empty() {
-            let _ = std::fs::remove_file(path);
-        }
-    }
 }
 
 impl Sim {
     /// Starts agent-sim with `args` after `agent-sim`, env `env`, in `<tmp>/work`.
     fn start(env: &[(&str, &str)], args: &[&str]) -> Sim {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
         let sim = Sim {
-            socket: format!(
-                "bosun-sim-test-{}-{}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::SeqCst)
-            ),
+            server: TmuxServer::new("bosun-sim-test"),
             dir: tempfile::tempdir().expect("tempdir"),
         };
         std::fs::create_dir_all(sim.work()).expect("mkdir work");
@@ -99,7 +82,7 @@ impl Sim {
     fn tmux_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
         let mut cmd = Command::new("tmux");
         cmd.arg("-L")
-            .arg(&self.socket)
+            .arg(self.server.socket())
             .arg("-f")
             .arg("/dev/null")
             .args(args)

@@ -2,28 +2,35 @@
 //! Waiting is polling with a deadline, never a fixed sleep; nothing asserts on timing.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use bosun::sandbox::socket_file;
 use bosun::tmux::process::{descendants, terminate};
 use bosun::tmux::{NewWindow, PaneState, Tmux, TmuxError};
 
-static SERVERS: AtomicU32 = AtomicU32::new(0);
+use crate::support::TmuxServer;
 
-/// A private tmux server with session `t`, and a scratch directory; the server is killed on
-/// drop.
+/// A private tmux server with session `t`, and a scratch directory; the server is stopped
+/// (and its socket file removed) on drop by its guard.
 struct Server {
     tmux: Tmux,
+    _guard: TmuxServer,
     dir: tempfile::TempDir,
 }
 
 impl Server {
     fn new() -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
-        let tmux = Tmux::new(&unique_socket(), &dir.path().join("config"), 120, 40)
+        let guard = TmuxServer::new("bosun-test");
+        let tmux = Tmux::new(guard.socket(), &dir.path().join("config"), 120, 40)
             .expect("tmux 3.3+ must be installed for these tests");
         tmux.ensure_session("t").expect("ensure_session");
-        Server { tmux, dir }
+        Server {
+            tmux,
+            _guard: guard,
+            dir,
+        }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -76,30 +83,6 @@ impl Server {
         });
         pane
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.tmux.kill_server();
-        // tmux leaves its socket file behind; tidy it so test runs do not pile them up.
-        let _ = std::fs::remove_file(socket_file(self.tmux.socket()));
-    }
-}
-
-/// Where tmux puts the socket `-L name`: `$TMUX_TMPDIR` (or /tmp) `/tmux-<uid>/<name>`.
-fn socket_file(name: &str) -> PathBuf {
-    use std::os::unix::fs::MetadataExt;
-    let uid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
-    let base = std::env::var_os("TMUX_TMPDIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
-    base.join(format!("tmux-{uid}")).join(name)
-}
-
-fn unique_socket() -> String {
-    format!(
-        "bosun-test-{}-{}",
-        std::process::id(),
-        SERVERS.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// Polls `f` every 20 ms until it returns `Some`, for at most 20 s.
@@ -325,7 +308,8 @@ fn list_panes_sees_every_pane_of_every_session() {
 #[test]
 fn list_panes_without_a_server_is_empty() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let tmux = Tmux::new(&unique_socket(), dir.path(), 80, 24).expect("tmux");
+    let guard = TmuxServer::new("bosun-test");
+    let tmux = Tmux::new(guard.socket(), dir.path(), 80, 24).expect("tmux");
     assert_eq!(tmux.list_panes().expect("list_panes"), Vec::new());
     tmux.kill_server().expect("killing no server is fine");
     // A stale socket file (server gone) reads as "no server running" too.
@@ -336,7 +320,6 @@ fn list_panes_without_a_server_is_empty() {
         "tmux keeps its socket file"
     );
     assert_eq!(tmux.list_panes().expect("list_panes"), Vec::new());
-    let _ = std::fs::remove_file(socket_file(tmux.socket()));
 }
 
 #[test]

@@ -53,43 +53,20 @@ impl Live {
         });
         std::fs::write(home.join(".claude.json"), config.to_string()).expect(".claude.json");
 
-        let tmux = Tmux {
-            socket: format!("bosun-live-{}-{}", std::process::id(), fastrand::u32(..)),
-        };
-        let env = [
-            format!("ANTHROPIC_BASE_URL={}", server.url()),
-            format!("ANTHROPIC_API_KEY={KEY}"),
-            format!("HOME={}", home.display()),
-            "DISABLE_AUTOUPDATER=1".to_string(),
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1".to_string(),
-            "TERM=xterm-256color".to_string(),
-        ];
-        let mut argv: Vec<String> = [
-            "new-session",
-            "-d",
-            "-s",
-            "live",
-            "-x",
-            "200",
-            "-y",
-            "50",
-            "-c",
+        let tmux = Tmux::new("bosun-live");
+        let env: Vec<(String, String)> = [
+            ("ANTHROPIC_BASE_URL", server.url().as_str()),
+            ("ANTHROPIC_API_KEY", KEY),
+            ("HOME", &home.display().to_string()),
+            ("DISABLE_AUTOUPDATER", "1"),
+            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+            ("TERM", "xterm-256color"),
         ]
-        .map(String::from)
-        .to_vec();
-        argv.push(project.display().to_string());
-        for e in env
-            .iter()
-            .map(String::as_str)
-            .chain(extra_env.iter().copied())
-        {
-            argv.push("-e".into());
-            argv.push(e.to_string());
-        }
-        argv.push(format!("{} {args}", claude.display()));
-        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        tmux.run(&argv, None);
-        tmux.run(&["set-option", "-t", "live", "remain-on-exit", "on"], None);
+        .into_iter()
+        .chain(extra_env.iter().filter_map(|e| e.split_once('=')))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        tmux.launch(&project, &env, &[format!("{} {args}", claude.display())]);
 
         Some(Live {
             tmux,
@@ -121,7 +98,7 @@ impl Live {
 
     /// Save the current screen as a `status` fixture (when recording fixtures).
     fn save(&mut self, status: &str) {
-        self.fixtures.save(&self.tmux.socket, "live", status);
+        self.fixtures.save(self.tmux.socket(), "live", status);
     }
 
     /// Wait for the input box, then for the screen to hold still for a few polls.

@@ -85,42 +85,14 @@ impl Live {
         };
         codex::write_home(&codex_home, &server.url(), &trusted, setup.approval);
         if !setup.migration_seen {
-            let config = codex_home.join("config.toml");
-            let text = std::fs::read_to_string(&config).expect("config.toml");
-            let text = text.replace(&codex::migration_notice(), "");
-            std::fs::write(&config, text).expect("config.toml");
+            codex::forget_migration_notice(&codex_home);
         }
 
-        let tmux = Tmux {
-            socket: format!(
-                "bosun-codex-live-{}-{}",
-                std::process::id(),
-                fastrand::u32(..)
-            ),
-        };
-        let mut argv: Vec<String> = [
-            "new-session",
-            "-d",
-            "-s",
-            "live",
-            "-x",
-            "200",
-            "-y",
-            "50",
-            "-c",
-        ]
-        .map(String::from)
-        .to_vec();
-        argv.push(project.display().to_string());
-        for (k, v) in codex::env(&codex_home, &home) {
-            argv.push("-e".into());
-            argv.push(format!("{k}={v}"));
-        }
-        argv.push(bin.display().to_string());
-        argv.extend(codex::ARGS.iter().map(|a| a.to_string()));
-        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        tmux.run(&argv, None);
-        tmux.run(&["set-option", "-t", "live", "remain-on-exit", "on"], None);
+        let tmux = Tmux::new("bosun-codex-live");
+        let command: Vec<String> = std::iter::once(bin.display().to_string())
+            .chain(codex::ARGS.iter().map(|a| a.to_string()))
+            .collect();
+        tmux.launch(&project, &codex::env(&codex_home, &home), &command);
 
         Some(Live {
             tmux,
@@ -146,7 +118,7 @@ impl Live {
 
     /// Save the current screen as a `status` fixture (when recording fixtures).
     fn save(&mut self, status: &str) {
-        self.fixtures.save(&self.tmux.socket, "live", status);
+        self.fixtures.save(self.tmux.socket(), "live", status);
     }
 
     /// Wait for the empty input box, then for the screen to hold still for a few polls.

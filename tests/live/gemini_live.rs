@@ -71,31 +71,8 @@ impl Live {
         let user = merge::parse_user_settings(&std::fs::read_to_string(&settings).expect("read"))
             .expect("settings");
         std::fs::write(&settings, merge::merge(&user, &layer).to_string()).expect("settings");
-        let tmux = Tmux {
-            socket: format!("bosun-gemini-{}-{}", std::process::id(), fastrand::u32(..)),
-        };
-        let mut argv: Vec<String> = [
-            "new-session",
-            "-d",
-            "-s",
-            "live",
-            "-x",
-            "200",
-            "-y",
-            "50",
-            "-c",
-        ]
-        .map(String::from)
-        .to_vec();
-        argv.push(project.display().to_string());
-        for (k, v) in &env {
-            argv.push("-e".into());
-            argv.push(format!("{k}={v}"));
-        }
-        argv.push(format!("{} {args}", gemini.display()));
-        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        tmux.run(&argv, None);
-        tmux.run(&["set-option", "-t", "live", "remain-on-exit", "on"], None);
+        let tmux = Tmux::new("bosun-gemini");
+        tmux.launch(&project, &env, &[format!("{} {args}", gemini.display())]);
         Some(Live {
             tmux,
             fixtures: agents::Fixtures::from_env(),
@@ -123,7 +100,7 @@ impl Live {
                 &screen_text(s),
             ) == Some(status)
         });
-        self.fixtures.save(&self.tmux.socket, "live", name);
+        self.fixtures.save(self.tmux.socket(), "live", name);
         screen
     }
 
@@ -213,7 +190,7 @@ fn gemini_writes_a_file_after_its_dialog_is_answered() {
         s.contains("Created hello.txt.") && !s.contains("esc to cancel")
     });
     assert_eq!(live.reads(&screen), Some(ScreenStatus::Idle), "{screen}");
-    live.fixtures.save(&live.tmux.socket, "live", "done");
+    live.fixtures.save(live.tmux.socket(), "live", "done");
 
     let reqs = live.server.requests();
     let main: Vec<_> = reqs.iter().filter(|r| r.is_main()).collect();
@@ -284,11 +261,11 @@ fn gemini_shows_a_rate_limit_it_gives_up_on_and_a_bad_request_as_errors() {
         s.contains("✕ [API Error")
     });
     assert_eq!(live.reads(&screen), Some(ScreenStatus::Error), "{screen}");
-    live.fixtures.save(&live.tmux.socket, "live", "error");
+    live.fixtures.save(live.tmux.socket(), "live", "error");
     live.prompt("Try again.\nPlease.");
     let screen = live.poll(Duration::from_secs(60), "the 400", |s| {
         s.contains("invalid argument")
     });
     assert_eq!(live.reads(&screen), Some(ScreenStatus::Error), "{screen}");
-    live.fixtures.save(&live.tmux.socket, "live", "error");
+    live.fixtures.save(live.tmux.socket(), "live", "error");
 }

@@ -5,7 +5,7 @@
 //! without the CLI it prints a loud skip message and returns `None`, except under `CI=true`,
 //! where a missing CLI fails the test.
 //!
-//! [`Tmux`] is a private tmux server (killed on drop) whose pane `live` runs the CLI, and
+//! [`Tmux`] is a private tmux server (stopped on drop) whose pane `live` runs the CLI, and
 //! [`poll`] waits for its screen to show something.
 //!
 //! [`Fixtures`] saves labelled screens as `tests/fixtures/<cli>-<version>/<status>-<n>.txt`
@@ -19,6 +19,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use super::TmuxServer;
 
 /// The CLI `bin` (`claude`, `codex`): `$BOSUN_<BIN>_BIN`, else the pinned install under
 /// `${BOSUN_AGENTS_DIR:-.cache/agents}`, else `PATH`.
@@ -111,17 +113,30 @@ impl Fixtures {
     }
 }
 
-/// A private tmux server, killed on drop.
+/// A private tmux server ([`TmuxServer`]: its panes' processes stopped and the server
+/// killed on drop).
 pub struct Tmux {
-    /// Its `-L` socket name.
-    pub socket: String,
+    server: TmuxServer,
 }
 
 impl Tmux {
+    /// A new private socket `<prefix>-<pid>-<n>` (no server until the first command).
+    pub fn new(prefix: &str) -> Tmux {
+        Tmux {
+            server: TmuxServer::new(prefix),
+        }
+    }
+
+    /// Its `-L` socket name.
+    pub fn socket(&self) -> &str {
+        self.server.socket()
+    }
+
     /// Runs `tmux ARGS` (with `stdin`), asserting success.
     pub fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
         let mut cmd = Command::new("tmux");
-        cmd.args(["-L", &self.socket, "-f", "/dev/null"]).args(args);
+        cmd.args(["-L", self.socket(), "-f", "/dev/null"])
+            .args(args);
         cmd.stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -144,6 +159,25 @@ impl Tmux {
             String::from_utf8_lossy(&out.stderr)
         );
         out
+    }
+
+    /// Starts session `live` (200 × 50) in `cwd` with `env` running `command` (one element:
+    /// a shell line; several: an argv run without a shell), its pane kept when the program
+    /// exits (`remain-on-exit`), so its last screen can still be read.
+    pub fn launch(&self, cwd: &Path, env: &[(String, String)], command: &[String]) {
+        let mut argv: Vec<String> = ["new-session", "-d", "-s", "live", "-x", "200", "-y", "50"]
+            .map(String::from)
+            .to_vec();
+        argv.push("-c".into());
+        argv.push(cwd.display().to_string());
+        for (k, v) in env {
+            argv.push("-e".into());
+            argv.push(format!("{k}={v}"));
+        }
+        argv.extend(command.iter().cloned());
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        self.run(&argv, None);
+        self.run(&["set-option", "-t", "live", "remain-on-exit", "on"], None);
     }
 
     /// The `live` pane's screen as text.
@@ -175,12 +209,6 @@ impl Tmux {
         let mut args = vec!["send-keys", "-t", "live"];
         args.extend_from_slice(keys);
         self.run(&args, None);
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        bosun::tmux::process::stop_server_on(&self.socket, Duration::from_millis(500));
     }
 }
 
@@ -225,15 +253,4 @@ pub fn poll(
         },
         || format!("screen:\n{}", tmux.capture()),
     )
-}
-
-/// Stops every pane's process tree on tmux socket `.0`, then kills the server, when dropped
-/// (a supervised test's agents). Killing the server alone leaves an agent that survives its
-/// terminal's hang-up (Gemini CLI's relaunched node child did, burning CPU for hours).
-pub struct KillServer(pub String);
-
-impl Drop for KillServer {
-    fn drop(&mut self) {
-        bosun::tmux::process::stop_server_on(&self.0, Duration::from_millis(500));
-    }
 }

@@ -30,6 +30,29 @@ pub fn migration_notice() -> String {
     homes::codex_migration_notice()
 }
 
+/// Removes the migration notice from `<codex_home>/config.toml` (edited as TOML), so Codex
+/// offers the model migration again.
+pub fn forget_migration_notice(codex_home: &Path) {
+    let path = codex_home.join("config.toml");
+    let text = std::fs::read_to_string(&path).expect("config.toml");
+    let mut config: toml::Table = toml::from_str(&text).expect("config.toml is TOML");
+    let notice: toml::Table = toml::from_str(&migration_notice()).expect("the notice is TOML");
+    if let Some(toml::Value::Table(mine)) = config.get_mut("notice") {
+        for key in notice
+            .get("notice")
+            .and_then(|n| n.as_table())
+            .into_iter()
+            .flatten()
+        {
+            mine.remove(key.0);
+        }
+        if mine.is_empty() {
+            config.remove("notice");
+        }
+    }
+    std::fs::write(&path, toml::to_string(&config).expect("TOML")).expect("config.toml");
+}
+
 /// The environment Codex needs besides its config: its home, a `HOME` of its own (the
 /// machine's `~/.bashrc` is not read by the login shell Codex runs commands in), the key.
 pub fn env(codex_home: &Path, home: &Path) -> Vec<(String, String)> {

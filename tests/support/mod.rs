@@ -15,9 +15,14 @@ use bosun::store::{Store, now_ms};
 
 pub mod agents;
 pub mod codex;
+pub mod config;
 pub mod rig;
 pub mod supervised;
 pub mod terminal;
+
+/// The one tmux-server guard of the kit: a private socket, its panes' processes stopped and
+/// the server killed on drop ([`bosun::sandbox::TmuxServer`]).
+pub use bosun::sandbox::TmuxServer;
 
 /// The one way tests wait: polls `f` every 20 ms until it gives `Some`, for at most `limit`,
 /// and panics naming `what` and what `show()` says about the world at that moment (a screen,

@@ -8,57 +8,63 @@ use std::time::{Duration, Instant};
 
 use bosun::config::Config;
 use bosun::pipeline::Engine;
+use bosun::sandbox::{Project, Sandbox};
 use bosun::store::Store;
 use bosun::store::events;
 use bosun::store::tasks;
 use bosun::supervisor::{Options, Supervisor};
 
+use super::TmuxServer;
+use super::config::Layer;
+
 pub const BOSUN: &str = env!("CARGO_BIN_EXE_bosun");
 
-/// Stops the test's agents and tmux server when dropped.
-pub struct TmuxGuard(pub String);
-
-impl Drop for TmuxGuard {
-    fn drop(&mut self) {
-        bosun::tmux::process::stop_server_on(&self.0, std::time::Duration::from_millis(500));
-    }
-}
-
-/// A database, a project repository, a config and a tmux socket for one test.
+/// A database, a project repository, a config and a tmux socket for one test: a
+/// [`Sandbox`] in a temporary directory. Field order is drop order: the sandbox (its tmux
+/// server and agents) goes before the directory.
 pub struct Rig {
+    sandbox: Sandbox,
     pub dir: tempfile::TempDir,
     pub cfg: Config,
     pub config_text: String,
     pub socket: String,
-    _guard: TmuxGuard,
 }
 
-pub static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// The project every rig registers: `example-tool`, keys `ET-…`, test command `true`, a
+/// README of one line (`demo`).
+pub const PROJECT: Project<'static> = Project {
+    name: "example-tool",
+    key_prefix: "ET",
+    test_command: Some("true"),
+    readme: "demo\n",
+};
 
 impl Rig {
-    /// `layer` is TOML over the built-in config (typically roles on `sim` and stages);
-    /// `{socket}` and `{dir}` in it are this rig's tmux socket and directory.
+    /// `layer` is TOML over the built-in config (typically roles on `sim` and stages).
     pub fn new(layer: &str) -> Rig {
+        Rig::build(|_, _| Layer::parse(layer))
+    }
+
+    /// The rig of the layer `layer` makes from this rig's tmux socket and directory (for the
+    /// CLI's own config, files the agents or commands write there).
+    pub fn build(layer: impl FnOnce(&str, &Path) -> Layer) -> Rig {
         let dir = tempfile::tempdir().expect("tempdir");
-        let repo = super::init_repo(dir.path());
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let socket = format!("bosun-test-{}-{n}", std::process::id());
-        // `{socket}` in the layer names this test's tmux server (for the CLI's own config),
-        // `{dir}` this rig's directory (for files the agents or commands write there).
-        let layer = &layer
-            .replace("{socket}", &socket)
-            .replace("{dir}", &dir.path().display().to_string());
-        let config_text = layer.to_string();
-        let cfg = Config::from_layers(&[(Path::new("bosun.toml"), layer)]).expect("config");
-        std::fs::write(dir.path().join("bosun.toml"), layer).expect("write config");
-        super::open_with_project(&dir.path().join("bosun.db"), &repo, "true");
+        let tmux = TmuxServer::new("bosun-test");
+        let socket = tmux.socket().to_string();
+        let layer = &layer(&socket, dir.path()).to_toml();
+        let sandbox = Sandbox::create(dir.path(), &PROJECT, layer, tmux).expect("sandbox");
         Rig {
-            dir,
-            cfg,
-            config_text,
-            _guard: TmuxGuard(socket.clone()),
+            cfg: sandbox.cfg.clone(),
+            config_text: layer.to_string(),
             socket,
+            sandbox,
+            dir,
         }
+    }
+
+    /// The project's repository.
+    pub fn repo(&self) -> &Path {
+        &self.sandbox.repo
     }
 
     pub fn db(&self) -> PathBuf {

@@ -22,7 +22,8 @@ use bosun::store::runs::{self, Run, RunStatus};
 use bosun::store::tasks::{self, Task, TaskState};
 use bosun::supervisor::{Options, Supervisor};
 
-use super::agents::{self, KillServer};
+use super::TmuxServer;
+use super::agents;
 
 /// The task every test runs: the project's first.
 pub const TASK: &str = "ET-001";
@@ -109,7 +110,7 @@ impl Stage {
 /// model server, then the directory.
 pub struct Harness {
     pub sup: Supervisor,
-    _kill: KillServer,
+    _tmux: TmuxServer,
     pub server: ModelServer,
     pub store: Store,
     pub task: Task,
@@ -150,11 +151,8 @@ impl Harness {
         )
         .expect("scratch home");
         env.extend(stage.env);
-        let socket = format!(
-            "bosun-sup-{name}-{}-{}",
-            std::process::id(),
-            fastrand::u32(..)
-        );
+        let tmux = TmuxServer::new(&format!("bosun-sup-{name}"));
+        let socket = tmux.socket().to_string();
         let command: Vec<String> = std::iter::once(bin.display().to_string())
             .chain(stage.args)
             .map(|a| toml_str(&a))
@@ -211,7 +209,6 @@ path = "docs/work-items/{{key}}/01-analysis.md"
             .create_task("example-tool", "Explain the parser", SPEC, 100)
             .expect("task");
         assert_eq!(task.key, TASK);
-        let kill = KillServer(socket.clone());
         let mut opts = Options::new(dir.clone(), &socket);
         opts.owner = "test".into();
         // The agents' hooks call this build's `bosun hook`, not the test executable.
@@ -220,7 +217,7 @@ path = "docs/work-items/{{key}}/01-analysis.md"
             Supervisor::start(cfg, Store::open(&db).expect("store"), opts).expect("supervisor");
         Some(Harness {
             sup,
-            _kill: kill,
+            _tmux: tmux,
             server,
             store,
             task,

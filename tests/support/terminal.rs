@@ -6,21 +6,27 @@
 use std::process::Command;
 use std::time::Duration;
 
-/// A tmux server on socket `.0`, stopped (its panes' process trees first) when dropped.
-pub struct Terminal(pub String);
+use super::TmuxServer;
 
-impl Drop for Terminal {
-    fn drop(&mut self) {
-        bosun::tmux::process::stop_server_on(&self.0, Duration::from_millis(500));
-    }
-}
+/// A tmux server, stopped (its panes' process trees first) when dropped.
+pub struct Terminal(TmuxServer);
 
 impl Terminal {
+    /// A terminal on the tmux socket `socket` (no server until [`Terminal::start`]).
+    pub fn new(socket: impl Into<String>) -> Terminal {
+        Terminal(TmuxServer::named(socket))
+    }
+
+    /// Its `-L` socket name.
+    pub fn socket(&self) -> &str {
+        self.0.socket()
+    }
+
     /// Runs `tmux -L <socket> ARGS`; its stdout.
     pub fn tmux(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
             .arg("-L")
-            .arg(&self.0)
+            .arg(self.socket())
             .args(args)
             .stdin(std::process::Stdio::null())
             .output()
