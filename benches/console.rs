@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use bosun::config::Config;
 use bosun::queue::Queue;
 use bosun::status::{JobStatus, RunStatus, TaskState};
-use bosun::store::events::{self, EventKind, NewEvent};
+use bosun::store::events::{self, About, EventKind};
 use bosun::store::jobs::{self, NewJob};
 use bosun::store::projects::{self, NewProject};
 use bosun::store::runs;
@@ -116,15 +116,12 @@ fn generate(path: &Path, cfg: &Config) {
             }
             for e in 0..EVENTS {
                 let task = (e % TASKS) as i64 + 1;
-                events::append(
+                events::record(
                     tx,
                     EventKind::RunStatus,
-                    NewEvent {
-                        task_id: Some(task),
-                        actor: "supervisor",
-                        message: format!("B-{:05} run {e} is busy", task - 1),
-                        ..Default::default()
-                    },
+                    About::task(task),
+                    "supervisor",
+                    format!("B-{:05} run {e} is busy", task - 1),
                     now - (EVENTS - e) as i64,
                 )?;
             }
@@ -277,15 +274,12 @@ fn main() {
                 store
                     .write(|tx| {
                         runs::set_status(tx, 1 + n % 1000, RunStatus::Busy, now_ms())?;
-                        events::append(
+                        events::record(
                             tx,
                             EventKind::RunStatus,
-                            NewEvent {
-                                task_id: Some(1 + n % 100),
-                                actor: "supervisor",
-                                message: format!("run {n} is busy"),
-                                ..Default::default()
-                            },
+                            About::task(1 + n % 100),
+                            "supervisor",
+                            format!("run {n} is busy"),
                             now_ms(),
                         )?;
                         Ok::<_, StoreError>(())

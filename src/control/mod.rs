@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::config::{Config, ProviderConfig};
 use crate::provider::screen_text;
-use crate::store::events::{self, EventKind, NewEvent};
+use crate::store::events::{self, About, EventKind};
 use crate::store::{Store, answers, now_ms, runs, tasks};
 use crate::tmux::Tmux;
 
@@ -67,17 +67,13 @@ pub fn record_answer(
     store.write(|tx| {
         let task = tasks::by_key(tx, key)?;
         let job_id = runs::get(tx, run_id)?.job_id;
-        events::append(
+        events::record_data(
             tx,
             EventKind::Answered,
-            NewEvent {
-                task_id: Some(task.id),
-                job_id,
-                run_id: Some(run_id),
-                actor,
-                message: format!("{key} run {run_id} answered {word} ({presses} press{plural})"),
-                data: Some(serde_json::json!({ "yes": yes }).to_string()),
-            },
+            About::task(task.id).job(job_id).run(run_id),
+            actor,
+            format!("{key} run {run_id} answered {word} ({presses} press{plural})"),
+            &serde_json::json!({ "yes": yes }),
             now_ms(),
         )
     })?;
@@ -128,7 +124,7 @@ fn live_run(
     let run = live
         .iter()
         .rev()
-        .find(|r| r.status == runs::RunStatus::Waiting)
+        .find(|r| r.status == crate::status::RunStatus::Waiting)
         .or(live.last())
         .cloned()
         .ok_or_else(|| ControlError::NoAgent(task.key.clone()))?;
@@ -284,15 +280,12 @@ pub fn queue_message(
     let now = now_ms();
     let id = store.write(|tx| {
         let m = crate::store::messages::insert(tx, "operator", task.id, role, text, now)?;
-        events::append(
+        events::record(
             tx,
             EventKind::MessageQueued,
-            NewEvent {
-                task_id: Some(task.id),
-                actor: by,
-                message: format!("{key}: message #{} queued by the operator", m.id),
-                ..Default::default()
-            },
+            About::task(task.id),
+            by,
+            format!("{key}: message #{} queued by the operator", m.id),
             now,
         )?;
         Ok::<_, crate::store::StoreError>(m.id)

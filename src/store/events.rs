@@ -161,8 +161,7 @@ impl About {
 }
 
 /// Appends an event of `kind` about `about`, caused by `actor`, saying `message`: the one
-/// way bosun records what happened (the supervisor still calls [`append`] with a
-/// [`NewEvent`], which also carries JSON `data`).
+/// way bosun records what happened ([`record_data`] when it carries JSON detail).
 ///
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
@@ -218,9 +217,8 @@ pub fn record_data(
     )
 }
 
-/// What `append` needs; `Default` leaves every reference empty.
-#[derive(Debug, Clone, Default)]
-pub struct NewEvent<'a> {
+/// What `append` needs.
+struct NewEvent<'a> {
     /// Task row id.
     pub task_id: Option<i64>,
     /// Job row id.
@@ -236,10 +234,7 @@ pub struct NewEvent<'a> {
 }
 
 /// Appends an event of `kind`.
-///
-/// # Errors
-/// [`super::StoreError::Sqlite`] on database failure.
-pub fn append(conn: &Connection, kind: EventKind, e: NewEvent<'_>, now: i64) -> Result<i64> {
+fn append(conn: &Connection, kind: EventKind, e: NewEvent<'_>, now: i64) -> Result<i64> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO events (ts, task_id, job_id, run_id, kind, actor, message, data)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

@@ -11,7 +11,7 @@
 //! its record (one SQLite write), the same as for the prompt: that message is delivered again.
 
 use super::{Result, Supervisor};
-use crate::store::events::{self, EventKind, NewEvent};
+use crate::store::events::{self, About, EventKind};
 use crate::store::{jobs, messages, now_ms};
 
 impl Supervisor {
@@ -64,23 +64,19 @@ impl Supervisor {
             for m in ids {
                 messages::pasted(tx, *m, when)?;
             }
-            events::append(
+            events::record(
                 tx,
                 EventKind::MessageDelivered,
-                NewEvent {
-                    task_id: Some(task_id),
-                    run_id: Some(id),
-                    actor: "supervisor",
-                    message: format!(
-                        "{key}: message{} {} handed to its agent",
-                        if ids.len() == 1 { "" } else { "s" },
-                        ids.iter()
-                            .map(|m| format!("#{m}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                    ..Default::default()
-                },
+                About::task(task_id).run(id),
+                "supervisor",
+                format!(
+                    "{key}: message{} {} handed to its agent",
+                    if ids.len() == 1 { "" } else { "s" },
+                    ids.iter()
+                        .map(|m| format!("#{m}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
                 when,
             )?;
             Ok::<_, crate::store::StoreError>(())

@@ -66,9 +66,10 @@ use crate::agent::hooks;
 use crate::config::{Config, HookStyle, ProviderConfig, ProviderMode};
 use crate::pipeline::{Engine, EngineError, Input, RunResult, read_tail};
 use crate::provider::{classify, launch_argv};
-use crate::store::events::{self, EventKind, NewEvent};
+use crate::status::RunStatus;
+use crate::store::events::{self, About, EventKind};
 use crate::store::jobs::{self, Job};
-use crate::store::runs::{self, Run, RunStatus};
+use crate::store::runs::{self, Run};
 use crate::store::{Store, StoreError, hooks as hook_rows, lease, now_ms, projects, tasks};
 use crate::tmux::{NewWindow, PaneState, Tmux, TmuxError};
 
@@ -641,17 +642,12 @@ impl Supervisor {
             for (run_id, job_id, status, key, source) in &changed {
                 runs::set_status(tx, *run_id, *status, now)?;
                 let task_id = tasks::by_key(tx, key)?.id;
-                events::append(
+                events::record(
                     tx,
                     EventKind::RunStatus,
-                    NewEvent {
-                        task_id: Some(task_id),
-                        job_id: Some(*job_id),
-                        run_id: Some(*run_id),
-                        actor: "supervisor",
-                        message: format!("{key} run {run_id} is {status}{source}"),
-                        ..Default::default()
-                    },
+                    About::task(task_id).job(*job_id).run(*run_id),
+                    "supervisor",
+                    format!("{key} run {run_id} is {status}{source}"),
                     now,
                 )?;
             }
@@ -661,21 +657,16 @@ impl Supervisor {
                     "no hook call within the grace period; reading the screen"
                 );
                 let task_id = tasks::by_key(tx, key)?.id;
-                events::append(
+                events::record(
                     tx,
                     EventKind::HooksSilent,
-                    NewEvent {
-                        task_id: Some(task_id),
-                        job_id: Some(*job_id),
-                        run_id: Some(*run_id),
-                        actor: "supervisor",
-                        message: format!(
-                            "{key} run {run_id}: no hook call within {} of the prompt; \
+                    About::task(task_id).job(*job_id).run(*run_id),
+                    "supervisor",
+                    format!(
+                        "{key} run {run_id}: no hook call within {} of the prompt; \
                              its turn is read from the screen",
-                            humantime::format_duration(*grace)
-                        ),
-                        ..Default::default()
-                    },
+                        humantime::format_duration(*grace)
+                    ),
                     now,
                 )?;
             }

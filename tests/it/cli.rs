@@ -487,7 +487,7 @@ fn task_show_lists_existing_artifacts_and_current_gate_outcomes() {
                     tx,
                     t.id,
                     &t.stage,
-                    bosun::store::tasks::TaskState::Blocked,
+                    bosun::status::TaskState::Blocked,
                     Some("test"),
                     bosun::store::now_ms(),
                 )

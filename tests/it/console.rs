@@ -7,7 +7,8 @@
 use crate::support;
 
 use bosun::queue::Queue;
-use bosun::store::runs::{self, RunStatus};
+use bosun::status::RunStatus;
+use bosun::store::runs;
 use bosun::store::{Store, now_ms, tasks};
 use bosun::tui::keymap::Keymap;
 use bosun::tui::load;

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use bosun::config::Config;
 use bosun::pipeline::Engine;
-use bosun::store::tasks::{self, TaskState};
+use bosun::status::TaskState;
+use bosun::store::tasks;
 use bosun::store::{Store, runs};
 
 const BOSUN: &str = env!("CARGO_BIN_EXE_bosun");
@@ -331,15 +332,12 @@ fn j_and_k_scroll_a_long_task_detail_instead_of_changing_task() {
     store
         .write(|tx| {
             for i in 1..=40 {
-                bosun::store::events::append(
+                bosun::store::events::record(
                     tx,
                     bosun::store::events::EventKind::RolledBack,
-                    bosun::store::events::NewEvent {
-                        task_id: Some(long.id),
-                        actor: "test",
-                        message: format!("history line {i:02}"),
-                        ..Default::default()
-                    },
+                    bosun::store::events::About::task(long.id),
+                    "test",
+                    format!("history line {i:02}"),
                     bosun::store::now_ms(),
                 )?;
             }

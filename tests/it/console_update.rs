@@ -6,8 +6,8 @@ use crate::support;
 
 use bosun::pipeline::Decision;
 use bosun::queue::Queue;
-use bosun::store::runs::{self, RunStatus};
-use bosun::store::tasks::TaskState;
+use bosun::status::{RunStatus, TaskState};
+use bosun::store::runs;
 use bosun::store::{Store, now_ms};
 use bosun::tui::keymap::{Action, Keymap};
 use bosun::tui::load;

@@ -8,8 +8,7 @@ use crate::support;
 use std::process::{Command, Stdio};
 
 use bosun::pipeline::Outcome;
-use bosun::store::jobs::JobStatus;
-use bosun::store::tasks::TaskState;
+use bosun::status::{JobStatus, TaskState};
 use support::Fixture;
 
 /// Processes deciding at once, per round.

@@ -7,9 +7,9 @@ use crate::support;
 
 use std::time::Duration;
 
+use bosun::status::{RunStatus, TaskState};
 use bosun::store::helpers;
-use bosun::store::runs::{self, RunStatus};
-use bosun::store::tasks::TaskState;
+use bosun::store::runs;
 use bosun::supervisor::Supervisor;
 use support::config::Layer;
 use support::rig::{Rig, tick_until};

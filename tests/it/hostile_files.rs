@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use bosun::store::runs::{self, RunStatus};
-use bosun::store::tasks::TaskState;
+use bosun::status::{RunStatus, TaskState};
+use bosun::store::runs;
 use support::rig::{BOSUN, Daemon, Rig, daemon, wait_for};
 use support::terminal::Terminal;
 

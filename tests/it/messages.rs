@@ -7,9 +7,9 @@ use crate::support;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use bosun::status::{RunStatus, TaskState};
 use bosun::store::messages;
-use bosun::store::runs::{self, RunStatus};
-use bosun::store::tasks::TaskState;
+use bosun::store::runs;
 use support::config::Layer;
 use support::rig::{Rig, daemon, tick_until, wait_for};
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bosun::pipeline::{Decision, Engine, Input};
-use bosun::store::tasks::TaskState;
+use bosun::status::TaskState;
 use support::config::Layer;
 use support::rig::{Rig, tick_until};
 

@@ -5,11 +5,11 @@
 use crate::support;
 
 use bosun::pipeline::{Decision, Input, Outcome, RunResult};
+use bosun::status::{JobStatus, TaskState};
 use bosun::store::events::{self, EventKind};
 use bosun::store::gates::{self, GateOutcome};
-use bosun::store::jobs::{self, JobStatus};
+use bosun::store::jobs;
 use bosun::store::runs;
-use bosun::store::tasks::TaskState;
 use bosun::store::{Store, StoreError};
 use support::Fixture;
 

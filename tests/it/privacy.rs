@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use bosun::status::{RunStatus, TaskState};
 use bosun::store::hooks;
-use bosun::store::runs::{self, RunStatus};
-use bosun::store::tasks::TaskState;
+use bosun::store::runs;
 use support::rig::{BOSUN, Rig, daemon, tick_until, wait_for};
 
 /// Every file and directory under `roots` (not following links) that group or others may

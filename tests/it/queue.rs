@@ -10,10 +10,10 @@ use std::time::Duration;
 use bosun::config::Config;
 use bosun::queue::backoff;
 use bosun::queue::{Classifier, Disposition, Failure, FailureKind, JobSpec, Queue};
+use bosun::status::{JobStatus, RunStatus};
 use bosun::store::breakers::{self, BreakerState};
 use bosun::store::hooks::{self, HookEvent};
-use bosun::store::jobs::{self, JobStatus};
-use bosun::store::runs::RunStatus;
+use bosun::store::jobs;
 use bosun::store::{Store, now_ms, runs};
 use support::Fixture;
 

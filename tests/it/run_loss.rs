@@ -10,10 +10,10 @@ use support::rig::{Daemon, Rig, daemon, wait_for};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use bosun::status::TaskState;
 use bosun::store::events;
 use bosun::store::hooks::{self, HookEvent};
 use bosun::store::runs;
-use bosun::store::tasks::TaskState;
 
 /// One stage `only` played by `sim` with `prompt`, an artifact gate on `out-only.md`.
 fn one_stage(prompt: &str, extra: &str) -> String {
@@ -305,7 +305,7 @@ fn a_stop_hook_lost_to_a_locked_database_is_replaced_by_the_screen_witness() {
     );
     let all = runs::for_task(store.conn(), task_id).expect("runs");
     assert_eq!(all.len(), 1, "the stage ran once: {all:?}");
-    assert_eq!(all[0].status, runs::RunStatus::Done);
+    assert_eq!(all[0].status, bosun::status::RunStatus::Done);
     let witness = events::recent(store.conn(), None, 200)
         .expect("events")
         .into_iter()

@@ -11,11 +11,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bosun::pipeline::{Decision, Engine, Input};
+use bosun::status::{JobStatus, RunStatus, TaskState};
 use bosun::store::Store;
 use bosun::store::events::{self, EventKind};
-use bosun::store::jobs::{self, JobStatus};
-use bosun::store::runs::{self, RunStatus};
-use bosun::store::tasks::{self, TaskState};
+use bosun::store::jobs;
+use bosun::store::runs;
+use bosun::store::tasks;
 use bosun::supervisor::Supervisor;
 
 /// Roles on `sim`, a short pipeline of the stages given, artifact gates on `out-<stage>.md`.

@@ -3,7 +3,7 @@
 //! is over and at most once a minute, so a flood of forged calls cannot grow the append-only
 //! events table.
 
-use crate::store::events::{self, EventKind, NewEvent};
+use crate::store::events::{self, About, EventKind};
 use crate::store::{Store, StoreError, rejections};
 
 /// How long a burst of refused hook calls must have been quiet before its count is reported,
@@ -37,19 +37,16 @@ pub(super) fn append_reports(tx: &rusqlite::Connection, now: i64) -> Result<usiz
         };
         let calls = if p.count == 1 { "call" } else { "calls" };
         let secs = (p.last_at - p.first_at).max(0) as f64 / 1000.0;
-        events::append(
+        events::record_data(
             tx,
             EventKind::HookRejected,
-            NewEvent {
-                run_id: (p.run_id != rejections::UNKNOWN_RUN).then_some(p.run_id),
-                actor: "hook",
-                message: format!(
-                    "{} hook {calls} {whose} refused in {secs:.1} s; last: {}",
-                    p.count, p.reason
-                ),
-                data: Some(serde_json::json!({ "count": p.count }).to_string()),
-                ..Default::default()
-            },
+            About::NOTHING.run((p.run_id != rejections::UNKNOWN_RUN).then_some(p.run_id)),
+            "hook",
+            format!(
+                "{} hook {calls} {whose} refused in {secs:.1} s; last: {}",
+                p.count, p.reason
+            ),
+            &serde_json::json!({ "count": p.count }),
             now,
         )?;
         rejections::reported(tx, p.run_id, now)?;

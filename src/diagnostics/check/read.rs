@@ -7,7 +7,7 @@ use crate::config::{HookStyle, ProviderConfig};
 use crate::store::Store;
 use crate::store::events::{Event, EventKind};
 use crate::store::hooks::{self as hook_rows, HookEvent};
-use crate::store::runs::{self, Run};
+use crate::store::runs::Run;
 
 /// The run's status events, oldest first: (ms, status word, from a hook).
 fn statuses(all: &[Event], run: &Run) -> Vec<(i64, String, bool)> {
@@ -200,7 +200,7 @@ pub(super) fn read_error(run: Option<&Run>, all: &[Event], truth: &Truth) -> Ite
     // A failure hook fails the run at once, before an `error` status is written: the run's
     // own row then says error.
     let by_hook = seen.iter().all(|(_, s, _)| s != "error")
-        && run.status == runs::RunStatus::Error
+        && run.status == crate::status::RunStatus::Error
         && run.ended_at.is_some();
     let error = seen
         .iter()

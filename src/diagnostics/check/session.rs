@@ -150,7 +150,8 @@ role = "checker"
     let finished = |store: &Store| -> Result<bool, CheckError> {
         let a = tasks::get(store.conn(), first.id)?;
         let b = runs::for_task(store.conn(), second.id)?;
-        Ok(a.state == tasks::TaskState::Done && b.first().is_some_and(|r| r.ended_at.is_some()))
+        Ok(a.state == crate::status::TaskState::Done
+            && b.first().is_some_and(|r| r.ended_at.is_some()))
     };
     while began.elapsed() < LIMIT {
         sup.tick()?;
@@ -158,7 +159,7 @@ role = "checker"
             && sup
                 .run_statuses()
                 .iter()
-                .any(|(_, k, s)| *k == first.key && *s == runs::RunStatus::Waiting)
+                .any(|(_, k, s)| *k == first.key && *s == crate::status::RunStatus::Waiting)
         {
             asked = true;
             progress("the agent asks; answering yes as `bosun answer` does");
