@@ -205,7 +205,7 @@ pub fn press_verified<E>(
     }
 }
 
-/// Why an answer failed, in words, with the screen it left (see [`ControlError::NotAnswered`]).
+/// Why an answer failed, in words, with the screen it left (see [`super::ControlError::NotAnswered`]).
 pub fn failure_words(failure: AnswerFailure, timing: AnswerTiming) -> (String, String) {
     match failure {
         AnswerFailure::NoDialog { screen } => (

@@ -2,7 +2,7 @@
 //! answer`, `bosun send`): the agent's pane is on bosun's tmux server, so any process can
 //! press keys there. The supervisor sees the effect on the screen like any other output, and
 //! learns of an answer from its `answered` event.
-//! An answer is pressed only once the dialog can take it, and confirmed ([`answering`]).
+//! An answer is pressed only once the dialog can take it, and confirmed (`answering.rs`).
 
 mod answering;
 

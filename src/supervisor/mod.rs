@@ -2,7 +2,7 @@
 //! feeds the pipeline engine.
 //!
 //! One loop, driven by [`Supervisor::tick`]. Each run's rules live in its `machine`
-//! (a [`machine::RunMachine`]: events in, commands out, no I/O); the loop turns what happened
+//! (a `machine::RunMachine`: events in, commands out, no I/O); the loop turns what happened
 //! into events and carries the commands out (`watch`). It sleeps until something happens
 //! ([`wake`]: a run log grew, the database was written, a timer is due, handed-off work
 //! finished) and runs ticks at most every [`Options::tick`], except that another connection's
@@ -41,6 +41,7 @@ mod lane;
 mod launch;
 mod machine;
 mod offload;
+mod options;
 pub(crate) mod orphans;
 pub mod prompt;
 mod recover;
@@ -50,6 +51,7 @@ pub mod wake;
 mod watch;
 
 pub use finish::CLOSE_WORKERS;
+pub use options::{Options, Result, SupervisorError};
 
 use wake::{Wake, Woken};
 use watch::pump;
@@ -71,99 +73,7 @@ use crate::store::events::{self, About, EventKind};
 use crate::store::jobs::{self, Job};
 use crate::store::runs::{self, Run};
 use crate::store::{Store, StoreError, hooks as hook_rows, lease, now_ms, projects, tasks};
-use crate::tmux::{NewWindow, PaneState, Tmux, TmuxError};
-
-/// A supervisor failure.
-#[derive(Debug, thiserror::Error)]
-pub enum SupervisorError {
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The engine failed.
-    #[error(transparent)]
-    Engine(#[from] EngineError),
-    /// tmux failed (missing, too old, or a command failed).
-    #[error(transparent)]
-    Tmux(#[from] TmuxError),
-    /// git failed.
-    #[error(transparent)]
-    Git(#[from] crate::git::GitError),
-    /// A file could not be read or created.
-    #[error("{what} {}: {source}", path.display())]
-    Io {
-        /// What was being done.
-        what: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The provider's CLI is not installed: the message says what to install.
-    #[error("{0}")]
-    AgentMissing(String),
-    /// Another supervisor took the lease (this one must stop); the sentence names it.
-    #[error("lost the supervisor lease: {0}; stopping (agents keep running)")]
-    LeaseLost(String),
-}
-
-/// Result alias.
-pub type Result<T> = std::result::Result<T, SupervisorError>;
-
-/// Tuning and placement. [`Options::new`] gives the defaults.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// tmux socket name (`tmux -L NAME`).
-    pub socket: String,
-    /// tmux session holding one window per run.
-    pub session: String,
-    /// Where `runs/<id>.log`, `worktrees/` and the tmux config go.
-    pub data_dir: PathBuf,
-    /// Names the lease holder: `daemon`, `console`, `demo`.
-    pub owner: String,
-    /// Shortest time between two ticks (25 ms), and the period of ticks while a run has
-    /// time-based steps pending; output and database writes wake the loop sooner than that
-    /// after a quiet spell.
-    pub tick: Duration,
-    /// Period of the `list-panes -a` liveness check and cancel check (500 ms).
-    pub liveness_every: Duration,
-    /// Period of claim attempts (200 ms).
-    pub claim_every: Duration,
-    /// A turn must look finished this long to count as complete (800 ms).
-    pub done_debounce: Duration,
-    /// Quiet time after output before the screen is classified once more (250 ms).
-    pub quiet: Duration,
-    /// Wait after the exit command before the window is closed (3 s).
-    pub exit_grace: Duration,
-    /// Lease heartbeat period (2 s); a lease silent for 5 periods is stale.
-    pub heartbeat_every: Duration,
-    /// Pane size for new windows, columns × rows (200 × 50).
-    pub pane_size: (u16, u16),
-    /// Path of the bosun binary, for `{bosun}` in provider commands.
-    pub bosun_exe: String,
-}
-
-impl Options {
-    /// Defaults, with the data directory and tmux socket given.
-    pub fn new(data_dir: PathBuf, socket: &str) -> Options {
-        Options {
-            socket: socket.to_string(),
-            session: "bosun".into(),
-            data_dir,
-            owner: "daemon".into(),
-            tick: Duration::from_millis(25),
-            liveness_every: Duration::from_millis(500),
-            claim_every: Duration::from_millis(200),
-            done_debounce: Duration::from_millis(800),
-            quiet: Duration::from_millis(250),
-            exit_grace: Duration::from_secs(3),
-            heartbeat_every: Duration::from_secs(2),
-            pane_size: (200, 50),
-            bosun_exe: std::env::current_exe()
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_else(|_| "bosun".into()),
-        }
-    }
-}
+use crate::tmux::{NewWindow, PaneState, Tmux};
 
 /// A run the supervisor watches: its machine (`machine`) and what the loop needs to drive
 /// it (pane, log, second witness).
@@ -608,79 +518,6 @@ impl Supervisor {
 
     fn provider(&self, name: &str) -> Result<ProviderConfig> {
         provider_of(&self.cfg, name)
-    }
-
-    /// Writes every changed status in one transaction, with an event each.
-    fn write_statuses(&mut self) -> Result<()> {
-        let changed: Vec<(i64, i64, RunStatus, String, String)> = self
-            .runs
-            .values()
-            .filter_map(|r| {
-                let (status, source) = r.machine.status_change()?;
-                Some((r.run_id, r.job_id, status, r.task_key.clone(), source))
-            })
-            .collect();
-        let silent: Vec<(i64, i64, String, Duration)> = self
-            .runs
-            .values_mut()
-            .filter_map(|r| {
-                r.machine.take_fallback().then(|| {
-                    (
-                        r.run_id,
-                        r.job_id,
-                        r.task_key.clone(),
-                        r.machine.provider().hook_grace,
-                    )
-                })
-            })
-            .collect();
-        if changed.is_empty() && silent.is_empty() {
-            return Ok(());
-        }
-        let now = now_ms();
-        self.store.write(|tx| {
-            for (run_id, job_id, status, key, source) in &changed {
-                runs::set_status(tx, *run_id, *status, now)?;
-                let task_id = tasks::by_key(tx, key)?.id;
-                events::record(
-                    tx,
-                    EventKind::RunStatus,
-                    About::task(task_id).job(*job_id).run(*run_id),
-                    "supervisor",
-                    format!("{key} run {run_id} is {status}{source}"),
-                    now,
-                )?;
-            }
-            for (run_id, job_id, key, grace) in &silent {
-                tracing::warn!(
-                    run = run_id,
-                    "no hook call within the grace period; reading the screen"
-                );
-                let task_id = tasks::by_key(tx, key)?.id;
-                events::record(
-                    tx,
-                    EventKind::HooksSilent,
-                    About::task(task_id).job(*job_id).run(*run_id),
-                    "supervisor",
-                    format!(
-                        "{key} run {run_id}: no hook call within {} of the prompt; \
-                             its turn is read from the screen",
-                        humantime::format_duration(*grace)
-                    ),
-                    now,
-                )?;
-            }
-            Ok::<_, StoreError>(())
-        })?;
-        for (run_id, _, status, _, _) in changed {
-            if let Some(r) = self.runs.get_mut(&run_id) {
-                r.machine.recorded(status);
-            }
-            if status == RunStatus::Busy {
-                crate::crash::point("busy");
-            }
-        }
-        Ok(())
     }
 }
 

@@ -179,6 +179,79 @@ impl Supervisor {
         Ok(())
     }
 
+    /// Writes every changed status in one transaction, with an event each.
+    pub(super) fn write_statuses(&mut self) -> Result<()> {
+        let changed: Vec<(i64, i64, RunStatus, String, String)> = self
+            .runs
+            .values()
+            .filter_map(|r| {
+                let (status, source) = r.machine.status_change()?;
+                Some((r.run_id, r.job_id, status, r.task_key.clone(), source))
+            })
+            .collect();
+        let silent: Vec<(i64, i64, String, Duration)> = self
+            .runs
+            .values_mut()
+            .filter_map(|r| {
+                r.machine.take_fallback().then(|| {
+                    (
+                        r.run_id,
+                        r.job_id,
+                        r.task_key.clone(),
+                        r.machine.provider().hook_grace,
+                    )
+                })
+            })
+            .collect();
+        if changed.is_empty() && silent.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        self.store.write(|tx| {
+            for (run_id, job_id, status, key, source) in &changed {
+                runs::set_status(tx, *run_id, *status, now)?;
+                let task_id = tasks::by_key(tx, key)?.id;
+                events::record(
+                    tx,
+                    EventKind::RunStatus,
+                    About::task(task_id).job(*job_id).run(*run_id),
+                    "supervisor",
+                    format!("{key} run {run_id} is {status}{source}"),
+                    now,
+                )?;
+            }
+            for (run_id, job_id, key, grace) in &silent {
+                tracing::warn!(
+                    run = run_id,
+                    "no hook call within the grace period; reading the screen"
+                );
+                let task_id = tasks::by_key(tx, key)?.id;
+                events::record(
+                    tx,
+                    EventKind::HooksSilent,
+                    About::task(task_id).job(*job_id).run(*run_id),
+                    "supervisor",
+                    format!(
+                        "{key} run {run_id}: no hook call within {} of the prompt; \
+                             its turn is read from the screen",
+                        humantime::format_duration(*grace)
+                    ),
+                    now,
+                )?;
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        for (run_id, _, status, _, _) in changed {
+            if let Some(r) = self.runs.get_mut(&run_id) {
+                r.machine.recorded(status);
+            }
+            if status == RunStatus::Busy {
+                crate::crash::point("busy");
+            }
+        }
+        Ok(())
+    }
+
     /// Moves one run along: its second witness, then the steps that come due with time.
     pub(super) fn advance(&mut self, id: i64, now: Instant) -> Result<()> {
         // A turn a hook opened whose closing hook was lost is ended by a second witness.

@@ -2,7 +2,7 @@
 //!
 //! The field's most common bug is a CLI update that silently breaks status detection (a
 //! footer string changes, a hook stops firing). This runs the installed CLI, at whatever
-//! version, through a short scripted session under a real [`Supervisor`] — bosun's own launch,
+//! version, through a short scripted session under a real [`crate::supervisor::Supervisor`] — bosun's own launch,
 //! prompt delivery, hooks, screen reading and answers — against the built-in scripted model
 //! ([`crate::sim::model`]) on 127.0.0.1, in a private tmux server, a scratch home
 //! ([`crate::sim::homes`]), repository and database under bosun's data directory. Two tasks:

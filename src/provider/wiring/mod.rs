@@ -214,13 +214,13 @@ pub fn codex_args(bosun_exe: &str, db: &Path, run_id: i64) -> Vec<String> {
 pub const GEMINI_SUBSCRIBED: [&str; 4] =
     ["BeforeAgent", "BeforeTool", "Notification", "AfterAgent"];
 
-/// Gemini CLI settings (merged into the user's in the run's home, [`super::layer`]) adding a
+/// Gemini CLI settings (merged into the user's in the run's home, [`layer`]) adding a
 /// command hook for each of [`GEMINI_SUBSCRIBED`] that calls `bosun_exe --db db hook --run
 /// run_id` (the token comes from the environment; timeouts are milliseconds in Gemini CLI), and
 /// `ui.errorVerbosity = "full"`: without it Gemini CLI retries a 429 or 5xx forever, silently;
 /// with it, it asks "Keep trying / Stop" after `general.maxAttempts`, which bosun reads as
 /// an error and requeues with its own backoff. The user's own hooks run too; bosun's
-/// `errorVerbosity` wins ([`super::merge`]).
+/// `errorVerbosity` wins ([`merge`]).
 pub fn gemini_settings(bosun_exe: &str, db: &Path, run_id: i64) -> Value {
     gemini_settings_with(bosun_exe, db, run_id, false)
 }

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::config::{Config, HookStyle};
+use crate::tmux::PaneState;
 
 const READY: &str = ">";
 const BUSY: &str = "● Reading the spec\n⠋ Working… (2s · esc to interrupt)";
