@@ -2,7 +2,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 //! bosun: a keyboard-driven terminal supervisor for fleets of CLI coding agents.
 //!
-//! Layers, top to bottom (DESIGN.md §2): `cmd` (CLI commands) and `tui` (the console) →
+//! Layers, top to bottom (ARCHITECTURE.md, Code map): `cmd` (CLI commands) and `tui` (the console) →
 //! `supervisor` → `pipeline` and `queue` (pure decision code), `provider`, `tmux` (the only
 //! code that runs tmux), `git` (the only code that runs git) → `store` (SQLite, the only SQL)
 //! → `config`. `sim` is the built-in scripted agent; `notify` tells the operator (desktop,

@@ -1,4 +1,4 @@
-//! Private by default (DESIGN.md §12): everything bosun writes is the operator's alone.
+//! Private by default (ARCHITECTURE.md, Invariants: "everything an agent writes is hostile"): everything bosun writes is the operator's alone.
 //!
 //! Every bosun process starts with umask 077 ([`restrict_umask`]), so what it creates is 0700
 //! (directories) or 0600 (files), and so is what its tmux server, agents and hooks create.

@@ -1,5 +1,5 @@
 //! Run tokens: made from the kernel's CSPRNG, given to the agent through its environment
-//! only, and stored as a SHA-256 hash, never in clear (DESIGN.md §12).
+//! only, and stored as a SHA-256 hash, never in clear (ARCHITECTURE.md, Invariants: "everything an agent writes is hostile").
 
 use sha2::{Digest, Sha256};
 

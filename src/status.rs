@@ -1,5 +1,5 @@
 //! The status vocabulary of the domain: where a task stands ([`TaskState`]), what a job is
-//! ([`JobStatus`]), what the agent of a run is doing ([`RunStatus`], DESIGN.md §3), how a gate
+//! ([`JobStatus`]), what the agent of a run is doing ([`RunStatus`], ARCHITECTURE.md `provider/`), how a gate
 //! came out ([`GateOutcome`]) and a provider's circuit breaker ([`BreakerState`]). The
 //! pipeline, the queue, the supervisor, the console and the CLI speak these words; the store
 //! only keeps them (as TEXT, `store::sql_text!`). Each has `as_str` (the stored and printed
@@ -84,7 +84,7 @@ vocabulary! {
 }
 
 vocabulary! {
-    /// What the agent in a run's pane is doing (DESIGN.md §3).
+    /// What the agent in a run's pane is doing (ARCHITECTURE.md, `provider/`).
     RunStatus {
         /// Launched, not yet ready for input.
         Starting = "starting",

@@ -1,5 +1,5 @@
 //! Reading files an agent controls. Everything under a task's worktree is hostile input
-//! (DESIGN.md §12): a file there may be a 3 GB sparse file, a FIFO that blocks the reader
+//! (ARCHITECTURE.md, Invariants: "everything an agent writes is hostile"): a file there may be a 3 GB sparse file, a FIFO that blocks the reader
 //! forever, a device, or a symlink to `/dev/zero` or to the operator's SSH key. Every reader
 //! of a worktree file (the gates, the console's artifact view, MCP `read_artifact`, the
 //! artifact list of the task views) goes through [`read`] or [`inspect`]:

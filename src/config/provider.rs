@@ -119,7 +119,7 @@ pub struct ProviderConfig {
     /// Matches the screen once a dialog's options can take an answer key (`answer_ready`);
     /// `None` answers as soon as the status is `waiting`. Keys pressed before a dialog is
     /// drawn and listening are typed into the input box or lost (Claude Code 2.1.332 shows
-    /// `Waiting for permission…` ~0.4 s before its dialog, DESIGN.md §10).
+    /// `Waiting for permission…` ~0.4 s before its dialog).
     pub answer_ready: Option<Regex>,
     /// With hooks: how long after the prompt is submitted the first hook call may take
     /// before the run falls back to the screen for completion (`hook_grace`, default 10 s).

@@ -5,7 +5,7 @@
 //! An answer is pressed only once the dialog's options are on screen and have stood there
 //! for a moment, and is confirmed: real CLIs draw a dialog some time after they say they wait
 //! (Claude Code 2.1.332 shows `Waiting for permission…` with its input box still live ~0.4 s
-//! before the dialog) and drop keys for ~0.1 s after it opens (DESIGN.md §10), so one blind
+//! before the dialog) and drop keys for ~0.1 s after it opens, so one blind
 //! key press is typed into the input box or lost.
 
 use std::time::{Duration, Instant};

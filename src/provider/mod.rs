@@ -3,7 +3,7 @@
 //!
 //! [`Detector`] feeds a run's raw output into a terminal emulator (`vt100`) sized like the
 //! pane and classifies the *rendered* screen with the profile's patterns — never a truncated
-//! byte buffer (DESIGN.md §3). [`Tracker`] turns those raw readings into the run's status:
+//! byte buffer (ARCHITECTURE.md, `provider/`). [`Tracker`] turns those raw readings into the run's status:
 //! waiting wins over busy, a finished turn needs a debounce and, once complete, is latched
 //! until new input is sent, so a redraw cannot flip it back to busy.
 

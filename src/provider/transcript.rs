@@ -1,5 +1,6 @@
-//! The CLIs' own session records, read as a second witness of a turn's end (DESIGN.md §11,
-//! §12): Claude Code's transcript, Codex's rollout file, Gemini CLI's chat file — JSON lines,
+//! The CLIs' own session records, read as a second witness of a turn's end
+//! (ARCHITECTURE.md, Invariants: "every witness can fail"; "everything an agent writes is
+//! hostile"): Claude Code's transcript, Codex's rollout file, Gemini CLI's chat file — JSON lines,
 //! written by the agent, so read bounded and incrementally ([`TranscriptState::feed`] takes
 //! the bytes a caller read from its saved offset). Pure: no I/O here.
 //!
@@ -190,7 +191,7 @@ impl TranscriptState {
 mod tests {
     use super::*;
 
-    // Lines as the pinned versions write them (DESIGN.md §11), shortened.
+    // Lines as the pinned versions write them (tests/fixtures/), shortened.
     const CLAUDE: &[&str] = &[
         r#"{"parentUuid":null,"isSidechain":false,"type":"user","message":{"role":"user","content":"Write the analysis."},"uuid":"u1","sessionId":"s"}"#,
         r#"{"type":"assistant","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude","content":[{"type":"text","text":"I will write it."}],"stop_reason":"tool_use","usage":{"input_tokens":10,"output_tokens":5}},"requestId":"req_1","uuid":"a1"}"#,

@@ -1,4 +1,4 @@
-//! A lost hook cannot hang a run (DESIGN.md §12, "Every witness can fail"): when a hook
+//! A lost hook cannot hang a run (ARCHITECTURE.md, Invariants: "every witness can fail"): when a hook
 //! opened a turn and no closing hook came, a second witness ends it after a grace period —
 //! the CLI's own session record of the turn ([`super::transcript`]) where there is one, else
 //! the screen reading finished with no output for the profile's quiet period. Pure: the

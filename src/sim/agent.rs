@@ -493,7 +493,7 @@ impl Agent {
     }
 
     /// The permission dialog; erased once answered. Drawn the way Claude Code 2.1.332 draws
-    /// its own (DESIGN.md §10), so answers are tested against real timing: first
+    /// its own, so answers are tested against real timing: first
     /// `● Waiting for permission…` for [`PRE_DIALOG`] while keys still go to the input line,
     /// then the dialog, deaf to keys for [`DEAF`].
     fn ask(&mut self, text: &str) -> Result<StepEnd> {

@@ -4,7 +4,7 @@
 //! `bosun providers --check` and the live tests use them.
 //!
 //! [`prepare`] writes the CLI's files under a directory and returns the environment its pane
-//! needs. What each CLI needs was learned from its real screens (DESIGN.md §8, §10;
+//! needs. What each CLI needs was learned from its real screens (README.md, Providers;
 //! `tests/fixtures/<cli>-<version>/README.md`).
 
 use std::path::{Path, PathBuf};

@@ -173,19 +173,7 @@ pub fn record(
     message: impl Into<String>,
     now: i64,
 ) -> Result<i64> {
-    append(
-        conn,
-        kind,
-        NewEvent {
-            task_id: about.task,
-            job_id: about.job,
-            run_id: about.run,
-            actor,
-            message: message.into(),
-            data: None,
-        },
-        now,
-    )
+    insert(conn, kind, about, actor, &message.into(), None, now)
 }
 
 /// [`record`] with extra JSON detail (`data`): what a reader of the event needs beyond
@@ -202,45 +190,25 @@ pub fn record_data(
     data: &serde_json::Value,
     now: i64,
 ) -> Result<i64> {
-    append(
-        conn,
-        kind,
-        NewEvent {
-            task_id: about.task,
-            job_id: about.job,
-            run_id: about.run,
-            actor,
-            message: message.into(),
-            data: Some(data.to_string()),
-        },
-        now,
-    )
+    let data = data.to_string();
+    insert(conn, kind, about, actor, &message.into(), Some(&data), now)
 }
 
-/// What `append` needs.
-struct NewEvent<'a> {
-    /// Task row id.
-    pub task_id: Option<i64>,
-    /// Job row id.
-    pub job_id: Option<i64>,
-    /// Run row id.
-    pub run_id: Option<i64>,
-    /// Who or what caused it.
-    pub actor: &'a str,
-    /// One human-readable line.
-    pub message: String,
-    /// Extra JSON detail.
-    pub data: Option<String>,
-}
-
-/// Appends an event of `kind`.
-fn append(conn: &Connection, kind: EventKind, e: NewEvent<'_>, now: i64) -> Result<i64> {
+fn insert(
+    conn: &Connection,
+    kind: EventKind,
+    about: About,
+    actor: &str,
+    message: &str,
+    data: Option<&str>,
+    now: i64,
+) -> Result<i64> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO events (ts, task_id, job_id, run_id, kind, actor, message, data)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     stmt.execute(params![
-        now, e.task_id, e.job_id, e.run_id, kind, e.actor, e.message, e.data
+        now, about.task, about.job, about.run, kind, actor, message, data
     ])?;
     Ok(conn.last_insert_rowid())
 }

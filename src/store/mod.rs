@@ -1,7 +1,7 @@
 //! The SQLite store: the single source of truth, and the IPC between the console and a
 //! headless daemon. Only this module writes SQL; one submodule per table.
 //!
-//! Settings (DESIGN.md §4): WAL journal, `synchronous = NORMAL`, foreign keys on, rusqlite's
+//! Settings (ARCHITECTURE.md, `store/`): WAL journal, `synchronous = NORMAL`, foreign keys on, rusqlite's
 //! default 5 s busy timeout, schema by `rusqlite_migration` (the version is SQLite's
 //! `user_version`). All times are milliseconds since the Unix epoch, UTC.
 

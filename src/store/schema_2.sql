@@ -1,6 +1,6 @@
 -- bosun schema, version 2: the supervisor lease and the run fields the runtime needs.
 
--- Exactly one supervisor per database holds the lease (DESIGN.md §4).
+-- Exactly one supervisor per database holds the lease (ARCHITECTURE.md, `store/`).
 CREATE TABLE lease (
     id           INTEGER PRIMARY KEY CHECK (id = 1),
     owner        TEXT NOT NULL,

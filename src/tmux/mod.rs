@@ -1,5 +1,5 @@
 //! The only code that runs tmux: a private server on its own socket (`tmux -L <socket>`) with
-//! bosun's generated config (DESIGN.md §5).
+//! bosun's generated config (ARCHITECTURE.md, `tmux/`).
 //!
 //! Every call blocks while it forks one `tmux` client (≈ 2–3 ms; async callers should use
 //! `spawn_blocking`) with stdin null (except `load-buffer -`, which reads the pasted text

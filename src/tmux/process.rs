@@ -1,4 +1,4 @@
-//! Stopping a pane's whole process tree (DESIGN.md §5 "Kill on timeout").
+//! Stopping a pane's whole process tree (ARCHITECTURE.md, `tmux/`).
 //!
 //! A pane's command is launched as the pane's own command, so it leads its own session and
 //! process group: signalling the group reaches the children that stayed in it. Children that

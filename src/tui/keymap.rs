@@ -1,4 +1,4 @@
-//! The console keymap as data (DESIGN.md §6): `[[keys]]` entries in TOML (like television's
+//! The console keymap as data (ARCHITECTURE.md, `tui/`): `[[keys]]` entries in TOML (like television's
 //! and yazi's), each binding one key to one [`Action`] with the description the help overlay
 //! shows, optionally only in one view.
 //!

@@ -1,4 +1,4 @@
-//! Console colours as data (DESIGN.md §6): flat TOML themes of semantic colours, like
+//! Console colours as data (ARCHITECTURE.md, `tui/`): flat TOML themes of semantic colours, like
 //! television's, behind one [`Theme`] whose methods return [`Style`]s so widgets never pick
 //! colours themselves (gitui's model).
 //!

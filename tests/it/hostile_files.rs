@@ -1,4 +1,4 @@
-//! An agent controls every file in its worktree (DESIGN.md §12). Here, in real worktrees of a
+//! An agent controls every file in its worktree (ARCHITECTURE.md, Invariants). Here, in real worktrees of a
 //! real daemon with real agents (agent-sim) on a private tmux server, each hostile kind of
 //! file — a 3 GB sparse file, a symlink to `/dev/zero`, a FIFO, a symlink to a secret outside
 //! the worktree — stands where each gate kind looks (branch file, artifact, verdict), is read

@@ -29,7 +29,7 @@ pub enum HookSignal {
     Failed,
 }
 
-/// Where a run's turn boundaries come from (DESIGN.md §9, "Hooks decide").
+/// Where a run's turn boundaries come from (ARCHITECTURE.md, Invariants: "hooks decide a turn").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HookMode {
     /// The provider has no hooks (`hooks = "none"`): the screen completes turns.
@@ -56,7 +56,7 @@ impl HookMode {
 
 /// Tracks one run's status across screen readings and hook calls.
 ///
-/// Rules (DESIGN.md §3, §9): waiting wins over busy (the detector checks waiting first).
+/// Rules (ARCHITECTURE.md, Invariants: "hooks decide a turn"): waiting wins over busy (the detector checks waiting first).
 /// With hooks ([`HookMode::Expected`], [`HookMode::Active`]) a turn is completed only by a
 /// hook: `Stop` completes it at once ([`Tracker::hook`]); the screen still reports waiting
 /// and errors, but a screen that reads idle or done while the hooks say busy (Claude Code
