@@ -50,14 +50,30 @@ vocabulary! {
         AwaitingApproval = "awaiting_approval",
         /// A cap or a permanent failure stopped it; the operator decides.
         Blocked = "blocked",
-        /// Passed every stage.
+        /// Passed every stage (its project does not land tasks, or not yet: `bosun task
+        /// land`).
         Done = "done",
         /// Cancelled by the operator.
         Cancelled = "cancelled",
+        /// Passed every stage; its branch is being merged or pushed and its pull request
+        /// opened.
+        Landing = "landing",
+        /// Its pull request is open on the forge: waiting for review and merge there.
+        InReview = "in_review",
+        /// Its change reached the project's base branch.
+        Landed = "landed",
     }
 }
 
 impl TaskState {
+    /// True once the task will do nothing more: done, cancelled, landed.
+    pub fn finished(self) -> bool {
+        matches!(
+            self,
+            TaskState::Done | TaskState::Cancelled | TaskState::Landed
+        )
+    }
+
     /// True for states that wait for the operator.
     pub fn needs_operator(self) -> bool {
         matches!(

@@ -200,11 +200,11 @@ fn status_span(row: &TaskRow, theme: &Theme) -> Span<'static> {
 
 fn state_style(s: TaskState, theme: &Theme) -> Style {
     match s {
-        TaskState::Done => theme.success(),
+        TaskState::Done | TaskState::Landed => theme.success(),
         TaskState::Blocked => theme.error(),
         TaskState::NeedsInput | TaskState::AwaitingApproval => theme.attention(),
         TaskState::Cancelled => theme.dim(),
-        TaskState::Active => theme.base(),
+        TaskState::Active | TaskState::Landing | TaskState::InReview => theme.base(),
     }
 }
 
