@@ -5,6 +5,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::{Ctx, print_json};
+use crate::config::land::{LandConfig, LandMode, OnConflict};
 use crate::config::{Action, Config, GateKind};
 
 #[derive(Serialize)]
@@ -71,11 +72,27 @@ pub(super) fn run(ctx: &Ctx, json: bool) -> Result<()> {
             }
         })
         .collect();
+    // Each project's landing, where a database exists (never made by this command).
+    let mut projects = Vec::new();
+    if ctx.db_path().exists() {
+        let store = ctx.store()?;
+        for p in crate::store::projects::list(store.conn())? {
+            let land = cfg.land.for_project(p.land.as_deref()).map_err(|e| {
+                anyhow::anyhow!("project {}'s stored landing settings: {e}", p.name)
+            })?;
+            projects.push((p.name, land));
+        }
+    }
     if json {
         return print_json(&serde_json::json!({
             "sources": cfg.sources,
             "max_concurrency": cfg.supervisor.max_concurrency,
             "stages": stages,
+            "land": cfg.land,
+            "projects": projects
+                .iter()
+                .map(|(name, land)| serde_json::json!({ "name": name, "land": land }))
+                .collect::<Vec<_>>(),
         }));
     }
     let sources: Vec<String> = cfg
@@ -106,5 +123,42 @@ pub(super) fn run(ctx: &Ctx, json: bool) -> Result<()> {
         }
     }
     outln!("{}. done", stages.len() + 1);
+    outln!("land: {}", land_line(&cfg.land));
+    for (name, land) in &projects {
+        if *land != cfg.land {
+            outln!("  project {name}: {}", land_line(land));
+        }
+    }
     Ok(())
+}
+
+/// `merge (squash onto the default branch, branch deleted, verified; on conflict: rollback to
+/// development)`.
+fn land_line(land: &LandConfig) -> String {
+    if land.mode == LandMode::None {
+        return "none (tasks end done on their branch; `bosun task land KEY` lands one)".into();
+    }
+    let base = land
+        .base
+        .as_deref()
+        .map_or("the default branch".to_string(), |b| format!("`{b}`"));
+    let mut how = vec![format!("{} onto {base}", land.strategy.as_str())];
+    if land.mode == LandMode::Pr {
+        how.push(format!("pushed to {}", land.remote));
+    }
+    if land.delete_branch {
+        how.push("branch deleted".into());
+    }
+    if land.verify && land.mode == LandMode::Merge {
+        how.push("verified by the test command first".into());
+    }
+    let conflict = match land.on_conflict {
+        OnConflict::Rollback => format!("rollback to {}", land.rollback_to),
+        OnConflict::Block => "block".into(),
+    };
+    format!(
+        "{} ({}; on conflict: {conflict})",
+        land.mode.as_str(),
+        how.join(", ")
+    )
 }

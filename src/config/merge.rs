@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use super::provider::merge_providers;
 use super::raw::{RawQueue, RawRole, RawSupervisor, Source, key_offset};
 use super::stages::resolve_stages;
-use super::{Config, ConfigError, QueueConfig, RoleConfig, SupervisorConfig, UiConfig, notify};
+use super::{
+    Config, ConfigError, QueueConfig, RoleConfig, SupervisorConfig, UiConfig, land, notify,
+};
 
 /// Merges the parsed layers, lowest first, into the validated config.
 pub(super) fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
@@ -286,6 +288,24 @@ pub(super) fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
 
     let src = &sources[stages_src];
     let stages = resolve_stages(src, &resolved_roles)?;
+    // A rollback stage the config names must be one of the pipeline's.
+    for s in &sources {
+        let named = s
+            .layer
+            .projects
+            .as_ref()
+            .and_then(|p| p.land.as_ref()?.rollback_to.as_ref());
+        if let Some(name) = named
+            && !stages.iter().any(|st| &st.name == name)
+        {
+            let known: Vec<&str> = stages.iter().map(|st| st.name.as_str()).collect();
+            return Err(s.err(
+                s.text.find("rollback_to").unwrap_or(0),
+                "projects.land.rollback_to",
+                format!("unknown stage `{name}`; stages: {}", known.join(", ")),
+            ));
+        }
+    }
     Ok(Config {
         supervisor,
         queue,
@@ -294,6 +314,11 @@ pub(super) fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
         providers,
         ui,
         notify: notify::resolve(sources.iter().filter_map(|s| s.layer.notify.as_ref())),
+        land: land::resolve(
+            sources
+                .iter()
+                .filter_map(|s| s.layer.projects.as_ref()?.land.as_ref()),
+        ),
         sources: sources[2..].iter().map(|s| s.file.to_path_buf()).collect(),
     })
 }

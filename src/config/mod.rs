@@ -11,6 +11,7 @@
 //! written, `merge.rs` the layering, `stages.rs` the pipeline's validation, `provider.rs` and
 //! `notify.rs` their sections, `locate.rs` the file positions of errors.
 
+pub mod land;
 pub mod locate;
 mod merge;
 pub mod notify;
@@ -247,6 +248,9 @@ pub struct Config {
     pub ui: UiConfig,
     /// `[notify]`: telling the operator when they are needed.
     pub notify: notify::NotifyConfig,
+    /// `[projects.land]`: how tasks land once they passed their last stage (a project's own
+    /// settings lie over these: [`land::LandConfig::for_project`]).
+    pub land: land::LandConfig,
     /// Files that were layered over the built-in default, in order.
     pub sources: Vec<PathBuf>,
 }

@@ -10,7 +10,7 @@ use toml::Spanned;
 
 use super::locate::{Located, key_at};
 use super::provider::RawProvider;
-use super::{ConfigError, notify};
+use super::{ConfigError, land, notify};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +24,7 @@ pub(super) struct RawLayer {
     pub(super) providers: BTreeMap<String, Spanned<RawProvider>>,
     pub(super) ui: Option<RawUi>,
     pub(super) notify: Option<notify::RawNotify>,
+    pub(super) projects: Option<land::RawProjects>,
 }
 
 #[derive(Deserialize, Default)]

@@ -22,6 +22,9 @@ pub struct Project {
     pub test_command: Option<String>,
     /// Created, ms since the epoch.
     pub created_at: i64,
+    /// Its own landing settings over the config's `[projects.land]`: JSON of the same keys
+    /// (`config::land::RawLand`), or `None`.
+    pub land: Option<String>,
 }
 
 /// What `insert` needs.
@@ -39,7 +42,7 @@ pub struct NewProject<'a> {
     pub test_command: Option<&'a str>,
 }
 
-const COLS: &str = "id, name, path, key_prefix, default_branch, test_command, created_at";
+const COLS: &str = "id, name, path, key_prefix, default_branch, test_command, created_at, land";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Project> {
     Ok(Project {
@@ -50,6 +53,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Project> {
         default_branch: r.get(4)?,
         test_command: r.get(5)?,
         created_at: r.get(6)?,
+        land: r.get(7)?,
     })
 }
 
@@ -127,6 +131,24 @@ pub fn list(conn: &Connection) -> Result<Vec<Project>> {
     let mut stmt = conn.prepare_cached(&format!("SELECT {COLS} FROM projects ORDER BY name"))?;
     let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Sets project `id`'s own landing settings (JSON, see [`Project::land`]; `None` clears
+/// them).
+///
+/// # Errors
+/// [`StoreError::NotFound`] if the project does not exist.
+pub fn set_land(conn: &Connection, id: i64, land: Option<&str>) -> Result<()> {
+    let n = conn
+        .prepare_cached("UPDATE projects SET land = ?2 WHERE id = ?1")?
+        .execute(params![id, land])?;
+    if n == 0 {
+        return Err(StoreError::NotFound {
+            what: "project",
+            key: id.to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// Takes the next task sequence number of project `id` (1, 2, 3, …).
