@@ -6,6 +6,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod scenarios;
+
 mod claude_live;
 mod claude_supervised;
 mod codex_live;
