@@ -8,6 +8,7 @@ mod support;
 
 mod scenarios;
 
+mod alone;
 mod claude_live;
 mod claude_supervised;
 mod codex_live;
