@@ -6,6 +6,9 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod scenarios;
+
+mod alone;
 mod claude_live;
 mod claude_supervised;
 mod codex_live;

@@ -4,6 +4,9 @@
 //! `CI=true`.
 
 use crate::support::agents;
+use crate::support::cli;
+
+use bosun::sim::homes::Cli;
 
 use std::process::Command;
 
@@ -21,7 +24,7 @@ fn check_in(name: &str, tmp: &tempfile::TempDir) -> std::process::Output {
     let d = tmp.path();
     let mut path =
         std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).collect::<Vec<_>>();
-    for bin in ["claude", "codex", "gemini"] {
+    for bin in cli::all().map(|c| c.name()) {
         if let Some(p) = agents::find(bin).and_then(|p| p.parent().map(|d| d.to_path_buf())) {
             path.insert(0, p);
         }
@@ -76,25 +79,28 @@ fn the_built_in_scripted_agent_passes_its_check() {
     check("sim");
 }
 
+/// [`check`] of `cli`'s provider when the CLI is installed (skipped loudly otherwise, failed
+/// under `CI=true`).
+fn check_installed(cli: Cli, test: &str) {
+    let name = cli::spec(cli).name();
+    if agents::require(name, test).is_some() {
+        check(name);
+    }
+}
+
 #[test]
 fn claude_code_as_installed_passes_its_check() {
-    if agents::require("claude", "claude_code_as_installed_passes_its_check").is_some() {
-        check("claude");
-    }
+    check_installed(Cli::Claude, "claude_code_as_installed_passes_its_check");
 }
 
 #[test]
 fn codex_as_installed_passes_its_check() {
-    if agents::require("codex", "codex_as_installed_passes_its_check").is_some() {
-        check("codex");
-    }
+    check_installed(Cli::Codex, "codex_as_installed_passes_its_check");
 }
 
 #[test]
 fn gemini_cli_as_installed_passes_its_check() {
-    if agents::require("gemini", "gemini_cli_as_installed_passes_its_check").is_some() {
-        check("gemini");
-    }
+    check_installed(Cli::Gemini, "gemini_cli_as_installed_passes_its_check");
 }
 
 #[test]

@@ -14,6 +14,7 @@ use bosun::store::tasks::{self, Task};
 use bosun::store::{Store, now_ms};
 
 pub mod agents;
+pub mod cli;
 pub mod codex;
 pub mod config;
 pub mod rig;

@@ -24,6 +24,7 @@ use bosun::supervisor::{Options, Supervisor};
 
 use super::TmuxServer;
 use super::agents;
+use super::cli::spec;
 
 /// The task every test runs: the project's first.
 pub const TASK: &str = "ET-001";
@@ -41,17 +42,6 @@ pub const SPEC: &str = "The parser in src/parse.rs reads one line at a time.\n\
 /// The provider profile of `cli`.
 pub fn provider(cli: Cli) -> &'static str {
     cli.provider()
-}
-
-/// The arguments the built-in profile gives `cli` (Codex's test launches add
-/// `--strict-config`, so a typo in its scratch config cannot go unnoticed).
-pub fn default_args(cli: Cli) -> Vec<String> {
-    let args: &[&str] = match cli {
-        Cli::Claude => &["--permission-mode", "acceptEdits"],
-        Cli::Codex => &["--no-daemon", "--strict-config"],
-        Cli::Gemini => &["--approval-mode", "auto_edit", "--skip-trust"],
-    };
-    args.iter().map(|a| a.to_string()).collect()
 }
 
 /// The turn in which the model writes [`ARTIFACT`] with `cli`'s own file tool (without
@@ -94,7 +84,7 @@ impl Stage {
             cli,
             test,
             turns,
-            args: default_args(cli),
+            args: spec(cli).args(),
             env: vec![],
             layer: String::new(),
             pace: Pace::REALISTIC,
@@ -463,96 +453,6 @@ path = "docs/work-items/{{key}}/01-analysis.md"
     }
 }
 
-/// The scenario every CLI plays first: the init prompt, a model that takes seconds, the
-/// artifact written with the CLI's file tool, a final text. Checks the stage finished, the
-/// run read busy until the model's last byte and done within 2 s after it from the `Stop`
-/// hook, the hooks seen, the final message, and the whole prompt reaching the model. Returns
-/// the harness and the run for the CLI's own checks; `None` when the CLI is not installed.
-pub fn completes_a_stage_with_a_slow_model(cli: Cli, test: &'static str) -> Option<(Harness, Run)> {
-    let mut h = Harness::start(Stage::new(
-        cli,
-        test,
-        vec![write_turn(cli), Turn::text(FINAL)],
-    ))?;
-    h.finish(Duration::from_secs(180));
-    let run = h.runs().pop().expect("run");
-    h.assert_busy_until_the_last_byte(run.id, true);
-    let calls = h.hook_events(run.id);
-    for want in [
-        HookEvent::UserPromptSubmit,
-        HookEvent::PreToolUse,
-        HookEvent::Stop,
-    ] {
-        assert!(calls.contains(&want), "{want} hook received: {calls:?}");
-    }
-    assert_eq!(run.final_message.as_deref(), Some(FINAL));
-    let sent = h.server.requests().iter().any(|r| {
-        let body = String::from_utf8_lossy(&r.body);
-        body.contains("You are the analyst for task ET-001: Explain the parser.")
-            && body.contains("and what happens on invalid UTF-8.")
-    });
-    assert!(sent, "the rendered prompt was not in any model request");
-    let rejected = events::recent(h.store.conn(), None, 500)
-        .expect("events")
-        .into_iter()
-        .filter(|e| e.kind == EventKind::HookRejected)
-        .count();
-    assert_eq!(rejected, 0, "every hook call had the run's token");
-    Some((h, run))
-}
-
-/// The same turn with `hooks = "none"`: the screen alone reads it right (busy until the
-/// model's last byte, done within 2 s after it).
-pub fn the_screen_alone_reads_the_same_turn(cli: Cli, test: &'static str) {
-    let mut stage = Stage::new(cli, test, vec![write_turn(cli), Turn::text(FINAL)]);
-    stage.hooks_off = true;
-    let Some(mut h) = Harness::start(stage) else {
-        return;
-    };
-    h.finish(Duration::from_secs(180));
-    let run = h.runs().pop().expect("run");
-    assert!(h.hook_events(run.id).is_empty(), "no hooks wired");
-    h.assert_busy_until_the_last_byte(run.id, false);
-}
-
-/// A permission dialog ([`asking_turn`], with [`Cli::asking_args`] and, for Codex,
-/// [`CodexApproval::OnEscalation`]) reported waiting, in the database too, nothing written
-/// before the answer, one `bosun answer` from another process, the same run going on, busy
-/// again and the stage finished. Returns the harness and the run.
-pub fn waits_for_permission_until_bosun_answer_says_yes(
-    cli: Cli,
-    test: &'static str,
-) -> Option<(Harness, Run)> {
-    let mut stage = Stage::new(cli, test, vec![asking_turn(cli), Turn::text(FINAL)]);
-    stage
-        .args
-        .extend(cli.asking_args().iter().map(|a| a.to_string()));
-    stage.approval = CodexApproval::OnEscalation;
-    let mut h = Harness::start(stage)?;
-    h.tick_until(Duration::from_secs(120), "the agent to ask", |h| {
-        h.sup
-            .run_statuses()
-            .iter()
-            .any(|(_, _, s)| *s == RunStatus::Waiting)
-    });
-    let run = h.runs().pop().expect("run");
-    assert_eq!(run.status, RunStatus::Waiting, "the runs row says waiting");
-    assert!(
-        !h.worktree.join(ARTIFACT).exists(),
-        "nothing written before the answer"
-    );
-    h.answer_yes();
-    h.finish(Duration::from_secs(120));
-    assert_eq!(h.runs().len(), 1, "the same run went on after the answer");
-    let seen = h.seen_of(run.id);
-    let waiting = seen.iter().position(|s| *s == RunStatus::Waiting);
-    assert!(
-        waiting.is_some_and(|i| seen[i..].contains(&RunStatus::Busy)),
-        "busy again after waiting: {seen:?}"
-    );
-    Some((h, run))
-}
-
 /// Runs `stage` with a `reviewer` role on agent-sim and room for it (two slots) until the
 /// task is done; `None` when the CLI is not installed.
 pub fn with_a_reviewer(mut stage: Stage) -> Option<Harness> {
@@ -567,85 +467,4 @@ pub fn with_a_reviewer(mut stage: Stage) -> Option<Harness> {
         h.task().state == TaskState::Done
     });
     Some(h)
-}
-
-/// After a handoff: the analyst and its reviewer ran (the reviewer on agent-sim), the
-/// reviewer's `answer` reached the model in a later request, and every scripted turn was used.
-pub fn assert_handed_off(h: &Harness, answer: &str) {
-    let runs = h.runs();
-    assert_eq!(runs.len(), 2, "the analyst and its reviewer: {runs:#?}");
-    assert_eq!(runs[1].provider, "sim", "the reviewer role's own provider");
-    let reached = h
-        .server
-        .requests()
-        .iter()
-        .any(|r| String::from_utf8_lossy(&r.body).contains(answer));
-    assert!(
-        reached,
-        "the reviewer's answer reached the model: {}",
-        h.requests()
-    );
-    assert_eq!(h.server.remaining(), 0, "{}", h.requests());
-}
-
-/// The database is locked from the moment the CLI starts its tool until its `Stop` hook has
-/// given up: the `Stop` never reaches bosun, and the CLI's own session record (at the path
-/// its hooks named: Claude Code's `end_turn` line, Codex's `task_complete`, Gemini CLI's final
-/// answer) ends the turn after the grace period; the status event names the transcript.
-pub fn a_lost_stop_hook_is_replaced_by_the_transcript(cli: Cli, test: &'static str) {
-    let mut stage = Stage::new(cli, test, vec![write_turn(cli), Turn::text(FINAL)]);
-    stage.profile = "witness_grace = \"2s\"\n".into();
-    let Some(mut h) = Harness::start(stage) else {
-        return;
-    };
-    h.tick_until(Duration::from_secs(120), "Claude's PreToolUse hook", |h| {
-        h.runs().first().is_some_and(|r| {
-            hooks::for_run(h.store.conn(), r.id)
-                .expect("hooks")
-                .iter()
-                .any(|c| c.event == HookEvent::PreToolUse)
-        })
-    });
-    let run_id = h.runs()[0].id;
-    let transcript = runs::transcript(h.store.conn(), run_id)
-        .expect("transcript")
-        .expect("the CLI's hooks name its session record");
-    assert!(transcript.ends_with(".jsonl"), "{transcript}");
-    let locker = rusqlite::Connection::open(&h.db).expect("open");
-    locker.execute_batch("BEGIN EXCLUSIVE").expect("lock");
-    let log = h.db.with_file_name("runs").join(format!("{run_id}.log"));
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("[bosun] the agent's Stop hook was lost")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the Stop hook never gave up; screen:\n{}",
-            h.screen()
-        );
-        // The supervisor's own writes fail while the database is locked.
-        let _ = h.sup.tick();
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    locker.execute_batch("ROLLBACK").expect("unlock");
-    drop(locker);
-    h.finish(Duration::from_secs(60));
-    assert!(
-        !h.hook_events(run_id).contains(&HookEvent::Stop),
-        "the Stop hook was lost"
-    );
-    assert_eq!(h.runs().len(), 1, "the stage ran once");
-    let done = h
-        .status_events(run_id)
-        .into_iter()
-        .rev()
-        .find(|e| e.message.contains(" is done"))
-        .expect("a done event");
-    assert!(
-        done.message
-            .ends_with("is done (transcript, the Stop hook never came)"),
-        "{}",
-        done.message
-    );
 }
