@@ -1,6 +1,6 @@
 //! The console's decisions: [`update`] takes the state and one [`Msg`] (a key, a snapshot,
 //! an effect's result, a timer) and returns the [`Effect`]s to run. It is pure: no I/O, no
-//! clock, no terminal, so every key in every mode is unit-tested (`tests/console_update.rs`).
+//! clock, no terminal, so every key in every mode is unit-tested (`tests/it/console_update.rs`).
 //! The effect runner (`effect`) and the event loop (`super::Console`) do the rest.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use bosun::sim::homes::Cli;
 use bosun::sim::model::{Pace, Turn};
+use bosun::status::TaskState;
 use bosun::store::hooks;
-use bosun::store::tasks::TaskState;
 use supervised::{FINAL, Harness, Stage, with_a_reviewer, write_turn};
 
 const CLI: Cli = Cli::Claude;

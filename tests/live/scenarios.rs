@@ -14,11 +14,11 @@ use crate::support::supervised::{
 
 use bosun::sim::homes::{Cli, CodexApproval};
 use bosun::sim::model::{Answer, Pace, Turn};
+use bosun::status::{JobStatus, RunStatus, TaskState};
 use bosun::store::events::{self, EventKind};
 use bosun::store::hooks::{self, HookEvent};
-use bosun::store::jobs::{self, JobStatus};
-use bosun::store::runs::{self, RunStatus};
-use bosun::store::tasks::TaskState;
+use bosun::store::jobs;
+use bosun::store::runs;
 
 /// One `#[test]` per common scenario for `cli`, named as given (the names are the CLI's
 /// tests' names, kept when they were written once per CLI). Every scenario must be named.

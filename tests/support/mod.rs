@@ -7,7 +7,8 @@ use std::process::Command;
 
 use bosun::config::Config;
 use bosun::pipeline::{Engine, Input, Outcome, RunResult};
-use bosun::store::jobs::{self, Job, JobStatus};
+use bosun::status::JobStatus;
+use bosun::store::jobs::{self, Job};
 use bosun::store::projects::{self, NewProject};
 use bosun::store::runs::Run;
 use bosun::store::tasks::{self, Task};

@@ -14,12 +14,13 @@ use bosun::config::Config;
 use bosun::pipeline::Engine;
 use bosun::sim::homes::{self, Cli, CodexApproval};
 use bosun::sim::model::{ModelServer, Pace, Turn};
+use bosun::status::{RunStatus, TaskState};
 use bosun::store::Store;
 use bosun::store::events::{self, Event, EventKind};
 use bosun::store::gates::{self, GateOutcome};
 use bosun::store::hooks::{self, HookEvent};
-use bosun::store::runs::{self, Run, RunStatus};
-use bosun::store::tasks::{self, Task, TaskState};
+use bosun::store::runs::{self, Run};
+use bosun::store::tasks::{self, Task};
 use bosun::supervisor::{Options, Supervisor};
 
 use super::TmuxServer;
