@@ -144,3 +144,18 @@ vocabulary! {
         HalfOpen = "half_open",
     }
 }
+
+vocabulary! {
+    /// Where a task's landing stands (`store::landings`).
+    LandingState {
+        /// Being merged, or pushed and its pull request opened.
+        Landing = "landing",
+        /// Its pull request is open on the forge.
+        InReview = "in_review",
+        /// In the base branch.
+        Landed = "landed",
+        /// Given up (a conflict, a failed verification, the pull request closed): its
+        /// `error` says why; the task went back to a stage or blocked.
+        Failed = "failed",
+    }
+}

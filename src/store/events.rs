@@ -80,6 +80,18 @@ text_enum! {
         HelpAnswered = "help_answered",
         /// An agent sent the operator a message.
         ToOperator = "to_operator",
+        /// A task that passed its last stage started to land (merge, or push and pull
+        /// request).
+        Landing = "landing",
+        /// A task's pull request was opened on the forge.
+        InReview = "in_review",
+        /// A task's change reached its project's base branch.
+        Landed = "landed",
+        /// A landing was given up (conflict, failed verification, pull request closed) or
+        /// will be tried again; the message says why and what to do.
+        LandingFailed = "landing_failed",
+        /// A landed task's worktree, branch and windows were removed (or why one was kept).
+        CleanedUp = "cleaned_up",
     }
 }
 

@@ -13,6 +13,7 @@ pub mod gates;
 pub mod helpers;
 pub mod hooks;
 pub mod jobs;
+pub mod landings;
 pub mod lease;
 pub mod messages;
 pub mod notifications;
