@@ -23,7 +23,9 @@
 //!
 //! The slot at the right of the key line ([`SLOT`] cells, enough for one wide character) is
 //! kept free for one more mark, the conflict radar's `⚡` or a pull request's state (issue
-//! 20's landing); [`slot`] says what goes there. Only the cards on screen are built.
+//! 20's landing); [`slot`] says what goes there, and the list keeps the same slot after each
+//! key ([`LIST_KEY`]). Only the cards and rows on screen are built. Text cut to fit ends in
+//! `…`.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
@@ -112,6 +114,12 @@ pub(super) fn draw(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
     }
 }
 
+/// Cells of the list's key column: a key of up to eight characters, a space and the
+/// [`SLOT`].
+const LIST_KEY: usize = 9 + SLOT;
+
+/// The list: one task a row (key and mark slot, progress over the stages, stage, state,
+/// title), for boards too narrow for [`WINDOW_MIN`] columns.
 fn draw_board_list(
     f: &mut Frame<'_>,
     area: Rect,
@@ -123,17 +131,18 @@ fn draw_board_list(
     let n = app.stages.len();
     let height = area.height.saturating_sub(3) as usize;
     let first = app.selected.saturating_sub(height.saturating_sub(1));
+    let widths = [2, LIST_KEY, n + 1, 13, 17];
+    // The title takes the rest, less a cell between columns.
+    let title_width = usize::from(area.width.saturating_sub(2))
+        .saturating_sub(widths.iter().sum::<usize>() + widths.len())
+        .max(10);
     let table_rows: Vec<Row> = rows
         .iter()
         .enumerate()
         .skip(first)
         .take(height)
         .map(|(i, r)| {
-            let idx = app
-                .stages
-                .iter()
-                .position(|s| *s == r.task.stage)
-                .unwrap_or(n);
+            let idx = app.column_of(r);
             let done = if r.task.state == TaskState::Done {
                 n
             } else {
@@ -163,35 +172,40 @@ fn draw_board_list(
             } else {
                 theme.base()
             };
+            let key = fit(&clean(&r.task.key), LIST_KEY - SLOT - 1);
+            let mut key_cell = vec![Span::raw(key.clone())];
+            if let Some(m) = slot(r) {
+                let gap = LIST_KEY.saturating_sub(Span::raw(key.as_str()).width() + m.width());
+                key_cell.push(Span::raw(" ".repeat(gap)));
+                key_cell.push(m);
+            }
+            let text = if r.helpers.is_empty() {
+                clean(&r.task.title)
+            } else {
+                let helpers: Vec<String> = r
+                    .helpers
+                    .iter()
+                    .map(|(job, role, status)| format!("↳ {role} #{job} {status}"))
+                    .collect();
+                clean(&format!("{}  ({})", r.task.title, helpers.join(", ")))
+            };
             Row::new(vec![
                 Cell::from(flag),
-                Cell::from(r.task.key.clone()),
+                Cell::from(Line::from(key_cell)),
                 Cell::from(Span::styled(bar, theme.stage(idx))),
-                Cell::from(clean(&r.task.stage)),
+                Cell::from(fit(&clean(&r.task.stage), 13)),
                 Cell::from(status_span(r, theme)),
-                Cell::from(if r.helpers.is_empty() {
-                    clean(&r.task.title)
-                } else {
-                    let helpers: Vec<String> = r
-                        .helpers
-                        .iter()
-                        .map(|(job, role, status)| format!("↳ {role} #{job} {status}"))
-                        .collect();
-                    clean(&format!("{}  ({})", r.task.title, helpers.join(", ")))
-                }),
+                Cell::from(fit(&text, title_width)),
             ])
             .style(style)
         })
         .collect();
-    let widths = [
-        Constraint::Length(2),
-        Constraint::Length(9),
-        Constraint::Length(n as u16 + 1),
-        Constraint::Length(13),
-        Constraint::Length(17),
-        Constraint::Min(10),
-    ];
-    let table = Table::new(table_rows, widths)
+    let mut constraints: Vec<Constraint> = widths
+        .iter()
+        .map(|w| Constraint::Length(u16::try_from(*w).unwrap_or(u16::MAX)))
+        .collect();
+    constraints.push(Constraint::Min(10));
+    let table = Table::new(table_rows, constraints)
         .header(
             Row::new(vec!["", "task", "stages", "stage", "state", "title"]).style(theme.header()),
         )
