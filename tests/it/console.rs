@@ -330,7 +330,7 @@ fn the_board_stays_legible_at_every_width() {
     // 120×36: five columns around `development`, every header whole, titles past 13 cells.
     let mid = render(&a, 120, 36);
     assert!(mid.contains(" architecture · 2 "), "{mid}");
-    assert!(mid.contains("Add a --verbose fla…"), "{mid}");
+    assert!(mid.contains("Add a --verbose fl…"), "{mid}");
     assert!(!mid.contains(" deploy · "), "deploy is left out: {mid}");
     assert!(mid.contains("deploy 2 · done 2 ›"), "{mid}");
     // The window follows the selection to the last stages.

@@ -15,10 +15,10 @@
 //! (the selected one is highlighted across it):
 //!
 //! ```text
-//! ▶ ET-001        ⚡   mark gutter (▶ selected, ⚑ needs you), key, mark slot
-//!   Add a --verbose…   title, cut with … when it does not fit
-//!   awaiting_approval  state, or the run's status
-//!   ↳ reviewer #12 busy  one line per helper it asked
+//! ▶⚑ ET-001         ⚡    marks (▶ selected, ⚑ needs you), key, the mark slot
+//!    Add a --verbose…     title, cut with … when it does not fit
+//!    awaiting_approval    state, or the run's status
+//!    ↳ securi… #7 busy    one line per helper it asked, the role cut first
 //! ```
 //!
 //! The slot at the right of the key line ([`SLOT`] cells, enough for one wide character) is
@@ -38,9 +38,9 @@ use crate::status::TaskState;
 use crate::tui::state::{App, TaskRow};
 use crate::tui::theme::Theme;
 
-/// The narrowest card, in cells inside its column's borders: the 2-cell mark gutter and 18
+/// The narrowest card, in cells inside its column's borders: the 3-cell mark gutter and 17
 /// cells of text, which hold the longest state word (`awaiting_approval`) whole and a title's
-/// first 18 characters.
+/// first 16 characters and `…`.
 pub const CARD_MIN: u16 = 20;
 
 /// The narrowest column: a card and the column's two borders.
@@ -50,8 +50,9 @@ pub const COLUMN_MIN: u16 = CARD_MIN + 2;
 /// When fewer fit, the list (which shows every stage on each row) says more.
 pub const WINDOW_MIN: usize = 5;
 
-/// Cells before a card's text: the selection or attention mark and a space.
-const GUTTER: usize = 2;
+/// Cells before a card's text: the selection mark, the attention mark and a space, as the
+/// list's first column (`▶⚑`).
+const GUTTER: usize = 3;
 
 /// Cells kept free at the right of a card's key line for one more mark (one wide character
 /// such as `⚡`).
@@ -306,9 +307,10 @@ fn card(
     };
     // The marker keeps the selection visible without colour too.
     let mark = match (selected, r.needs_operator()) {
-        (true, _) => "▶ ",
-        (false, true) => "⚑ ",
-        _ => "  ",
+        (true, true) => "▶⚑ ",
+        (true, false) => "▶  ",
+        (false, true) => " ⚑ ",
+        (false, false) => "   ",
     };
     let text = width.saturating_sub(GUTTER);
     // The key, then the slot at the right edge, a space between them at least.
@@ -323,10 +325,10 @@ fn card(
     let mut lines = vec![
         Line::from(first),
         Line::from(Span::styled(
-            format!("  {}", fit(&clean(&r.task.title), text)),
+            format!("   {}", fit(&clean(&r.task.title), text)),
             title_style,
         )),
-        Line::from(vec![Span::styled("  ", style), status_span(r, theme)]),
+        Line::from(vec![Span::styled("   ", style), status_span(r, theme)]),
     ];
     // Helpers the task's agent asked, under it; the role is cut before the status.
     for (job, role, status) in &r.helpers {
@@ -338,7 +340,7 @@ fn card(
         let head = format!("↳ {}{tail}", fit(&clean(role), room.max(2)));
         let left = text.saturating_sub(Span::raw(head.as_str()).width());
         lines.push(Line::from(vec![
-            Span::styled(format!("  {head}"), theme.dim()),
+            Span::styled(format!("   {head}"), theme.dim()),
             Span::styled(fit(&status, left), theme.status(&status)),
         ]));
     }
@@ -542,13 +544,13 @@ mod tests {
         let lines = card(&r, false, width, Some(Span::raw("⚡")), &theme);
         let texts: Vec<String> = lines.iter().map(text).collect();
         assert_eq!(
-            texts[0], "⚑ ET-001          ⚡",
+            texts[0], " ⚑ ET-001         ⚡",
             "the mark at the right edge"
         );
-        assert_eq!(texts[1], "  Add a --verbose f…");
-        assert_eq!(texts[2], "  awaiting_approval", "the longest state whole");
+        assert_eq!(texts[1], "   Add a --verbose…");
+        assert_eq!(texts[2], "   awaiting_approval", "the longest state whole");
         assert_eq!(
-            texts[3], "  ↳ securit… #7 busy",
+            texts[3], "   ↳ securi… #7 busy",
             "the role is cut, not the status"
         );
         for l in &lines {
