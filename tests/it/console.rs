@@ -346,3 +346,49 @@ fn the_board_stays_legible_at_every_width() {
         "{end}"
     );
 }
+
+/// h and l move the selection between stages and the window of columns goes with it: the
+/// selected card is always on screen at 120×36.
+#[test]
+fn h_and_l_carry_the_window_of_columns() {
+    use bosun::tui::update::{Msg, update};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let fx = Fixture::new("true");
+    let mut a = spread(&fx);
+    let keymap = Keymap::builtin().expect("keymap");
+    let press = |a: &mut App, c: char| {
+        update(
+            a,
+            &keymap,
+            Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+        );
+    };
+    let selected = |a: &App| a.selected_task().map(|t| t.key.clone()).expect("selected");
+    for _ in 0..4 {
+        press(&mut a, 'l');
+        let key = selected(&a);
+        let text = render(&a, 120, 36);
+        assert!(
+            text.contains(&format!("▶  {key}")),
+            "{key} not shown:\n{text}"
+        );
+    }
+    assert_eq!(selected(&a), "ET-013", "in done");
+    let end = render(&a, 120, 36);
+    assert!(
+        end.contains(" done · 2 ") && !end.contains(" analysis · "),
+        "{end}"
+    );
+    for _ in 0..6 {
+        press(&mut a, 'h');
+        let key = selected(&a);
+        let text = render(&a, 120, 36);
+        assert!(text.contains(&key), "{key} not shown:\n{text}");
+    }
+    assert_eq!(selected(&a), "ET-001");
+    let start = render(&a, 120, 36);
+    assert!(
+        start.contains(" analysis · 2 ") && start.contains("deploy 2 · done 2 ›"),
+        "{start}"
+    );
+}

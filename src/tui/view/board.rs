@@ -105,7 +105,8 @@ pub(super) fn draw(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
         )
     };
     let columns = app.stages.len() + 1;
-    let selected = app.selected_row().map(|r| app.column_of(r));
+    // `rows` is `app.visible()`: the selection indexes it (filtering again costs O(tasks)).
+    let selected = rows.get(app.selected).map(|r| app.column_of(r));
     match shape(area.width.saturating_sub(2), columns, selected) {
         Shape::Columns => draw_columns(f, area, app, &rows, theme, &title, (0, columns)),
         Shape::Window { first, shown } => {
@@ -252,7 +253,7 @@ fn draw_columns(
         .direction(Direction::Horizontal)
         .constraints((0..shown).map(|_| Constraint::Ratio(1, shown.max(1) as u32)))
         .split(inner);
-    let selected_key = app.selected_task().map(|t| t.key.as_str());
+    let selected_key = rows.get(app.selected).map(|r| r.task.key.as_str());
     for (slot_i, area) in cols.iter().enumerate() {
         let i = first + slot_i;
         let (Some(name), Some(in_col)) = (names.get(i), buckets.get(i)) else {
