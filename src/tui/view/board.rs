@@ -10,6 +10,9 @@
 //! - **the list** below that (111 columns or fewer), one task a row with its stage, a progress
 //!   bar over every stage, its state and title.
 //!
+//! A pipeline of [`WINDOW_MIN`] columns or fewer keeps them all down to 22 cells each (three
+//! stages and `done`: 90 columns) and then goes straight to the list.
+//!
 //! A column's header always keeps the stage's count: `name · 3`, then `name 3`, then the
 //! name cut with `…` (`arch… 3`), then the count alone. A card uses its column's whole width
 //! (the selected one is highlighted across it):
