@@ -238,3 +238,157 @@ fn a_terminal_too_small_says_so() {
     let text = render(&a, 40, 10);
     assert!(text.contains("terminal too small"), "{text}");
 }
+
+/// A board with tasks in every column, long titles and keys, helpers and every kind of
+/// state, built in memory (no database: only the layout is under test), ET-009 selected in
+/// `development`.
+fn spread(fx: &Fixture) -> App {
+    use bosun::status::TaskState;
+    use bosun::tui::state::{Snapshot, TaskRow};
+    let mut app = App::new(&fx.cfg, "in-process supervisor".into());
+    let mut stages: Vec<String> = app.stages.clone();
+    stages.push("done".into());
+    let titles = [
+        "Add a --verbose flag to the CLI and log each step",
+        "Support Windows paths",
+        "Parallel downloads with a bounded pool",
+        "Fix the config loader",
+        "Document the queue",
+        "Speed up the board view on huge databases",
+        "Rename the \x1b]0;evil\x07settings file",
+    ];
+    let mut rows = Vec::new();
+    for (i, stage) in stages.iter().enumerate() {
+        for n in 0..2 {
+            let id = (i * 2 + n + 1) as i64;
+            let state = match (i, n) {
+                (0, 0) => TaskState::AwaitingApproval,
+                (1, 0) => TaskState::NeedsInput,
+                (3, 1) => TaskState::Blocked,
+                (6, _) => TaskState::Done,
+                _ => TaskState::Active,
+            };
+            let run = (state == TaskState::Active).then_some((id, RunStatus::Busy, None));
+            let helpers = if (i, n) == (2, 0) {
+                vec![(40, "security-reviewer".into(), "busy".into())]
+            } else {
+                Vec::new()
+            };
+            rows.push(TaskRow {
+                task: tasks::Task {
+                    id,
+                    key: format!("ET-{id:03}"),
+                    project_id: 1,
+                    title: titles[(i + n) % titles.len()].into(),
+                    spec: String::new(),
+                    branch: None,
+                    worktree: None,
+                    stage: stage.clone(),
+                    state,
+                    state_reason: None,
+                    pending_gate: None,
+                    pending_run: None,
+                    priority: 100,
+                    created_at: 0,
+                    updated_at: 0,
+                    version: 1,
+                },
+                run,
+                helpers,
+            });
+        }
+    }
+    app.apply(Snapshot {
+        rows,
+        ..Snapshot::default()
+    });
+    app.selected = app
+        .visible()
+        .iter()
+        .position(|r| r.task.key == "ET-005")
+        .expect("ET-005");
+    app
+}
+
+/// Issue 20's legibility: at 120×36 the board showed "architecture ·" (its count cut) and
+/// titles cut to 13 characters. Now 200×50 shows all seven columns, 120×36 a window of five
+/// around the selected task's stage (the others named, with counts, in the bottom border),
+/// and 80×24 the list; headers keep their counts, cards use the whole column.
+#[test]
+fn the_board_stays_legible_at_every_width() {
+    let fx = Fixture::new("true");
+    let a = spread(&fx);
+    for (w, h) in [(120, 36), (80, 24), (200, 50)] {
+        let text = render(&a, w, h);
+        assert!(!text.contains("evil"), "an OSC sequence was drawn");
+        snapshot(&format!("board-spread-{w}x{h}"), &text);
+    }
+    let wide = render(&a, 200, 50);
+    for (name, count) in [("analysis", 2), ("architecture", 2), ("done", 2)] {
+        assert!(wide.contains(&format!(" {name} · {count} ")), "{wide}");
+    }
+    // 120×36: five columns around `development`, every header whole, titles past 13 cells.
+    let mid = render(&a, 120, 36);
+    assert!(mid.contains(" architecture · 2 "), "{mid}");
+    assert!(mid.contains("Add a --verbose fl…"), "{mid}");
+    assert!(!mid.contains(" deploy · "), "deploy is left out: {mid}");
+    assert!(mid.contains("deploy 2 · done 2 ›"), "{mid}");
+    // The window follows the selection to the last stages.
+    let mut last = spread(&fx);
+    last.selected = last
+        .visible()
+        .iter()
+        .position(|r| r.task.key == "ET-013")
+        .expect("ET-013");
+    let end = render(&last, 120, 36);
+    assert!(
+        end.contains(" done · 2 ") && end.contains("‹ analysis 2 · architecture 2 ⚑2"),
+        "{end}"
+    );
+}
+
+/// h and l move the selection between stages and the window of columns goes with it: the
+/// selected card is always on screen at 120×36.
+#[test]
+fn h_and_l_carry_the_window_of_columns() {
+    use bosun::tui::update::{Msg, update};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let fx = Fixture::new("true");
+    let mut a = spread(&fx);
+    let keymap = Keymap::builtin().expect("keymap");
+    let press = |a: &mut App, c: char| {
+        update(
+            a,
+            &keymap,
+            Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+        );
+    };
+    let selected = |a: &App| a.selected_task().map(|t| t.key.clone()).expect("selected");
+    for _ in 0..4 {
+        press(&mut a, 'l');
+        let key = selected(&a);
+        let text = render(&a, 120, 36);
+        assert!(
+            text.contains(&format!("▶  {key}")),
+            "{key} not shown:\n{text}"
+        );
+    }
+    assert_eq!(selected(&a), "ET-013", "in done");
+    let end = render(&a, 120, 36);
+    assert!(
+        end.contains(" done · 2 ") && !end.contains(" analysis · "),
+        "{end}"
+    );
+    for _ in 0..6 {
+        press(&mut a, 'h');
+        let key = selected(&a);
+        let text = render(&a, 120, 36);
+        assert!(text.contains(&key), "{key} not shown:\n{text}");
+    }
+    assert_eq!(selected(&a), "ET-001");
+    let start = render(&a, 120, 36);
+    assert!(
+        start.contains(" analysis · 2 ") && start.contains("deploy 2 · done 2 ›"),
+        "{start}"
+    );
+}

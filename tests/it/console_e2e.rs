@@ -101,7 +101,8 @@ path = "d-{{key}}.md"
         .create_task("example-tool", "Reject me", "", 100)
         .expect("task");
 
-    // The console, 100 columns wide (the list board), in its own tmux server.
+    // The console, 100 columns wide (every column: two stages and done fit), in its own tmux
+    // server.
     let args = format!(" --config '{}'", config_path.display());
     console.start(&console_cmd(dir.path(), &db, "", &args), 100, 30);
     let screen = || console.screen();
@@ -129,14 +130,17 @@ path = "d-{{key}}.md"
         || screen().contains("⚑ 2 need you"),
         &screen,
     );
+    // Its card (a column's three lines, or the list's one row) is flagged and says why.
     let shown = screen();
-    let row = shown
-        .lines()
-        .find(|l| l.contains("ET-001"))
+    let lines: Vec<&str> = shown.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("ET-001"))
         .expect("ET-001 on the board");
+    let card = lines[at..lines.len().min(at + 3)].join("\n");
     assert!(
-        row.contains('⚑') && row.contains("awaiting_approval"),
-        "{row}"
+        lines[at].contains('⚑') && card.contains("awaiting_approval"),
+        "{card}"
     );
 
     // 2. `a` approves the selected (first) task: it advances in the database.

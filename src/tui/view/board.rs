@@ -1,16 +1,101 @@
 //! The Board view: tasks by stage.
+//!
+//! The layout is chosen from the board's width so that no card is narrower than
+//! [`CARD_MIN`] cells, a column [`COLUMN_MIN`] with its borders:
+//! - **every column** (each stage, then `done`) when all fit at [`COLUMN_MIN`]: with the
+//!   default pipeline's seven columns, a terminal 156 columns wide or more;
+//! - **a window** of as many columns as fit, at least [`WINDOW_MIN`], around the selected
+//!   task's column (h/l move it), the stages left out named with their counts in the board's
+//!   bottom border: 112 to 155 columns for the default pipeline (120 shows five);
+//! - **the list** below that (111 columns or fewer), one task a row with its stage, a progress
+//!   bar over every stage, its state and title.
+//!
+//! A pipeline of [`WINDOW_MIN`] columns or fewer keeps them all down to 22 cells each (three
+//! stages and `done`: 90 columns) and then goes straight to the list.
+//!
+//! A column's header always keeps the stage's count: `name · 3`, then `name 3`, then the
+//! name cut with `…` (`arch… 3`), then the count alone. A card uses its column's whole width
+//! (the selected one is highlighted across it):
+//!
+//! ```text
+//! ▶⚑ ET-001         ⚡    marks (▶ selected, ⚑ needs you), key, the mark slot
+//!    Add a --verbose…     title, cut with … when it does not fit
+//!    awaiting_approval    state, or the run's status
+//!    ↳ securi… #7 busy    one line per helper it asked, the role cut first
+//! ```
+//!
+//! The slot at the right of the key line ([`SLOT`] cells, enough for one wide character) is
+//! kept free for one more mark, the conflict radar's `⚡` or a pull request's state (issue
+//! 20's landing); [`slot`] says what goes there, and the list keeps the same slot after each
+//! key ([`LIST_KEY`]). Only the cards and rows on screen are built. Text cut to fit ends in
+//! `…`.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
-use super::{WIDE, block, clean, status_span};
+use super::{block, clean, status_span};
 use crate::status::TaskState;
 use crate::tui::state::{App, TaskRow};
 use crate::tui::theme::Theme;
 
-/// The board: one column per stage when wide, a table otherwise.
+/// The narrowest card, in cells inside its column's borders: the 3-cell mark gutter and 17
+/// cells of text, which hold the longest state word (`awaiting_approval`) whole and a title's
+/// first 16 characters and `…`.
+pub const CARD_MIN: u16 = 20;
+
+/// The narrowest column: a card and the column's two borders.
+pub const COLUMN_MIN: u16 = CARD_MIN + 2;
+
+/// The fewest columns a window shows: the selected task's stage with two on either side.
+/// When fewer fit, the list (which shows every stage on each row) says more.
+pub const WINDOW_MIN: usize = 5;
+
+/// Cells before a card's text: the selection mark, the attention mark and a space, as the
+/// list's first column (`▶⚑`).
+const GUTTER: usize = 3;
+
+/// Cells kept free at the right of a card's key line for one more mark (one wide character
+/// such as `⚡`).
+pub const SLOT: usize = 2;
+
+/// How the board is laid out at a width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Every column.
+    Columns,
+    /// `shown` consecutive columns from `first`.
+    Window {
+        /// The first column shown.
+        first: usize,
+        /// How many are shown.
+        shown: usize,
+    },
+    /// One task a row.
+    List,
+}
+
+/// The layout of a board `width` cells wide inside its border, with `columns` columns and the
+/// selected task in column `selected` (none selected: the first).
+pub fn shape(width: u16, columns: usize, selected: Option<usize>) -> Shape {
+    let fit = usize::from(width / COLUMN_MIN);
+    if fit >= columns {
+        Shape::Columns
+    } else if fit >= WINDOW_MIN {
+        // The selected column in the middle, the window kept inside the board.
+        let first = selected
+            .unwrap_or(0)
+            .saturating_sub(fit / 2)
+            .min(columns - fit);
+        Shape::Window { first, shown: fit }
+    } else {
+        Shape::List
+    }
+}
+
+/// The board: columns, a window of them, or the list, by width (see the module's doc).
 pub(super) fn draw(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
     let rows = app.visible();
     let title = if app.filter.is_empty() {
@@ -22,13 +107,24 @@ pub(super) fn draw(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
             clean(&app.filter)
         )
     };
-    if area.width >= WIDE {
-        draw_board_columns(f, area, app, &rows, theme, &title);
-    } else {
-        draw_board_list(f, area, app, &rows, theme, &title);
+    let columns = app.stages.len() + 1;
+    // `rows` is `app.visible()`: the selection indexes it (filtering again costs O(tasks)).
+    let selected = rows.get(app.selected).map(|r| app.column_of(r));
+    match shape(area.width.saturating_sub(2), columns, selected) {
+        Shape::Columns => draw_columns(f, area, app, &rows, theme, &title, (0, columns)),
+        Shape::Window { first, shown } => {
+            draw_columns(f, area, app, &rows, theme, &title, (first, shown))
+        }
+        Shape::List => draw_board_list(f, area, app, &rows, theme, &title),
     }
 }
 
+/// Cells of the list's key column: a key of up to eight characters, a space and the
+/// [`SLOT`].
+const LIST_KEY: usize = 9 + SLOT;
+
+/// The list: one task a row (key and mark slot, progress over the stages, stage, state,
+/// title), for boards too narrow for [`WINDOW_MIN`] columns.
 fn draw_board_list(
     f: &mut Frame<'_>,
     area: Rect,
@@ -40,17 +136,18 @@ fn draw_board_list(
     let n = app.stages.len();
     let height = area.height.saturating_sub(3) as usize;
     let first = app.selected.saturating_sub(height.saturating_sub(1));
+    let widths = [2, LIST_KEY, n + 1, 13, 17];
+    // The title takes the rest, less a cell between columns.
+    let title_width = usize::from(area.width.saturating_sub(2))
+        .saturating_sub(widths.iter().sum::<usize>() + widths.len())
+        .max(10);
     let table_rows: Vec<Row> = rows
         .iter()
         .enumerate()
         .skip(first)
         .take(height)
         .map(|(i, r)| {
-            let idx = app
-                .stages
-                .iter()
-                .position(|s| *s == r.task.stage)
-                .unwrap_or(n);
+            let idx = app.column_of(r);
             let done = if r.task.state == TaskState::Done {
                 n
             } else {
@@ -80,35 +177,40 @@ fn draw_board_list(
             } else {
                 theme.base()
             };
+            let key = fit(&clean(&r.task.key), LIST_KEY - SLOT - 1);
+            let mut key_cell = vec![Span::raw(key.clone())];
+            if let Some(m) = slot(r) {
+                let gap = LIST_KEY.saturating_sub(Span::raw(key.as_str()).width() + m.width());
+                key_cell.push(Span::raw(" ".repeat(gap)));
+                key_cell.push(m);
+            }
+            let text = if r.helpers.is_empty() {
+                clean(&r.task.title)
+            } else {
+                let helpers: Vec<String> = r
+                    .helpers
+                    .iter()
+                    .map(|(job, role, status)| format!("↳ {role} #{job} {status}"))
+                    .collect();
+                clean(&format!("{}  ({})", r.task.title, helpers.join(", ")))
+            };
             Row::new(vec![
                 Cell::from(flag),
-                Cell::from(r.task.key.clone()),
+                Cell::from(Line::from(key_cell)),
                 Cell::from(Span::styled(bar, theme.stage(idx))),
-                Cell::from(clean(&r.task.stage)),
+                Cell::from(fit(&clean(&r.task.stage), 13)),
                 Cell::from(status_span(r, theme)),
-                Cell::from(if r.helpers.is_empty() {
-                    clean(&r.task.title)
-                } else {
-                    let helpers: Vec<String> = r
-                        .helpers
-                        .iter()
-                        .map(|(job, role, status)| format!("↳ {role} #{job} {status}"))
-                        .collect();
-                    clean(&format!("{}  ({})", r.task.title, helpers.join(", ")))
-                }),
+                Cell::from(fit(&text, title_width)),
             ])
             .style(style)
         })
         .collect();
-    let widths = [
-        Constraint::Length(2),
-        Constraint::Length(9),
-        Constraint::Length(n as u16 + 1),
-        Constraint::Length(13),
-        Constraint::Length(17),
-        Constraint::Min(10),
-    ];
-    let table = Table::new(table_rows, widths)
+    let mut constraints: Vec<Constraint> = widths
+        .iter()
+        .map(|w| Constraint::Length(u16::try_from(*w).unwrap_or(u16::MAX)))
+        .collect();
+    constraints.push(Constraint::Min(10));
+    let table = Table::new(table_rows, constraints)
         .header(
             Row::new(vec!["", "task", "stages", "stage", "state", "title"]).style(theme.header()),
         )
@@ -116,77 +218,371 @@ fn draw_board_list(
     f.render_widget(table, area);
 }
 
-fn draw_board_columns(
+/// Columns `first..first + shown` of the board; the others are named in the bottom border.
+fn draw_columns(
     f: &mut Frame<'_>,
     area: Rect,
     app: &App,
     rows: &[&TaskRow],
     theme: &Theme,
     title: &str,
+    (first, shown): (usize, usize),
 ) {
-    let outer = block(title, theme);
+    let mut names: Vec<&str> = app.stages.iter().map(String::as_str).collect();
+    names.push("done");
+    // One pass puts every row in its column (a stage the pipeline lacks: `done`'s).
+    let mut buckets: Vec<Vec<&TaskRow>> = vec![Vec::new(); names.len()];
+    for r in rows {
+        if let Some(b) = buckets.get_mut(app.column_of(r)) {
+            b.push(*r);
+        }
+    }
+    let mut outer = block(title, theme);
+    let hidden = |range: std::ops::Range<usize>| -> Vec<(&str, &[&TaskRow])> {
+        range
+            .filter_map(|i| Some((*names.get(i)?, buckets.get(i)?.as_slice())))
+            .collect()
+    };
+    let half = usize::from(area.width / 2).saturating_sub(3);
+    if let Some(text) = left_out(&hidden(0..first), half, true) {
+        outer = outer.title_bottom(Line::styled(text, theme.dim()).left_aligned());
+    }
+    if let Some(text) = left_out(&hidden(first + shown..names.len()), half, false) {
+        outer = outer.title_bottom(Line::styled(text, theme.dim()).right_aligned());
+    }
     let inner = outer.inner(area);
     f.render_widget(outer, area);
-    let mut names: Vec<String> = app.stages.clone();
-    names.push("done".into());
     let cols = Layout::default()
         .direction(Direction::Horizontal)
-        .constraints(
-            names
-                .iter()
-                .map(|_| Constraint::Ratio(1, names.len() as u32)),
-        )
+        .constraints((0..shown).map(|_| Constraint::Ratio(1, shown.max(1) as u32)))
         .split(inner);
-    let selected_key = app.selected_task().map(|t| t.key.clone());
-    for (i, name) in names.iter().enumerate() {
-        let in_col: Vec<&&TaskRow> = rows.iter().filter(|r| r.task.stage == *name).collect();
-        let mut lines = Vec::new();
-        let width = cols[i].width.saturating_sub(4) as usize;
+    let selected_key = rows.get(app.selected).map(|r| r.task.key.as_str());
+    for (slot_i, area) in cols.iter().enumerate() {
+        let i = first + slot_i;
+        let (Some(name), Some(in_col)) = (names.get(i), buckets.get(i)) else {
+            continue;
+        };
+        let width = usize::from(area.width.saturating_sub(2));
         // Keep the selected card in sight in a long column.
-        let height = cols[i].height.saturating_sub(2) as usize / 3;
+        let height = usize::from(area.height.saturating_sub(2)) / 3;
         let at = in_col
             .iter()
-            .position(|r| Some(&r.task.key) == selected_key.as_ref())
+            .position(|r| Some(r.task.key.as_str()) == selected_key)
             .unwrap_or(0);
-        let first = at.saturating_sub(height.saturating_sub(1));
+        let top = at.saturating_sub(height.saturating_sub(1));
+        let mut lines = Vec::new();
         // Only the cards on screen are built: a column can hold thousands of tasks.
-        for r in in_col.iter().skip(first).take(height + 1) {
-            let selected = Some(&r.task.key) == selected_key.as_ref();
-            let style = if selected {
-                theme.selected()
-            } else if r.needs_operator() {
-                theme.attention()
-            } else {
-                theme.base()
-            };
-            // The marker keeps the selection visible without colour too.
-            let mark = match (selected, r.needs_operator()) {
-                (true, _) => "▶ ",
-                (false, true) => "⚑ ",
-                _ => "",
-            };
-            lines.push(Line::styled(format!("{mark}{}", r.task.key), style));
-            let title: String = clean(&r.task.title).chars().take(width).collect();
-            lines.push(Line::from(Span::styled(
-                format!("  {title}"),
-                if selected { style } else { theme.dim() },
-            )));
-            lines.push(Line::from(vec![Span::raw("  "), status_span(r, theme)]));
-            // Helpers the task's agent asked, under it.
-            for (job, role, status) in &r.helpers {
-                lines.push(Line::from(vec![
-                    Span::styled(format!("  ↳ {} #{job} ", clean(role)), theme.dim()),
-                    Span::styled(clean(status), theme.status(status)),
-                ]));
-            }
+        for r in in_col.iter().skip(top).take(height + 1) {
+            let selected = Some(r.task.key.as_str()) == selected_key;
+            lines.extend(card(r, selected, width, slot(r), theme));
         }
         let col = Block::default()
             .borders(Borders::ALL)
             .border_style(theme.border(false))
             .title(Span::styled(
-                format!(" {} · {} ", name, in_col.len()),
+                header(name, in_col.len(), usize::from(area.width)),
                 theme.stage(i),
             ));
-        f.render_widget(Paragraph::new(lines).block(col), cols[i]);
+        f.render_widget(Paragraph::new(lines).block(col), *area);
+    }
+}
+
+/// The mark in a card's slot. None yet: landing (issue 20) puts the conflict radar's `⚡` or
+/// the pull request's state here.
+fn slot(_row: &TaskRow) -> Option<Span<'static>> {
+    None
+}
+
+/// A card `width` cells wide: key line (mark gutter, key, [`SLOT`]), title, state, helpers.
+/// The selected card is highlighted across the whole width.
+fn card(
+    r: &TaskRow,
+    selected: bool,
+    width: usize,
+    slot: Option<Span<'static>>,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let style = if selected {
+        theme.selected()
+    } else if r.needs_operator() {
+        theme.attention()
+    } else {
+        theme.base()
+    };
+    // The marker keeps the selection visible without colour too.
+    let mark = match (selected, r.needs_operator()) {
+        (true, true) => "▶⚑ ",
+        (true, false) => "▶  ",
+        (false, true) => " ⚑ ",
+        (false, false) => "   ",
+    };
+    let text = width.saturating_sub(GUTTER);
+    // The key, then the slot at the right edge, a space between them at least.
+    let key = fit(&clean(&r.task.key), text.saturating_sub(SLOT + 1));
+    let mut first = vec![Span::styled(format!("{mark}{key}"), style)];
+    if let Some(m) = slot {
+        let used = GUTTER + Span::raw(key.as_str()).width() + m.width();
+        first.push(Span::styled(" ".repeat(width.saturating_sub(used)), style));
+        first.push(m);
+    }
+    let title_style = if selected { style } else { theme.dim() };
+    let mut lines = vec![
+        Line::from(first),
+        Line::from(Span::styled(
+            format!("   {}", fit(&clean(&r.task.title), text)),
+            title_style,
+        )),
+        Line::from(vec![Span::styled("   ", style), status_span(r, theme)]),
+    ];
+    // Helpers the task's agent asked, under it; the role is cut before the status.
+    for (job, role, status) in &r.helpers {
+        let status = clean(status);
+        let tail = format!(" #{job} ");
+        let room = text
+            .saturating_sub(2 + Span::raw(tail.as_str()).width())
+            .saturating_sub(Span::raw(status.as_str()).width());
+        let head = format!("↳ {}{tail}", fit(&clean(role), room.max(2)));
+        let left = text.saturating_sub(Span::raw(head.as_str()).width());
+        lines.push(Line::from(vec![
+            Span::styled(format!("   {head}"), theme.dim()),
+            Span::styled(fit(&status, left), theme.status(&status)),
+        ]));
+    }
+    if selected {
+        for line in &mut lines {
+            pad(line, width, style);
+        }
+    }
+    lines
+}
+
+/// Fills `line` with spaces in `style` to `width` cells.
+fn pad(line: &mut Line<'static>, width: usize, style: Style) {
+    let w = line.width();
+    if w < width {
+        line.spans.push(Span::styled(" ".repeat(width - w), style));
+    }
+}
+
+/// `s` in at most `width` cells: whole, or cut with `…` at the end.
+fn fit(s: &str, width: usize) -> String {
+    if Span::raw(s).width() <= width {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    let mut buf = [0u8; 4];
+    for c in s.chars() {
+        let w = Span::raw(&*c.encode_utf8(&mut buf)).width();
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    if width > 0 {
+        // "board …" reads as a gap: the ellipsis goes after the last word's letter.
+        out.truncate(out.trim_end().len());
+        out.push('…');
+    }
+    out
+}
+
+/// A column's title for a column `width` cells wide (its corners take two): the stage's name
+/// and count, the name shortened or left out before the count is cut.
+fn header(name: &str, count: usize, width: usize) -> String {
+    let name = clean(name);
+    let room = width.saturating_sub(2);
+    let count = count.to_string();
+    let cells = |s: &str| Span::raw(s).width();
+    let full = format!(" {name} · {count} ");
+    if cells(&full) <= room {
+        return full;
+    }
+    let short = format!(" {name} {count} ");
+    if cells(&short) <= room {
+        return short;
+    }
+    // Two spaces around, one between: what is left is the name's, at least a letter and `…`.
+    let left = room.saturating_sub(count.len() + 3);
+    if left >= 2 {
+        return format!(" {} {count} ", fit(&name, left));
+    }
+    if count.len() + 2 <= room {
+        format!(" {count} ")
+    } else {
+        count
+    }
+}
+
+/// What a window leaves out on one side, in at most `room` cells: `‹ analysis 6 ⚑2` on the
+/// left, `deploy 0 · done 9 ›` on the right, or only how many stages and tasks when the
+/// names do not fit. None when nothing is left out.
+fn left_out(hidden: &[(&str, &[&TaskRow])], room: usize, left: bool) -> Option<String> {
+    if hidden.is_empty() {
+        return None;
+    }
+    let tasks: usize = hidden.iter().map(|(_, rows)| rows.len()).sum();
+    let need: usize = hidden
+        .iter()
+        .map(|(_, rows)| rows.iter().filter(|r| r.needs_operator()).count())
+        .sum();
+    let flag = if need > 0 {
+        format!(" ⚑{need}")
+    } else {
+        String::new()
+    };
+    let named = hidden
+        .iter()
+        .map(|(name, rows)| format!("{} {}", clean(name), rows.len()))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let counted = format!(
+        "{} stage{} · {tasks} task{}",
+        hidden.len(),
+        if hidden.len() == 1 { "" } else { "s" },
+        if tasks == 1 { "" } else { "s" }
+    );
+    let wrap = |body: &str| {
+        if left {
+            format!(" ‹ {body}{flag} ")
+        } else {
+            format!(" {body}{flag} › ")
+        }
+    };
+    let text = wrap(&named);
+    Some(if Span::raw(text.as_str()).width() <= room {
+        text
+    } else {
+        wrap(&counted)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seven_columns_need_156_cells_a_window_112_and_less_is_the_list() {
+        // Board width inside its border: the terminal's minus two.
+        assert_eq!(shape(154, 7, Some(0)), Shape::Columns);
+        assert_eq!(shape(198, 7, None), Shape::Columns);
+        assert_eq!(shape(153, 7, Some(0)), Shape::Window { first: 0, shown: 6 });
+        assert_eq!(shape(118, 7, Some(0)), Shape::Window { first: 0, shown: 5 });
+        assert_eq!(shape(110, 7, None), Shape::Window { first: 0, shown: 5 });
+        assert_eq!(shape(109, 7, Some(0)), Shape::List);
+        assert_eq!(shape(78, 7, Some(3)), Shape::List);
+        // A short pipeline keeps every column longer.
+        assert_eq!(shape(88, 4, None), Shape::Columns);
+        assert_eq!(shape(87, 4, None), Shape::List);
+    }
+
+    #[test]
+    fn the_window_follows_the_selected_column_and_stays_in_the_board() {
+        let first = |sel| match shape(118, 7, Some(sel)) {
+            Shape::Window { first, shown: 5 } => first,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!((0..7).map(first).collect::<Vec<_>>(), [0, 0, 0, 1, 2, 2, 2]);
+    }
+
+    #[test]
+    fn headers_keep_the_count_and_shorten_the_name() {
+        assert_eq!(header("architecture", 3, 22), " architecture · 3 ");
+        assert_eq!(header("architecture", 3, 18), " architecture 3 ");
+        assert_eq!(header("architecture", 3, 12), " archi… 3 ");
+        assert_eq!(header("architecture", 12345, 12), " a… 12345 ");
+        assert_eq!(header("architecture", 12345, 9), " 12345 ");
+        assert_eq!(header("architecture", 12345, 5), "12345");
+        // Never wider than the column's top border while the count fits in it.
+        for w in 6..30 {
+            let h = header("architecture", 42, w);
+            assert!(h.contains("42"), "{w}: {h:?}");
+            assert!(Span::raw(h.as_str()).width() <= w - 2, "{w}: {h:?}");
+        }
+    }
+
+    #[test]
+    fn fit_cuts_by_cells_with_an_ellipsis() {
+        assert_eq!(fit("Add a flag", 10), "Add a flag");
+        assert_eq!(fit("Add a flag", 6), "Add a…");
+        assert_eq!(fit("日本語のタイトル", 7), "日本語…");
+        assert_eq!(fit("abc", 0), "");
+        assert_eq!(fit("Speed up the board view", 10), "Speed up…");
+    }
+
+    fn row(key: &str, title: &str) -> TaskRow {
+        TaskRow {
+            task: crate::store::tasks::Task {
+                id: 1,
+                key: key.into(),
+                project_id: 1,
+                title: title.into(),
+                spec: String::new(),
+                branch: None,
+                worktree: None,
+                stage: "analysis".into(),
+                state: TaskState::AwaitingApproval,
+                state_reason: None,
+                pending_gate: None,
+                pending_run: None,
+                priority: 100,
+                created_at: 0,
+                updated_at: 0,
+                version: 1,
+            },
+            run: None,
+            helpers: vec![(7, "security-reviewer".into(), "busy".into())],
+        }
+    }
+
+    fn text(line: &Line<'_>) -> String {
+        line.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn a_card_at_its_narrowest_keeps_key_state_and_the_mark_slot() {
+        let theme = Theme::load("default").expect("theme");
+        let width = usize::from(CARD_MIN);
+        let r = row("ET-001", "Add a --verbose flag to the CLI");
+        let lines = card(&r, false, width, Some(Span::raw("⚡")), &theme);
+        let texts: Vec<String> = lines.iter().map(text).collect();
+        assert_eq!(
+            texts[0], " ⚑ ET-001         ⚡",
+            "the mark at the right edge"
+        );
+        assert_eq!(texts[1], "   Add a --verbose…");
+        assert_eq!(texts[2], "   awaiting_approval", "the longest state whole");
+        assert_eq!(
+            texts[3], "   ↳ securi… #7 busy",
+            "the role is cut, not the status"
+        );
+        for l in &lines {
+            assert!(l.width() <= width, "{:?}", text(l));
+        }
+        // A key too long for the line gives way to the slot.
+        let long = row("VERYLONGPROJECT-12345", "t");
+        let first = text(&card(&long, false, width, Some(Span::raw("⚡")), &theme)[0]);
+        assert!(first.ends_with(" ⚡"), "{first}");
+        assert_eq!(Span::raw(first.as_str()).width(), width);
+        // The selected card is highlighted across the column: every line is full width.
+        for l in card(&r, true, 30, None, &theme) {
+            assert_eq!(l.width(), 30, "{:?}", text(&l));
+        }
+    }
+
+    #[test]
+    fn hidden_stages_are_named_or_counted() {
+        let none: &[&TaskRow] = &[];
+        let hidden = [("deploy", none), ("done", none)];
+        assert_eq!(
+            left_out(&hidden, 40, false).as_deref(),
+            Some(" deploy 0 · done 0 › ")
+        );
+        assert_eq!(
+            left_out(&hidden, 15, true).as_deref(),
+            Some(" ‹ 2 stages · 0 tasks ")
+        );
+        assert_eq!(left_out(&[], 40, true), None);
     }
 }

@@ -24,7 +24,8 @@ use crate::status::TaskState;
 /// Smallest terminal the console draws in, columns × rows.
 pub const MIN_SIZE: (u16, u16) = (60, 16);
 
-/// Columns from which the board shows one column per stage.
+/// Columns from which the header names every view (the board's own layouts go by
+/// `board::COLUMN_MIN`).
 pub(super) const WIDE: u16 = 120;
 
 /// Draws the whole console.
