@@ -8,6 +8,7 @@ use super::gates::{Evaluation, Verdict};
 use super::transition::{self, Enqueue, Then, Transition, Write};
 use super::{Engine, Outcome, Result};
 use crate::config::Action;
+use crate::config::land::LandMode;
 use crate::queue::JobSpec;
 use crate::store::events::{self, About};
 use crate::store::gates::NewGateResult;
@@ -36,8 +37,59 @@ impl Engine<'_> {
             } => counters::get(tx, task.id, counter)?,
             _ => 0,
         };
-        let next = transition::decide(&self.cfg.stages, &task.key, here, run, eval, spent);
+        let last = matches!(eval.verdict, Verdict::Passed) && here + 1 == self.cfg.stages.len();
+        let plan = if last {
+            self.land_plan(tx, task)?
+        } else {
+            None
+        };
+        let next = transition::decide(
+            &self.cfg.stages,
+            &task.key,
+            here,
+            run,
+            eval,
+            spent,
+            plan.as_ref(),
+        );
         self.apply(tx, task, &next, now)
+    }
+
+    /// How `task` lands once it passed its last stage: its project's `[projects.land]`
+    /// (the config's, under the project's own), or `None` when the project does not land
+    /// tasks (or the task has no branch).
+    ///
+    /// # Errors
+    /// [`super::EngineError::State`] when the project's stored landing settings cannot be
+    /// read; store failures.
+    pub(super) fn land_plan(
+        &self,
+        tx: &Connection,
+        task: &Task,
+    ) -> Result<Option<transition::LandPlan>> {
+        let project = store::projects::get(tx, task.project_id)?;
+        let land = self
+            .cfg
+            .land
+            .for_project(project.land.as_deref())
+            .map_err(|e| {
+                super::EngineError::State(format!(
+                    "project {}'s landing settings cannot be read: {e}",
+                    project.name
+                ))
+            })?;
+        let Some(branch) = task.branch.clone() else {
+            return Ok(None);
+        };
+        if land.mode == LandMode::None {
+            return Ok(None);
+        }
+        Ok(Some(transition::LandPlan {
+            mode: land.mode,
+            strategy: land.strategy,
+            base: land.base.or(project.default_branch).unwrap_or_default(),
+            branch,
+        }))
     }
 
     /// Makes `t`'s writes for `task`, then queues its job if it has one, inside the caller's
@@ -72,6 +124,11 @@ impl Engine<'_> {
                 first_time: *first_time,
             },
             Then::Done => Outcome::Done,
+            Then::Landing => Outcome::Landing {
+                landing: store::landings::latest_for(tx, task.id)?
+                    .map(|l| l.id)
+                    .unwrap_or_default(),
+            },
             Then::AwaitingApproval { gate } => Outcome::AwaitingApproval { gate: *gate },
             Then::NeedsInput => Outcome::NeedsInput,
             Then::Blocked { reason } => Outcome::Blocked {
@@ -131,6 +188,20 @@ impl Engine<'_> {
                     counters::bump(tx, task.id, name)?;
                 }
                 Write::Clear(prefix) => counters::clear(tx, task.id, prefix)?,
+                Write::OpenLanding { plan, by } => {
+                    store::landings::open(
+                        tx,
+                        &store::landings::NewLanding {
+                            task_id: task.id,
+                            mode: plan.mode.as_str(),
+                            strategy: plan.strategy.as_str(),
+                            base: &plan.base,
+                            branch: &plan.branch,
+                            decided_by: by,
+                        },
+                        now,
+                    )?;
+                }
             }
         }
         Ok(())

@@ -15,6 +15,11 @@ pub enum Outcome {
     },
     /// Passed the last stage.
     Done,
+    /// Passed the last stage (or the operator landed it) and is landing.
+    Landing {
+        /// The landing opened (`store::landings`).
+        landing: i64,
+    },
     /// An approval gate waits for the operator.
     AwaitingApproval {
         /// Its index in the stage.
@@ -78,6 +83,7 @@ impl Outcome {
         match self {
             Outcome::Advanced { stage, job } => format!("entered {stage} (job {job} queued)"),
             Outcome::Done => "done".into(),
+            Outcome::Landing { landing } => format!("landing (landing {landing})"),
             Outcome::AwaitingApproval { .. } => "awaiting approval".into(),
             Outcome::Retried { job } => format!("stage runs again (job {job} queued)"),
             Outcome::Resumed {

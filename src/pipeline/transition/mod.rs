@@ -7,6 +7,7 @@
 
 use super::first_line;
 use super::gates::{Check, Evaluation, Verdict};
+use crate::config::land::{LandMode, Strategy};
 use crate::config::{Action, Stage};
 use crate::status::{GateOutcome, TaskState};
 use crate::store::events::EventKind;
@@ -55,6 +56,51 @@ pub enum Write {
     Bump(String),
     /// Removes the task's counters whose name starts with the prefix (all with `""`).
     Clear(&'static str),
+    /// Opens the task's landing (`store::landings`), decided by `by`.
+    OpenLanding {
+        /// How it lands.
+        plan: LandPlan,
+        /// Who decided it: `engine`, or the operator's front-end.
+        by: String,
+    },
+}
+
+/// How a task lands once it passed its last stage (`[projects.land]` resolved for its
+/// project).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LandPlan {
+    /// `merge` or `pr` (a project whose mode is `none` has no plan).
+    pub mode: LandMode,
+    /// How the branch's commits reach the base.
+    pub strategy: Strategy,
+    /// The base branch; empty: the repository's default branch, resolved when it lands.
+    pub base: String,
+    /// The task's branch.
+    pub branch: String,
+}
+
+impl LandPlan {
+    /// "squash-merge bosun/ET-001-x into main", "a pull request of bosun/ET-001-x into the
+    /// default branch (squash)".
+    pub fn describe(&self) -> String {
+        let base = if self.base.is_empty() {
+            "the default branch".to_string()
+        } else {
+            self.base.clone()
+        };
+        match self.mode {
+            LandMode::Pr => format!(
+                "a pull request of {} into {base} ({})",
+                self.branch,
+                self.strategy.as_str()
+            ),
+            _ => format!(
+                "{}-merge {} into {base}",
+                self.strategy.as_str(),
+                self.branch
+            ),
+        }
+    }
 }
 
 /// A job to queue for the task: stage `stage`'s role, with `feedback` for its prompt.
@@ -100,6 +146,8 @@ pub enum Then {
     },
     /// Passed the last stage.
     Done,
+    /// Passed the last stage and is landing.
+    Landing,
     /// Waits for the operator's approval of gate `gate`.
     AwaitingApproval {
         /// Index of the gate.
@@ -133,10 +181,10 @@ impl Transition {
 }
 
 /// What follows stage `here`'s evaluation `eval` for task `key`, whose run `run` (if any)
-/// was judged: record every check, then advance (or finish), wait for approval, wait for
-/// answers, block, retry or roll back. `spent` is the count so far of the counter that caps
-/// the verdict's action (retries of this stage, rollbacks along this edge; 0 for other
-/// verdicts): past the cap, the task blocks instead.
+/// was judged: record every check, then advance (or finish, or land by `land`), wait for
+/// approval, wait for answers, block, retry or roll back. `spent` is the count so far of the
+/// counter that caps the verdict's action (retries of this stage, rollbacks along this edge;
+/// 0 for other verdicts): past the cap, the task blocks instead.
 pub fn decide(
     stages: &[Stage],
     key: &str,
@@ -144,6 +192,7 @@ pub fn decide(
     run: Option<i64>,
     eval: Evaluation,
     spent: i64,
+    land: Option<&LandPlan>,
 ) -> Transition {
     let mut writes: Vec<Write> = eval.checks.into_iter().map(|c| gate(key, run, c)).collect();
     let stage = &stages[here];
@@ -157,16 +206,25 @@ pub fn decide(
         Verdict::Passed => {
             let next = here + 1;
             if next == stages.len() {
-                writes.extend([
-                    Write::SetStage {
-                        stage: "done".into(),
-                        state: TaskState::Done,
-                        reason: None,
-                    },
-                    Write::Clear(""),
-                    engine(EventKind::TaskDone, format!("{key} done")),
-                ]);
-                Then::Done
+                match land {
+                    Some(plan) => {
+                        let landing = landing(key, plan, run, "engine");
+                        writes.extend(landing.writes);
+                        landing.then
+                    }
+                    None => {
+                        writes.extend([
+                            Write::SetStage {
+                                stage: "done".into(),
+                                state: TaskState::Done,
+                                reason: None,
+                            },
+                            Write::Clear(""),
+                            engine(EventKind::TaskDone, format!("{key} done")),
+                        ]);
+                        Then::Done
+                    }
+                }
             } else {
                 let (entering, job) = enter(stages, key, next, None, "engine");
                 writes.extend(entering);
@@ -277,6 +335,32 @@ pub fn decide(
         }
     };
     Transition { writes, then }
+}
+
+/// Task `key`, past its last stage, lands by `plan` on `by`'s word (the engine's at the end
+/// of the pipeline, an operator's for a task that ended `done`).
+pub fn landing(key: &str, plan: &LandPlan, run: Option<i64>, by: &str) -> Transition {
+    Transition {
+        writes: vec![
+            Write::SetStage {
+                stage: "done".into(),
+                state: TaskState::Landing,
+                reason: None,
+            },
+            Write::Clear(""),
+            Write::OpenLanding {
+                plan: plan.clone(),
+                by: by.to_string(),
+            },
+            Write::Event {
+                kind: EventKind::Landing,
+                run,
+                actor: by.to_string(),
+                message: format!("{key} passed every stage; landing: {}", plan.describe()),
+            },
+        ],
+        then: Then::Landing,
+    }
 }
 
 /// The write that records `check` of run `run` for task `key`: its gate result and, unless

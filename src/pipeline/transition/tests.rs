@@ -69,7 +69,7 @@ fn a_pass_enters_the_next_stage_and_queues_its_own_role() {
         checks: vec![check("artifact", GateOutcome::Pass, "PLAN.md exists")],
         verdict: Verdict::Passed,
     };
-    let t = decide(&pipeline(), "ET-001", 0, Some(7), eval, 0);
+    let t = decide(&pipeline(), "ET-001", 0, Some(7), eval, 0, None);
     assert_eq!(
         t.then,
         Then::Advanced {
@@ -99,12 +99,52 @@ fn a_pass_enters_the_next_stage_and_queues_its_own_role() {
 }
 
 #[test]
+fn a_pass_of_the_last_stage_lands_when_the_project_lands_tasks() {
+    use crate::config::land::{LandMode, Strategy};
+    let eval = Evaluation {
+        checks: Vec::new(),
+        verdict: Verdict::Passed,
+    };
+    let plan = LandPlan {
+        mode: LandMode::Merge,
+        strategy: Strategy::Squash,
+        base: "main".into(),
+        branch: "bosun/ET-001-x".into(),
+    };
+    let t = decide(&pipeline(), "ET-001", 2, Some(9), eval, 0, Some(&plan));
+    assert_eq!(t.then, Then::Landing);
+    assert_eq!(
+        t.writes,
+        vec![
+            Write::SetStage {
+                stage: "done".into(),
+                state: TaskState::Landing,
+                reason: None
+            },
+            Write::Clear(""),
+            Write::OpenLanding {
+                plan: plan.clone(),
+                by: "engine".into()
+            },
+            Write::Event {
+                kind: EventKind::Landing,
+                run: Some(9),
+                actor: "engine".into(),
+                message:
+                    "ET-001 passed every stage; landing: squash-merge bosun/ET-001-x into main"
+                        .into()
+            },
+        ]
+    );
+}
+
+#[test]
 fn a_pass_of_the_last_stage_is_done() {
     let eval = Evaluation {
         checks: Vec::new(),
         verdict: Verdict::Passed,
     };
-    let t = decide(&pipeline(), "ET-001", 2, Some(9), eval, 0);
+    let t = decide(&pipeline(), "ET-001", 2, Some(9), eval, 0, None);
     assert_eq!(t.then, Then::Done);
     assert_eq!(
         t.writes,
@@ -135,7 +175,7 @@ fn an_approval_gate_waits_for_the_operator() {
         )],
         verdict: Verdict::Approval { gate: 0 },
     };
-    let t = decide(&pipeline(), "ET-001", 1, Some(7), eval, 0);
+    let t = decide(&pipeline(), "ET-001", 1, Some(7), eval, 0, None);
     assert_eq!(t.then, Then::AwaitingApproval { gate: 0 });
     assert!(t.writes.contains(&Write::AwaitApproval {
         gate: 0,
@@ -157,7 +197,7 @@ fn a_failure_retries_the_stage_until_its_retries_are_spent() {
         checks: vec![check("command", GateOutcome::Fail, "exit 1")],
         verdict: act(Action::Retry, "retry:code"),
     };
-    let t = decide(&pipeline(), "ET-001", 1, Some(7), failed(), 1);
+    let t = decide(&pipeline(), "ET-001", 1, Some(7), failed(), 1, None);
     assert_eq!(
         t.then,
         Then::Retried {
@@ -176,7 +216,7 @@ fn a_failure_retries_the_stage_until_its_retries_are_spent() {
         )
     );
 
-    let t = decide(&pipeline(), "ET-001", 1, Some(7), failed(), 2);
+    let t = decide(&pipeline(), "ET-001", 1, Some(7), failed(), 2, None);
     let why = "code failed its gates 3 times (max_retries = 2): tests fail";
     assert_eq!(t.then, Then::Blocked { reason: why.into() });
     // The count is kept even when the task blocks.
@@ -203,7 +243,7 @@ fn a_rejection_rolls_back_with_the_note_until_the_edge_is_spent() {
             message: "ET-001: rejected by the operator: wrong plan".into()
         }]
     );
-    let t = decide(&stages, "ET-001", 1, Some(7), eval.clone(), 0).after(first);
+    let t = decide(&stages, "ET-001", 1, Some(7), eval.clone(), 0, None).after(first);
     let feedback = "The operator rejected the code stage's work:\nwrong plan";
     assert_eq!(
         t.then,
@@ -235,7 +275,7 @@ fn a_rejection_rolls_back_with_the_note_until_the_edge_is_spent() {
         ]
     );
 
-    let t = decide(&stages, "ET-001", 1, Some(7), eval, 2);
+    let t = decide(&stages, "ET-001", 1, Some(7), eval, 2, None);
     assert!(matches!(t.then, Then::Blocked { ref reason }
         if reason.starts_with("code rolled back to plan 2 times already (max = 2)")));
 }
@@ -246,7 +286,7 @@ fn a_block_branch_stops_for_the_operator_at_the_stage() {
         checks: vec![check("branch", GateOutcome::Fail, "BLOCKED.md exists")],
         verdict: act(Action::Block, "block:plan"),
     };
-    let t = decide(&pipeline(), "ET-001", 0, None, eval, 0);
+    let t = decide(&pipeline(), "ET-001", 0, None, eval, 0, None);
     assert_eq!(
         t.then,
         Then::Blocked {
