@@ -5,16 +5,31 @@
 //! `GIT_OPTIONAL_LOCKS=0` (a status poll must not take the index lock an agent's own git
 //! needs), checks the exit status and puts git's stderr into the error.
 
+mod cleanup;
+mod conflicts;
 pub mod diff;
 mod error;
 mod exec;
+mod land;
+pub mod radar;
+mod verify;
 
 use std::ffi::OsStr;
 
 use exec::{failed, raw, run};
 use std::path::{Path, PathBuf};
 
+pub use cleanup::{
+    Integration, Removed, default_branch, delete_branch, integrated, push, remote_url,
+    remove_task_worktree,
+};
+pub use conflicts::{
+    ConflictFile, Conflicts, HUNK_CONTEXT, MAX_FILE_HUNKS, MAX_TOTAL_HUNKS, MERGE_TREE_VERSION,
+    conflicts, require_merge_tree,
+};
 pub use error::GitError;
+pub use land::{LandError, Landed, Strategy, UnknownStrategy, land};
+pub use verify::{MAX_VERIFY_OUTPUT, Verify};
 
 /// The identity used for bosun's commits when the user has not configured one.
 pub const FALLBACK_NAME: &str = "bosun";
@@ -422,6 +437,7 @@ struct Worktree {
     prunable: bool,
 }
 
+/// The worktrees of `repo`, the main one first (`git worktree list --porcelain`).
 fn worktrees(repo: &Path) -> Result<Vec<Worktree>, GitError> {
     let out = run(repo, ["worktree", "list", "--porcelain"])?;
     let mut list: Vec<Worktree> = Vec::new();
