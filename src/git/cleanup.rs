@@ -151,6 +151,12 @@ fn dirty_files(worktree: &Path) -> Result<Vec<String>, GitError> {
 pub fn delete_branch(repo: &Path, branch: &str, base: &str) -> Result<Integration, GitError> {
     let full = format!("refs/heads/{branch}");
     let tip = commit_of(repo, &full)?;
+    let Some(how) = integrated(repo, &tip, base)? else {
+        return Err(GitError::NotIntegrated {
+            branch: branch.to_string(),
+            base: base.to_string(),
+        });
+    };
     if let Some(wt) = worktrees(repo)?
         .into_iter()
         .find(|w| !w.prunable && w.branch.as_deref() == Some(branch))
@@ -160,12 +166,6 @@ pub fn delete_branch(repo: &Path, branch: &str, base: &str) -> Result<Integratio
             path: wt.path,
         });
     }
-    let Some(how) = integrated(repo, &tip, base)? else {
-        return Err(GitError::NotIntegrated {
-            branch: branch.to_string(),
-            base: base.to_string(),
-        });
-    };
     run(repo, ["update-ref", "-d", &full, &tip])?;
     // No such section (exit 128) is fine: a branch without upstream has no config.
     let _ = raw(

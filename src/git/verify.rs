@@ -92,9 +92,8 @@ impl TempWorktree {
                 commit.as_ref(),
             ],
         )
-        .map_err(|e| {
+        .inspect_err(|_| {
             let _ = std::fs::remove_dir_all(&path);
-            e
         })?;
         Ok(TempWorktree { repo, path })
     }
