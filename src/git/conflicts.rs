@@ -53,7 +53,8 @@ pub struct ConflictFile {
     /// `>>>>>>> theirs`) with [`HUNK_CONTEXT`] lines around each, each region headed by
     /// `@@ lines A-B @@` (1-based, in the merged file); empty when the file has no markers
     /// (a binary file, a modify/delete or rename conflict: see `messages`) or when the
-    /// [`MAX_TOTAL_HUNKS`] budget was spent. At most [`MAX_FILE_HUNKS`] bytes.
+    /// [`MAX_TOTAL_HUNKS`] budget was spent. At most [`MAX_FILE_HUNKS`] bytes. The text
+    /// is the branches' (an agent's): sanitise it (`crate::text`) before it is shown.
     pub hunks: String,
     /// `hunks` was cut (by [`MAX_FILE_HUNKS`] or [`MAX_TOTAL_HUNKS`]).
     pub truncated: bool,

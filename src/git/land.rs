@@ -129,7 +129,8 @@ pub enum LandError {
         }
     )]
     VerifyFailed {
-        /// The last [`super::MAX_VERIFY_OUTPUT`] bytes of its stdout and stderr.
+        /// The last [`super::MAX_VERIFY_OUTPUT`] bytes of its stdout and stderr (text the
+        /// branch's code printed: sanitise it before it is shown).
         output: String,
         /// Its exit code; `None` when killed (by a signal or the timeout).
         exit: Option<i32>,

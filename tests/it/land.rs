@@ -574,3 +574,37 @@ fn the_default_branch_comes_from_the_remote_then_the_repository() {
     sh_git(&solo, &["config", "init.defaultBranch", "trunk"]);
     assert_eq!(git::default_branch(&solo).expect("configured"), "trunk");
 }
+
+#[test]
+fn the_operator_catches_up_as_landed_says_keeping_their_edits() {
+    let p = Project::new();
+    let (_wt, branch) = two_commit_task(&p);
+    p.dirty_operator();
+    let landed = git::land(&p.repo, "main", &branch, Strategy::Squash, "Land", None).expect("land");
+    assert!(landed.checked_out_behind);
+    // The command Landed::checked_out_behind documents.
+    sh_git(
+        &p.repo,
+        &["read-tree", "-m", "-u", &landed.base_before, &landed.commit],
+    );
+    let a = std::fs::read_to_string(p.repo.join("a.txt")).expect("read");
+    assert!(a.contains("line 2 by the task"), "{a}");
+    assert!(p.repo.join("new.txt").exists());
+    let readme = std::fs::read_to_string(p.repo.join("README.md")).expect("read");
+    assert_eq!(readme, "demo\nmy edit\n", "the edit stays");
+    let status = sh_git(&p.repo, &["status", "--porcelain"]);
+    assert_eq!(
+        status, "M README.md\nA  notes.txt\n?? scratch.txt",
+        "{status}"
+    );
+}
+
+#[test]
+fn a_base_not_checked_out_anywhere_is_not_behind() {
+    let p = Project::new();
+    let (_wt, branch) = two_commit_task(&p);
+    sh_git(&p.repo, &["checkout", "-q", "-b", "elsewhere"]);
+    let landed = git::land(&p.repo, "main", &branch, Strategy::Merge, "Land", None).expect("land");
+    assert!(landed.moved());
+    assert!(!landed.checked_out_behind && landed.checked_out_at.is_none());
+}
