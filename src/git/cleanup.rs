@@ -8,7 +8,7 @@ use std::path::Path;
 use super::conflicts::{Merged, merge_tree};
 use super::exec::{failed, raw, run};
 use super::land::{commit_of, tree_of};
-use super::{GitError, absolute, config_value, head_branch, same_path, worktrees};
+use super::{GitError, absolute, config_value, head_branch, os, same_path, status, worktrees};
 
 /// How a branch's work is already in its base: the checks worktrunk uses to tell that a
 /// branch can go, cheapest first (worktrunk's `wt remove`, "branch integration").
@@ -81,7 +81,7 @@ const MAX_NAMED_FILES: usize = 20;
 
 /// Removes the task worktree at `path` from `repo` (`git worktree remove`); its branch is
 /// kept (see [`delete_branch`]). Refuses a worktree with modified, staged, deleted or
-/// untracked (not ignored) files. Unlike [`super::remove_worktree`], commits that are not
+/// untracked (not ignored) files. Unlike [`remove_worktree`], commits that are not
 /// ancestors of a base do not block it: after a squash or rebase landing they never are,
 /// and they stay on the branch.
 ///
@@ -112,6 +112,55 @@ pub fn remove_task_worktree(repo: &Path, path: &Path) -> Result<Removed, GitErro
     ];
     run(repo, args)?;
     Ok(Removed::Removed)
+}
+
+/// Removes the worktree at `worktree` from `repo` (`git worktree remove`), deleting its
+/// directory (ignored files included). The branch is kept. Unless `force`, refuses when the
+/// worktree has uncommitted changes or commits not in `base` nor its upstream (see
+/// [`super::status`]). A worktree whose directory is already gone is pruned; a path that is no
+/// worktree at all is `Ok(())`.
+///
+/// Errors: [`GitError::WouldLoseWork`] when it would throw work away and `force` is false
+/// (the message says to pass force), [`GitError::Failed`] when git refuses (e.g. the
+/// worktree is locked, or is the main checkout).
+pub fn remove_worktree(
+    repo: &Path,
+    worktree: &Path,
+    base: &str,
+    force: bool,
+) -> Result<(), GitError> {
+    let path = absolute(worktree)?;
+    if !path.exists() {
+        run(repo, ["worktree", "prune"])?;
+        return Ok(());
+    }
+    if !force {
+        let st = status(&path, base)?;
+        let mut lost = Vec::new();
+        if st.dirty {
+            lost.push("it has uncommitted changes".to_string());
+        }
+        if st.unpushed > 0 {
+            lost.push(format!(
+                "{} commit(s) are in neither {base} nor an upstream branch",
+                st.unpushed
+            ));
+        }
+        if !lost.is_empty() {
+            return Err(GitError::WouldLoseWork {
+                path,
+                reason: lost.join(" and "),
+            });
+        }
+    }
+    let mut args = vec![os("worktree"), os("remove")];
+    if force {
+        args.push(os("--force"));
+    }
+    args.push(os("--"));
+    args.push(path.as_os_str());
+    run(repo, args)?;
+    Ok(())
 }
 
 /// The files `git status` reports in `worktree` (untracked ones listed one by one), at most

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 pub use cleanup::{
     Integration, Removed, default_branch, delete_branch, integrated, push, remote_url,
-    remove_task_worktree,
+    remove_task_worktree, remove_worktree,
 };
 pub use conflicts::{
     ConflictFile, Conflicts, HUNK_CONTEXT, MAX_FILE_HUNKS, MAX_TOTAL_HUNKS, MERGE_TREE_VERSION,
@@ -316,55 +316,6 @@ pub fn status(worktree: &Path, base: &str) -> Result<WorktreeStatus, GitError> {
         output: count.clone(),
     })?;
     Ok(WorktreeStatus { dirty, unpushed })
-}
-
-/// Removes the worktree at `worktree` from `repo` (`git worktree remove`), deleting its
-/// directory (ignored files included). The branch is kept. Unless `force`, refuses when the
-/// worktree has uncommitted changes or commits not in `base` nor its upstream (see
-/// [`status`]). A worktree whose directory is already gone is pruned; a path that is no
-/// worktree at all is `Ok(())`.
-///
-/// Errors: [`GitError::WouldLoseWork`] when it would throw work away and `force` is false
-/// (the message says to pass force), [`GitError::Failed`] when git refuses (e.g. the
-/// worktree is locked, or is the main checkout).
-pub fn remove_worktree(
-    repo: &Path,
-    worktree: &Path,
-    base: &str,
-    force: bool,
-) -> Result<(), GitError> {
-    let path = absolute(worktree)?;
-    if !path.exists() {
-        run(repo, ["worktree", "prune"])?;
-        return Ok(());
-    }
-    if !force {
-        let st = status(&path, base)?;
-        let mut lost = Vec::new();
-        if st.dirty {
-            lost.push("it has uncommitted changes".to_string());
-        }
-        if st.unpushed > 0 {
-            lost.push(format!(
-                "{} commit(s) are in neither {base} nor an upstream branch",
-                st.unpushed
-            ));
-        }
-        if !lost.is_empty() {
-            return Err(GitError::WouldLoseWork {
-                path,
-                reason: lost.join(" and "),
-            });
-        }
-    }
-    let mut args = vec![os("worktree"), os("remove")];
-    if force {
-        args.push(os("--force"));
-    }
-    args.push(os("--"));
-    args.push(path.as_os_str());
-    run(repo, args)?;
-    Ok(())
 }
 
 /// Size of a change.
