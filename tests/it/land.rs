@@ -259,6 +259,14 @@ fn each_strategy_lands_without_touching_the_operators_checkout() {
                 assert_eq!(first, main_before, "linear history on the old tip");
                 let committer = sh_git(&p.repo, &["log", "-1", "--format=%cn", "main"]);
                 assert_eq!(committer, "Operator");
+                // Author, e-mail, date and message as the agent made them.
+                let format = "--format=%an|%ae|%ad|%B";
+                let replayed = sh_git(&p.repo, &["log", format, &format!("{main_before}..main")]);
+                let original = sh_git(
+                    &p.repo,
+                    &["log", format, &format!("{main_before}~1..{branch}")],
+                );
+                assert_eq!(replayed, original);
             }
         }
     }
@@ -607,4 +615,38 @@ fn a_base_not_checked_out_anywhere_is_not_behind() {
     let landed = git::land(&p.repo, "main", &branch, Strategy::Merge, "Land", None).expect("land");
     assert!(landed.moved());
     assert!(!landed.checked_out_behind && landed.checked_out_at.is_none());
+}
+
+#[test]
+fn a_rebase_leaves_out_the_branch_merging_its_base() {
+    let p = Project::new();
+    let (wt, branch) = two_commit_task(&p);
+    move_main(&p);
+    // The agent merged the moved base into its branch, then went on.
+    sh_git(&wt, &ident(&["merge", "-q", "--no-edit", "main"]));
+    std::fs::write(wt.join("after.txt"), "after\n").expect("write");
+    sh_git(&wt, &["add", "after.txt"]);
+    sh_git(&wt, &ident(&["commit", "-qm", "After the merge"]));
+    let before = p.rev("main");
+    git::land(&p.repo, "main", &branch, Strategy::Rebase, "unused", None).expect("land");
+    let log = sh_git(
+        &p.repo,
+        &["log", "--format=%s|%P", &format!("{before}..main")],
+    );
+    let subjects: Vec<&str> = log
+        .lines()
+        .map(|l| l.split('|').next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        subjects,
+        ["After the merge", "Add new.txt", "Change line 2"]
+    );
+    let one_parent = |l: &str| l.split('|').nth(1).is_some_and(|ps| !ps.contains(' '));
+    assert!(log.lines().all(one_parent), "no merge commits: {log}");
+    assert_eq!(p.show("main:after.txt"), "after");
+    let a = p.show("main:a.txt");
+    assert!(
+        a.contains("line 2 by the task") && a.contains("line 9 from main"),
+        "{a}"
+    );
 }
