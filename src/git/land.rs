@@ -118,6 +118,15 @@ pub enum LandError {
         /// Its tip when the ref was to move (empty when the branch was deleted).
         found: String,
     },
+    /// The verify command could not be run (its program does not exist, is not
+    /// executable, or the argv is empty); the base was not moved.
+    #[error("the verify command `{argv}` could not be run: {source}; the base was not moved")]
+    VerifyNotRun {
+        /// The command, space-separated.
+        argv: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
     /// The verify command failed on the merged result.
     #[error(
         "the verify command {} on the merged result; the base was not moved (its output \
@@ -154,9 +163,9 @@ pub enum LandError {
 ///
 /// Errors: [`LandError::Conflict`] with the conflicted files and hunks;
 /// [`LandError::BaseMoved`]; [`LandError::VerifyFailed`] with the command's output;
-/// [`LandError::Git`] for the rest ([`GitError::TooOld`] before git 2.38,
-/// [`GitError::Failed`] when `base` or `branch` does not resolve, [`GitError::Spawn`] when
-/// the verify command cannot start).
+/// [`LandError::VerifyNotRun`] when it cannot start; [`LandError::Git`] for the rest
+/// ([`GitError::TooOld`] before git 2.38, [`GitError::Failed`] when `base` or `branch` does
+/// not resolve or the temporary worktree cannot be added).
 pub fn land(
     repo: &Path,
     base: &str,
@@ -203,7 +212,10 @@ pub fn land(
         });
     };
     if let Some(v) = verify {
-        let outcome = verify_commit(repo, &new, v)?;
+        let outcome = verify_commit(repo, &new, v)?.map_err(|source| LandError::VerifyNotRun {
+            argv: v.argv.join(" "),
+            source,
+        })?;
         if !outcome.passed() {
             return Err(LandError::VerifyFailed {
                 output: outcome.output,

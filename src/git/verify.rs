@@ -49,18 +49,18 @@ impl Outcome {
 }
 
 /// Checks `commit` out in a temporary detached worktree of `repo`, runs `verify` there and
-/// removes the worktree (also when the command could not start).
+/// removes the worktree (also when the command could not start). The inner error is the
+/// command's: it could not be started or waited for (e.g. its program does not exist).
 ///
-/// Errors: [`GitError::Failed`] when the worktree cannot be added; [`GitError::Spawn`] when
-/// the command cannot start (its program in `args`); [`GitError::Io`] when no temporary
-/// directory can be made.
+/// Errors: [`GitError::Failed`] when the worktree cannot be added; [`GitError::Io`] when
+/// `repo` cannot be made absolute.
 pub(super) fn verify_commit(
     repo: &Path,
     commit: &str,
     verify: &Verify,
-) -> Result<Outcome, GitError> {
+) -> Result<std::io::Result<Outcome>, GitError> {
     let tmp = TempWorktree::add(repo, commit)?;
-    run_bounded(&tmp.path, verify)
+    Ok(run_bounded(&tmp.path, verify))
 }
 
 /// A detached worktree under the system's temporary directory, removed on drop.
@@ -123,22 +123,16 @@ impl Drop for TempWorktree {
 /// Runs `verify.argv` in `dir` in its own process group, stdout and stderr into one pipe;
 /// on timeout the group gets SIGTERM, then SIGKILL after [`KILL_GRACE`]; the group is killed
 /// once the command ends too, so nothing it started outlives it.
-fn run_bounded(dir: &Path, verify: &Verify) -> Result<Outcome, GitError> {
+fn run_bounded(dir: &Path, verify: &Verify) -> std::io::Result<Outcome> {
     use std::os::unix::process::CommandExt;
-    let printable = verify.argv.join(" ");
-    let spawn_error = |source| GitError::Spawn {
-        dir: dir.to_path_buf(),
-        args: printable.clone(),
-        source,
-    };
     let Some((program, args)) = verify.argv.split_first() else {
-        return Err(spawn_error(std::io::Error::new(
+        return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             "the verify command is empty",
-        )));
+        ));
     };
-    let (reader, writer) = std::io::pipe().map_err(spawn_error)?;
-    let writer2 = writer.try_clone().map_err(spawn_error)?;
+    let (reader, writer) = std::io::pipe()?;
+    let writer2 = writer.try_clone()?;
     let mut cmd = Command::new(program);
     crate::priority::lower(&mut cmd)
         .args(args)
@@ -150,7 +144,7 @@ fn run_bounded(dir: &Path, verify: &Verify) -> Result<Outcome, GitError> {
     let spawned = cmd.spawn();
     // The parent's copies of the write end must close, or the reader never sees the end.
     drop(cmd);
-    let mut child = spawned.map_err(spawn_error)?;
+    let mut child = spawned?;
     let pgid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
     let out = std::thread::spawn(move || {
         let mut reader = reader;
@@ -161,7 +155,7 @@ fn run_bounded(dir: &Path, verify: &Verify) -> Result<Outcome, GitError> {
     let start = Instant::now();
     let mut timed_out = false;
     let status = loop {
-        if let Some(status) = child.try_wait().map_err(spawn_error)? {
+        if let Some(status) = child.try_wait()? {
             break status;
         }
         if !timed_out && start.elapsed() >= verify.timeout {
@@ -169,7 +163,7 @@ fn run_bounded(dir: &Path, verify: &Verify) -> Result<Outcome, GitError> {
             let _ = killpg(pgid, Signal::SIGTERM);
             let grace = Instant::now();
             while grace.elapsed() < KILL_GRACE {
-                if child.try_wait().map_err(spawn_error)?.is_some() {
+                if child.try_wait()?.is_some() {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(20));

@@ -386,6 +386,23 @@ fn verify_runs_on_the_result_and_a_failure_leaves_the_ref() {
     );
     assert_eq!(p.rev("main"), before);
 
+    let missing = Verify {
+        argv: vec!["/nonexistent/verify".into()],
+        timeout: Duration::from_secs(30),
+    };
+    let err = git::land(
+        &p.repo,
+        "main",
+        &branch,
+        Strategy::Merge,
+        "m",
+        Some(&missing),
+    )
+    .expect_err("cannot run");
+    assert!(matches!(err, LandError::VerifyNotRun { .. }), "{err}");
+    assert_eq!(p.rev("main"), before);
+    assert_eq!(worktrees(), worktrees_before, "temp worktree removed");
+
     // The command sees the merged result: the task's new file.
     let passing = Verify {
         argv: vec!["test".into(), "-f".into(), "new.txt".into()],
