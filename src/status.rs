@@ -159,3 +159,18 @@ vocabulary! {
         Failed = "failed",
     }
 }
+
+vocabulary! {
+    /// How a task branch's commits reach the base branch when it lands (`[projects.land]
+    /// strategy`, `git::land`).
+    Strategy {
+        /// One new commit on the base with the branch's changes.
+        Squash = "squash",
+        /// A merge commit with the base and the branch as parents.
+        Merge = "merge",
+        /// The branch's commits replayed one by one on the base (linear history), each
+        /// keeping its author and message; merge commits on the branch are left out, as
+        /// `git rebase` does without `--rebase-merges`.
+        Rebase = "rebase",
+    }
+}

@@ -28,28 +28,7 @@ impl LandMode {
     }
 }
 
-/// How a branch's commits reach the base branch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Strategy {
-    /// One new commit on the base with the branch's changes.
-    Squash,
-    /// A merge commit with the base and the branch as parents.
-    Merge,
-    /// The branch's commits replayed on the base, one by one.
-    Rebase,
-}
-
-impl Strategy {
-    /// The word, as written in the config and stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Strategy::Squash => "squash",
-            Strategy::Merge => "merge",
-            Strategy::Rebase => "rebase",
-        }
-    }
-}
+pub use crate::status::Strategy;
 
 /// What a landing whose branch conflicts with the base does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

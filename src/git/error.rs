@@ -79,6 +79,58 @@ pub enum GitError {
         /// What would be lost, e.g. `it has uncommitted changes`.
         reason: String,
     },
+    /// The installed git lacks something bosun needs (`merge-tree --write-tree`, git 2.38).
+    #[error(
+        "git {found} is too old: bosun needs git {need} or newer for {what}; install a newer \
+         git (Debian 12 and Ubuntu 23.04 ship 2.39; otherwise your distribution's backports \
+         or https://git-scm.com/downloads)"
+    )]
+    TooOld {
+        /// The version `git --version` reported.
+        found: String,
+        /// The oldest version that works.
+        need: &'static str,
+        /// What needs it, e.g. `merge-tree --write-tree`.
+        what: &'static str,
+    },
+    /// A worktree holds uncommitted work, so it is not removed.
+    #[error(
+        "refusing to remove worktree {}: it has uncommitted changes in {}; commit or discard \
+         them first",
+        path.display(),
+        files.join(", ")
+    )]
+    DirtyWorktree {
+        /// The worktree.
+        path: PathBuf,
+        /// The modified, staged, deleted or untracked files (paths relative to the
+        /// worktree, at most 20; a last entry `… and N more` says how many were left out).
+        files: Vec<String>,
+    },
+    /// A branch is not integrated into the base, so deleting it would lose its commits.
+    #[error(
+        "refusing to delete branch {branch}: it is not integrated into {base} (not the same \
+         commit, not an ancestor, and merging it would change {base}'s files); land it first \
+         or delete it by hand (git branch -D {branch})"
+    )]
+    NotIntegrated {
+        /// The branch.
+        branch: String,
+        /// The base it was checked against.
+        base: String,
+    },
+    /// A branch is checked out in a worktree, so it is not deleted.
+    #[error(
+        "refusing to delete branch {branch}: it is checked out in {}; remove that worktree \
+         first",
+        path.display()
+    )]
+    BranchCheckedOut {
+        /// The branch.
+        branch: String,
+        /// The worktree that has it checked out.
+        path: PathBuf,
+    },
     /// git printed something bosun cannot parse.
     #[error(
         "unexpected output from `git {args}`: {output:?}; this is a bosun bug, please report \

@@ -22,6 +22,40 @@ where
     }
 }
 
+/// Runs git in `dir` with extra environment variables `env` and `input` written to its
+/// stdin (closed after), and checks it succeeded; returns stdout. Used where git takes
+/// what it needs from the environment (`GIT_AUTHOR_*` for `commit-tree`) or stdin (a
+/// commit message kept byte for byte).
+///
+/// Errors: as [`run`].
+pub(super) fn run_with<I, S>(
+    dir: &Path,
+    args: I,
+    env: &[(&str, &str)],
+    input: &[u8],
+) -> Result<String, GitError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    use std::io::Write;
+    let (mut cmd, printable) = git(dir, args);
+    cmd.envs(env.iter().copied()).stdin(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| spawn_error(dir, &printable, e))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A git that exits early closes the pipe; its exit status says why.
+        let _ = stdin.write_all(input);
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| spawn_error(dir, &printable, e))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(failed(dir, printable, &out))
+    }
+}
+
 /// Runs git in `dir` and returns at most `max` bytes of its stdout and whether there was more
 /// (git is killed then, so an endless diff costs `max` bytes). stderr keeps its last 4 KiB.
 ///

@@ -5,16 +5,31 @@
 //! `GIT_OPTIONAL_LOCKS=0` (a status poll must not take the index lock an agent's own git
 //! needs), checks the exit status and puts git's stderr into the error.
 
+mod cleanup;
+mod conflicts;
 pub mod diff;
 mod error;
 mod exec;
+mod land;
+pub mod radar;
+mod verify;
 
 use std::ffi::OsStr;
 
 use exec::{failed, raw, run};
 use std::path::{Path, PathBuf};
 
+pub use cleanup::{
+    Integration, Removed, default_branch, delete_branch, integrated, push, remote_url,
+    remove_task_worktree, remove_worktree,
+};
+pub use conflicts::{
+    ConflictFile, Conflicts, HUNK_CONTEXT, MAX_FILE_HUNKS, MAX_TOTAL_HUNKS, MERGE_TREE_VERSION,
+    conflicts, require_merge_tree,
+};
 pub use error::GitError;
+pub use land::{LandError, Landed, Strategy, land};
+pub use verify::{MAX_VERIFY_OUTPUT, Verify};
 
 /// The identity used for bosun's commits when the user has not configured one.
 pub const FALLBACK_NAME: &str = "bosun";
@@ -303,55 +318,6 @@ pub fn status(worktree: &Path, base: &str) -> Result<WorktreeStatus, GitError> {
     Ok(WorktreeStatus { dirty, unpushed })
 }
 
-/// Removes the worktree at `worktree` from `repo` (`git worktree remove`), deleting its
-/// directory (ignored files included). The branch is kept. Unless `force`, refuses when the
-/// worktree has uncommitted changes or commits not in `base` nor its upstream (see
-/// [`status`]). A worktree whose directory is already gone is pruned; a path that is no
-/// worktree at all is `Ok(())`.
-///
-/// Errors: [`GitError::WouldLoseWork`] when it would throw work away and `force` is false
-/// (the message says to pass force), [`GitError::Failed`] when git refuses (e.g. the
-/// worktree is locked, or is the main checkout).
-pub fn remove_worktree(
-    repo: &Path,
-    worktree: &Path,
-    base: &str,
-    force: bool,
-) -> Result<(), GitError> {
-    let path = absolute(worktree)?;
-    if !path.exists() {
-        run(repo, ["worktree", "prune"])?;
-        return Ok(());
-    }
-    if !force {
-        let st = status(&path, base)?;
-        let mut lost = Vec::new();
-        if st.dirty {
-            lost.push("it has uncommitted changes".to_string());
-        }
-        if st.unpushed > 0 {
-            lost.push(format!(
-                "{} commit(s) are in neither {base} nor an upstream branch",
-                st.unpushed
-            ));
-        }
-        if !lost.is_empty() {
-            return Err(GitError::WouldLoseWork {
-                path,
-                reason: lost.join(" and "),
-            });
-        }
-    }
-    let mut args = vec![os("worktree"), os("remove")];
-    if force {
-        args.push(os("--force"));
-    }
-    args.push(os("--"));
-    args.push(path.as_os_str());
-    run(repo, args)?;
-    Ok(())
-}
-
 /// Size of a change.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DiffStat {
@@ -422,6 +388,7 @@ struct Worktree {
     prunable: bool,
 }
 
+/// The worktrees of `repo`, the main one first (`git worktree list --porcelain`).
 fn worktrees(repo: &Path) -> Result<Vec<Worktree>, GitError> {
     let out = run(repo, ["worktree", "list", "--porcelain"])?;
     let mut list: Vec<Worktree> = Vec::new();

@@ -17,7 +17,7 @@ mod git;
 mod helpers;
 mod hostile_files;
 mod idle;
-mod landing;
+mod land;
 mod messages;
 mod model_server;
 mod notify;

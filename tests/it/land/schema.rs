@@ -1,4 +1,4 @@
-//! Landing (issue 20): the schema that holds it, and landing a task's branch on its project.
+//! The schema that holds landing (issue 20).
 
 /// The migration to schema v16 rebuilds the tasks table (new states in its CHECK) with every
 /// row, its children's references, its index and its version trigger intact.
@@ -10,21 +10,21 @@ fn the_migration_to_v16_keeps_every_task_and_reference() {
         let conn = rusqlite::Connection::open(&path).expect("open");
         conn.pragma_update(None, "foreign_keys", "ON").expect("fk");
         for sql in [
-            include_str!("../../src/store/schema.sql"),
-            include_str!("../../src/store/schema_2.sql"),
-            include_str!("../../src/store/schema_3.sql"),
-            include_str!("../../src/store/schema_4.sql"),
-            include_str!("../../src/store/schema_5.sql"),
-            include_str!("../../src/store/schema_6.sql"),
-            include_str!("../../src/store/schema_7.sql"),
-            include_str!("../../src/store/schema_8.sql"),
-            include_str!("../../src/store/schema_9.sql"),
-            include_str!("../../src/store/schema_10.sql"),
-            include_str!("../../src/store/schema_11.sql"),
-            include_str!("../../src/store/schema_12.sql"),
-            include_str!("../../src/store/schema_13.sql"),
-            include_str!("../../src/store/schema_14.sql"),
-            include_str!("../../src/store/schema_15.sql"),
+            include_str!("../../../src/store/schema.sql"),
+            include_str!("../../../src/store/schema_2.sql"),
+            include_str!("../../../src/store/schema_3.sql"),
+            include_str!("../../../src/store/schema_4.sql"),
+            include_str!("../../../src/store/schema_5.sql"),
+            include_str!("../../../src/store/schema_6.sql"),
+            include_str!("../../../src/store/schema_7.sql"),
+            include_str!("../../../src/store/schema_8.sql"),
+            include_str!("../../../src/store/schema_9.sql"),
+            include_str!("../../../src/store/schema_10.sql"),
+            include_str!("../../../src/store/schema_11.sql"),
+            include_str!("../../../src/store/schema_12.sql"),
+            include_str!("../../../src/store/schema_13.sql"),
+            include_str!("../../../src/store/schema_14.sql"),
+            include_str!("../../../src/store/schema_15.sql"),
         ] {
             conn.execute_batch(sql).expect("old schema");
         }
