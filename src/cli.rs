@@ -152,6 +152,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Remove what landed, cancelled and gone tasks left behind: worktrees, task branches
+    /// integrated into their base, run logs older than queue.prune_after; never anything of
+    /// a live task
+    Gc {
+        /// List what would be removed, remove nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Copy the database, consistently even while a daemon writes to it (SQLite's online
     /// backup), to a new file
     Backup {
@@ -353,6 +364,16 @@ pub enum TaskCommand {
         /// Task key
         #[arg(add = clap_complete::ArgValueCandidates::new(crate::cmd::complete::task_keys))]
         key: String,
+    },
+    /// Land a task that passed every stage: merge its branch into the project's base branch
+    /// or open its pull request, as [projects.land] says (or --mode)
+    Land {
+        /// Task key
+        #[arg(add = clap_complete::ArgValueCandidates::new(crate::cmd::complete::task_keys))]
+        key: String,
+        /// `merge` or `pr` instead of the project's landing mode
+        #[arg(long, value_parser = ["merge", "pr"])]
+        mode: Option<String>,
     },
 }
 

@@ -33,6 +33,11 @@ pub const POINTS: &[&str] = &[
     "window_close",
 ];
 
+/// The crash points of a landing (`src/supervisor/land.rs`): `land_merged` (the base branch
+/// moved, not recorded), `land_cleanup` (landed and recorded, before the worktree and branch
+/// are removed).
+pub const LAND_POINTS: &[&str] = &["land_merged", "land_cleanup"];
+
 /// The crash points of a message's delivery (`src/supervisor/inbox.rs`).
 pub const MESSAGE_POINTS: &[&str] = &["message_claim", "message_paste", "message_submit"];
 

@@ -144,6 +144,17 @@ impl Decider<'_> {
         self.decide(key, Decision::Cancel)
     }
 
+    /// Lands task `key` (done, or blocked after a failed landing) as its project's
+    /// `[projects.land]` says, or by `mode`: its landing is opened and the supervisor's
+    /// lander merges it (or pushes it and opens its pull request).
+    ///
+    /// # Errors
+    /// As [`Decider::approve`]; the engine's refusal when the task has not passed every stage
+    /// or its project does not land tasks and no `mode` was given.
+    pub fn land(&self, key: &str, mode: Option<crate::config::land::LandMode>) -> Result<Outcome> {
+        self.decide(key, Decision::Land { mode })
+    }
+
     /// Any of the engine's decisions, compare-and-set.
     ///
     /// # Errors

@@ -9,6 +9,7 @@ mod daemon;
 mod decide;
 mod demo;
 mod doctor;
+mod gc;
 mod hook;
 mod init;
 mod log;
@@ -112,6 +113,7 @@ pub fn run(cli: Cli) -> Result<()> {
         },
         Command::Daemon { socket } => daemon::run(&ctx, socket),
         Command::Doctor { json } => doctor::run(&ctx, json),
+        Command::Gc { dry_run, json } => gc::run(&ctx, dry_run, json),
         Command::Demo {
             headless,
             auto_approve,

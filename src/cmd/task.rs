@@ -39,6 +39,15 @@ pub(super) fn run(ctx: &Ctx, cmd: TaskCommand) -> Result<()> {
             super::decide::decide(ctx, &key, |d| d.override_gate(&key, note))
         }
         TaskCommand::Cancel { key } => super::decide::decide(ctx, &key, |d| d.cancel(&key)),
+        TaskCommand::Land { key, mode } => {
+            use crate::config::land::LandMode;
+            let mode = match mode.as_deref() {
+                Some("merge") => Some(LandMode::Merge),
+                Some("pr") => Some(LandMode::Pr),
+                _ => None,
+            };
+            super::decide::decide(ctx, &key, |d| d.land(&key, mode))
+        }
     }
 }
 

@@ -288,6 +288,24 @@ pub fn remote_url(repo: &Path, name: &str) -> Result<Option<String>, GitError> {
     Ok(Some(url.trim().to_string()))
 }
 
+/// The task branches of `repo` (`bosun/…`, see [`super::branch_name`]), sorted.
+///
+/// # Errors
+/// [`GitError::Failed`] when `repo` is not a repository.
+pub fn task_branches(repo: &Path) -> Result<Vec<String>, GitError> {
+    let out = run(
+        repo,
+        [
+            "for-each-ref",
+            "--format=%(refname:short)",
+            "refs/heads/bosun/",
+        ],
+    )?;
+    let mut branches: Vec<String> = out.lines().map(str::to_string).collect();
+    branches.sort();
+    Ok(branches)
+}
+
 /// The names of `repo`'s remotes.
 fn remotes(repo: &Path) -> Result<Vec<String>, GitError> {
     Ok(run(repo, ["remote"])?

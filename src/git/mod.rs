@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 pub use cleanup::{
     Integration, Removed, default_branch, delete_branch, integrated, push, remote_url,
-    remove_task_worktree, remove_worktree,
+    remove_task_worktree, remove_worktree, task_branches,
 };
 pub use conflicts::{
     ConflictFile, Conflicts, HUNK_CONTEXT, MAX_FILE_HUNKS, MAX_TOTAL_HUNKS, MERGE_TREE_VERSION,

@@ -39,7 +39,7 @@ impl Engine<'_> {
         };
         let last = matches!(eval.verdict, Verdict::Passed) && here + 1 == self.cfg.stages.len();
         let plan = if last {
-            self.land_plan(tx, task)?
+            self.land_plan(tx, task, None)?
         } else {
             None
         };
@@ -56,8 +56,8 @@ impl Engine<'_> {
     }
 
     /// How `task` lands once it passed its last stage: its project's `[projects.land]`
-    /// (the config's, under the project's own), or `None` when the project does not land
-    /// tasks (or the task has no branch).
+    /// (the config's, under the project's own; `mode` instead of theirs when given), or
+    /// `None` when the project does not land tasks (or the task has no branch).
     ///
     /// # Errors
     /// [`super::EngineError::State`] when the project's stored landing settings cannot be
@@ -66,6 +66,7 @@ impl Engine<'_> {
         &self,
         tx: &Connection,
         task: &Task,
+        mode: Option<LandMode>,
     ) -> Result<Option<transition::LandPlan>> {
         let project = store::projects::get(tx, task.project_id)?;
         let land = self
@@ -81,11 +82,12 @@ impl Engine<'_> {
         let Some(branch) = task.branch.clone() else {
             return Ok(None);
         };
-        if land.mode == LandMode::None {
+        let mode = mode.unwrap_or(land.mode);
+        if mode == LandMode::None {
             return Ok(None);
         }
         Ok(Some(transition::LandPlan {
-            mode: land.mode,
+            mode,
             strategy: land.strategy,
             base: land.base.or(project.default_branch).unwrap_or_default(),
             branch,
@@ -124,6 +126,7 @@ impl Engine<'_> {
                 first_time: *first_time,
             },
             Then::Done => Outcome::Done,
+            Then::Landed => Outcome::Landed,
             Then::Landing => Outcome::Landing {
                 landing: store::landings::latest_for(tx, task.id)?
                     .map(|l| l.id)
@@ -188,6 +191,21 @@ impl Engine<'_> {
                     counters::bump(tx, task.id, name)?;
                 }
                 Write::Clear(prefix) => counters::clear(tx, task.id, prefix)?,
+                Write::FinishLanding {
+                    landing,
+                    state,
+                    commit,
+                    error,
+                } => {
+                    store::landings::finish(
+                        tx,
+                        *landing,
+                        *state,
+                        commit.as_deref(),
+                        error.as_deref(),
+                        now,
+                    )?;
+                }
                 Write::OpenLanding { plan, by } => {
                     store::landings::open(
                         tx,

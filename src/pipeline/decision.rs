@@ -99,8 +99,35 @@ impl Engine<'_> {
                 })
             }
             Decision::Override { note } => self.override_gate(&task, &note, by),
+            Decision::Land { mode } => {
+                let landable = task.state == TaskState::Done
+                    || (task.state == TaskState::Blocked && task.stage == "done");
+                if !landable {
+                    return Err(self.refused(
+                        &task,
+                        format!(
+                            "{} is {} at {}; only a task that passed every stage lands",
+                            task.key, task.state, task.stage
+                        ),
+                    ));
+                }
+                let now = self.now();
+                self.store.write(|tx| {
+                    self.guard(tx, &task, by)?;
+                    let plan = self.land_plan(tx, &task, mode)?.ok_or_else(|| {
+                        EngineError::State(format!(
+                            "{}'s project does not land tasks ([projects.land] mode = \"none\") \
+                             and it has no branch to land, or no mode was given: say --mode \
+                             merge or --mode pr",
+                            task.key
+                        ))
+                    })?;
+                    let t = transition::landing(&task.key, &plan, None, by);
+                    self.apply(tx, &task, &t, now)
+                })
+            }
             Decision::Cancel => {
-                if matches!(task.state, TaskState::Done | TaskState::Cancelled) {
+                if task.state.finished() {
                     return Err(
                         self.refused(&task, format!("{} is already {}", task.key, task.state))
                     );
@@ -110,6 +137,17 @@ impl Engine<'_> {
                     self.guard(tx, &task, by)?;
                     if let Some(job) = jobs::open_for_task(tx, task.id)? {
                         self.queue.cancel(tx, job.id, by, now)?;
+                    }
+                    if let Some(l) = store::landings::latest_for(tx, task.id)? {
+                        let why = format!("cancelled by {by}");
+                        store::landings::finish(
+                            tx,
+                            l.id,
+                            crate::status::LandingState::Failed,
+                            None,
+                            Some(&why),
+                            now,
+                        )?;
                     }
                     tasks::set_stage(
                         tx,
@@ -251,11 +289,12 @@ impl Engine<'_> {
 /// caused (an approval whose gates then blocked the task: written in the decision's own
 /// transaction, at its timestamp) does not hide it.
 fn decided_first(conn: &Connection, task: &Task) -> Result<Option<String>> {
-    let decision = |kind: EventKind| match kind {
+    let decision = |e: &events::Event| match e.kind {
         EventKind::Approved => Some("approved"),
         EventKind::Rejected => Some("rejected"),
         EventKind::Resumed => Some("resumed"),
         EventKind::TaskCancelled => Some("cancelled"),
+        EventKind::Landing if e.actor != "engine" => Some("sent to land"),
         _ => None,
     };
     let is_wait = |kind: EventKind| {
@@ -266,7 +305,7 @@ fn decided_first(conn: &Connection, task: &Task) -> Result<Option<String>> {
     };
     let mut wait_at = None;
     for e in events::recent(conn, Some(task.id), 50)?.into_iter().rev() {
-        if let Some(what) = decision(e.kind) {
+        if let Some(what) = decision(&e) {
             if wait_at.is_some_and(|ts| ts != e.ts) {
                 return Ok(None);
             }

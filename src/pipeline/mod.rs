@@ -18,6 +18,7 @@ mod finished;
 pub mod gates;
 mod helpers;
 mod jobs;
+mod landing;
 mod orphans;
 mod outcome;
 mod recover;
@@ -32,6 +33,7 @@ use crate::store::runs::{self, Run};
 use crate::store::tasks::{self, Task};
 use crate::store::{self, Store, StoreError, projects};
 
+pub use landing::LandResult;
 pub use outcome::Outcome;
 pub use recover::Recovery;
 
@@ -118,8 +120,14 @@ pub enum Decision {
         /// Why the failure does not count; required.
         note: String,
     },
-    /// Cancel the task and its open job.
+    /// Cancel the task and its open job (and its open landing).
     Cancel,
+    /// Land a task that passed every stage (done, or blocked after a failed landing), as
+    /// its project's `[projects.land]` says, or by `mode`.
+    Land {
+        /// `merge` or `pr` instead of the project's mode.
+        mode: Option<crate::config::land::LandMode>,
+    },
 }
 
 /// Input to [`Engine::handle`].
@@ -131,6 +139,13 @@ pub enum Input {
         run_id: i64,
         /// How it ended.
         result: RunResult,
+    },
+    /// The lander's word on a landing (`supervisor::land`): landed, or failed.
+    Landed {
+        /// The landing row.
+        landing: i64,
+        /// What happened.
+        result: LandResult,
     },
     /// The operator decided.
     Decide {
@@ -236,6 +251,7 @@ impl<'a> Engine<'a> {
         match input {
             Input::RunFinished { run_id, result } => self.run_finished(run_id, result),
             Input::Decide { task, decision, by } => self.decided(&task, decision, &by),
+            Input::Landed { landing, result } => self.land_result(landing, result),
         }
     }
 

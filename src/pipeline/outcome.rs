@@ -20,6 +20,8 @@ pub enum Outcome {
         /// The landing opened (`store::landings`).
         landing: i64,
     },
+    /// Its change reached the base branch.
+    Landed,
     /// An approval gate waits for the operator.
     AwaitingApproval {
         /// Its index in the stage.
@@ -84,6 +86,7 @@ impl Outcome {
             Outcome::Advanced { stage, job } => format!("entered {stage} (job {job} queued)"),
             Outcome::Done => "done".into(),
             Outcome::Landing { landing } => format!("landing (landing {landing})"),
+            Outcome::Landed => "landed".into(),
             Outcome::AwaitingApproval { .. } => "awaiting approval".into(),
             Outcome::Retried { job } => format!("stage runs again (job {job} queued)"),
             Outcome::Resumed {

@@ -37,6 +37,7 @@
 mod finish;
 
 mod inbox;
+mod land;
 mod lane;
 mod launch;
 mod machine;
@@ -115,6 +116,10 @@ pub struct Supervisor {
     completions: lane::Lane<finish::Completion>,
     /// The `close` lane: stops runs' processes and kills their panes.
     closes: lane::Lane<finish::Close>,
+    /// The `land` lane: merges landed tasks' branches and cleans up after them.
+    lands: lane::Lane<land::Job>,
+    /// Landings handed to the `land` lane and not finished.
+    landing: land::InFlight,
     /// Runs whose turn completed this tick, recorded and handed to the workers at its end.
     finishing: Vec<finish::Completion>,
     pid: i64,
@@ -184,6 +189,7 @@ impl Supervisor {
         let wake = Wake::new(&opts.data_dir.join("runs"), store.path());
         let start = Instant::now();
         let store_path = store.path().to_path_buf();
+        let store_path_land = store_path.clone();
         let offload = offload::Offload::start(tmux.clone(), wake.waker());
         let launches = offload::Launches::start(
             offload::LauncherParts {
@@ -238,6 +244,28 @@ impl Supervisor {
                 },
                 |_, close: finish::Close| close.run(),
             ),
+            lands: lane::Lane::start(
+                lane::Spec {
+                    name: "land",
+                    threads: 1,
+                    // git merge-tree, a verify command: no hurry, and never the loop's.
+                    background: true,
+                    db: Some(store_path_land),
+                    poll_for_lock: false,
+                },
+                |worker, job: land::Job| match worker.store() {
+                    Some(store) => {
+                        if !job.run(store) {
+                            worker.reset();
+                        }
+                    }
+                    None => tracing::error!(
+                        landing = job.landing,
+                        "landing skipped: no database; a restart lands it"
+                    ),
+                },
+            ),
+            landing: land::InFlight::default(),
             finishing: Vec::new(),
             pid,
             lease: held,
@@ -412,6 +440,7 @@ impl Supervisor {
         let flushed = self.flush_completions();
         self.completions.drain();
         self.closes.drain();
+        self.lands.drain();
         self.offload.drain();
         // Pastes and submit keys the lane finished are recorded: a restart resumes from them.
         let handed = self.take_handed(Instant::now());
@@ -439,7 +468,8 @@ impl Supervisor {
             // A new job may be claimable (a task created, a job retried): look now.
             self.next_claim = self.next_claim.min(now);
         }
-        if now >= self.next_heartbeat {
+        let heartbeat = now >= self.next_heartbeat;
+        if heartbeat {
             self.next_heartbeat = now + self.opts.heartbeat_every;
             let ok = self
                 .store
@@ -495,6 +525,11 @@ impl Supervisor {
         if let Err(e) = self.notifier.tick(&self.store, now) {
             tracing::warn!(error = %e, "cannot look for notifications");
         }
+        // Landings are opened by database writes; one tried and failed is tried again after
+        // its backoff, looked for with the heartbeat.
+        if woken.database || heartbeat {
+            self.hand_landings()?;
+        }
         if now >= self.next_claim {
             let cut_short = self.claim_and_launch()?;
             // Claim again next tick when the launch budget ran out with room left.
@@ -509,6 +544,27 @@ impl Supervisor {
 
     fn engine(&self) -> Engine<'_> {
         Engine::new(&self.cfg, &self.store)
+    }
+
+    /// Hands the open `merge` landings (and the landed ones not cleaned up) that are not on
+    /// their way yet to the `land` lane.
+    ///
+    /// # Errors
+    /// Store failures.
+    fn hand_landings(&mut self) -> Result<()> {
+        if self.stop.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        for id in land::due(&self.store, now_ms())? {
+            if self.landing.take(id) {
+                self.lands.submit(land::Job {
+                    landing: id,
+                    cfg: self.cfg.clone(),
+                    in_flight: self.landing.clone(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The time rules runs follow.

@@ -108,6 +108,8 @@ actions! {
     Reject = "reject",
     /// Pass a blocked task's failed gate anyway, with a note.
     Override = "override",
+    /// Land a task that passed every stage.
+    Land = "land",
     /// Answer yes to the agent's prompt.
     AnswerYes = "answer_yes",
     /// Answer no to the agent's prompt.
@@ -155,6 +157,7 @@ impl Action {
             Action::Approve => "approve",
             Action::Reject => "reject",
             Action::Override => "override",
+            Action::Land => "land",
             Action::AnswerYes => "yes",
             Action::AnswerNo => "no",
             Action::SendText => "send",

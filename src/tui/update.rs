@@ -325,6 +325,24 @@ pub fn act(app: &mut App, action: Action) -> Vec<Effect> {
         Action::ViewDiff => return show(app, View::Diff),
         Action::Approve => return decide(app, Decision::Approve { note: None }, "approving"),
         Action::Reject => input(app, Prompt::Reject),
+        Action::Land => match app.selected_task() {
+            Some(t)
+                if t.state == crate::status::TaskState::Done
+                    || (t.state == crate::status::TaskState::Blocked && t.stage == "done") =>
+            {
+                return decide(app, Decision::Land { mode: None }, "landing");
+            }
+            Some(t) => {
+                app.message = Some((
+                    format!(
+                        "{} is {} at {}: only a task that passed every stage lands",
+                        t.key, t.state, t.stage
+                    ),
+                    true,
+                ))
+            }
+            None => app.message = Some(("no task selected".into(), true)),
+        },
         Action::Override => match app.selected_task() {
             Some(t) if t.state == crate::status::TaskState::Blocked => input(app, Prompt::Override),
             Some(t) => {

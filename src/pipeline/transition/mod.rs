@@ -5,11 +5,17 @@
 //! build their transitions from the same pieces ([`block`], [`enter`], [`approved`], …), so
 //! every event text of a task's move is written here.
 
+mod land;
+
+pub use land::{
+    CONFLICT_COUNTER, LandFailure, LandPlan, MAX_CONFLICT_ROLLBACKS, landed, landing,
+    landing_failed,
+};
+
 use super::first_line;
 use super::gates::{Check, Evaluation, Verdict};
-use crate::config::land::{LandMode, Strategy};
 use crate::config::{Action, Stage};
-use crate::status::{GateOutcome, TaskState};
+use crate::status::{GateOutcome, LandingState, TaskState};
 use crate::store::events::EventKind;
 
 /// One write of a transition, made in order inside the caller's transaction.
@@ -63,44 +69,18 @@ pub enum Write {
         /// Who decided it: `engine`, or the operator's front-end.
         by: String,
     },
-}
-
-/// How a task lands once it passed its last stage (`[projects.land]` resolved for its
-/// project).
-#[derive(Debug, Clone, PartialEq)]
-pub struct LandPlan {
-    /// `merge` or `pr` (a project whose mode is `none` has no plan).
-    pub mode: LandMode,
-    /// How the branch's commits reach the base.
-    pub strategy: Strategy,
-    /// The base branch; empty: the repository's default branch, resolved when it lands.
-    pub base: String,
-    /// The task's branch.
-    pub branch: String,
-}
-
-impl LandPlan {
-    /// "squash-merge bosun/ET-001-x into main", "a pull request of bosun/ET-001-x into the
-    /// default branch (squash)".
-    pub fn describe(&self) -> String {
-        let base = if self.base.is_empty() {
-            "the default branch".to_string()
-        } else {
-            self.base.clone()
-        };
-        match self.mode {
-            LandMode::Pr => format!(
-                "a pull request of {} into {base} ({})",
-                self.branch,
-                self.strategy.as_str()
-            ),
-            _ => format!(
-                "{}-merge {} into {base}",
-                self.strategy.as_str(),
-                self.branch
-            ),
-        }
-    }
+    /// Ends open landing `landing` in `state` (compare-and-set from an open state: a
+    /// landing someone else ended makes the whole transition change nothing).
+    FinishLanding {
+        /// The landing row.
+        landing: i64,
+        /// `landed` or `failed`.
+        state: LandingState,
+        /// The commit the base moved to.
+        commit: Option<String>,
+        /// Why it failed.
+        error: Option<String>,
+    },
 }
 
 /// A job to queue for the task: stage `stage`'s role, with `feedback` for its prompt.
@@ -148,6 +128,8 @@ pub enum Then {
     Done,
     /// Passed the last stage and is landing.
     Landing,
+    /// Its change reached the base branch.
+    Landed,
     /// Waits for the operator's approval of gate `gate`.
     AwaitingApproval {
         /// Index of the gate.
@@ -335,32 +317,6 @@ pub fn decide(
         }
     };
     Transition { writes, then }
-}
-
-/// Task `key`, past its last stage, lands by `plan` on `by`'s word (the engine's at the end
-/// of the pipeline, an operator's for a task that ended `done`).
-pub fn landing(key: &str, plan: &LandPlan, run: Option<i64>, by: &str) -> Transition {
-    Transition {
-        writes: vec![
-            Write::SetStage {
-                stage: "done".into(),
-                state: TaskState::Landing,
-                reason: None,
-            },
-            Write::Clear(""),
-            Write::OpenLanding {
-                plan: plan.clone(),
-                by: by.to_string(),
-            },
-            Write::Event {
-                kind: EventKind::Landing,
-                run,
-                actor: by.to_string(),
-                message: format!("{key} passed every stage; landing: {}", plan.describe()),
-            },
-        ],
-        then: Then::Landing,
-    }
 }
 
 /// The write that records `check` of run `run` for task `key`: its gate result and, unless

@@ -121,7 +121,6 @@ fn a_pass_of_the_last_stage_lands_when_the_project_lands_tasks() {
                 state: TaskState::Landing,
                 reason: None
             },
-            Write::Clear(""),
             Write::OpenLanding {
                 plan: plan.clone(),
                 by: "engine".into()

@@ -116,7 +116,9 @@ fn footer_actions(app: &App) -> (&'static str, Vec<Action>) {
             if let Some(row) = app.selected_row() {
                 match row.task.state {
                     TaskState::AwaitingApproval => out.extend([Action::Approve, Action::Reject]),
+                    TaskState::Blocked if row.task.stage == "done" => out.push(Action::Land),
                     TaskState::Blocked => out.push(Action::Override),
+                    TaskState::Done => out.push(Action::Land),
                     _ => {}
                 }
                 if matches!(row.run, Some((_, crate::status::RunStatus::Waiting, _))) {

@@ -7,6 +7,8 @@ use std::process::Command;
 use bosun::git;
 
 mod cleanup;
+mod gc;
+mod pipeline;
 mod schema;
 mod strategies;
 
