@@ -10,7 +10,8 @@
 //! `gate` (before each gate is checked), `decision` (the engine's decision applied),
 //! `window_close` (process tree stopped, before the pane is killed). A message's delivery
 //! ([`MESSAGE_POINTS`]): `message_claim` (claimed for a run, not pasted), `message_paste`
-//! (pasted and recorded, not submitted), `message_submit` (submitted, before its record).
+//! (pasted and recorded, not submitted), `message_submit` (submitted, before its record). A
+//! landing's ([`LAND_POINTS`]): `land_merged`, `land_cleanup`.
 //!
 //! `BOSUN_PAUSE_AT=<point>:<ms>` holds the process at a point instead, for that long each
 //! time it arrives: a test's window to send a signal at exactly that step.

@@ -177,6 +177,19 @@ struct TaskDetail {
     events: Vec<Event>,
     /// The files the task's stage looks at, as they stand in its worktree.
     artifacts: Vec<crate::supervisor::prompt::ArtifactFile>,
+    /// Its latest landing, if it has one.
+    landing: Option<crate::store::landings::Landing>,
+    /// What its branch conflicts with, by the conflict radar.
+    conflicts: Vec<ConflictView>,
+}
+
+/// One conflict the radar found for the task's branch.
+#[derive(Serialize)]
+struct ConflictView {
+    /// The base branch's name, or the other task's key.
+    with: String,
+    /// The conflicting paths.
+    files: Vec<String>,
 }
 
 fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
@@ -195,8 +208,31 @@ fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
                 Some(crate::supervisor::prompt::artifact_files(stage, &task.key))
             })
             .unwrap_or_default();
+        let conflicts = match task.branch.as_deref() {
+            Some(branch) => crate::store::radar::conflicts_of(c, task.project_id, branch)?
+                .into_iter()
+                .map(|p| {
+                    let other = if p.a == branch { p.b } else { p.a };
+                    let with = tasks::list(c)
+                        .ok()
+                        .and_then(|all| {
+                            all.into_iter()
+                                .find(|t| t.branch.as_deref() == Some(other.as_str()))
+                                .map(|t| t.key)
+                        })
+                        .unwrap_or(other);
+                    ConflictView {
+                        with,
+                        files: p.files,
+                    }
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         Ok(TaskDetail {
             artifacts,
+            landing: crate::store::landings::latest_for(c, task.id)?,
+            conflicts,
             project: projects::get(c, task.project_id)?,
             gate_results: gates::for_task(c, task.id)?,
             runs: runs::for_task(c, task.id)?,
@@ -233,6 +269,31 @@ fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
             "worktree {wt} (branch {})",
             t.branch.as_deref().unwrap_or("?")
         );
+    }
+    if let Some(l) = &detail.landing {
+        let base = if l.base.is_empty() {
+            "the default branch"
+        } else {
+            &l.base
+        };
+        let commit = l
+            .commit_sha
+            .as_deref()
+            .map(|c| format!(" at {}", &c[..c.len().min(10)]));
+        outln!(
+            "landing {} ({} {} into {base}){}{}",
+            l.state,
+            l.strategy,
+            l.mode,
+            commit.unwrap_or_default(),
+            l.error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        );
+    }
+    for c in &detail.conflicts {
+        outln!("conflicts with {}: {}", c.with, c.files.join(", "));
     }
     if !t.spec.trim().is_empty() {
         outln!("\nspec:\n{}", t.spec.trim_end());

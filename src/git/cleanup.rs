@@ -306,6 +306,28 @@ pub fn task_branches(repo: &Path) -> Result<Vec<String>, GitError> {
     Ok(branches)
 }
 
+/// Every local branch of `repo` and its tip (full sha), by name: one `for-each-ref`.
+///
+/// # Errors
+/// [`GitError::Failed`] when `repo` is not a repository.
+pub fn branch_tips(repo: &Path) -> Result<std::collections::BTreeMap<String, String>, GitError> {
+    let out = run(
+        repo,
+        [
+            "for-each-ref",
+            "--format=%(objectname) %(refname:short)",
+            "refs/heads/",
+        ],
+    )?;
+    Ok(out
+        .lines()
+        .filter_map(|l| {
+            let (sha, name) = l.split_once(' ')?;
+            Some((name.to_string(), sha.to_string()))
+        })
+        .collect())
+}
+
 /// The names of `repo`'s remotes.
 fn remotes(repo: &Path) -> Result<Vec<String>, GitError> {
     Ok(run(repo, ["remote"])?

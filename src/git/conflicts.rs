@@ -112,6 +112,44 @@ fn version_at_least(version: &str, (major, minor): (u32, u32)) -> bool {
 /// not resolve to a commit or the two share no history; [`GitError::Parse`] on output
 /// merge-tree's documented format does not explain.
 pub fn conflicts(repo: &Path, ours: &str, theirs: &str) -> Result<Option<Conflicts>, GitError> {
+    conflicts_inner(repo, ours, theirs)
+}
+
+/// The paths `to` changed since it forked from `from` (`git diff --raw from...to`: against
+/// their merge base), each with the blob it has in `to` (all zeros: deleted). Two sides
+/// can conflict only in a path both changed to different contents, which is how the radar
+/// skips the `merge-tree` of most pairs.
+///
+/// # Errors
+/// [`GitError::Failed`] when a commit is unknown.
+pub fn changed_since_fork(
+    repo: &Path,
+    from: &str,
+    to: &str,
+) -> Result<std::collections::BTreeMap<String, String>, GitError> {
+    let range = format!("{from}...{to}");
+    let out = run(
+        repo,
+        [
+            "diff",
+            "--raw",
+            "--no-abbrev",
+            "--no-renames",
+            "-z",
+            range.as_str(),
+        ],
+    )?;
+    // `:<mode> <mode> <old> <new> <status>\0<path>\0`, repeated.
+    let mut files = std::collections::BTreeMap::new();
+    let mut fields = out.split('\0').filter(|f| !f.is_empty());
+    while let (Some(meta), Some(path)) = (fields.next(), fields.next()) {
+        let new = meta.split(' ').nth(3).unwrap_or_default();
+        files.insert(path.to_string(), new.to_string());
+    }
+    Ok(files)
+}
+
+fn conflicts_inner(repo: &Path, ours: &str, theirs: &str) -> Result<Option<Conflicts>, GitError> {
     match merge_tree(repo, ours, theirs, None)? {
         Merged::Clean(_) => Ok(None),
         Merged::Conflicted(c) => Ok(Some(c)),

@@ -20,12 +20,12 @@ use exec::{failed, raw, run};
 use std::path::{Path, PathBuf};
 
 pub use cleanup::{
-    Integration, Removed, default_branch, delete_branch, integrated, push, remote_url,
+    Integration, Removed, branch_tips, default_branch, delete_branch, integrated, push, remote_url,
     remove_task_worktree, remove_worktree, task_branches,
 };
 pub use conflicts::{
     ConflictFile, Conflicts, HUNK_CONTEXT, MAX_FILE_HUNKS, MAX_TOTAL_HUNKS, MERGE_TREE_VERSION,
-    conflicts, require_merge_tree,
+    changed_since_fork, conflicts, require_merge_tree,
 };
 pub use error::GitError;
 pub use land::{LandError, Landed, Strategy, land};

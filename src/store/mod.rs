@@ -18,6 +18,7 @@ pub mod lease;
 pub mod messages;
 pub mod notifications;
 pub mod projects;
+pub mod radar;
 pub mod rejections;
 pub mod runs;
 pub mod tasks;
@@ -49,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_14.sql"),
     include_str!("schema_15.sql"),
     include_str!("schema_16.sql"),
+    include_str!("schema_17.sql"),
 ];
 
 /// The migration (0-based index in [`MIGRATIONS`]) whose hook hashes clear hook tokens.

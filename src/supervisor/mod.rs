@@ -45,6 +45,7 @@ mod offload;
 mod options;
 pub(crate) mod orphans;
 pub mod prompt;
+mod radar;
 mod recover;
 mod repeats;
 mod second;
@@ -120,6 +121,14 @@ pub struct Supervisor {
     lands: lane::Lane<land::Job>,
     /// Landings handed to the `land` lane and not finished.
     landing: land::InFlight,
+    /// The `radar` lane: the conflict radar's passes.
+    radar: lane::Lane<radar::Pass>,
+    /// A radar pass is on its way.
+    radar_busy: Arc<AtomicBool>,
+    /// What the radar keeps between passes.
+    radar_memory: Arc<std::sync::Mutex<radar::Memory>>,
+    /// When the radar looks next.
+    next_radar: Instant,
     /// Runs whose turn completed this tick, recorded and handed to the workers at its end.
     finishing: Vec<finish::Completion>,
     pid: i64,
@@ -190,6 +199,7 @@ impl Supervisor {
         let start = Instant::now();
         let store_path = store.path().to_path_buf();
         let store_path_land = store_path.clone();
+        let store_path_radar = store_path.clone();
         let offload = offload::Offload::start(tmux.clone(), wake.waker());
         let launches = offload::Launches::start(
             offload::LauncherParts {
@@ -266,6 +276,29 @@ impl Supervisor {
                 },
             ),
             landing: land::InFlight::default(),
+            radar: lane::Lane::start(
+                lane::Spec {
+                    name: "radar",
+                    threads: 1,
+                    background: true,
+                    db: Some(store_path_radar),
+                    poll_for_lock: false,
+                },
+                |worker, pass: radar::Pass| match worker.store() {
+                    Some(store) => {
+                        if !pass.run(store) {
+                            worker.reset();
+                        }
+                    }
+                    None => {
+                        pass.busy.store(false, Ordering::SeqCst);
+                        tracing::error!("radar pass skipped: no database");
+                    }
+                },
+            ),
+            radar_busy: Arc::new(AtomicBool::new(false)),
+            radar_memory: Arc::default(),
+            next_radar: start,
             finishing: Vec::new(),
             pid,
             lease: held,
@@ -441,6 +474,7 @@ impl Supervisor {
         self.completions.drain();
         self.closes.drain();
         self.lands.drain();
+        self.radar.drain();
         self.offload.drain();
         // Pastes and submit keys the lane finished are recorded: a restart resumes from them.
         let handed = self.take_handed(Instant::now());
@@ -529,6 +563,18 @@ impl Supervisor {
         // its backoff, looked for with the heartbeat.
         if woken.database || heartbeat {
             self.hand_landings()?;
+        }
+        if now >= self.next_radar && !self.stop.load(Ordering::SeqCst) {
+            self.next_radar = now + radar::EVERY;
+            if !self.radar_busy.swap(true, Ordering::SeqCst)
+                && !self.radar.submit(radar::Pass {
+                    cfg: self.cfg.clone(),
+                    busy: Arc::clone(&self.radar_busy),
+                    memory: Arc::clone(&self.radar_memory),
+                })
+            {
+                self.radar_busy.store(false, Ordering::SeqCst);
+            }
         }
         if now >= self.next_claim {
             let cut_short = self.claim_and_launch()?;

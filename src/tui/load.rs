@@ -23,6 +23,35 @@ pub fn snapshot(store: &Store, queue: &Queue, want: &Want) -> Result<Snapshot, S
     store.read(|c| snapshot_in(c, queue, want))
 }
 
+/// What each task's branch conflicts with, by the conflict radar: task id → the base's name
+/// and the other tasks' keys.
+fn radar_marks(
+    c: &rusqlite::Connection,
+    all: &[tasks::Task],
+) -> Result<std::collections::HashMap<i64, Vec<String>>, StoreError> {
+    let mut out: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
+    let pairs = crate::store::radar::conflicting(c)?;
+    if pairs.is_empty() {
+        return Ok(out);
+    }
+    let of = |project: i64, branch: &str| {
+        all.iter()
+            .find(|t| t.project_id == project && t.branch.as_deref() == Some(branch))
+    };
+    for p in &pairs {
+        let a = of(p.project_id, &p.a);
+        let b = of(p.project_id, &p.b);
+        if let Some(b) = b {
+            let other = a.map_or_else(|| p.a.clone(), |a| a.key.clone());
+            out.entry(b.id).or_default().push(other);
+        }
+        if let (Some(a), Some(b)) = (a, b) {
+            out.entry(a.id).or_default().push(b.key.clone());
+        }
+    }
+    Ok(out)
+}
+
 fn snapshot_in(
     c: &rusqlite::Connection,
     queue: &Queue,
@@ -31,11 +60,14 @@ fn snapshot_in(
     let now = now_ms();
     let latest = runs::latest_by_task(c)?;
     let mut helpers = crate::store::helpers::open_by_task(c)?;
-    let mut rows: Vec<TaskRow> = tasks::list(c)?
+    let all = tasks::list(c)?;
+    let conflicts = radar_marks(c, &all)?;
+    let mut rows: Vec<TaskRow> = all
         .into_iter()
         .map(|task| TaskRow {
             run: latest.get(&task.id).cloned(),
             helpers: helpers.remove(&task.id).unwrap_or_default(),
+            conflicts: conflicts.get(&task.id).cloned().unwrap_or_default(),
             task,
         })
         .collect();

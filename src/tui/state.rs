@@ -81,6 +81,9 @@ pub struct TaskRow {
     pub run: Option<runs::LatestRun>,
     /// Its open helper jobs (agents it asked for help): (job id, role, run status).
     pub helpers: Vec<crate::store::helpers::OpenHelper>,
+    /// What its branch conflicts with, by the conflict radar: the base branch's name or
+    /// other tasks' keys (empty: nothing).
+    pub conflicts: Vec<String>,
 }
 
 impl TaskRow {

@@ -295,6 +295,7 @@ fn spread(fx: &Fixture) -> App {
                 },
                 run,
                 helpers,
+                conflicts: Vec::new(),
             });
         }
     }

@@ -179,7 +179,7 @@ fn draw_board_list(
             };
             let key = fit(&clean(&r.task.key), LIST_KEY - SLOT - 1);
             let mut key_cell = vec![Span::raw(key.clone())];
-            if let Some(m) = slot(r) {
+            if let Some(m) = slot(r, theme) {
                 let gap = LIST_KEY.saturating_sub(Span::raw(key.as_str()).width() + m.width());
                 key_cell.push(Span::raw(" ".repeat(gap)));
                 key_cell.push(m);
@@ -274,7 +274,7 @@ fn draw_columns(
         // Only the cards on screen are built: a column can hold thousands of tasks.
         for r in in_col.iter().skip(top).take(height + 1) {
             let selected = Some(r.task.key.as_str()) == selected_key;
-            lines.extend(card(r, selected, width, slot(r), theme));
+            lines.extend(card(r, selected, width, slot(r, theme), theme));
         }
         let col = Block::default()
             .borders(Borders::ALL)
@@ -287,10 +287,10 @@ fn draw_columns(
     }
 }
 
-/// The mark in a card's slot. None yet: landing (issue 20) puts the conflict radar's `⚡` or
-/// the pull request's state here.
-fn slot(_row: &TaskRow) -> Option<Span<'static>> {
-    None
+/// The mark in a card's slot: `⚡` when the conflict radar finds the task's branch conflicts
+/// with the base or another task's (the task view names them).
+fn slot(row: &TaskRow, theme: &Theme) -> Option<Span<'static>> {
+    (!row.conflicts.is_empty()).then(|| Span::styled("⚡", theme.error()))
 }
 
 /// A card `width` cells wide: key line (mark gutter, key, [`SLOT`]), title, state, helpers.
@@ -533,6 +533,7 @@ mod tests {
             },
             run: None,
             helpers: vec![(7, "security-reviewer".into(), "busy".into())],
+            conflicts: Vec::new(),
         }
     }
 

@@ -181,3 +181,85 @@ fn a_landing_that_conflicts_goes_back_to_development_with_the_hunks() {
         "{feedback}"
     );
 }
+
+/// A daemon killed at landing step `point` (SIGKILL, as `kill -9`), then a second one: the
+/// task lands exactly once — one commit on main for the squash, not two — and nothing of it
+/// is left behind.
+fn killed_while_landing(point: &str) {
+    use std::os::unix::process::ExitStatusExt;
+    use std::time::Instant;
+    let rig = rig(Strategy::Squash, "feature.txt", "a feature\\n");
+    let repo = rig.repo().to_path_buf();
+    let before = git(&repo, &["rev-parse", "main"]);
+    let key = rig.add_task(&format!("Killed at {point}"), "");
+    let mut first = rig
+        .bosun(&["daemon", "--socket", &rig.socket])
+        .arg("--log-file")
+        .arg(rig.dir.path().join("daemon-1.log"))
+        .env("BOSUN_CRASH_AT", point)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn daemon");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = first.try_wait().expect("try_wait") {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{point}: the daemon never reached its crash point"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.signal(), Some(9), "{point}: {status:?}");
+    let _second = crate::support::rig::Daemon(crate::support::rig::daemon(&rig));
+    let store = rig.store();
+    let task_id = rig.task(&key).id;
+    crate::support::rig::wait_for(
+        Duration::from_secs(60),
+        &format!("{point}: landed and cleaned up"),
+        || {
+            rig.task(&key).state == TaskState::Landed
+                && landings::latest_for(store.conn(), task_id)
+                    .expect("landing")
+                    .is_some_and(|l| l.cleaned_at.is_some())
+        },
+    );
+    assert_eq!(
+        git(&repo, &["rev-list", "--count", &format!("{before}..main")]),
+        "1",
+        "{point}: one squash commit on main"
+    );
+    assert_eq!(git(&repo, &["show", "main:feature.txt"]), "a feature");
+    let landed = events::recent(store.conn(), Some(task_id), 100)
+        .expect("events")
+        .iter()
+        .filter(|e| e.kind == EventKind::Landed)
+        .count();
+    assert_eq!(landed, 1, "{point}: landed once");
+    let worktree = rig.task(&key).worktree.expect("worktree");
+    assert!(!Path::new(&worktree).exists(), "{point}");
+    assert_eq!(git(&repo, &["branch", "--list", "bosun/*"]), "", "{point}");
+}
+
+#[test]
+fn killed_after_the_base_moved_the_landing_is_recorded_once() {
+    killed_while_landing("land_merged");
+}
+
+#[test]
+fn killed_before_the_cleanup_the_next_supervisor_cleans_up() {
+    killed_while_landing("land_cleanup");
+}
+
+#[test]
+fn every_landing_crash_point_is_tested() {
+    let source = include_str!("pipeline.rs");
+    for point in bosun::crash::LAND_POINTS {
+        assert!(
+            source.contains(&format!("killed_while_landing(\"{point}\")")),
+            "no test kills the daemon at {point}"
+        );
+    }
+}
