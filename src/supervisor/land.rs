@@ -72,27 +72,34 @@ impl Job {
     }
 }
 
-/// The open `merge` landings and the landed ones not cleaned up, except those whose last
-/// attempt failed less than [`retry_after`] ago.
+/// The open landings and the landed ones not cleaned up, except those whose last attempt
+/// failed less than [`retry_after`] ago; and how long until the first of those is due, ms
+/// (at most [`IDLE_CHECK_MS`]).
 ///
 /// # Errors
 /// Store failures.
-pub(super) fn due(store: &Store, now: i64) -> Result<Vec<i64>, crate::store::StoreError> {
-    let ready =
-        |l: &landings::Landing| l.attempts == 0 || now - l.updated_at >= retry_after(l.attempts);
-    let mut ids: Vec<i64> = landings::in_state(store.conn(), LandingState::Landing)?
-        .into_iter()
-        .filter(ready)
-        .map(|l| l.id)
-        .collect();
-    ids.extend(
-        landings::uncleaned(store.conn())?
-            .into_iter()
-            .filter(ready)
-            .map(|l| l.id),
-    );
-    Ok(ids)
+pub(super) fn due(store: &Store, now: i64) -> Result<(Vec<i64>, u64), crate::store::StoreError> {
+    let mut open = landings::in_state(store.conn(), LandingState::Landing)?;
+    open.extend(landings::uncleaned(store.conn())?);
+    let mut wait = IDLE_CHECK_MS;
+    let mut ids = Vec::new();
+    for l in open {
+        let at = if l.attempts == 0 {
+            0
+        } else {
+            l.updated_at + retry_after(l.attempts)
+        };
+        if at <= now {
+            ids.push(l.id);
+        } else {
+            wait = wait.min(u64::try_from(at - now).unwrap_or(0));
+        }
+    }
+    Ok((ids, wait))
 }
+
+/// How often landings are looked for without a database change, ms (60 s).
+pub(super) const IDLE_CHECK_MS: u64 = 60_000;
 
 /// How long after its `attempts`-th failed attempt a landing step is tried again, ms: 5 s
 /// doubling, at most 5 min.

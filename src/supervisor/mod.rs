@@ -127,8 +127,12 @@ pub struct Supervisor {
     radar_busy: Arc<AtomicBool>,
     /// What the radar keeps between passes.
     radar_memory: Arc<std::sync::Mutex<radar::Memory>>,
-    /// When the radar looks next.
+    /// The radar looks again no sooner than this after a database change…
     next_radar: Instant,
+    /// …and no later than this without one (the base can move outside bosun).
+    radar_deadline: Instant,
+    /// When a landing whose last step failed is due again (without a database change).
+    next_land_check: Instant,
     /// Runs whose turn completed this tick, recorded and handed to the workers at its end.
     finishing: Vec<finish::Completion>,
     pid: i64,
@@ -299,6 +303,8 @@ impl Supervisor {
             radar_busy: Arc::new(AtomicBool::new(false)),
             radar_memory: Arc::default(),
             next_radar: start,
+            radar_deadline: start,
+            next_land_check: start,
             finishing: Vec::new(),
             pid,
             lease: held,
@@ -560,12 +566,17 @@ impl Supervisor {
             tracing::warn!(error = %e, "cannot look for notifications");
         }
         // Landings are opened by database writes; one tried and failed is tried again after
-        // its backoff, looked for with the heartbeat.
-        if woken.database || heartbeat {
-            self.hand_landings()?;
+        // its backoff.
+        if woken.database || now >= self.next_land_check {
+            self.hand_landings(now)?;
         }
-        if now >= self.next_radar && !self.stop.load(Ordering::SeqCst) {
+        // Branch tips move with commits, which come with database writes (completions), or
+        // outside bosun (the operator's base): the radar looks after a write, at most every
+        // radar::EVERY, and at least every radar::QUIET_EVERY.
+        let radar_due = (woken.database && now >= self.next_radar) || now >= self.radar_deadline;
+        if radar_due && !self.stop.load(Ordering::SeqCst) {
             self.next_radar = now + radar::EVERY;
+            self.radar_deadline = now + radar::QUIET_EVERY;
             if !self.radar_busy.swap(true, Ordering::SeqCst)
                 && !self.radar.submit(radar::Pass {
                     cfg: self.cfg.clone(),
@@ -597,11 +608,13 @@ impl Supervisor {
     ///
     /// # Errors
     /// Store failures.
-    fn hand_landings(&mut self) -> Result<()> {
+    fn hand_landings(&mut self, now: Instant) -> Result<()> {
         if self.stop.load(Ordering::SeqCst) {
             return Ok(());
         }
-        for id in land::due(&self.store, now_ms())? {
+        let (due, wait_ms) = land::due(&self.store, now_ms())?;
+        self.next_land_check = now + Duration::from_millis(wait_ms);
+        for id in due {
             if self.landing.take(id) {
                 self.lands.submit(land::Job {
                     landing: id,

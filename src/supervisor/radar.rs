@@ -1,5 +1,5 @@
-//! The conflict radar, on its own lane: every [`EVERY`], for each project with tasks in
-//! flight, the tips of its base and task branches are read (one `git for-each-ref`). For each
+//! The conflict radar, on its own lane: after a database change at most every [`EVERY`], and
+//! at least every [`QUIET_EVERY`], for each project with tasks in flight, the tips of its base and task branches are read (one `git for-each-ref`). For each
 //! branch whose tip or base moved, the paths it changed since it forked from the base, and
 //! the paths the base changed since then, are read once with their blobs
 //! (`git::changed_since_fork`; kept in [`Memory`]). Two sides can conflict only in a path
@@ -22,8 +22,11 @@ use crate::git;
 use crate::status::TaskState;
 use crate::store::{Store, now_ms, projects, radar, tasks};
 
-/// How often the radar looks.
+/// The radar looks again no sooner than this after a database change (5 s).
 pub(super) const EVERY: Duration = Duration::from_secs(5);
+
+/// The radar looks at least this often (60 s): a base can move outside bosun.
+pub(super) const QUIET_EVERY: Duration = Duration::from_secs(60);
 
 /// What the radar keeps between passes: per (project, branch), the paths the branch and the
 /// base changed since they forked, for the tips they were read at.

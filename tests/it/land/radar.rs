@@ -30,28 +30,46 @@ fn two_tasks_rewriting_the_same_lines_are_marked_before_either_lands() {
     let b = rig.add_task("Two", "");
     let mut sup = rig.supervisor();
     let store = rig.store();
-    tick_until(&mut sup, Duration::from_secs(60), "both to await approval", |_| {
-        [&a, &b]
-            .iter()
-            .all(|k| rig.task(k).state == TaskState::AwaitingApproval)
-    });
+    tick_until(
+        &mut sup,
+        Duration::from_secs(60),
+        "both to await approval",
+        |_| {
+            [&a, &b]
+                .iter()
+                .all(|k| rig.task(k).state == TaskState::AwaitingApproval)
+        },
+    );
     let branch = |k: &str| rig.task(k).branch.expect("branch");
-    tick_until(&mut sup, Duration::from_secs(30), "the radar to mark the pair", |_| {
-        !bosun::store::radar::conflicts_of(store.conn(), rig.task(&a).project_id, &branch(&a))
-            .expect("radar")
-            .is_empty()
-    });
+    tick_until(
+        &mut sup,
+        Duration::from_secs(30),
+        "the radar to mark the pair",
+        |_| {
+            !bosun::store::radar::conflicts_of(store.conn(), rig.task(&a).project_id, &branch(&a))
+                .expect("radar")
+                .is_empty()
+        },
+    );
     for (me, other) in [(&a, &b), (&b, &a)] {
         let out = rig
             .bosun(&["task", "show", me, "--json"])
             .output()
             .expect("task show");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
         let conflicts = v["conflicts"].as_array().expect("conflicts");
         assert_eq!(conflicts.len(), 1, "{me}: {v:#}");
         assert_eq!(conflicts[0]["with"], other.as_str(), "{me}");
-        assert_eq!(conflicts[0]["files"], serde_json::json!(["README.md"]), "{me}");
+        assert_eq!(
+            conflicts[0]["files"],
+            serde_json::json!(["README.md"]),
+            "{me}"
+        );
     }
     // The console's board marks both.
     let snapshot = bosun::tui::load::snapshot(
