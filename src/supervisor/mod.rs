@@ -133,6 +133,11 @@ pub struct Supervisor {
     radar_deadline: Instant,
     /// When a landing whose last step failed is due again (without a database change).
     next_land_check: Instant,
+    /// The database's `data_version` when landings and the radar last looked: another
+    /// connection's write moves it (this loop's own heartbeats do not).
+    looked_version: i64,
+    /// Another connection wrote since the radar last looked.
+    radar_pending: bool,
     /// Runs whose turn completed this tick, recorded and handed to the workers at its end.
     finishing: Vec<finish::Completion>,
     pid: i64,
@@ -305,6 +310,8 @@ impl Supervisor {
             next_radar: start,
             radar_deadline: start,
             next_land_check: start,
+            looked_version: -1,
+            radar_pending: true,
             finishing: Vec::new(),
             pid,
             lease: held,
@@ -565,16 +572,23 @@ impl Supervisor {
         if let Err(e) = self.notifier.tick(&self.store, now) {
             tracing::warn!(error = %e, "cannot look for notifications");
         }
-        // Landings are opened by database writes; one tried and failed is tried again after
-        // its backoff.
-        if woken.database || now >= self.next_land_check {
+        // Landings are opened by other connections' writes (completions, decisions); one tried
+        // and failed is tried again after its backoff.
+        let written = woken.database && {
+            let v = self.store.data_version()?;
+            std::mem::replace(&mut self.looked_version, v) != v
+        };
+        if written || now >= self.next_land_check {
             self.hand_landings(now)?;
         }
         // Branch tips move with commits, which come with database writes (completions), or
         // outside bosun (the operator's base): the radar looks after a write, at most every
         // radar::EVERY, and at least every radar::QUIET_EVERY.
-        let radar_due = (woken.database && now >= self.next_radar) || now >= self.radar_deadline;
+        self.radar_pending |= written;
+        let radar_due =
+            (self.radar_pending && now >= self.next_radar) || now >= self.radar_deadline;
         if radar_due && !self.stop.load(Ordering::SeqCst) {
+            self.radar_pending = false;
             self.next_radar = now + radar::EVERY;
             self.radar_deadline = now + radar::QUIET_EVERY;
             if !self.radar_busy.swap(true, Ordering::SeqCst)
