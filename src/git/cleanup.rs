@@ -288,6 +288,34 @@ pub fn remote_url(repo: &Path, name: &str) -> Result<Option<String>, GitError> {
     Ok(Some(url.trim().to_string()))
 }
 
+/// Merges `branch` into the branch checked out in `worktree`, keeping the worktree's side
+/// where both changed a line (`git merge -X ours --no-edit`), committed as `agent-sim`:
+/// what an agent told its branch conflicts with the base does (the scripted agent's `merge`).
+///
+/// # Errors
+/// [`GitError::Failed`] when the merge fails (an unknown branch; a conflict `-X ours` does
+/// not settle, such as modify/delete), after `git merge --abort`.
+pub fn merge_keeping_ours(worktree: &Path, branch: &str) -> Result<(), GitError> {
+    let merged = run(
+        worktree,
+        [
+            "-c",
+            "user.name=agent-sim",
+            "-c",
+            "user.email=agent-sim@bosun.invalid",
+            "merge",
+            "--no-edit",
+            "-X",
+            "ours",
+            branch,
+        ],
+    );
+    if merged.is_err() {
+        let _ = run(worktree, ["merge", "--abort"]);
+    }
+    merged.map(|_| ())
+}
+
 /// The task branches of `repo` (`bosun/…`, see [`super::branch_name`]), sorted.
 ///
 /// # Errors

@@ -386,6 +386,18 @@ impl Agent {
                 turn.said.push(t);
                 Ok(StepEnd::Next)
             }
+            Action::Merge(branch) => {
+                let branch = self.vars.expand(branch);
+                self.put(ERASE_LINE)?;
+                match crate::git::merge_keeping_ours(&self.cwd, &branch) {
+                    Ok(()) => self.line(&format!("● Merged {branch}"))?,
+                    Err(e) => {
+                        let e = crate::text::plain(&e.to_string());
+                        self.line(&format!("● Could not merge {branch}: {e}"))?;
+                    }
+                }
+                Ok(StepEnd::Next)
+            }
             Action::Write { path, text } => {
                 self.hooks.fire(
                     "PreToolUse",

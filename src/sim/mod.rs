@@ -57,6 +57,7 @@
 //! | `exit = N` | exit with code N at once, no message |
 //! | `hang = true` | spin forever; `children = N` first starts N `sleep 100000` processes, `detached = N` N more with `setsid -f` (own session, re-parented away), `ignore_sigterm = true` then ignores SIGTERM |
 //! | `flood = N` | print N lines `line <i> of <N>` as fast as possible, then go on |
+//! | `merge = "main"` | merge that branch into the worktree's, keeping its own side where both changed a line (`git merge -X ours`), as an agent told its branch conflicts does |
 //!
 //! and optional conditions, all evaluated at the start of the turn before any step runs (so a
 //! step writing a file does not change which steps run in the same turn):

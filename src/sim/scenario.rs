@@ -57,6 +57,9 @@ pub enum Action {
     },
     /// Print this many lines `line <i> of <N>` as fast as possible.
     Flood(u64),
+    /// Merge this branch into the worktree's branch, keeping the agent's side where both
+    /// changed a line (`git merge -X ours`): what an agent told its branch conflicts does.
+    Merge(String),
 }
 
 /// When a step runs. Paths are relative to the cwd and `{key}`-expanded.
@@ -88,13 +91,14 @@ struct RawStep {
     children: Option<u32>,
     detached: Option<u32>,
     flood: Option<u64>,
+    merge: Option<String>,
     stage: Option<String>,
     if_exists: Option<String>,
     unless_exists: Option<String>,
 }
 
 /// The action keys, in the order error messages list them.
-const ACTIONS: &str = "spin, say, write, ask, question, fail, exit, hang, flood";
+const ACTIONS: &str = "spin, say, write, ask, question, fail, exit, hang, flood, merge";
 
 fn exit_code(key: &str, v: i64) -> Result<i32, String> {
     i32::try_from(v)
@@ -117,6 +121,7 @@ impl TryFrom<RawStep> for Step {
             ("exit", r.exit.is_some()),
             ("hang", r.hang.is_some()),
             ("flood", r.flood.is_some()),
+            ("merge", r.merge.is_some()),
         ]
         .into_iter()
         .filter_map(|(k, p)| p.then_some(k))
@@ -173,6 +178,8 @@ impl TryFrom<RawStep> for Step {
             }
         } else if let Some(n) = r.flood {
             Action::Flood(n)
+        } else if let Some(b) = r.merge {
+            Action::Merge(b)
         } else {
             return Err(format!("a step needs one action ({ACTIONS}); found none"));
         };

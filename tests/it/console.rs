@@ -265,8 +265,15 @@ fn spread(fx: &Fixture) -> App {
                 (0, 0) => TaskState::AwaitingApproval,
                 (1, 0) => TaskState::NeedsInput,
                 (3, 1) => TaskState::Blocked,
-                (6, _) => TaskState::Done,
+                (6, 0) => TaskState::Landed,
+                (6, _) => TaskState::Landing,
                 _ => TaskState::Active,
+            };
+            // The conflict radar: ET-005 and ET-006 rewrite the same lines.
+            let conflicts = match id {
+                5 => vec!["ET-006".to_string()],
+                6 => vec!["ET-005".to_string()],
+                _ => Vec::new(),
             };
             let run = (state == TaskState::Active).then_some((id, RunStatus::Busy, None));
             let helpers = if (i, n) == (2, 0) {
@@ -295,7 +302,7 @@ fn spread(fx: &Fixture) -> App {
                 },
                 run,
                 helpers,
-                conflicts: Vec::new(),
+                conflicts,
             });
         }
     }
@@ -322,6 +329,11 @@ fn the_board_stays_legible_at_every_width() {
     for (w, h) in [(120, 36), (80, 24), (200, 50)] {
         let text = render(&a, w, h);
         assert!(!text.contains("evil"), "an OSC sequence was drawn");
+        // The radar's mark stays on both conflicting cards at every width.
+        for key in ["ET-005", "ET-006"] {
+            let line = text.lines().find(|l| l.contains(key)).expect(key);
+            assert!(line.contains('⚡'), "{w}x{h}: {key} is marked: {line}");
+        }
         snapshot(&format!("board-spread-{w}x{h}"), &text);
     }
     let wide = render(&a, 200, 50);

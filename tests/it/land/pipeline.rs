@@ -30,12 +30,17 @@ fn rig(strategy: Strategy, file: &str, text: &str) -> Rig {
     let prompt = format!(
         "@sim {{write = \"{file}\", text = \"{text}\"}}\n@sim {{write = \"out.md\", text = \"ok\"}}\n"
     );
+    rig_with(strategy, &prompt)
+}
+
+/// One `development` stage whose agent follows `prompt`, landing by `strategy` into `main`.
+fn rig_with(strategy: Strategy, prompt: &str) -> Rig {
     Rig::build(|socket, _| {
         Layer::new()
             .tmux_socket(socket)
             .max_concurrency(2)
             .set("supervisor.kill_grace", "1s")
-            .role("r-development", "sim", &prompt)
+            .role("r-development", "sim", prompt)
             .stage("development", "r-development", "out.md")
             .set("projects.land.mode", "merge")
             .set("projects.land.strategy", strategy.as_str())
@@ -121,8 +126,16 @@ fn each_strategy_lands_on_main_leaving_the_operators_checkout_and_nothing_behind
 }
 
 #[test]
-fn a_landing_that_conflicts_goes_back_to_development_with_the_hunks() {
-    let rig = rig(Strategy::Squash, "README.md", "rewritten by {key}\\n");
+fn a_landing_that_conflicts_goes_back_to_development_with_the_hunks_then_lands() {
+    // The agent merges main before it writes, as one told of a conflict does (`merge`
+    // keeps its own side): its first run has nothing to merge, its run after the rollback
+    // takes the other task's landed change.
+    let rig = rig_with(
+        Strategy::Squash,
+        "@sim {merge = \"main\"}\n\
+         @sim {write = \"README.md\", text = \"rewritten by {key}\\n\"}\n\
+         @sim {write = \"out.md\", text = \"ok\"}\n",
+    );
     let first = rig.add_task("First", "");
     let second = rig.add_task("Second", "");
     let mut sup = rig.supervisor();
@@ -179,6 +192,17 @@ fn a_landing_that_conflicts_goes_back_to_development_with_the_hunks() {
         feedback.contains(&format!("rewritten by {landed}"))
             && feedback.contains(&format!("rewritten by {back}")),
         "{feedback}"
+    );
+    // Its agent brings the branch up to date; then it lands cleanly.
+    tick_until(
+        &mut sup,
+        Duration::from_secs(90),
+        "the second to land",
+        |_| rig.task(&back).state == TaskState::Landed,
+    );
+    assert_eq!(
+        git(repo, &["show", "main:README.md"]),
+        format!("rewritten by {back}")
     );
 }
 
