@@ -501,25 +501,30 @@ fn a_demo_whose_terminal_goes_away_leaves_no_tmux_server_or_agent() {
         40,
     );
     let screen = || console.screen();
-    wait(
-        Duration::from_secs(30),
-        "the demo's agents at work",
-        || !processes_under(&demo.join("worktrees")).is_empty(),
-        &screen,
-    );
-    let pid: u32 = std::fs::read_to_string(&pidfile)
-        .expect("pid")
-        .trim()
-        .parse()
-        .expect("pid");
-    let demo_socket = format!("bosun-demo-{pid}");
-    let server_up = || {
+    let pid = || -> Option<u32> { std::fs::read_to_string(&pidfile).ok()?.trim().parse().ok() };
+    let server_up_of = |pid: u32| {
         Command::new("tmux")
-            .args(["-L", &demo_socket, "has-session"])
+            .args(["-L", &format!("bosun-demo-{pid}"), "has-session"])
             .stderr(std::process::Stdio::null())
             .status()
             .is_ok_and(|s| s.success())
     };
+    // Agents at work on the demo's own tmux server. Its server starts with the first launch;
+    // the `git worktree add` before it also works in the worktrees, and is not an agent.
+    wait(
+        Duration::from_secs(30),
+        "the demo's agents at work on its tmux server",
+        || {
+            pid().is_some_and(server_up_of)
+                && processes_under(&demo.join("worktrees"))
+                    .iter()
+                    .any(|p| p.contains("agent-sim"))
+        },
+        &screen,
+    );
+    let pid = pid().expect("pid");
+    let demo_socket = format!("bosun-demo-{pid}");
+    let server_up = || server_up_of(pid);
     assert!(
         server_up(),
         "the demo runs its agents on tmux -L {demo_socket}"
