@@ -155,29 +155,13 @@ fn a_message_for_a_busy_agent_is_delivered_only_after_its_turn_ends() {
 
 /// A daemon killed at `point` during a delivery, then another: the agent saw the message once.
 fn killed_while_delivering(point: &str) {
-    use std::os::unix::process::ExitStatusExt;
     let rig = rig(
         "@sim {spin = \"2s\"}\n@sim {write = \"out.md\", text = \"ok\"}",
         "",
     );
     let key = rig.add_task(&format!("Crash at {point}"), "");
     let id = queue(&rig, &key, "Message for the crash test");
-    let mut first = rig
-        .bosun(&["daemon", "--socket", &rig.socket])
-        .env("BOSUN_CRASH_AT", point)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("daemon");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = first.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "{point}: never reached");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(status.signal(), Some(9), "{point}: {status:?}");
+    crate::support::rig::daemon_killed_at(&rig, point);
     let mut second = daemon(&rig);
     wait_for(Duration::from_secs(90), &format!("{point}: done"), || {
         rig.task(&key).state == TaskState::Done

@@ -1195,7 +1195,6 @@ fn carrying(hashes: &[String]) -> Vec<u32> {
 /// stage's agent completed its turn exactly once, nothing stalled, no window or process of
 /// the task is left, no permanent attempt was spent, and the task is done.
 fn crash_at(point: &str) {
-    use std::os::unix::process::ExitStatusExt;
     let layer = "[supervisor]\nmax_concurrency = 2\nkill_grace = \"1s\"\n\
         [queue]\nbackoff_base = \"1s\"\nbackoff_cap = \"2s\"\n\
         [roles.r-only]\nprovider = \"sim\"\nprompt = '''\n@sim {spin = \"1s\"}\n@sim {write = \"out-only.md\", text = \"ok\"}\n'''\n\
@@ -1205,31 +1204,7 @@ fn crash_at(point: &str) {
     let rig = Rig::new(layer);
     let key = rig.add_task(&format!("Crash at {point}"), "");
     let store = rig.store();
-    let mut first = rig
-        .bosun(&["daemon", "--socket", &rig.socket])
-        .arg("--log-file")
-        .arg(rig.dir.path().join("daemon-1.log"))
-        .env("BOSUN_CRASH_AT", point)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn daemon");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = first.try_wait().expect("try_wait") {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{point}: the daemon never reached its crash point"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(
-        status.signal(),
-        Some(9),
-        "{point}: killed by SIGKILL, got {status:?}"
-    );
+    support::rig::daemon_killed_at(&rig, point);
     let mut second = daemon(&rig);
     wait_for(
         Duration::from_secs(90),

@@ -161,6 +161,31 @@ impl Drop for Daemon {
     }
 }
 
+/// Runs a daemon with `BOSUN_CRASH_AT=point` until it kills itself there with SIGKILL (as
+/// `kill -9` would), within 60 s; its log goes to `daemon-crash.log` in the rig.
+pub fn daemon_killed_at(rig: &Rig, point: &str) {
+    use std::os::unix::process::ExitStatusExt;
+    let mut first = rig
+        .bosun(&["daemon", "--socket", &rig.socket])
+        .arg("--log-file")
+        .arg(rig.dir.path().join("daemon-crash.log"))
+        .env("BOSUN_CRASH_AT", point)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn daemon");
+    let status = super::eventually(
+        Duration::from_secs(60),
+        &format!("the daemon to reach its crash point {point}"),
+        || first.try_wait().expect("try_wait"),
+    );
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "{point}: killed by SIGKILL, got {status:?}"
+    );
+}
+
 pub fn daemon(rig: &Rig) -> std::process::Child {
     rig.bosun(&["daemon", "--socket", &rig.socket])
         .arg("--log-file")

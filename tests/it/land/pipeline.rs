@@ -210,33 +210,11 @@ fn a_landing_that_conflicts_goes_back_to_development_with_the_hunks_then_lands()
 /// task lands exactly once — one commit on main for the squash, not two — and nothing of it
 /// is left behind.
 fn killed_while_landing(point: &str) {
-    use std::os::unix::process::ExitStatusExt;
-    use std::time::Instant;
     let rig = rig(Strategy::Squash, "feature.txt", "a feature\\n");
     let repo = rig.repo().to_path_buf();
     let before = git(&repo, &["rev-parse", "main"]);
     let key = rig.add_task(&format!("Killed at {point}"), "");
-    let mut first = rig
-        .bosun(&["daemon", "--socket", &rig.socket])
-        .arg("--log-file")
-        .arg(rig.dir.path().join("daemon-1.log"))
-        .env("BOSUN_CRASH_AT", point)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn daemon");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = first.try_wait().expect("try_wait") {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{point}: the daemon never reached its crash point"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(status.signal(), Some(9), "{point}: {status:?}");
+    crate::support::rig::daemon_killed_at(&rig, point);
     let _second = crate::support::rig::Daemon(crate::support::rig::daemon(&rig));
     let store = rig.store();
     let task_id = rig.task(&key).id;
