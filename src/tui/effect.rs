@@ -183,7 +183,7 @@ impl Runner {
             }
             Effect::LoadDiff { task_id } => {
                 tokio::task::spawn_blocking(move || {
-                    let d = load::diff(&db, task_id);
+                    let d = load::diff(&db, task_id, &cfg.land);
                     let _ = tx.send(Msg::Diffed(Box::new(d)));
                 });
             }

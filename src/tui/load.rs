@@ -140,8 +140,10 @@ fn read_capped(worktree: &Path, rel: &str) -> Result<String, String> {
 }
 
 /// The branch diff of task `task_id`: its worktree against the project's default branch
-/// (or the repository's current branch when the project names none).
-pub fn diff(db: &Path, task_id: i64) -> DiffState {
+/// (or the repository's current branch when the project names none), and whether its branch
+/// merges into the base it lands on (`git merge-tree`, nothing written to any checkout).
+pub fn diff(db: &Path, task_id: i64, land: &crate::config::land::LandConfig) -> DiffState {
+    let merge = merge_words(db, task_id, land);
     let result = (|| -> Result<crate::git::diff::BranchDiff, String> {
         let store = Store::open(db).map_err(|e| e.to_string())?;
         let task = tasks::get(store.conn(), task_id).map_err(|e| e.to_string())?;
@@ -166,5 +168,26 @@ pub fn diff(db: &Path, task_id: i64) -> DiffState {
         task_id,
         result,
         lines,
+        merge,
     }
+}
+
+/// "merges cleanly into main (squash)" or "conflicts with main in a.txt, b.txt" for task
+/// `task_id`'s branch and the base its project lands on; `None` without a branch or a base.
+fn merge_words(db: &Path, task_id: i64, land: &crate::config::land::LandConfig) -> Option<String> {
+    let store = Store::open(db).ok()?;
+    let task = tasks::get(store.conn(), task_id).ok()?;
+    let branch = task.branch?;
+    let project = projects::get(store.conn(), task.project_id).ok()?;
+    let land = land.for_project(project.land.as_deref()).ok()?;
+    let repo = Path::new(&project.path);
+    let base = match land.base.or(project.default_branch) {
+        Some(b) => b,
+        None => crate::git::default_branch(repo).ok()?,
+    };
+    Some(match crate::git::conflicts(repo, &base, &branch) {
+        Ok(None) => format!("merges cleanly into {base} ({})", land.strategy.as_str()),
+        Ok(Some(c)) => format!("conflicts with {base} in {}", c.paths().join(", ")),
+        Err(e) => format!("cannot tell whether it merges into {base}: {e}"),
+    })
 }

@@ -208,6 +208,9 @@ pub struct DiffState {
     pub result: Result<crate::git::diff::BranchDiff, String>,
     /// The unified diff's lines (split once, for scrolling).
     pub lines: Vec<String>,
+    /// Whether the branch merges into its base, in words: "merges cleanly into main
+    /// (squash)", "conflicts with main in a.txt, b.txt"; `None` when it could not be told.
+    pub merge: Option<String>,
 }
 
 /// The whole console state.

@@ -133,7 +133,7 @@ fn app(fx: &Fixture, view: View) -> App {
                 &paths,
             ));
         }
-        View::Diff => app.diff = Some(load::diff(&fx.db_path(), task.id)),
+        View::Diff => app.diff = Some(load::diff(&fx.db_path(), task.id, &fx.cfg.land)),
         _ => {}
     }
     app

@@ -41,7 +41,15 @@ pub(super) fn draw(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
                 clean(&d.from),
                 if d.truncated { " · cut at 4 MB" } else { "" }
             );
-            let mut all: Vec<Line> = Vec::with_capacity(d.files.len() + 2);
+            let mut all: Vec<Line> = Vec::with_capacity(d.files.len() + 3);
+            if let Some(words) = state.and_then(|s| s.merge.as_deref()) {
+                let style = if words.starts_with("merges cleanly") {
+                    theme.success()
+                } else {
+                    theme.warning()
+                };
+                all.push(Line::styled(clean(words), style));
+            }
             if d.files.is_empty() {
                 all.push(Line::styled("the branch changed nothing yet", theme.dim()));
             }

@@ -87,4 +87,10 @@ fn two_tasks_rewriting_the_same_lines_are_marked_before_either_lands() {
         assert_eq!(row.conflicts.len(), 1, "{k}: {:?}", row.conflicts);
     }
     assert!(rig.task(&a).state != TaskState::Landed && rig.task(&b).state != TaskState::Landed);
+    // The diff view's header: each still merges cleanly into main, with the project's strategy.
+    let d = bosun::tui::load::diff(&rig.db(), rig.task(&a).id, &rig.cfg.land);
+    assert_eq!(
+        d.merge.as_deref(),
+        Some("merges cleanly into main (squash)")
+    );
 }
