@@ -2,7 +2,7 @@
 
 use crate::support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use bosun::git::{self, DiffStat, GitError, WorktreeStatus};
@@ -33,21 +33,7 @@ impl Repo {
     }
 }
 
-/// Runs git for test set-up and checks; panics on failure; returns trimmed stdout.
-fn sh_git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use crate::support::git_output as sh_git;
 
 #[test]
 fn git_is_present() {

@@ -252,6 +252,22 @@ pub fn open_with_project(db: &Path, repo: &Path, test_command: &str) -> Store {
     store
 }
 
+/// Runs git in `dir` for set-up and checks; panics on failure; returns trimmed stdout.
+pub fn git_output(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// Runs git in `dir`, panicking on failure.
 pub fn git(dir: &Path, args: &[&str]) {
     let out = Command::new("git")

@@ -1,7 +1,7 @@
 //! Landing on real repositories: a bare remote reached by file://, the project's clone with
 //! the operator's checkout on `main` holding uncommitted edits, task branches in worktrees.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use bosun::git;
@@ -115,21 +115,7 @@ fn ident<'a>(args: &[&'a str]) -> Vec<&'a str> {
     all
 }
 
-/// Runs git for set-up and checks; panics on failure; returns trimmed stdout.
-fn sh_git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use crate::support::git_output as sh_git;
 
 /// `a.txt` with line `n` replaced by `text`.
 fn a_with(n: usize, text: &str) -> String {
