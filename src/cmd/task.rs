@@ -208,27 +208,37 @@ fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
                 Some(crate::supervisor::prompt::artifact_files(stage, &task.key))
             })
             .unwrap_or_default();
-        let conflicts = match task.branch.as_deref() {
-            Some(branch) => crate::store::radar::conflicts_of(c, task.project_id, branch)?
-                .into_iter()
-                .map(|p| {
-                    let other = if p.a == branch { p.b } else { p.a };
-                    let with = tasks::list(c)
-                        .ok()
-                        .and_then(|all| {
-                            all.into_iter()
-                                .find(|t| t.branch.as_deref() == Some(other.as_str()))
-                                .map(|t| t.key)
-                        })
-                        .unwrap_or(other);
-                    ConflictView {
-                        with,
-                        files: p.files,
-                    }
-                })
-                .collect(),
+        let pairs = match task.branch.as_deref() {
+            Some(branch) => crate::store::radar::conflicts_of(c, task.project_id, branch)?,
             None => Vec::new(),
         };
+        // The other side's task key, from its branch in the same project (read once).
+        let others = if pairs.is_empty() {
+            Vec::new()
+        } else {
+            tasks::list(c)?
+                .into_iter()
+                .filter(|t| t.project_id == task.project_id)
+                .collect()
+        };
+        let conflicts = pairs
+            .into_iter()
+            .map(|p| {
+                let other = if Some(p.a.as_str()) == task.branch.as_deref() {
+                    p.b
+                } else {
+                    p.a
+                };
+                let with = others
+                    .iter()
+                    .find(|t| t.branch.as_deref() == Some(other.as_str()))
+                    .map_or(other.clone(), |t| t.key.clone());
+                ConflictView {
+                    with,
+                    files: p.files,
+                }
+            })
+            .collect();
         Ok(TaskDetail {
             artifacts,
             landing: crate::store::landings::latest_for(c, task.id)?,

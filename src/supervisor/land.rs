@@ -63,8 +63,11 @@ impl Job {
             Ok(()) => true,
             Err(e) => {
                 tracing::warn!(landing = id, error = %e, "landing step failed; tried again later");
-                let _ = store.write(|tx| landings::attempted(tx, id, &e, now_ms()));
-                !e.starts_with("database:")
+                let why = e.to_string();
+                if let Err(e) = store.write(|tx| landings::attempted(tx, id, &why, now_ms())) {
+                    tracing::warn!(landing = id, error = %e, "cannot record the failed attempt");
+                }
+                !matches!(e, StepError::Database(_))
             }
         };
         self.in_flight.done(id);
@@ -108,12 +111,29 @@ pub(super) fn retry_after(attempts: i64) -> i64 {
     (5_000_i64 << shift).min(300_000)
 }
 
-fn db(e: impl std::fmt::Display) -> String {
-    format!("database: {e}")
+/// Why a landing step stopped short (it is tried again after its backoff).
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    /// The database failed: the lane's connection may be unusable.
+    #[error("database: {0}")]
+    Database(String),
+    /// Anything else (git, a project's unreadable settings).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<String> for StepError {
+    fn from(e: String) -> StepError {
+        StepError::Other(e)
+    }
+}
+
+fn db(e: impl std::fmt::Display) -> StepError {
+    StepError::Database(e.to_string())
 }
 
 /// Lands landing `id` if it is open, then cleans up if it landed.
-fn land(cfg: &Config, store: &Store, id: i64) -> Result<(), String> {
+fn land(cfg: &Config, store: &Store, id: i64) -> Result<(), StepError> {
     let l = landings::get(store.conn(), id).map_err(db)?;
     if l.state == LandingState::Landing {
         let result = merge(cfg, store, &l)?;
@@ -135,7 +155,7 @@ fn land(cfg: &Config, store: &Store, id: i64) -> Result<(), String> {
 }
 
 /// Merges the landing's branch into its base: what the engine is told.
-fn merge(cfg: &Config, store: &Store, l: &landings::Landing) -> Result<LandResult, String> {
+fn merge(cfg: &Config, store: &Store, l: &landings::Landing) -> Result<LandResult, StepError> {
     let task = tasks::get(store.conn(), l.task_id).map_err(db)?;
     if l.mode != LandMode::Merge.as_str() {
         return Ok(LandResult::Failed(LandFailure::Other {
@@ -248,7 +268,7 @@ fn merge(cfg: &Config, store: &Store, l: &landings::Landing) -> Result<LandResul
 
 /// Removes a landed task's worktree (refused when dirty: kept, saying why) and deletes its
 /// branch when `delete_branch` and it is integrated into the base; records it.
-fn clean_up(cfg: &Config, store: &Store, l: &landings::Landing) -> Result<(), String> {
+fn clean_up(cfg: &Config, store: &Store, l: &landings::Landing) -> Result<(), StepError> {
     let task = tasks::get(store.conn(), l.task_id).map_err(db)?;
     let project = projects::get(store.conn(), task.project_id).map_err(db)?;
     let land = cfg
