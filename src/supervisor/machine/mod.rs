@@ -69,9 +69,16 @@ impl RunMachine {
         now: Instant,
     ) -> RunMachine {
         let batch = provider.mode == ProviderMode::Batch;
-        let hooks = hook_mode(&provider);
-        let mut m = RunMachine::blank(provider, (rows, cols), prompt, timing, timeout, now);
-        m.tracker = Tracker::new(timing.done_debounce, hooks);
+        let tracker = Tracker::new(timing.done_debounce, hook_mode(&provider));
+        let mut m = RunMachine::blank(
+            provider,
+            (rows, cols),
+            prompt,
+            timing,
+            timeout,
+            tracker,
+            now,
+        );
         m.quiet_checked = true;
         m.phase = if batch {
             Phase::Working
@@ -98,8 +105,13 @@ impl RunMachine {
         resume: Resume,
         now: Instant,
     ) -> RunMachine {
-        let hooks = hook_mode(&provider);
-        let mut m = RunMachine::blank(provider, size, prompt, timing, timeout, now);
+        let tracker = Tracker::resumed(
+            timing.done_debounce,
+            resume.status,
+            hook_mode(&provider),
+            now,
+        );
+        let mut m = RunMachine::blank(provider, size, prompt, timing, timeout, tracker, now);
         m.deadline = now + timeout.saturating_sub(elapsed);
         m.detector.load_capture(capture);
         m.written = resume.status;
@@ -116,7 +128,6 @@ impl RunMachine {
             _ => Phase::Working,
         };
         m.delivering = resume.delivering;
-        m.tracker = Tracker::resumed(timing.done_debounce, resume.status, hooks, now);
         if resume.prompt_pasted {
             for (signal, detail) in resume.hooks {
                 if signal == HookSignal::Done && !m.tracker.is_complete() {
@@ -128,16 +139,18 @@ impl RunMachine {
         m
     }
 
+    /// A machine in `Working` with `tracker`; the constructors set the rest.
     fn blank(
         provider: ProviderConfig,
         (rows, cols): (u16, u16),
         prompt: String,
         timing: Timing,
         timeout: Duration,
+        tracker: Tracker,
         now: Instant,
     ) -> RunMachine {
         RunMachine {
-            tracker: Tracker::new(timing.done_debounce, HookMode::Off),
+            tracker,
             detector: Detector::new(provider, rows, cols),
             size: (rows, cols),
             prompt,
