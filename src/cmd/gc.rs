@@ -162,7 +162,7 @@ pub(super) fn run(ctx: &Ctx, dry_run: bool, json: bool) -> Result<()> {
     let cfg = ctx.config()?;
     let store = ctx.store()?;
     let data_dir = ctx.data_dir();
-    let (seen, logs) = store.read(|conn| {
+    let (seen, logs, projects) = store.read(|conn| {
         let projects: BTreeMap<i64, projects::Project> = projects::list(conn)?
             .into_iter()
             .map(|p| (p.id, p))
@@ -197,12 +197,11 @@ pub(super) fn run(ctx: &Ctx, dry_run: bool, json: bool) -> Result<()> {
                 base,
             });
         }
-        Ok::<_, crate::store::StoreError>((seen, logs))
+        Ok::<_, crate::store::StoreError>((seen, logs, projects))
     })?;
     // Worktree directories bosun made: <data dir>/worktrees/<project>/<KEY>.
-    let projects_by_name: BTreeMap<String, PathBuf> = store
-        .read(|conn| projects::list(conn))?
-        .into_iter()
+    let projects_by_name: BTreeMap<String, PathBuf> = projects
+        .into_values()
         .map(|p| (p.name, PathBuf::from(p.path)))
         .collect();
     let mut dirs = Vec::new();
