@@ -16,6 +16,7 @@ pub mod control;
 pub mod crash;
 pub mod decide;
 pub mod diagnostics;
+pub mod forge;
 pub mod git;
 pub mod logging;
 pub mod notify;

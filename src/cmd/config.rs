@@ -144,7 +144,31 @@ fn land_line(land: &LandConfig) -> String {
         .map_or("the default branch".to_string(), |b| format!("`{b}`"));
     let mut how = vec![format!("{} onto {base}", land.strategy.as_str())];
     if land.mode == LandMode::Pr {
-        how.push(format!("pushed to {}", land.remote));
+        let f = &land.forge;
+        let forge = f.kind.map_or("the forge of its URL", |k| k.as_str());
+        let repo = f.repo.as_deref().map_or(String::new(), |r| format!(" {r}"));
+        let api = f
+            .api_url
+            .as_deref()
+            .map_or(String::new(), |u| format!(" at {u}"));
+        let env = f.token_env.clone().unwrap_or_else(|| {
+            f.kind
+                .map_or("GITHUB_TOKEN", |k| k.default_token_env())
+                .to_string()
+        });
+        how.push(format!(
+            "pushed to {}, a pull request on {forge}{repo}{api} (token from ${env}), read \
+             every {}",
+            land.remote,
+            humantime::format_duration(land.poll)
+        ));
+        let changes = match land.on_changes_requested {
+            crate::config::land::OnChangesRequested::Rollback => {
+                format!("rollback to {}", land.rollback_to)
+            }
+            crate::config::land::OnChangesRequested::Wait => "wait".into(),
+        };
+        how.push(format!("on changes requested: {changes}"));
     }
     if land.delete_branch {
         how.push("branch deleted".into());

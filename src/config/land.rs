@@ -3,6 +3,8 @@
 //! opened on the project's forge (`pr`). A project's own settings (`bosun project land`, kept
 //! in the database as JSON of the same keys) lie over the config's.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 /// How a task lands.
@@ -28,7 +30,15 @@ impl LandMode {
     }
 }
 
+pub use crate::forge::{ForgeKind, ForgeSettings};
 pub use crate::status::Strategy;
+
+/// How often an open pull request is read by default (60 s: a conditional request that finds
+/// nothing new does not count against GitHub's rate limit).
+pub const DEFAULT_POLL: Duration = Duration::from_secs(60);
+
+/// The shortest poll interval taken (1 s).
+pub const MIN_POLL: Duration = Duration::from_secs(1);
 
 /// What a landing whose branch conflicts with the base does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +81,16 @@ pub struct LandConfig {
     pub rollback_to: String,
     /// `pr`: the git remote pushed to.
     pub remote: String,
+    /// `pr`: the forge and repository pull requests go to (`forge`, `api_url`, `repo`,
+    /// `token_env`).
+    pub forge: ForgeSettings,
+    /// `pr`: how often an open pull request is read again, when no webhook says it changed.
+    #[serde(serialize_with = "as_humantime")]
+    pub poll: Duration,
+}
+
+fn as_humantime<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&humantime::format_duration(*d).to_string())
 }
 
 impl Default for LandConfig {
@@ -85,6 +105,8 @@ impl Default for LandConfig {
             on_changes_requested: OnChangesRequested::Wait,
             rollback_to: "development".into(),
             remote: "origin".into(),
+            forge: ForgeSettings::default(),
+            poll: DEFAULT_POLL,
         }
     }
 }
@@ -121,6 +143,33 @@ pub struct RawLand {
     /// See [`LandConfig::remote`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote: Option<String>,
+    /// See [`ForgeSettings::kind`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forge: Option<ForgeKind>,
+    /// See [`ForgeSettings::api_url`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<String>,
+    /// See [`ForgeSettings::repo`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repo: Option<String>,
+    /// See [`ForgeSettings::token_env`]: the variable's name, never the token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
+    /// See [`LandConfig::poll`]: a humantime string ("60s").
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::raw::de_duration",
+        serialize_with = "opt_humantime"
+    )]
+    pub poll: Option<Duration>,
+}
+
+fn opt_humantime<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => as_humantime(d, s),
+        None => s.serialize_none(),
+    }
 }
 
 /// `[projects]` as written.
@@ -160,6 +209,21 @@ impl LandConfig {
         }
         if let Some(v) = &raw.remote {
             self.remote = v.clone();
+        }
+        if let Some(v) = raw.forge {
+            self.forge.kind = Some(v);
+        }
+        if let Some(v) = &raw.api_url {
+            self.forge.api_url = (!v.is_empty()).then(|| v.clone());
+        }
+        if let Some(v) = &raw.repo {
+            self.forge.repo = (!v.is_empty()).then(|| v.clone());
+        }
+        if let Some(v) = &raw.token_env {
+            self.forge.token_env = (!v.is_empty()).then(|| v.clone());
+        }
+        if let Some(v) = raw.poll {
+            self.poll = v.max(MIN_POLL);
         }
         self
     }
