@@ -11,7 +11,8 @@
 //! `window_close` (process tree stopped, before the pane is killed). A message's delivery
 //! ([`MESSAGE_POINTS`]): `message_claim` (claimed for a run, not pasted), `message_paste`
 //! (pasted and recorded, not submitted), `message_submit` (submitted, before its record). A
-//! landing's ([`LAND_POINTS`]): `land_merged`, `land_cleanup`.
+//! landing's ([`LAND_POINTS`]): `land_merged`, `land_pushed`, `land_pr_opened`,
+//! `land_pr_merged`, `land_cleanup`.
 //!
 //! `BOSUN_PAUSE_AT=<point>:<ms>` holds the process at a point instead, for that long each
 //! time it arrives: a test's window to send a signal at exactly that step.
@@ -37,7 +38,13 @@ pub const POINTS: &[&str] = &[
 /// The crash points of a landing (`src/supervisor/land.rs`): `land_merged` (the base branch
 /// moved, not recorded), `land_cleanup` (landed and recorded, before the worktree and branch
 /// are removed).
-pub const LAND_POINTS: &[&str] = &["land_merged", "land_cleanup"];
+pub const LAND_POINTS: &[&str] = &[
+    "land_merged",
+    "land_pushed",
+    "land_pr_opened",
+    "land_pr_merged",
+    "land_cleanup",
+];
 
 /// The crash points of a message's delivery (`src/supervisor/inbox.rs`).
 pub const MESSAGE_POINTS: &[&str] = &["message_claim", "message_paste", "message_submit"];

@@ -276,6 +276,40 @@ pub fn push(repo: &Path, remote: &str, branch: &str) -> Result<(), GitError> {
     Ok(())
 }
 
+/// Fetches `branch` of `remote` into its remote-tracking ref (`refs/remotes/<remote>/<branch>`),
+/// prompting for nothing.
+///
+/// Errors: [`GitError::Failed`] with git's message when the remote cannot be reached or has
+/// no such branch.
+pub fn fetch(repo: &Path, remote: &str, branch: &str) -> Result<(), GitError> {
+    let spec = format!("+refs/heads/{branch}:refs/remotes/{remote}/{branch}");
+    run(repo, ["fetch", "--quiet", "--no-tags", "--", remote, &spec])?;
+    Ok(())
+}
+
+/// Deletes `branch` on `remote` (`git push --delete`) if it is there; true when it was.
+///
+/// Errors: [`GitError::Failed`] with git's message when the remote cannot be reached or
+/// refuses.
+pub fn delete_remote_branch(repo: &Path, remote: &str, branch: &str) -> Result<bool, GitError> {
+    let full = format!("refs/heads/{branch}");
+    let listed = run(repo, ["ls-remote", "--heads", "--", remote, &full])?;
+    if listed.trim().is_empty() {
+        return Ok(false);
+    }
+    run(repo, ["push", "--quiet", "--delete", "--", remote, &full])?;
+    // Its remote-tracking ref goes with it, if there was one.
+    let _ = raw(
+        repo,
+        [
+            "update-ref",
+            "-d",
+            &format!("refs/remotes/{remote}/{branch}"),
+        ],
+    )?;
+    Ok(true)
+}
+
 /// The URL of remote `name` as git uses it (`git remote get-url`, `insteadOf` applied);
 /// `None` when there is no such remote.
 ///

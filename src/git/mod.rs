@@ -20,8 +20,9 @@ use exec::{failed, raw, run};
 use std::path::{Path, PathBuf};
 
 pub use cleanup::{
-    Integration, Removed, branch_tips, default_branch, delete_branch, integrated,
-    merge_keeping_ours, push, remote_url, remove_task_worktree, remove_worktree, task_branches,
+    Integration, Removed, branch_tips, default_branch, delete_branch, delete_remote_branch, fetch,
+    integrated, merge_keeping_ours, push, remote_url, remove_task_worktree, remove_worktree,
+    task_branches,
 };
 pub use conflicts::{
     ConflictFile, Conflicts, HUNK_CONTEXT, MAX_FILE_HUNKS, MAX_TOTAL_HUNKS, MERGE_TREE_VERSION,

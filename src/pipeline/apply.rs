@@ -127,6 +127,7 @@ impl Engine<'_> {
             },
             Then::Done => Outcome::Done,
             Then::Landed => Outcome::Landed,
+            Then::InReview => Outcome::InReview,
             Then::Landing => Outcome::Landing {
                 landing: store::landings::latest_for(tx, task.id)?
                     .map(|l| l.id)
@@ -205,6 +206,13 @@ impl Engine<'_> {
                         error.as_deref(),
                         now,
                     )?;
+                }
+                Write::ReviewLanding {
+                    landing,
+                    number,
+                    url,
+                } => {
+                    store::landings::in_review(tx, *landing, *number, url, now)?;
                 }
                 Write::OpenLanding { plan, by } => {
                     store::landings::open(

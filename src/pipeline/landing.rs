@@ -26,6 +26,26 @@ pub enum LandResult {
 }
 
 impl Engine<'_> {
+    /// Applies the lander's word that landing `landing` opened pull request `number`, in
+    /// one transaction; a landing no longer `landing` (cancelled meanwhile) changes nothing.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub(super) fn pr_opened(&self, landing: i64, number: i64, url: &str) -> Result<Outcome> {
+        let now = self.now();
+        self.store.write(|tx| {
+            let l = landings::get(tx, landing)?;
+            if l.state != LandingState::Landing {
+                return Ok(Outcome::Ignored {
+                    reason: format!("landing {landing} is already {}", l.state),
+                });
+            }
+            let task = tasks::get(tx, l.task_id)?;
+            let t = transition::in_review(&task.key, landing, number, url);
+            self.apply(tx, &task, &t, now)
+        })
+    }
+
     /// Applies the lander's `result` for landing `landing`, in one transaction.
     ///
     /// # Errors

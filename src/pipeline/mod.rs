@@ -147,6 +147,15 @@ pub enum Input {
         /// What happened.
         result: LandResult,
     },
+    /// The lander opened pull request `number` at `url` for a landing (or found one open).
+    PrOpened {
+        /// The landing row.
+        landing: i64,
+        /// The pull request's number.
+        number: i64,
+        /// Its web page (forge text).
+        url: String,
+    },
     /// The operator decided.
     Decide {
         /// Task key.
@@ -252,6 +261,11 @@ impl<'a> Engine<'a> {
             Input::RunFinished { run_id, result } => self.run_finished(run_id, result),
             Input::Decide { task, decision, by } => self.decided(&task, decision, &by),
             Input::Landed { landing, result } => self.land_result(landing, result),
+            Input::PrOpened {
+                landing,
+                number,
+                url,
+            } => self.pr_opened(landing, number, &url),
         }
     }
 

@@ -22,6 +22,8 @@ pub enum Outcome {
     },
     /// Its change reached the base branch.
     Landed,
+    /// Its pull request is open on the forge, waiting for review and merge.
+    InReview,
     /// An approval gate waits for the operator.
     AwaitingApproval {
         /// Its index in the stage.
@@ -87,6 +89,7 @@ impl Outcome {
             Outcome::Done => "done".into(),
             Outcome::Landing { landing } => format!("landing (landing {landing})"),
             Outcome::Landed => "landed".into(),
+            Outcome::InReview => "in review".into(),
             Outcome::AwaitingApproval { .. } => "awaiting approval".into(),
             Outcome::Retried { job } => format!("stage runs again (job {job} queued)"),
             Outcome::Resumed {

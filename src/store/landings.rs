@@ -194,6 +194,56 @@ pub fn finish(
     Ok(n == 1)
 }
 
+/// Landing `id` waits for its pull request `number` (at `url`) on the forge: `landing` →
+/// `in_review` (compare-and-set); true when it moved.
+///
+/// # Errors
+/// [`StoreError::Sqlite`] on database failure.
+pub fn in_review(conn: &Connection, id: i64, number: i64, url: &str, now: i64) -> Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE landings SET state = 'in_review', pr_number = ?2, pr_url = ?3, error = NULL,
+                                 attempts = 0, updated_at = ?4
+             WHERE id = ?1 AND state = 'landing'",
+        )?
+        .execute(params![id, number, url, now])?;
+    Ok(n == 1)
+}
+
+/// Records a read of landing `id`'s pull request that found it still open: its `etag` (for
+/// the next conditional read, kept when `None`) and what the operator should know of it
+/// (`note`, such as the reviewers who asked for changes; `None` clears it); the attempts
+/// start again from 0.
+///
+/// # Errors
+/// [`StoreError::Sqlite`] on database failure.
+pub fn polled(
+    conn: &Connection,
+    id: i64,
+    etag: Option<&str>,
+    note: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE landings SET etag = COALESCE(?2, etag), error = ?3, attempts = 0, updated_at = ?4
+         WHERE id = ?1 AND state = 'in_review'",
+    )?
+    .execute(params![id, etag, note, now])?;
+    Ok(())
+}
+
+/// The ETag of landing `id`'s pull request as last read.
+///
+/// # Errors
+/// [`StoreError::Sqlite`] on database failure.
+pub fn etag(conn: &Connection, id: i64) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT etag FROM landings WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+        .flatten())
+}
+
 /// Records an attempt of landing `id` that will be tried again, and what it ran into.
 ///
 /// # Errors

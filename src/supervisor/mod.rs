@@ -626,7 +626,7 @@ impl Supervisor {
         if self.stop.load(Ordering::SeqCst) {
             return Ok(());
         }
-        let (due, wait_ms) = land::due(&self.store, now_ms())?;
+        let (due, wait_ms) = land::due(&self.cfg, &self.store, now_ms())?;
         self.next_land_check = now + Duration::from_millis(wait_ms);
         for id in due {
             if self.landing.take(id) {

@@ -102,6 +102,35 @@ pub fn landed(key: &str, landing: i64, base: &str, commit: &str, note: Option<&s
     }
 }
 
+/// Landing `landing` of task `key` opened (or found open) pull request `number` at `url`: the
+/// task is `in_review` until the forge merges or closes it.
+pub fn in_review(key: &str, landing: i64, number: i64, url: &str) -> Transition {
+    Transition {
+        writes: vec![
+            Write::ReviewLanding {
+                landing,
+                number,
+                url: url.to_string(),
+            },
+            Write::SetStage {
+                stage: "done".into(),
+                state: TaskState::InReview,
+                reason: None,
+            },
+            Write::Event {
+                kind: EventKind::InReview,
+                run: None,
+                actor: "lander".into(),
+                message: format!(
+                    "{key} is in review: pull request #{number} ({})",
+                    crate::text::plain(url)
+                ),
+            },
+        ],
+        then: Then::InReview,
+    }
+}
+
 /// Why a landing failed, as the lander saw it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LandFailure {
@@ -114,6 +143,16 @@ pub enum LandFailure {
         files: Vec<String>,
         /// The conflicting regions, with markers and context.
         hunks: String,
+    },
+    /// A reviewer asked for changes on the pull request (`on_changes_requested =
+    /// "rollback"`): back to the rollback stage with the reviews as feedback.
+    ChangesRequested {
+        /// The pull request's number.
+        number: i64,
+        /// The reviewers who asked (forge text, sanitised).
+        by: Vec<String>,
+        /// Their reviews' text (forge text, sanitised), each under its reviewer's name.
+        reviews: String,
     },
     /// Anything else (the merged result failed the test command, git refused, the base kept
     /// moving): `why` says what happened and what to do.
@@ -193,6 +232,45 @@ pub fn landing_failed(
                     &format!("{what}; resolve on its branch, then `bosun task land {key}`"),
                     "lander",
                 ),
+            };
+            (what, t)
+        }
+        LandFailure::ChangesRequested {
+            number,
+            by,
+            reviews,
+        } => {
+            let what = format!(
+                "changes requested on pull request #{number} by {}",
+                by.join(", ")
+            );
+            let to = stages
+                .iter()
+                .position(|s| s.name == land.rollback_to)
+                .unwrap_or(0);
+            let feedback = format!(
+                "Your pull request #{number} was reviewed and changes were requested. Make \
+                 them on your branch (it stays the pull request's head):\n\n{reviews}"
+            );
+            let (mut writes, job) = enter(stages, key, to, Some(feedback), "lander");
+            writes.insert(
+                0,
+                Write::Event {
+                    kind: EventKind::LandingFailed,
+                    run: None,
+                    actor: "lander".into(),
+                    message: format!(
+                        "{key}: {what}; back to {} with the review as feedback",
+                        stages[to].name
+                    ),
+                },
+            );
+            let t = Transition {
+                writes,
+                then: Then::RolledBack {
+                    stage: stages[to].name.clone(),
+                    job,
+                },
             };
             (what, t)
         }

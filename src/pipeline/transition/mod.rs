@@ -8,7 +8,7 @@
 mod land;
 
 pub use land::{
-    CONFLICT_COUNTER, LandFailure, LandPlan, MAX_CONFLICT_ROLLBACKS, landed, landing,
+    CONFLICT_COUNTER, LandFailure, LandPlan, MAX_CONFLICT_ROLLBACKS, in_review, landed, landing,
     landing_failed,
 };
 
@@ -68,6 +68,16 @@ pub enum Write {
         plan: LandPlan,
         /// Who decided it: `engine`, or the operator's front-end.
         by: String,
+    },
+    /// Landing `landing` waits for its pull request `number` on the forge (compare-and-set
+    /// from `landing`).
+    ReviewLanding {
+        /// The landing row.
+        landing: i64,
+        /// The pull request's number.
+        number: i64,
+        /// Its web page.
+        url: String,
     },
     /// Ends open landing `landing` in `state` (compare-and-set from an open state: a
     /// landing someone else ended makes the whole transition change nothing).
@@ -130,6 +140,8 @@ pub enum Then {
     Landing,
     /// Its change reached the base branch.
     Landed,
+    /// Its pull request is open on the forge.
+    InReview,
     /// Waits for the operator's approval of gate `gate`.
     AwaitingApproval {
         /// Index of the gate.
