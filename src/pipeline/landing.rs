@@ -77,7 +77,7 @@ impl Engine<'_> {
                                 project.name
                             ))
                         })?;
-                    let spent = counters::get(tx, task.id, transition::CONFLICT_COUNTER)?;
+                    let spent = counters::get(tx, task.id, failure.counter())?;
                     transition::landing_failed(
                         &self.cfg.stages,
                         &task.key,

@@ -168,10 +168,29 @@ pub const MAX_CONFLICT_ROLLBACKS: i64 = 3;
 /// The counter of a task's rollbacks for conflicting landings.
 pub const CONFLICT_COUNTER: &str = "land-conflicts";
 
+/// Rollbacks for changes a pull request's reviewer requested a task gets before it blocks
+/// instead (an agent that changes nothing would otherwise be sent back forever).
+pub const MAX_REVIEW_ROLLBACKS: i64 = 3;
+
+/// The counter of a task's rollbacks for changes requested on its pull request.
+pub const REVIEW_COUNTER: &str = "land-reviews";
+
+impl LandFailure {
+    /// The counter that caps this failure's rollbacks.
+    pub fn counter(&self) -> &'static str {
+        match self {
+            LandFailure::ChangesRequested { .. } => REVIEW_COUNTER,
+            _ => CONFLICT_COUNTER,
+        }
+    }
+}
+
 /// Landing `landing` of task `key` failed: a conflict rolls back to `land.rollback_to` (the
 /// first stage if the pipeline has none of that name) with the hunks as feedback — at most
-/// [`MAX_CONFLICT_ROLLBACKS`] times (`spent` so far), then it blocks — or blocks at once
-/// (`on_conflict = "block"`); any other failure blocks, saying why.
+/// [`MAX_CONFLICT_ROLLBACKS`] times (`spent` so far, of [`LandFailure::counter`]), then it
+/// blocks — or blocks at once (`on_conflict = "block"`); changes requested on its pull
+/// request roll back with the reviews as feedback, at most [`MAX_REVIEW_ROLLBACKS`] times;
+/// any other failure blocks, saying why.
 pub fn landing_failed(
     stages: &[Stage],
     key: &str,
@@ -244,6 +263,18 @@ pub fn landing_failed(
                 "changes requested on pull request #{number} by {}",
                 by.join(", ")
             );
+            if spent >= MAX_REVIEW_ROLLBACKS {
+                let why = format!(
+                    "{what}, still after {MAX_REVIEW_ROLLBACKS} rollbacks; change the branch, \
+                     then `bosun task land {key}`"
+                );
+                return block(key, "done", &why, "lander").after(vec![Write::FinishLanding {
+                    landing,
+                    state: LandingState::Failed,
+                    commit: None,
+                    error: Some(what),
+                }]);
+            }
             let to = stages
                 .iter()
                 .position(|s| s.name == land.rollback_to)
@@ -253,8 +284,9 @@ pub fn landing_failed(
                  them on your branch (it stays the pull request's head):\n\n{reviews}"
             );
             let (mut writes, job) = enter(stages, key, to, Some(feedback), "lander");
+            writes.insert(0, Write::Bump(REVIEW_COUNTER.into()));
             writes.insert(
-                0,
+                1,
                 Write::Event {
                     kind: EventKind::LandingFailed,
                     run: None,

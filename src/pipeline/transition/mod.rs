@@ -8,8 +8,8 @@
 mod land;
 
 pub use land::{
-    CONFLICT_COUNTER, LandFailure, LandPlan, MAX_CONFLICT_ROLLBACKS, in_review, landed, landing,
-    landing_failed,
+    CONFLICT_COUNTER, LandFailure, LandPlan, MAX_CONFLICT_ROLLBACKS, MAX_REVIEW_ROLLBACKS,
+    REVIEW_COUNTER, in_review, landed, landing, landing_failed,
 };
 
 use super::first_line;

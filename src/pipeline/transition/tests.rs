@@ -295,3 +295,68 @@ fn a_block_branch_stops_for_the_operator_at_the_stage() {
     assert_eq!(events(&t)[0].0, EventKind::BranchTaken);
     assert!(!t.writes.iter().any(|w| matches!(w, Write::Bump(_))));
 }
+
+#[test]
+fn an_opened_pull_request_puts_the_task_in_review() {
+    let t = in_review("ET-001", 4, 17, "https://forge/pull/17\x1b[2J");
+    assert_eq!(t.then, Then::InReview);
+    assert!(t.writes.contains(&Write::ReviewLanding {
+        landing: 4,
+        number: 17,
+        url: "https://forge/pull/17\x1b[2J".into()
+    }));
+    assert_eq!(
+        events(&t),
+        [(
+            EventKind::InReview,
+            "ET-001 is in review: pull request #17 (https://forge/pull/17)"
+        )]
+    );
+}
+
+#[test]
+fn changes_requested_roll_back_with_the_reviews_until_the_cap_then_block() {
+    let land = crate::config::land::LandConfig {
+        rollback_to: "code".into(),
+        ..Default::default()
+    };
+    let failure = LandFailure::ChangesRequested {
+        number: 17,
+        by: vec!["ann".into()],
+        reviews: "Review by ann:\nrename it".into(),
+    };
+    assert_eq!(failure.counter(), REVIEW_COUNTER);
+    let t = landing_failed(&pipeline(), "ET-001", 4, &land, &failure, 0);
+    let Then::RolledBack { stage, job } = &t.then else {
+        panic!("{:?}", t.then)
+    };
+    assert_eq!(stage, "code");
+    let feedback = job.feedback.as_deref().expect("feedback");
+    assert!(
+        feedback.contains("#17") && feedback.contains("rename it"),
+        "{feedback}"
+    );
+    assert!(t.writes.contains(&Write::Bump(REVIEW_COUNTER.into())));
+    assert!(matches!(
+        &t.writes[0],
+        Write::FinishLanding {
+            landing: 4,
+            state: LandingState::Failed,
+            ..
+        }
+    ));
+    let t = landing_failed(
+        &pipeline(),
+        "ET-001",
+        4,
+        &land,
+        &failure,
+        MAX_REVIEW_ROLLBACKS,
+    );
+    assert!(matches!(t.then, Then::Blocked { .. }), "{:?}", t.then);
+    assert!(
+        events(&t)[0].1.contains("still after 3 rollbacks"),
+        "{:?}",
+        events(&t)
+    );
+}
