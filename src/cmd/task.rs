@@ -281,26 +281,7 @@ fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
         );
     }
     if let Some(l) = &detail.landing {
-        let base = if l.base.is_empty() {
-            "the default branch"
-        } else {
-            &l.base
-        };
-        let commit = l
-            .commit_sha
-            .as_deref()
-            .map(|c| format!(" at {}", &c[..c.len().min(10)]));
-        outln!(
-            "landing {} ({} {} into {base}){}{}",
-            l.state,
-            l.strategy,
-            l.mode,
-            commit.unwrap_or_default(),
-            l.error
-                .as_deref()
-                .map(|e| format!(": {e}"))
-                .unwrap_or_default()
-        );
+        outln!("landing {}", l.describe());
     }
     for c in &detail.conflicts {
         outln!("conflicts with {}: {}", c.with, c.files.join(", "));

@@ -49,6 +49,46 @@ pub struct Landing {
     pub updated_at: i64,
 }
 
+impl Landing {
+    /// One line for a person: "in_review: pull request #17 <url> (squash into main)",
+    /// "landed (squash merge into main) at 1a2b3c4d5e", with what it ran into. Forge and git
+    /// text is sanitised.
+    pub fn describe(&self) -> String {
+        let base = if self.base.is_empty() {
+            "the default branch"
+        } else {
+            &self.base
+        };
+        let pr = self.pr_number.map(|n| {
+            format!(
+                ": pull request #{n}{}",
+                self.pr_url
+                    .as_deref()
+                    .map(|u| format!(" {}", crate::text::plain(u)))
+                    .unwrap_or_default()
+            )
+        });
+        let commit = self
+            .commit_sha
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(|c| format!(" at {}", &c[..c.len().min(10)]));
+        let error = self
+            .error
+            .as_deref()
+            .map(|e| format!(": {}", crate::text::plain(e)))
+            .unwrap_or_default();
+        format!(
+            "{}{} ({} {} into {base}){}{error}",
+            self.state,
+            pr.unwrap_or_default(),
+            self.strategy,
+            self.mode,
+            commit.unwrap_or_default()
+        )
+    }
+}
+
 /// What [`open`] needs.
 #[derive(Debug, Clone)]
 pub struct NewLanding<'a> {

@@ -99,6 +99,7 @@ fn snapshot_in(
             jobs: jobs::for_task(c, id)?,
             events: events::recent(c, Some(id), 200)?,
             messages: messages::list(c, Some(id), 100)?,
+            landing: crate::store::landings::latest_for(c, id)?,
         },
         None => Detail::default(),
     };

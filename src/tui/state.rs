@@ -112,6 +112,8 @@ pub struct Detail {
     pub messages: Vec<crate::store::messages::Message>,
     /// The files its stage's gates and branches look at, as they stand in its worktree.
     pub artifacts: Vec<crate::supervisor::prompt::ArtifactFile>,
+    /// Its latest landing (with its pull request, for a `pr` landing), if it has one.
+    pub landing: Option<crate::store::landings::Landing>,
 }
 
 /// A text field being typed into.

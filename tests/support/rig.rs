@@ -28,6 +28,8 @@ pub struct Rig {
     pub cfg: Config,
     pub config_text: String,
     pub socket: String,
+    /// Environment every `bosun` this rig runs gets (a forge token, say).
+    pub env: Vec<(String, String)>,
 }
 
 /// The project every rig registers: `example-tool`, keys `ET-…`, test command `true`, a
@@ -59,6 +61,7 @@ impl Rig {
             socket,
             sandbox,
             dir,
+            env: Vec::new(),
         }
     }
 
@@ -145,6 +148,7 @@ impl Rig {
             .arg(self.dir.path().join("bosun.toml"))
             .env("XDG_CONFIG_HOME", self.dir.path().join("xdg"))
             .env("XDG_STATE_HOME", self.dir.path().join("state"))
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(std::process::Stdio::null());
         c
     }

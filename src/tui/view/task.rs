@@ -45,6 +45,13 @@ pub(super) fn draw(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
             theme.dim(),
         ));
     }
+    if let Some(l) = &d.landing {
+        let style = match l.state {
+            crate::status::LandingState::Failed => theme.warning(),
+            _ => theme.dim(),
+        };
+        lines.push(Line::styled(format!("landing {}", clean(&l.describe())), style));
+    }
     // Only what exists, and what a gate needs but is not there (an optional file that was
     // never written, such as an analyst's questions, is not mentioned).
     let (present, missing) = crate::supervisor::prompt::present_and_missing(&d.artifacts);
