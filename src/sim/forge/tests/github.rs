@@ -199,3 +199,100 @@ fn github_pull_request_lifecycle_through_octocrab() {
     let snapshot = forge.pulls();
     assert_eq!(snapshot[0].state, PullState::Merged);
 }
+
+#[test]
+fn github_list_pages_filters_and_error_shapes() {
+    let w = World::new();
+    for b in ["b2", "b3"] {
+        w.commit(b, &format!("{b}.txt"), "x\n");
+    }
+    let forge = ForgeServer::start(Flavor::GitHub, &w.remote, "acme/widgets", TOKEN).unwrap();
+    let url = forge.api_url();
+    runtime().block_on(async {
+        let gh = octocrab(&url, TOKEN);
+        let pulls = gh.pulls("acme", "widgets");
+        for (i, head) in [BRANCH, "b2", "b3"].into_iter().enumerate() {
+            let pr = pulls
+                .create(format!("pr {i}"), head, "main")
+                .draft(i == 2)
+                .send();
+            assert!(pr.await.unwrap().number > 0);
+        }
+        forge.close(2);
+
+        // Newest first, two a page, a Link to the next one that octocrab follows.
+        let page = pulls
+            .list()
+            .state(octocrab::params::State::All)
+            .per_page(2)
+            .send();
+        let page = page.await.unwrap();
+        let numbers: Vec<u64> = page.items.iter().map(|p| p.number).collect();
+        assert_eq!(numbers, [3, 2]);
+        let next = gh
+            .get_page::<octocrab::models::pulls::PullRequest>(&page.next)
+            .await;
+        let rest: Vec<u64> = next
+            .unwrap()
+            .unwrap()
+            .items
+            .iter()
+            .map(|p| p.number)
+            .collect();
+        assert_eq!(rest, [1]);
+        let closed = pulls
+            .list()
+            .state(octocrab::params::State::Closed)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            closed.items.iter().map(|p| p.number).collect::<Vec<_>>(),
+            [2]
+        );
+        // A head without its owner filters nothing (GitHub ignores it).
+        let loose = pulls.list().head("b2").send().await.unwrap();
+        assert_eq!(loose.items.len(), 2);
+        let draft = pulls.get(3).await.unwrap();
+        assert_eq!(draft.draft, Some(true));
+        assert_eq!(
+            draft.mergeable_state,
+            Some(octocrab::models::pulls::MergeableState::Draft)
+        );
+
+        // Error shapes: bad JSON 400, a missing field 422, an unknown method 404.
+        let client = reqwest::Client::new();
+        let post = |body: &'static str| {
+            client
+                .post(format!("{url}/repos/acme/widgets/pulls"))
+                .header("authorization", format!("Bearer {TOKEN}"))
+                .body(body)
+                .send()
+        };
+        let r = post("{").await.unwrap();
+        assert_eq!(r.status(), 400);
+        let r = post(r#"{"head":"b2","base":"main"}"#).await.unwrap();
+        assert_eq!(r.status(), 422);
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(e["errors"][0]["field"], "title");
+        assert_eq!(e["errors"][0]["code"], "missing_field");
+        let r = client
+            .delete(format!("{url}/repos/acme/widgets/pulls/1"))
+            .header("authorization", format!("token {TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(
+            (e["message"].as_str(), e["status"].as_str()),
+            (Some("Not Found"), Some("404"))
+        );
+    });
+    assert_eq!(forge.creates(), 3);
+    let states: Vec<PullState> = forge.pulls().iter().map(|p| p.state).collect();
+    assert_eq!(
+        states,
+        [PullState::Open, PullState::Closed, PullState::Open]
+    );
+}

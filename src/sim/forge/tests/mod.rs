@@ -154,6 +154,9 @@ fn merge_refuses_conflicts_and_closed_pull_requests_and_drop_stops_the_server() 
     assert!(forge.merge(9, "merge").is_err());
     assert!(forge.merge(one, "octopus").is_err());
 
+    // A test may hand the forge to other threads.
+    fn shareable<T: Send + Sync>() {}
+    shareable::<ForgeServer>();
     let addr = forge.addr();
     let started = Instant::now();
     drop(forge);
