@@ -355,6 +355,53 @@ pub fn diff_stat(worktree: &Path, base: &str) -> Result<DiffStat, GitError> {
     })
 }
 
+/// How a branch compares with its base, as a forge shows it on a pull request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compare {
+    /// The best common ancestor of the two (full sha).
+    pub merge_base: String,
+    /// Commits on `head` that are not on `base` (`git rev-list --count base..head`).
+    pub commits: u32,
+    /// The change from the merge base to `head`.
+    pub stat: DiffStat,
+}
+
+/// [`Compare`] of `head` with `base` (branches or commits of `repo`, a bare repository or a
+/// checkout; nothing is written): what GitHub's and Gitea's pull requests report as
+/// `commits`, `additions`, `deletions`, `changed_files` and `merge_base` (the three-dot
+/// diff `base...head`).
+///
+/// Errors: [`GitError::Failed`] when a revision does not resolve or the two share no
+/// history; [`GitError::Parse`] on unexpected output.
+pub fn compare(repo: &Path, base: &str, head: &str) -> Result<Compare, GitError> {
+    let merge_base = run(repo, ["merge-base", base, head])?.trim().to_string();
+    let range = format!("{base}..{head}");
+    let count = run(repo, ["rev-list", "--count", range.as_str()])?;
+    let commits = count.trim().parse().map_err(|_| GitError::Parse {
+        args: format!("rev-list --count {range}"),
+        output: count.clone(),
+    })?;
+    let args = [
+        "diff",
+        "--numstat",
+        "-z",
+        "--no-color",
+        "--no-ext-diff",
+        merge_base.as_str(),
+        head,
+    ];
+    let out = run(repo, args)?;
+    let stat = parse_numstat(&out).ok_or_else(|| GitError::Parse {
+        args: args.join(" "),
+        output: out.chars().take(200).collect(),
+    })?;
+    Ok(Compare {
+        merge_base,
+        commits,
+        stat,
+    })
+}
+
 /// Parses `git diff --numstat -z`: `<add>\t<del>\t<path>\0`, or for a rename
 /// `<add>\t<del>\t\0<from>\0<to>\0`; binary files have `-` for both counts.
 fn parse_numstat(out: &str) -> Option<DiffStat> {

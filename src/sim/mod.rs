@@ -110,6 +110,7 @@
 //! ```
 
 mod agent;
+pub mod forge;
 pub mod homes;
 mod hooks;
 mod input;
