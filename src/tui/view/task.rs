@@ -50,7 +50,10 @@ pub(super) fn draw(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
             crate::status::LandingState::Failed => theme.warning(),
             _ => theme.dim(),
         };
-        lines.push(Line::styled(format!("landing {}", clean(&l.describe())), style));
+        lines.push(Line::styled(
+            format!("landing {}", clean(&l.describe())),
+            style,
+        ));
     }
     // Only what exists, and what a gate needs but is not there (an optional file that was
     // never written, such as an analyst's questions, is not mentioned).

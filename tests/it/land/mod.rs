@@ -9,6 +9,7 @@ use bosun::git;
 mod cleanup;
 mod gc;
 mod pipeline;
+mod pr;
 mod radar;
 mod schema;
 mod strategies;

@@ -257,10 +257,13 @@ fn killed_before_the_cleanup_the_next_supervisor_cleans_up() {
 
 #[test]
 fn every_landing_crash_point_is_tested() {
-    let source = include_str!("pipeline.rs");
+    let merge = include_str!("pipeline.rs");
+    let pr = include_str!("pr.rs");
     for point in bosun::crash::LAND_POINTS {
+        let pr_point = format!("killed_while_landing_a_pr(\"{point}\")");
+        let merge_point = format!("killed_while_landing(\"{point}\")");
         assert!(
-            source.contains(&format!("killed_while_landing(\"{point}\")")),
+            merge.contains(&merge_point) || pr.contains(&pr_point),
             "no test kills the daemon at {point}"
         );
     }
