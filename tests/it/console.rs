@@ -232,6 +232,50 @@ fn agent_output_is_sanitised_before_it_is_drawn() {
 }
 
 #[test]
+fn the_task_view_shows_its_pull_request_and_where_it_stands() {
+    use bosun::store::landings;
+    let fx = afternoon();
+    // ET-001 (selected first: it needs the operator) is in review on the forge; the forge's
+    // URL carries a terminal title sequence.
+    let t1 = tasks::by_key(fx.store.conn(), "ET-001").expect("ET-001");
+    fx.store
+        .write(|tx| {
+            let l = landings::open(
+                tx,
+                &landings::NewLanding {
+                    task_id: t1.id,
+                    mode: "pr",
+                    strategy: "squash",
+                    base: "main",
+                    branch: "bosun/ET-001-add-a-verbose-flag",
+                    decided_by: "engine",
+                },
+                now_ms(),
+            )?;
+            landings::in_review(
+                tx,
+                l.id,
+                17,
+                "https://forge.example/octo/app/pull/17\x1b]0;pwned\x07",
+                now_ms(),
+            )?;
+            Ok::<_, bosun::store::StoreError>(())
+        })
+        .expect("landing");
+    let a = app(&fx, View::Task);
+    assert_eq!(a.selected_task().map(|t| t.key.as_str()), Some("ET-001"));
+    let text = render(&a, 200, 50);
+    assert!(
+        text.contains(
+            "landing in_review: pull request #17 https://forge.example/octo/app/pull/17 (squash pr into main)"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("pwned"), "an OSC title sequence was drawn");
+    assert!(!text.contains('\x1b') && !text.contains('\x07'));
+}
+
+#[test]
 fn a_terminal_too_small_says_so() {
     let fx = afternoon();
     let a = app(&fx, View::Board);

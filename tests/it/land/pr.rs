@@ -216,6 +216,28 @@ fn a_pull_request_is_opened_once_followed_by_etag_and_a_merge_on_the_forge_lands
 }
 
 #[test]
+fn a_pull_request_merged_on_a_gitea_forge_lands_it_and_cleans_up() {
+    let pr = pr_rig(Flavor::Gitea, |l| l);
+    let key = pr.rig.add_task("Add a feature", "");
+    let _daemon = Daemon(daemon(&pr.rig));
+    pr.wait_state(&key, TaskState::InReview, 60);
+    let pulls = pr.forge.pulls();
+    assert_eq!((pulls.len(), pr.forge.creates()), (1, 1), "{pulls:?}");
+    pr.forge.merge(pulls[0].number, "merge").expect("merge");
+    pr.wait_state(&key, TaskState::Landed, 30);
+    pr.wait_cleaned(&key);
+    pr.assert_landed_and_clean(&key);
+    // Gitea was asked for the pull request of the branch before one was created.
+    let seen = pr.forge.requests();
+    assert!(
+        seen.iter().any(|r| r
+            .path
+            .starts_with("/api/v1/repos/octo/app/pulls/main/bosun/")),
+        "{seen:?}"
+    );
+}
+
+#[test]
 fn a_pull_request_closed_on_a_gitea_forge_blocks_the_task_saying_so() {
     let pr = pr_rig(Flavor::Gitea, |l| l);
     let key = pr.rig.add_task("Add a feature", "");
