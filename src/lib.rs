@@ -18,6 +18,7 @@ pub mod decide;
 pub mod diagnostics;
 pub mod forge;
 pub mod git;
+pub mod intake;
 pub mod logging;
 pub mod notify;
 pub mod pipeline;

@@ -11,6 +11,7 @@
 //! written, `merge.rs` the layering, `stages.rs` the pipeline's validation, `provider.rs` and
 //! `notify.rs` their sections, `locate.rs` the file positions of errors.
 
+pub mod intake;
 pub mod land;
 pub mod locate;
 mod merge;
@@ -251,6 +252,10 @@ pub struct Config {
     /// `[projects.land]`: how tasks land once they passed their last stage (a project's own
     /// settings lie over these: [`land::LandConfig::for_project`]).
     pub land: land::LandConfig,
+    /// `[server]`: the webhook server of the daemon.
+    pub server: intake::ServerConfig,
+    /// `[[intake]]`: the trackers work comes in from.
+    pub intake: Vec<intake::IntakeSource>,
     /// Files that were layered over the built-in default, in order.
     pub sources: Vec<PathBuf>,
 }

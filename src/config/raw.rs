@@ -10,7 +10,7 @@ use toml::Spanned;
 
 use super::locate::{Located, key_at};
 use super::provider::RawProvider;
-use super::{ConfigError, land, notify};
+use super::{ConfigError, intake, land, notify};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -25,6 +25,8 @@ pub(super) struct RawLayer {
     pub(super) ui: Option<RawUi>,
     pub(super) notify: Option<notify::RawNotify>,
     pub(super) projects: Option<land::RawProjects>,
+    pub(super) server: Option<intake::RawServer>,
+    pub(super) intake: Option<Vec<intake::RawIntake>>,
 }
 
 #[derive(Deserialize, Default)]

@@ -12,6 +12,7 @@ pub mod events;
 pub mod gates;
 pub mod helpers;
 pub mod hooks;
+pub mod intake;
 pub mod jobs;
 pub mod landings;
 pub mod lease;
@@ -51,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_15.sql"),
     include_str!("schema_16.sql"),
     include_str!("schema_17.sql"),
+    include_str!("schema_18.sql"),
 ];
 
 /// The migration (0-based index in [`MIGRATIONS`]) whose hook hashes clear hook tokens.
