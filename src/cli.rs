@@ -337,7 +337,7 @@ pub enum TaskCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Run a blocked or needs-input task's stage again, with your answer as feedback
+    /// Run a blocked, needs-input or cancelled task's stage again, with your answer as feedback
     Resume {
         /// Task key
         #[arg(add = clap_complete::ArgValueCandidates::new(crate::cmd::complete::task_keys))]

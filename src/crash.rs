@@ -46,6 +46,9 @@ pub const LAND_POINTS: &[&str] = &[
     "land_cleanup",
 ];
 
+/// The crash points of taking a tracker's delivery (`src/supervisor/intake.rs`).
+pub const INTAKE_POINTS: &[&str] = &["intake_create", "intake_created"];
+
 /// The crash points of a message's delivery (`src/supervisor/inbox.rs`).
 pub const MESSAGE_POINTS: &[&str] = &["message_claim", "message_paste", "message_submit"];
 

@@ -28,6 +28,7 @@ pub mod provider;
 pub mod queue;
 pub mod sandbox;
 pub mod secret;
+pub mod server;
 pub mod sim;
 pub mod status;
 pub mod store;

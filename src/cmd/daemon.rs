@@ -20,12 +20,25 @@ pub(super) fn run(ctx: &Ctx, socket: Option<String>) -> Result<()> {
     let mut opts = Options::new(ctx.data_dir(), &socket);
     opts.owner = "daemon".into();
     let db = store.path().display().to_string();
+    let server = crate::server::Server::start(&cfg, store.path()).with_context(|| {
+        format!(
+            "cannot serve webhooks on [server] listen = {:?}",
+            cfg.server.listen.map(|a| a.to_string()).unwrap_or_default()
+        )
+    })?;
     let mut sup = Supervisor::start(cfg, store, opts)?;
+    if let Some(s) = &server {
+        eprintln!(
+            "bosun daemon: webhooks at http://{}/webhooks/<kind>",
+            s.addr()
+        );
+    }
     eprintln!(
         "bosun daemon: supervising {db} (pid {}); agents in `tmux -L {socket} attach`; stop with SIGTERM or Ctrl-C (agents keep running)",
         std::process::id()
     );
     sup.run_until(&stop)?;
+    drop(server);
     eprintln!("bosun daemon: stopped; agents left running in tmux socket {socket}");
     Ok(())
 }

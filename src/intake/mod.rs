@@ -2,4 +2,6 @@
 //! and Plane turned into tasks — exactly one per issue — with status reported back on the
 //! issue and decisions taken from allow-listed users' comments.
 
+pub mod apply;
+pub mod events;
 pub mod signature;

@@ -58,11 +58,14 @@ impl Engine<'_> {
                 })
             }
             Decision::Resume { note, stage } => {
-                if !matches!(task.state, TaskState::Blocked | TaskState::NeedsInput) {
+                if !matches!(
+                    task.state,
+                    TaskState::Blocked | TaskState::NeedsInput | TaskState::Cancelled
+                ) {
                     return Err(self.refused(
                         &task,
                         format!(
-                            "{} is {}; only blocked or needs-input tasks can be resumed",
+                            "{} is {}; only blocked, needs-input or cancelled tasks can be resumed",
                             task.key, task.state
                         ),
                     ));

@@ -105,7 +105,7 @@ pub enum Decision {
         /// Why; required.
         note: String,
     },
-    /// Run a blocked or needs-input task's stage again (or `stage`), with the note as
+    /// Run a blocked, needs-input or cancelled task's stage again (or `stage`), with the note as
     /// feedback (the operator's answers); retry and rollback counts start over.
     Resume {
         /// Answers or instructions for the agent.
@@ -211,6 +211,24 @@ impl<'a> Engine<'a> {
         spec: &str,
         priority: i64,
     ) -> Result<(Task, Job)> {
+        self.create_task_with(project, title, spec, priority, "cli", |_, _| Ok(()))
+    }
+
+    /// [`Engine::create_task`] by `actor` (the event's), with `also` written in the same
+    /// transaction once the task exists (an intake ledger entry): if `also` fails, no task
+    /// was created.
+    ///
+    /// # Errors
+    /// As [`Engine::create_task`], and `also`'s.
+    pub fn create_task_with(
+        &self,
+        project: &str,
+        title: &str,
+        spec: &str,
+        priority: i64,
+        actor: &str,
+        also: impl FnOnce(&rusqlite::Transaction<'_>, &Task) -> Result<()>,
+    ) -> Result<(Task, Job)> {
         let now = self.now();
         self.store.write(|tx| {
             let project = projects::find(tx, project)?;
@@ -231,13 +249,14 @@ impl<'a> Engine<'a> {
                 tx,
                 EventKind::TaskCreated,
                 About::task(task.id),
-                "cli",
+                actor,
                 format!("{key} created: {title}"),
                 now,
             )?;
             let (writes, job) = transition::enter(&self.cfg.stages, &key, 0, None, "engine");
             self.write_all(tx, &task, &writes, now)?;
             let job = self.enqueue(tx, &task, &job, now)?;
+            also(tx, &task)?;
             Ok((tasks::get(tx, task.id)?, job))
         })
     }

@@ -200,6 +200,16 @@ pub fn set_worktree(
     Ok(())
 }
 
+/// Sets task `id`'s title and spec (an issue edited before its task's first run).
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn set_title_spec(conn: &Connection, id: i64, title: &str, spec: &str, now: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE tasks SET title = ?2, spec = ?3, updated_at = ?4 WHERE id = ?1")?
+        .execute(params![id, title, spec, now])?;
+    Ok(())
+}
+
 /// The task's current version (see [`Task::version`]).
 ///
 /// # Errors

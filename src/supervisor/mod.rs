@@ -37,6 +37,7 @@
 mod finish;
 
 mod inbox;
+mod intake;
 mod land;
 mod lane;
 mod launch;
@@ -119,6 +120,8 @@ pub struct Supervisor {
     closes: lane::Lane<finish::Close>,
     /// The `land` lane: merges landed tasks' branches and cleans up after them.
     lands: lane::Lane<land::Job>,
+    /// The `intake` lane: tracker deliveries and polls.
+    intake: intake::IntakeLane,
     /// Landings handed to the `land` lane and not finished.
     landing: land::InFlight,
     /// The `radar` lane: the conflict radar's passes.
@@ -209,6 +212,7 @@ impl Supervisor {
         let store_path = store.path().to_path_buf();
         let store_path_land = store_path.clone();
         let store_path_radar = store_path.clone();
+        let intake = intake::IntakeLane::start(&cfg, store_path.clone());
         let offload = offload::Offload::start(tmux.clone(), wake.waker());
         let launches = offload::Launches::start(
             offload::LauncherParts {
@@ -285,6 +289,7 @@ impl Supervisor {
                 },
             ),
             landing: land::InFlight::default(),
+            intake,
             radar: lane::Lane::start(
                 lane::Spec {
                     name: "radar",
@@ -488,6 +493,7 @@ impl Supervisor {
         self.closes.drain();
         self.lands.drain();
         self.radar.drain();
+        self.intake.drain();
         self.offload.drain();
         // Pastes and submit keys the lane finished are recorded: a restart resumes from them.
         let handed = self.take_handed(Instant::now());
@@ -580,6 +586,9 @@ impl Supervisor {
         };
         if written || now >= self.next_land_check {
             self.hand_landings(now)?;
+        }
+        if !self.stop.load(Ordering::SeqCst) {
+            self.intake.tick(&self.cfg, written);
         }
         // Branch tips move with commits, which come with database writes (completions), or
         // outside bosun (the operator's base): the radar looks after a write, at most every
