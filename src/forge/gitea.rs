@@ -72,7 +72,7 @@ impl Gitea {
         })
     }
 
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+    pub(super) fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http
             .request(method, format!("{}{path}", self.repo_url))
             .header(
@@ -82,14 +82,14 @@ impl Gitea {
             .header(reqwest::header::ACCEPT, "application/json")
     }
 
-    async fn send(&self, req: RequestBuilder) -> Result<Response, ForgeError> {
+    pub(super) async fn send(&self, req: RequestBuilder) -> Result<Response, ForgeError> {
         req.send()
             .await
             .map_err(|e| ForgeError::Unreachable(crate::text::plain(&e.to_string())))
     }
 
     /// `response` when it succeeded, else its error, read from Gitea's `{"message": …}`.
-    async fn ok(&self, response: Response) -> Result<Response, ForgeError> {
+    pub(super) async fn ok(&self, response: Response) -> Result<Response, ForgeError> {
         let status = response.status();
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
             return Ok(response);
@@ -111,7 +111,7 @@ impl Gitea {
         ))
     }
 
-    async fn json<T: for<'de> Deserialize<'de>>(
+    pub(super) async fn json<T: for<'de> Deserialize<'de>>(
         &self,
         response: Response,
     ) -> Result<T, ForgeError> {

@@ -10,9 +10,9 @@ use octocrab::models::pulls::{PullRequest as GhPull, Review as GhReview, ReviewS
 use super::{ForgeError, NewPull, Polled, PrState, PullRequest, Review, TIMEOUT, Target, Verdict};
 
 pub(super) struct Github {
-    octo: Octocrab,
-    owner: String,
-    name: String,
+    pub(super) octo: Octocrab,
+    pub(super) owner: String,
+    pub(super) name: String,
     env: String,
 }
 
@@ -39,7 +39,7 @@ impl Github {
         })
     }
 
-    fn err(&self, e: octocrab::Error) -> ForgeError {
+    pub(super) fn err(&self, e: octocrab::Error) -> ForgeError {
         match e {
             octocrab::Error::GitHub { source, .. } => {
                 let limited = source
@@ -190,6 +190,6 @@ fn review(r: &GhReview) -> Review {
 }
 
 /// The first line of an error's text (octocrab's carry a backtrace after it).
-fn first_line(e: &dyn std::fmt::Display) -> String {
+pub(super) fn first_line(e: &dyn std::fmt::Display) -> String {
     crate::text::plain(e.to_string().lines().next().unwrap_or(""))
 }

@@ -12,6 +12,7 @@ pub mod body;
 mod gitea;
 mod github;
 pub mod remote;
+pub mod tracker;
 
 use std::time::Duration;
 
