@@ -191,23 +191,33 @@ impl Intake<'_> {
         let Some(entry) = entry else {
             return Ok(Applied::Nothing(format!("#{} has no task", issue.number)));
         };
-        if entry.seen_comment.as_deref() == Some(comment.id.as_str()) {
+        let seen = entry
+            .seen_comment
+            .as_deref()
+            .and_then(|s| s.parse::<i64>().ok());
+        let this = comment.id.parse::<i64>().ok();
+        if entry.seen_comment.as_deref() == Some(comment.id.as_str())
+            || matches!((seen, this), (Some(s), Some(t)) if t <= s)
+        {
             return Ok(Applied::Nothing("already taken".into()));
         }
-        if !source
+        let allowed = source
             .allow
             .iter()
-            .any(|a| a.eq_ignore_ascii_case(&comment.user))
-        {
-            self.store
-                .write(|tx| intake::ignored_comment(tx, &source.name))?;
+            .any(|a| a.eq_ignore_ascii_case(&comment.user));
+        self.store.write(|tx| {
+            intake::seen_comment(tx, entry.id, &comment.id, now_ms())?;
+            if !allowed {
+                intake::ignored_comment(tx, &source.name)?;
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        if !allowed {
             return Ok(Applied::Nothing(format!(
                 "{} is not on the allow-list",
                 crate::text::plain(&comment.user)
             )));
         }
-        self.store
-            .write(|tx| intake::seen_comment(tx, entry.id, &comment.id, now_ms()))?;
         let task = tasks::get(self.store.conn(), entry.task_id)?;
         let by = format!(
             "{}:{}",

@@ -4,4 +4,5 @@
 
 pub mod apply;
 pub mod events;
+pub mod report;
 pub mod signature;

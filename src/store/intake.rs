@@ -139,10 +139,13 @@ pub struct Issue {
     pub report_error: Option<String>,
     /// The newest comment read for decisions.
     pub seen_comment: Option<String>,
+    /// Entered, ms since the epoch (comments written before it are not commands to it).
+    pub created_at: i64,
 }
 
 const ISSUE_COLS: &str = "id, source, repo, number, issue_id, task_id, url, comment_id, reported, \
-                          report_attempts, report_after, report_error, seen_comment";
+                          report_attempts, report_after, report_error, seen_comment, \
+                          created_at";
 
 fn issue_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Issue> {
     Ok(Issue {
@@ -159,6 +162,7 @@ fn issue_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Issue> {
         report_after: r.get(10)?,
         report_error: r.get(11)?,
         seen_comment: r.get(12)?,
+        created_at: r.get(13)?,
     })
 }
 
@@ -186,6 +190,27 @@ pub fn for_task(conn: &Connection, task_id: i64) -> Result<Option<Issue>> {
         ))?
         .query_row([task_id], issue_row)
         .optional()?)
+}
+
+/// The next poll of `source` may be made then (ms since the epoch): after its last poll by
+/// `every_ms`, after its rate limit resets, and after a failed poll's backoff (5 s doubling,
+/// at most 5 min).
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn next_poll(conn: &Connection, source: &str, every_ms: i64) -> Result<i64> {
+    let s = status(conn, source)?;
+    let last = s.last_poll_at.unwrap_or(0).max(s.error_at.unwrap_or(0));
+    let mut at = if s.last_poll_at.is_none() && s.error_at.is_none() {
+        0
+    } else {
+        last + every_ms
+    };
+    if s.poll_attempts > 0 {
+        let shift = u32::try_from(s.poll_attempts.clamp(1, 7) - 1).unwrap_or(0);
+        at = s.error_at.unwrap_or(0) + (5_000_i64 << shift).min(300_000);
+    }
+    Ok(at.max(s.limited_until.unwrap_or(0)))
 }
 
 /// Every ledger entry of `source`.
@@ -274,13 +299,17 @@ pub fn report_failed(conn: &Connection, id: i64, error: &str, after: i64, now: i
     Ok(())
 }
 
-/// Records the newest comment of issue entry `id` read for decisions.
+/// Records comment `comment` of issue entry `id` as read for decisions: the newest so far
+/// (ids compare as numbers, as GitHub's and Gitea's are) is kept.
 ///
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
 pub fn seen_comment(conn: &Connection, id: i64, comment: &str, now: i64) -> Result<()> {
     conn.prepare_cached(
-        "UPDATE intake_issues SET seen_comment = ?2, updated_at = ?3 WHERE id = ?1",
+        "UPDATE intake_issues SET seen_comment = CASE
+             WHEN seen_comment IS NULL OR CAST(?2 AS INTEGER) > CAST(seen_comment AS INTEGER)
+             THEN ?2 ELSE seen_comment END, updated_at = ?3
+         WHERE id = ?1",
     )?
     .execute(params![id, comment, now])?;
     Ok(())

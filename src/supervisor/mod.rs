@@ -212,7 +212,7 @@ impl Supervisor {
         let store_path = store.path().to_path_buf();
         let store_path_land = store_path.clone();
         let store_path_radar = store_path.clone();
-        let intake = intake::IntakeLane::start(&cfg, store_path.clone());
+        let intake = intake::IntakeLane::start(store_path.clone());
         let offload = offload::Offload::start(tmux.clone(), wake.waker());
         let launches = offload::Launches::start(
             offload::LauncherParts {
