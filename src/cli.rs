@@ -152,6 +152,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Work from the trackers ([[intake]] sources)
+    #[command(subcommand)]
+    Intake(IntakeCommand),
     /// Remove what landed, cancelled and gone tasks left behind: worktrees, task branches
     /// integrated into their base, run logs older than queue.prune_after; never anything of
     /// a live task
@@ -418,4 +421,15 @@ pub struct AgentAuth {
     /// The run's hook token [default: $BOSUN_HOOK_TOKEN]
     #[arg(long)]
     pub token: Option<String>,
+}
+
+/// `bosun intake …`.
+#[derive(Debug, Subcommand)]
+pub enum IntakeCommand {
+    /// Each source: how work comes in, its last delivery and poll, errors, tasks created
+    Status {
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
 }

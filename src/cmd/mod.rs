@@ -12,6 +12,7 @@ mod doctor;
 mod gc;
 mod hook;
 mod init;
+pub mod intake;
 mod log;
 mod out;
 mod project;
@@ -114,6 +115,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Daemon { socket } => daemon::run(&ctx, socket),
         Command::Doctor { json } => doctor::run(&ctx, json),
         Command::Gc { dry_run, json } => gc::run(&ctx, dry_run, json),
+        Command::Intake(crate::cli::IntakeCommand::Status { json }) => intake::status(&ctx, json),
         Command::Demo {
             headless,
             auto_approve,

@@ -70,7 +70,7 @@ impl Default for ServerConfig {
 }
 
 /// One `[[intake]]` source, resolved.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IntakeSource {
     /// `kind:repo`, unique: how the ledger, `bosun intake status` and the logs name it.
     pub name: String,

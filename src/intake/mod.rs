@@ -6,3 +6,4 @@ pub mod apply;
 pub mod events;
 pub mod report;
 pub mod signature;
+pub mod status;

@@ -109,6 +109,19 @@ fn snapshot_in(
         queue: Some(queue.status(c, now, 200)?),
         detail,
         events: events::recent(c, filter, EVENTS)?,
+        intake: want
+            .intake
+            .iter()
+            .map(|s| {
+                let row = crate::intake::status::Row {
+                    webhook_secret_set: true,
+                    token_set: true,
+                    status: crate::store::intake::status(c, &s.name)?,
+                    source: s.clone(),
+                };
+                Ok(crate::intake::status::line(&row, now))
+            })
+            .collect::<Result<_, StoreError>>()?,
         now,
     })
 }

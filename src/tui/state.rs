@@ -174,6 +174,8 @@ pub struct Snapshot {
     pub detail: Detail,
     /// Recent events, oldest first (all tasks, or the selected one's).
     pub events: Vec<Event>,
+    /// One line per intake source ([`crate::intake::status::line`]).
+    pub intake: Vec<String>,
     /// When it was read, ms since the epoch.
     pub now: i64,
 }
@@ -187,6 +189,8 @@ pub struct Want {
     pub events_for_task: bool,
     /// The files the selected task's stage looks at (the loader says which exist).
     pub artifacts: Vec<crate::supervisor::prompt::ArtifactFile>,
+    /// The config's intake sources (their status is read).
+    pub intake: Vec<crate::config::intake::IntakeSource>,
 }
 
 /// The files a stage produced, read from the task's worktree for the Artifact view.
@@ -235,6 +239,10 @@ pub struct App {
     pub filter: String,
     /// Queue snapshot.
     pub queue: Option<QueueStatus>,
+    /// The config's intake sources.
+    pub intake: Vec<crate::config::intake::IntakeSource>,
+    /// One line per intake source, as last loaded.
+    pub intake_lines: Vec<String>,
     /// The selected task in depth.
     pub detail: Detail,
     /// Recent events (all tasks, or the selected one's with `events_for_task`), oldest first.
@@ -293,6 +301,8 @@ impl App {
                 .map(|r| (r.name.clone(), cfg.timeout_of(r)))
                 .collect(),
             pipeline: cfg.stages.clone(),
+            intake: cfg.intake.clone(),
+            intake_lines: Vec::new(),
             rows: Vec::new(),
             selected: 0,
             filter: String::new(),
@@ -330,6 +340,7 @@ impl App {
                     Some(crate::supervisor::prompt::artifact_files(stage, &t.key))
                 })
                 .unwrap_or_default(),
+            intake: self.intake.clone(),
         }
     }
 
@@ -347,6 +358,7 @@ impl App {
         }
         self.selected = self.selected.min(self.visible().len().saturating_sub(1));
         self.queue = snap.queue;
+        self.intake_lines = snap.intake;
         self.events = snap.events;
         self.now = snap.now;
         let selected_id = self.selected_task().map(|t| t.id);

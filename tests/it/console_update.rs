@@ -70,6 +70,7 @@ fn console(fx: &Fixture) -> (App, Keymap) {
             selected: Some("ET-001".into()),
             events_for_task: false,
             artifacts: app.want().artifacts,
+            intake: Vec::new(),
         })],
         "the first snapshot has no detail: the selected task's is asked for"
     );
@@ -142,6 +143,7 @@ fn moving_reloads_the_new_selection_and_clears_what_belonged_to_the_old() {
             selected: Some(now),
             events_for_task: false,
             artifacts: app.want().artifacts,
+            intake: Vec::new(),
         })]
     );
     assert_eq!(ch(&mut app, &keymap, 'k').len(), 1);
@@ -519,6 +521,7 @@ fn snapshots_keep_the_selection_and_ignore_stale_details() {
             selected: Some("ET-001".into()),
             events_for_task: false,
             artifacts: Vec::new(),
+            intake: Vec::new(),
         },
     );
     let effects = update(&mut app, &keymap, Msg::Loaded(Box::new(stale)));

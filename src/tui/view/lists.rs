@@ -47,9 +47,14 @@ pub(super) fn draw_queue(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme
             q.max_concurrency
         )),
         Line::from(breakers),
-        Line::from(""),
-        Line::styled("running", theme.header()),
     ];
+    if !app.intake_lines.is_empty() {
+        lines.push(Line::styled("intake", theme.header()));
+        for l in &app.intake_lines {
+            lines.push(Line::from(format!("  {}", clean(l))));
+        }
+    }
+    lines.extend([Line::from(""), Line::styled("running", theme.header())]);
     for l in &q.running {
         let elapsed = l.elapsed_ms.unwrap_or(0);
         let timeout = app
