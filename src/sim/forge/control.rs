@@ -9,8 +9,9 @@
 use std::time::Duration;
 
 use super::hooks::{Delivery, Job};
-use super::issues::PLANE_STATES;
-use super::{ForgeServer, lock};
+use super::issues::{PLANE_STATES, uuid};
+use super::state::State;
+use super::{Flavor, ForgeServer, lock};
 
 /// Whether an issue is open or closed (Plane: its state's group is `completed` or
 /// `cancelled`).
@@ -73,6 +74,59 @@ pub(super) fn plane_html(text: &str) -> String {
     format!("<p>{escaped}</p>")
 }
 
+impl State {
+    /// The public snapshot of every issue.
+    pub(super) fn issue_snapshots(&self) -> Vec<Issue> {
+        self.issues
+            .iter()
+            .map(|i| Issue {
+                number: i.number,
+                api_id: self.issue_api_id(i.number),
+                title: i.title.clone(),
+                body: i.body.clone(),
+                author: i.author.clone(),
+                state: if i.closed {
+                    IssueState::Closed
+                } else {
+                    IssueState::Open
+                },
+                labels: self.label_names(i),
+                updated_at: i.updated_at,
+                comments: self
+                    .comments_of(i.number)
+                    .map(|c| Comment {
+                        id: c.id,
+                        api_id: self.comment_api_id(c.id),
+                        user: c.user.clone(),
+                        body: c.body.clone(),
+                        created_at: c.created_at,
+                        updated_at: c.updated_at,
+                        edits: c.edits,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// An issue's id as its API shows it: GitHub's database id, Gitea's, Plane's UUID.
+    pub(super) fn issue_api_id(&self, number: u64) -> String {
+        match self.flavor {
+            Flavor::GitHub => (2_000_000_000 + number).to_string(),
+            Flavor::Gitea | Flavor::Forgejo => number.to_string(),
+            Flavor::Plane => uuid("issue", number),
+        }
+    }
+
+    /// A comment's id as its API shows it.
+    pub(super) fn comment_api_id(&self, id: u64) -> String {
+        match self.flavor {
+            Flavor::GitHub => (1_100_000_000 + id).to_string(),
+            Flavor::Gitea | Flavor::Forgejo => id.to_string(),
+            Flavor::Plane => uuid("comment", id),
+        }
+    }
+}
+
 impl ForgeServer {
     /// The user the token acts as from now on — the author of what bosun posts through
     /// the API (comments, pull requests) — instead of the repository's owner (e.g.
@@ -88,7 +142,7 @@ impl ForgeServer {
     pub fn open_issue(&self, user: &str, title: &str, body: &str, labels: &[&str]) -> u64 {
         let mut st = lock(&self.shared);
         let body = match st.flavor {
-            super::Flavor::Plane => plane_html(body),
+            Flavor::Plane => plane_html(body),
             _ => body.to_string(),
         };
         st.open_issue(user, title, &body, labels)
@@ -104,7 +158,7 @@ impl ForgeServer {
             .map(|i| i.author.clone())
             .unwrap_or_default();
         let body = match st.flavor {
-            super::Flavor::Plane => body.map(plane_html),
+            Flavor::Plane => body.map(plane_html),
             _ => body.map(String::from),
         };
         if !st.edit_issue(&author, number, title, body.as_deref()) {
@@ -149,7 +203,7 @@ impl ForgeServer {
     pub fn comment(&self, number: u64, user: &str, body: &str) -> u64 {
         let mut st = lock(&self.shared);
         let body = match st.flavor {
-            super::Flavor::Plane => plane_html(body),
+            Flavor::Plane => plane_html(body),
             _ => body.to_string(),
         };
         st.add_comment(user, number, &body).unwrap_or_else(|| {

@@ -7,8 +7,8 @@
 //! project (`sequence_id`). A Plane work item's openness is its state's group (Plane docs,
 //! "States": `completed` and `cancelled` are closed).
 
+use super::Flavor;
 use super::state::State;
-use super::{Comment, Flavor, Issue, IssueState};
 
 /// Plane's default states of a new project, in order: name, group, color (Plane docs,
 /// "States"). A new work item is in the first; [`super::ForgeServer::close_issue`] moves it
@@ -388,57 +388,6 @@ impl State {
             .filter_map(|id| self.label(*id))
             .map(|l| l.name.clone())
             .collect()
-    }
-
-    /// The public snapshot of every issue.
-    pub(super) fn issue_snapshots(&self) -> Vec<Issue> {
-        self.issues
-            .iter()
-            .map(|i| Issue {
-                number: i.number,
-                api_id: self.issue_api_id(i.number),
-                title: i.title.clone(),
-                body: i.body.clone(),
-                author: i.author.clone(),
-                state: if i.closed {
-                    IssueState::Closed
-                } else {
-                    IssueState::Open
-                },
-                labels: self.label_names(i),
-                updated_at: i.updated_at,
-                comments: self
-                    .comments_of(i.number)
-                    .map(|c| Comment {
-                        id: c.id,
-                        api_id: self.comment_api_id(c.id),
-                        user: c.user.clone(),
-                        body: c.body.clone(),
-                        created_at: c.created_at,
-                        updated_at: c.updated_at,
-                        edits: c.edits,
-                    })
-                    .collect(),
-            })
-            .collect()
-    }
-
-    /// An issue's id as its API shows it: GitHub's database id, Gitea's, Plane's UUID.
-    pub(super) fn issue_api_id(&self, number: u64) -> String {
-        match self.flavor {
-            Flavor::GitHub => (2_000_000_000 + number).to_string(),
-            Flavor::Gitea | Flavor::Forgejo => number.to_string(),
-            Flavor::Plane => uuid("issue", number),
-        }
-    }
-
-    /// A comment's id as its API shows it.
-    pub(super) fn comment_api_id(&self, id: u64) -> String {
-        match self.flavor {
-            Flavor::GitHub => (1_100_000_000 + id).to_string(),
-            Flavor::Gitea | Flavor::Forgejo => id.to_string(),
-            Flavor::Plane => uuid("comment", id),
-        }
     }
 }
 

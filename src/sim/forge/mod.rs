@@ -1,8 +1,12 @@
-//! The scripted forge: a real HTTP server on 127.0.0.1 that answers the pull-request part
-//! of the GitHub REST API (`github/`) or of the Gitea/Forgejo REST API (`gitea/`) for one
-//! repository, whose branches live in a real bare git repository. bosun's tests land tasks
-//! as pull requests against it; the test plays the forge's users through the control API
-//! ([`ForgeServer::merge`], [`ForgeServer::close`], [`ForgeServer::review`]).
+//! The scripted forge: a real HTTP server on 127.0.0.1 that answers the pull-request and
+//! issue parts of the GitHub REST API (`github/`) or of the Gitea/Forgejo REST API
+//! (`gitea/`) for one repository, whose branches live in a real bare git repository — or
+//! the work-item part of Plane's API (`plane/`) for one project. bosun's tests land tasks
+//! as pull requests against it and take tasks from its issues; the test plays the forge's
+//! users through the control API ([`ForgeServer::merge`], [`ForgeServer::close`],
+//! [`ForgeServer::review`]; for issues [`ForgeServer::open_issue`],
+//! [`ForgeServer::comment`], … in `control.rs`) and receives every change to an issue as a
+//! signed webhook delivery (`hooks.rs`).
 //!
 //! [`ForgeServer::start`] listens on `127.0.0.1:0` and serves on a tokio current-thread
 //! runtime owned by a background thread; dropping the [`ForgeServer`] shuts it down
@@ -10,9 +14,14 @@
 //!
 //! # The world
 //! - One repository, `owner/name` as given; any other repository is 404.
-//! - One token; every request without it is 401 in the forge's shape. Its user (the author
-//!   of every pull request created through the API, and the merger) is the repository's
-//!   owner.
+//! - One token; every request without it is 401 in the forge's shape. It acts as the
+//!   repository's owner unless [`ForgeServer::set_token_user`] names another user (a bot):
+//!   the author of what is created through the API. The owner merges, closes and labels
+//!   through the control API.
+//! - Issues and pull requests share one number sequence (GitHub, Gitea); the issue lists
+//!   return both.
+//! - Each token has a rate-limit budget in the forge's terms (`gate.rs`,
+//!   [`ForgeServer::set_rate_limit`]).
 //! - Branches are the bare repository's: a pull request can only be opened for a head
 //!   branch that exists there, and each read of a pull request reads the branch's tip
 //!   again, so a push to the head branch shows up as a new head sha, a new `updated_at`

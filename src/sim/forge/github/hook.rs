@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::super::hooks::Outgoing;
 use super::super::issues::Change;
+use super::super::rfc3339;
 use super::super::state::State;
 use super::issue_payload::{comment, issue, label};
 use super::payload::{repository, user};
@@ -110,6 +111,9 @@ fn comment_event(
 /// The `ping` GitHub sends when a webhook is created (hook `id`).
 pub(in super::super) fn ping(st: &State, id: u64) -> Outgoing {
     let api = format!("{}/repos/{}/hooks/{id}", st.origin, st.full_name());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let body = json!({
         "zen": "Design for failure.",
         "hook_id": id,
@@ -125,6 +129,8 @@ pub(in super::super) fn ping(st: &State, id: u64) -> Outgoing {
             "ping_url": format!("{api}/pings"),
             "deliveries_url": format!("{api}/deliveries"),
             "last_response": { "code": null, "status": "unused", "message": null },
+            "created_at": rfc3339(now),
+            "updated_at": rfc3339(now),
         },
         "repository": repository(st),
         "sender": user(&st.origin, &st.owner),

@@ -30,17 +30,15 @@ use super::super::http::{conditional, link, number, page_of, param, parse_time, 
 use super::super::issues::CommentRec;
 use super::super::state::State;
 use super::super::{Shared, lock};
-use super::issue_payload::{comment, issue, label, pull_issue};
+use super::issue_payload::{comment, issue, pull_issue};
 use super::payload::user;
-use super::{error, invalid};
+use super::{error, invalid, labels};
 
 const DOC_LIST: &str = "https://docs.github.com/rest/issues/issues#list-repository-issues";
 const DOC_GET: &str = "https://docs.github.com/rest/issues/issues#get-an-issue";
 const DOC_COMMENTS: &str =
     "https://docs.github.com/rest/issues/comments#list-issue-comments-for-a-repository";
 const DOC_COMMENT: &str = "https://docs.github.com/rest/issues/comments#create-an-issue-comment";
-const DOC_LABELS: &str = "https://docs.github.com/rest/issues/labels#add-labels-to-an-issue";
-const DOC_UNLABEL: &str = "https://docs.github.com/rest/issues/labels#remove-a-label-from-an-issue";
 
 /// The routes.
 pub(super) fn routes() -> Router<Shared> {
@@ -58,17 +56,17 @@ pub(super) fn routes() -> Router<Shared> {
         )
         .route(
             "/repos/{owner}/{repo}/issues/{n}/labels",
-            get(issue_labels).post(add_labels),
+            get(labels::issue_labels).post(labels::add_labels),
         )
         .route(
             "/repos/{owner}/{repo}/issues/{n}/labels/{name}",
-            delete(remove_label),
+            delete(labels::remove_label),
         )
-        .route("/repos/{owner}/{repo}/labels", get(repo_labels))
+        .route("/repos/{owner}/{repo}/labels", get(labels::repo_labels))
         .route("/user", get(me))
 }
 
-fn not_found(doc: &str) -> Response {
+pub(super) fn not_found(doc: &str) -> Response {
     error(StatusCode::NOT_FOUND, "Not Found", doc)
 }
 
@@ -208,7 +206,13 @@ async fn get_one(
 }
 
 /// The issue a path names (`Err`: the 404).
-fn find(st: &State, owner: &str, repo: &str, n: &str, doc: &str) -> Result<u64, Response> {
+pub(super) fn find(
+    st: &State,
+    owner: &str,
+    repo: &str,
+    n: &str,
+    doc: &str,
+) -> Result<u64, Response> {
     n.parse::<u64>()
         .ok()
         .filter(|n| st.is_repo(owner, repo) && st.issue(*n).is_some())
@@ -357,98 +361,6 @@ async fn edit_comment(
         Some(c) => axum::Json(comment(&st, c)).into_response(),
         None => not_found(DOC_COMMENT),
     }
-}
-
-/// The labels of issue `number`, GitHub's JSON.
-fn labels_of(st: &State, number: u64) -> Value {
-    let list: Vec<Value> = st
-        .issue(number)
-        .map(|i| i.labels.clone())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|id| st.label(*id))
-        .map(|l| label(st, l))
-        .collect();
-    Value::Array(list)
-}
-
-/// GitHub REST: List labels for an issue.
-async fn issue_labels(
-    Extract(shared): Extract<Shared>,
-    Path((owner, repo, n)): Path<(String, String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    let st = lock(&shared);
-    match find(&st, &owner, &repo, &n, DOC_LABELS) {
-        Ok(n) => conditional(&headers, &labels_of(&st, n), None),
-        Err(r) => r,
-    }
-}
-
-/// GitHub REST: Add labels to an issue. Body `{"labels": ["a", …]}`, `{"labels": [{"name":
-/// "a"}]}` or `["a", …]`; a name the repository lacks is created (color `ededed`).
-async fn add_labels(
-    Extract(shared): Extract<Shared>,
-    Path((owner, repo, n)): Path<(String, String, String)>,
-    bytes: Bytes,
-) -> Response {
-    let mut st = lock(&shared);
-    let number = match find(&st, &owner, &repo, &n, DOC_LABELS) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
-    let Ok(v) = serde_json::from_slice::<Value>(&bytes) else {
-        return error(StatusCode::BAD_REQUEST, "Problems parsing JSON", DOC_LABELS);
-    };
-    let list = v.get("labels").unwrap_or(&v).as_array().cloned();
-    let Some(list) = list else {
-        let e = json!([{"resource": "Label", "code": "invalid", "field": "labels"}]);
-        return invalid(e, DOC_LABELS);
-    };
-    let names: Vec<String> = list
-        .iter()
-        .filter_map(|l| l.as_str().or_else(|| l.get("name").and_then(Value::as_str)))
-        .map(String::from)
-        .collect();
-    let ids: Vec<u64> = names.iter().map(|n| st.ensure_label(n)).collect();
-    let me = st.token_user.clone();
-    st.add_labels(&me, number, &ids);
-    axum::Json(labels_of(&st, number)).into_response()
-}
-
-/// GitHub REST: Remove a label from an issue; 404 "Label does not exist" when the issue
-/// does not have it.
-async fn remove_label(
-    Extract(shared): Extract<Shared>,
-    Path((owner, repo, n, name)): Path<(String, String, String, String)>,
-) -> Response {
-    let mut st = lock(&shared);
-    let number = match find(&st, &owner, &repo, &n, DOC_UNLABEL) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
-    let me = st.token_user.clone();
-    let id = st.label_named(&name).map(|l| l.id);
-    match id {
-        Some(id) if st.remove_label(&me, number, id) => {
-            axum::Json(labels_of(&st, number)).into_response()
-        }
-        _ => error(StatusCode::NOT_FOUND, "Label does not exist", DOC_UNLABEL),
-    }
-}
-
-/// GitHub REST: List labels for a repository.
-async fn repo_labels(
-    Extract(shared): Extract<Shared>,
-    Path((owner, repo)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    let st = lock(&shared);
-    if !st.is_repo(&owner, &repo) {
-        return not_found(DOC_LABELS);
-    }
-    let list: Vec<Value> = st.labels.iter().map(|l| label(&st, l)).collect();
-    conditional(&headers, &Value::Array(list), None)
 }
 
 /// GitHub REST: Get the authenticated user (the token's user).

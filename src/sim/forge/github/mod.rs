@@ -31,6 +31,7 @@ use payload::{pull, review};
 
 mod issue_payload;
 mod issues;
+mod labels;
 mod payload;
 
 pub(super) mod hook;
