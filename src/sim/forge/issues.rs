@@ -174,7 +174,13 @@ impl State {
             Flavor::Plane => u64::try_from(self.issues.len()).map_or(u64::MAX, |n| n + 1),
             _ => self.next_number(),
         };
-        let labels: Vec<u64> = labels.iter().map(|l| self.ensure_label(l)).collect();
+        let mut ids: Vec<u64> = Vec::new();
+        for l in labels {
+            let id = self.ensure_label(l);
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
         let now = self.tick();
         self.issues.push(IssueRec {
             number,
@@ -183,25 +189,23 @@ impl State {
             author: user.to_string(),
             closed: false,
             plane_state: 0,
-            labels: Vec::new(),
+            labels: ids.clone(),
             created_at: now,
             updated_at: now,
             closed_at: None,
             closed_by: None,
             state_reason: None,
         });
-        if labels.is_empty() {
-            self.emit(user, &Change::Opened(number));
-        } else if self.flavor == Flavor::GitHub {
-            // GitHub: `opened`, then `labeled` for each label it was opened with.
-            self.emit(user, &Change::Opened(number));
-            self.set_labels(user, number, labels);
-        } else {
-            // Gitea, Plane: opened with its labels, one event.
-            if let Some(i) = self.issue_mut(number) {
-                i.labels = labels;
-            }
-            self.emit(user, &Change::Opened(number));
+        // Opened with its labels; GitHub then also tells each label as `labeled`.
+        self.emit(user, &Change::Opened(number));
+        if self.flavor == Flavor::GitHub && !ids.is_empty() {
+            let change = Change::Labels {
+                number,
+                added: ids,
+                removed: Vec::new(),
+                old: Vec::new(),
+            };
+            self.emit(user, &change);
         }
         number
     }

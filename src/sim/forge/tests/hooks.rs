@@ -89,6 +89,7 @@ fn github_deliveries_are_signed_ordered_redeliverable_and_parse_with_octocrab() 
     match opened.specific {
         WebhookEventPayload::Issues(p) => {
             assert_eq!((p.issue.number, p.issue.title.as_str()), (1, "Fix it"));
+            assert_eq!(p.issue.labels[0].name, "bosun", "opened with its label");
         }
         other => panic!("{other:?}"),
     }
