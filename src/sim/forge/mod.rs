@@ -1,8 +1,12 @@
-//! The scripted forge: a real HTTP server on 127.0.0.1 that answers the pull-request part
-//! of the GitHub REST API (`github/`) or of the Gitea/Forgejo REST API (`gitea/`) for one
-//! repository, whose branches live in a real bare git repository. bosun's tests land tasks
-//! as pull requests against it; the test plays the forge's users through the control API
-//! ([`ForgeServer::merge`], [`ForgeServer::close`], [`ForgeServer::review`]).
+//! The scripted forge: a real HTTP server on 127.0.0.1 that answers the pull-request and
+//! issue parts of the GitHub REST API (`github/`) or of the Gitea/Forgejo REST API
+//! (`gitea/`) for one repository, whose branches live in a real bare git repository — or
+//! the work-item part of Plane's API (`plane/`) for one project. bosun's tests land tasks
+//! as pull requests against it and take tasks from its issues; the test plays the forge's
+//! users through the control API ([`ForgeServer::merge`], [`ForgeServer::close`],
+//! [`ForgeServer::review`]; for issues [`ForgeServer::open_issue`],
+//! [`ForgeServer::comment`], … in `control.rs`) and receives every change to an issue as a
+//! signed webhook delivery (`hooks.rs`).
 //!
 //! [`ForgeServer::start`] listens on `127.0.0.1:0` and serves on a tokio current-thread
 //! runtime owned by a background thread; dropping the [`ForgeServer`] shuts it down
@@ -10,9 +14,14 @@
 //!
 //! # The world
 //! - One repository, `owner/name` as given; any other repository is 404.
-//! - One token; every request without it is 401 in the forge's shape. Its user (the author
-//!   of every pull request created through the API, and the merger) is the repository's
-//!   owner.
+//! - One token; every request without it is 401 in the forge's shape. It acts as the
+//!   repository's owner unless [`ForgeServer::set_token_user`] names another user (a bot):
+//!   the author of what is created through the API. The owner merges, closes and labels
+//!   through the control API.
+//! - Issues and pull requests share one number sequence (GitHub, Gitea); the issue lists
+//!   return both.
+//! - Each token has a rate-limit budget in the forge's terms (`gate.rs`,
+//!   [`ForgeServer::set_rate_limit`]).
 //! - Branches are the bare repository's: a pull request can only be opened for a head
 //!   branch that exists there, and each read of a pull request reads the branch's tip
 //!   again, so a push to the head branch shows up as a new head sha, a new `updated_at`
@@ -27,9 +36,18 @@
 //! Every request is recorded ([`ForgeServer::requests`]) with its method, path and query,
 //! the status it got and its `If-None-Match` header.
 
+mod control;
+mod gate;
 mod gitea;
 mod github;
+mod hooks;
+mod http;
+mod issues;
+mod plane;
 mod state;
+
+pub use control::{Comment, Issue, IssueState};
+pub use hooks::Delivery;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -38,12 +56,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Request, State as Extract};
 use axum::http::HeaderMap;
-use axum::http::header::{AUTHORIZATION, IF_NONE_MATCH};
-use axum::middleware::{self, Next};
-use axum::response::Response;
-use tokio::sync::oneshot;
+use axum::middleware;
+use tokio::sync::{mpsc, oneshot};
 
 use state::State;
 
@@ -55,9 +70,18 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 pub enum Flavor {
     /// api.github.com (REST API version 2022-11-28), as octocrab calls it.
     GitHub,
-    /// Gitea 1.22 / Forgejo 9 (`/api/v1`).
+    /// Gitea 1.22 (`/api/v1`).
     Gitea,
+    /// Forgejo 9: Gitea's API; its webhooks also carry `X-Forgejo-*` headers.
+    Forgejo,
+    /// Plane (self-hosted, `/api/v1`, `X-API-Key`): work items of one project; no pull
+    /// requests.
+    Plane,
 }
+
+/// The Plane project's UUID the tests use (`start(Flavor::Plane, …,
+/// "workspace-slug/<this>", …)`); any UUID-shaped id works.
+pub const PLANE_PROJECT: &str = "4c5b1f0e-2d3a-4e6f-9a7b-8c9d0e1f2a3b";
 
 /// Where a pull request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,16 +178,23 @@ impl ForgeServer {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let origin = format!("http://{addr}");
+        let (jobs, queue) = mpsc::unbounded_channel();
         let shared: Shared = Arc::new(Mutex::new(State::new(
-            flavor, remote, owner, name, token, origin,
+            flavor, remote, owner, name, token, origin, jobs,
         )));
         let routes = match flavor {
             Flavor::GitHub => github::routes(),
-            Flavor::Gitea => gitea::routes(),
+            Flavor::Gitea | Flavor::Forgejo => gitea::routes(),
+            Flavor::Plane => plane::routes(),
         };
         let app: Router = routes
-            .layer(middleware::from_fn_with_state(shared.clone(), gate))
+            .layer(middleware::from_fn_with_state(shared.clone(), gate::gate))
             .with_state(shared.clone());
+        // The webhook client is reqwest on rustls without a built-in provider: ring, as
+        // `crate::forge` installs it (a second install is refused, harmlessly).
+        #[allow(deprecated)]
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let deliveries = hooks::run(shared.clone(), queue);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -172,7 +203,10 @@ impl ForgeServer {
         let thread = std::thread::Builder::new()
             .name(format!("forge-sim-{}", addr.port()))
             .spawn(move || {
-                runtime.block_on(serve(listener, app, graceful_rx, hard_rx));
+                runtime.block_on(async {
+                    tokio::spawn(deliveries);
+                    serve(listener, app, graceful_rx, hard_rx).await;
+                });
             })?;
         Ok(ForgeServer {
             shared,
@@ -184,11 +218,11 @@ impl ForgeServer {
     }
 
     /// The API base URL: GitHub `http://127.0.0.1:PORT` (what octocrab's `base_uri`
-    /// takes); Gitea `http://127.0.0.1:PORT/api/v1`.
+    /// takes); Gitea, Forgejo and Plane `http://127.0.0.1:PORT/api/v1`.
     pub fn api_url(&self) -> String {
         match self.flavor {
             Flavor::GitHub => format!("http://{}", self.addr),
-            Flavor::Gitea => format!("http://{}/api/v1", self.addr),
+            _ => format!("http://{}/api/v1", self.addr),
         }
     }
 
@@ -293,48 +327,6 @@ async fn serve(
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         } => {}
     }
-}
-
-/// Before every handler: waits the delay, checks the token (401 in the flavor's shape),
-/// and records the request with the status it got.
-async fn gate(Extract(shared): Extract<Shared>, req: Request, next: Next) -> Response {
-    let method = req.method().to_string();
-    let path = req
-        .uri()
-        .path_and_query()
-        .map_or_else(|| req.uri().path().to_string(), |p| p.as_str().to_string());
-    let if_none_match = header(req.headers(), IF_NONE_MATCH.as_str()).map(String::from);
-    let (delay, flavor, token, origin) = {
-        let st = lock(&shared);
-        (st.delay, st.flavor, st.token.clone(), st.origin.clone())
-    };
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    let given = header(req.headers(), AUTHORIZATION.as_str()).map(credential);
-    let response = match (flavor, given) {
-        (_, Some(Some(t))) if t == token => next.run(req).await,
-        (Flavor::GitHub, _) => github::unauthorized(),
-        (Flavor::Gitea, None) => gitea::unauthorized(&origin, "token is required"),
-        (Flavor::Gitea, Some(_)) => {
-            gitea::unauthorized(&origin, "invalid username, password or token")
-        }
-    };
-    lock(&shared).requests.push(Seen {
-        method,
-        path,
-        status: response.status().as_u16(),
-        if_none_match,
-    });
-    response
-}
-
-/// The token of an `Authorization: Bearer <t>` or `token <t>` header (scheme in any case);
-/// `None` for another scheme.
-fn credential(value: &str) -> Option<&str> {
-    let (scheme, rest) = value.trim().split_once(' ')?;
-    (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token"))
-        .then(|| rest.trim())
 }
 
 /// A header's value as text, when present and visible ASCII.

@@ -8,6 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
+use super::gate::RateLimit;
+use super::hooks::{Hooks, Job};
+use super::issues::{CommentRec, IssueRec, LabelRec};
 use super::{Flavor, Pull, PullState, Seen};
 use crate::git::{Compare, Integration, Strategy};
 
@@ -19,9 +22,12 @@ pub(super) struct State {
     pub(super) flavor: Flavor,
     /// The bare repository holding the branches.
     pub(super) remote: PathBuf,
-    /// The repository's owner (also the token's user).
+    /// The repository's owner (Plane: the workspace's slug); the maintainer who merges,
+    /// closes and labels through the control API.
     pub(super) owner: String,
-    /// The repository's name.
+    /// Who the token acts as (the owner unless [`super::ForgeServer::set_token_user`]).
+    pub(super) token_user: String,
+    /// The repository's name (Plane: the project's UUID).
     pub(super) name: String,
     pub(super) token: String,
     /// `http://127.0.0.1:PORT`, the start of every URL in the answers.
@@ -29,11 +35,19 @@ pub(super) struct State {
     /// The bare repository's HEAD branch when the server started (`main` if unreadable).
     pub(super) default_branch: String,
     pub(super) delay: Duration,
-    /// By number: `pulls[i].number == i + 1`.
+    /// By number (GitHub, Gitea: numbered with the issues, in one sequence).
     pub(super) pulls: Vec<PullRec>,
     pub(super) reviews: Vec<ReviewRec>,
     pub(super) requests: Vec<Seen>,
     pub(super) creates: usize,
+    /// Issues, by number (Plane: by `sequence_id`).
+    pub(super) issues: Vec<IssueRec>,
+    /// Comments on issues, by id.
+    pub(super) comments: Vec<CommentRec>,
+    /// The repository's labels, by id.
+    pub(super) labels: Vec<LabelRec>,
+    pub(super) hooks: Hooks,
+    pub(super) limit: RateLimit,
     /// The last timestamp handed out, unix seconds.
     clock: u64,
 }
@@ -100,11 +114,13 @@ impl State {
         name: &str,
         token: &str,
         origin: String,
+        jobs: tokio::sync::mpsc::UnboundedSender<Job>,
     ) -> State {
         State {
             flavor,
             remote: remote.to_path_buf(),
             owner: owner.to_string(),
+            token_user: owner.to_string(),
             name: name.to_string(),
             token: token.to_string(),
             origin,
@@ -114,6 +130,11 @@ impl State {
             reviews: Vec::new(),
             requests: Vec::new(),
             creates: 0,
+            issues: Vec::new(),
+            comments: Vec::new(),
+            labels: Vec::new(),
+            hooks: Hooks::new(jobs),
+            limit: RateLimit::new(flavor),
             clock: 0,
         }
     }
@@ -130,7 +151,7 @@ impl State {
     }
 
     /// The next timestamp: now, but always after the previous one (unix seconds).
-    fn tick(&mut self) -> u64 {
+    pub(super) fn tick(&mut self) -> u64 {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -222,7 +243,7 @@ impl State {
             Err(e) => return Err(CreateError::Git(e.to_string())),
         }
         let now = self.tick();
-        let number = u64::try_from(self.pulls.len()).map_or(u64::MAX, |n| n + 1);
+        let number = self.next_number();
         let mut pull = PullRec {
             number,
             title: title.to_string(),
@@ -266,7 +287,7 @@ impl State {
                 "Merge pull request #{number} from {}/{}\n\n{}",
                 self.owner, p.head, p.title
             ),
-            (Flavor::Gitea, Strategy::Merge) => format!(
+            (Flavor::Gitea | Flavor::Forgejo, Strategy::Merge) => format!(
                 "Merge pull request '{}' (#{number}) from {} into {}",
                 p.title, p.head, p.base
             ),

@@ -56,6 +56,8 @@ fn pr_rig(flavor: Flavor, layer: impl FnOnce(Layer) -> Layer) -> PrRig {
         let kind = match flavor {
             Flavor::GitHub => "github",
             Flavor::Gitea => "gitea",
+            Flavor::Forgejo => "forgejo",
+            Flavor::Plane => unreachable!("Plane has no pull requests"),
         };
         let l = Layer::new()
             .tmux_socket(socket)

@@ -27,7 +27,11 @@ use super::state::{CreateError, PullRec, REPO_ID, State};
 use super::{PullState, Shared, lock};
 use payload::{pull, pull_id, review};
 
+mod issue_payload;
+mod issues;
 mod payload;
+
+pub(super) mod hook;
 
 /// The routes; [`super::ForgeServer::start`] adds the token check and the state. Gitea
 /// routes `/pulls/{index}`, `/pulls/{index}/merge`, `/pulls/{index}/reviews` and
@@ -40,6 +44,7 @@ pub(super) fn routes() -> Router<Shared> {
             "/api/v1/repos/{owner}/{repo}/pulls/{*rest}",
             get(under_pulls),
         )
+        .merge(issues::routes())
         .fallback(fallback)
         .method_not_allowed_fallback(fallback)
 }
@@ -51,13 +56,13 @@ pub(super) fn unauthorized(origin: &str, message: &str) -> Response {
 }
 
 /// Gitea's error JSON (`APIError`): `{"message", "url"}`, `url` its swagger page.
-fn error(origin: &str, status: StatusCode, message: &str) -> Response {
+pub(super) fn error(origin: &str, status: StatusCode, message: &str) -> Response {
     let body = json!({ "message": message, "url": format!("{origin}/api/swagger") });
     (status, axum::Json(body)).into_response()
 }
 
 /// Gitea's 404 (`APIContext.NotFound`).
-fn not_found(origin: &str) -> Response {
+pub(super) fn not_found(origin: &str) -> Response {
     let body = json!({
         "errors": null,
         "message": "The target couldn't be found.",

@@ -7,7 +7,7 @@ use super::super::state::{PullRec, REPO_ID, ReviewRec, State, user_id};
 use super::super::{PullState, rfc3339};
 
 /// Gitea's `User`.
-fn user(origin: &str, login: &str) -> Value {
+pub(super) fn user(origin: &str, login: &str) -> Value {
     let id = user_id(login);
     json!({
         "id": id,
@@ -37,7 +37,7 @@ fn user(origin: &str, login: &str) -> Value {
 }
 
 /// Gitea's `Repository` (the fields a pull request's head and base carry).
-fn repository(st: &State) -> Value {
+pub(super) fn repository(st: &State) -> Value {
     let full = st.full_name();
     let html = format!("{}/{full}", st.origin);
     let repo = json!({
@@ -122,7 +122,7 @@ pub(super) fn pull(st: &State, p: &PullRec) -> Value {
         "id": pull_id(p.number),
         "url": html,
         "number": p.number,
-        "user": user(&st.origin, &st.owner),
+        "user": user(&st.origin, &st.token_user),
         "title": p.title,
         "body": p.body,
         "labels": [],

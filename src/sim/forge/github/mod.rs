@@ -17,19 +17,24 @@
 use std::collections::HashMap;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State as Extract};
-use axum::http::header::{ETAG, IF_NONE_MATCH, LOCATION};
+use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
 use super::state::{CreateError, PullRec, State};
-use super::{PullState, Shared, header, lock};
+use super::{PullState, Shared, lock};
 use payload::{pull, review};
 
+mod issue_payload;
+mod issues;
+mod labels;
 mod payload;
+
+pub(super) mod hook;
 
 const DOCS: &str = "https://docs.github.com/rest";
 const DOC_CREATE: &str = "https://docs.github.com/rest/pulls/pulls#create-a-pull-request";
@@ -47,6 +52,7 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/repos/{owner}/{repo}/pulls/{n}", get(get_one))
         .route("/repos/{owner}/{repo}/pulls/{n}/merge", get(merged))
         .route("/repos/{owner}/{repo}/pulls/{n}/reviews", get(reviews))
+        .merge(issues::routes())
         .fallback(fallback)
         .method_not_allowed_fallback(fallback)
 }
@@ -57,7 +63,7 @@ pub(super) fn unauthorized() -> Response {
 }
 
 /// GitHub's error JSON: `{"message", "documentation_url", "status"}`.
-fn error(status: StatusCode, message: &str, doc: &str) -> Response {
+pub(super) fn error(status: StatusCode, message: &str, doc: &str) -> Response {
     let body = json!({
         "message": message,
         "documentation_url": doc,
@@ -67,7 +73,7 @@ fn error(status: StatusCode, message: &str, doc: &str) -> Response {
 }
 
 /// 422 "Validation Failed" with `errors`.
-fn invalid(errors: Value, doc: &str) -> Response {
+pub(super) fn invalid(errors: Value, doc: &str) -> Response {
     let body = json!({
         "message": "Validation Failed",
         "errors": errors,
@@ -83,24 +89,7 @@ async fn fallback() -> Response {
 
 /// 200 with `body` and its ETag, or 304 when the request's `If-None-Match` names the ETag.
 fn conditional(headers: &HeaderMap, body: &Value) -> Response {
-    let bytes = body.to_string().into_bytes();
-    let tag = format!("W/\"{}\"", super::state::sha256_hex(&bytes));
-    let matches = header(headers, IF_NONE_MATCH.as_str()).is_some_and(|h| {
-        h.split(',')
-            .map(str::trim)
-            .any(|t| t == "*" || t.trim_start_matches("W/") == tag.trim_start_matches("W/"))
-    });
-    let etag = HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("W/\"\""));
-    if matches {
-        return (StatusCode::NOT_MODIFIED, [(ETAG, etag)]).into_response();
-    }
-    let json = HeaderValue::from_static("application/json; charset=utf-8");
-    (
-        StatusCode::OK,
-        [(ETAG, etag), (axum::http::header::CONTENT_TYPE, json)],
-        Body::from(bytes),
-    )
-        .into_response()
+    super::http::conditional(headers, body, None)
 }
 
 /// GitHub REST: List pull requests. Filters `state` (`open` default, `closed`, `all`),

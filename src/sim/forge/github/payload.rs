@@ -8,7 +8,7 @@ use super::super::state::{PullRec, REPO_ID, ReviewRec, State, user_id};
 use super::super::{PullState, rfc3339};
 
 /// A simple user (GitHub's `simple-user`: every field octocrab's `Author` requires).
-fn user(origin: &str, login: &str) -> Value {
+pub(super) fn user(origin: &str, login: &str) -> Value {
     let id = user_id(login);
     let api = format!("{origin}/users/{login}");
     json!({
@@ -35,7 +35,7 @@ fn user(origin: &str, login: &str) -> Value {
 }
 
 /// The repository (GitHub's `repository`, the fields a pull request's head and base carry).
-fn repository(st: &State) -> Value {
+pub(super) fn repository(st: &State) -> Value {
     let full = st.full_name();
     let api = format!("{}/repos/{full}", st.origin);
     let u = |tail: &str| format!("{api}{tail}");
@@ -129,7 +129,7 @@ pub(super) fn pull(st: &State, p: &PullRec, full: bool) -> Value {
         "state": p.state_word(),
         "locked": false,
         "title": p.title,
-        "user": user(origin, &st.owner),
+        "user": user(origin, &st.token_user),
         "body": (!p.body.is_empty()).then_some(&p.body),
         "labels": [],
         "milestone": null,

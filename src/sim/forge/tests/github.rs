@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::{BRANCH, TOKEN, World, git, runtime};
 use crate::sim::forge::{Flavor, ForgeServer, PullState};
 
-fn octocrab(url: &str, token: &str) -> octocrab::Octocrab {
+pub(super) fn octocrab(url: &str, token: &str) -> octocrab::Octocrab {
     octocrab::Octocrab::builder()
         .base_uri(url)
         .unwrap()
@@ -16,7 +16,7 @@ fn octocrab(url: &str, token: &str) -> octocrab::Octocrab {
         .unwrap()
 }
 
-fn github_status(e: &octocrab::Error) -> (u16, String, Vec<Value>) {
+pub(super) fn github_status(e: &octocrab::Error) -> (u16, String, Vec<Value>) {
     match e {
         octocrab::Error::GitHub { source, .. } => (
             source.status_code.as_u16(),

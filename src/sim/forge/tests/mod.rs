@@ -8,7 +8,12 @@ use std::time::{Duration, Instant};
 use super::*;
 
 mod gitea;
+mod gitea_issues;
 mod github;
+mod github_issues;
+mod hooks;
+mod plane;
+mod receiver;
 
 pub(super) const TOKEN: &str = "sim-token-1";
 pub(super) const BRANCH: &str = "bosun/ET-001-fix";
@@ -112,6 +117,43 @@ pub(super) fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// reqwest with a token header (`authorization: token …` for Gitea, `x-api-key` for Plane).
+pub(super) struct Api {
+    pub(super) client: reqwest::Client,
+    pub(super) base: String,
+    pub(super) auth: (&'static str, String),
+}
+
+impl Api {
+    pub(super) fn new(base: String, auth: (&'static str, String)) -> Api {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Api { client, base, auth }
+    }
+
+    /// The status, headers and JSON (`Null` for an empty body) of one request.
+    pub(super) async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        req = req.header(self.auth.0, self.auth.1.as_str());
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
+        let text = resp.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        (status, headers, json)
+    }
 }
 
 #[test]
