@@ -173,6 +173,12 @@ pub fn parse(kind: SourceKind, event: &str, body: &[u8]) -> Result<Event, String
     if kind == SourceKind::Plane {
         return parse_plane(body);
     }
+    // Gitea sends label changes as `issue_label` (action `label_updated`), with the issue.
+    let event = if event == "issue_label" {
+        "issues"
+    } else {
+        event
+    };
     match event {
         "issues" | "issue_comment" => {}
         "ping" => return Ok(Event::Ignored("a ping".into())),
@@ -207,8 +213,10 @@ fn parse_plane(body: &[u8]) -> Result<Event, String> {
     let p: PlanePayload =
         serde_json::from_slice(body).map_err(|e| format!("not a Plane payload: {e}"))?;
     match (p.event.as_str(), p.action.as_str()) {
-        ("issue", "create" | "update") => Ok(Event::PlaneIssue { id: p.data.id }),
-        ("issue_comment", "create") => {
+        ("issue", "create" | "created" | "update" | "updated") => {
+            Ok(Event::PlaneIssue { id: p.data.id })
+        }
+        ("issue_comment", "create" | "created") => {
             let Some(issue) = p.data.issue else {
                 return Err("a Plane comment without its issue".into());
             };

@@ -17,6 +17,7 @@ mod git;
 mod helpers;
 mod hostile_files;
 mod idle;
+mod intake;
 mod land;
 mod messages;
 mod model_server;

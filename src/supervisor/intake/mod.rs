@@ -222,13 +222,15 @@ fn deliveries(intake: &Intake<'_>) -> Result<Replies, StoreError> {
                     Ok(event) => match take(intake, source, event, &mut replies) {
                         Ok(applied) => {
                             tracing::info!(source = %d.source, delivery = %d.delivery, ?applied, "delivery taken");
+                            if matches!(applied, Applied::Created(_)) {
+                                crate::crash::point("intake_created");
+                            }
                             None
                         }
                         Err(e) => Some(e),
                     },
                 },
             };
-            crate::crash::point("intake_created");
             store.write(|tx| intake::processed(tx, d.id, error.as_deref(), now_ms()))?;
         }
     }
