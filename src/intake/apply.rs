@@ -21,6 +21,11 @@ pub const TITLE_MAX: usize = 200;
 /// Bytes of an issue's body taken as the task's spec.
 pub const SPEC_MAX: usize = 16 * 1024;
 
+/// The latest a comment stamped `at` by a tracker (to the second) may have been written, ms.
+pub fn written_by(at: i64) -> i64 {
+    at + 999
+}
+
 /// What taking an issue or comment did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
@@ -219,6 +224,18 @@ impl Intake<'_> {
             )));
         }
         let task = tasks::get(self.store.conn(), entry.task_id)?;
+        // Written before the task last changed state (another decision came first and the
+        // task moved on, perhaps to a new wait): not a decision about what it shows now.
+        if let Some(at) = comment.created_at
+            && at < task.updated_at
+            && command != Command::Cancel
+        {
+            return Ok(Applied::Lost(format!(
+                "{} changed after this command was written: it is now {} at {}; comment again \
+                 to decide on what it shows now",
+                task.key, task.state, task.stage
+            )));
+        }
         let by = format!(
             "{}:{}",
             source.kind.as_str(),

@@ -40,6 +40,8 @@ pub struct TrackerComment {
     pub user: String,
     /// Its text.
     pub body: String,
+    /// When it was written, ms since the epoch (when the tracker says).
+    pub created_at: Option<i64>,
 }
 
 /// What a delivery says.
@@ -101,6 +103,8 @@ struct HubComment {
     id: serde_json::Value,
     body: Option<String>,
     user: Login,
+    #[serde(default)]
+    created_at: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -205,6 +209,7 @@ pub fn parse(kind: SourceKind, event: &str, body: &[u8]) -> Result<Event, String
             id: id_text(&c.id),
             user: c.user.login,
             body: c.body.unwrap_or_default(),
+            created_at: c.created_at.as_deref().map(rfc3339_ms).filter(|t| *t > 0),
         },
     })
 }
@@ -237,6 +242,7 @@ fn parse_plane(body: &[u8]) -> Result<Event, String> {
                     id: p.data.id,
                     user,
                     body,
+                    created_at: None,
                 },
             })
         }
@@ -249,6 +255,29 @@ fn id_text(v: &serde_json::Value) -> String {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// An RFC 3339 time (`2026-12-07T03:08:41Z`, `2026-12-07T11:08:41+08:00`, fractions
+/// allowed) as ms since the epoch; 0 when it is not one.
+pub fn rfc3339_ms(s: &str) -> i64 {
+    let s = s.trim();
+    let (base, offset_s) = match s.len().checked_sub(6).map(|i| s.split_at(i)) {
+        Some((b, o))
+            if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" =>
+        {
+            let h: i64 = o[1..3].parse().unwrap_or(0);
+            let m: i64 = o[4..6].parse().unwrap_or(0);
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            (b, sign * (h * 3600 + m * 60))
+        }
+        _ => (s.trim_end_matches('Z'), 0),
+    };
+    humantime::parse_rfc3339_weak(base)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| {
+            i64::try_from(d.as_millis()).unwrap_or(i64::MAX) - offset_s * 1000
+        })
 }
 
 #[cfg(test)]
@@ -292,5 +321,13 @@ mod tests {
             parse(SourceKind::Plane, "issue", body),
             Ok(Event::PlaneIssue { id: "5f2c".into() })
         );
+    }
+
+    #[test]
+    fn times_with_and_without_an_offset() {
+        let z = rfc3339_ms("2026-12-07T03:08:41Z");
+        assert_eq!(z, rfc3339_ms("2026-12-07T11:08:41+08:00"));
+        assert_eq!(z + 500, rfc3339_ms("2026-12-07T03:08:41.5Z"));
+        assert_eq!(rfc3339_ms("yesterday"), 0);
     }
 }

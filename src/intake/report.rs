@@ -83,15 +83,15 @@ pub fn status(f: &Facts<'_>) -> Status {
         TaskState::Landing => (format!("{head}landing"), None),
         TaskState::InReview => (
             format!(
-                "{head}in review: {}",
-                crate::text::plain(f.landing.unwrap_or("its pull request is open"))
+                "{head}{}",
+                crate::text::plain(f.landing.unwrap_or("in review: its pull request is open"))
             ),
             None,
         ),
         TaskState::Landed => (
             format!(
-                "{head}landed: {}",
-                crate::text::plain(f.landing.unwrap_or("its change is in the base branch"))
+                "{head}{}",
+                crate::text::plain(f.landing.unwrap_or("landed in the base branch"))
             ),
             Some(String::new()),
         ),

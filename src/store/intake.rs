@@ -21,6 +21,8 @@ pub struct Delivery {
     pub event: String,
     /// The raw body, as signed.
     pub body: Vec<u8>,
+    /// When the server recorded it, ms since the epoch.
+    pub received_at: i64,
 }
 
 /// Records a delivery; false when one with that source and id was recorded before (a replay
@@ -56,7 +58,7 @@ pub fn record_delivery(
 /// [`super::StoreError::Sqlite`] on database failure.
 pub fn pending(conn: &Connection, limit: usize) -> Result<Vec<Delivery>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, source, delivery, event, body FROM intake_deliveries
+        "SELECT id, source, delivery, event, body, received_at FROM intake_deliveries
          WHERE processed_at IS NULL ORDER BY id LIMIT ?1",
     )?;
     let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
@@ -66,6 +68,7 @@ pub fn pending(conn: &Connection, limit: usize) -> Result<Vec<Delivery>> {
             delivery: r.get(2)?,
             event: r.get(3)?,
             body: r.get(4)?,
+            received_at: r.get(5)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

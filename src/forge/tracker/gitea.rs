@@ -124,11 +124,12 @@ impl Gitea {
         Ok(comments
             .into_iter()
             .map(|c| Dated {
-                created_at: rfc3339_ms(&c.created_at),
+                created_at: crate::intake::events::rfc3339_ms(&c.created_at),
                 comment: TrackerComment {
                     id: c.id.to_string(),
                     user: c.user.login,
                     body: c.body,
+                    created_at: Some(crate::intake::events::rfc3339_ms(&c.created_at)),
                 },
             })
             .collect())
@@ -221,39 +222,5 @@ fn issue(i: Issue) -> TrackerIssue {
             .map(|a| a.login)
             .collect(),
         pull_request: i.pull_request.is_some_and(|p| !p.is_null()),
-    }
-}
-
-/// An RFC 3339 time (`2026-12-07T03:08:41Z`, `2026-12-07T11:08:41+08:00`, fractions
-/// allowed) as ms since the epoch; 0 when it is not one.
-pub(super) fn rfc3339_ms(s: &str) -> i64 {
-    let s = s.trim();
-    let (base, offset_s) = match s.len().checked_sub(6).map(|i| s.split_at(i)) {
-        Some((b, o))
-            if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" =>
-        {
-            let h: i64 = o[1..3].parse().unwrap_or(0);
-            let m: i64 = o[4..6].parse().unwrap_or(0);
-            let sign = if o.starts_with('-') { -1 } else { 1 };
-            (b, sign * (h * 3600 + m * 60))
-        }
-        _ => (s.trim_end_matches('Z'), 0),
-    };
-    humantime::parse_rfc3339_weak(base)
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| {
-            i64::try_from(d.as_millis()).unwrap_or(i64::MAX) - offset_s * 1000
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn times_with_and_without_an_offset() {
-        let z = super::rfc3339_ms("2026-12-07T03:08:41Z");
-        assert_eq!(z, super::rfc3339_ms("2026-12-07T11:08:41+08:00"));
-        assert_eq!(z + 500, super::rfc3339_ms("2026-12-07T03:08:41.5Z"));
-        assert_eq!(super::rfc3339_ms("yesterday"), 0);
     }
 }

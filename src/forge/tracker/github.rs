@@ -171,6 +171,7 @@ fn dated(c: &Comment) -> Dated {
             id: c.id.to_string(),
             user: c.user.login.clone(),
             body: c.body.clone().unwrap_or_default(),
+            created_at: Some(c.created_at.timestamp_millis()),
         },
         created_at: c.created_at.timestamp_millis(),
     }

@@ -219,7 +219,7 @@ fn deliveries(intake: &Intake<'_>) -> Result<Replies, StoreError> {
                 None => Some(format!("no [[intake]] source {} in the config", d.source)),
                 Some(source) => match events::parse(source.kind, &d.event, &d.body) {
                     Err(e) => Some(e),
-                    Ok(event) => match take(intake, source, event, &mut replies) {
+                    Ok(event) => match take(intake, source, event, d.received_at, &mut replies) {
                         Ok(applied) => {
                             tracing::info!(source = %d.source, delivery = %d.delivery, ?applied, "delivery taken");
                             if matches!(applied, Applied::Created(_)) {
@@ -241,11 +241,16 @@ fn take(
     intake: &Intake<'_>,
     source: &IntakeSource,
     event: Event,
+    received_at: i64,
     replies: &mut Replies,
 ) -> Result<Applied, String> {
     let r = match event {
         Event::Issue(issue) => intake.issue(source, &issue),
-        Event::Comment { issue, comment } => {
+        Event::Comment { issue, mut comment } => {
+            // Written no later than it arrived (a tracker's clock may run ahead of ours).
+            comment.created_at = Some(comment.created_at.map_or(received_at, |t| {
+                crate::intake::apply::written_by(t).min(received_at)
+            }));
             let r = intake.comment(source, &issue, &comment);
             if let Ok(Applied::Lost(who)) = &r {
                 replies.push((

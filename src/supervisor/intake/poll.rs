@@ -97,7 +97,9 @@ pub(super) fn poll(
                 assignees: Vec::new(),
                 pull_request: false,
             };
-            match intake.comment(source, &issue, &c.comment) {
+            let mut comment = c.comment.clone();
+            comment.created_at = Some(crate::intake::apply::written_by(c.created_at));
+            match intake.comment(source, &issue, &comment) {
                 Ok(Applied::Lost(who)) => replies.push((
                     source.name.clone(),
                     entry.number,

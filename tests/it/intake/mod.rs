@@ -3,6 +3,7 @@
 //! payloads) delivering real signed webhooks to it and answering its polls; agent-sim playing
 //! the agents.
 
+mod decisions;
 mod deliveries;
 
 use std::io::{BufRead, BufReader};
