@@ -179,6 +179,8 @@ struct TaskDetail {
     artifacts: Vec<crate::supervisor::prompt::ArtifactFile>,
     /// Its latest landing, if it has one.
     landing: Option<crate::store::landings::Landing>,
+    /// The tracker issue it came from, if any.
+    issue: Option<crate::store::intake::Issue>,
     /// What its branch conflicts with, by the conflict radar.
     conflicts: Vec<ConflictView>,
 }
@@ -242,6 +244,7 @@ fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
         Ok(TaskDetail {
             artifacts,
             landing: crate::store::landings::latest_for(c, task.id)?,
+            issue: crate::store::intake::for_task(c, task.id)?,
             conflicts,
             project: projects::get(c, task.project_id)?,
             gate_results: gates::for_task(c, task.id)?,
@@ -279,6 +282,9 @@ fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
             "worktree {wt} (branch {})",
             t.branch.as_deref().unwrap_or("?")
         );
+    }
+    if let Some(i) = &detail.issue {
+        outln!("issue {} {}", i.short(), crate::text::plain(&i.url));
     }
     if let Some(l) = &detail.landing {
         outln!("landing {}", l.describe());

@@ -182,6 +182,21 @@ pub fn issue(conn: &Connection, source: &str, repo: &str, number: i64) -> Result
         .optional()?)
 }
 
+impl Issue {
+    /// How people name the issue: `GH#12` (GitHub), `GT#12` (Gitea), `FJ#12` (Forgejo),
+    /// `PL#12` (Plane), from the source's name (`kind:repo`).
+    pub fn short(&self) -> String {
+        let prefix = match self.source.split(':').next().unwrap_or("") {
+            "github" => "GH",
+            "gitea" => "GT",
+            "forgejo" => "FJ",
+            "plane" => "PL",
+            _ => "#",
+        };
+        format!("{prefix}#{}", self.number)
+    }
+}
+
 /// The ledger entry of task `task_id`, if it came from a tracker.
 ///
 /// # Errors

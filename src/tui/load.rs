@@ -100,6 +100,7 @@ fn snapshot_in(
             events: events::recent(c, Some(id), 200)?,
             messages: messages::list(c, Some(id), 100)?,
             landing: crate::store::landings::latest_for(c, id)?,
+            issue: crate::store::intake::for_task(c, id)?,
         },
         None => Detail::default(),
     };

@@ -114,6 +114,8 @@ pub struct Detail {
     pub artifacts: Vec<crate::supervisor::prompt::ArtifactFile>,
     /// Its latest landing (with its pull request, for a `pr` landing), if it has one.
     pub landing: Option<crate::store::landings::Landing>,
+    /// The tracker issue it came from, if any.
+    pub issue: Option<crate::store::intake::Issue>,
 }
 
 /// A text field being typed into.

@@ -45,6 +45,12 @@ pub(super) fn draw(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
             theme.dim(),
         ));
     }
+    if let Some(i) = &d.issue {
+        lines.push(Line::styled(
+            format!("issue {} {}", i.short(), clean(&i.url)),
+            theme.dim(),
+        ));
+    }
     if let Some(l) = &d.landing {
         let style = match l.state {
             crate::status::LandingState::Failed => theme.warning(),

@@ -5,6 +5,7 @@
 
 mod decisions;
 mod deliveries;
+mod lifecycle;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
