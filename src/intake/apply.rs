@@ -200,10 +200,8 @@ impl Intake<'_> {
             .seen_comment
             .as_deref()
             .and_then(|s| s.parse::<i64>().ok());
-        let this = comment.id.parse::<i64>().ok();
-        if entry.seen_comment.as_deref() == Some(comment.id.as_str())
-            || matches!((seen, this), (Some(s), Some(t)) if t <= s)
-        {
+        let this = order(comment);
+        if matches!((seen, this), (Some(s), Some(t)) if t <= s) {
             return Ok(Applied::Nothing("already taken".into()));
         }
         let allowed = source
@@ -211,7 +209,9 @@ impl Intake<'_> {
             .iter()
             .any(|a| a.eq_ignore_ascii_case(&comment.user));
         self.store.write(|tx| {
-            intake::seen_comment(tx, entry.id, &comment.id, now_ms())?;
+            if let Some(t) = this {
+                intake::seen_comment(tx, entry.id, &t.to_string(), now_ms())?;
+            }
             if !allowed {
                 intake::ignored_comment(tx, &source.name)?;
             }
@@ -270,6 +270,12 @@ impl Intake<'_> {
             by,
         }
     }
+}
+
+/// Where `comment` stands among its issue's comments: its id where ids are numbers that grow
+/// (GitHub, Gitea), else when it was written (Plane's UUIDs), ms.
+pub fn order(comment: &TrackerComment) -> Option<i64> {
+    comment.id.parse::<i64>().ok().or(comment.created_at)
 }
 
 /// A lost race or a decision that does not fit is an answer, not a failure.

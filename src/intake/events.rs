@@ -31,6 +31,24 @@ pub struct TrackerIssue {
     pub pull_request: bool,
 }
 
+impl TrackerIssue {
+    /// An issue known by its ledger entry only (its number, id and page), for taking a
+    /// comment on it.
+    pub fn known(number: i64, id: Option<String>, url: String) -> TrackerIssue {
+        TrackerIssue {
+            number,
+            id,
+            title: String::new(),
+            body: String::new(),
+            url,
+            open: true,
+            labels: Vec::new(),
+            assignees: Vec::new(),
+            pull_request: false,
+        }
+    }
+}
+
 /// A comment on an issue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackerComment {
@@ -137,10 +155,18 @@ struct PlaneUser {
 }
 
 #[derive(Deserialize)]
+struct PlaneActivity {
+    #[serde(default)]
+    actor: Option<PlaneUser>,
+}
+
+#[derive(Deserialize)]
 struct PlanePayload {
     event: String,
     action: String,
     data: PlaneData,
+    #[serde(default)]
+    activity: Option<PlaneActivity>,
 }
 
 impl HubIssue {
@@ -226,15 +252,21 @@ fn parse_plane(body: &[u8]) -> Result<Event, String> {
                 return Err("a Plane comment without its issue".into());
             };
             let user = p
-                .data
-                .actor_detail
+                .activity
+                .and_then(|a| a.actor)
                 .and_then(|a| a.display_name)
+                .or_else(|| p.data.actor_detail.and_then(|a| a.display_name))
                 .or_else(|| p.data.created_by.as_ref().map(id_text))
                 .unwrap_or_default();
             let body = p
                 .data
                 .comment_stripped
-                .or(p.data.comment_html)
+                .or_else(|| {
+                    p.data
+                        .comment_html
+                        .as_deref()
+                        .map(crate::forge::tracker::strip_html)
+                })
                 .unwrap_or_default();
             Ok(Event::PlaneComment {
                 issue,

@@ -183,6 +183,14 @@ pub fn issue(conn: &Connection, source: &str, repo: &str, number: i64) -> Result
 }
 
 impl Issue {
+    /// The issue as a tracker call names it.
+    pub fn issue_ref(&self) -> crate::forge::tracker::IssueRef<'_> {
+        crate::forge::tracker::IssueRef {
+            number: self.number,
+            id: self.issue_id.as_deref(),
+        }
+    }
+
     /// How people name the issue: `GH#12` (GitHub), `GT#12` (Gitea), `FJ#12` (Forgejo),
     /// `PL#12` (Plane), from the source's name (`kind:repo`).
     pub fn short(&self) -> String {
@@ -229,6 +237,19 @@ pub fn next_poll(conn: &Connection, source: &str, every_ms: i64) -> Result<i64> 
         at = s.error_at.unwrap_or(0) + (5_000_i64 << shift).min(300_000);
     }
     Ok(at.max(s.limited_until.unwrap_or(0)))
+}
+
+/// The ledger entry of `source`'s issue with the tracker's own id `issue_id` (Plane's UUID).
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn issue_by_id(conn: &Connection, source: &str, issue_id: &str) -> Result<Option<Issue>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {ISSUE_COLS} FROM intake_issues WHERE source = ?1 AND issue_id = ?2"
+        ))?
+        .query_row(params![source, issue_id], issue_row)
+        .optional()?)
 }
 
 /// Every ledger entry of `source`.

@@ -1,11 +1,14 @@
 //! A tracker's issues, for intake (issue 21): open issues listed by label (conditionally, by
 //! ETag, honouring the rate limit), one issue read, its comments read, bosun's status comment
 //! written and edited in place, labels added and removed — on GitHub with octocrab, on
-//! Gitea/Forgejo with reqwest. Blocking, like [`super::Client`]: each call runs on the
+//! Gitea/Forgejo and Plane with reqwest. Blocking, like [`super::Client`]: each call runs on the
 //! tracker's own current-thread runtime.
 
 mod gitea;
 mod github;
+mod plane;
+
+pub use plane::strip_html;
 
 use crate::config::intake::{IntakeSource, SourceKind};
 use crate::intake::events::{TrackerComment, TrackerIssue};
@@ -42,6 +45,26 @@ pub type Limit = Option<i64>;
 enum Api {
     Github(github::Github),
     Gitea(gitea::Gitea),
+    Plane(plane::Plane),
+}
+
+/// An issue as a tracker call names it: its number, and its UUID where the tracker wants
+/// that (Plane).
+#[derive(Debug, Clone, Copy)]
+pub struct IssueRef<'a> {
+    /// The number (Plane: the sequence id).
+    pub number: i64,
+    /// The tracker's own id.
+    pub id: Option<&'a str>,
+}
+
+impl IssueRef<'_> {
+    fn uuid(&self) -> Result<&str, ForgeError> {
+        self.id.ok_or_else(|| ForgeError::Refused {
+            status: 0,
+            message: format!("issue {} has no Plane id", self.number),
+        })
+    }
 }
 
 /// A blocking client of one intake source's tracker.
@@ -54,8 +77,7 @@ impl Tracker {
     /// A client of `source`'s tracker, authenticated with `token`.
     ///
     /// # Errors
-    /// [`ForgeError::Refused`] for a source kind this client does not read (Plane) or a bad
-    /// `api_url`; [`ForgeError::Unreachable`] when the runtime cannot be made.
+    /// [`ForgeError::Refused`] for a bad `api_url`; [`ForgeError::Unreachable`] when the runtime cannot be made.
     pub fn new(source: &IntakeSource, token: String) -> Result<Tracker, ForgeError> {
         #[allow(deprecated)]
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -69,9 +91,11 @@ impl Tracker {
             SourceKind::Gitea => ForgeKind::Gitea,
             SourceKind::Forgejo => ForgeKind::Forgejo,
             SourceKind::Plane => {
-                return Err(ForgeError::Refused {
-                    status: 0,
-                    message: "this bosun reads Plane by its webhooks' issue ids only".into(),
+                let api =
+                    plane::Plane::new(&source.api_url, &source.repo, &source.token_env, token)?;
+                return Ok(Tracker {
+                    rt,
+                    api: Api::Plane(api),
                 });
             }
         };
@@ -107,6 +131,7 @@ impl Tracker {
             match &self.api {
                 Api::Github(g) => g.list_open(labels, etag).await,
                 Api::Gitea(g) => g.list_open(labels, etag).await,
+                Api::Plane(p) => p.list_open(labels, etag).await,
             }
         })
     }
@@ -115,11 +140,12 @@ impl Tracker {
     ///
     /// # Errors
     /// See [`ForgeError`].
-    pub fn issue(&self, number: i64) -> Result<TrackerIssue, ForgeError> {
+    pub fn issue(&self, issue: IssueRef<'_>) -> Result<TrackerIssue, ForgeError> {
         self.rt.block_on(async {
             match &self.api {
-                Api::Github(g) => g.issue(number).await,
-                Api::Gitea(g) => g.issue(number).await,
+                Api::Github(g) => g.issue(issue.number).await,
+                Api::Gitea(g) => g.issue(issue.number).await,
+                Api::Plane(p) => p.issue_by_id(issue.uuid()?).await,
             }
         })
     }
@@ -128,11 +154,12 @@ impl Tracker {
     ///
     /// # Errors
     /// See [`ForgeError`].
-    pub fn comments(&self, number: i64) -> Result<Vec<Dated>, ForgeError> {
+    pub fn comments(&self, issue: IssueRef<'_>) -> Result<Vec<Dated>, ForgeError> {
         self.rt.block_on(async {
             match &self.api {
-                Api::Github(g) => g.comments(number).await,
-                Api::Gitea(g) => g.comments(number).await,
+                Api::Github(g) => g.comments(issue.number).await,
+                Api::Gitea(g) => g.comments(issue.number).await,
+                Api::Plane(p) => p.comments(issue.uuid()?).await,
             }
         })
     }
@@ -141,11 +168,12 @@ impl Tracker {
     ///
     /// # Errors
     /// See [`ForgeError`].
-    pub fn comment(&self, number: i64, body: &str) -> Result<String, ForgeError> {
+    pub fn comment(&self, issue: IssueRef<'_>, body: &str) -> Result<String, ForgeError> {
         self.rt.block_on(async {
             match &self.api {
-                Api::Github(g) => g.comment(number, body).await,
-                Api::Gitea(g) => g.comment(number, body).await,
+                Api::Github(g) => g.comment(issue.number, body).await,
+                Api::Gitea(g) => g.comment(issue.number, body).await,
+                Api::Plane(p) => p.comment(issue.uuid()?, body).await,
             }
         })
     }
@@ -154,11 +182,17 @@ impl Tracker {
     ///
     /// # Errors
     /// See [`ForgeError`] ([`ForgeError::Refused`] with 404 when it was deleted).
-    pub fn edit_comment(&self, id: &str, body: &str) -> Result<(), ForgeError> {
+    pub fn edit_comment(
+        &self,
+        issue: IssueRef<'_>,
+        id: &str,
+        body: &str,
+    ) -> Result<(), ForgeError> {
         self.rt.block_on(async {
             match &self.api {
                 Api::Github(g) => g.edit_comment(id, body).await,
                 Api::Gitea(g) => g.edit_comment(id, body).await,
+                Api::Plane(p) => p.edit_comment(issue.uuid()?, id, body).await,
             }
         })
     }
@@ -168,11 +202,17 @@ impl Tracker {
     ///
     /// # Errors
     /// See [`ForgeError`].
-    pub fn labels(&self, number: i64, add: &[&str], remove: &[&str]) -> Result<(), ForgeError> {
+    pub fn labels(
+        &self,
+        issue: IssueRef<'_>,
+        add: &[&str],
+        remove: &[&str],
+    ) -> Result<(), ForgeError> {
         self.rt.block_on(async {
             match &self.api {
-                Api::Github(g) => g.labels(number, add, remove).await,
-                Api::Gitea(g) => g.labels(number, add, remove).await,
+                Api::Github(g) => g.labels(issue.number, add, remove).await,
+                Api::Gitea(g) => g.labels(issue.number, add, remove).await,
+                Api::Plane(p) => p.labels(issue.uuid()?, add, remove).await,
             }
         })
     }

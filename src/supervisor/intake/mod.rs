@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use crate::config::Config;
 use crate::config::intake::IntakeSource;
-use crate::forge::tracker::Tracker;
+use crate::forge::tracker::{IssueRef, Tracker};
 use crate::intake::apply::{Applied, Intake};
 use crate::intake::events::{self, Event};
 use crate::store::{Store, StoreError, intake, now_ms};
@@ -133,7 +133,7 @@ impl Pass {
         let cfg = &self.cfg;
         let intake = Intake { cfg, store };
         let mut trackers = Trackers::default();
-        let mut replies = deliveries(&intake)?;
+        let mut replies = deliveries(&intake, &mut trackers)?;
         let now = now_ms();
         let mut next = now + 60_000;
         for source in &cfg.intake {
@@ -169,8 +169,14 @@ impl Pass {
             let Some(source) = cfg.intake.iter().find(|s| s.name == name) else {
                 continue;
             };
+            let issue_id =
+                intake::issue(store.conn(), &name, &source.repo, number)?.and_then(|e| e.issue_id);
+            let at = crate::forge::tracker::IssueRef {
+                number,
+                id: issue_id.as_deref(),
+            };
             if let Ok(t) = trackers.get(source)
-                && let Err(e) = t.comment(number, &text)
+                && let Err(e) = t.comment(at, &text)
             {
                 tracing::warn!(source = %name, issue = number, error = %e, "reply not written");
             }
@@ -206,7 +212,7 @@ impl Trackers {
 }
 
 /// Takes the recorded deliveries not processed yet; the replies their lost decisions need.
-fn deliveries(intake: &Intake<'_>) -> Result<Replies, StoreError> {
+fn deliveries(intake: &Intake<'_>, trackers: &mut Trackers) -> Result<Replies, StoreError> {
     let (cfg, store) = (intake.cfg, intake.store);
     let mut replies = Replies::new();
     loop {
@@ -219,16 +225,18 @@ fn deliveries(intake: &Intake<'_>) -> Result<Replies, StoreError> {
                 None => Some(format!("no [[intake]] source {} in the config", d.source)),
                 Some(source) => match events::parse(source.kind, &d.event, &d.body) {
                     Err(e) => Some(e),
-                    Ok(event) => match take(intake, source, event, d.received_at, &mut replies) {
-                        Ok(applied) => {
-                            tracing::info!(source = %d.source, delivery = %d.delivery, ?applied, "delivery taken");
-                            if matches!(applied, Applied::Created(_)) {
-                                crate::crash::point("intake_created");
+                    Ok(event) => {
+                        match take(intake, source, event, d.received_at, trackers, &mut replies) {
+                            Ok(applied) => {
+                                tracing::info!(source = %d.source, delivery = %d.delivery, ?applied, "delivery taken");
+                                if matches!(applied, Applied::Created(_)) {
+                                    crate::crash::point("intake_created");
+                                }
+                                None
                             }
-                            None
+                            Err(e) => Some(e),
                         }
-                        Err(e) => Some(e),
-                    },
+                    }
                 },
             };
             store.write(|tx| intake::processed(tx, d.id, error.as_deref(), now_ms()))?;
@@ -242,6 +250,7 @@ fn take(
     source: &IntakeSource,
     event: Event,
     received_at: i64,
+    trackers: &mut Trackers,
     replies: &mut Replies,
 ) -> Result<Applied, String> {
     let r = match event {
@@ -265,10 +274,32 @@ fn take(
             }
             r
         }
-        Event::PlaneIssue { .. } | Event::PlaneComment { .. } => {
-            return Ok(Applied::Nothing(
-                "Plane deliveries are read by polling".into(),
-            ));
+        // Plane's deliveries name the work item; its API says how it stands.
+        Event::PlaneIssue { id } => {
+            let t = trackers.get(source)?;
+            let issue = t
+                .issue(IssueRef {
+                    number: 0,
+                    id: Some(&id),
+                })
+                .map_err(|e| e.to_string())?;
+            intake.issue(source, &issue)
+        }
+        Event::PlaneComment { issue, mut comment } => {
+            let entry = intake::issue_by_id(intake.store.conn(), &source.name, &issue)
+                .map_err(|e| e.to_string())?;
+            let Some(entry) = entry else {
+                return Ok(Applied::Nothing(
+                    "a comment on a work item with no task".into(),
+                ));
+            };
+            comment.created_at = Some(received_at);
+            let at = crate::intake::events::TrackerIssue::known(
+                entry.number,
+                entry.issue_id.clone(),
+                entry.url.clone(),
+            );
+            intake.comment(source, &at, &comment)
         }
         Event::Ignored(why) => return Ok(Applied::Nothing(why)),
     };

@@ -60,7 +60,7 @@ pub(super) fn poll(
         let listed_open = open_now.as_ref().is_some_and(|o| o.contains(&entry.number));
         // Gone from the open list: closed, or its label taken off. Read it.
         if open_now.is_some() && !listed_open && !task.state.finished() {
-            match tracker.issue(entry.number) {
+            match tracker.issue(entry.issue_ref()) {
                 Ok(issue) => {
                     if let Err(e) = intake.issue(source, &issue) {
                         tracing::warn!(source = %source.name, issue = entry.number, error = %e, "issue not taken");
@@ -72,7 +72,7 @@ pub(super) fn poll(
         if tasks::get(store.conn(), entry.task_id)?.state.finished() {
             continue;
         }
-        let comments = match tracker.comments(entry.number) {
+        let comments = match tracker.comments(entry.issue_ref()) {
             Ok(c) => c,
             Err(e) => return failed(store, source, &e.to_string()),
         };
@@ -82,21 +82,15 @@ pub(super) fn poll(
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
         for c in comments {
-            let id: i64 = c.comment.id.parse().unwrap_or(0);
-            if id <= seen || c.created_at < entry.created_at {
+            let at = crate::intake::apply::order(&c.comment).unwrap_or(0);
+            if at <= seen || c.created_at < entry.created_at {
                 continue;
             }
-            let issue = crate::intake::events::TrackerIssue {
-                number: entry.number,
-                id: entry.issue_id.clone(),
-                title: String::new(),
-                body: String::new(),
-                url: entry.url.clone(),
-                open: true,
-                labels: Vec::new(),
-                assignees: Vec::new(),
-                pull_request: false,
-            };
+            let issue = crate::intake::events::TrackerIssue::known(
+                entry.number,
+                entry.issue_id.clone(),
+                entry.url.clone(),
+            );
             let mut comment = c.comment.clone();
             comment.created_at = Some(crate::intake::apply::written_by(c.created_at));
             match intake.comment(source, &issue, &comment) {

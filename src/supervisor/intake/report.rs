@@ -67,9 +67,13 @@ fn send(
     let mut made = None;
     match (&entry.comment_id, &status.comment) {
         (Some(id), text) => {
-            tracker.edit_comment(id, text.as_deref().unwrap_or(&status.line))?;
+            tracker.edit_comment(
+                entry.issue_ref(),
+                id,
+                text.as_deref().unwrap_or(&status.line),
+            )?;
         }
-        (None, Some(text)) => made = Some(tracker.comment(entry.number, text)?),
+        (None, Some(text)) => made = Some(tracker.comment(entry.issue_ref(), text)?),
         (None, None) => {}
     }
     let add: Vec<&str> = status.label.into_iter().collect();
@@ -78,7 +82,7 @@ fn send(
         .copied()
         .filter(|l| Some(*l) != status.label)
         .collect();
-    tracker.labels(entry.number, &add, &remove)?;
+    tracker.labels(entry.issue_ref(), &add, &remove)?;
     Ok(made)
 }
 

@@ -6,6 +6,7 @@
 mod decisions;
 mod deliveries;
 mod lifecycle;
+mod plane;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -46,6 +47,14 @@ pub struct Source {
     pub webhooks: bool,
 }
 
+/// The repository (Plane: `workspace/project`) the forge holds.
+pub fn repo_of(flavor: Flavor) -> String {
+    match flavor {
+        Flavor::Plane => format!("octo/{}", bosun::sim::forge::PLANE_PROJECT),
+        _ => "octo/app".into(),
+    }
+}
+
 fn kind(flavor: Flavor) -> &'static str {
     match flavor {
         Flavor::GitHub => "github",
@@ -62,13 +71,14 @@ pub fn intake_rig(source: Source, layer: impl FnOnce(Layer) -> Layer) -> IntakeR
     let mut rig = Rig::build(|socket, dir| {
         let remote: PathBuf = dir.join("remote.git");
         std::fs::create_dir_all(&remote).expect("dir");
-        let server = ForgeServer::start(source.flavor, &remote, "octo/app", TOKEN).expect("forge");
+        let repo = repo_of(source.flavor);
+        let server = ForgeServer::start(source.flavor, &remote, &repo, TOKEN).expect("forge");
         server.set_token_user("bosun-bot");
         server.set_delay(Duration::from_millis(100));
         let mut t = Table::new();
         t.insert("project".into(), "ET".into());
         t.insert("kind".into(), kind(source.flavor).into());
-        t.insert("repo".into(), "octo/app".into());
+        t.insert("repo".into(), repo.into());
         t.insert("api_url".into(), server.api_url().into());
         t.insert("token_env".into(), TOKEN_ENV.into());
         if source.webhooks {
