@@ -94,10 +94,8 @@ impl Gitea {
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
             return Ok(response);
         }
-        let limited = response
-            .headers()
-            .get("x-ratelimit-remaining")
-            .is_some_and(|v| v.as_bytes() == b"0");
+        let headers = response.headers().clone();
+        let limited = super::spent(|n| headers.get(n).and_then(|v| v.to_str().ok()));
         let text = response.text().await.unwrap_or_default();
         let message = serde_json::from_str::<ApiError>(&text)
             .ok()

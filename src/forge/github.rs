@@ -42,11 +42,9 @@ impl Github {
     pub(super) fn err(&self, e: octocrab::Error) -> ForgeError {
         match e {
             octocrab::Error::GitHub { source, .. } => {
-                let limited = source
-                    .headers
-                    .as_ref()
-                    .and_then(|h| h.get("x-ratelimit-remaining"))
-                    .is_some_and(|v| v.as_bytes() == b"0");
+                let h = source.headers.as_ref();
+                let limited =
+                    super::spent(|n| h.and_then(|h| h.get(n)).and_then(|v| v.to_str().ok()));
                 let mut message = source.message.clone();
                 if let Some(errors) = &source.errors {
                     let detail: Vec<String> = errors

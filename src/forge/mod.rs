@@ -276,23 +276,58 @@ pub enum ForgeError {
         /// The forge's message (sanitised).
         message: String,
     },
-    /// The forge could not be reached or failed (network, timeout, 5xx, a rate limit):
-    /// worth another try later.
+    /// The forge could not be reached or failed (network, timeout, 5xx): worth another try
+    /// later.
     #[error("the forge could not be reached: {0}")]
     Unreachable(String),
+    /// The token's rate limit is spent (HTTP 403 with `x-ratelimit-remaining: 0`, or 429):
+    /// worth another try once it resets.
+    #[error("the forge's rate limit is spent (HTTP {status}): {message}")]
+    Limited {
+        /// The HTTP status.
+        status: u16,
+        /// When it resets, ms since the epoch, when the forge said.
+        until: Option<i64>,
+        /// The forge's message (sanitised).
+        message: String,
+    },
+}
+
+/// What an answer's headers say of the rate limit (`get` reads a header): `None` while it
+/// is not spent; else when it resets, ms since the epoch — GitHub's `x-ratelimit-remaining:
+/// 0` with `x-ratelimit-reset` (unix seconds; GitHub REST docs, "Rate limits"), or
+/// `retry-after` (seconds) — `Some(None)` when it does not say.
+pub(crate) fn spent<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Option<Option<i64>> {
+    let remaining = get("x-ratelimit-remaining").map(str::trim);
+    let retry = get("retry-after").and_then(|v| v.trim().parse::<i64>().ok());
+    if remaining != Some("0") && retry.is_none() {
+        return None;
+    }
+    let reset = get("x-ratelimit-reset")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .map(|s| s.saturating_mul(1000));
+    Some(reset.or_else(|| retry.map(|s| crate::store::now_ms() + s.saturating_mul(1000))))
 }
 
 impl ForgeError {
-    /// From an HTTP error status and the forge's message; `rate_limited` when the answer
-    /// said the rate limit is spent (a 403 or 429 then is worth another try).
-    pub(crate) fn from_status(status: u16, message: &str, env: &str, rate_limited: bool) -> Self {
+    /// From an HTTP error status and the forge's message; `limit`: what the answer said of
+    /// the rate limit ([`spent`]); a 403 with it spent, and a 429, are worth another try.
+    pub(crate) fn from_status(
+        status: u16,
+        message: &str,
+        env: &str,
+        limit: Option<Option<i64>>,
+    ) -> Self {
         let message = crate::text::plain(message.trim());
         let message: String = message.chars().take(500).collect();
+        if let (429, l) | (403, l @ Some(_)) = (status, limit) {
+            return ForgeError::Limited {
+                status,
+                until: l.flatten(),
+                message,
+            };
+        }
         match status {
-            429 => ForgeError::Unreachable(format!("rate limited (HTTP 429): {message}")),
-            403 if rate_limited => {
-                ForgeError::Unreachable(format!("rate limited (HTTP 403): {message}"))
-            }
             401 | 403 => ForgeError::Auth {
                 env: env.to_string(),
                 status,
@@ -305,7 +340,18 @@ impl ForgeError {
 
     /// Worth trying again later.
     pub fn transient(&self) -> bool {
-        matches!(self, ForgeError::Unreachable(_))
+        matches!(
+            self,
+            ForgeError::Unreachable(_) | ForgeError::Limited { .. }
+        )
+    }
+
+    /// When a spent rate limit resets, ms since the epoch, if the forge said.
+    pub fn limited_until(&self) -> Option<i64> {
+        match self {
+            ForgeError::Limited { until, .. } => *until,
+            _ => None,
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 use http_body_util::BodyExt;
 use octocrab::models::issues::{Comment, Issue};
 
-use super::{Dated, Limit, Listed, limit_of};
+use super::{Dated, Limit, Listed};
 use crate::forge::github::first_line;
 use crate::forge::{ForgeError, Target};
 use crate::intake::events::{TrackerComment, TrackerIssue};
@@ -49,7 +49,7 @@ impl Github {
             .map_err(|e| self.err(e))?;
         let h = response.headers();
         let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok());
-        let limit = limit_of(get("x-ratelimit-remaining"), get("x-ratelimit-reset"));
+        let limit = crate::forge::spent(get).flatten();
         if response.status() == http::StatusCode::NOT_MODIFIED {
             return Ok((Listed::Unchanged, limit));
         }

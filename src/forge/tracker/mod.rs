@@ -217,13 +217,3 @@ impl Tracker {
         })
     }
 }
-
-/// The rate limit's reset from `x-ratelimit-remaining: 0` and `x-ratelimit-reset: <unix s>`
-/// (GitHub REST docs, "Rate limits"), ms since the epoch.
-pub(crate) fn limit_of(remaining: Option<&str>, reset: Option<&str>) -> Limit {
-    if remaining.map(str::trim) != Some("0") {
-        return None;
-    }
-    let secs: i64 = reset?.trim().parse().ok()?;
-    Some(secs.saturating_mul(1000))
-}

@@ -88,6 +88,8 @@ impl Plane {
             .await
             .map_err(|e| ForgeError::Unreachable(crate::text::plain(&e.to_string())))?;
         let status = r.status();
+        let headers = r.headers().clone();
+        let limited = crate::forge::spent(|n| headers.get(n).and_then(|v| v.to_str().ok()));
         if status == StatusCode::NO_CONTENT {
             return Ok(Value::Null);
         }
@@ -106,7 +108,7 @@ impl Plane {
                 status.as_u16(),
                 &message,
                 &self.env,
-                false,
+                limited,
             ));
         }
         serde_json::from_str(&text)

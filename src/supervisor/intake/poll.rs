@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 
 use crate::config::intake::IntakeSource;
+use crate::forge::ForgeError;
 use crate::forge::tracker::{Listed, Tracker};
 use crate::intake::apply::{Applied, Intake, matches};
 use crate::store::{Store, StoreError, intake, now_ms, tasks};
@@ -27,7 +28,7 @@ pub(super) fn poll(
     let status = intake::status(store.conn(), &source.name)?;
     let (listed, limit) = match tracker.list_open(&source.labels, status.etag.as_deref()) {
         Ok(r) => r,
-        Err(e) => return failed(store, source, &e.to_string()),
+        Err(e) => return failed(store, source, &e),
     };
     let mut etag_to_keep = None;
     let mut open_now: Option<HashSet<i64>> = None;
@@ -66,7 +67,7 @@ pub(super) fn poll(
                         tracing::warn!(source = %source.name, issue = entry.number, error = %e, "issue not taken");
                     }
                 }
-                Err(e) => return failed(store, source, &e.to_string()),
+                Err(e) => return failed(store, source, &e),
             }
         }
         if tasks::get(store.conn(), entry.task_id)?.state.finished() {
@@ -74,7 +75,7 @@ pub(super) fn poll(
         }
         let comments = match tracker.comments(entry.issue_ref()) {
             Ok(c) => c,
-            Err(e) => return failed(store, source, &e.to_string()),
+            Err(e) => return failed(store, source, &e),
         };
         let seen: i64 = entry
             .seen_comment
@@ -113,8 +114,9 @@ pub(super) fn poll(
     store.write(|tx| intake::polled(tx, &source.name, etag_to_keep.as_deref(), limit, now_ms()))
 }
 
-fn failed(store: &Store, source: &IntakeSource, error: &str) -> Result<(), StoreError> {
-    tracing::warn!(source = %source.name, %error, "poll failed; tried again after its backoff");
-    let error = crate::text::plain(error);
-    store.write(|tx| intake::poll_failed(tx, &source.name, &error, None, now_ms()))
+fn failed(store: &Store, source: &IntakeSource, e: &ForgeError) -> Result<(), StoreError> {
+    tracing::warn!(source = %source.name, error = %e, "poll failed; tried again after its backoff");
+    let error = crate::text::plain(&e.to_string());
+    let until = e.limited_until();
+    store.write(|tx| intake::poll_failed(tx, &source.name, &error, until, now_ms()))
 }

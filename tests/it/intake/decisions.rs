@@ -29,6 +29,7 @@ fn rig() -> IntakeRig {
             flavor: Flavor::GitHub,
             poll: "off",
             webhooks: true,
+            max_new: None,
         },
         |l| {
             l.set("projects.land.mode", "merge")

@@ -21,6 +21,7 @@ fn a_labelled_issue_becomes_one_task_however_often_and_however_it_arrives() {
             flavor: Flavor::GitHub,
             poll: "5s",
             webhooks: true,
+            max_new: None,
         },
         |l| l,
     );
@@ -82,6 +83,7 @@ fn forged_unsigned_and_oversized_deliveries_are_refused_and_create_nothing() {
             flavor: Flavor::GitHub,
             poll: "off",
             webhooks: true,
+            max_new: None,
         },
         |l| l,
     );
@@ -140,6 +142,7 @@ fn killed_while_taking_a_delivery(point: &str) {
             flavor: Flavor::GitHub,
             poll: "off",
             webhooks: true,
+            max_new: None,
         },
         |l| l,
     );

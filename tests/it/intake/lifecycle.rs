@@ -17,6 +17,7 @@ fn on_gitea_an_edit_before_the_first_run_is_taken_close_cancels_and_reopen_resum
             flavor: Flavor::Gitea,
             poll: "5s",
             webhooks: true,
+            max_new: None,
         },
         |l| {
             // One agent at a time, each spinning 3 s: the second task waits in the queue.

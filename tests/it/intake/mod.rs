@@ -7,6 +7,7 @@ mod decisions;
 mod deliveries;
 mod lifecycle;
 mod plane;
+mod polling;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -45,6 +46,8 @@ pub struct Source {
     pub poll: &'static str,
     /// Webhooks on.
     pub webhooks: bool,
+    /// `max_new`, when not the default.
+    pub max_new: Option<i64>,
 }
 
 /// The repository (Plane: `workspace/project`) the forge holds.
@@ -87,6 +90,9 @@ pub fn intake_rig(source: Source, layer: impl FnOnce(Layer) -> Layer) -> IntakeR
         t.insert("labels".into(), Value::Array(vec!["bosun".into()]));
         t.insert("poll".into(), source.poll.into());
         t.insert("allow".into(), Value::Array(vec!["octocat".into()]));
+        if let Some(n) = source.max_new {
+            t.insert("max_new".into(), n.into());
+        }
         let l = Layer::new()
             .tmux_socket(socket)
             .max_concurrency(2)

@@ -18,6 +18,7 @@ fn a_labelled_plane_work_item_becomes_a_task_reports_back_and_takes_an_approve()
             flavor: Flavor::Plane,
             poll: "off",
             webhooks: true,
+            max_new: None,
         },
         |l| l,
     );
