@@ -89,6 +89,8 @@ pub(super) fn run(ctx: &Ctx, json: bool) -> Result<()> {
             "max_concurrency": cfg.supervisor.max_concurrency,
             "stages": stages,
             "land": cfg.land,
+            "server": cfg.server,
+            "intake": cfg.intake,
             "projects": projects
                 .iter()
                 .map(|(name, land)| serde_json::json!({ "name": name, "land": land }))
@@ -128,6 +130,45 @@ pub(super) fn run(ctx: &Ctx, json: bool) -> Result<()> {
         if *land != cfg.land {
             outln!("  project {name}: {}", land_line(land));
         }
+    }
+    match cfg.server.listen {
+        Some(a) => outln!("server: webhooks at http://{a}/webhooks/<kind> (bosun daemon)"),
+        None => outln!("server: off"),
+    }
+    if cfg.intake.is_empty() {
+        outln!("intake: none (tasks come from `bosun task add`)");
+    }
+    for s in &cfg.intake {
+        let labels = if s.labels.is_empty() {
+            "every open issue".to_string()
+        } else {
+            format!("issues labelled {}", s.labels.join(" + "))
+        };
+        let ways = [
+            s.webhook_secret_env
+                .as_ref()
+                .map(|e| format!("webhooks (secret ${e})")),
+            s.poll
+                .map(|p| format!("poll every {}", humantime::format_duration(p))),
+        ];
+        let ways: Vec<String> = ways.into_iter().flatten().collect();
+        outln!(
+            "intake: {} at {} → project {}: {labels}; {}; token ${}; allow {}",
+            s.name,
+            s.api_url,
+            s.project,
+            if ways.is_empty() {
+                "never read".to_string()
+            } else {
+                ways.join(" + ")
+            },
+            s.token_env,
+            if s.allow.is_empty() {
+                "nobody".to_string()
+            } else {
+                s.allow.join(", ")
+            }
+        );
     }
     Ok(())
 }

@@ -276,6 +276,54 @@ fn the_task_view_shows_its_pull_request_and_where_it_stands() {
 }
 
 #[test]
+fn the_queue_view_has_a_line_per_intake_source() {
+    use bosun::config::intake::{IntakeSource, SourceKind};
+    use bosun::store::intake;
+    let fx = afternoon();
+    let mut cfg = fx.cfg.clone();
+    cfg.intake = vec![IntakeSource {
+        name: "github:octo/app".into(),
+        project: "ET".into(),
+        kind: SourceKind::Github,
+        repo: "octo/app".into(),
+        api_url: "https://api.github.com".into(),
+        token_env: "GITHUB_TOKEN".into(),
+        webhook_secret_env: Some("SECRET".into()),
+        labels: vec!["bosun".into()],
+        assignee: None,
+        poll: Some(std::time::Duration::from_secs(60)),
+        allow: Vec::new(),
+        priority: 100,
+        max_new: 20,
+        report: true,
+    }];
+    fx.store
+        .write(|tx| {
+            intake::record_delivery(tx, "github:octo/app", "d-1", "issues", b"{}", now_ms())?;
+            intake::bad_signature(tx, "github:octo/app")?;
+            intake::poll_failed(
+                tx,
+                "github:octo/app",
+                "HTTP 502: \x1b[2Jbad gateway",
+                None,
+                now_ms(),
+            )
+        })
+        .expect("status");
+    let store = Store::open(&fx.db_path()).expect("store");
+    let queue = Queue::new(&cfg);
+    let mut a = App::new(&cfg, "in-process supervisor".into());
+    a.apply(load::snapshot(&store, &queue, &a.want()).expect("snapshot"));
+    a.view = View::Queue;
+    let text = render(&a, 200, 50);
+    assert!(
+        text.contains("github:octo/app → ET · webhooks + poll 1m · delivery 0s ago · 0 tasks · 1 bad signatures"),
+        "{text}"
+    );
+    assert!(text.contains("error: HTTP 502: bad gateway"), "{text}");
+}
+
+#[test]
 fn a_terminal_too_small_says_so() {
     let fx = afternoon();
     let a = app(&fx, View::Board);
