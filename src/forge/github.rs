@@ -99,17 +99,38 @@ impl Github {
 
     pub(super) async fn poll(&self, number: u64, etag: Option<&str>) -> Result<Polled, ForgeError> {
         let route = format!("/repos/{}/{}/pulls/{number}", self.owner, self.name);
+        Ok(
+            match self.get_conditional::<GhPull>(&route, etag).await?.0 {
+                None => Polled::Unchanged,
+                Some((pr, etag)) => Polled::Changed {
+                    pr: pull(&pr),
+                    etag,
+                },
+            },
+        )
+    }
+
+    /// `GET route` with `If-None-Match: etag` (GitHub REST docs, "Conditional requests"):
+    /// `None` when unchanged (304), else the answer read as `T` and its ETag; and what the
+    /// answer said of the rate limit (its reset, ms since the epoch, when spent).
+    pub(super) async fn get_conditional<T: serde::de::DeserializeOwned>(
+        &self,
+        route: &str,
+        etag: Option<&str>,
+    ) -> Result<(Option<(T, Option<String>)>, Option<i64>), ForgeError> {
         let mut headers = http::HeaderMap::new();
         if let Some(tag) = etag.and_then(|t| http::HeaderValue::from_str(t).ok()) {
             headers.insert(http::header::IF_NONE_MATCH, tag);
         }
         let response = self
             .octo
-            ._get_with_headers(route.as_str(), Some(headers))
+            ._get_with_headers(route, Some(headers))
             .await
             .map_err(|e| self.err(e))?;
+        let h = response.headers();
+        let limit = super::spent(|n| h.get(n).and_then(|v| v.to_str().ok())).flatten();
         if response.status() == http::StatusCode::NOT_MODIFIED {
-            return Ok(Polled::Unchanged);
+            return Ok((None, limit));
         }
         let response = octocrab::map_github_error(response)
             .await
@@ -125,13 +146,10 @@ impl Github {
             .await
             .map_err(|e| ForgeError::Unreachable(first_line(&e)))?
             .to_bytes();
-        let pr: GhPull = serde_json::from_slice(&bytes).map_err(|e| {
-            ForgeError::Unreachable(format!("the forge's pull request is unreadable: {e}"))
+        let value: T = serde_json::from_slice(&bytes).map_err(|e| {
+            ForgeError::Unreachable(format!("the forge's answer to {route} is unreadable: {e}"))
         })?;
-        Ok(Polled::Changed {
-            pr: pull(&pr),
-            etag,
-        })
+        Ok((Some((value, etag)), limit))
     }
 
     pub(super) async fn is_merged(&self, number: u64) -> Result<bool, ForgeError> {

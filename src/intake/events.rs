@@ -100,8 +100,10 @@ struct Login {
     login: String,
 }
 
+/// An issue as GitHub's and Gitea's webhooks and Gitea's REST API show it (the fields bosun
+/// reads).
 #[derive(Deserialize)]
-struct HubIssue {
+pub(crate) struct HubIssue {
     number: i64,
     title: String,
     #[serde(default)]
@@ -170,7 +172,8 @@ struct PlanePayload {
 }
 
 impl HubIssue {
-    fn into_issue(self) -> TrackerIssue {
+    /// The issue.
+    pub(crate) fn into_issue(self) -> TrackerIssue {
         TrackerIssue {
             number: self.number,
             id: None,

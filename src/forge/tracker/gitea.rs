@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::github::encode;
 use super::{Dated, Limit, Listed};
 use crate::forge::{ForgeError, Target};
-use crate::intake::events::{TrackerComment, TrackerIssue};
+use crate::intake::events::{HubIssue, TrackerComment, TrackerIssue};
 
 pub(super) struct Gitea(crate::forge::gitea::Gitea);
 
@@ -24,22 +24,6 @@ struct Label {
 #[derive(Deserialize)]
 struct Login {
     login: String,
-}
-
-#[derive(Deserialize)]
-struct Issue {
-    number: i64,
-    title: String,
-    #[serde(default)]
-    body: Option<String>,
-    html_url: String,
-    state: String,
-    #[serde(default)]
-    labels: Option<Vec<Label>>,
-    #[serde(default)]
-    assignees: Option<Vec<Login>>,
-    #[serde(default)]
-    pull_request: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -88,9 +72,9 @@ impl Gitea {
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string);
             }
-            let issues: Vec<Issue> = g.json(r).await?;
+            let issues: Vec<HubIssue> = g.json(r).await?;
             let full = issues.len() == 50;
-            out.extend(issues.into_iter().map(issue));
+            out.extend(issues.into_iter().map(HubIssue::into_issue));
             if !full {
                 break;
             }
@@ -113,7 +97,7 @@ impl Gitea {
                 .send(g.request(Method::GET, &format!("/issues/{number}")))
                 .await?)
             .await?;
-        Ok(issue(g.json(r).await?))
+        Ok(g.json::<HubIssue>(r).await?.into_issue())
     }
 
     pub(super) async fn comments(&self, number: i64) -> Result<Vec<Dated>, ForgeError> {
@@ -198,29 +182,5 @@ impl Gitea {
             }
         }
         Ok(())
-    }
-}
-
-fn issue(i: Issue) -> TrackerIssue {
-    TrackerIssue {
-        number: i.number,
-        id: None,
-        title: i.title,
-        body: i.body.unwrap_or_default(),
-        url: i.html_url,
-        open: i.state == "open",
-        labels: i
-            .labels
-            .unwrap_or_default()
-            .into_iter()
-            .map(|l| l.name)
-            .collect(),
-        assignees: i
-            .assignees
-            .unwrap_or_default()
-            .into_iter()
-            .map(|a| a.login)
-            .collect(),
-        pull_request: i.pull_request.is_some_and(|p| !p.is_null()),
     }
 }

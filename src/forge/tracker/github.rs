@@ -3,11 +3,9 @@
 //! `GET …/issues/{n}/comments`, `POST …/issues/{n}/comments`, `PATCH
 //! …/issues/comments/{id}`, `POST …/issues/{n}/labels`, `DELETE …/issues/{n}/labels/{name}`.
 
-use http_body_util::BodyExt;
 use octocrab::models::issues::{Comment, Issue};
 
 use super::{Dated, Limit, Listed};
-use crate::forge::github::first_line;
 use crate::forge::{ForgeError, Target};
 use crate::intake::events::{TrackerComment, TrackerIssue};
 
@@ -38,45 +36,18 @@ impl Github {
             let joined: Vec<String> = labels.iter().map(|l| encode(l)).collect();
             route.push_str(&format!("&labels={}", joined.join(",")));
         }
-        let mut headers = http::HeaderMap::new();
-        if let Some(tag) = etag.and_then(|t| http::HeaderValue::from_str(t).ok()) {
-            headers.insert(http::header::IF_NONE_MATCH, tag);
-        }
-        let response = self
-            .octo
-            ._get_with_headers(route.as_str(), Some(headers))
-            .await
-            .map_err(|e| self.err(e))?;
-        let h = response.headers();
-        let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok());
-        let limit = crate::forge::spent(get).flatten();
-        if response.status() == http::StatusCode::NOT_MODIFIED {
-            return Ok((Listed::Unchanged, limit));
-        }
-        let response = octocrab::map_github_error(response)
-            .await
-            .map_err(|e| self.err(e))?;
-        let etag = response
-            .headers()
-            .get(http::header::ETAG)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| ForgeError::Unreachable(first_line(&e)))?
-            .to_bytes();
-        let issues: Vec<Issue> = serde_json::from_slice(&bytes).map_err(|e| {
-            ForgeError::Unreachable(format!("the tracker's issue list is unreadable: {e}"))
-        })?;
-        Ok((
-            Listed::Changed {
-                issues: issues.iter().map(issue).collect(),
-                etag,
+        Ok(
+            match self.get_conditional::<Vec<Issue>>(&route, etag).await? {
+                (None, limit) => (Listed::Unchanged, limit),
+                (Some((issues, etag)), limit) => (
+                    Listed::Changed {
+                        issues: issues.iter().map(issue).collect(),
+                        etag,
+                    },
+                    limit,
+                ),
             },
-            limit,
-        ))
+        )
     }
 
     pub(super) async fn issue(&self, number: i64) -> Result<TrackerIssue, ForgeError> {

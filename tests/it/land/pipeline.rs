@@ -4,7 +4,6 @@
 //! worktree and branch.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use crate::support::config::Layer;
@@ -14,15 +13,7 @@ use bosun::status::{LandingState, Strategy, TaskState};
 use bosun::store::events::{self, EventKind};
 use bosun::store::landings;
 
-fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .output()
-        .expect("git");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use crate::support::git_output as git;
 
 /// One `development` stage whose agent writes `file` with `text` (and its artifact), landing
 /// by `strategy` into `main`.

@@ -21,15 +21,7 @@ use bosun::store::landings;
 const TOKEN_ENV: &str = "BOSUN_TEST_FORGE_TOKEN";
 const TOKEN: &str = "bosun-test-token-5f1c9e";
 
-fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .output()
-        .expect("git");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use crate::support::git_output as git;
 
 struct PrRig {
     // Field order is drop order: the daemons' rig before the forge they talk to.
