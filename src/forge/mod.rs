@@ -376,6 +376,23 @@ enum Api {
     Gitea(gitea::Gitea),
 }
 
+/// The current-thread runtime a blocking client runs its calls on, TLS ready.
+///
+/// # Errors
+/// [`ForgeError::Unreachable`] when the runtime cannot be made.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, ForgeError> {
+    // Both HTTP stacks use rustls without a built-in provider (no aws-lc C build): ring is
+    // installed once per process; a second install is refused, harmlessly. rustls 0.23.48
+    // deprecates ring's provider for lacking post-quantum key exchange; aws-lc-rs has it at
+    // the cost of a C build on every machine that builds bosun.
+    #[allow(deprecated)]
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ForgeError::Unreachable(format!("no runtime: {e}")))
+}
+
 /// A blocking client of one repository on one forge (see the module docs).
 pub struct Client {
     rt: tokio::runtime::Runtime,
@@ -389,16 +406,7 @@ impl Client {
     /// [`ForgeError::Refused`] when the API URL is not a URL; [`ForgeError::Unreachable`]
     /// when the runtime cannot be made.
     pub fn new(target: &Target, token: String) -> Result<Client, ForgeError> {
-        // Both HTTP stacks use rustls without a built-in provider (no aws-lc C build):
-        // ring is installed once per process; a second install is refused, harmlessly.
-        // rustls 0.23.48 deprecates ring's provider for lacking post-quantum key exchange;
-        // aws-lc-rs has it at the cost of a C build on every machine that builds bosun.
-        #[allow(deprecated)]
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| ForgeError::Unreachable(format!("no runtime: {e}")))?;
+        let rt = runtime()?;
         let api = rt.block_on(async {
             Ok::<_, ForgeError>(match target.kind {
                 ForgeKind::Github => Api::Github(github::Github::new(target, token)?),

@@ -79,12 +79,7 @@ impl Tracker {
     /// # Errors
     /// [`ForgeError::Refused`] for a bad `api_url`; [`ForgeError::Unreachable`] when the runtime cannot be made.
     pub fn new(source: &IntakeSource, token: String) -> Result<Tracker, ForgeError> {
-        #[allow(deprecated)]
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| ForgeError::Unreachable(format!("no runtime: {e}")))?;
+        let rt = super::runtime()?;
         let (owner, name) = source.repo.split_once('/').unwrap_or((&source.repo, ""));
         let kind = match source.kind {
             SourceKind::Github => ForgeKind::Github,
