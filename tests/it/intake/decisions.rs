@@ -1,7 +1,8 @@
 //! Decisions from the tracker and status back on the issue: bosun's one comment (snapshots
-//! of it awaiting approval and landed, as the scripted forge received them), its label, an
-//! allow-listed `/approve` that lands the task, the same command from anyone else ignored
-//! and counted, and an `/approve` racing an operator's reject: one winner.
+//! of it awaiting approval and landed with its pull request, as the scripted forge received
+//! them), its label, an allow-listed `/approve` that lands the task as a pull request merged
+//! on the same forge, the same command from anyone else ignored and counted, and an
+//! `/approve` racing an operator's reject: one winner.
 
 use std::time::Duration;
 
@@ -15,15 +16,18 @@ use bosun::store::intake;
 
 fn snapshot(name: &str, text: &str) {
     insta::with_settings!({
-        filters => vec![(r"at [0-9a-f]{10}", "at [COMMIT]")],
+        filters => vec![
+            (r"at [0-9a-f]{10}", "at [COMMIT]"),
+            (r"127\.0\.0\.1:\d+", "[FORGE]"),
+        ],
         prepend_module_to_snapshot => false,
     }, {
         insta::assert_snapshot!(name, text);
     });
 }
 
-/// Webhooks only, landing by merge into `main`.
-fn rig() -> IntakeRig {
+/// Webhooks only, landing by `mode` into `main`.
+fn rig(mode: &str) -> IntakeRig {
     let mut r = intake_rig(
         Source {
             flavor: Flavor::GitHub,
@@ -32,7 +36,7 @@ fn rig() -> IntakeRig {
             max_new: None,
         },
         |l| {
-            l.set("projects.land.mode", "merge")
+            l.set("projects.land.mode", mode)
                 .set("projects.land.base", "main")
         },
     );
@@ -82,7 +86,7 @@ fn awaiting(r: &IntakeRig) -> (u64, String) {
 
 #[test]
 fn an_allowed_approve_lands_the_task_and_the_issue_says_so_in_one_comment() {
-    let r = rig();
+    let r = rig("pr");
     let (n, key) = awaiting(&r);
     let comments = bosuns(&r, n);
     assert_eq!(comments.len(), 1);
@@ -99,8 +103,18 @@ fn an_allowed_approve_lands_the_task_and_the_issue_says_so_in_one_comment() {
         || source().ignored_comments == 1,
     );
     assert_eq!(r.rig.task(&key).state, TaskState::AwaitingApproval);
-    // octocat may.
+    // octocat may: the task lands as a pull request, merged on the forge.
     r.forge.comment(n, "octocat", "/approve\nLooks right.");
+    wait_for(Duration::from_secs(60), "in review", || {
+        r.rig.task(&key).state == TaskState::InReview
+    });
+    wait_for(
+        Duration::from_secs(20),
+        "the comment says in review",
+        || bosuns(&r, n).iter().any(|c| c.body.contains("in_review")),
+    );
+    let pull = r.forge.pulls()[0].number;
+    r.forge.merge(pull, "squash").expect("merge");
     wait_for(Duration::from_secs(60), "landed", || {
         r.rig.task(&key).state == TaskState::Landed
     });
@@ -124,7 +138,7 @@ fn an_allowed_approve_lands_the_task_and_the_issue_says_so_in_one_comment() {
 
 #[test]
 fn an_approve_from_the_tracker_and_a_reject_from_the_cli_at_once_have_one_winner() {
-    let r = rig();
+    let r = rig("none");
     let (n, key) = awaiting(&r);
     let cli = std::thread::scope(|s| {
         s.spawn(|| r.forge.comment(n, "octocat", "/approve"));

@@ -72,8 +72,14 @@ fn kind(flavor: Flavor) -> &'static str {
 pub fn intake_rig(source: Source, layer: impl FnOnce(Layer) -> Layer) -> IntakeRig {
     let mut forge = None;
     let mut rig = Rig::build(|socket, dir| {
+        // The project's remote: a bare repository the forge serves (for `mode = "pr"`).
         let remote: PathBuf = dir.join("remote.git");
-        std::fs::create_dir_all(&remote).expect("dir");
+        let out = std::process::Command::new("git")
+            .args(["init", "-q", "--bare", "-b", "main"])
+            .arg(&remote)
+            .output()
+            .expect("git init");
+        assert!(out.status.success(), "{out:?}");
         let repo = repo_of(source.flavor);
         let server = ForgeServer::start(source.flavor, &remote, &repo, TOKEN).expect("forge");
         server.set_token_user("bosun-bot");
@@ -99,6 +105,12 @@ pub fn intake_rig(source: Source, layer: impl FnOnce(Layer) -> Layer) -> IntakeR
             .set("supervisor.kill_grace", "1s")
             .set("server.listen", "127.0.0.1:0")
             .set("intake", Value::Array(vec![Value::Table(t)]))
+            // Pull requests, when a test lands by `mode = "pr"`, go to the same forge.
+            .set("projects.land.forge", "github")
+            .set("projects.land.api_url", server.api_url())
+            .set("projects.land.repo", "octo/app")
+            .set("projects.land.token_env", TOKEN_ENV)
+            .set("projects.land.poll", "1s")
             .role(
                 "r-analysis",
                 "sim",
@@ -114,6 +126,9 @@ pub fn intake_rig(source: Source, layer: impl FnOnce(Layer) -> Layer) -> IntakeR
     });
     rig.env.push((TOKEN_ENV.into(), TOKEN.into()));
     rig.env.push((SECRET_ENV.into(), SECRET.into()));
+    let url = format!("file://{}", rig.dir.path().join("remote.git").display());
+    crate::support::git_output(rig.repo(), &["remote", "add", "origin", &url]);
+    crate::support::git_output(rig.repo(), &["push", "-q", "origin", "main"]);
     IntakeRig {
         daemon: None,
         rig,
