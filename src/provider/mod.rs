@@ -10,6 +10,7 @@
 mod detect;
 mod track;
 pub mod transcript;
+pub mod usage;
 mod version;
 pub mod wiring;
 pub mod witness;

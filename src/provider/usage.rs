@@ -1,0 +1,275 @@
+//! Tokens a run used, from its CLI's own session record (issue 22), read incrementally like
+//! the second witness reads it ([`super::transcript`]): bounded lines, from a saved offset.
+//! Pure: no I/O here. One rule per CLI, on the pinned versions (fixtures in
+//! `tests/fixtures/<cli>-<version>/transcript.jsonl`):
+//!
+//! - **Claude Code**: `type: "assistant"` lines' `message.usage` (`input_tokens`,
+//!   `output_tokens`, `cache_creation_input_tokens`, `cache_read_input_tokens`,
+//!   `output_tokens_details.thinking_tokens`). One API response is written as one line per
+//!   content block, each with the response's usage so far: each (`message.id`, `requestId`)
+//!   counts once, with its largest `output_tokens` (summing every line over-counts, ccusage
+//!   #389).
+//! - **Codex**: `event_msg` records of `payload.type = "token_count"`:
+//!   `info.total_token_usage` is the session's running total (a high-water mark); its
+//!   `input_tokens` include `cached_input_tokens`, its `output_tokens` include
+//!   `reasoning_output_tokens`.
+//! - **Gemini CLI**: `type: "gemini"` messages' `tokens` (`input` including `cached`,
+//!   `output`, `thoughts` apart from `output`, `tool`); a message written again as it is
+//!   updated counts once, as last written.
+//!
+//! Normalised to: `input` without cache reads, `cache_read`, `cache_write`, `output`
+//! including reasoning, and `reasoning` (a part of `output`).
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::transcript::{LINE_MAX, TranscriptFormat};
+
+/// Tokens, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Input tokens not read from a cache.
+    pub input: i64,
+    /// Output tokens, reasoning included.
+    pub output: i64,
+    /// Input tokens read from the prompt cache.
+    pub cache_read: i64,
+    /// Input tokens written to the prompt cache.
+    pub cache_write: i64,
+    /// Of `output`, the model's reasoning ("thinking", "thoughts").
+    pub reasoning: i64,
+}
+
+impl Usage {
+    /// Every token counted once: input, cache reads and writes, output.
+    pub fn total(&self) -> i64 {
+        self.input + self.cache_read + self.cache_write + self.output
+    }
+
+    /// `self` plus `other`, field by field.
+    #[must_use]
+    pub fn plus(self, other: Usage) -> Usage {
+        Usage {
+            input: self.input + other.input,
+            output: self.output + other.output,
+            cache_read: self.cache_read + other.cache_read,
+            cache_write: self.cache_write + other.cache_write,
+            reasoning: self.reasoning + other.reasoning,
+        }
+    }
+}
+
+/// A session record's usage read so far (serialisable, to be saved with the offset).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UsageReader {
+    /// Usage per response or message key (Claude: `id|requestId`; Gemini: message id).
+    by_key: HashMap<String, Usage>,
+    /// Codex's running total.
+    high_water: Usage,
+    /// The model last named.
+    pub model: Option<String>,
+    /// The start of a line not read to its end yet.
+    #[serde(default)]
+    partial: Vec<u8>,
+    /// Skipping an over-long line up to its newline.
+    #[serde(default)]
+    skipping: bool,
+}
+
+fn int(v: &Value, key: &str) -> i64 {
+    v.get(key).and_then(Value::as_i64).unwrap_or(0)
+}
+
+impl UsageReader {
+    /// Takes the next bytes of a `format` record.
+    pub fn feed(&mut self, format: TranscriptFormat, mut bytes: &[u8]) {
+        while let Some(nl) = bytes.iter().position(|b| *b == b'\n') {
+            let (head, rest) = bytes.split_at(nl);
+            bytes = &rest[1..];
+            if std::mem::take(&mut self.skipping) || self.partial.len() + head.len() > LINE_MAX {
+                self.partial.clear();
+                continue;
+            }
+            self.partial.extend_from_slice(head);
+            let line = std::mem::take(&mut self.partial);
+            if let Ok(v) = serde_json::from_slice::<Value>(&line) {
+                self.line(format, &v);
+            }
+        }
+        if !self.skipping {
+            if self.partial.len() + bytes.len() > LINE_MAX {
+                self.partial.clear();
+                self.skipping = true;
+            } else {
+                self.partial.extend_from_slice(bytes);
+            }
+        }
+    }
+
+    fn line(&mut self, format: TranscriptFormat, v: &Value) {
+        match format {
+            TranscriptFormat::Claude => {
+                if v.get("type").and_then(Value::as_str) != Some("assistant") {
+                    return;
+                }
+                let Some(m) = v.get("message") else { return };
+                let Some(u) = m.get("usage") else { return };
+                let key = format!(
+                    "{}|{}",
+                    m.get("id").and_then(Value::as_str).unwrap_or(""),
+                    v.get("requestId").and_then(Value::as_str).unwrap_or("")
+                );
+                let this = Usage {
+                    input: int(u, "input_tokens"),
+                    output: int(u, "output_tokens"),
+                    cache_read: int(u, "cache_read_input_tokens"),
+                    cache_write: int(u, "cache_creation_input_tokens"),
+                    reasoning: u
+                        .get("output_tokens_details")
+                        .map_or(0, |d| int(d, "thinking_tokens")),
+                };
+                if let Some(model) = m.get("model").and_then(Value::as_str) {
+                    self.model = Some(model.to_string());
+                }
+                let kept = self.by_key.entry(key).or_default();
+                if this.output >= kept.output {
+                    *kept = this;
+                }
+            }
+            TranscriptFormat::Codex => {
+                if let Some(model) = v
+                    .get("payload")
+                    .filter(|_| v.get("type").and_then(Value::as_str) == Some("turn_context"))
+                    .and_then(|p| p.get("model"))
+                    .and_then(Value::as_str)
+                {
+                    self.model = Some(model.to_string());
+                }
+                let Some(p) = v.get("payload") else { return };
+                if p.get("type").and_then(Value::as_str) != Some("token_count") {
+                    return;
+                }
+                let Some(t) = p.get("info").and_then(|i| i.get("total_token_usage")) else {
+                    return;
+                };
+                let cached = int(t, "cached_input_tokens");
+                let this = Usage {
+                    input: int(t, "input_tokens") - cached,
+                    output: int(t, "output_tokens"),
+                    cache_read: cached,
+                    cache_write: int(t, "cache_write_input_tokens"),
+                    reasoning: int(t, "reasoning_output_tokens"),
+                };
+                if this.total() >= self.high_water.total() {
+                    self.high_water = this;
+                }
+            }
+            TranscriptFormat::Gemini => {
+                if v.get("type").and_then(Value::as_str) != Some("gemini") {
+                    return;
+                }
+                let (Some(id), Some(t)) = (v.get("id").and_then(Value::as_str), v.get("tokens"))
+                else {
+                    return;
+                };
+                if let Some(model) = v.get("model").and_then(Value::as_str) {
+                    self.model = Some(model.to_string());
+                }
+                let cached = int(t, "cached");
+                let thoughts = int(t, "thoughts");
+                self.by_key.insert(
+                    id.to_string(),
+                    Usage {
+                        input: int(t, "input") - cached + int(t, "tool"),
+                        output: int(t, "output") + thoughts,
+                        cache_read: cached,
+                        cache_write: 0,
+                        reasoning: thoughts,
+                    },
+                );
+            }
+        }
+    }
+
+    /// The usage read so far.
+    pub fn usage(&self) -> Usage {
+        self.by_key
+            .values()
+            .fold(self.high_water, |sum, u| sum.plus(*u))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(format: TranscriptFormat, text: &str, chunk: usize) -> UsageReader {
+        let mut r = UsageReader::default();
+        for c in text.as_bytes().chunks(chunk) {
+            r.feed(format, c);
+        }
+        r
+    }
+
+    #[test]
+    fn claude_counts_each_response_once_with_its_largest_output() {
+        let lines = [
+            r#"{"type":"assistant","requestId":"r1","message":{"id":"m1","model":"claude-x","usage":{"input_tokens":10,"output_tokens":2,"cache_read_input_tokens":100,"cache_creation_input_tokens":7}}}"#,
+            r#"{"type":"assistant","requestId":"r1","message":{"id":"m1","model":"claude-x","usage":{"input_tokens":10,"output_tokens":9,"cache_read_input_tokens":100,"cache_creation_input_tokens":7}}}"#,
+            r#"{"type":"user","message":{"content":"tool result"}}"#,
+            r#"{"type":"assistant","requestId":"r2","message":{"id":"m2","model":"claude-x","usage":{"input_tokens":5,"output_tokens":3,"output_tokens_details":{"thinking_tokens":1}}}}"#,
+        ];
+        let text = lines.join("\n") + "\n";
+        for chunk in [1, 7, 4096] {
+            let r = read(TranscriptFormat::Claude, &text, chunk);
+            assert_eq!(
+                r.usage(),
+                Usage {
+                    input: 15,
+                    output: 12,
+                    cache_read: 100,
+                    cache_write: 7,
+                    reasoning: 1
+                },
+                "chunks of {chunk}"
+            );
+            assert_eq!(r.model.as_deref(), Some("claude-x"));
+        }
+    }
+
+    #[test]
+    fn the_pinned_versions_fixtures() {
+        let claude = include_str!("../../tests/fixtures/claude-2.1.332/transcript.jsonl");
+        let u = read(TranscriptFormat::Claude, claude, 512).usage();
+        assert_eq!((u.input, u.output), (14353 + 14464, 50 + 21));
+        let codex = include_str!("../../tests/fixtures/codex-0.171.0/transcript.jsonl");
+        let u = read(TranscriptFormat::Codex, codex, 512).usage();
+        assert!(u.input >= 23056 && u.output >= 124, "{u:?}");
+        let gemini = include_str!("../../tests/fixtures/gemini-0.61.0/transcript.jsonl");
+        let u = read(TranscriptFormat::Gemini, gemini, 512).usage();
+        assert_eq!((u.input, u.output), (13686 + 13849, 43 + 18), "{u:?}");
+    }
+
+    #[test]
+    fn the_state_survives_a_restart_mid_line() {
+        let text = r#"{"type":"gemini","id":"a","tokens":{"input":10,"output":2,"cached":4,"thoughts":1,"tool":0}}"#;
+        let mut r = UsageReader::default();
+        r.feed(TranscriptFormat::Gemini, &text.as_bytes()[..20]);
+        let saved = serde_json::to_string(&r).expect("save");
+        let mut r: UsageReader = serde_json::from_str(&saved).expect("load");
+        r.feed(TranscriptFormat::Gemini, &text.as_bytes()[20..]);
+        r.feed(TranscriptFormat::Gemini, b"\n");
+        assert_eq!(
+            r.usage(),
+            Usage {
+                input: 6,
+                output: 3,
+                cache_read: 4,
+                cache_write: 0,
+                reasoning: 1
+            }
+        );
+    }
+}
