@@ -152,6 +152,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Tokens the runs used, rolled up by task, project, provider or day
+    Usage {
+        /// How to roll up: task, project, provider or day
+        #[arg(long, default_value = "task")]
+        by: String,
+        /// Only runs started this long ago or since (e.g. "24h", "7days")
+        #[arg(long, value_parser = humantime::parse_duration)]
+        since: Option<std::time::Duration>,
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Work from the trackers ([[intake]] sources)
     #[command(subcommand)]
     Intake(IntakeCommand),

@@ -19,6 +19,7 @@ mod project;
 mod providers;
 mod queue;
 mod task;
+mod usage;
 
 use out::outln;
 use std::time::Duration;
@@ -116,6 +117,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Doctor { json } => doctor::run(&ctx, json),
         Command::Gc { dry_run, json } => gc::run(&ctx, dry_run, json),
         Command::Intake(crate::cli::IntakeCommand::Status { json }) => intake::status(&ctx, json),
+        Command::Usage { by, since, json } => usage::run(&ctx, &by, since, json),
         Command::Demo {
             headless,
             auto_approve,

@@ -181,6 +181,8 @@ struct TaskDetail {
     landing: Option<crate::store::landings::Landing>,
     /// The tracker issue it came from, if any.
     issue: Option<crate::store::intake::Issue>,
+    /// The tokens its runs used.
+    usage: crate::store::usage::Usage,
     /// What its branch conflicts with, by the conflict radar.
     conflicts: Vec<ConflictView>,
 }
@@ -245,6 +247,7 @@ fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
             artifacts,
             landing: crate::store::landings::latest_for(c, task.id)?,
             issue: crate::store::intake::for_task(c, task.id)?,
+            usage: crate::store::usage::for_task(c, task.id)?,
             conflicts,
             project: projects::get(c, task.project_id)?,
             gate_results: gates::for_task(c, task.id)?,
@@ -281,6 +284,17 @@ fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
         outln!(
             "worktree {wt} (branch {})",
             t.branch.as_deref().unwrap_or("?")
+        );
+    }
+    let u = &detail.usage;
+    if u.total() > 0 {
+        outln!(
+            "tokens {} in, {} cache read, {} cache write, {} out ({} reasoning)",
+            u.input,
+            u.cache_read,
+            u.cache_write,
+            u.output,
+            u.reasoning
         );
     }
     if let Some(i) = &detail.issue {

@@ -23,6 +23,7 @@ pub mod radar;
 pub mod rejections;
 pub mod runs;
 pub mod tasks;
+pub mod usage;
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -53,6 +54,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_16.sql"),
     include_str!("schema_17.sql"),
     include_str!("schema_18.sql"),
+    include_str!("schema_19.sql"),
 ];
 
 /// The migration (0-based index in [`MIGRATIONS`]) whose hook hashes clear hook tokens.

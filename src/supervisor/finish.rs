@@ -260,6 +260,8 @@ impl Completion {
                 }
             }
             crate::crash::point("commit");
+            // What the turn used, before the decision (and the notifications it makes).
+            super::usage::record(&self.cfg, store, id)?;
             let outcome = Engine::new(&self.cfg, store).handle(Input::RunFinished {
                 run_id: id,
                 result: RunResult::Completed {

@@ -50,6 +50,7 @@ mod radar;
 mod recover;
 mod repeats;
 mod second;
+pub mod usage;
 pub mod wake;
 mod watch;
 

@@ -31,3 +31,4 @@ mod sim;
 mod terminal_safety;
 mod theme_keymap;
 mod tmux;
+mod usage;

@@ -1,0 +1,85 @@
+//! Recording what a run used (issue 22): its CLI's session record (the `transcript_path` its
+//! hooks named, kept with the run) read from where the last reading stopped, through
+//! [`UsageReader`], and the totals stored with the new offset and reader state — so reading
+//! a record again after a restart costs what is new since.
+
+use std::path::Path;
+
+use crate::config::Config;
+use crate::provider::transcript::TranscriptFormat;
+use crate::provider::usage::UsageReader;
+use crate::store::usage::{self, Reading};
+use crate::store::{Store, StoreError, now_ms, runs};
+
+/// Bytes read from a record at one go.
+const CHUNK: usize = 4 << 20;
+
+/// Reads run `run_id`'s session record on from its saved offset and records its usage;
+/// nothing when the run's CLI names no record (agent-sim, aider). A record that cannot be
+/// read is logged and left for the next reading.
+///
+/// # Errors
+/// Store failures.
+pub fn record(cfg: &Config, store: &Store, run_id: i64) -> Result<(), StoreError> {
+    let run = runs::get(store.conn(), run_id)?;
+    let Some(path) = runs::transcript(store.conn(), run_id)? else {
+        return Ok(());
+    };
+    let Some(format) = cfg
+        .providers
+        .get(&run.provider)
+        .and_then(|p| TranscriptFormat::for_hooks(p.hooks))
+    else {
+        return Ok(());
+    };
+    let saved = usage::reading(store.conn(), run_id)?;
+    let (mut offset, mut reader) = match saved {
+        Some(Reading {
+            record: Some(r),
+            offset,
+            reader: Some(state),
+        }) if r == path => (
+            offset,
+            serde_json::from_str::<UsageReader>(&state).unwrap_or_default(),
+        ),
+        _ => (0, UsageReader::default()),
+    };
+    loop {
+        match crate::untrusted::read_from(Path::new(&path), offset, CHUNK) {
+            Ok((bytes, len)) => {
+                if len < offset {
+                    // Truncated or replaced: read it again from the start.
+                    offset = 0;
+                    reader = UsageReader::default();
+                    continue;
+                }
+                if bytes.is_empty() {
+                    break;
+                }
+                reader.feed(format, &bytes);
+                offset += bytes.len() as u64;
+            }
+            Err(e) => {
+                tracing::warn!(run = run_id, error = %e, "cannot read the run's session record for its usage");
+                return Ok(());
+            }
+        }
+    }
+    let u = reader.usage();
+    let at = Reading {
+        record: Some(path),
+        offset,
+        reader: serde_json::to_string(&reader).ok(),
+    };
+    store.write(|tx| {
+        usage::record(
+            tx,
+            run_id,
+            &run.provider,
+            reader.model.as_deref(),
+            &u,
+            &at,
+            now_ms(),
+        )
+    })
+}
