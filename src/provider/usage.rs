@@ -20,8 +20,6 @@
 //! Normalised to: `input` without cache reads, `cache_read`, `cache_write`, `output`
 //! including reasoning, and `reasoning` (a part of `output`).
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -61,11 +59,20 @@ impl Usage {
     }
 }
 
-/// A session record's usage read so far (serialisable, to be saved with the offset).
+/// Responses (Claude) or messages (Gemini) kept open to be counted again: a response's lines
+/// follow each other, a message is rewritten while it is written; older ones are settled.
+/// Bounds the saved state whatever the record's length.
+pub const OPEN_KEYS: usize = 64;
+
+/// A session record's usage read so far (serialisable, to be saved with the offset; its size
+/// is bounded by [`OPEN_KEYS`]).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct UsageReader {
-    /// Usage per response or message key (Claude: `id|requestId`; Gemini: message id).
-    by_key: HashMap<String, Usage>,
+    /// Usage of the responses or messages no longer open.
+    settled: Usage,
+    /// Usage per open response or message key (Claude: `id|requestId`; Gemini: message id),
+    /// the most recent last.
+    open: Vec<(String, Usage)>,
     /// Codex's running total.
     high_water: Usage,
     /// The model last named.
@@ -133,10 +140,7 @@ impl UsageReader {
                 if let Some(model) = m.get("model").and_then(Value::as_str) {
                     self.model = Some(model.to_string());
                 }
-                let kept = self.by_key.entry(key).or_default();
-                if this.output >= kept.output {
-                    *kept = this;
-                }
+                self.keep(key, this, |kept, new| new.output >= kept.output);
             }
             TranscriptFormat::Codex => {
                 if let Some(model) = v
@@ -179,25 +183,41 @@ impl UsageReader {
                 }
                 let cached = int(t, "cached");
                 let thoughts = int(t, "thoughts");
-                self.by_key.insert(
-                    id.to_string(),
-                    Usage {
-                        input: int(t, "input") - cached + int(t, "tool"),
-                        output: int(t, "output") + thoughts,
-                        cache_read: cached,
-                        cache_write: 0,
-                        reasoning: thoughts,
-                    },
-                );
+                let this = Usage {
+                    input: int(t, "input") - cached + int(t, "tool"),
+                    output: int(t, "output") + thoughts,
+                    cache_read: cached,
+                    cache_write: 0,
+                    reasoning: thoughts,
+                };
+                self.keep(id.to_string(), this, |_, _| true);
             }
+        }
+    }
+
+    /// Keeps `this` as `key`'s usage when `replace(kept, this)` says so (or `key` is new),
+    /// settling the oldest open key past [`OPEN_KEYS`].
+    fn keep(&mut self, key: String, this: Usage, replace: impl Fn(&Usage, &Usage) -> bool) {
+        if let Some(i) = self.open.iter().position(|(k, _)| *k == key) {
+            let (k, kept) = self.open.remove(i);
+            let u = if replace(&kept, &this) { this } else { kept };
+            self.open.push((k, u));
+            return;
+        }
+        self.open.push((key, this));
+        if self.open.len() > OPEN_KEYS {
+            let (_, old) = self.open.remove(0);
+            self.settled = self.settled.plus(old);
         }
     }
 
     /// The usage read so far.
     pub fn usage(&self) -> Usage {
-        self.by_key
-            .values()
-            .fold(self.high_water, |sum, u| sum.plus(*u))
+        self.open
+            .iter()
+            .fold(self.settled.plus(self.high_water), |sum, (_, u)| {
+                sum.plus(*u)
+            })
     }
 }
 
@@ -237,6 +257,21 @@ mod tests {
             );
             assert_eq!(r.model.as_deref(), Some("claude-x"));
         }
+    }
+
+    #[test]
+    fn a_long_record_settles_old_responses_and_keeps_a_small_state() {
+        let mut text = String::new();
+        for n in 0..500 {
+            for out in [3, 9, 9] {
+                text.push_str(&format!(
+                    "{{\"type\":\"assistant\",\"requestId\":\"r{n}\",\"message\":{{\"id\":\"m{n}\",\"usage\":{{\"input_tokens\":1,\"output_tokens\":{out}}}}}}}\n"
+                ));
+            }
+        }
+        let r = read(TranscriptFormat::Claude, &text, 1000);
+        assert_eq!((r.usage().input, r.usage().output), (500, 500 * 9));
+        assert!(serde_json::to_string(&r).expect("state").len() < 8_000);
     }
 
     #[test]
