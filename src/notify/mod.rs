@@ -41,6 +41,9 @@ pub struct Notice {
     pub message: String,
     /// When it happened, ms since the epoch.
     pub at: i64,
+    /// For `done` and `failed`: the tokens the task's runs used so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::store::usage::Usage>,
 }
 
 /// The kind of notice an event is, if any.
@@ -166,7 +169,14 @@ impl Notifier {
                     Some(t) if !message.starts_with(&t.key) => format!("{}: {message}", t.key),
                     _ => message,
                 };
+                let usage = match (kind, &task) {
+                    (NoticeKind::Done | NoticeKind::Failed, Some(t)) => {
+                        Some(crate::store::usage::for_task(tx, t.id)?)
+                    }
+                    _ => None,
+                };
                 out.push(Notice {
+                    usage,
                     kind: kind.as_str(),
                     task: task.as_ref().map(|t| t.key.clone()),
                     title: task.as_ref().map(|t| t.title.clone()),

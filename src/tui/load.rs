@@ -101,6 +101,7 @@ fn snapshot_in(
             messages: messages::list(c, Some(id), 100)?,
             landing: crate::store::landings::latest_for(c, id)?,
             issue: crate::store::intake::for_task(c, id)?,
+            usage: crate::store::usage::for_task(c, id)?,
         },
         None => Detail::default(),
     };

@@ -116,6 +116,8 @@ pub struct Detail {
     pub landing: Option<crate::store::landings::Landing>,
     /// The tracker issue it came from, if any.
     pub issue: Option<crate::store::intake::Issue>,
+    /// The tokens its runs used.
+    pub usage: crate::store::usage::Usage,
 }
 
 /// A text field being typed into.

@@ -83,6 +83,9 @@ fn the_notify_command_gets_approval_and_done_once_each() {
     let all = lines(&out);
     let kinds: Vec<&str> = all.iter().filter_map(|v| v["kind"].as_str()).collect();
     assert_eq!(kinds, ["approval", "done"], "{all:#?}");
+    // The done notice carries the task's tokens (agent-sim keeps no session record: zero).
+    assert_eq!(all[1]["usage"]["output"], 0, "{all:#?}");
+    assert!(all[0].get("usage").is_none(), "{all:#?}");
 }
 
 #[test]

@@ -45,6 +45,16 @@ pub(super) fn draw(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
             theme.dim(),
         ));
     }
+    if d.usage.total() > 0 {
+        let u = &d.usage;
+        lines.push(Line::styled(
+            format!(
+                "tokens {} in · {} cache read · {} cache write · {} out ({} reasoning)",
+                u.input, u.cache_read, u.cache_write, u.output, u.reasoning
+            ),
+            theme.dim(),
+        ));
+    }
     if let Some(i) = &d.issue {
         lines.push(Line::styled(
             format!("issue {} {}", i.short(), clean(&i.url)),
