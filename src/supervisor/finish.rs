@@ -154,6 +154,7 @@ impl Supervisor {
             marks: super::orphans::marks(self.store.path(), run.run_id),
             runs_dir: self.opts.data_dir.join("runs"),
             not_before: None,
+            usage: Some((self.cfg.clone(), self.store.path().to_path_buf())),
         });
     }
 
@@ -298,6 +299,7 @@ impl Completion {
                 marks: super::orphans::marks(store.path(), id),
                 runs_dir: self.runs_dir.clone(),
                 not_before: Some(Instant::now() + grace),
+                usage: Some((self.cfg.clone(), store.path().to_path_buf())),
             };
             let sent = self.closes.as_ref().is_some_and(|q| q.send(close).is_ok());
             if !sent {
@@ -331,6 +333,9 @@ pub(super) struct Close {
     pub(super) runs_dir: PathBuf,
     /// Not before this moment (a resumed completion's window waits out the exit grace).
     pub(super) not_before: Option<Instant>,
+    /// The config and database to read the run's usage again with once its CLI is gone (it
+    /// may write its record's last lines after the turn's closing hook).
+    pub(super) usage: Option<(Config, PathBuf)>,
 }
 
 impl Close {
@@ -356,5 +361,15 @@ impl Close {
             tracing::debug!(run = run_id, error = %e, "pane already gone");
         }
         crate::provider::wiring::layer::remove_run_home(&self.runs_dir, run_id);
+        if let Some((cfg, db)) = &self.usage {
+            let read = Store::open(db)
+                .map_err(|e| e.to_string())
+                .and_then(|store| {
+                    super::usage::record(cfg, &store, run_id).map_err(|e| e.to_string())
+                });
+            if let Err(e) = read {
+                tracing::warn!(run = run_id, error = %e, "cannot record the run's usage at its close");
+            }
+        }
     }
 }

@@ -142,6 +142,7 @@ impl Supervisor {
                     marks: super::orphans::marks(self.store.path(), run_id),
                     runs_dir: self.opts.data_dir.join("runs"),
                     not_before: None,
+                    usage: Some((self.cfg.clone(), self.store.path().to_path_buf())),
                 });
             }
         }

@@ -112,6 +112,21 @@ pub fn completes_a_stage_with_a_slow_model(cli: Cli, test: &'static str) {
         assert_eq!(calls.last(), Some(&HookEvent::Stop), "{calls:?}");
     }
     assert_eq!(run.final_message.as_deref(), Some(FINAL));
+    // What the run used, read from the CLI's own session record, is what the model server
+    // reported, field by field (issue 22).
+    // A CLI may write its record's last lines after the closing hook: the reading at its
+    // window's close has them.
+    let tally = h.server.usage_tally();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let used = loop {
+        let used = bosun::store::usage::for_task(h.store.conn(), run.task_id).expect("usage");
+        if used == tally || Instant::now() > deadline {
+            break used;
+        }
+        h.tick();
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(used, tally, "the run's usage against the server's tally");
     let sent = h.server.requests().iter().any(|r| {
         let body = String::from_utf8_lossy(&r.body);
         body.contains("You are the analyst for task ET-001: Explain the parser.")

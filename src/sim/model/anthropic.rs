@@ -10,7 +10,7 @@ use std::net::TcpStream;
 
 use serde_json::{Value, json};
 
-use super::http::{Pace, Sse, cut_json, pieces, send_json};
+use super::http::{Sse, cut_json, pieces, send_json};
 use super::{Shared, Turn};
 
 /// Anthropic's error body: `{"type": "error", "error": {type, message}}`.
@@ -48,22 +48,35 @@ fn content_blocks(turn: &Turn, shared: &Shared) -> (Vec<Value>, &'static str) {
     }
 }
 
+/// Tokens every answer says it wrote to the prompt cache (its reads are half its input).
+const CACHE_WRITE: u64 = 64;
+
 /// Sends `turn` (text, tool call or a dropped connection) as a Messages answer; returns
-/// whether the connection may be kept open.
+/// whether the connection may be kept open. `reported` gets the usage the answer reports,
+/// unless it is dropped.
 pub(super) fn send(
     out: &mut TcpStream,
     shared: &Shared,
-    turn: &Turn,
-    stream: bool,
-    model: &str,
-    input_tokens: u64,
-    pace: Pace,
+    ask: &super::Ask<'_>,
+    reported: &mut Option<crate::provider::usage::Usage>,
 ) -> std::io::Result<bool> {
+    let super::Ask {
+        turn,
+        stream,
+        model,
+        input_tokens,
+        pace,
+    } = *ask;
     let id = format!("msg_scripted_{:06}", shared.next_id());
     let start = json!({ "type": "message_start", "message": {
         "id": id, "type": "message", "role": "assistant", "model": model,
         "content": [], "stop_reason": null, "stop_sequence": null,
-        "usage": { "input_tokens": input_tokens, "output_tokens": 1 },
+        "usage": {
+            "input_tokens": input_tokens,
+            "cache_creation_input_tokens": CACHE_WRITE,
+            "cache_read_input_tokens": input_tokens / 2,
+            "output_tokens": 1,
+        },
     }});
     if *turn == Turn::Drop {
         if !stream {
@@ -81,6 +94,14 @@ pub(super) fn send(
         .map(|b| b.to_string().len() as u64 / 4)
         .sum::<u64>()
         .max(1);
+    // What this answer reports, as the CLI's record should count it.
+    *reported = Some(crate::provider::usage::Usage {
+        input: i64::try_from(input_tokens).unwrap_or(0),
+        output: i64::try_from(output_tokens).unwrap_or(0),
+        cache_read: i64::try_from(input_tokens / 2).unwrap_or(0),
+        cache_write: i64::try_from(CACHE_WRITE).unwrap_or(0),
+        reasoning: 0,
+    });
     if !stream {
         std::thread::sleep(pace.first_token);
         let body = json!({
@@ -91,7 +112,12 @@ pub(super) fn send(
             "content": blocks,
             "stop_reason": stop_reason,
             "stop_sequence": null,
-            "usage": { "input_tokens": input_tokens, "output_tokens": output_tokens },
+            "usage": {
+                "input_tokens": input_tokens,
+                "cache_creation_input_tokens": CACHE_WRITE,
+                "cache_read_input_tokens": input_tokens / 2,
+                "output_tokens": output_tokens,
+            },
         });
         send_json(out, 200, &[], &body, shared.next_id())?;
         return Ok(true);

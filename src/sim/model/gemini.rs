@@ -11,7 +11,7 @@ use std::net::TcpStream;
 
 use serde_json::{Value, json};
 
-use super::http::{Pace, Sse, cut_json, pieces, send_json};
+use super::http::{Sse, cut_json, pieces, send_json};
 use super::{SIDE_TEXT, Shared, Turn};
 
 /// Which Gemini method a route calls.
@@ -137,23 +137,41 @@ fn chunk(parts: Vec<Value>, model: &str, last: bool, usage: &Value) -> Value {
 pub(super) fn send(
     out: &mut TcpStream,
     _shared: &Shared,
-    turn: &Turn,
-    stream: bool,
-    model: &str,
-    input_tokens: u64,
-    pace: Pace,
+    ask: &super::Ask<'_>,
+    reported: &mut Option<crate::provider::usage::Usage>,
 ) -> std::io::Result<bool> {
+    let super::Ask {
+        turn,
+        stream,
+        model,
+        input_tokens,
+        pace,
+    } = *ask;
     let parts = parts(turn);
     let output_tokens = parts
         .iter()
         .map(|p| p.to_string().len() as u64 / 4)
         .sum::<u64>()
         .max(1);
+    // Half the prompt cached (part of it), thoughts besides the candidates (Gemini API,
+    // `UsageMetadata`).
+    let thoughts = output_tokens / 4;
     let usage = json!({
         "promptTokenCount": input_tokens,
+        "cachedContentTokenCount": input_tokens / 2,
         "candidatesTokenCount": output_tokens,
-        "totalTokenCount": input_tokens + output_tokens,
+        "thoughtsTokenCount": thoughts,
+        "totalTokenCount": input_tokens + output_tokens + thoughts,
     });
+    if *turn != Turn::Drop {
+        *reported = Some(crate::provider::usage::Usage {
+            input: i64::try_from(input_tokens - input_tokens / 2).unwrap_or(0),
+            output: i64::try_from(output_tokens + thoughts).unwrap_or(0),
+            cache_read: i64::try_from(input_tokens / 2).unwrap_or(0),
+            cache_write: 0,
+            reasoning: i64::try_from(thoughts).unwrap_or(0),
+        });
+    }
     if *turn == Turn::Drop {
         if !stream {
             cut_json(out)?;

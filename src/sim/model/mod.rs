@@ -58,6 +58,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+/// What a main or side answer is made of.
+#[derive(Clone, Copy)]
+pub(crate) struct Ask<'a> {
+    turn: &'a Turn,
+    stream: bool,
+    model: &'a str,
+    input_tokens: u64,
+    pace: Pace,
+}
+
 pub use http::Pace;
 use http::{RawRequest, send_json};
 pub use script::{Answer, Request, Scenario, Turn};
@@ -72,6 +82,8 @@ struct State {
     answered: usize,
     requests: Vec<Request>,
     pace: Pace,
+    /// The usage main answers reported, normalised as `provider::usage` counts it.
+    tally: crate::provider::usage::Usage,
 }
 
 pub(crate) struct Shared {
@@ -114,6 +126,7 @@ impl ModelServer {
                 answered: 0,
                 requests: Vec::new(),
                 pace: Pace::REALISTIC,
+                tally: crate::provider::usage::Usage::default(),
             }),
             changed: Condvar::new(),
             stop: AtomicBool::new(false),
@@ -172,6 +185,12 @@ impl ModelServer {
     /// Every request so far, in arrival order.
     pub fn requests(&self) -> Vec<Request> {
         self.shared.lock().requests.clone()
+    }
+
+    /// The tokens the main answers reported so far (those that went out whole), as the
+    /// CLI's session record should count them (`provider::usage`'s normalisation).
+    pub fn usage_tally(&self) -> crate::provider::usage::Usage {
+        self.shared.lock().tally
     }
 
     /// Scripted turns answered so far (delays not counted).
@@ -482,6 +501,7 @@ fn answer(req: &RawRequest, shared: &Shared, out: &mut TcpStream) -> std::io::Re
     if !delay.is_zero() {
         std::thread::sleep(delay);
     }
+    let mut reported = None;
     let result = match plan {
         Plan::Json {
             status,
@@ -494,15 +514,30 @@ fn answer(req: &RawRequest, shared: &Shared, out: &mut TcpStream) -> std::io::Re
             stream,
             model,
             pace,
-        } => match api {
-            Api::Anthropic => {
-                anthropic::send(out, shared, &turn, stream, &model, input_tokens, pace)
+        } => {
+            let ask = Ask {
+                turn: &turn,
+                stream,
+                model: &model,
+                input_tokens,
+                pace,
+            };
+            match api {
+                Api::Anthropic => anthropic::send(out, shared, &ask, &mut reported),
+                Api::OpenAi => openai::send(out, shared, &ask, &mut reported),
+                Api::Gemini => gemini::send(out, shared, &ask, &mut reported),
             }
-            Api::OpenAi => openai::send(out, shared, &turn, stream, &model, input_tokens, pace),
-            Api::Gemini => gemini::send(out, shared, &turn, stream, &model, input_tokens, pace),
-        },
+        }
     };
     let mut st = shared.lock();
+    // The tally counts main answers that went out whole: what the CLI's record should hold.
+    let main = st
+        .requests
+        .get(index)
+        .is_some_and(|r| matches!(r.answer, Answer::Scripted(_) | Answer::Exhausted));
+    if let (Some(u), true, Ok(_)) = (reported, main, &result) {
+        st.tally = st.tally.plus(u);
+    }
     if let Some(r) = st.requests.get_mut(index) {
         r.finished = Some(Instant::now());
         r.finished_ms = Some(crate::store::now_ms());
