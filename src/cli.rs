@@ -152,6 +152,27 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show the budgets and what is used of them, or set one (a decision, with a note)
+    Budget {
+        /// A task's key (its budget), or nothing with --project or --day
+        #[arg(add = clap_complete::ArgValueCandidates::new(crate::cmd::complete::task_keys))]
+        key: Option<String>,
+        /// A project's budget (its name)
+        #[arg(long)]
+        project: Option<String>,
+        /// The budget of every day
+        #[arg(long)]
+        day: bool,
+        /// The new budget, tokens
+        #[arg(long)]
+        tokens: Option<i64>,
+        /// Why (required with --tokens)
+        #[arg(long)]
+        note: Option<String>,
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Tokens the runs used, rolled up by task, project, provider or day
     Usage {
         /// How to roll up: task, project, provider or day

@@ -118,6 +118,14 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Gc { dry_run, json } => gc::run(&ctx, dry_run, json),
         Command::Intake(crate::cli::IntakeCommand::Status { json }) => intake::status(&ctx, json),
         Command::Usage { by, since, json } => usage::run(&ctx, &by, since, json),
+        Command::Budget {
+            key,
+            project,
+            day,
+            tokens,
+            note,
+            json,
+        } => usage::budget(&ctx, key, project, day, tokens, note, json),
         Command::Demo {
             headless,
             auto_approve,

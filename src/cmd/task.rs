@@ -183,6 +183,8 @@ struct TaskDetail {
     issue: Option<crate::store::intake::Issue>,
     /// The tokens its runs used.
     usage: crate::store::usage::Usage,
+    /// The budget it is past, if any (its queued job waits).
+    over_budget: Option<String>,
     /// What its branch conflicts with, by the conflict radar.
     conflicts: Vec<ConflictView>,
 }
@@ -248,6 +250,15 @@ fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
             landing: crate::store::landings::latest_for(c, task.id)?,
             issue: crate::store::intake::for_task(c, task.id)?,
             usage: crate::store::usage::for_task(c, task.id)?,
+            over_budget: {
+                let now = crate::store::now_ms();
+                let project = projects::get(c, task.project_id)?;
+                let budget = cfg.as_ref().map(|c| c.budget).unwrap_or_default();
+                crate::store::budgets::over(c, &budget, now - now.rem_euclid(86_400_000))?
+                    .into_iter()
+                    .find(|o| o.task_id == task.id)
+                    .map(|o| o.describe(&task.key, &project.name))
+            },
             conflicts,
             project: projects::get(c, task.project_id)?,
             gate_results: gates::for_task(c, task.id)?,
@@ -296,6 +307,9 @@ fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
             u.output,
             u.reasoning
         );
+    }
+    if let Some(why) = &detail.over_budget {
+        outln!("{why}");
     }
     if let Some(i) = &detail.issue {
         outln!("issue {} {}", i.short(), crate::text::plain(&i.url));

@@ -11,6 +11,7 @@
 //! written, `merge.rs` the layering, `stages.rs` the pipeline's validation, `provider.rs` and
 //! `notify.rs` their sections, `locate.rs` the file positions of errors.
 
+pub mod budget;
 pub mod intake;
 pub mod land;
 pub mod locate;
@@ -252,6 +253,8 @@ pub struct Config {
     /// `[projects.land]`: how tasks land once they passed their last stage (a project's own
     /// settings lie over these: [`land::LandConfig::for_project`]).
     pub land: land::LandConfig,
+    /// `[budget]`: tokens a task, a project and a day may use.
+    pub budget: budget::BudgetConfig,
     /// `[server]`: the webhook server of the daemon.
     pub server: intake::ServerConfig,
     /// `[[intake]]`: the trackers work comes in from.

@@ -10,7 +10,7 @@ use toml::Spanned;
 
 use super::locate::{Located, key_at};
 use super::provider::RawProvider;
-use super::{ConfigError, intake, land, notify};
+use super::{ConfigError, budget, intake, land, notify};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -26,6 +26,7 @@ pub(super) struct RawLayer {
     pub(super) notify: Option<notify::RawNotify>,
     pub(super) projects: Option<land::RawProjects>,
     pub(super) server: Option<intake::RawServer>,
+    pub(super) budget: Option<budget::RawBudget>,
     pub(super) intake: Option<Vec<intake::RawIntake>>,
 }
 

@@ -49,6 +49,8 @@ pub struct Queue {
     pub owner: String,
     /// Transient-failure patterns.
     pub classifier: Classifier,
+    /// Tokens a task, a project and a day may use: a task past one is not claimed.
+    pub budget: crate::config::budget::BudgetConfig,
 }
 
 /// What to enqueue.
@@ -79,6 +81,7 @@ impl Queue {
             max_concurrency: cfg.supervisor.max_concurrency,
             owner: format!("{}@{host}", std::process::id()),
             classifier: Classifier::default(),
+            budget: cfg.budget,
         }
     }
 
@@ -167,6 +170,12 @@ impl Queue {
         let probing = states
             .iter()
             .any(|b| b.state == BreakerState::HalfOpen && !excluded.contains(&b.provider));
+        // Tasks past a budget wait: their jobs stay queued until it is raised.
+        let day = now - now.rem_euclid(86_400_000);
+        let held: Vec<i64> = crate::store::budgets::over(conn, &self.budget, day)?
+            .iter()
+            .map(|o| o.task_id)
+            .collect();
         let mut claimed = Vec::new();
         while claimed.len() < max {
             let want = if probing { 1 } else { max - claimed.len() };
@@ -175,6 +184,7 @@ impl Queue {
                 now,
                 self.max_concurrency,
                 &excluded,
+                &held,
                 &self.owner,
                 want,
             )?;

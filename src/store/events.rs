@@ -92,6 +92,8 @@ text_enum! {
         LandingFailed = "landing_failed",
         /// A landed task's worktree, branch and windows were removed (or why one was kept).
         CleanedUp = "cleaned_up",
+        /// The operator set a budget (task, project or day), with a note.
+        BudgetSet = "budget_set",
     }
 }
 

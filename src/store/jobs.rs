@@ -181,11 +181,12 @@ pub fn claim(
     excluded: &[String],
     owner: &str,
 ) -> Result<Option<Job>> {
-    Ok(claim_up_to(conn, now, max_running, excluded, owner, 1)?.pop())
+    Ok(claim_up_to(conn, now, max_running, excluded, &[], owner, 1)?.pop())
 }
 
 /// [`claim`] for up to `limit` jobs in one statement (never more than `max_running` running
-/// afterwards), in claim order (priority, then id).
+/// afterwards), in claim order (priority, then id); jobs of providers in `excluded` and of
+/// tasks in `held` (past a budget) stay queued.
 ///
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
@@ -194,6 +195,7 @@ pub fn claim_up_to(
     now: i64,
     max_running: u32,
     excluded: &[String],
+    held: &[i64],
     owner: &str,
     limit: usize,
 ) -> Result<Vec<Job>> {
@@ -208,6 +210,12 @@ pub fn claim_up_to(
         let marks: Vec<String> = (0..excluded.len()).map(|i| format!("?{}", i + 5)).collect();
         exclude = format!("AND provider NOT IN ({})", marks.join(","));
         args.extend(excluded.iter().map(|p| Value::from(p.clone())));
+    }
+    if !held.is_empty() {
+        let first = args.len() + 1;
+        let marks: Vec<String> = (0..held.len()).map(|i| format!("?{}", first + i)).collect();
+        exclude.push_str(&format!(" AND task_id NOT IN ({})", marks.join(",")));
+        args.extend(held.iter().map(|t| Value::from(*t)));
     }
     let sql = format!(
         "UPDATE jobs SET status = 'running', owner = ?2, claimed_at = ?1, updated_at = ?1

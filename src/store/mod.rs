@@ -7,6 +7,7 @@
 
 pub mod answers;
 pub mod breakers;
+pub mod budgets;
 pub mod counters;
 pub mod events;
 pub mod gates;
@@ -55,6 +56,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_17.sql"),
     include_str!("schema_18.sql"),
     include_str!("schema_19.sql"),
+    include_str!("schema_20.sql"),
 ];
 
 /// The migration (0-based index in [`MIGRATIONS`]) whose hook hashes clear hook tokens.

@@ -69,3 +69,74 @@ fn a_runs_usage_comes_from_its_session_record_and_a_second_reading_takes_only_wh
         "{shown}"
     );
 }
+
+#[test]
+fn a_task_past_its_token_budget_runs_no_more_until_the_budget_is_raised() {
+    let fx = Fixture::with_layer("true", "[budget]\ntask_tokens = 1000\n");
+    let (task, _) = fx.add_task("Spend tokens");
+    // Its first run starts (nothing used yet) and uses ~29,000 tokens.
+    let (_, run) = fx.claim_and_start(&task);
+    let record = fx.dir.path().join("session.jsonl");
+    std::fs::write(
+        &record,
+        include_str!("../fixtures/claude-2.1.332/transcript.jsonl"),
+    )
+    .expect("record");
+    let path = record.to_string_lossy().into_owned();
+    fx.store
+        .write(|tx| runs::set_transcript(tx, run.id, &path))
+        .expect("transcript");
+    bosun::supervisor::usage::record(&fx.cfg, &fx.store, run.id).expect("usage");
+    // The run that crossed the budget finishes; its stage runs again (no artifact)...
+    fx.engine()
+        .handle(bosun::pipeline::Input::RunFinished {
+            run_id: run.id,
+            result: bosun::pipeline::RunResult::Completed {
+                final_message: None,
+            },
+        })
+        .expect("finished");
+    let next = fx.open_job(&task).expect("a next job queued");
+    // ...but no next run starts: the job waits.
+    let queue = &fx.engine().queue;
+    let now = bosun::store::now_ms().max(next.available_at);
+    assert!(queue.claim(&fx.store, now).expect("claim").is_none());
+    let cli = |args: &[&str]| {
+        std::process::Command::new(BOSUN)
+            .args(args)
+            .arg("--db")
+            .arg(fx.db_path())
+            .arg("--config")
+            .arg(fx.dir.path().join("bosun.toml"))
+            .env("XDG_CONFIG_HOME", fx.dir.path().join("xdg"))
+            .output()
+            .expect("bosun")
+    };
+    std::fs::write(
+        fx.dir.path().join("bosun.toml"),
+        "[budget]\ntask_tokens = 1000\n",
+    )
+    .expect("config");
+    let shown = cli(&["task", "show", &task.key]);
+    let shown = String::from_utf8_lossy(&shown.stdout).to_string();
+    assert!(
+        shown.contains("over budget: the task used 28888 of 1000 tokens")
+            && shown.contains(&format!(
+                "`bosun budget {} --tokens N --note WHY`",
+                task.key
+            )),
+        "{shown}"
+    );
+    // Raising it is a decision with a note.
+    let refused = cli(&["budget", &task.key, "--tokens", "100000"]);
+    assert!(!refused.status.success());
+    let raised = cli(&[
+        "budget", &task.key, "--tokens", "100000", "--note", "worth it",
+    ]);
+    assert!(raised.status.success(), "{raised:?}");
+    let claimed = queue
+        .claim(&fx.store, now)
+        .expect("claim")
+        .expect("claimed");
+    assert_eq!(claimed.id, next.id);
+}
