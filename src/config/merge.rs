@@ -319,6 +319,7 @@ pub(super) fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
                 .iter()
                 .filter_map(|s| s.layer.projects.as_ref()?.land.as_ref()),
         ),
+        prices: super::prices::resolve(sources.iter().filter_map(|s| s.layer.prices.as_ref())),
         budget: super::budget::resolve(sources.iter().filter_map(|s| s.layer.budget.as_ref())),
         server: super::intake::resolve_server(&sources)?,
         intake: super::intake::resolve_intake(&sources)?,

@@ -18,6 +18,7 @@ pub mod locate;
 mod merge;
 pub mod notify;
 pub mod paths;
+pub mod prices;
 mod provider;
 mod raw;
 mod stages;
@@ -253,6 +254,8 @@ pub struct Config {
     /// `[projects.land]`: how tasks land once they passed their last stage (a project's own
     /// settings lie over these: [`land::LandConfig::for_project`]).
     pub land: land::LandConfig,
+    /// `[prices]`: what tokens cost, per model.
+    pub prices: prices::PriceConfig,
     /// `[budget]`: tokens a task, a project and a day may use.
     pub budget: budget::BudgetConfig,
     /// `[server]`: the webhook server of the daemon.

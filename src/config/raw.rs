@@ -10,7 +10,7 @@ use toml::Spanned;
 
 use super::locate::{Located, key_at};
 use super::provider::RawProvider;
-use super::{ConfigError, budget, intake, land, notify};
+use super::{ConfigError, budget, intake, land, notify, prices};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +27,7 @@ pub(super) struct RawLayer {
     pub(super) projects: Option<land::RawProjects>,
     pub(super) server: Option<intake::RawServer>,
     pub(super) budget: Option<budget::RawBudget>,
+    pub(super) prices: Option<prices::RawPrices>,
     pub(super) intake: Option<Vec<intake::RawIntake>>,
 }
 

@@ -87,19 +87,23 @@ pub enum By {
     Day,
 }
 
-/// One row of a roll-up.
+/// One row of a roll-up: one key's runs of one provider and model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Row {
     /// The task key, project name, provider or day.
     pub key: String,
+    /// The provider.
+    pub provider: String,
+    /// The model, as the CLI recorded it.
+    pub model: Option<String>,
     /// Runs counted.
     pub runs: i64,
     /// Their usage.
     pub usage: Usage,
 }
 
-/// Usage rolled up `by`, of runs started at or after `since` (ms since the epoch), the
-/// largest first.
+/// Usage rolled up `by` and by provider and model (what prices it), of runs started at or
+/// after `since` (ms since the epoch).
 ///
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
@@ -111,25 +115,27 @@ pub fn rollup(conn: &Connection, by: By, since: i64) -> Result<Vec<Row>> {
         By::Day => "strftime('%Y-%m-%d', r.started_at / 1000, 'unixepoch')",
     };
     let sql = format!(
-        "SELECT {key}, COUNT(*), SUM(u.input), SUM(u.output), SUM(u.cache_read),
-                SUM(u.cache_write), SUM(u.reasoning)
+        "SELECT {key}, u.provider, u.model, COUNT(*), SUM(u.input), SUM(u.output),
+                SUM(u.cache_read), SUM(u.cache_write), SUM(u.reasoning)
          FROM run_usage u JOIN runs r ON r.id = u.run_id JOIN tasks t ON t.id = r.task_id
               JOIN projects p ON p.id = t.project_id
          WHERE r.started_at >= ?1
-         GROUP BY 1
-         ORDER BY SUM(u.input + u.output + u.cache_read + u.cache_write) DESC, 1"
+         GROUP BY 1, 2, 3
+         ORDER BY 1, 2, 3"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([since], |r| {
         Ok(Row {
             key: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
-            runs: r.get(1)?,
+            provider: r.get(1)?,
+            model: r.get(2)?,
+            runs: r.get(3)?,
             usage: Usage {
-                input: r.get(2)?,
-                output: r.get(3)?,
-                cache_read: r.get(4)?,
-                cache_write: r.get(5)?,
-                reasoning: r.get(6)?,
+                input: r.get(4)?,
+                output: r.get(5)?,
+                cache_read: r.get(6)?,
+                cache_write: r.get(7)?,
+                reasoning: r.get(8)?,
             },
         })
     })?;

@@ -60,9 +60,21 @@ fn a_runs_usage_comes_from_its_session_record_and_a_second_reading_takes_only_wh
         String::from_utf8_lossy(&out.stdout).to_string()
     };
     let by_provider = cli(&["usage", "--by", "provider", "--json"]);
-    let rows: serde_json::Value = serde_json::from_str(&by_provider).expect("json");
+    let out: serde_json::Value = serde_json::from_str(&by_provider).expect("json");
+    let rows = &out["rows"];
     assert_eq!(rows[0]["key"], "claude", "{by_provider}");
     assert_eq!(rows[0]["usage"]["output"], 78, "{by_provider}");
+    // The scripted model is in no price table: unpriced, not $0.
+    assert_eq!(rows[0]["cost"]["kind"], "unpriced", "{by_provider}");
+    // Priced by the config (cache tokens at the input price when none is given).
+    let config = fx.dir.path().join("prices.toml");
+    std::fs::write(
+        &config,
+        "[prices.models.\"claude-opus-5\"]\ninput = 10.0\noutput = 50.0\n",
+    )
+    .expect("config");
+    let priced = cli(&["usage", "--config", &config.to_string_lossy()]);
+    assert!(priced.contains("$0.31"), "{priced}");
     let shown = cli(&["task", "show", &task.key]);
     assert!(
         shown.contains("tokens 28917 in, 2000 cache read, 50 cache write, 78 out (0 reasoning)"),
