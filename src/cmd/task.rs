@@ -183,6 +183,8 @@ struct TaskDetail {
     issue: Option<crate::store::intake::Issue>,
     /// The tokens its runs used.
     usage: crate::store::usage::Usage,
+    /// What they cost (`[prices]`).
+    cost: Option<crate::config::prices::Cost>,
     /// The budget it is past, if any (its queued job waits).
     over_budget: Option<String>,
     /// What its branch conflicts with, by the conflict radar.
@@ -250,6 +252,14 @@ fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
             landing: crate::store::landings::latest_for(c, task.id)?,
             issue: crate::store::intake::for_task(c, task.id)?,
             usage: crate::store::usage::for_task(c, task.id)?,
+            cost: match &cfg {
+                Some(cfg) => crate::store::usage::rollup(c, crate::store::usage::By::Task, 0)?
+                    .into_iter()
+                    .filter(|r| r.key == task.key)
+                    .map(|r| cfg.prices.cost(&r.provider, r.model.as_deref(), &r.usage))
+                    .reduce(crate::config::prices::Cost::plus),
+                None => None,
+            },
             over_budget: {
                 let now = crate::store::now_ms();
                 let project = projects::get(c, task.project_id)?;
@@ -300,12 +310,17 @@ fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
     let u = &detail.usage;
     if u.total() > 0 {
         outln!(
-            "tokens {} in, {} cache read, {} cache write, {} out ({} reasoning)",
+            "tokens {} in, {} cache read, {} cache write, {} out ({} reasoning){}",
             u.input,
             u.cache_read,
             u.cache_write,
             u.output,
-            u.reasoning
+            u.reasoning,
+            detail
+                .cost
+                .as_ref()
+                .map(|c| format!("; cost {}", crate::text::plain(&c.describe())))
+                .unwrap_or_default()
         );
     }
     if let Some(why) = &detail.over_budget {
