@@ -21,17 +21,20 @@ pub enum NoticeKind {
     Done,
     /// A job failed for good.
     Failed,
+    /// A budget is nearly used (`[budget] warn_at`) or used up.
+    Budget,
 }
 
 impl NoticeKind {
     /// Every kind.
-    pub const ALL: [NoticeKind; 6] = [
+    pub const ALL: [NoticeKind; 7] = [
         NoticeKind::Approval,
         NoticeKind::NeedsInput,
         NoticeKind::Blocked,
         NoticeKind::Waiting,
         NoticeKind::Done,
         NoticeKind::Failed,
+        NoticeKind::Budget,
     ];
 
     /// The snake_case name (as in the config and the JSON).
@@ -43,6 +46,7 @@ impl NoticeKind {
             NoticeKind::Waiting => "waiting",
             NoticeKind::Done => "done",
             NoticeKind::Failed => "failed",
+            NoticeKind::Budget => "budget",
         }
     }
 }

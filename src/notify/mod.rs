@@ -54,6 +54,7 @@ pub fn kind_of(e: &Event) -> Option<NoticeKind> {
         EventKind::Blocked => NoticeKind::Blocked,
         EventKind::TaskDone => NoticeKind::Done,
         EventKind::JobFailed => NoticeKind::Failed,
+        EventKind::BudgetWarning => NoticeKind::Budget,
         _ => return None,
     })
 }
@@ -223,6 +224,7 @@ fn summary(n: &Notice) -> String {
         "blocked" => "is blocked",
         "waiting" => "waits for an answer",
         "done" => "is done",
+        "budget" => "is near or past a budget",
         _ => "failed for good",
     };
     format!("{} {what}", n.task.as_deref().unwrap_or("a job"))

@@ -105,6 +105,51 @@ impl Over {
     }
 }
 
+/// Where task `task_id` stands against each budget that applies to it: (scope, tokens used
+/// in that scope, tokens allowed), for the scopes with a limit (`today`: the UTC day's
+/// start, ms).
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn standing(
+    conn: &Connection,
+    cfg: &BudgetConfig,
+    task_id: i64,
+    today: i64,
+) -> Result<Vec<(Scope, i64, i64)>> {
+    let (key, project): (String, String) = conn
+        .prepare_cached(
+            "SELECT t.key, p.name FROM tasks t JOIN projects p ON p.id = t.project_id
+             WHERE t.id = ?1",
+        )?
+        .query_row([task_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let total = "COALESCE(SUM(u.input + u.output + u.cache_read + u.cache_write), 0)";
+    let from = "FROM run_usage u JOIN runs r ON r.id = u.run_id";
+    let mut out = Vec::new();
+    if let Some(allowed) = allowed(conn, cfg, Scope::Task, &key)? {
+        let used: i64 = conn
+            .prepare_cached(&format!("SELECT {total} {from} WHERE r.task_id = ?1"))?
+            .query_row([task_id], |r| r.get(0))?;
+        out.push((Scope::Task, used, allowed));
+    }
+    if let Some(allowed) = allowed(conn, cfg, Scope::Project, &project)? {
+        let used: i64 = conn
+            .prepare_cached(&format!(
+                "SELECT {total} {from} JOIN tasks t ON t.id = r.task_id
+                 JOIN projects p ON p.id = t.project_id WHERE p.name = ?1"
+            ))?
+            .query_row([&project], |r| r.get(0))?;
+        out.push((Scope::Project, used, allowed));
+    }
+    if let Some(allowed) = allowed(conn, cfg, Scope::Day, "")? {
+        let used: i64 = conn
+            .prepare_cached(&format!("SELECT {total} {from} WHERE r.started_at >= ?1"))?
+            .query_row([today], |r| r.get(0))?;
+        out.push((Scope::Day, used, allowed));
+    }
+    Ok(out)
+}
+
 /// Every task with a queued job that is past a budget (`today` is the UTC day's start, ms),
 /// the first budget it is past.
 ///
@@ -121,62 +166,21 @@ pub fn over(conn: &Connection, cfg: &BudgetConfig, today: i64) -> Result<Vec<Ove
     {
         return Ok(Vec::new());
     }
-    let mut stmt = conn.prepare_cached(
-        "SELECT DISTINCT t.id, t.key, p.name FROM jobs j JOIN tasks t ON t.id = j.task_id
-         JOIN projects p ON p.id = t.project_id WHERE j.status = 'queued'",
-    )?;
-    let waiting: Vec<(i64, String, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    let mut stmt =
+        conn.prepare_cached("SELECT DISTINCT task_id FROM jobs WHERE status = 'queued'")?;
+    let waiting: Vec<i64> = stmt
+        .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
-    let total = "COALESCE(SUM(u.input + u.output + u.cache_read + u.cache_write), 0)";
-    let day_used: i64 = conn
-        .prepare_cached(&format!(
-            "SELECT {total} FROM run_usage u JOIN runs r ON r.id = u.run_id WHERE r.started_at >= ?1"
-        ))?
-        .query_row([today], |r| r.get(0))?;
     let mut out = Vec::new();
-    for (task_id, key, project) in waiting {
-        if let Some(allowed) = allowed(conn, cfg, Scope::Task, &key)? {
-            let used: i64 = conn
-                .prepare_cached(&format!(
-                    "SELECT {total} FROM run_usage u JOIN runs r ON r.id = u.run_id WHERE r.task_id = ?1"
-                ))?
-                .query_row([task_id], |r| r.get(0))?;
-            if used >= allowed {
-                out.push(Over {
-                    task_id,
-                    scope: Scope::Task,
-                    used,
-                    allowed,
-                });
-                continue;
-            }
-        }
-        if let Some(allowed) = allowed(conn, cfg, Scope::Project, &project)? {
-            let used: i64 = conn
-                .prepare_cached(&format!(
-                    "SELECT {total} FROM run_usage u JOIN runs r ON r.id = u.run_id
-                     JOIN tasks t ON t.id = r.task_id JOIN projects p ON p.id = t.project_id
-                     WHERE p.name = ?1"
-                ))?
-                .query_row([&project], |r| r.get(0))?;
-            if used >= allowed {
-                out.push(Over {
-                    task_id,
-                    scope: Scope::Project,
-                    used,
-                    allowed,
-                });
-                continue;
-            }
-        }
-        if let Some(allowed) = allowed(conn, cfg, Scope::Day, "")?
-            && day_used >= allowed
+    for task_id in waiting {
+        if let Some((scope, used, allowed)) = standing(conn, cfg, task_id, today)?
+            .into_iter()
+            .find(|(_, used, allowed)| used >= allowed)
         {
             out.push(Over {
                 task_id,
-                scope: Scope::Day,
-                used: day_used,
+                scope,
+                used,
                 allowed,
             });
         }

@@ -94,6 +94,9 @@ text_enum! {
         CleanedUp = "cleaned_up",
         /// The operator set a budget (task, project or day), with a note.
         BudgetSet = "budget_set",
+        /// A task's runs used `[budget] warn_at` of a budget, or all of it; the message says
+        /// which and how much.
+        BudgetWarning = "budget_warning",
     }
 }
 

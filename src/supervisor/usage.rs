@@ -80,6 +80,59 @@ pub fn record(cfg: &Config, store: &Store, run_id: i64) -> Result<(), StoreError
             &u,
             &at,
             now_ms(),
-        )
+        )?;
+        warn(tx, cfg, run.task_id)
     })
+}
+
+/// Records a `budget_warning` event, once per budget and level, when task `task_id`'s runs
+/// have used `[budget] warn_at` of a budget that applies to it, or all of it.
+fn warn(conn: &rusqlite::Connection, cfg: &Config, task_id: i64) -> Result<(), StoreError> {
+    use crate::store::budgets::{self, Scope};
+    use crate::store::events::{self, About, EventKind};
+    let now = now_ms();
+    let standing = budgets::standing(conn, &cfg.budget, task_id, now - now.rem_euclid(86_400_000))?;
+    if standing.is_empty() {
+        return Ok(());
+    }
+    let key = crate::store::tasks::get(conn, task_id)?.key;
+    let said: Vec<String> = events::recent(conn, Some(task_id), 500)?
+        .into_iter()
+        .filter(|e| e.kind == EventKind::BudgetWarning)
+        .map(|e| e.message)
+        .collect();
+    for (scope, used, allowed) in standing {
+        #[allow(clippy::cast_precision_loss)]
+        let share = used as f64 / allowed.max(1) as f64;
+        let level = if used >= allowed {
+            "used up"
+        } else if share >= cfg.budget.warn_at {
+            "nearly used"
+        } else {
+            continue;
+        };
+        let whose = match scope {
+            Scope::Task => "its task",
+            Scope::Project => "its project's",
+            Scope::Day => "today's",
+        };
+        let head = format!("{key}: {whose} budget is {level}");
+        let tail = format!("of {allowed} tokens");
+        if said
+            .iter()
+            .any(|m| m.starts_with(&head) && m.contains(&tail))
+        {
+            continue;
+        }
+        let message = format!("{head}: {used} {tail}");
+        events::record(
+            conn,
+            EventKind::BudgetWarning,
+            About::task(task_id),
+            "budget",
+            message.as_str(),
+            now,
+        )?;
+    }
+    Ok(())
 }

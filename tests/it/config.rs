@@ -362,7 +362,11 @@ fn notify_defaults_and_bad_values_are_located() {
     let cfg = load("").expect("default");
     assert!(cfg.notify.desktop);
     assert!(cfg.notify.command.is_empty());
-    assert_eq!(cfg.notify.kinds.len(), 6);
+    assert_eq!(
+        cfg.notify.kinds.len(),
+        7,
+        "every kind, budget warnings included"
+    );
     let cfg = load("[notify]\ncommand = [\"ntfy\", \"publish\"]\nkinds = [\"approval\"]\nmin_interval = \"1m\"\n")
         .expect("valid");
     assert_eq!(cfg.notify.command, ["ntfy", "publish"]);

@@ -109,6 +109,20 @@ fn a_task_past_its_token_budget_runs_no_more_until_the_budget_is_raised() {
         })
         .expect("finished");
     let next = fx.open_job(&task).expect("a next job queued");
+    // The operator is told (a `budget` notice), once.
+    let warnings: Vec<String> = bosun::store::events::recent(fx.store.conn(), Some(task.id), 100)
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.kind == bosun::store::events::EventKind::BudgetWarning)
+        .map(|e| e.message)
+        .collect();
+    assert_eq!(
+        warnings,
+        [format!(
+            "{}: its task budget is used up: 28888 of 1000 tokens",
+            task.key
+        )]
+    );
     // ...but no next run starts: the job waits.
     let queue = &fx.engine().queue;
     let now = bosun::store::now_ms().max(next.available_at);
