@@ -185,7 +185,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Work from the trackers ([[intake]] sources)
+    /// Work from the trackers (the `[[intake]]` sources)
     #[command(subcommand)]
     Intake(IntakeCommand),
     /// Remove what landed, cancelled and gone tasks left behind: worktrees, task branches

@@ -50,7 +50,7 @@ pub struct Landing {
 }
 
 impl Landing {
-    /// One line for a person: "in_review: pull request #17 <url> (squash into main)",
+    /// One line for a person: `in_review: pull request #17 URL (squash pr into main)`,
     /// "landed (squash merge into main) at 1a2b3c4d5e", with what it ran into. Forge and git
     /// text is sanitised.
     pub fn describe(&self) -> String {
