@@ -86,6 +86,12 @@ pub enum Event {
         /// The comment.
         comment: TrackerComment,
     },
+    /// Something happened to pull request `number` (opened, reviewed, merged, closed): a
+    /// landing that follows it reads it now instead of at its next poll.
+    PullRequest {
+        /// Its number.
+        number: i64,
+    },
     /// Nothing bosun acts on (a ping, an edited comment, another event): why.
     Ignored(String),
 }
@@ -212,6 +218,20 @@ pub fn parse(kind: SourceKind, event: &str, body: &[u8]) -> Result<Event, String
     } else {
         event
     };
+    // GitHub: pull_request, pull_request_review; Gitea: pull_request, pull_request_approved,
+    // pull_request_rejected, pull_request_review_*: the number at the top or in the PR.
+    if event.starts_with("pull_request") {
+        let v: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| format!("not a {event} payload: {e}"))?;
+        let number = v
+            .get("number")
+            .or_else(|| v.get("pull_request").and_then(|p| p.get("number")))
+            .and_then(serde_json::Value::as_i64);
+        return Ok(match number {
+            Some(number) => Event::PullRequest { number },
+            None => Event::Ignored(format!("a {event} event without a number")),
+        });
+    }
     match event {
         "issues" | "issue_comment" => {}
         "ping" => return Ok(Event::Ignored("a ping".into())),
@@ -346,6 +366,11 @@ mod tests {
             Ok(Event::Ignored(_))
         ));
         assert!(parse(SourceKind::Github, "issues", b"not json").is_err());
+        let review = br#"{"action":"submitted","review":{},"pull_request":{"number":7}}"#;
+        assert_eq!(
+            parse(SourceKind::Github, "pull_request_review", review),
+            Ok(Event::PullRequest { number: 7 })
+        );
     }
 
     #[test]

@@ -272,6 +272,22 @@ pub fn polled(
     Ok(())
 }
 
+/// Makes the landings of project `project` (name or key prefix) that follow pull request
+/// `number` due now (a webhook said it changed); how many.
+///
+/// # Errors
+/// [`StoreError::Sqlite`] on database failure.
+pub fn nudge(conn: &Connection, project: &str, number: i64) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE landings SET updated_at = 0
+             WHERE state = 'in_review' AND pr_number = ?2 AND attempts = 0
+               AND task_id IN (SELECT t.id FROM tasks t JOIN projects p ON p.id = t.project_id
+                               WHERE p.name = ?1 OR p.key_prefix = ?1)",
+        )?
+        .execute(params![project, number])?)
+}
+
 /// The ETag of landing `id`'s pull request as last read.
 ///
 /// # Errors

@@ -301,6 +301,15 @@ fn take(
             );
             intake.comment(source, &at, &comment)
         }
+        Event::PullRequest { number } => {
+            let n = intake
+                .store
+                .write(|tx| crate::store::landings::nudge(tx, &source.project, number))
+                .map_err(|e| e.to_string())?;
+            return Ok(Applied::Nothing(format!(
+                "pull request #{number}: {n} landing(s) read now"
+            )));
+        }
         Event::Ignored(why) => return Ok(Applied::Nothing(why)),
     };
     r.map_err(|e| e.to_string())
