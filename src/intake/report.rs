@@ -47,6 +47,11 @@ pub struct Status {
     pub line: String,
 }
 
+/// What a report of a task in `state` at `stage` is remembered by ([`Status::key`]).
+pub fn key(state: TaskState, stage: &str) -> String {
+    format!("{}@{stage}", state.as_str())
+}
+
 /// The status of a task as `f` describes it.
 pub fn status(f: &Facts<'_>) -> Status {
     let state = f.state.unwrap_or(TaskState::Active);
@@ -106,7 +111,7 @@ pub fn status(f: &Facts<'_>) -> Status {
         }
     });
     Status {
-        key: format!("{}@{}", state.as_str(), f.stage),
+        key: self::key(state, f.stage),
         label,
         comment,
         line: format!("{line}\n"),
