@@ -117,7 +117,7 @@ fn parts(turn: &Turn) -> Vec<Value> {
             parts.push(json!({ "functionCall": { "name": name, "args": input } }));
             parts
         }
-        Turn::Error { .. } | Turn::Delay(_) | Turn::Drop => vec![],
+        Turn::Error { .. } | Turn::UsageLimit { .. } | Turn::Delay(_) | Turn::Drop => vec![],
     }
 }
 

@@ -45,6 +45,7 @@
 mod anthropic;
 pub mod gemini;
 mod http;
+mod limit;
 pub mod openai;
 mod script;
 
@@ -84,6 +85,9 @@ struct State {
     pace: Pace,
     /// The usage main answers reported, normalised as `provider::usage` counts it.
     tally: crate::provider::usage::Usage,
+    /// Until when a [`Turn::UsageLimit`] answers every main request, per API: a limit of
+    /// one provider's account leaves the others alone.
+    limits: Vec<(Api, std::time::SystemTime)>,
 }
 
 pub(crate) struct Shared {
@@ -127,6 +131,7 @@ impl ModelServer {
                 requests: Vec::new(),
                 pace: Pace::REALISTIC,
                 tally: crate::provider::usage::Usage::default(),
+                limits: Vec::new(),
             }),
             changed: Condvar::new(),
             stop: AtomicBool::new(false),
@@ -377,7 +382,17 @@ fn main_plan(
     model: String,
 ) -> (Plan, Answer) {
     let pace = st.pace;
+    let now = std::time::SystemTime::now();
+    st.limits.retain(|(_, until)| now < *until);
+    if let Some((_, until)) = st.limits.iter().find(|(a, _)| *a == api) {
+        return (limit::plan(api, *until), Answer::Limited);
+    }
     match next_turn(st, delay) {
+        Some((i, Turn::UsageLimit { reset_in })) => {
+            let until = now + *delay + reset_in;
+            st.limits.push((api, until));
+            (limit::plan(api, until), Answer::Scripted(i))
+        }
         Some((i, turn)) => (
             turn_plan(api, turn, stream, model, pace),
             Answer::Scripted(i),

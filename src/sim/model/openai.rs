@@ -158,7 +158,7 @@ fn output_items(turn: &Turn, shared: &Shared) -> Vec<Value> {
             items
         }
         // Errors are answered before this; a delay is never popped as an answer.
-        Turn::Error { .. } | Turn::Delay(_) | Turn::Drop => vec![],
+        Turn::Error { .. } | Turn::UsageLimit { .. } | Turn::Delay(_) | Turn::Drop => vec![],
     }
 }
 

@@ -40,6 +40,14 @@ pub enum Turn {
     /// A dropped connection: the status line, headers and first event of a stream (or just
     /// the head of a JSON answer) go out, then the socket is closed mid-answer.
     Drop,
+    /// The account's usage limit, reached until `reset_in` from the moment it is answered:
+    /// this and every main request of the same API until then get its usage-limit error (HTTP 429
+    /// with the reset time in the API's own headers and body, see `limit.rs`), without
+    /// taking a turn ([`Answer::Limited`]); after it the scenario carries on.
+    UsageLimit {
+        /// How long after the answer the limit resets.
+        reset_in: Duration,
+    },
 }
 
 /// The tool name of [`Turn::tool_search`].
@@ -163,6 +171,11 @@ impl Turn {
     pub fn dropped() -> Turn {
         Turn::Drop
     }
+
+    /// The usage limit, resetting `reset_in` after it is answered (see [`Turn::UsageLimit`]).
+    pub fn usage_limit(reset_in: Duration) -> Turn {
+        Turn::UsageLimit { reset_in }
+    }
 }
 
 /// The queue of scripted turns.
@@ -210,6 +223,8 @@ pub enum Answer {
     NotFound,
     /// 400: the body was not JSON.
     BadRequest,
+    /// A main request while a [`Turn::UsageLimit`] stood: the usage-limit error again.
+    Limited,
 }
 
 /// One recorded HTTP request.
