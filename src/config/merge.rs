@@ -39,6 +39,10 @@ pub(super) fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
             if s.completion_workers.is_some() {
                 sup.completion_workers = s.completion_workers.clone();
             }
+            sup.resume_stagger = s.resume_stagger.or(sup.resume_stagger);
+            if s.resume_prompt.is_some() {
+                sup.resume_prompt = s.resume_prompt.clone();
+            }
         }
         if let Some(q) = &src.layer.queue {
             queue_src = i;
@@ -66,6 +70,9 @@ pub(super) fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
                 .or_insert_with(|| (i, RawRole::default(), role.span().start));
             entry.0 = i;
             entry.2 = role.span().start;
+            if r.fallback.is_some() {
+                entry.1.fallback = r.fallback.clone();
+            }
             if r.provider.is_some() {
                 entry.1.provider = r.provider.clone();
                 // An unknown provider is reported at its own line.
@@ -166,6 +173,22 @@ pub(super) fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
         },
         message_batch,
         completion_workers,
+        resume_stagger: sup
+            .resume_stagger
+            .ok_or_else(|| missing("supervisor.resume_stagger"))?,
+        resume_prompt: {
+            let p = sup
+                .resume_prompt
+                .ok_or_else(|| missing("supervisor.resume_prompt"))?;
+            if p.get_ref().trim().is_empty() {
+                return Err(s.err(
+                    p.span().start,
+                    "supervisor.resume_prompt",
+                    "must not be empty: it is the turn that resumes a run after a usage limit",
+                ));
+            }
+            p.get_ref().clone()
+        },
     };
 
     let q = &sources[queue_src];
@@ -253,6 +276,7 @@ pub(super) fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
             RoleConfig {
                 name,
                 provider,
+                fallback: raw.fallback.unwrap_or_default(),
                 prompt,
                 timeout: raw.timeout,
             },
@@ -271,6 +295,17 @@ pub(super) fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
         let role = &resolved_roles[name];
         let (src_i, offset) = provider_at.get(name).copied().unwrap_or((*src_i, *offset));
         let (src_i, offset) = (&src_i, &offset);
+        if let Some(bad) = role.fallback.iter().find(|f| !providers.contains_key(*f)) {
+            let known: Vec<&str> = providers.keys().map(String::as_str).collect();
+            return Err(sources[*src_i].err(
+                *offset,
+                format!("roles.{name}.fallback"),
+                format!(
+                    "unknown provider `{bad}` in fallback; use one of: {}",
+                    known.join(", ")
+                ),
+            ));
+        }
         if !providers.contains_key(&role.provider) {
             let known: Vec<&str> = providers.keys().map(String::as_str).collect();
             return Err(sources[*src_i].err(

@@ -23,7 +23,7 @@ mod provider;
 mod raw;
 mod stages;
 
-pub use provider::{HookStyle, ProviderConfig, ProviderMode, ScreenStatus};
+pub use provider::{HookStyle, LimitPattern, ProviderConfig, ProviderMode, ScreenStatus};
 use raw::{Source, de_duration};
 
 use std::collections::BTreeMap;
@@ -76,6 +76,12 @@ pub struct SupervisorConfig {
     /// Threads that finish completed runs (commit, gates, decision) at once; at least 1,
     /// default 4.
     pub completion_workers: u32,
+    /// After a provider's usage limit resets, the runs parked at it resume this far apart
+    /// (`resume_stagger`, default 10 s), oldest first; its queued jobs wait for the last.
+    pub resume_stagger: Duration,
+    /// The turn pasted into a parked run's pane when its provider's limit has reset
+    /// (`resume_prompt`).
+    pub resume_prompt: String,
 }
 
 /// The console (`[ui]`).
@@ -117,6 +123,9 @@ pub struct RoleConfig {
     pub name: String,
     /// Provider profile name, e.g. `claude`, `codex`, `sim`.
     pub provider: String,
+    /// Providers that take this role's new jobs, in order, while its provider is parked at a
+    /// usage limit (`fallback = ["codex"]`); empty by default.
+    pub fallback: Vec<String>,
     /// Prompt template with `{key}`, `{title}`, `{spec}`, `{stage}`, `{worktree}`, `{feedback}`.
     pub prompt: String,
     /// Run timeout; `None` uses [`SupervisorConfig::default_timeout`].

@@ -71,6 +71,27 @@ pub enum ScreenStatus {
     Error,
 }
 
+/// A screen saying the provider's usage limit is reached (`limits = [{ pattern, … }]`), read
+/// by `provider::limit`. The pattern's named groups give the reset: `in` a duration
+/// (`41s`, `2h 5m`), `at` a clock time (`5:31 AM`, `8pm`) with an optional `tz` (an IANA
+/// zone such as `Europe/Berlin`, or `UTC`; else the local zone), or `epoch` Unix seconds.
+#[derive(Debug, Clone)]
+pub struct LimitPattern {
+    /// Matches the limit on the screen; its groups give the reset time.
+    pub pattern: Regex,
+    /// The CLI waits for the reset and retries on its own (`waits = true`): bosun parks the
+    /// provider and stretches the run's timeout, and sends nothing at the reset.
+    pub waits: bool,
+    /// A dialog the limit leaves open (`dialog`): at the reset, `keys` are pressed while it
+    /// shows, before the resume prompt.
+    pub dialog: Option<Regex>,
+    /// Keys that close `dialog` (tmux key names).
+    pub keys: Vec<String>,
+    /// Paste `[supervisor] resume_prompt` at the reset (`prompt`, default true); false when
+    /// the dialog's keys make the CLI retry by itself.
+    pub prompt: bool,
+}
+
 /// A provider profile: how to launch an agent CLI and read its screen (`[providers.NAME]`).
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {
@@ -131,6 +152,9 @@ pub struct ProviderConfig {
     /// How long the screen must show no new output for the screen witness to count it as
     /// finished (`quiet`, default 5 s).
     pub quiet: Duration,
+    /// Screens of a usage limit with its reset time (`limits`): the run waits in its pane
+    /// and the provider is parked until then, instead of failing.
+    pub limits: Vec<LimitPattern>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -163,6 +187,19 @@ pub(super) struct RawProvider {
     witness_grace: Option<Duration>,
     #[serde(default, deserialize_with = "de_duration")]
     quiet: Option<Duration>,
+    limits: Option<Vec<RawLimitPattern>>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawLimitPattern {
+    pattern: Spanned<String>,
+    #[serde(default)]
+    waits: bool,
+    dialog: Option<Spanned<String>>,
+    #[serde(default)]
+    keys: Vec<String>,
+    prompt: Option<bool>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -198,6 +235,7 @@ struct PartialProvider {
     hook_grace: Option<Duration>,
     witness_grace: Option<Duration>,
     quiet: Option<Duration>,
+    limits: Option<Vec<LimitPattern>>,
 }
 
 pub(super) fn merge_providers(
@@ -266,6 +304,22 @@ pub(super) fn merge_providers(
                 }
                 p.status = Some(out);
             }
+            if let Some(list) = &r.limits {
+                let mut out = Vec::new();
+                for (j, l) in list.iter().enumerate() {
+                    out.push(LimitPattern {
+                        pattern: compile(&format!("limits[{j}].pattern"), &l.pattern)?,
+                        waits: l.waits,
+                        dialog: match &l.dialog {
+                            Some(d) => Some(compile(&format!("limits[{j}].dialog"), d)?),
+                            None => None,
+                        },
+                        keys: l.keys.clone(),
+                        prompt: l.prompt.unwrap_or(true),
+                    });
+                }
+                p.limits = Some(out);
+            }
             if let Some(list) = &r.transient {
                 for (j, t) in list.iter().enumerate() {
                     compile(&format!("transient[{j}]"), t)?;
@@ -315,6 +369,7 @@ pub(super) fn merge_providers(
                 hook_grace: p.hook_grace.unwrap_or(DEFAULT_HOOK_GRACE),
                 witness_grace: p.witness_grace.unwrap_or(DEFAULT_WITNESS_GRACE),
                 quiet: p.quiet.unwrap_or(DEFAULT_QUIET),
+                limits: p.limits.unwrap_or_default(),
                 name,
             },
         );

@@ -48,6 +48,9 @@ pub(super) struct RawSupervisor {
     pub(super) tmux_socket: Option<Spanned<String>>,
     pub(super) message_batch: Option<Spanned<u32>>,
     pub(super) completion_workers: Option<Spanned<u32>>,
+    #[serde(default, deserialize_with = "de_duration")]
+    pub(super) resume_stagger: Option<Duration>,
+    pub(super) resume_prompt: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -72,6 +75,7 @@ pub(super) struct RawQueue {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawRole {
     pub(super) provider: Option<String>,
+    pub(super) fallback: Option<Vec<String>>,
     pub(super) prompt: Option<String>,
     #[serde(default, deserialize_with = "de_duration")]
     pub(super) timeout: Option<Duration>,

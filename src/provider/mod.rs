@@ -9,6 +9,7 @@
 
 mod detect;
 mod track;
+pub mod limit;
 pub mod transcript;
 pub mod usage;
 mod version;
