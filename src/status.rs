@@ -118,6 +118,9 @@ vocabulary! {
         Error = "error",
         /// Not known (e.g. after a restart, before the first screen).
         Unknown = "unknown",
+        /// Waiting in its pane for its provider's usage limit to reset (no attempt spent);
+        /// resumed in the same session at the reset.
+        Parked = "parked",
     }
 }
 

@@ -78,7 +78,9 @@ fn reset_of(caps: &regex::Captures<'_>, now: &Zoned) -> Option<i64> {
     let at = caps.name("at")?.as_str();
     let zone = match caps.name("tz").map(|m| m.as_str()) {
         Some("UTC" | "GMT") => TimeZone::UTC,
-        Some(name) if name.contains('/') => TimeZone::get(name).unwrap_or_else(|_| now.time_zone().clone()),
+        Some(name) if name.contains('/') => {
+            TimeZone::get(name).unwrap_or_else(|_| now.time_zone().clone())
+        }
         _ => now.time_zone().clone(),
     };
     let here = now.with_time_zone(zone);
@@ -88,7 +90,11 @@ fn reset_of(caps: &regex::Captures<'_>, now: &Zoned) -> Option<i64> {
         at = at.checked_add(1.day()).ok()?;
     }
     let ms = at.timestamp().as_millisecond();
-    Some(if ms <= now_ms { now_ms } else { ms + CLOCK_SLACK_MS })
+    Some(if ms <= now_ms {
+        now_ms
+    } else {
+        ms + CLOCK_SLACK_MS
+    })
 }
 
 /// `5:31 AM`, `5:31am`, `8pm`, `17:05` → a time of day.
@@ -139,7 +145,10 @@ pub fn reported(tail: &[u8]) -> Option<Reported> {
             let Some(win) = limits.get(w).filter(|w| w.is_object()) else {
                 continue;
             };
-            let used = win.get("used_percent").and_then(Value::as_f64).unwrap_or(0.0);
+            let used = win
+                .get("used_percent")
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0);
             out.used_percent = out.used_percent.max(used);
             if used >= 100.0
                 && let Some(at) = win.get("resets_at").and_then(Value::as_i64)
@@ -154,6 +163,11 @@ pub fn reported(tail: &[u8]) -> Option<Reported> {
 /// How long from `now_ms` until `resets_at` (zero once past).
 pub fn until(resets_at: i64, now_ms: i64) -> Duration {
     Duration::from_millis(u64::try_from(resets_at - now_ms).unwrap_or(0))
+}
+
+/// `ms` as a local clock time with its zone, e.g. `07:34:00 UTC`.
+pub fn clock_time(ms: i64) -> String {
+    now_local(ms).strftime("%H:%M:%S %Z").to_string()
 }
 
 /// The local clock now (UTC when the local zone cannot be read).

@@ -8,8 +8,8 @@
 //! until new input is sent, so a redraw cannot flip it back to busy.
 
 mod detect;
-mod track;
 pub mod limit;
+mod track;
 pub mod transcript;
 pub mod usage;
 mod version;

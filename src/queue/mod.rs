@@ -51,6 +51,9 @@ pub struct Queue {
     pub classifier: Classifier,
     /// Tokens a task, a project and a day may use: a task past one is not claimed.
     pub budget: crate::config::budget::BudgetConfig,
+    /// Each role's fallback providers (`[roles.NAME] fallback`), for roles that have some:
+    /// they take its queued jobs while its provider is parked at a usage limit.
+    pub fallbacks: BTreeMap<String, Vec<String>>,
 }
 
 /// What to enqueue.
@@ -82,6 +85,12 @@ impl Queue {
             owner: format!("{}@{host}", std::process::id()),
             classifier: Classifier::default(),
             budget: cfg.budget,
+            fallbacks: cfg
+                .roles
+                .values()
+                .filter(|r| !r.fallback.is_empty())
+                .map(|r| (r.name.clone(), r.fallback.clone()))
+                .collect(),
         }
     }
 
@@ -165,6 +174,14 @@ impl Queue {
                 self.put_breaker(conn, &before, b, now)?;
             }
         }
+        // A provider parked at a usage limit: none of its jobs is claimed; a role with a
+        // fallback moves its queued jobs to the first fallback that is neither parked nor
+        // open (they are new jobs: no attempt of theirs is spent).
+        let parked = crate::store::limits::parked(conn, now)?;
+        excluded.extend(parked.iter().map(|l| l.provider.clone()));
+        for limit in &parked {
+            self.fall_back(conn, limit, &excluded, now)?;
+        }
         // A half-open breaker admits one probe: with one about, claim job by job; otherwise
         // the whole batch in one statement.
         let probing = states
@@ -215,6 +232,40 @@ impl Queue {
             }
         }
         Ok(claimed)
+    }
+
+    /// Moves the queued jobs of `limit`'s provider, of each role with a fallback, to the
+    /// role's first fallback not in `excluded`: one `job_moved` event each.
+    fn fall_back(
+        &self,
+        conn: &Connection,
+        limit: &crate::store::limits::Limit,
+        excluded: &[String],
+        now: i64,
+    ) -> Result<()> {
+        for (role, fallbacks) in &self.fallbacks {
+            let Some(to) = fallbacks.iter().find(|f| !excluded.contains(f)) else {
+                continue;
+            };
+            for job in jobs::move_queued(conn, role, &limit.provider, to, now)? {
+                events::record(
+                    conn,
+                    EventKind::JobMoved,
+                    About::job_of(&job),
+                    "queue",
+                    format!(
+                        "job {} of role {role} moved from {} to its fallback {to}: {} is parked \
+                         until {}",
+                        job.id,
+                        limit.provider,
+                        limit.provider,
+                        crate::provider::limit::clock_time(limit.until_at)
+                    ),
+                    now,
+                )?;
+            }
+        }
+        Ok(())
     }
 
     /// Marks a running job done (its run completed; the gates judge the work) and closes

@@ -97,6 +97,13 @@ text_enum! {
         /// A task's runs used `[budget] warn_at` of a budget, or all of it; the message says
         /// which and how much.
         BudgetWarning = "budget_warning",
+        /// A provider reported a usage limit: parked until it resets (its jobs are not
+        /// claimed, or go to the role's fallback); the message says until when and why.
+        ProviderParked = "provider_parked",
+        /// A run that waited for its provider's usage limit was resumed in its pane.
+        RunResumed = "run_resumed",
+        /// A queued job moved to its role's fallback provider while its own was parked.
+        JobMoved = "job_moved",
     }
 }
 

@@ -184,6 +184,30 @@ pub fn claim(
     Ok(claim_up_to(conn, now, max_running, excluded, &[], owner, 1)?.pop())
 }
 
+/// Moves the queued jobs of `role` on provider `from` to provider `to`; returns them as
+/// they are now.
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn move_queued(
+    conn: &Connection,
+    role: &str,
+    from: &str,
+    to: &str,
+    now: i64,
+) -> Result<Vec<Job>> {
+    let mut jobs = conn
+        .prepare_cached(&format!(
+            "UPDATE jobs SET provider = ?3, updated_at = ?4
+             WHERE status = 'queued' AND role = ?1 AND provider = ?2
+             RETURNING {COLS}"
+        ))?
+        .query_map(params![role, from, to, now], from_row)?
+        .collect::<rusqlite::Result<Vec<Job>>>()?;
+    jobs.sort_by_key(|j| j.id);
+    Ok(jobs)
+}
+
 /// [`claim`] for up to `limit` jobs in one statement (never more than `max_running` running
 /// afterwards), in claim order (priority, then id); jobs of providers in `excluded` and of
 /// tasks in `held` (past a budget) stay queued.

@@ -17,6 +17,7 @@ pub mod intake;
 pub mod jobs;
 pub mod landings;
 pub mod lease;
+pub mod limits;
 pub mod messages;
 pub mod notifications;
 pub mod projects;
@@ -57,6 +58,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_18.sql"),
     include_str!("schema_19.sql"),
     include_str!("schema_20.sql"),
+    include_str!("schema_21.sql"),
 ];
 
 /// The migration (0-based index in [`MIGRATIONS`]) whose hook hashes clear hook tokens.

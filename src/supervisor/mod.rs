@@ -41,6 +41,7 @@ mod intake;
 mod land;
 mod lane;
 mod launch;
+mod limits;
 mod machine;
 mod offload;
 mod options;
@@ -469,6 +470,8 @@ impl Supervisor {
         }
         let mut due = began + wake::MAX_SLEEP;
         let mut timers = vec![self.next_claim, self.next_heartbeat];
+        // A run parked at a usage limit resumes at its time.
+        timers.extend(self.runs.values().filter_map(|r| r.machine.wakes_at()));
         timers.extend(self.notifier.next_due());
         if !self.runs.is_empty() {
             timers.push(self.next_liveness);

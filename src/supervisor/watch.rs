@@ -92,6 +92,12 @@ impl Supervisor {
                 }
                 Command::Lose(reason) => return self.lose(id, &reason),
                 Command::Cancelled => return self.cancelled(id),
+                Command::Park {
+                    resets_at,
+                    resume_in,
+                    words,
+                } => self.park(id, resets_at, resume_in, &words)?,
+                Command::Resumed { parked_for } => self.resumed(id, parked_for)?,
                 Command::Close => {
                     if let Some(run) = self.runs.remove(&id) {
                         self.close(&run);
@@ -256,6 +262,8 @@ impl Supervisor {
     pub(super) fn advance(&mut self, id: i64, now: Instant) -> Result<()> {
         // A turn a hook opened whose closing hook was lost is ended by a second witness.
         self.second_look(id, now)?;
+        // A usage limit on the screen parks the run instead of failing it.
+        self.limit_look(id, now)?;
         self.step(id, Event::Timer, now)
     }
 }

@@ -31,7 +31,11 @@ fn claude_waits_out_a_limit_that_resets_soon() {
     let seen = seen(&limits("claude"), &screen, &now).expect("the limit");
     assert!(seen.waits);
     assert_eq!(seen.resets_at, ms(&now) + 41_000);
-    assert!(seen.words.contains("5-hour limit reached"), "{}", seen.words);
+    assert!(
+        seen.words.contains("5-hour limit reached"),
+        "{}",
+        seen.words
+    );
 }
 
 #[test]
@@ -95,7 +99,10 @@ fn a_clock_time_just_past_is_now_and_one_long_past_is_tomorrow() {
         .at(5, 1, 0, 0)
         .to_zoned(TimeZone::UTC)
         .expect("zoned");
-    assert_eq!(seen(&l, screen, &now).map(|s| s.resets_at), Some(ms(&tomorrow)));
+    assert_eq!(
+        seen(&l, screen, &now).map(|s| s.resets_at),
+        Some(ms(&tomorrow))
+    );
 }
 
 #[test]

@@ -44,7 +44,9 @@ fn content_blocks(turn: &Turn, shared: &Shared) -> (Vec<Value>, &'static str) {
             (blocks, "tool_use")
         }
         // Errors are answered before this; a delay is never popped as an answer.
-        Turn::Error { .. } | Turn::UsageLimit { .. } | Turn::Delay(_) | Turn::Drop => (vec![], "end_turn"),
+        Turn::Error { .. } | Turn::UsageLimit { .. } | Turn::Delay(_) | Turn::Drop => {
+            (vec![], "end_turn")
+        }
     }
 }
 

@@ -20,6 +20,7 @@ use crate::provider::Detector;
 use crate::provider::{HookMode, HookSignal, Tracker, Witness};
 use crate::status::RunStatus;
 
+mod limit;
 mod rules;
 #[cfg(test)]
 mod tests;
@@ -54,6 +55,19 @@ pub(super) struct RunMachine {
     delivering: Vec<i64>,
     /// The second witness that ended the current turn, for its status event.
     ended_by: Option<Witness>,
+    /// The screen was classified since the loop last read it for a usage limit.
+    limit_due: bool,
+    /// Waiting in its pane for its provider's usage limit to reset.
+    parked: Option<Parked>,
+    /// The resume prompt after a limit is being delivered (not the task's prompt).
+    resuming: Option<String>,
+    /// The reset last reported with [`Command::Park`], ms since the epoch.
+    reported_reset: Option<i64>,
+    /// While the CLI waits out a limit itself: the time its timeout had left when it began.
+    wait_remaining: Option<Duration>,
+    /// A failure hook that may be a usage limit: it fails the run once it has stood
+    /// [`ERROR_DEBOUNCE`] with no limit read on the screen.
+    failed_hook: Option<(String, Instant)>,
 }
 
 impl RunMachine {
@@ -105,12 +119,12 @@ impl RunMachine {
         resume: Resume,
         now: Instant,
     ) -> RunMachine {
-        let tracker = Tracker::resumed(
-            timing.done_debounce,
-            resume.status,
-            hook_mode(&provider),
-            now,
-        );
+        // A parked run is judged afresh: its screen still shows the limit if it stands.
+        let status = match resume.status {
+            RunStatus::Parked => RunStatus::Unknown,
+            s => s,
+        };
+        let tracker = Tracker::resumed(timing.done_debounce, status, hook_mode(&provider), now);
         let mut m = RunMachine::blank(provider, size, prompt, timing, timeout, tracker, now);
         m.deadline = now + timeout.saturating_sub(elapsed);
         m.detector.load_capture(capture);
@@ -168,6 +182,12 @@ impl RunMachine {
             answering: None,
             delivering: Vec::new(),
             ended_by: None,
+            limit_due: false,
+            parked: None,
+            resuming: None,
+            reported_reset: None,
+            wait_remaining: None,
+            failed_hook: None,
         }
     }
 
@@ -187,7 +207,7 @@ impl RunMachine {
                 Vec::new()
             }
             Event::Timer => self.advance(now),
-            Event::Hook { signal, detail } => self.hook(signal, detail),
+            Event::Hook { signal, detail } => self.hook(signal, detail, now),
             Event::AnswerAsked { yes } => {
                 self.answering = Some((Answering::new(AnswerTiming::default(), now), yes));
                 Vec::new()
@@ -202,7 +222,9 @@ impl RunMachine {
                     return Vec::new();
                 }
                 self.phase = Phase::Pasted { at: now };
-                if self.delivering.is_empty() {
+                if self.resuming.is_some() {
+                    Vec::new()
+                } else if self.delivering.is_empty() {
                     vec![Command::PromptPasted]
                 } else {
                     vec![Command::MessagesPasted(self.delivering.clone())]
@@ -216,7 +238,9 @@ impl RunMachine {
                     at: now,
                     resent: false,
                 };
-                if self.delivering.is_empty() {
+                if self.resuming.take().is_some() {
+                    Vec::new()
+                } else if self.delivering.is_empty() {
                     vec![Command::PromptSubmitted]
                 } else {
                     vec![Command::MessagesSubmitted(std::mem::take(
@@ -247,7 +271,31 @@ impl RunMachine {
             )],
             Event::JobGone if self.exiting() => Vec::new(),
             Event::JobGone => vec![Command::Cancelled],
+            Event::Limit(limit) => self.limit(limit, now),
         }
+    }
+
+    /// True once after the screen was classified: the loop reads it for a usage limit
+    /// (only for a profile with `limits`, and not while the run is parked or exiting).
+    pub(super) fn take_limit_due(&mut self) -> bool {
+        std::mem::take(&mut self.limit_due)
+            && !self.provider().limits.is_empty()
+            && self.parked.is_none()
+            && self.resuming.is_none()
+            && matches!(
+                self.phase,
+                Phase::Working | Phase::Submitted { .. } | Phase::TurnEnded
+            )
+    }
+
+    /// When a parked run resumes, for the loop's sleep.
+    pub(super) fn wakes_at(&self) -> Option<Instant> {
+        self.parked.map(|p| p.resume_at)
+    }
+
+    /// True while the run waits for its provider's usage limit to reset.
+    pub(super) fn is_parked(&self) -> bool {
+        self.parked.is_some()
     }
 
     /// True when the run has steps that come due with time rather than with output: a prompt
@@ -255,7 +303,11 @@ impl RunMachine {
     /// or a completion (debounce, hook grace period) to re-check, an exit in progress. The
     /// loop ticks every [`super::Options::tick`] while any run is hot and sleeps otherwise.
     pub(super) fn hot(&self) -> bool {
+        if let Some(p) = self.parked {
+            return p.presses > 0;
+        }
         !matches!(self.phase, Phase::Working)
+            || self.failed_hook.is_some()
             || self.answering.is_some()
             || self.error_since.is_some()
             || self.dead_since.is_some()
@@ -266,7 +318,7 @@ impl RunMachine {
     /// The status to record, with the words naming its source (" (agent hook)"), when it
     /// changed since [`RunMachine::recorded`].
     pub(super) fn status_change(&self) -> Option<(RunStatus, String)> {
-        let status = self.tracker.status();
+        let status = self.status();
         if status == self.written {
             return None;
         }
@@ -290,6 +342,9 @@ impl RunMachine {
 
     /// The run's status as its tracker has it.
     pub(super) fn status(&self) -> RunStatus {
+        if self.parked.is_some() {
+            return RunStatus::Parked;
+        }
         self.tracker.status()
     }
 

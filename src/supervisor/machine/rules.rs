@@ -30,16 +30,25 @@ impl RunMachine {
             let text = self.detector.text();
             let raw = classify(self.detector.provider(), &text);
             self.tracker.observe(raw, &text, now);
+            self.limit_due = true;
         }
     }
 
-    pub(super) fn hook(&mut self, signal: HookSignal, detail: &str) -> Vec<Command> {
-        if self.tracker.is_complete() {
+    pub(super) fn hook(&mut self, signal: HookSignal, detail: &str, now: Instant) -> Vec<Command> {
+        if self.tracker.is_complete() || self.parked.is_some() {
             return Vec::new();
         }
         let mut out = Vec::new();
         match signal {
             HookSignal::Done => self.final_message = Some(detail.to_string()),
+            // A rate limit may be a usage limit whose screen is still being drawn: the
+            // screen has ERROR_DEBOUNCE to show it before the run fails.
+            HookSignal::Failed
+                if !self.provider().limits.is_empty() && detail.starts_with("rate_limit") =>
+            {
+                self.failed_hook = Some((detail.to_string(), now));
+                return out;
+            }
             HookSignal::Failed => out.push(Command::Fail {
                 reason: format!("the agent's turn failed: {detail}"),
                 tail: Tail::LogAnd(detail.to_string()),
@@ -54,6 +63,20 @@ impl RunMachine {
 
     /// The steps that come due with time.
     pub(super) fn advance(&mut self, now: Instant) -> Vec<Command> {
+        if let Some(parked) = self.parked {
+            return self.parked_step(parked, now);
+        }
+        if let Some((detail, at)) = self.failed_hook.clone()
+            && now.duration_since(at) >= ERROR_DEBOUNCE
+        {
+            self.failed_hook = None;
+            return vec![Command::Fail {
+                reason: format!("the agent's turn failed: {detail}"),
+                tail: Tail::LogAnd(detail),
+                exit_code: None,
+                timed_out: false,
+            }];
+        }
         if now >= self.deadline && !self.exiting() {
             return vec![Command::Fail {
                 reason: format!(

@@ -505,3 +505,5 @@ fn a_dead_pane_fails_the_run_with_its_exit_status_once_tmux_has_it() {
         }]
     );
 }
+
+mod limits;

@@ -86,6 +86,41 @@ pub(in crate::supervisor) enum Event<'a> {
     PaneGone,
     /// The run's job is no longer running (cancelled, or taken away).
     JobGone,
+    /// Its screen shows its provider's usage limit (`provider::limit`; the loop reads it
+    /// when the screen changed): the run waits `resume_in` (the reset, plus its place in
+    /// the stagger) in its pane, then resumes with `prompt` unless the CLI retries by itself.
+    Limit(Limit),
+}
+
+/// A usage limit the loop read off a run's screen.
+#[derive(Debug, Clone, PartialEq)]
+pub(in crate::supervisor) struct Limit {
+    /// The profile's limit pattern that matched.
+    pub(in crate::supervisor) pattern: usize,
+    /// The CLI waits for the reset by itself.
+    pub(in crate::supervisor) waits: bool,
+    /// When the limit resets, ms since the epoch (for the record).
+    pub(in crate::supervisor) resets_at: i64,
+    /// How long from now until the run resumes.
+    pub(in crate::supervisor) resume_in: Duration,
+    /// The turn pasted at the resume (`[supervisor] resume_prompt`).
+    pub(in crate::supervisor) prompt: String,
+    /// What the screen said.
+    pub(in crate::supervisor) words: String,
+}
+
+/// A run waiting in its pane for its provider's usage limit to reset.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(in crate::supervisor) struct Parked {
+    /// When it parked.
+    pub(in crate::supervisor) since: Instant,
+    /// When it resumes.
+    pub(in crate::supervisor) resume_at: Instant,
+    /// The profile's limit pattern that matched.
+    pub(in crate::supervisor) pattern: usize,
+    /// Dialog keys pressed so far at the resume, and when last.
+    pub(in crate::supervisor) presses: u32,
+    pub(in crate::supervisor) pressed_at: Option<Instant>,
 }
 
 /// Where a failed run's log tail comes from.
@@ -141,6 +176,15 @@ pub(in crate::supervisor) enum Command {
     Lose(String),
     /// The run's job was cancelled: hand the run to the engine and stop it.
     Cancelled,
+    /// Park the provider until `resets_at` (ms since the epoch); the run resumes
+    /// `resume_in` from now (`None`: the CLI retries by itself).
+    Park {
+        resets_at: i64,
+        resume_in: Option<Duration>,
+        words: String,
+    },
+    /// The parked run was resumed in its pane (its dialog closed, the resume prompt sent).
+    Resumed { parked_for: Duration },
     /// Stop the run's processes and close its window; forget it.
     Close,
     /// Forget the run (its window is gone already).
