@@ -68,7 +68,7 @@ pub fn seen(limits: &[LimitPattern], screen: &str, now: &Zoned) -> Option<LimitS
 fn reset_of(caps: &regex::Captures<'_>, now: &Zoned) -> Option<i64> {
     let now_ms = now.timestamp().as_millisecond();
     if let Some(e) = caps.name("epoch") {
-        return e.as_str().parse::<i64>().ok().map(|s| s * 1000);
+        return e.as_str().parse::<i64>().ok().map(|s| s * 1000 + 1000);
     }
     if let Some(d) = caps.name("in") {
         let spaced = d.as_str().replace(' ', "");
@@ -150,10 +150,11 @@ pub fn reported(tail: &[u8]) -> Option<Reported> {
                 .and_then(Value::as_f64)
                 .unwrap_or(0.0);
             out.used_percent = out.used_percent.max(used);
+            // Whole seconds, rounded down: the limit has surely reset a second later.
             if used >= 100.0
                 && let Some(at) = win.get("resets_at").and_then(Value::as_i64)
             {
-                out.resets_at = Some(out.resets_at.unwrap_or(0).max(at * 1000));
+                out.resets_at = Some(out.resets_at.unwrap_or(0).max(at * 1000 + 1000));
             }
         }
         Some(out)

@@ -12,6 +12,11 @@ use crate::store::limits::{self as limit_rows, Report};
 /// Bytes read from the end of a run's session record for its CLI's rate-limit report.
 const REPORT_TAIL: usize = 64 * 1024;
 
+/// The least a run parks: a provider that says its limit has reset and still refuses
+/// (an old reset on the screen or in the record) is asked again this much later, not at
+/// once.
+const MIN_PARK_MS: i64 = 30_000;
+
 impl Supervisor {
     /// Reads run `id`'s screen for a usage limit when it changed since the last look, and
     /// steps its machine with what it found: the reset (Codex's rollout gives it to the
@@ -37,10 +42,11 @@ impl Supervisor {
             return Ok(());
         };
         let mut resets_at = seen.resets_at;
-        if !seen.waits
-            && let Some(at) = self.reported_limit(id).and_then(|r| r.resets_at)
-        {
-            resets_at = at;
+        if !seen.waits {
+            if let Some(at) = self.reported_limit(id).and_then(|r| r.resets_at) {
+                resets_at = at;
+            }
+            resets_at = resets_at.max(now_ms + if resets_at <= now_ms { MIN_PARK_MS } else { 0 });
         }
         let ahead = self
             .runs

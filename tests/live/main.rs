@@ -16,4 +16,5 @@ mod codex_supervised;
 mod gemini_live;
 mod gemini_not_root;
 mod gemini_supervised;
+mod limits;
 mod providers_check;

@@ -77,6 +77,8 @@ pub struct Stage {
     pub approval: CodexApproval,
     /// `supervisor.max_concurrency` (a handoff needs a second slot).
     pub concurrency: u32,
+    /// More keys of the analyst role (TOML lines, e.g. `fallback = ["sim"]`).
+    pub role: String,
 }
 
 impl Stage {
@@ -93,6 +95,7 @@ impl Stage {
             profile: String::new(),
             approval: CodexApproval::Never,
             concurrency: 1,
+            role: String::new(),
         }
     }
 }
@@ -173,6 +176,7 @@ env = {{ {env} }}
 [roles.analyst]
 provider = "{name}"
 prompt = {prompt}
+{role}
 [[stages]]
 name = "analysis"
 role = "analyst"
@@ -190,6 +194,7 @@ path = "docs/work-items/{{key}}/01-analysis.md"
             extra = stage.layer,
             profile = stage.profile,
             concurrency = stage.concurrency,
+            role = stage.role,
         );
         let config_file = dir.join("bosun.toml");
         std::fs::write(&config_file, &layer).expect("config file");

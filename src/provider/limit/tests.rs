@@ -71,7 +71,11 @@ fn codex_ends_the_turn_at_its_limit_and_its_rollout_has_the_exact_reset() {
     let rollout = fixture("codex-0.171.0/limit-rollout.jsonl");
     let r = reported(rollout.as_bytes()).expect("rate limits");
     assert_eq!(r.used_percent, 100.0);
-    assert_eq!(r.resets_at, Some(1_796_628_827_000));
+    assert_eq!(
+        r.resets_at,
+        Some(1_796_628_828_000),
+        "a second after, rounded down"
+    );
     // Once the agent answers below it, the old limit is not the last message.
     let later = screen.replace("  Approaching rate limits", "› continue\n• Resumed.");
     assert_eq!(super::seen(&limits("codex"), &later, &now), None);

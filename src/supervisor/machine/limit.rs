@@ -97,6 +97,7 @@ impl RunMachine {
     /// judged afresh.
     fn resume(&mut self, p: Parked, now: Instant) -> Vec<Command> {
         self.parked = None;
+        self.limit_armed = false;
         let parked_for = now.duration_since(p.since);
         self.deadline += parked_for;
         self.reported_reset = None;

@@ -57,6 +57,9 @@ pub(super) struct RunMachine {
     ended_by: Option<Witness>,
     /// The screen was classified since the loop last read it for a usage limit.
     limit_due: bool,
+    /// Limits are read off the screen: not after a resume until the agent has been busy
+    /// again (the old limit stays the last message until it answers).
+    limit_armed: bool,
     /// Waiting in its pane for its provider's usage limit to reset.
     parked: Option<Parked>,
     /// The resume prompt after a limit is being delivered (not the task's prompt).
@@ -183,6 +186,7 @@ impl RunMachine {
             delivering: Vec::new(),
             ended_by: None,
             limit_due: false,
+            limit_armed: true,
             parked: None,
             resuming: None,
             reported_reset: None,
@@ -279,6 +283,7 @@ impl RunMachine {
     /// (only for a profile with `limits`, and not while the run is parked or exiting).
     pub(super) fn take_limit_due(&mut self) -> bool {
         std::mem::take(&mut self.limit_due)
+            && self.limit_armed
             && !self.provider().limits.is_empty()
             && self.parked.is_none()
             && self.resuming.is_none()

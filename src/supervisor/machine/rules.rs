@@ -31,6 +31,9 @@ impl RunMachine {
             let raw = classify(self.detector.provider(), &text);
             self.tracker.observe(raw, &text, now);
             self.limit_due = true;
+            if self.tracker.status() == RunStatus::Busy {
+                self.limit_armed = true;
+            }
         }
     }
 
@@ -55,7 +58,8 @@ impl RunMachine {
                 exit_code: None,
                 timed_out: false,
             }),
-            HookSignal::Busy | HookSignal::Waiting => {}
+            HookSignal::Busy => self.limit_armed = true,
+            HookSignal::Waiting => {}
         }
         self.tracker.hook(signal);
         out
