@@ -70,6 +70,9 @@ fn show(engine: &Engine<'_>, json: bool) -> Result<()> {
             breakers.join(", ")
         }
     );
+    for limit in &status.limits {
+        outln!("usage limit: {}", limit.describe(now));
+    }
     if !status.running.is_empty() {
         outln!("\nrunning:");
         for l in &status.running {

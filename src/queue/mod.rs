@@ -504,6 +504,8 @@ impl Queue {
             queued: collect(JobStatus::Queued)?,
             failed: collect(JobStatus::Failed)?,
             breakers: breakers::list(conn)?,
+            limits: crate::store::limits::list(conn)?,
+            now,
         })
     }
 
@@ -587,6 +589,10 @@ pub struct QueueStatus {
     pub failed: Vec<JobLine>,
     /// Breakers of every provider that has had one.
     pub breakers: Vec<Breaker>,
+    /// Every provider's last reported usage limit (parked while `until_at` is ahead).
+    pub limits: Vec<crate::store::limits::Limit>,
+    /// When this was read, ms since the epoch.
+    pub now: i64,
 }
 
 /// Milliseconds since the epoch, now (re-exported for callers of the queue).

@@ -31,6 +31,29 @@ impl Limit {
     pub fn parks(&self, now: i64) -> bool {
         self.until_at > now
     }
+
+    /// One line for the operator at `now`: `codex parked until 07:34:00 UTC (in 1h 3m) ·
+    /// 100% used`, or `codex ok · 41% used` once it reset; the share where the CLI reported
+    /// one. Plain text: the screen's words are not in it.
+    pub fn describe(&self, now: i64) -> String {
+        let mut s = if self.parks(now) {
+            let left = std::time::Duration::from_secs(
+                u64::try_from((self.until_at - now) / 1000).unwrap_or(0),
+            );
+            format!(
+                "{} parked until {} (in {})",
+                crate::text::plain(&self.provider),
+                crate::provider::limit::clock_time(self.until_at),
+                humantime::format_duration(left)
+            )
+        } else {
+            format!("{} ok", crate::text::plain(&self.provider))
+        };
+        if let Some(p) = self.used_percent {
+            s.push_str(&format!(" · {p:.0}% used"));
+        }
+        s
+    }
 }
 
 const COLS: &str = "provider, resets_at, until_at, words, used_percent, run_id, updated_at";

@@ -497,3 +497,43 @@ fn h_and_l_carry_the_window_of_columns() {
         "{start}"
     );
 }
+
+#[test]
+fn a_provider_parked_at_a_usage_limit_shows_in_the_header_and_the_queue_view() {
+    use bosun::store::events::About;
+    use bosun::store::limits::{self, Report};
+    let fx = afternoon();
+    let now = now_ms();
+    fx.store
+        .write(|tx| {
+            limits::park(
+                tx,
+                &Report {
+                    provider: "codex",
+                    run_id: 1,
+                    about: About::NOTHING,
+                    resets_at: now + 3_600_000,
+                    resumes_at: now + 3_610_000,
+                    words: "■ You’ve hit your usage limit. \x1b]0;pwned\x07",
+                    used_percent: Some(100.0),
+                },
+                now,
+            )
+        })
+        .expect("park");
+    let mut a = app(&fx, View::Board);
+    let text = render(&a, 200, 50);
+    let until = bosun::provider::limit::clock_time(now + 3_610_000);
+    assert!(
+        text.contains(&format!("⏸ codex until {until} 100%")),
+        "{text}"
+    );
+    a.view = View::Queue;
+    let text = render(&a, 200, 50);
+    assert!(
+        text.contains(&format!("usage limit: codex parked until {until} (in 1h")),
+        "{text}"
+    );
+    assert!(text.contains("· 100% used"), "{text}");
+    assert!(!text.contains("pwned") && !text.contains('\x1b'));
+}

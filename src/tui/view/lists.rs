@@ -48,6 +48,17 @@ pub(super) fn draw_queue(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme
         )),
         Line::from(breakers),
     ];
+    for limit in &q.limits {
+        let style = if limit.parks(q.now) {
+            theme.warning()
+        } else {
+            theme.success()
+        };
+        lines.push(Line::styled(
+            format!("usage limit: {}", limit.describe(q.now)),
+            style,
+        ));
+    }
     if !app.intake_lines.is_empty() {
         lines.push(Line::styled("intake", theme.header()));
         for l in &app.intake_lines {

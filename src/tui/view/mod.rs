@@ -95,6 +95,30 @@ fn draw_header(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
             theme.dim()
         },
     ));
+    // Providers not taking work: parked at a usage limit (until when, how much used), or
+    // their breaker open.
+    if let Some(q) = &app.queue {
+        for l in q.limits.iter().filter(|l| l.parks(q.now)) {
+            let used = l
+                .used_percent
+                .map(|p| format!(" {p:.0}%"))
+                .unwrap_or_default();
+            spans.push(Span::styled(
+                format!(
+                    " ⏸ {} until {}{used} ",
+                    clean(&l.provider),
+                    crate::provider::limit::clock_time(l.until_at)
+                ),
+                theme.warning(),
+            ));
+        }
+        for b in q.breakers.iter().filter(|b| b.state.as_str() != "closed") {
+            spans.push(Span::styled(
+                format!(" {} breaker {} ", clean(&b.provider), b.state),
+                theme.error(),
+            ));
+        }
+    }
     spans.push(Span::styled(format!("  {}", app.mode_label), theme.dim()));
     f.render_widget(
         Paragraph::new(Line::from(spans)).style(theme.header()),
