@@ -99,8 +99,8 @@ pub fn parked(conn: &Connection, now: i64) -> Result<Vec<Limit>> {
 pub struct Report<'a> {
     /// Provider name.
     pub provider: &'a str,
-    /// The run that met the limit.
-    pub run_id: i64,
+    /// The run that met the limit, if a run did.
+    pub run_id: Option<i64>,
     /// Its task and job, for the event.
     pub about: About,
     /// When the limit resets, ms since the epoch.

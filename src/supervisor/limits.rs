@@ -105,7 +105,7 @@ impl Supervisor {
             let task = crate::store::jobs::get(tx, job_id).ok().map(|j| j.task_id);
             let report = Report {
                 provider: &provider,
-                run_id: id,
+                run_id: Some(id),
                 about: About {
                     task,
                     job: Some(job_id),

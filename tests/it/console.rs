@@ -510,7 +510,7 @@ fn a_provider_parked_at_a_usage_limit_shows_in_the_header_and_the_queue_view() {
                 tx,
                 &Report {
                     provider: "codex",
-                    run_id: 1,
+                    run_id: None,
                     about: About::NOTHING,
                     resets_at: now + 3_600_000,
                     resumes_at: now + 3_610_000,

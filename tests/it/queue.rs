@@ -648,3 +648,78 @@ fn queue_status_reports_counts_running_queued_and_failures() {
     assert_eq!(s.failed[0].job.last_error.as_deref(), Some("boom"));
     assert_eq!(s.failed[0].task, "ET-002");
 }
+
+#[test]
+fn a_parked_provider_gets_no_job_and_a_role_with_a_fallback_moves_its_queued_jobs() {
+    use bosun::store::events::{self, About, EventKind};
+    use bosun::store::limits::{self, Report};
+    let fx = Fixture::with_layer(
+        "true",
+        "[supervisor]\nmax_concurrency = 4\n[roles.architect]\nfallback = [\"codex\"]\n",
+    );
+    let q = Queue::new(&fx.cfg);
+    let (task, _) = fx
+        .engine()
+        .create_task("example-tool", "analyse", "", 100)
+        .expect("task");
+    let t = now_ms();
+    let park = |until: i64| {
+        fx.store
+            .write(|tx| {
+                limits::park(
+                    tx,
+                    &Report {
+                        provider: "claude",
+                        run_id: None,
+                        about: About::NOTHING,
+                        resets_at: until,
+                        resumes_at: until,
+                        words: "limit",
+                        used_percent: None,
+                    },
+                    t,
+                )
+            })
+            .expect("park")
+    };
+    assert!(park(t + 60_000), "parked: one event");
+    assert!(!park(t + 60_000), "the same reset again: no second event");
+    // The analyst has no fallback: its job waits for the reset, no attempt spent.
+    assert_eq!(q.claim(&fx.store, t).expect("claim"), None);
+    assert_eq!(q.claim(&fx.store, t + 59_999).expect("claim"), None);
+    let job = q.claim(&fx.store, t + 60_000).expect("claim").expect("job");
+    assert_eq!((job.provider.as_str(), job.attempts), ("claude", 0));
+    // An architect job queued while claude is parked moves to its fallback.
+    fx.store
+        .write(|tx| q.complete(tx, job.id, t + 60_001))
+        .expect("complete");
+    park(t + 600_000);
+    let queued = fx
+        .store
+        .write(|tx| {
+            q.enqueue(
+                tx,
+                &JobSpec {
+                    task_id: task.id,
+                    stage: "architecture",
+                    role: "architect",
+                    provider: "claude",
+                    priority: 100,
+                    feedback: None,
+                    helper: true,
+                },
+                "test",
+                t + 60_002,
+            )
+        })
+        .expect("enqueue");
+    let moved = q.claim(&fx.store, t + 60_003).expect("claim").expect("job");
+    assert_eq!((moved.id, moved.provider.as_str()), (queued.id, "codex"));
+    let evs = events::recent(fx.store.conn(), Some(task.id), 50).expect("events");
+    assert!(
+        evs.iter().any(|e| e.kind == EventKind::JobMoved
+            && e.message
+                .contains("moved from claude to its fallback codex")),
+        "{evs:?}"
+    );
+}
