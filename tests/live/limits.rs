@@ -111,6 +111,14 @@ fn codex_parks_at_a_usage_limit_and_resumes_in_the_same_pane() {
         "a job_moved event"
     );
 
+    // bosun dies while the run is parked; the next one re-adopts it parked.
+    h.restart();
+    h.tick_until(Duration::from_secs(30), "the run re-adopted parked", |h| {
+        h.sup
+            .run_statuses()
+            .iter()
+            .any(|(id, _, s)| *id == first.id && *s == RunStatus::Parked)
+    });
     h.finish(Duration::from_secs(120));
     // One run, in the same pane, no attempt of any budget spent, the breaker untouched.
     let runs = h.runs();

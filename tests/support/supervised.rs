@@ -115,6 +115,8 @@ pub struct Harness {
     pub config_file: PathBuf,
     /// (run id, status) each time a watched run's status changed between ticks.
     pub seen: Vec<(i64, RunStatus)>,
+    cfg: Config,
+    opts: Options,
     _tmp: tempfile::TempDir,
 }
 
@@ -209,8 +211,8 @@ path = "docs/work-items/{{key}}/01-analysis.md"
         opts.owner = "test".into();
         // The agents' hooks call this build's `bosun hook`, not the test executable.
         opts.bosun_exe = env!("CARGO_BIN_EXE_bosun").into();
-        let sup =
-            Supervisor::start(cfg, Store::open(&db).expect("store"), opts).expect("supervisor");
+        let sup = Supervisor::start(cfg.clone(), Store::open(&db).expect("store"), opts.clone())
+            .expect("supervisor");
         Some(Harness {
             sup,
             _tmux: tmux,
@@ -222,8 +224,22 @@ path = "docs/work-items/{{key}}/01-analysis.md"
             db,
             config_file,
             seen: Vec::new(),
+            cfg,
+            opts,
             _tmp: tmp,
         })
+    }
+
+    /// The supervisor dies without a word (no release: its lanes just stop) and a new one
+    /// starts on the same database and tmux server, re-adopting the runs.
+    pub fn restart(&mut self) {
+        let fresh = Supervisor::start(
+            self.cfg.clone(),
+            Store::open(&self.db).expect("store"),
+            self.opts.clone(),
+        )
+        .expect("supervisor");
+        drop(std::mem::replace(&mut self.sup, fresh));
     }
 
     /// One supervisor tick; records status changes of the watched runs.
