@@ -166,3 +166,65 @@ fn codex_parks_at_a_usage_limit_and_resumes_in_the_same_pane() {
         .collect();
     assert_eq!(codex_runs.len(), 1, "{codex_runs:?}");
 }
+
+/// Claude Code waits out a limit that resets soon by itself (`5-hour limit reached ·
+/// retrying in 15s`): bosun reads it off the screen and parks Claude meanwhile (its run
+/// stays busy, nothing is pasted), and the run completes without a failure.
+#[test]
+fn claude_waits_out_a_usage_limit_itself_while_bosun_parks_claude() {
+    let cli = Cli::Claude;
+    let reset = Duration::from_secs(15);
+    let mut stage = Stage::new(
+        cli,
+        "claude_waits_out_a_usage_limit_itself_while_bosun_parks_claude",
+        vec![Turn::usage_limit(reset), write_turn(cli), Turn::text(FINAL)],
+    );
+    stage.pace = Pace {
+        first_token: Duration::from_millis(500),
+        gap: Duration::from_millis(20),
+    };
+    let Some(mut h) = Harness::start(stage) else {
+        return;
+    };
+    h.tick_until(Duration::from_secs(60), "claude parked", |h| {
+        limits::list(h.store.conn())
+            .expect("limits")
+            .iter()
+            .any(|l| l.provider == "claude" && l.parks(bosun::store::now_ms()))
+    });
+    let limit = limits::list(h.store.conn()).expect("limits").remove(0);
+    assert!(limit.words.contains("limit reached"), "{limit:?}");
+    let run = h.runs().remove(0);
+    assert_ne!(
+        run.status,
+        RunStatus::Parked,
+        "the CLI waits itself: {run:?}"
+    );
+    h.finish(Duration::from_secs(120));
+    let runs = h.runs();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert!(
+        !h.seen.iter().any(|(_, s)| *s == RunStatus::Parked),
+        "{:?}",
+        h.seen
+    );
+    let job = jobs::get(h.store.conn(), runs[0].job_id.expect("job")).expect("job");
+    assert_eq!((job.attempts, job.transient_attempts), (0, 0), "{job:?}");
+    let breaker = breakers::get(h.store.conn(), "claude").expect("breaker");
+    assert_eq!(breaker.consecutive_failures, 0, "{breaker:?}");
+    // Claude's own retry came at the reset, and bosun sent nothing of its own.
+    let requests = h.server.requests();
+    let limited = requests
+        .iter()
+        .find(|r| r.answer == Answer::Scripted(0))
+        .expect("limited");
+    let retried = requests
+        .iter()
+        .find(|r| r.answer == Answer::Scripted(1))
+        .expect("retried");
+    assert!(retried.received.duration_since(limited.received) >= reset);
+    assert!(
+        !String::from_utf8_lossy(&retried.body).contains("Your usage limit has reset"),
+        "no resume prompt"
+    );
+}
