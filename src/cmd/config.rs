@@ -13,6 +13,8 @@ struct StageView {
     name: String,
     role: String,
     provider: String,
+    /// The role's fallback providers while its provider is parked at a usage limit.
+    fallback: Vec<String>,
     timeout_s: u64,
     max_retries: u32,
     branches: Vec<String>,
@@ -39,6 +41,7 @@ pub(super) fn run(ctx: &Ctx, json: bool) -> Result<()> {
                 name: s.name.clone(),
                 role: role.name.clone(),
                 provider: role.provider.clone(),
+                fallback: role.fallback.clone(),
                 timeout_s: cfg.timeout_of(role).as_secs(),
                 max_retries: s.max_retries,
                 branches: s
@@ -108,8 +111,13 @@ pub(super) fn run(ctx: &Ctx, json: bool) -> Result<()> {
         sources.join(" + ")
     );
     for (i, s) in stages.iter().enumerate() {
+        let fallback = if s.fallback.is_empty() {
+            String::new()
+        } else {
+            format!(", then {} at a usage limit", s.fallback.join(", "))
+        };
         outln!(
-            "{}. {} — {} via {} (timeout {}s, max_retries {})",
+            "{}. {} — {} via {}{fallback} (timeout {}s, max_retries {})",
             i + 1,
             s.name,
             s.role,

@@ -20,6 +20,7 @@ pub(super) fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
     let mut roles: BTreeMap<String, (usize, RawRole, usize)> = BTreeMap::new();
     // Where each role's `provider` key was last given: (source, offset).
     let mut provider_at: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut fallback_at: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut stages_src = 0;
 
     for (i, src) in sources.iter().enumerate() {
@@ -70,21 +71,24 @@ pub(super) fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
                 .or_insert_with(|| (i, RawRole::default(), role.span().start));
             entry.0 = i;
             entry.2 = role.span().start;
-            if r.fallback.is_some() {
-                entry.1.fallback = r.fallback.clone();
-            }
-            if r.provider.is_some() {
-                entry.1.provider = r.provider.clone();
-                // An unknown provider is reported at its own line.
-                // The table's own lines: from its header to the next header.
+            // An unknown provider is reported at its own line: the table's own lines run
+            // from its header to the next header.
+            let at = |key: &str| {
                 let start = role.span().start;
                 let rest = src.text.get(start..).unwrap_or("");
                 let end = rest
                     .match_indices("\n[")
                     .next()
                     .map_or(rest.len(), |(i, _)| i);
-                let found = key_offset(&rest[..end], "provider");
-                provider_at.insert(name.clone(), (i, start + found));
+                (i, start + key_offset(&rest[..end], key))
+            };
+            if r.fallback.is_some() {
+                entry.1.fallback = r.fallback.clone();
+                fallback_at.insert(name.clone(), at("fallback"));
+            }
+            if r.provider.is_some() {
+                entry.1.provider = r.provider.clone();
+                provider_at.insert(name.clone(), at("provider"));
             }
             if r.prompt.is_some() {
                 entry.1.prompt = r.prompt.clone();
@@ -293,12 +297,11 @@ pub(super) fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
     };
     for (name, src_i, offset) in &role_sources {
         let role = &resolved_roles[name];
-        let (src_i, offset) = provider_at.get(name).copied().unwrap_or((*src_i, *offset));
-        let (src_i, offset) = (&src_i, &offset);
         if let Some(bad) = role.fallback.iter().find(|f| !providers.contains_key(*f)) {
+            let (src_i, offset) = fallback_at.get(name).copied().unwrap_or((*src_i, *offset));
             let known: Vec<&str> = providers.keys().map(String::as_str).collect();
-            return Err(sources[*src_i].err(
-                *offset,
+            return Err(sources[src_i].err(
+                offset,
                 format!("roles.{name}.fallback"),
                 format!(
                     "unknown provider `{bad}` in fallback; use one of: {}",
@@ -306,6 +309,8 @@ pub(super) fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
                 ),
             ));
         }
+        let (src_i, offset) = provider_at.get(name).copied().unwrap_or((*src_i, *offset));
+        let (src_i, offset) = (&src_i, &offset);
         if !providers.contains_key(&role.provider) {
             let known: Vec<&str> = providers.keys().map(String::as_str).collect();
             return Err(sources[*src_i].err(

@@ -257,6 +257,24 @@ fn pipeline_rules_are_checked() {
         "roles.analyst.provider",
         "unknown provider `nope`",
     );
+    rejects(
+        "[roles.analyst]\nprompt = \"x\"\nfallback = [\"codex\", \"nope\"]\n",
+        3,
+        "roles.analyst.fallback",
+        "unknown provider `nope` in fallback",
+    );
+    rejects(
+        "[supervisor]\nresume_prompt = \"  \"\n",
+        2,
+        "supervisor.resume_prompt",
+        "must not be empty",
+    );
+    rejects(
+        "[providers.codex]\nlimits = [{ pattern = \"(\" }]\n",
+        2,
+        "providers.codex.limits[0].pattern",
+        "invalid regex",
+    );
     // Verdict keywords: both lists, only on a verdict gate, not mixed with patterns.
     rejects(
         &format!("{ONE_STAGE}[[stages.gates]]\nkind = \"verdict\"\npass_words = [\"OK\"]\n"),
