@@ -141,14 +141,15 @@ pub fn reported(tail: &[u8]) -> Option<Reported> {
         let v: Value = serde_json::from_str(line).ok()?;
         let limits = v.pointer("/payload/rate_limits")?;
         let mut out = Reported::default();
+        let mut any = false;
         for w in ["primary", "secondary"] {
             let Some(win) = limits.get(w).filter(|w| w.is_object()) else {
                 continue;
             };
-            let used = win
-                .get("used_percent")
-                .and_then(Value::as_f64)
-                .unwrap_or(0.0);
+            let Some(used) = win.get("used_percent").and_then(Value::as_f64) else {
+                continue;
+            };
+            any = true;
             out.used_percent = out.used_percent.max(used);
             // Whole seconds, rounded down: the limit has surely reset a second later.
             if used >= 100.0
@@ -157,7 +158,8 @@ pub fn reported(tail: &[u8]) -> Option<Reported> {
                 out.resets_at = Some(out.resets_at.unwrap_or(0).max(at * 1000 + 1000));
             }
         }
-        Some(out)
+        // A provider that reports no window (an API key's `rate_limits: null`) says nothing.
+        any.then_some(out)
     })
 }
 

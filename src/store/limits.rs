@@ -165,6 +165,22 @@ pub fn park(conn: &Connection, r: &Report<'_>, now: i64) -> Result<bool> {
     Ok(news)
 }
 
+/// Records the share of `provider`'s limit used, as its CLI last reported it (Codex's
+/// rollout, at the end of each turn), without parking it.
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn utilisation(conn: &Connection, provider: &str, used_percent: f64, now: i64) -> Result<()> {
+    conn.execute(
+        "INSERT INTO provider_limits (provider, resets_at, until_at, words, used_percent,
+                                      updated_at)
+         VALUES (?1, 0, 0, '', ?2, ?3)
+         ON CONFLICT (provider) DO UPDATE SET used_percent = ?2, updated_at = ?3",
+        params![provider, used_percent, now],
+    )?;
+    Ok(())
+}
+
 /// Ends `provider`'s park now (the operator's `bosun providers --unpark`, or a run that
 /// worked past it).
 ///

@@ -78,6 +78,27 @@ impl Supervisor {
         limit::reported(&tail)
     }
 
+    /// Records the share of its provider's limit run `id`'s CLI reported last (where it
+    /// reports one), when its turn completed: the console's header shows it.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub(super) fn note_utilisation(&mut self, id: i64) -> Result<()> {
+        let Some(run) = self.runs.get(&id) else {
+            return Ok(());
+        };
+        if run.machine.provider().limits.is_empty() {
+            return Ok(());
+        }
+        let provider = run.machine.provider().name.clone();
+        if let Some(r) = self.reported_limit(id) {
+            let now = now_ms();
+            self.store
+                .write(|tx| limit_rows::utilisation(tx, &provider, r.used_percent, now))?;
+        }
+        Ok(())
+    }
+
     /// Parks run `id`'s provider until `resets_at` (its queued jobs wait, or go to their
     /// role's fallback), with the share used where its CLI reports one.
     ///

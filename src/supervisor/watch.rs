@@ -76,7 +76,10 @@ impl Supervisor {
                     };
                     return self.step(id, event, now);
                 }
-                Command::Complete { final_message } => self.complete(id, final_message),
+                Command::Complete { final_message } => {
+                    self.note_utilisation(id)?;
+                    self.complete(id, final_message);
+                }
                 Command::Fail {
                     reason,
                     tail,

@@ -518,7 +518,9 @@ fn a_provider_parked_at_a_usage_limit_shows_in_the_header_and_the_queue_view() {
                     used_percent: Some(100.0),
                 },
                 now,
-            )
+            )?;
+            // Another provider's CLI reported its share used, not parked.
+            limits::utilisation(tx, "gemini", 41.0, now)
         })
         .expect("park");
     let mut a = app(&fx, View::Board);
@@ -528,6 +530,7 @@ fn a_provider_parked_at_a_usage_limit_shows_in_the_header_and_the_queue_view() {
         text.contains(&format!("⏸ codex until {until} 100%")),
         "{text}"
     );
+    assert!(text.contains(" gemini 41% "), "{text}");
     a.view = View::Queue;
     let text = render(&a, 200, 50);
     assert!(
@@ -535,5 +538,6 @@ fn a_provider_parked_at_a_usage_limit_shows_in_the_header_and_the_queue_view() {
         "{text}"
     );
     assert!(text.contains("· 100% used"), "{text}");
+    assert!(text.contains("usage limit: gemini ok · 41% used"), "{text}");
     assert!(!text.contains("pwned") && !text.contains('\x1b'));
 }

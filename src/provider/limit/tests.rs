@@ -76,6 +76,10 @@ fn codex_ends_the_turn_at_its_limit_and_its_rollout_has_the_exact_reset() {
         Some(1_796_628_828_000),
         "a second after, rounded down"
     );
+    // No window reported (an API key): nothing, not 0 %.
+    let none =
+        r#"{"type":"event_msg","payload":{"type":"token_count","info":null,"rate_limits":null}}"#;
+    assert_eq!(reported(none.as_bytes()), None);
     // Once the agent answers below it, the old limit is not the last message.
     let later = screen.replace("  Approaching rate limits", "› continue\n• Resumed.");
     assert_eq!(super::seen(&limits("codex"), &later, &now), None);

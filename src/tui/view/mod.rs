@@ -112,6 +112,20 @@ fn draw_header(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
                 theme.warning(),
             ));
         }
+        // The others' share of their limit, where their CLI reports one.
+        for l in q.limits.iter().filter(|l| !l.parks(q.now)) {
+            if let Some(p) = l.used_percent {
+                let style = if p >= 80.0 {
+                    theme.warning()
+                } else {
+                    theme.dim()
+                };
+                spans.push(Span::styled(
+                    format!(" {} {p:.0}% ", clean(&l.provider)),
+                    style,
+                ));
+            }
+        }
         for b in q.breakers.iter().filter(|b| b.state.as_str() != "closed") {
             spans.push(Span::styled(
                 format!(" {} breaker {} ", clean(&b.provider), b.state),
