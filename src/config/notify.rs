@@ -23,11 +23,13 @@ pub enum NoticeKind {
     Failed,
     /// A budget is nearly used (`[budget] warn_at`) or used up.
     Budget,
+    /// A provider reported a usage limit and is parked until it resets.
+    Limit,
 }
 
 impl NoticeKind {
     /// Every kind.
-    pub const ALL: [NoticeKind; 7] = [
+    pub const ALL: [NoticeKind; 8] = [
         NoticeKind::Approval,
         NoticeKind::NeedsInput,
         NoticeKind::Blocked,
@@ -35,6 +37,7 @@ impl NoticeKind {
         NoticeKind::Done,
         NoticeKind::Failed,
         NoticeKind::Budget,
+        NoticeKind::Limit,
     ];
 
     /// The snake_case name (as in the config and the JSON).
@@ -47,6 +50,7 @@ impl NoticeKind {
             NoticeKind::Done => "done",
             NoticeKind::Failed => "failed",
             NoticeKind::Budget => "budget",
+            NoticeKind::Limit => "limit",
         }
     }
 }

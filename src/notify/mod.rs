@@ -55,6 +55,7 @@ pub fn kind_of(e: &Event) -> Option<NoticeKind> {
         EventKind::TaskDone => NoticeKind::Done,
         EventKind::JobFailed => NoticeKind::Failed,
         EventKind::BudgetWarning => NoticeKind::Budget,
+        EventKind::ProviderParked => NoticeKind::Limit,
         _ => return None,
     })
 }

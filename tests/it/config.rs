@@ -382,8 +382,8 @@ fn notify_defaults_and_bad_values_are_located() {
     assert!(cfg.notify.command.is_empty());
     assert_eq!(
         cfg.notify.kinds.len(),
-        7,
-        "every kind, budget warnings included"
+        8,
+        "every kind, budget warnings and usage limits included"
     );
     let cfg = load("[notify]\ncommand = [\"ntfy\", \"publish\"]\nkinds = [\"approval\"]\nmin_interval = \"1m\"\n")
         .expect("valid");
