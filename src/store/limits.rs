@@ -180,17 +180,3 @@ pub fn utilisation(conn: &Connection, provider: &str, used_percent: f64, now: i6
     )?;
     Ok(())
 }
-
-/// Ends `provider`'s park now (the operator's `bosun providers --unpark`, or a run that
-/// worked past it).
-///
-/// # Errors
-/// [`super::StoreError::Sqlite`] on database failure.
-pub fn clear(conn: &Connection, provider: &str, now: i64) -> Result<bool> {
-    let n = conn.execute(
-        "UPDATE provider_limits SET until_at = max(resets_at, ?2), updated_at = ?2
-         WHERE provider = ?1 AND until_at > ?2",
-        params![provider, now],
-    )?;
-    Ok(n > 0)
-}
