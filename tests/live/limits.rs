@@ -15,6 +15,21 @@ use bosun::store::{breakers, jobs, limits, runs};
 
 const FINAL: &str = "The analysis is written.";
 
+/// A stage whose first answer is the account's usage limit, resetting `reset` later; then
+/// the artifact and the final text.
+fn limited_stage(cli: Cli, test: &'static str, reset: Duration) -> Stage {
+    let mut stage = Stage::new(
+        cli,
+        test,
+        vec![Turn::usage_limit(reset), write_turn(cli), Turn::text(FINAL)],
+    );
+    stage.pace = Pace {
+        first_token: Duration::from_millis(500),
+        gap: Duration::from_millis(20),
+    };
+    stage
+}
+
 /// A limit with its reset 20 s ahead: the run waits in its pane (parked; no attempt spent;
 /// the breaker untouched); nothing is claimed for Codex meanwhile, and a second task's job
 /// goes to the role's fallback (the built-in agent); at the reset the run is resumed in
@@ -24,15 +39,11 @@ const FINAL: &str = "The analysis is written.";
 fn codex_parks_at_a_usage_limit_and_resumes_in_the_same_pane() {
     let cli = Cli::Codex;
     let reset = Duration::from_secs(20);
-    let mut stage = Stage::new(
+    let mut stage = limited_stage(
         cli,
         "codex_parks_at_a_usage_limit_and_resumes_in_the_same_pane",
-        vec![Turn::usage_limit(reset), write_turn(cli), Turn::text(FINAL)],
+        reset,
     );
-    stage.pace = Pace {
-        first_token: Duration::from_millis(500),
-        gap: Duration::from_millis(20),
-    };
     stage.concurrency = 2;
     stage.role = "fallback = [\"sim\"]".into();
     let Some(mut h) = Harness::start(stage) else {
@@ -174,15 +185,11 @@ fn codex_parks_at_a_usage_limit_and_resumes_in_the_same_pane() {
 fn claude_waits_out_a_usage_limit_itself_while_bosun_parks_claude() {
     let cli = Cli::Claude;
     let reset = Duration::from_secs(15);
-    let mut stage = Stage::new(
+    let stage = limited_stage(
         cli,
         "claude_waits_out_a_usage_limit_itself_while_bosun_parks_claude",
-        vec![Turn::usage_limit(reset), write_turn(cli), Turn::text(FINAL)],
+        reset,
     );
-    stage.pace = Pace {
-        first_token: Duration::from_millis(500),
-        gap: Duration::from_millis(20),
-    };
     let Some(mut h) = Harness::start(stage) else {
         return;
     };
