@@ -8,6 +8,7 @@
 //! until new input is sent, so a redraw cannot flip it back to busy.
 
 mod detect;
+pub mod subagents;
 mod track;
 pub mod transcript;
 pub mod usage;
