@@ -1,13 +1,15 @@
 //! Reading a run's usage from a large session record (issue 22): a Claude Code transcript of
 //! `SIZE` MB (default 1024) read whole once, as on a run's first reading; then 1 MB appended
-//! and read again from the saved offset and reader state, as after a restart. The second
-//! reading should cost what is new, not the file's size.
+//! and read again from the saved offset and reader state (the run's [`RunReader`], as
+//! `supervisor::usage` saves it), as after a restart. The second reading should cost what is
+//! new, not the file's size.
 //!
 //! Run: `cargo bench --bench usage [-- SIZE_MB]`. Prints both times and their ratio.
 
 use std::io::{BufWriter, Write};
 use std::time::Instant;
 
+use bosun::provider::subagents::RunReader;
 use bosun::provider::transcript::TranscriptFormat;
 use bosun::provider::usage::UsageReader;
 
@@ -59,14 +61,15 @@ fn main() {
     let path = tmp.path().join("session.jsonl");
     let next = write(&path, mb << 20, 0);
     let began = Instant::now();
-    let mut reader = UsageReader::default();
-    let offset = read(&path, 0, &mut reader);
+    let mut run = RunReader::default();
+    let offset = read(&path, 0, &mut run.main);
     let whole = began.elapsed();
-    let saved = serde_json::to_string(&reader).expect("save");
+    let saved = run.save().expect("save");
+    let reader = run.main;
     let responses = next;
     write(&path, 1 << 20, next);
     let began = Instant::now();
-    let mut again: UsageReader = serde_json::from_str(&saved).expect("load");
+    let mut again = RunReader::load(&saved).main;
     let end = read(&path, offset, &mut again);
     let incremental = began.elapsed();
     println!(

@@ -9,6 +9,7 @@
 
 mod detect;
 pub mod limit;
+pub mod subagents;
 mod track;
 pub mod transcript;
 pub mod usage;

@@ -8,7 +8,9 @@
 //!   `output_tokens_details.thinking_tokens`). One API response is written as one line per
 //!   content block, each with the response's usage so far: each (`message.id`, `requestId`)
 //!   counts once, with its largest `output_tokens` (summing every line over-counts, ccusage
-//!   #389).
+//!   #389). A subagent's record ([`UsageReader::subagent`], [`super::subagents`]) counts only
+//!   its lines after its first `type: "user"` line: a fork's record starts with a copy of the
+//!   response that called it (Claude Code 2.1.332).
 //! - **Codex**: `event_msg` records of `payload.type = "token_count"`:
 //!   `info.total_token_usage` is the session's running total (a high-water mark); its
 //!   `input_tokens` include `cached_input_tokens`, its `output_tokens` include
@@ -83,6 +85,17 @@ pub struct UsageReader {
     /// Skipping an over-long line up to its newline.
     #[serde(default)]
     skipping: bool,
+    /// A Claude Code subagent's record: its `assistant` lines count only once its first
+    /// `user` line (the subagent's prompt) has been read.
+    #[serde(default, skip_serializing_if = "is_false")]
+    after_prompt: bool,
+    /// That first `user` line has been read.
+    #[serde(default, skip_serializing_if = "is_false")]
+    prompted: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn int(v: &Value, key: &str) -> i64 {
@@ -90,6 +103,32 @@ fn int(v: &Value, key: &str) -> i64 {
 }
 
 impl UsageReader {
+    /// A reader of a Claude Code subagent's record: the `assistant` lines before its first
+    /// `user` line are not its own. A fork's record (Claude Code 2.1.332) opens with a
+    /// `fork-context-ref` line and a copy of its parent's response that called the `Agent`
+    /// tool (same `message.id`, `parentUuid: null`), counted in the parent's record already;
+    /// every subagent's own work starts with its prompt, a `user` line.
+    pub fn subagent() -> UsageReader {
+        UsageReader {
+            after_prompt: true,
+            ..UsageReader::default()
+        }
+    }
+
+    /// Shrinks the state to be saved: settles every open response or message but the last
+    /// `keep` (a record's responses are written one after the other, so only its last can get
+    /// more lines), and drops the start of a line not read to its end. Returns the bytes
+    /// dropped: the caller moves its offset back by as many, so the line is read whole next
+    /// time (at most [`LINE_MAX`]).
+    pub fn compact(&mut self, keep: usize) -> u64 {
+        while self.open.len() > keep {
+            let (_, old) = self.open.remove(0);
+            self.settled = self.settled.plus(old);
+        }
+        let dropped = std::mem::take(&mut self.partial).len();
+        u64::try_from(dropped).unwrap_or(u64::MAX)
+    }
+
     /// Takes the next bytes of a `format` record.
     pub fn feed(&mut self, format: TranscriptFormat, mut bytes: &[u8]) {
         while let Some(nl) = bytes.iter().position(|b| *b == b'\n') {
@@ -118,7 +157,11 @@ impl UsageReader {
     fn line(&mut self, format: TranscriptFormat, v: &Value) {
         match format {
             TranscriptFormat::Claude => {
-                if v.get("type").and_then(Value::as_str) != Some("assistant") {
+                let kind = v.get("type").and_then(Value::as_str);
+                if kind == Some("user") {
+                    self.prompted = true;
+                }
+                if kind != Some("assistant") || (self.after_prompt && !self.prompted) {
                     return;
                 }
                 let Some(m) = v.get("message") else { return };
@@ -285,6 +328,86 @@ mod tests {
         let gemini = include_str!("../../tests/fixtures/gemini-0.61.0/transcript.jsonl");
         let u = read(TranscriptFormat::Gemini, gemini, 512).usage();
         assert_eq!((u.input, u.output), (13686 + 13849, 43 + 18), "{u:?}");
+    }
+
+    /// Claude Code 2.1.332's records of a session whose model ran a `general-purpose`
+    /// subagent (a `Write`, then its report) and a `fork` (README.md of the fixtures): the
+    /// session's record and its subagents' add up to what the scripted model server reported
+    /// for that session, in every field.
+    #[test]
+    fn a_claude_session_and_its_subagents_add_up_to_the_servers_tally() {
+        const DIR: &str = "tests/fixtures/claude-2.1.332/session-with-subagents";
+        let main = include_str!("../../tests/fixtures/claude-2.1.332/session-with-subagents.jsonl");
+        let general = include_str!(
+            "../../tests/fixtures/claude-2.1.332/session-with-subagents/subagents/agent-adb89cbbb618840b1.jsonl"
+        );
+        let fork = include_str!(
+            "../../tests/fixtures/claude-2.1.332/session-with-subagents/subagents/agent-a26114e08c6060904.jsonl"
+        );
+        let session = read(TranscriptFormat::Claude, main, 512).usage();
+        // The session's own three responses; its tool results' echoes of the subagents'
+        // usage (`toolUseResult.usage`) are not counted.
+        assert_eq!(
+            (session.input, session.output),
+            (13842 + 14110 + 14368, 44 + 42 + 8)
+        );
+        let mut total = session;
+        for (text, input) in [(general, 8129 + 8908), (fork, 14468)] {
+            for chunk in [1, 97, 4096] {
+                let mut r = UsageReader::subagent();
+                for c in text.as_bytes().chunks(chunk) {
+                    r.feed(TranscriptFormat::Claude, c);
+                }
+                assert_eq!(r.usage().input, input, "chunks of {chunk}");
+            }
+            let mut r = UsageReader::subagent();
+            r.feed(TranscriptFormat::Claude, text.as_bytes());
+            total = total.plus(r.usage());
+        }
+        // What the server reported for the session's six requests (README.md).
+        assert_eq!(
+            total,
+            Usage {
+                input: 73825,
+                output: 144,
+                cache_read: 36912,
+                cache_write: 384,
+                reasoning: 0
+            }
+        );
+        // Read as a session's record, the fork's would count its parent's response again.
+        let naive = read(TranscriptFormat::Claude, fork, 512).usage();
+        assert_eq!(naive.input, 14110 + 14468);
+        // The directory is where the session's record says.
+        let dir = super::super::subagents::dir_of(std::path::Path::new(&format!("{DIR}.jsonl")));
+        assert_eq!(
+            dir,
+            Some(std::path::PathBuf::from(format!("{DIR}/subagents")))
+        );
+    }
+
+    #[test]
+    fn compacting_settles_all_but_the_last_responses_and_drops_a_cut_line() {
+        let lines = [
+            r#"{"type":"assistant","message":{"id":"m1","usage":{"input_tokens":1,"output_tokens":2}}}"#,
+            r#"{"type":"assistant","message":{"id":"m2","usage":{"input_tokens":1,"output_tokens":2}}}"#,
+            r#"{"type":"assistant","message":{"id":"m2","usage":{"input_tokens":1,"output_tokens":5}}}"#,
+        ];
+        let text = format!("{}\n{}\n{}", lines[0], lines[1], lines[2]);
+        let mut r = read(TranscriptFormat::Claude, &text, 4096);
+        assert_eq!(
+            r.compact(1),
+            lines[2].len() as u64,
+            "the cut line is dropped"
+        );
+        assert_eq!(r.open.len(), 1);
+        assert_eq!(r.usage().output, 4);
+        // Read again whole, the last response keeps its largest count.
+        r.feed(
+            TranscriptFormat::Claude,
+            format!("{}\n", lines[2]).as_bytes(),
+        );
+        assert_eq!((r.usage().input, r.usage().output), (2, 7));
     }
 
     #[test]

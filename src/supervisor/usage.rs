@@ -1,11 +1,13 @@
 //! Recording what a run used (issue 22): its CLI's session record (the `transcript_path` its
-//! hooks named, kept with the run) read from where the last reading stopped, through
-//! [`UsageReader`], and the totals stored with the new offset and reader state — so reading
-//! a record again after a restart costs what is new since.
+//! hooks named, kept with the run) and, for Claude Code, its subagents' records beside it
+//! ([`crate::provider::subagents`]), each read from where the last reading stopped, through
+//! [`RunReader`], and the totals stored with the new offsets and reader state — so reading
+//! the records again after a restart costs what is new since.
 
 use std::path::Path;
 
 use crate::config::Config;
+use crate::provider::subagents::{self, RECORDS_MAX, RunReader};
 use crate::provider::transcript::TranscriptFormat;
 use crate::provider::usage::UsageReader;
 use crate::store::usage::{self, Reading};
@@ -14,9 +16,13 @@ use crate::store::{Store, StoreError, now_ms, runs};
 /// Bytes read from a record at one go.
 const CHUNK: usize = 4 << 20;
 
-/// Reads run `run_id`'s session record on from its saved offset and records its usage;
-/// nothing when the run's CLI names no record (agent-sim, aider). A record that cannot be
-/// read is logged and left for the next reading.
+/// Entries of a subagents' directory looked at, at most (each subagent has its record and a
+/// `.meta.json` there).
+const LIST_MAX: usize = 4 * RECORDS_MAX;
+
+/// Reads run `run_id`'s session record (and its subagents') on from the saved offsets and
+/// records its usage; nothing when the run's CLI names no record (agent-sim, aider). A
+/// record that cannot be read is logged and left for the next reading.
 ///
 /// # Errors
 /// Store failures.
@@ -38,26 +44,20 @@ pub fn record(cfg: &Config, store: &Store, run_id: i64) -> Result<(), StoreError
             record: Some(r),
             offset,
             reader: Some(state),
-        }) if r == path => (
-            offset,
-            serde_json::from_str::<UsageReader>(&state).unwrap_or_default(),
-        ),
-        _ => (0, UsageReader::default()),
+        }) if r == path => (offset, RunReader::load(&state)),
+        _ => (0, RunReader::default()),
     };
+    let record = Path::new(&path);
     loop {
-        match crate::untrusted::read_from(Path::new(&path), offset, CHUNK) {
-            Ok((bytes, len)) => {
-                if len < offset {
-                    // Truncated or replaced: read it again from the start.
-                    offset = 0;
-                    reader = UsageReader::default();
-                    continue;
-                }
-                if bytes.is_empty() {
-                    break;
-                }
-                reader.feed(format, &bytes);
-                offset += bytes.len() as u64;
+        match read_on(record, offset, |b| reader.main.feed(format, b)) {
+            Ok(Some(end)) => {
+                offset = end;
+                break;
+            }
+            Ok(None) => {
+                // Truncated or replaced: read it again from the start.
+                offset = 0;
+                reader.main = UsageReader::default();
             }
             Err(e) => {
                 tracing::warn!(run = run_id, error = %e, "cannot read the run's session record for its usage");
@@ -65,24 +65,119 @@ pub fn record(cfg: &Config, store: &Store, run_id: i64) -> Result<(), StoreError
             }
         }
     }
+    if format == TranscriptFormat::Claude {
+        read_subagents(run_id, record, &mut reader);
+    }
     let u = reader.usage();
+    let model = reader.model().map(str::to_string);
     let at = Reading {
         record: Some(path),
         offset,
-        reader: serde_json::to_string(&reader).ok(),
+        reader: reader.save(),
     };
     store.write(|tx| {
         usage::record(
             tx,
             run_id,
             &run.provider,
-            reader.model.as_deref(),
+            model.as_deref(),
             &u,
             &at,
             now_ms(),
         )?;
         warn(tx, cfg, run.task_id)
     })
+}
+
+/// Feeds what the file at `path` holds from `offset` on to `feed`, a chunk at a time; the
+/// offset after it, or `None` when the file is shorter than `offset` (truncated or replaced:
+/// to be read again from the start). Read as [`crate::untrusted::read_from`] reads: a
+/// regular file, its last component not followed if it is a symlink.
+fn read_on(
+    path: &Path,
+    mut offset: u64,
+    mut feed: impl FnMut(&[u8]),
+) -> std::io::Result<Option<u64>> {
+    loop {
+        let (bytes, len) = crate::untrusted::read_from(path, offset, CHUNK)?;
+        if len < offset {
+            return Ok(None);
+        }
+        if bytes.is_empty() {
+            return Ok(Some(offset));
+        }
+        feed(&bytes);
+        offset += bytes.len() as u64;
+    }
+}
+
+/// Reads the records of the Claude Code subagents of the session whose record is `record`
+/// on into `reader` (the directory comes from that path, [`subagents::dir_of`]). No
+/// directory means no subagents; a record that cannot be read is logged and left for the
+/// next reading.
+fn read_subagents(run_id: i64, record: &Path, reader: &mut RunReader) {
+    let Some(dir) = subagents::dir_of(record) else {
+        return;
+    };
+    let names = match list(&dir) {
+        Ok(names) => names,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(e) => {
+            tracing::warn!(run = run_id, error = %e, "cannot list the run's subagents' records for its usage");
+            return;
+        }
+    };
+    let mut left_out = 0;
+    for name in names {
+        let Some(sub) = reader.subagent(&name) else {
+            left_out += 1;
+            continue;
+        };
+        let path = dir.join(&name);
+        for _ in 0..2 {
+            match read_on(&path, sub.offset, |b| sub.feed(b)) {
+                Ok(Some(_)) => break,
+                Ok(None) => sub.restart(),
+                Err(e) => {
+                    tracing::warn!(run = run_id, record = %name, error = %e, "cannot read a subagent's record for the run's usage");
+                    break;
+                }
+            }
+        }
+    }
+    if left_out > 0 {
+        tracing::warn!(
+            run = run_id,
+            left_out,
+            "more than {RECORDS_MAX} subagents' records: the others are not counted"
+        );
+    }
+}
+
+/// The subagents' records in `dir`, by name ([`subagents::is_record`]), sorted; at most
+/// [`LIST_MAX`] entries looked at. `dir` and the session's directory above it must be
+/// directories, not symlinks to one (`lstat`); each record is then opened without following
+/// a symlink ([`read_on`]).
+///
+/// # Errors
+/// The I/O error of the `lstat` or the listing ([`std::io::ErrorKind::NotFound`]: no
+/// subagents); [`std::io::ErrorKind::InvalidInput`] for something else than a directory.
+fn list(dir: &Path) -> std::io::Result<Vec<String>> {
+    for d in [dir.parent(), Some(dir)].into_iter().flatten() {
+        if !std::fs::symlink_metadata(d)?.is_dir() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{} is not a directory", d.display()),
+            ));
+        }
+    }
+    let mut names: Vec<String> = std::fs::read_dir(dir)?
+        .take(LIST_MAX)
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| subagents::is_record(n))
+        .collect();
+    names.sort();
+    Ok(names)
 }
 
 /// Records a `budget_warning` event, once per budget and level, when task `task_id`'s runs

@@ -166,3 +166,151 @@ fn a_task_past_its_token_budget_runs_no_more_until_the_budget_is_raised() {
         .expect("claimed");
     assert_eq!(claimed.id, next.id);
 }
+
+/// Copies Claude Code 2.1.332's records of a session with two subagents (a `general-purpose`
+/// one and a `fork`) where the CLI writes them: `<session>.jsonl` and
+/// `<session>/subagents/agent-<id>.jsonl`; the session record's path.
+fn session_with_subagents(dir: &std::path::Path) -> std::path::PathBuf {
+    const FIXTURE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/claude-2.1.332/session-with-subagents"
+    );
+    let session = dir.join("projects/-p/dd2de81e-df84-41c4-98e3-ec45eb15e8e1");
+    std::fs::create_dir_all(session.join("subagents")).expect("dirs");
+    let record = session.with_extension("jsonl");
+    std::fs::copy(format!("{FIXTURE}.jsonl"), &record).expect("session record");
+    for entry in std::fs::read_dir(format!("{FIXTURE}/subagents")).expect("fixture") {
+        let entry = entry.expect("entry");
+        std::fs::copy(
+            entry.path(),
+            session.join("subagents").join(entry.file_name()),
+        )
+        .expect("subagent record");
+    }
+    record
+}
+
+#[test]
+fn a_claude_runs_usage_counts_its_subagents_records_once_each_and_reads_them_on() {
+    let fx = Fixture::new("true");
+    let (task, _) = fx.add_task("Delegate");
+    let (_, run) = fx.claim_and_start(&task);
+    let record = session_with_subagents(fx.dir.path());
+    let subagents = record.with_extension("").join("subagents");
+    // A record that is a symlink is not followed, whatever it points at.
+    let elsewhere = fx.dir.path().join("elsewhere.jsonl");
+    std::fs::write(
+        &elsewhere,
+        "{\"type\":\"user\"}\n{\"type\":\"assistant\",\"message\":{\"id\":\"x\",\"usage\":{\"input_tokens\":999999,\"output_tokens\":1}}}\n",
+    )
+    .expect("elsewhere");
+    std::os::unix::fs::symlink(&elsewhere, subagents.join("agent-alink.jsonl")).expect("link");
+    let path = record.to_string_lossy().into_owned();
+    fx.store
+        .write(|tx| runs::set_transcript(tx, run.id, &path))
+        .expect("transcript");
+    bosun::supervisor::usage::record(&fx.cfg, &fx.store, run.id).expect("usage");
+    // What the scripted model server reported for the session's six requests.
+    let tally = usage::Usage {
+        input: 73825,
+        output: 144,
+        cache_read: 36912,
+        cache_write: 384,
+        reasoning: 0,
+    };
+    assert_eq!(
+        usage::for_task(fx.store.conn(), task.id).expect("usage"),
+        tally
+    );
+    // The general-purpose subagent is resumed (one more response) and a third one starts;
+    // the next reading adds those alone.
+    let response = |id: &str, out: i64| {
+        format!(
+            "{{\"type\":\"assistant\",\"isSidechain\":true,\"message\":{{\"id\":\"{id}\",\"usage\":{{\"input_tokens\":100,\"output_tokens\":{out},\"cache_read_input_tokens\":10,\"cache_creation_input_tokens\":1}}}}}}\n"
+        )
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(subagents.join("agent-adb89cbbb618840b1.jsonl"))
+        .expect("open");
+    write!(
+        f,
+        "{{\"type\":\"user\",\"isSidechain\":true}}\n{}",
+        response("msg_r", 4)
+    )
+    .expect("append");
+    drop(f);
+    std::fs::write(
+        subagents.join("agent-anew.jsonl"),
+        format!(
+            "{{\"type\":\"user\"}}\n{}{}",
+            response("msg_n", 2),
+            response("msg_n", 6)
+        ),
+    )
+    .expect("new subagent");
+    bosun::supervisor::usage::record(&fx.cfg, &fx.store, run.id).expect("usage");
+    let more = usage::Usage {
+        input: 200,
+        output: 10,
+        cache_read: 20,
+        cache_write: 2,
+        reasoning: 0,
+    };
+    assert_eq!(
+        usage::for_task(fx.store.conn(), task.id).expect("usage"),
+        tally.plus(more)
+    );
+    // Nothing new, nothing more.
+    bosun::supervisor::usage::record(&fx.cfg, &fx.store, run.id).expect("usage");
+    assert_eq!(
+        usage::for_task(fx.store.conn(), task.id).expect("usage"),
+        tally.plus(more)
+    );
+    let state = usage::reading(fx.store.conn(), run.id)
+        .expect("reading")
+        .and_then(|r| r.reader)
+        .expect("state");
+    let saved = bosun::provider::subagents::RunReader::load(&state);
+    let mut read: Vec<(&str, u64)> = saved
+        .subagents
+        .iter()
+        .map(|s| (s.name.as_str(), s.offset))
+        .collect();
+    read.sort();
+    let len = |name: &str| std::fs::metadata(subagents.join(name)).expect("len").len();
+    assert_eq!(
+        read,
+        [
+            (
+                "agent-a26114e08c6060904.jsonl",
+                len("agent-a26114e08c6060904.jsonl")
+            ),
+            (
+                "agent-adb89cbbb618840b1.jsonl",
+                len("agent-adb89cbbb618840b1.jsonl")
+            ),
+            ("agent-alink.jsonl", 0),
+            ("agent-anew.jsonl", len("agent-anew.jsonl")),
+        ]
+    );
+}
+
+#[test]
+fn a_symlinked_subagents_directory_is_not_read() {
+    let fx = Fixture::new("true");
+    let (task, _) = fx.add_task("Delegate");
+    let (_, run) = fx.claim_and_start(&task);
+    let record = session_with_subagents(fx.dir.path());
+    let session = record.with_extension("");
+    let moved = fx.dir.path().join("moved");
+    std::fs::rename(&session, &moved).expect("move");
+    std::os::unix::fs::symlink(&moved, &session).expect("link");
+    let path = record.to_string_lossy().into_owned();
+    fx.store
+        .write(|tx| runs::set_transcript(tx, run.id, &path))
+        .expect("transcript");
+    bosun::supervisor::usage::record(&fx.cfg, &fx.store, run.id).expect("usage");
+    let u = usage::for_task(fx.store.conn(), task.id).expect("usage");
+    assert_eq!(u.input, 13842 + 14110 + 14368, "the session's record alone");
+}

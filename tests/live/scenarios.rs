@@ -79,16 +79,25 @@ pub(crate) use common_scenarios;
 
 /// The scenario every CLI plays first: the `bosun init` analyst prompt (a multi-line paste;
 /// Claude Code 2.1.197 showed `paste again to expand` instead of its busy line for ~8 s
-/// after it), a model that takes seconds, the artifact written with the CLI's file tool, a
-/// final text. Checks the stage finished, the run read busy until the model's last byte and
-/// done within 2 s after it from the `Stop` hook, the hooks seen (in order, for a CLI whose
-/// hooks bracket the turn), the final message, and the whole prompt reaching the model.
+/// after it), a model that takes seconds, subagents where the table has them (Claude Code),
+/// the artifact written with the CLI's file tool, a final text. Checks the stage finished,
+/// the run read busy until the model's last byte and done within 2 s after it from the
+/// `Stop` hook, the hooks seen (in order, for a CLI whose hooks bracket the turn), the final
+/// message, the run's usage equal to the server's tally in every field (its subagents'
+/// included), and the whole prompt reaching the model.
 pub fn completes_a_stage_with_a_slow_model(cli: Cli, test: &'static str) {
-    let Some(mut h) = Harness::start(Stage::new(
-        cli,
-        test,
-        vec![write_turn(cli), Turn::text(FINAL)],
-    )) else {
+    let subagents = spec(cli).subagents.as_ref();
+    let mut turns = subagents.map_or_else(Vec::new, |s| (s.turns)());
+    turns.extend([write_turn(cli), Turn::text(FINAL)]);
+    let mut stage = Stage::new(cli, test, turns);
+    if let Some(s) = subagents {
+        stage.env = s
+            .env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    }
+    let Some(mut h) = Harness::start(stage) else {
         return;
     };
     h.finish(Duration::from_secs(180));
@@ -127,6 +136,22 @@ pub fn completes_a_stage_with_a_slow_model(cli: Cli, test: &'static str) {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(used, tally, "the run's usage against the server's tally");
+    if let Some(s) = subagents {
+        // The subagents' requests took the turns meant for them: the tally holds theirs.
+        let requests = h.server.requests();
+        for (i, by_subagent) in s.by_subagent.iter().enumerate() {
+            let r = requests
+                .iter()
+                .find(|r| r.answer == Answer::Scripted(i))
+                .unwrap_or_else(|| panic!("turn {i} answered:\n{}", h.requests()));
+            assert_eq!(
+                r.header(s.header).is_some(),
+                *by_subagent,
+                "turn {i} went to a subagent: {}",
+                h.requests()
+            );
+        }
+    }
     let sent = h.server.requests().iter().any(|r| {
         let body = String::from_utf8_lossy(&r.body);
         body.contains("You are the analyst for task ET-001: Explain the parser.")

@@ -2,7 +2,7 @@
 //! Codex, Gemini CLI): how each is launched, what its screen shows when it is ready or busy,
 //! how a prompt is typed and submitted, which key says yes to its dialogs, what its hooks say,
 //! which wire format the scripted model server speaks to it and which turns make it hit a
-//! rate limit or hand off over MCP. The harnesses (`tests/live/alone.rs`,
+//! rate limit, hand off over MCP or run subagents. The harnesses (`tests/live/alone.rs`,
 //! [`super::supervised`]) and the common scenarios (`tests/live/scenarios.rs`) read this
 //! table and nothing else about a CLI; a new CLI is a new row.
 //!
@@ -42,6 +42,21 @@ pub struct Spec {
     /// The model's turns that hand `request` off to the `reviewer` role over bosun's MCP
     /// server, as this CLI offers MCP tools.
     pub handoff: fn(request: &str) -> Vec<Turn>,
+    /// The subagents the model runs before it writes the artifact in the slow-model scenario,
+    /// for a CLI whose subagents keep records of their own.
+    pub subagents: Option<Subagents>,
+}
+
+/// Subagents as the slow-model scenario runs them. A subagent's requests declare tools, so
+/// they take scripted turns from the same queue as the session's: `turns` are the session's
+/// and the subagents' in the order their requests come, which `env` makes certain.
+pub struct Subagents {
+    pub turns: fn() -> Vec<Turn>,
+    pub env: &'static [(&'static str, &'static str)],
+    /// The request header that names the subagent a request comes from.
+    pub header: &'static str,
+    /// Whether each of `turns` goes to a subagent's request (else to the session's).
+    pub by_subagent: &'static [bool],
 }
 
 /// How a pasted prompt is submitted.
@@ -186,6 +201,40 @@ static CLAUDE: Spec = Spec {
             serde_json::json!({ "role": "reviewer", "task_text": request }),
         )]
     },
+    // Claude Code 2.1.332's `Agent` tool (its declared input: `description`, `prompt`,
+    // `subagent_type`, ...): a general-purpose subagent that writes a file and reports, then
+    // a fork (whose record starts with a copy of the response that called it) that reports.
+    // Subagents run in the background by default, and the session's next request then races
+    // the subagent's first for the next turn; CLAUDE_CODE_DISABLE_BACKGROUND_TASKS runs them
+    // in the foreground, the session waiting for each. Their records are alike either way.
+    subagents: Some(Subagents {
+        turns: || {
+            vec![
+                Turn::tool_use(
+                    "Agent",
+                    serde_json::json!({
+                        "description": "Write parser notes",
+                        "prompt": "Write docs/notes/parser.md with what the parser reads.",
+                        "subagent_type": "general-purpose",
+                    }),
+                ),
+                Turn::write_file("docs/notes/parser.md", "One line at a time.\n"),
+                Turn::text("Wrote docs/notes/parser.md."),
+                Turn::tool_use(
+                    "Agent",
+                    serde_json::json!({
+                        "description": "Check the notes",
+                        "prompt": "Say whether docs/notes/parser.md covers long lines.",
+                        "subagent_type": "fork",
+                    }),
+                ),
+                Turn::text("The notes do not cover long lines yet."),
+            ]
+        },
+        env: &[("CLAUDE_CODE_DISABLE_BACKGROUND_TASKS", "1")],
+        header: "x-claude-code-agent-id",
+        by_subagent: &[false, true, true, false, true],
+    }),
 };
 
 static CODEX: Spec = Spec {
@@ -248,6 +297,7 @@ static CODEX: Spec = Spec {
             ),
         ]
     },
+    subagents: None,
 };
 
 static GEMINI: Spec = Spec {
@@ -287,4 +337,5 @@ static GEMINI: Spec = Spec {
             serde_json::json!({ "role": "reviewer", "task_text": request }),
         )]
     },
+    subagents: None,
 };
