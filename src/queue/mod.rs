@@ -49,8 +49,9 @@ pub struct Queue {
     pub owner: String,
     /// Transient-failure patterns.
     pub classifier: Classifier,
-    /// Tokens a task, a project and a day may use: a task past one is not claimed.
-    pub budget: crate::config::budget::BudgetConfig,
+    /// Tokens and dollars a task, a project and a day may use (and the prices that count
+    /// the dollars): a task past one is not claimed.
+    pub budget: crate::config::budget::BudgetRules,
 }
 
 /// What to enqueue.
@@ -81,7 +82,7 @@ impl Queue {
             max_concurrency: cfg.supervisor.max_concurrency,
             owner: format!("{}@{host}", std::process::id()),
             classifier: Classifier::default(),
-            budget: cfg.budget,
+            budget: crate::config::budget::BudgetRules::of(cfg),
         }
     }
 

@@ -1,22 +1,27 @@
 //! Recording what a run used (issue 22): its CLI's session record (the `transcript_path` its
 //! hooks named, kept with the run) read from where the last reading stopped, through
 //! [`UsageReader`], and the totals stored with the new offset and reader state — so reading
-//! a record again after a restart costs what is new since.
+//! a record again after a restart costs what is new since. Each reading also checks the
+//! task's budgets: a `budget_warning` at `[budget] warn_at` and at 100 %, and with
+//! `[budget] hard` a run whose task is past one is stopped (`stop`).
 
 use std::path::Path;
 
 use crate::config::Config;
+use crate::config::budget::BudgetRules;
 use crate::provider::transcript::TranscriptFormat;
 use crate::provider::usage::UsageReader;
+use crate::store::budgets::{self, Amount, Scope, Standing};
+use crate::store::events::{self, About, EventKind};
 use crate::store::usage::{self, Reading};
 use crate::store::{Store, StoreError, now_ms, runs};
 
 /// Bytes read from a record at one go.
 const CHUNK: usize = 4 << 20;
 
-/// Reads run `run_id`'s session record on from its saved offset and records its usage;
-/// nothing when the run's CLI names no record (agent-sim, aider). A record that cannot be
-/// read is logged and left for the next reading.
+/// Reads run `run_id`'s session record on from its saved offset and records its usage, then
+/// warns about its task's budgets; nothing when the run's CLI names no record (aider, agent-sim without `tokens`
+/// steps). A record that cannot be read is logged and left for the next reading.
 ///
 /// # Errors
 /// Store failures.
@@ -81,49 +86,60 @@ pub fn record(cfg: &Config, store: &Store, run_id: i64) -> Result<(), StoreError
             &at,
             now_ms(),
         )?;
-        warn(tx, cfg, run.task_id)
+        let now = now_ms();
+        let rules = BudgetRules::of(cfg);
+        let standing = budgets::standing(tx, &rules, run.task_id, budgets::day_start(now))?;
+        if standing.is_empty() {
+            return Ok(());
+        }
+        let key = crate::store::tasks::get(tx, run.task_id)?.key;
+        warn(tx, &key, run.task_id, cfg.budget.warn_at, &standing, now)
     })
 }
 
 /// Records a `budget_warning` event, once per budget and level, when task `task_id`'s runs
-/// have used `[budget] warn_at` of a budget that applies to it, or all of it.
-fn warn(conn: &rusqlite::Connection, cfg: &Config, task_id: i64) -> Result<(), StoreError> {
-    use crate::store::budgets::{self, Scope};
-    use crate::store::events::{self, About, EventKind};
-    let now = now_ms();
-    let standing = budgets::standing(conn, &cfg.budget, task_id, now - now.rem_euclid(86_400_000))?;
-    if standing.is_empty() {
-        return Ok(());
-    }
-    let key = crate::store::tasks::get(conn, task_id)?.key;
+/// have used `warn_at` (a fraction) of a budget that applies to it, or all of it.
+fn warn(
+    conn: &rusqlite::Connection,
+    key: &str,
+    task_id: i64,
+    warn_at: f64,
+    standing: &[Standing],
+    now: i64,
+) -> Result<(), StoreError> {
     let said: Vec<String> = events::recent(conn, Some(task_id), 500)?
         .into_iter()
         .filter(|e| e.kind == EventKind::BudgetWarning)
         .map(|e| e.message)
         .collect();
-    for (scope, used, allowed) in standing {
-        #[allow(clippy::cast_precision_loss)]
-        let share = used as f64 / allowed.max(1) as f64;
-        let level = if used >= allowed {
+    for s in standing {
+        let share = s.used.value() / s.allowed.value().max(f64::MIN_POSITIVE);
+        let level = if s.is_over() {
             "used up"
-        } else if share >= cfg.budget.warn_at {
+        } else if share >= warn_at {
             "nearly used"
         } else {
             continue;
         };
-        let whose = match scope {
+        let whose = match s.scope {
             Scope::Task => "its task",
             Scope::Project => "its project's",
             Scope::Day => "today's",
         };
         let head = format!("{key}: {whose} budget is {level}");
-        let tail = format!("of {allowed} tokens");
+        // The budget's amount tells a token budget from a dollar one, and a raised budget
+        // from the one it replaced (which warns again).
+        let tail = format!("of {}", s.allowed.describe());
         if said
             .iter()
             .any(|m| m.starts_with(&head) && m.contains(&tail))
         {
             continue;
         }
+        let used = match s.used {
+            Amount::Tokens(t) => t.to_string(),
+            Amount::Usd(_) => s.used.describe(),
+        };
         let message = format!("{head}: {used} {tail}");
         events::record(
             conn,
