@@ -97,6 +97,9 @@ text_enum! {
         /// A task's runs used `[budget] warn_at` of a budget, or all of it; the message says
         /// which and how much.
         BudgetWarning = "budget_warning",
+        /// `[budget] hard`: a running run was stopped because its task crossed a budget; its
+        /// job waits in the queue until the budget is raised.
+        BudgetStopped = "budget_stopped",
     }
 }
 

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::config::budget::BudgetRules;
 use crate::provider::transcript::TranscriptFormat;
 use crate::provider::usage::UsageReader;
+use crate::status::{JobStatus, RunStatus};
 use crate::store::budgets::{self, Amount, Scope, Standing};
 use crate::store::events::{self, About, EventKind};
 use crate::store::usage::{self, Reading};
@@ -20,7 +21,8 @@ use crate::store::{Store, StoreError, now_ms, runs};
 const CHUNK: usize = 4 << 20;
 
 /// Reads run `run_id`'s session record on from its saved offset and records its usage, then
-/// warns about its task's budgets; nothing when the run's CLI names no record (aider, agent-sim without `tokens`
+/// warns about its task's budgets and, under `[budget] hard`, stops the run when its task is
+/// past one; nothing when the run's CLI names no record (aider, agent-sim without `tokens`
 /// steps). A record that cannot be read is logged and left for the next reading.
 ///
 /// # Errors
@@ -93,7 +95,13 @@ pub fn record(cfg: &Config, store: &Store, run_id: i64) -> Result<(), StoreError
             return Ok(());
         }
         let key = crate::store::tasks::get(tx, run.task_id)?.key;
-        warn(tx, &key, run.task_id, cfg.budget.warn_at, &standing, now)
+        warn(tx, &key, run.task_id, cfg.budget.warn_at, &standing, now)?;
+        if cfg.budget.hard
+            && let Some(over) = standing.into_iter().find(Standing::is_over)
+        {
+            stop(tx, cfg, run_id, &key, over, now)?;
+        }
+        Ok(())
     })
 }
 
@@ -150,5 +158,48 @@ fn warn(
             now,
         )?;
     }
+    Ok(())
+}
+
+/// `[budget] hard`: run `run_id`, whose task is `over` a budget, is stopped — its job goes
+/// back to the queue without spending an attempt (where the budget holds it until it is
+/// raised), the run ends, and a `budget_stopped` event says why. The supervisor stops its
+/// processes the way it stops a cancelled job's run: the run's job is no longer running
+/// (`Event::JobGone`). Nothing happens to a run that ended or whose job is not running (a
+/// reading at window close, a run cancelled meanwhile).
+fn stop(
+    tx: &rusqlite::Connection,
+    cfg: &Config,
+    run_id: i64,
+    key: &str,
+    over: Standing,
+    now: i64,
+) -> Result<(), StoreError> {
+    let run = runs::get(tx, run_id)?;
+    let Some(job_id) = run.job_id.filter(|_| run.ended_at.is_none()) else {
+        return Ok(());
+    };
+    if crate::store::jobs::get(tx, job_id)?.status != JobStatus::Running {
+        return Ok(());
+    }
+    let project =
+        crate::store::projects::get(tx, crate::store::tasks::get(tx, run.task_id)?.project_id)?;
+    let why = budgets::Over {
+        task_id: run.task_id,
+        standing: over,
+    }
+    .describe(key, &project.name);
+    let reason = format!("run {run_id} stopped ([budget] hard): {why}");
+    crate::queue::Queue::new(cfg).release(tx, job_id, &reason, now)?;
+    runs::end(tx, run_id, RunStatus::Error, None, Some(&reason), None, now)?;
+    events::record(
+        tx,
+        EventKind::BudgetStopped,
+        About::task(run.task_id).job(job_id).run(run_id),
+        "budget",
+        format!("{key} run {run_id} stopped ([budget] hard), its job waits: {why}"),
+        now,
+    )?;
+    tracing::info!(run = run_id, %why, "run stopped over budget");
     Ok(())
 }

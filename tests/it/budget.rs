@@ -6,6 +6,7 @@
 use crate::support::Fixture;
 use crate::support::rig::BOSUN;
 
+use bosun::status::{JobStatus, RunStatus};
 use bosun::store::events::{self, EventKind};
 use bosun::store::runs::{self, Run};
 use bosun::store::tasks::Task;
@@ -270,5 +271,79 @@ fn the_migration_to_v21_keeps_the_raises_and_lets_budget_notices_in() {
         bosun::store::notifications::record(conn, "event:4", None, "budget", true, 10)
             .expect("record"),
         "a budget notice is recorded"
+    );
+}
+
+/// `[budget] hard`, at the reading of a turn that completed (or one taken while it works):
+/// the run ends instead of finishing, its job goes back to the queue with no attempt spent,
+/// held by the budget, and a `budget_stopped` event says why; a reading of a run that already
+/// ended (at its window's close) stops nothing.
+#[test]
+fn a_hard_budget_stops_a_running_run_without_spending_an_attempt() {
+    let fx = fixture("[budget]\ntask_tokens = 1000\nhard = true\n");
+    let (task, job) = fx.add_task("Spend hard");
+    let run = spend(&fx, &task);
+    let ended = runs::get(fx.store.conn(), run.id).expect("run");
+    assert_eq!(ended.status, RunStatus::Error);
+    let reason = ended.error.expect("why");
+    assert!(
+        reason.starts_with(&format!(
+            "run {} stopped ([budget] hard): over budget",
+            run.id
+        )) && reason.contains("the task used 28888 of 1000 tokens"),
+        "{reason}"
+    );
+    let again = bosun::store::jobs::get(fx.store.conn(), job.id).expect("job");
+    assert_eq!(again.status, JobStatus::Queued);
+    assert_eq!(
+        (
+            again.attempts,
+            again.transient_attempts,
+            again.infra_attempts
+        ),
+        (0, 0, 0)
+    );
+    let stopped: Vec<String> = events::recent(fx.store.conn(), Some(task.id), 100)
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.kind == EventKind::BudgetStopped)
+        .map(|e| e.message)
+        .collect();
+    assert_eq!(stopped.len(), 1, "{stopped:?}");
+    // The engine takes the run's end as late (the completion that follows a reading).
+    let outcome = fx
+        .engine()
+        .handle(bosun::pipeline::Input::RunFinished {
+            run_id: run.id,
+            result: bosun::pipeline::RunResult::Completed {
+                final_message: None,
+            },
+        })
+        .expect("finished");
+    assert!(
+        matches!(outcome, bosun::pipeline::Outcome::Ignored { .. }),
+        "{outcome:?}"
+    );
+    // Held: not claimed while the budget stands.
+    let now = bosun::store::now_ms();
+    assert!(
+        fx.engine()
+            .queue
+            .claim(&fx.store, now)
+            .expect("claim")
+            .is_none()
+    );
+    // A second reading (the window's close) changes nothing more.
+    bosun::supervisor::usage::record(&fx.cfg, &fx.store, run.id).expect("usage");
+    assert_eq!(
+        bosun::store::jobs::get(fx.store.conn(), job.id)
+            .expect("job")
+            .status,
+        JobStatus::Queued
+    );
+    let (_, shown) = cli(&fx, &["task", "show", &task.key]);
+    assert!(
+        shown.contains("over budget: the task used 28888 of 1000 tokens"),
+        "{shown}"
     );
 }

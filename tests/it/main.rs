@@ -7,6 +7,7 @@
 mod support;
 
 mod budget;
+mod budget_daemon;
 mod cli;
 mod config;
 mod console;
