@@ -11,6 +11,7 @@ mod budget_daemon;
 mod cli;
 mod config;
 mod console;
+mod console_budget;
 mod console_e2e;
 mod console_update;
 mod decisions;
