@@ -130,6 +130,25 @@ fn a_task_past_its_dollar_budget_runs_no_more_until_the_budget_is_raised() {
         .expect("claim")
         .expect("claimed");
     assert_eq!(claimed.id, next.id);
+    // `bosun config` says which budgets the config sets.
+    let (_, config) = cli(&fx, &["config"]);
+    assert!(
+        config.contains(
+            "budget: task $0.20; project no limit; day no limit; a running run finishes its \
+             turn; warn at 80 %"
+        ),
+        "{config}"
+    );
+    let (_, json) = cli(&fx, &["config", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(
+        (
+            v["budget"]["task_usd"].as_f64(),
+            v["budget"]["hard"].as_bool()
+        ),
+        (Some(0.2), Some(false)),
+        "{json}"
+    );
 }
 
 #[test]
