@@ -140,7 +140,7 @@ fn warn(
         let tail = format!("of {}", s.allowed.describe());
         if said
             .iter()
-            .any(|m| m.starts_with(&head) && m.contains(&tail))
+            .any(|m| m.starts_with(&head) && m.ends_with(&tail))
         {
             continue;
         }
