@@ -166,7 +166,10 @@ pub enum Command {
         /// The new budget, tokens
         #[arg(long)]
         tokens: Option<i64>,
-        /// Why (required with --tokens)
+        /// The new budget, US dollars (priced by [prices])
+        #[arg(long)]
+        usd: Option<f64>,
+        /// Why (required with --tokens or --usd)
         #[arg(long)]
         note: Option<String>,
         /// Print as JSON

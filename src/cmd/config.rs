@@ -94,6 +94,7 @@ pub(super) fn run(ctx: &Ctx, json: bool) -> Result<()> {
             "land": cfg.land,
             "server": cfg.server,
             "intake": cfg.intake,
+            "budget": cfg.budget,
             "projects": projects
                 .iter()
                 .map(|(name, land)| serde_json::json!({ "name": name, "land": land }))
@@ -139,6 +140,7 @@ pub(super) fn run(ctx: &Ctx, json: bool) -> Result<()> {
             outln!("  project {name}: {}", land_line(land));
         }
     }
+    outln!("budget: {}", super::budget::config_line(&cfg.budget));
     match cfg.server.listen {
         Some(a) => outln!("server: webhooks at http://{a}/webhooks/<kind> (bosun daemon)"),
         None => outln!("server: off"),

@@ -2,6 +2,7 @@
 //! with `--json` (every read command takes it).
 
 mod agent;
+mod budget;
 pub mod complete;
 mod config;
 mod control;
@@ -123,9 +124,15 @@ pub fn run(cli: Cli) -> Result<()> {
             project,
             day,
             tokens,
+            usd,
             note,
             json,
-        } => usage::budget(&ctx, key, project, day, tokens, note, json),
+        } => budget::run(
+            &ctx,
+            budget::Target::new(key, project, day)?,
+            budget::Raise { tokens, usd, note },
+            json,
+        ),
         Command::Demo {
             headless,
             auto_approve,

@@ -185,6 +185,8 @@ struct TaskDetail {
     usage: crate::store::usage::Usage,
     /// What they cost (`[prices]`).
     cost: Option<crate::config::prices::Cost>,
+    /// Where it stands against each budget that applies to it.
+    budgets: Vec<crate::store::budgets::Standing>,
     /// The budget it is past, if any (its queued job waits).
     over_budget: Option<String>,
     /// What its branch conflicts with, by the conflict radar.
@@ -205,6 +207,11 @@ fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
     // The config says which files the stage looks at; a config that does not load (or no
     // longer has the stage) leaves them out rather than failing a read command.
     let cfg = ctx.config().ok();
+    let rules = cfg
+        .as_ref()
+        .map(crate::config::budget::BudgetRules::of)
+        .unwrap_or_default();
+    let today = crate::store::budgets::day_start(now_ms());
     // One read transaction: the task, its runs and jobs as of one moment (separate reads once
     // showed stage development next to the review run).
     let detail = store.read(|c| -> Result<TaskDetail> {
@@ -260,11 +267,10 @@ fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
                     .reduce(crate::config::prices::Cost::plus),
                 None => None,
             },
+            budgets: crate::store::budgets::standing(c, &rules, task.id, today)?,
             over_budget: {
-                let now = crate::store::now_ms();
                 let project = projects::get(c, task.project_id)?;
-                let budget = cfg.as_ref().map(|c| c.budget).unwrap_or_default();
-                crate::store::budgets::over(c, &budget, now - now.rem_euclid(86_400_000))?
+                crate::store::budgets::over(c, &rules, today)?
                     .into_iter()
                     .find(|o| o.task_id == task.id)
                     .map(|o| o.describe(&task.key, &project.name))
@@ -322,6 +328,9 @@ fn show(ctx: &Ctx, key: &str, json: bool) -> Result<()> {
                 .map(|c| format!("; cost {}", crate::text::plain(&c.describe())))
                 .unwrap_or_default()
         );
+    }
+    for s in &detail.budgets {
+        outln!("budget {}", crate::text::plain(&s.describe()));
     }
     if let Some(why) = &detail.over_budget {
         outln!("{why}");

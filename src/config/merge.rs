@@ -360,7 +360,7 @@ pub(super) fn merge(sources: Vec<Source<'_>>) -> Result<Config, ConfigError> {
                 .filter_map(|s| s.layer.projects.as_ref()?.land.as_ref()),
         ),
         prices: super::prices::resolve(sources.iter().filter_map(|s| s.layer.prices.as_ref())),
-        budget: super::budget::resolve(sources.iter().filter_map(|s| s.layer.budget.as_ref())),
+        budget: super::budget::resolve(&sources)?,
         server: super::intake::resolve_server(&sources)?,
         intake: super::intake::resolve_intake(&sources)?,
         sources: sources[2..].iter().map(|s| s.file.to_path_buf()).collect(),

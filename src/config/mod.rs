@@ -265,7 +265,7 @@ pub struct Config {
     pub land: land::LandConfig,
     /// `[prices]`: what tokens cost, per model.
     pub prices: prices::PriceConfig,
-    /// `[budget]`: tokens a task, a project and a day may use.
+    /// `[budget]`: tokens and US dollars a task, a project and a day may use.
     pub budget: budget::BudgetConfig,
     /// `[server]`: the webhook server of the daemon.
     pub server: intake::ServerConfig,

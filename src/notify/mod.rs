@@ -54,7 +54,7 @@ pub fn kind_of(e: &Event) -> Option<NoticeKind> {
         EventKind::Blocked => NoticeKind::Blocked,
         EventKind::TaskDone => NoticeKind::Done,
         EventKind::JobFailed => NoticeKind::Failed,
-        EventKind::BudgetWarning => NoticeKind::Budget,
+        EventKind::BudgetWarning | EventKind::BudgetStopped => NoticeKind::Budget,
         EventKind::ProviderParked => NoticeKind::Limit,
         _ => return None,
     })

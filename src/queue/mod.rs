@@ -49,8 +49,9 @@ pub struct Queue {
     pub owner: String,
     /// Transient-failure patterns.
     pub classifier: Classifier,
-    /// Tokens a task, a project and a day may use: a task past one is not claimed.
-    pub budget: crate::config::budget::BudgetConfig,
+    /// Tokens and dollars a task, a project and a day may use (and the prices that count
+    /// the dollars): a task past one is not claimed.
+    pub budget: crate::config::budget::BudgetRules,
     /// Each role's fallback providers (`[roles.NAME] fallback`), for roles that have some:
     /// they take its queued jobs while its provider is parked at a usage limit.
     pub fallbacks: BTreeMap<String, Vec<String>>,
@@ -84,7 +85,7 @@ impl Queue {
             max_concurrency: cfg.supervisor.max_concurrency,
             owner: format!("{}@{host}", std::process::id()),
             classifier: Classifier::default(),
-            budget: cfg.budget,
+            budget: crate::config::budget::BudgetRules::of(cfg),
             fallbacks: cfg
                 .roles
                 .values()

@@ -53,6 +53,8 @@ pub struct Agent {
     hooks: Hooks,
     /// The last turn's summary, for the `Stop` hook fired once the prompt is drawn again.
     pending_stop: Option<String>,
+    /// The session record `tokens` steps write (with `--settings` only).
+    pub session: Option<super::session::Session>,
 }
 
 /// What the prompt loop got.
@@ -173,6 +175,7 @@ impl Agent {
             pending_trace: None,
             hooks,
             pending_stop: None,
+            session: None,
         }
     }
 
@@ -348,6 +351,11 @@ impl Agent {
             }
         }
         self.put(ERASE_LINE)?;
+        if let Some(s) = self.session.as_mut()
+            && let Err(e) = s.end_turn()
+        {
+            tracing::error!("agent-sim: cannot write the session record: {e}");
+        }
         let summary = turn.summary();
         self.line(&format!(
             "✓ Done in {}s: {summary}",
@@ -462,6 +470,7 @@ impl Agent {
                 detached,
             } => self.hang(turn, *ignore_sigterm, *children, *detached),
             Action::Flood(n) => self.flood(*n),
+            Action::Tokens(n) => self.tokens(*n),
         }
     }
 
@@ -646,6 +655,30 @@ impl Agent {
                 return Ok(StepEnd::Exit(code));
             }
         }
+    }
+
+    /// A model response of `n` input tokens: recorded in the session record (then named by
+    /// every hook call), followed by the `PreToolUse` hook of the tool it calls.
+    fn tokens(&mut self, n: u64) -> Result<StepEnd> {
+        if let Some(s) = self.session.as_mut() {
+            if let Err(e) = s.respond(n) {
+                tracing::error!("agent-sim: cannot write the session record: {e}");
+                self.put(ERASE_LINE)?;
+                self.line(&format!(
+                    "✗ API Error: cannot write the session record: {e}"
+                ))?;
+                return Ok(StepEnd::Exit(1));
+            }
+            self.hooks.transcript = Some(s.path().display().to_string());
+            self.hooks.fire(
+                "PreToolUse",
+                serde_json::json!({ "tool_name": "Bash" }),
+                &self.cwd,
+            );
+        }
+        self.put(ERASE_LINE)?;
+        self.line(&format!("● Used {n} tokens"))?;
+        Ok(StepEnd::Next)
     }
 
     /// Collects `hang` children that have exited, so none stays a zombie.

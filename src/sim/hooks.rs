@@ -34,6 +34,8 @@ enum Mode {
 pub struct Hooks {
     commands: HashMap<String, Vec<(String, Duration)>>,
     mode: Option<Mode>,
+    /// The session record every call names as `transcript_path`, once there is one.
+    pub transcript: Option<String>,
 }
 
 impl Hooks {
@@ -75,12 +77,14 @@ impl Hooks {
         Ok(Hooks {
             commands,
             mode: Some(mode),
+            transcript: None,
         })
     }
 
-    /// Runs the commands for `event` with `fields` (plus `hook_event_name`, `session_id`
-    /// and `cwd`) as the payload, one after the other, each waited for up to its timeout.
-    /// Failures are logged, never fatal, as in Claude Code.
+    /// Runs the commands for `event` with `fields` (plus `hook_event_name`, `session_id`,
+    /// `cwd` and, once there is a session record, `transcript_path`) as the payload, one
+    /// after the other, each waited for up to its timeout. Failures are logged, never fatal,
+    /// as in Claude Code.
     pub fn fire(&self, event: &str, fields: Value, cwd: &Path) {
         let skip = match self.mode {
             None | Some(Mode::Off) => true,
@@ -100,6 +104,9 @@ impl Hooks {
         });
         if let (Some(p), Some(f)) = (payload.as_object_mut(), fields.as_object()) {
             p.extend(f.clone());
+            if let Some(t) = &self.transcript {
+                p.insert("transcript_path".into(), t.clone().into());
+            }
         }
         let payload = payload.to_string();
         for (cmd, timeout) in commands {

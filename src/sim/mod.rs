@@ -58,6 +58,7 @@
 //! | `hang = true` | spin forever; `children = N` first starts N `sleep 100000` processes, `detached = N` N more with `setsid -f` (own session, re-parented away), `ignore_sigterm = true` then ignores SIGTERM |
 //! | `flood = N` | print N lines `line <i> of <N>` as fast as possible, then go on |
 //! | `merge = "main"` | merge that branch into the worktree's, keeping its own side where both changed a line (`git merge -X ours`), as an agent told its branch conflicts does |
+//! | `tokens = N` | a model response that read N input tokens: appended to the session record (Claude Code's transcript shape, model `agent-sim`; see [`session`]), named from then on as every hook call's `transcript_path`, and the `PreToolUse` hook called; prints `● Used N tokens`. Without `--settings` (no hooks, no record) it only prints |
 //!
 //! and optional conditions, all evaluated at the start of the turn before any step runs (so a
 //! step writing a file does not change which steps run in the same turn):
@@ -116,6 +117,7 @@ mod hooks;
 mod input;
 pub mod model;
 pub mod scenario;
+pub mod session;
 mod term;
 
 use std::path::{Path, PathBuf};
@@ -155,9 +157,11 @@ pub fn run(scenario: Option<&Path>, settings: Option<&Path>) -> anyhow::Result<(
         .map(hooks::Hooks::from_settings)
         .transpose()?
         .unwrap_or_else(hooks::Hooks::none);
+    let session = settings.map(session::Session::beside);
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let mut terminal = term::Terminal::enter().context("cannot set up the terminal")?;
     let mut agent = agent::Agent::new(term::Keys::from_stdin(), scenario, cwd, hooks);
+    agent.session = session;
     let result = agent.run();
     terminal.restore();
     let code = result?;

@@ -60,6 +60,9 @@ pub enum Action {
     /// Merge this branch into the worktree's branch, keeping the agent's side where both
     /// changed a line (`git merge -X ours`): what an agent told its branch conflicts does.
     Merge(String),
+    /// A model response that read this many input tokens, recorded in the session record
+    /// bosun reads usage from (`super::session`).
+    Tokens(u64),
 }
 
 /// When a step runs. Paths are relative to the cwd and `{key}`-expanded.
@@ -92,13 +95,14 @@ struct RawStep {
     detached: Option<u32>,
     flood: Option<u64>,
     merge: Option<String>,
+    tokens: Option<u64>,
     stage: Option<String>,
     if_exists: Option<String>,
     unless_exists: Option<String>,
 }
 
 /// The action keys, in the order error messages list them.
-const ACTIONS: &str = "spin, say, write, ask, question, fail, exit, hang, flood, merge";
+const ACTIONS: &str = "spin, say, write, ask, question, fail, exit, hang, flood, merge, tokens";
 
 fn exit_code(key: &str, v: i64) -> Result<i32, String> {
     i32::try_from(v)
@@ -122,6 +126,7 @@ impl TryFrom<RawStep> for Step {
             ("hang", r.hang.is_some()),
             ("flood", r.flood.is_some()),
             ("merge", r.merge.is_some()),
+            ("tokens", r.tokens.is_some()),
         ]
         .into_iter()
         .filter_map(|(k, p)| p.then_some(k))
@@ -180,6 +185,8 @@ impl TryFrom<RawStep> for Step {
             Action::Flood(n)
         } else if let Some(b) = r.merge {
             Action::Merge(b)
+        } else if let Some(n) = r.tokens {
+            Action::Tokens(n)
         } else {
             return Err(format!("a step needs one action ({ACTIONS}); found none"));
         };

@@ -104,6 +104,9 @@ text_enum! {
         RunResumed = "run_resumed",
         /// A queued job moved to its role's fallback provider while its own was parked.
         JobMoved = "job_moved",
+        /// `[budget] hard`: a running run was stopped because its task crossed a budget; its
+        /// job waits in the queue until the budget is raised.
+        BudgetStopped = "budget_stopped",
     }
 }
 

@@ -59,6 +59,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_19.sql"),
     include_str!("schema_20.sql"),
     include_str!("schema_21.sql"),
+    include_str!("schema_22.sql"),
 ];
 
 /// The migration (0-based index in [`MIGRATIONS`]) whose hook hashes clear hook tokens.

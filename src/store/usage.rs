@@ -164,3 +164,35 @@ pub fn for_task(conn: &Connection, task_id: i64) -> Result<Usage> {
             })
         })?)
 }
+
+/// One task's usage of one provider and model: (task id, provider, model, usage).
+pub type TaskPart = (i64, String, Option<String>, Usage);
+
+/// Every task's usage, by provider and model (what prices it), in one statement for the
+/// console's board.
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn by_task(conn: &Connection) -> Result<Vec<TaskPart>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.task_id, u.provider, u.model, SUM(u.input), SUM(u.output),
+                SUM(u.cache_read), SUM(u.cache_write), SUM(u.reasoning)
+         FROM run_usage u JOIN runs r ON r.id = u.run_id
+         GROUP BY 1, 2, 3",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            Usage {
+                input: r.get(3)?,
+                output: r.get(4)?,
+                cache_read: r.get(5)?,
+                cache_write: r.get(6)?,
+                reasoning: r.get(7)?,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

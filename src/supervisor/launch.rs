@@ -42,7 +42,22 @@ impl Supervisor {
                 return Ok(false);
             }
             let run = engine.start_run(job.id)?;
+            let job_id = job.id;
             self.launches.submit(job, run);
+            // A run of this job still watched here was ended while its job went back to the
+            // queue (`[budget] hard` stopped it, and the budget was raised before the
+            // liveness check saw the job leave): it is stopped now, as that check would have.
+            let stale: Vec<i64> = self
+                .runs
+                .values()
+                .filter(|r| r.job_id == job_id)
+                .map(|r| r.run_id)
+                .collect();
+            for id in stale {
+                if runs::get(self.store.conn(), id)?.ended_at.is_some() {
+                    self.step(id, machine::Event::JobGone, Instant::now())?;
+                }
+            }
         }
         Ok(self.busy_slots() < max)
     }

@@ -51,6 +51,7 @@ mod radar;
 mod recover;
 mod repeats;
 mod second;
+mod spend;
 pub mod usage;
 pub mod wake;
 mod watch;
@@ -130,6 +131,8 @@ pub struct Supervisor {
     radar: lane::Lane<radar::Pass>,
     /// A radar pass is on its way.
     radar_busy: Arc<AtomicBool>,
+    /// `[budget] hard`: the `usage` lane reading working runs' usage.
+    spend: spend::Spend,
     /// What the radar keeps between passes.
     radar_memory: Arc<std::sync::Mutex<radar::Memory>>,
     /// The radar looks again no sooner than this after a database change…
@@ -214,6 +217,7 @@ impl Supervisor {
         let store_path = store.path().to_path_buf();
         let store_path_land = store_path.clone();
         let store_path_radar = store_path.clone();
+        let spend = spend::Spend::start(&cfg, store_path.clone());
         let intake = intake::IntakeLane::start(store_path.clone());
         let offload = offload::Offload::start(tmux.clone(), wake.waker());
         let launches = offload::Launches::start(
@@ -313,6 +317,7 @@ impl Supervisor {
                 },
             ),
             radar_busy: Arc::new(AtomicBool::new(false)),
+            spend,
             radar_memory: Arc::default(),
             next_radar: start,
             radar_deadline: start,
@@ -494,6 +499,8 @@ impl Supervisor {
         // then the closes they and the loop asked for, then the tmux lane's presses.
         let flushed = self.flush_completions();
         self.completions.drain();
+        // Readings on their way may stop runs: before the closes they ask for.
+        self.spend.drain();
         self.closes.drain();
         self.lands.drain();
         self.radar.drain();
@@ -578,6 +585,7 @@ impl Supervisor {
         }
         self.flush_completions()?;
         self.write_statuses()?;
+        self.watch_spend(now);
         // A notification that cannot be recorded is not worth stopping the fleet for.
         if let Err(e) = self.notifier.tick(&self.store, now) {
             tracing::warn!(error = %e, "cannot look for notifications");

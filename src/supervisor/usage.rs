@@ -2,14 +2,20 @@
 //! hooks named, kept with the run) and, for Claude Code, its subagents' records beside it
 //! ([`crate::provider::subagents`]), each read from where the last reading stopped, through
 //! [`RunReader`], and the totals stored with the new offsets and reader state — so reading
-//! the records again after a restart costs what is new since.
+//! the records again after a restart costs what is new since. Each reading also checks the
+//! task's budgets: a `budget_warning` at `[budget] warn_at` and at 100 %, and with
+//! `[budget] hard` a run whose task is past one is stopped (`stop`).
 
 use std::path::Path;
 
 use crate::config::Config;
+use crate::config::budget::BudgetRules;
 use crate::provider::subagents::{self, RECORDS_MAX, RunReader};
 use crate::provider::transcript::TranscriptFormat;
 use crate::provider::usage::UsageReader;
+use crate::status::{JobStatus, RunStatus};
+use crate::store::budgets::{self, Amount, Scope, Standing};
+use crate::store::events::{self, About, EventKind};
 use crate::store::usage::{self, Reading};
 use crate::store::{Store, StoreError, now_ms, runs};
 
@@ -21,8 +27,10 @@ const CHUNK: usize = 4 << 20;
 const LIST_MAX: usize = 4 * RECORDS_MAX;
 
 /// Reads run `run_id`'s session record (and its subagents') on from the saved offsets and
-/// records its usage; nothing when the run's CLI names no record (agent-sim, aider). A
-/// record that cannot be read is logged and left for the next reading.
+/// records its usage, then warns about its task's budgets and, under `[budget] hard`, stops
+/// the run when its task is past one; nothing when the run's CLI names no record (aider,
+/// agent-sim without `tokens` steps). A record that cannot be read is logged and left for
+/// the next reading.
 ///
 /// # Errors
 /// Store failures.
@@ -85,8 +93,120 @@ pub fn record(cfg: &Config, store: &Store, run_id: i64) -> Result<(), StoreError
             &at,
             now_ms(),
         )?;
-        warn(tx, cfg, run.task_id)
+        let now = now_ms();
+        let rules = BudgetRules::of(cfg);
+        let standing = budgets::standing(tx, &rules, run.task_id, budgets::day_start(now))?;
+        if standing.is_empty() {
+            return Ok(());
+        }
+        let key = crate::store::tasks::get(tx, run.task_id)?.key;
+        warn(tx, &key, run.task_id, cfg.budget.warn_at, &standing, now)?;
+        if cfg.budget.hard
+            && let Some(over) = standing.into_iter().find(Standing::is_over)
+        {
+            stop(tx, cfg, run_id, &key, over, now)?;
+        }
+        Ok(())
     })
+}
+
+/// Records a `budget_warning` event, once per budget and level, when task `task_id`'s runs
+/// have used `warn_at` (a fraction) of a budget that applies to it, or all of it.
+fn warn(
+    conn: &rusqlite::Connection,
+    key: &str,
+    task_id: i64,
+    warn_at: f64,
+    standing: &[Standing],
+    now: i64,
+) -> Result<(), StoreError> {
+    let said: Vec<String> = events::recent(conn, Some(task_id), 500)?
+        .into_iter()
+        .filter(|e| e.kind == EventKind::BudgetWarning)
+        .map(|e| e.message)
+        .collect();
+    for s in standing {
+        let share = s.used.value() / s.allowed.value().max(f64::MIN_POSITIVE);
+        let level = if s.is_over() {
+            "used up"
+        } else if share >= warn_at {
+            "nearly used"
+        } else {
+            continue;
+        };
+        let whose = match s.scope {
+            Scope::Task => "its task",
+            Scope::Project => "its project's",
+            Scope::Day => "today's",
+        };
+        let head = format!("{key}: {whose} budget is {level}");
+        // The budget's amount tells a token budget from a dollar one, and a raised budget
+        // from the one it replaced (which warns again).
+        let tail = format!("of {}", s.allowed.describe());
+        if said
+            .iter()
+            .any(|m| m.starts_with(&head) && m.ends_with(&tail))
+        {
+            continue;
+        }
+        let used = match s.used {
+            Amount::Tokens(t) => t.to_string(),
+            Amount::Usd(_) => s.used.describe(),
+        };
+        let message = format!("{head}: {used} {tail}");
+        events::record(
+            conn,
+            EventKind::BudgetWarning,
+            About::task(task_id),
+            "budget",
+            message.as_str(),
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+/// `[budget] hard`: run `run_id`, whose task is `over` a budget, is stopped — its job goes
+/// back to the queue without spending an attempt (where the budget holds it until it is
+/// raised), the run ends, and a `budget_stopped` event says why. The supervisor stops its
+/// processes the way it stops a cancelled job's run: the run's job is no longer running
+/// (`Event::JobGone`). Nothing happens to a run that ended or whose job is not running (a
+/// reading at window close, a run cancelled meanwhile).
+fn stop(
+    tx: &rusqlite::Connection,
+    cfg: &Config,
+    run_id: i64,
+    key: &str,
+    over: Standing,
+    now: i64,
+) -> Result<(), StoreError> {
+    let run = runs::get(tx, run_id)?;
+    let Some(job_id) = run.job_id.filter(|_| run.ended_at.is_none()) else {
+        return Ok(());
+    };
+    if crate::store::jobs::get(tx, job_id)?.status != JobStatus::Running {
+        return Ok(());
+    }
+    let project =
+        crate::store::projects::get(tx, crate::store::tasks::get(tx, run.task_id)?.project_id)?;
+    let why = budgets::Over {
+        task_id: run.task_id,
+        standing: over,
+    }
+    .describe(key, &project.name);
+    let reason = format!("run {run_id} stopped ([budget] hard): {why}");
+    crate::queue::Queue::new(cfg).release(tx, job_id, &reason, now)?;
+    runs::end(tx, run_id, RunStatus::Error, None, Some(&reason), None, now)?;
+    events::record(
+        tx,
+        EventKind::BudgetStopped,
+        About::task(run.task_id).job(job_id).run(run_id),
+        "budget",
+        format!("{key} run {run_id} stopped ([budget] hard), its job waits: {why}"),
+        now,
+    )?;
+    tracing::info!(run = run_id, %why, "run stopped over budget");
+    Ok(())
 }
 
 /// Feeds what the file at `path` holds from `offset` on to `feed`, a chunk at a time; the
@@ -178,56 +298,4 @@ fn list(dir: &Path) -> std::io::Result<Vec<String>> {
         .collect();
     names.sort();
     Ok(names)
-}
-
-/// Records a `budget_warning` event, once per budget and level, when task `task_id`'s runs
-/// have used `[budget] warn_at` of a budget that applies to it, or all of it.
-fn warn(conn: &rusqlite::Connection, cfg: &Config, task_id: i64) -> Result<(), StoreError> {
-    use crate::store::budgets::{self, Scope};
-    use crate::store::events::{self, About, EventKind};
-    let now = now_ms();
-    let standing = budgets::standing(conn, &cfg.budget, task_id, now - now.rem_euclid(86_400_000))?;
-    if standing.is_empty() {
-        return Ok(());
-    }
-    let key = crate::store::tasks::get(conn, task_id)?.key;
-    let said: Vec<String> = events::recent(conn, Some(task_id), 500)?
-        .into_iter()
-        .filter(|e| e.kind == EventKind::BudgetWarning)
-        .map(|e| e.message)
-        .collect();
-    for (scope, used, allowed) in standing {
-        #[allow(clippy::cast_precision_loss)]
-        let share = used as f64 / allowed.max(1) as f64;
-        let level = if used >= allowed {
-            "used up"
-        } else if share >= cfg.budget.warn_at {
-            "nearly used"
-        } else {
-            continue;
-        };
-        let whose = match scope {
-            Scope::Task => "its task",
-            Scope::Project => "its project's",
-            Scope::Day => "today's",
-        };
-        let head = format!("{key}: {whose} budget is {level}");
-        let tail = format!("of {allowed} tokens");
-        if said
-            .iter()
-            .any(|m| m.starts_with(&head) && m.contains(&tail))
-        {
-            continue;
-        }
-        let message = format!("{head}: {used} {tail}");
-        events::record(
-            conn,
-            EventKind::BudgetWarning,
-            About::task(task_id),
-            "budget",
-            message.as_str(),
-            now,
-        )?;
-    }
-    Ok(())
 }

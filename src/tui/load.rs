@@ -4,8 +4,12 @@
 
 use std::path::Path;
 
+use std::collections::HashMap;
+
+use super::spent::Spent;
 use super::state::{Detail, DiffState, EVENTS, Judge, Snapshot, TaskRow, Want};
 use crate::queue::Queue;
+use crate::store::budgets;
 use crate::store::{
     Store, StoreError, events, gates, jobs, messages, now_ms, projects, runs, tasks,
 };
@@ -62,12 +66,28 @@ fn snapshot_in(
     let mut helpers = crate::store::helpers::open_by_task(c)?;
     let all = tasks::list(c)?;
     let conflicts = radar_marks(c, &all)?;
+    let mut spent: HashMap<i64, Spent> = HashMap::new();
+    for (task_id, provider, model, u) in crate::store::usage::by_task(c)? {
+        spent.entry(task_id).or_default().add(
+            &queue.budget.prices,
+            &provider,
+            model.as_deref(),
+            &u,
+        );
+    }
+    let mut held: HashMap<i64, budgets::Over> =
+        budgets::over(c, &queue.budget, budgets::day_start(now))?
+            .into_iter()
+            .map(|o| (o.task_id, o))
+            .collect();
     let mut rows: Vec<TaskRow> = all
         .into_iter()
         .map(|task| TaskRow {
             run: latest.get(&task.id).cloned(),
             helpers: helpers.remove(&task.id).unwrap_or_default(),
             conflicts: conflicts.get(&task.id).cloned().unwrap_or_default(),
+            spent: spent.get(&task.id).cloned().unwrap_or_default(),
+            over_budget: held.contains_key(&task.id),
             task,
         })
         .collect();
@@ -102,6 +122,14 @@ fn snapshot_in(
             landing: crate::store::landings::latest_for(c, id)?,
             issue: crate::store::intake::for_task(c, id)?,
             usage: crate::store::usage::for_task(c, id)?,
+            cost: spent.remove(&id).and_then(|s| s.cost),
+            over_budget: match held.remove(&id) {
+                Some(o) => {
+                    let t = tasks::get(c, id)?;
+                    Some(o.describe(&t.key, &projects::get(c, t.project_id)?.name))
+                }
+                None => None,
+            },
         },
         None => Detail::default(),
     };

@@ -18,6 +18,7 @@ pub mod keymap;
 pub mod load;
 pub mod msg;
 pub mod sanitize;
+pub mod spent;
 pub mod state;
 pub mod tail;
 pub mod theme;

@@ -84,6 +84,10 @@ pub struct TaskRow {
     /// What its branch conflicts with, by the conflict radar: the base branch's name or
     /// other tasks' keys (empty: nothing).
     pub conflicts: Vec<String>,
+    /// The tokens its runs used and their cost.
+    pub spent: super::spent::Spent,
+    /// A budget holds its queued job (`[budget]`, `bosun budget`).
+    pub over_budget: bool,
 }
 
 impl TaskRow {
@@ -118,6 +122,10 @@ pub struct Detail {
     pub issue: Option<crate::store::intake::Issue>,
     /// The tokens its runs used.
     pub usage: crate::store::usage::Usage,
+    /// What they cost (`[prices]`; `None`: nothing used).
+    pub cost: Option<crate::config::prices::Cost>,
+    /// The budget that holds its queued job and how to raise it, if one does.
+    pub over_budget: Option<String>,
 }
 
 /// A text field being typed into.

@@ -420,3 +420,38 @@ fn notify_defaults_and_bad_values_are_located() {
         "at least 1",
     );
 }
+
+#[test]
+fn budget_keys_layer_and_a_bad_dollar_amount_is_located() {
+    let cfg = load("").expect("default");
+    assert!(
+        !cfg.budget.any() && !cfg.budget.hard,
+        "no budget by default"
+    );
+    let cfg = Config::from_layers(&[
+        (
+            Path::new("user.toml"),
+            "[budget]\ntask_usd = 2.5\nday_tokens = 1000\nhard = true\n",
+        ),
+        (Path::new("bosun.toml"), "[budget]\nproject_usd = 10\n"),
+    ])
+    .expect("valid");
+    let b = cfg.budget;
+    assert_eq!(
+        (b.task_usd, b.project_usd, b.day_usd, b.day_tokens, b.hard),
+        (Some(2.5), Some(10.0), None, Some(1000), true)
+    );
+    rejects(
+        "[budget]\nwarn_at = 0.5\ntask_usd = -1.0\n",
+        3,
+        "budget.task_usd",
+        "0 or more",
+    );
+    rejects(
+        "[budget]\nday_usd = nan\n",
+        2,
+        "budget.day_usd",
+        "US dollars",
+    );
+    rejects("[budget]\nhard = \"yes\"\n", 2, "budget.hard", "bool");
+}

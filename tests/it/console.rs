@@ -139,7 +139,7 @@ fn app(fx: &Fixture, view: View) -> App {
     app
 }
 
-fn render(app: &App, w: u16, h: u16) -> String {
+pub(crate) fn render(app: &App, w: u16, h: u16) -> String {
     let theme = Theme::load_from("default", None).expect("theme");
     let keymap = Keymap::builtin().expect("keymap");
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
@@ -156,7 +156,7 @@ fn render(app: &App, w: u16, h: u16) -> String {
     out
 }
 
-fn snapshot(name: &str, text: &str) {
+pub(crate) fn snapshot(name: &str, text: &str) {
     insta::with_settings!({
         filters => vec![
             (r"\d+(ms|[smhd])( \d+(ms|[smhd]))* ago", "[AGO]"),
@@ -395,6 +395,8 @@ fn spread(fx: &Fixture) -> App {
                 run,
                 helpers,
                 conflicts,
+                spent: Default::default(),
+                over_budget: false,
             });
         }
     }

@@ -6,9 +6,12 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod budget;
+mod budget_daemon;
 mod cli;
 mod config;
 mod console;
+mod console_budget;
 mod console_e2e;
 mod console_update;
 mod decisions;

@@ -20,7 +20,8 @@
 //! ```text
 //! ▶⚑ ET-001         ⚡    marks (▶ selected, ⚑ needs you), key, the mark slot
 //!    Add a --verbose…     title, cut with … when it does not fit
-//!    awaiting_approval    state, or the run's status
+//!    awaiting_approval    state, the run's status, or `over budget` when a budget holds it
+//!    12.3k tok $0.42      what its runs used and cost, once they used anything
 //!    ↳ securi… #7 busy    one line per helper it asked, the role cut first
 //! ```
 //!
@@ -124,7 +125,8 @@ pub(super) fn draw(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
 const LIST_KEY: usize = 9 + SLOT;
 
 /// The list: one task a row (key and mark slot, progress over the stages, stage, state,
-/// title), for boards too narrow for [`WINDOW_MIN`] columns.
+/// title with what its runs used at the right), for boards too narrow for [`WINDOW_MIN`]
+/// columns.
 fn draw_board_list(
     f: &mut Frame<'_>,
     area: Rect,
@@ -200,7 +202,7 @@ fn draw_board_list(
                 Cell::from(Span::styled(bar, theme.stage(idx))),
                 Cell::from(fit(&clean(&r.task.stage), 13)),
                 Cell::from(status_span(r, theme)),
-                Cell::from(fit(&text, title_width)),
+                Cell::from(with_spent(&text, &r.spent.label(), title_width)),
             ])
             .style(style)
         })
@@ -263,16 +265,25 @@ fn draw_columns(
             continue;
         };
         let width = usize::from(area.width.saturating_sub(2));
-        // Keep the selected card in sight in a long column.
-        let height = usize::from(area.height.saturating_sub(2)) / 3;
+        let room = usize::from(area.height.saturating_sub(2));
+        // Keep the selected card in sight in a long column: it and as many cards above it as
+        // fit (cards differ in height).
         let at = in_col
             .iter()
             .position(|r| Some(r.task.key.as_str()) == selected_key)
             .unwrap_or(0);
-        let top = at.saturating_sub(height.saturating_sub(1));
+        let mut top = at.min(in_col.len().saturating_sub(1));
+        let mut used = in_col.get(top).map_or(0, |r| card_height(r));
+        while top > 0 && used + card_height(in_col[top - 1]) <= room {
+            top -= 1;
+            used += card_height(in_col[top]);
+        }
         let mut lines = Vec::new();
         // Only the cards on screen are built: a column can hold thousands of tasks.
-        for r in in_col.iter().skip(top).take(height + 1) {
+        for r in in_col.iter().skip(top) {
+            if lines.len() >= room {
+                break;
+            }
             let selected = Some(r.task.key.as_str()) == selected_key;
             lines.extend(card(r, selected, width, slot(r, theme), theme));
         }
@@ -293,7 +304,14 @@ fn slot(row: &TaskRow, theme: &Theme) -> Option<Span<'static>> {
     (!row.conflicts.is_empty()).then(|| Span::styled("⚡", theme.error()))
 }
 
-/// A card `width` cells wide: key line (mark gutter, key, [`SLOT`]), title, state, helpers.
+/// Lines a card takes: key, title, state, what its runs used (when they used anything), one
+/// per helper.
+fn card_height(r: &TaskRow) -> usize {
+    3 + usize::from(r.spent.tokens > 0) + r.helpers.len()
+}
+
+/// A card `width` cells wide: key line (mark gutter, key, [`SLOT`]), title, state (or
+/// `over budget` when a budget holds it), what its runs used (`12.3k tok $0.42`), helpers.
 /// The selected card is highlighted across the whole width.
 fn card(
     r: &TaskRow,
@@ -334,6 +352,13 @@ fn card(
         )),
         Line::from(vec![Span::styled("   ", style), status_span(r, theme)]),
     ];
+    let spent = r.spent.label();
+    if !spent.is_empty() {
+        lines.push(Line::from(Span::styled(
+            format!("   {}", fit(&spent, text)),
+            title_style,
+        )));
+    }
     // Helpers the task's agent asked, under it; the role is cut before the status.
     for (job, role, status) in &r.helpers {
         let status = clean(status);
@@ -354,6 +379,18 @@ fn card(
         }
     }
     lines
+}
+
+/// A list row's title in `width` cells with what its runs used at the right edge, when both
+/// fit (the title is cut first, down to 4 cells); the title alone otherwise.
+fn with_spent(title: &str, spent: &str, width: usize) -> String {
+    let need = Span::raw(spent).width();
+    if spent.is_empty() || need + 5 > width {
+        return fit(title, width);
+    }
+    let title = fit(title, width - need - 1);
+    let gap = width - need - Span::raw(title.as_str()).width();
+    format!("{title}{}{spent}", " ".repeat(gap))
 }
 
 /// Fills `line` with spaces in `style` to `width` cells.
@@ -459,131 +496,4 @@ fn left_out(hidden: &[(&str, &[&TaskRow])], room: usize, left: bool) -> Option<S
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seven_columns_need_156_cells_a_window_112_and_less_is_the_list() {
-        // Board width inside its border: the terminal's minus two.
-        assert_eq!(shape(154, 7, Some(0)), Shape::Columns);
-        assert_eq!(shape(198, 7, None), Shape::Columns);
-        assert_eq!(shape(153, 7, Some(0)), Shape::Window { first: 0, shown: 6 });
-        assert_eq!(shape(118, 7, Some(0)), Shape::Window { first: 0, shown: 5 });
-        assert_eq!(shape(110, 7, None), Shape::Window { first: 0, shown: 5 });
-        assert_eq!(shape(109, 7, Some(0)), Shape::List);
-        assert_eq!(shape(78, 7, Some(3)), Shape::List);
-        // A short pipeline keeps every column longer.
-        assert_eq!(shape(88, 4, None), Shape::Columns);
-        assert_eq!(shape(87, 4, None), Shape::List);
-    }
-
-    #[test]
-    fn the_window_follows_the_selected_column_and_stays_in_the_board() {
-        let first = |sel| match shape(118, 7, Some(sel)) {
-            Shape::Window { first, shown: 5 } => first,
-            other => panic!("{other:?}"),
-        };
-        assert_eq!((0..7).map(first).collect::<Vec<_>>(), [0, 0, 0, 1, 2, 2, 2]);
-    }
-
-    #[test]
-    fn headers_keep_the_count_and_shorten_the_name() {
-        assert_eq!(header("architecture", 3, 22), " architecture · 3 ");
-        assert_eq!(header("architecture", 3, 18), " architecture 3 ");
-        assert_eq!(header("architecture", 3, 12), " archi… 3 ");
-        assert_eq!(header("architecture", 12345, 12), " a… 12345 ");
-        assert_eq!(header("architecture", 12345, 9), " 12345 ");
-        assert_eq!(header("architecture", 12345, 5), "12345");
-        // Never wider than the column's top border while the count fits in it.
-        for w in 6..30 {
-            let h = header("architecture", 42, w);
-            assert!(h.contains("42"), "{w}: {h:?}");
-            assert!(Span::raw(h.as_str()).width() <= w - 2, "{w}: {h:?}");
-        }
-    }
-
-    #[test]
-    fn fit_cuts_by_cells_with_an_ellipsis() {
-        assert_eq!(fit("Add a flag", 10), "Add a flag");
-        assert_eq!(fit("Add a flag", 6), "Add a…");
-        assert_eq!(fit("日本語のタイトル", 7), "日本語…");
-        assert_eq!(fit("abc", 0), "");
-        assert_eq!(fit("Speed up the board view", 10), "Speed up…");
-    }
-
-    fn row(key: &str, title: &str) -> TaskRow {
-        TaskRow {
-            task: crate::store::tasks::Task {
-                id: 1,
-                key: key.into(),
-                project_id: 1,
-                title: title.into(),
-                spec: String::new(),
-                branch: None,
-                worktree: None,
-                stage: "analysis".into(),
-                state: TaskState::AwaitingApproval,
-                state_reason: None,
-                pending_gate: None,
-                pending_run: None,
-                priority: 100,
-                created_at: 0,
-                updated_at: 0,
-                version: 1,
-            },
-            run: None,
-            helpers: vec![(7, "security-reviewer".into(), "busy".into())],
-            conflicts: Vec::new(),
-        }
-    }
-
-    fn text(line: &Line<'_>) -> String {
-        line.spans.iter().map(|s| s.content.as_ref()).collect()
-    }
-
-    #[test]
-    fn a_card_at_its_narrowest_keeps_key_state_and_the_mark_slot() {
-        let theme = Theme::load("default").expect("theme");
-        let width = usize::from(CARD_MIN);
-        let r = row("ET-001", "Add a --verbose flag to the CLI");
-        let lines = card(&r, false, width, Some(Span::raw("⚡")), &theme);
-        let texts: Vec<String> = lines.iter().map(text).collect();
-        assert_eq!(
-            texts[0], " ⚑ ET-001         ⚡",
-            "the mark at the right edge"
-        );
-        assert_eq!(texts[1], "   Add a --verbose…");
-        assert_eq!(texts[2], "   awaiting_approval", "the longest state whole");
-        assert_eq!(
-            texts[3], "   ↳ securi… #7 busy",
-            "the role is cut, not the status"
-        );
-        for l in &lines {
-            assert!(l.width() <= width, "{:?}", text(l));
-        }
-        // A key too long for the line gives way to the slot.
-        let long = row("VERYLONGPROJECT-12345", "t");
-        let first = text(&card(&long, false, width, Some(Span::raw("⚡")), &theme)[0]);
-        assert!(first.ends_with(" ⚡"), "{first}");
-        assert_eq!(Span::raw(first.as_str()).width(), width);
-        // The selected card is highlighted across the column: every line is full width.
-        for l in card(&r, true, 30, None, &theme) {
-            assert_eq!(l.width(), 30, "{:?}", text(&l));
-        }
-    }
-
-    #[test]
-    fn hidden_stages_are_named_or_counted() {
-        let none: &[&TaskRow] = &[];
-        let hidden = [("deploy", none), ("done", none)];
-        assert_eq!(
-            left_out(&hidden, 40, false).as_deref(),
-            Some(" deploy 0 · done 0 › ")
-        );
-        assert_eq!(
-            left_out(&hidden, 15, true).as_deref(),
-            Some(" ‹ 2 stages · 0 tasks ")
-        );
-        assert_eq!(left_out(&[], 40, true), None);
-    }
-}
+mod tests;

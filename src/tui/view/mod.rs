@@ -227,7 +227,12 @@ fn block<'a>(title: &'a str, theme: &Theme) -> Block<'a> {
         .title(Span::styled(format!(" {title} "), theme.title()))
 }
 
+/// The task's state, its run's status while it is active, or `over budget` when a budget
+/// holds its queued job.
 fn status_span(row: &TaskRow, theme: &Theme) -> Span<'static> {
+    if row.over_budget {
+        return Span::styled("over budget", theme.warning());
+    }
     match &row.run {
         Some((_, s, _)) if row.task.state == TaskState::Active => {
             Span::styled(s.as_str().to_string(), theme.status(s.as_str()))

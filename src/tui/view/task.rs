@@ -47,13 +47,21 @@ pub(super) fn draw(f: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
     }
     if d.usage.total() > 0 {
         let u = &d.usage;
+        let cost = d
+            .cost
+            .as_ref()
+            .map(|c| format!(" · cost {}", clean(&c.describe())))
+            .unwrap_or_default();
         lines.push(Line::styled(
             format!(
-                "tokens {} in · {} cache read · {} cache write · {} out ({} reasoning)",
+                "tokens {} in · {} cache read · {} cache write · {} out ({} reasoning){cost}",
                 u.input, u.cache_read, u.cache_write, u.output, u.reasoning
             ),
             theme.dim(),
         ));
+    }
+    if let Some(why) = &d.over_budget {
+        lines.push(Line::styled(clean(why), theme.warning()));
     }
     if let Some(i) = &d.issue {
         lines.push(Line::styled(
