@@ -445,21 +445,34 @@ fn eight_threads_claim_ten_thousand_jobs_once_each_within_max_concurrency() {
     let in_flight = Arc::new(AtomicI64::new(0));
     let max_seen = Arc::new(AtomicI64::new(0));
     let max = i64::from(fx.cfg.supervisor.max_concurrency);
+    // A thread that panics (its claim or completion refused under load) stops the others:
+    // they would otherwise wait forever for the job it took.
+    let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    struct StopOthers(Arc<std::sync::atomic::AtomicBool>);
+    impl Drop for StopOthers {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+    }
     let handles: Vec<_> = (0..THREADS)
         .map(|_| {
-            let (path, claimed, done, in_flight, max_seen, cfg) = (
+            let (path, claimed, done, in_flight, max_seen, cfg, failed) = (
                 path.clone(),
                 claimed.clone(),
                 done.clone(),
                 in_flight.clone(),
                 max_seen.clone(),
                 fx.cfg.clone(),
+                failed.clone(),
             );
             std::thread::spawn(move || {
+                let _stop = StopOthers(failed.clone());
                 let store = Store::open(&path).expect("open");
                 let q = Queue::new(&cfg);
                 let mut mine = Vec::new();
-                while done.load(Ordering::SeqCst) < JOBS {
+                while done.load(Ordering::SeqCst) < JOBS && !failed.load(Ordering::SeqCst) {
                     let t = now_ms();
                     let (job, running) = store
                         .write(|tx| {
