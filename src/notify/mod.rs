@@ -27,7 +27,7 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 pub const EVERY: Duration = Duration::from_secs(1);
 
 /// One notification, as the command receives it (one JSON object on stdin).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Notice {
     /// What it is about.
     pub kind: &'static str,
@@ -44,6 +44,9 @@ pub struct Notice {
     /// For `done` and `failed`: the tokens the task's runs used so far.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<crate::store::usage::Usage>,
+    /// For `done` and `failed`: what they cost, priced as `bosun usage` prices them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::config::prices::Cost>,
 }
 
 /// The kind of notice an event is, if any.
@@ -64,6 +67,8 @@ pub fn kind_of(e: &Event) -> Option<NoticeKind> {
 pub struct Notifier {
     cfg: NotifyConfig,
     next: Instant,
+    /// Prices the cost `done` and `failed` notices carry.
+    prices: crate::config::prices::PriceConfig,
 }
 
 impl Notifier {
@@ -76,7 +81,15 @@ impl Notifier {
         Notifier {
             cfg,
             next: Instant::now(),
+            prices: crate::config::prices::PriceConfig::default(),
         }
+    }
+
+    /// The same, pricing the cost of `done` and `failed` notices with `prices`.
+    #[must_use]
+    pub fn with_prices(mut self, prices: crate::config::prices::PriceConfig) -> Notifier {
+        self.prices = prices;
+        self
     }
 
     /// Every [`EVERY`]: records and sends what happened since the last look. The first look
@@ -171,14 +184,23 @@ impl Notifier {
                     Some(t) if !message.starts_with(&t.key) => format!("{}: {message}", t.key),
                     _ => message,
                 };
-                let usage = match (kind, &task) {
+                let (usage, cost) = match (kind, &task) {
                     (NoticeKind::Done | NoticeKind::Failed, Some(t)) => {
-                        Some(crate::store::usage::for_task(tx, t.id)?)
+                        let mut cost: Option<crate::config::prices::Cost> = None;
+                        for (provider, model, u) in crate::store::usage::parts_of_task(tx, t.id)? {
+                            let c = self.prices.cost(&provider, model.as_deref(), &u);
+                            cost = Some(match cost {
+                                Some(sum) => sum.plus(c),
+                                None => c,
+                            });
+                        }
+                        (Some(crate::store::usage::for_task(tx, t.id)?), cost)
                     }
-                    _ => None,
+                    _ => (None, None),
                 };
                 out.push(Notice {
                     usage,
+                    cost,
                     kind: kind.as_str(),
                     task: task.as_ref().map(|t| t.key.clone()),
                     title: task.as_ref().map(|t| t.title.clone()),

@@ -165,6 +165,36 @@ pub fn for_task(conn: &Connection, task_id: i64) -> Result<Usage> {
         })?)
 }
 
+/// Task `task_id`'s usage by provider and model (what prices it).
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub fn parts_of_task(
+    conn: &Connection,
+    task_id: i64,
+) -> Result<Vec<(String, Option<String>, Usage)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.provider, u.model, SUM(u.input), SUM(u.output),
+                SUM(u.cache_read), SUM(u.cache_write), SUM(u.reasoning)
+         FROM run_usage u JOIN runs r ON r.id = u.run_id WHERE r.task_id = ?1
+         GROUP BY 1, 2",
+    )?;
+    let rows = stmt.query_map([task_id], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            Usage {
+                input: r.get(2)?,
+                output: r.get(3)?,
+                cache_read: r.get(4)?,
+                cache_write: r.get(5)?,
+                reasoning: r.get(6)?,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// One task's usage of one provider and model: (task id, provider, model, usage).
 pub type TaskPart = (i64, String, Option<String>, Usage);
 

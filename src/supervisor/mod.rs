@@ -211,6 +211,7 @@ impl Supervisor {
         let hook_cursor = hook_rows::last_id(store.conn())?;
         let event_cursor = events::last_id(store.conn())?;
         let cfg_notify = cfg.notify.clone();
+        let prices = cfg.prices.clone();
         let cfg_completion_workers = cfg.supervisor.completion_workers as usize;
         let wake = Wake::new(&opts.data_dir.join("runs"), store.path());
         let start = Instant::now();
@@ -332,7 +333,7 @@ impl Supervisor {
             next_heartbeat: start + Duration::from_secs(2),
             hook_cursor,
             event_cursor,
-            notifier: crate::notify::Notifier::new(cfg_notify),
+            notifier: crate::notify::Notifier::new(cfg_notify).with_prices(prices),
             wake,
             pending: Woken::everything(),
             db_followup: false,

@@ -29,10 +29,11 @@ fn the_notify_command_gets_approval_and_done_once_each() {
     let rig = Rig::build(|_, dir| {
         Layer::parse(
             "[supervisor]\nkill_grace = \"1s\"\n\
-         [roles.analyst]\nprovider = \"sim\"\nprompt = '''\n@sim {write = \"a.md\", text = \"analysis\"}\n'''\n\
+         [roles.analyst]\nprovider = \"sim\"\nprompt = '''\n@sim {tokens = 2000}\n@sim {write = \"a.md\", text = \"analysis\"}\n'''\n\
          [[stages]]\nname = \"analysis\"\nrole = \"analyst\"\n\
          [[stages.gates]]\nkind = \"artifact\"\npath = \"a.md\"\n\
-         [[stages.gates]]\nkind = \"approval\"\n",
+         [[stages.gates]]\nkind = \"approval\"\n\
+         [prices.models.\"agent-sim\"]\ninput = 3.0\noutput = 15.0\n",
         )
         .notify_command(&["sh", "-c", &notices(dir)])
     });
@@ -83,9 +84,14 @@ fn the_notify_command_gets_approval_and_done_once_each() {
     let all = lines(&out);
     let kinds: Vec<&str> = all.iter().filter_map(|v| v["kind"].as_str()).collect();
     assert_eq!(kinds, ["approval", "done"], "{all:#?}");
-    // The done notice carries the task's tokens (agent-sim keeps no session record: zero).
-    assert_eq!(all[1]["usage"]["output"], 0, "{all:#?}");
+    // The done notice carries the task's tokens (agent-sim's `tokens` step: 2,000 input
+    // tokens) and their cost at the configured price ($3 per million input tokens).
+    assert_eq!(all[1]["usage"]["input"], 2000, "{all:#?}");
+    assert_eq!(all[1]["cost"]["kind"], "usd", "{all:#?}");
+    let usd = all[1]["cost"]["usd"].as_f64().expect("usd");
+    assert!((usd - 0.006).abs() < 1e-9, "{all:#?}");
     assert!(all[0].get("usage").is_none(), "{all:#?}");
+    assert!(all[0].get("cost").is_none(), "{all:#?}");
 }
 
 #[test]
