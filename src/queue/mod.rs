@@ -9,18 +9,21 @@
 pub mod backoff;
 pub mod breaker;
 pub mod classify;
+mod fallback;
+mod status;
+
+pub use status::{JobLine, QueueStatus};
 
 use std::collections::BTreeMap;
 
 use rusqlite::Connection;
-use serde::Serialize;
 
 use crate::config::{Config, QueueConfig};
 use crate::status::{BreakerState, JobStatus};
 use crate::store::breakers::{self, Breaker};
 use crate::store::events::{self, About, EventKind};
 use crate::store::jobs::{self, Job, NewJob};
-use crate::store::{self, Result, Store, StoreError, tasks};
+use crate::store::{self, Result, Store, StoreError};
 
 pub use classify::{Classifier, Failure, FailureKind};
 
@@ -235,40 +238,6 @@ impl Queue {
         Ok(claimed)
     }
 
-    /// Moves the queued jobs of `limit`'s provider, of each role with a fallback, to the
-    /// role's first fallback not in `excluded`: one `job_moved` event each.
-    fn fall_back(
-        &self,
-        conn: &Connection,
-        limit: &crate::store::limits::Limit,
-        excluded: &[String],
-        now: i64,
-    ) -> Result<()> {
-        for (role, fallbacks) in &self.fallbacks {
-            let Some(to) = fallbacks.iter().find(|f| !excluded.contains(f)) else {
-                continue;
-            };
-            for job in jobs::move_queued(conn, role, &limit.provider, to, now)? {
-                events::record(
-                    conn,
-                    EventKind::JobMoved,
-                    About::job_of(&job),
-                    "queue",
-                    format!(
-                        "job {} of role {role} moved from {} to its fallback {to}: {} is parked \
-                         until {}",
-                        job.id,
-                        limit.provider,
-                        limit.provider,
-                        crate::provider::limit::clock_time(limit.until_at)
-                    ),
-                    now,
-                )?;
-            }
-        }
-        Ok(())
-    }
-
     /// Marks a running job done (its run completed; the gates judge the work) and closes
     /// its provider's breaker.
     ///
@@ -474,42 +443,6 @@ impl Queue {
         jobs::prune(conn, before)
     }
 
-    /// A snapshot for `bosun queue` and the console's queue view.
-    ///
-    /// # Errors
-    /// [`StoreError::Sqlite`] on database failure.
-    pub fn status(&self, conn: &Connection, now: i64, limit: usize) -> Result<QueueStatus> {
-        let line = |job: Job| -> Result<JobLine> {
-            let task = tasks::get(conn, job.task_id)?;
-            Ok(JobLine {
-                elapsed_ms: job.claimed_at.map(|c| now - c),
-                available_in_ms: (job.status == JobStatus::Queued)
-                    .then(|| (job.available_at - now).max(0)),
-                task: task.key,
-                job,
-            })
-        };
-        let collect = |status| -> Result<Vec<JobLine>> {
-            jobs::with_status(conn, status, limit)?
-                .into_iter()
-                .map(line)
-                .collect()
-        };
-        Ok(QueueStatus {
-            counts: jobs::counts(conn)?
-                .into_iter()
-                .map(|(s, n)| (s.as_str().to_string(), n))
-                .collect(),
-            max_concurrency: self.max_concurrency,
-            running: collect(JobStatus::Running)?,
-            queued: collect(JobStatus::Queued)?,
-            failed: collect(JobStatus::Failed)?,
-            breakers: breakers::list(conn)?,
-            limits: crate::store::limits::list(conn)?,
-            now,
-        })
-    }
-
     fn update_breaker(
         &self,
         conn: &Connection,
@@ -560,40 +493,6 @@ fn running(conn: &Connection, job_id: i64) -> Result<Job> {
         )));
     }
     Ok(job)
-}
-
-/// A job with its task key and timing, for display.
-#[derive(Debug, Clone, Serialize)]
-pub struct JobLine {
-    /// The task's key.
-    pub task: String,
-    /// The job.
-    pub job: Job,
-    /// Since the claim, ms (running jobs).
-    pub elapsed_ms: Option<i64>,
-    /// Until it may be claimed, ms (queued jobs; 0 when available now).
-    pub available_in_ms: Option<i64>,
-}
-
-/// A queue snapshot.
-#[derive(Debug, Clone, Serialize)]
-pub struct QueueStatus {
-    /// Jobs per status.
-    pub counts: BTreeMap<String, i64>,
-    /// The concurrency limit.
-    pub max_concurrency: u32,
-    /// Running jobs, longest-running first.
-    pub running: Vec<JobLine>,
-    /// Queued jobs in claim order.
-    pub queued: Vec<JobLine>,
-    /// Failed jobs, most recent first.
-    pub failed: Vec<JobLine>,
-    /// Breakers of every provider that has had one.
-    pub breakers: Vec<Breaker>,
-    /// Every provider's last reported usage limit (parked while `until_at` is ahead).
-    pub limits: Vec<crate::store::limits::Limit>,
-    /// When this was read, ms since the epoch.
-    pub now: i64,
 }
 
 /// Milliseconds since the epoch, now (re-exported for callers of the queue).
