@@ -11,9 +11,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::Result;
+use super::usage::Part;
 use crate::config::budget::BudgetRules;
 use crate::config::prices::Cost;
-use crate::provider::usage::Usage;
 
 /// A budget's scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -252,40 +252,11 @@ impl Over {
     }
 }
 
-/// Usage by provider and model, in one scope (what prices it).
-type Parts = Vec<(String, Option<String>, Usage)>;
-
-/// The usage of the runs `filter` selects (a condition on `r`, the runs, and `t`, their
-/// tasks, with one parameter), by provider and model.
-fn parts(conn: &Connection, filter: &str, arg: &dyn rusqlite::ToSql) -> Result<Parts> {
-    let sql = format!(
-        "SELECT u.provider, u.model, SUM(u.input), SUM(u.output), SUM(u.cache_read),
-                SUM(u.cache_write), SUM(u.reasoning)
-         FROM run_usage u JOIN runs r ON r.id = u.run_id JOIN tasks t ON t.id = r.task_id
-         WHERE {filter} GROUP BY 1, 2"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map([arg], |r| {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            Usage {
-                input: r.get(2)?,
-                output: r.get(3)?,
-                cache_read: r.get(4)?,
-                cache_write: r.get(5)?,
-                reasoning: r.get(6)?,
-            },
-        ))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
 /// `parts` against the budgets of `scope` that have a limit.
 fn stand(
     rules: &BudgetRules,
     scope: Scope,
-    parts: &Parts,
+    parts: &[Part],
     limits: [Option<Amount>; 2],
 ) -> Vec<Standing> {
     let mut out = Vec::new();
@@ -363,7 +334,12 @@ pub fn standing(
         if limits.iter().all(Option::is_none) {
             continue;
         }
-        out.extend(stand(rules, scope, &parts(conn, filter, arg)?, limits));
+        out.extend(stand(
+            rules,
+            scope,
+            &super::usage::parts(conn, filter, arg)?,
+            limits,
+        ));
     }
     Ok(out)
 }

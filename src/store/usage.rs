@@ -154,45 +154,51 @@ pub fn for_task(conn: &Connection, task_id: i64) -> Result<Usage> {
                     COALESCE(SUM(u.reasoning), 0)
              FROM run_usage u JOIN runs r ON r.id = u.run_id WHERE r.task_id = ?1",
         )?
-        .query_row([task_id], |r| {
-            Ok(Usage {
-                input: r.get(0)?,
-                output: r.get(1)?,
-                cache_read: r.get(2)?,
-                cache_write: r.get(3)?,
-                reasoning: r.get(4)?,
-            })
-        })?)
+        .query_row([task_id], |r| usage_at(r, 0))?)
+}
+
+/// Usage of one provider and model: (provider, model, usage).
+pub type Part = (String, Option<String>, Usage);
+
+/// The five usage columns (input, output, cache read, cache write, reasoning) of row `r`
+/// from column `i` on.
+fn usage_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Usage> {
+    Ok(Usage {
+        input: r.get(i)?,
+        output: r.get(i + 1)?,
+        cache_read: r.get(i + 2)?,
+        cache_write: r.get(i + 3)?,
+        reasoning: r.get(i + 4)?,
+    })
+}
+
+/// The usage of the runs `filter` selects (a condition on `r`, the runs, and `t`, their
+/// tasks, with one parameter), by provider and model (what prices it).
+///
+/// # Errors
+/// [`super::StoreError::Sqlite`] on database failure.
+pub(crate) fn parts(
+    conn: &Connection,
+    filter: &str,
+    arg: &dyn rusqlite::ToSql,
+) -> Result<Vec<Part>> {
+    let sql = format!(
+        "SELECT u.provider, u.model, SUM(u.input), SUM(u.output), SUM(u.cache_read),
+                SUM(u.cache_write), SUM(u.reasoning)
+         FROM run_usage u JOIN runs r ON r.id = u.run_id JOIN tasks t ON t.id = r.task_id
+         WHERE {filter} GROUP BY 1, 2"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([arg], |r| Ok((r.get(0)?, r.get(1)?, usage_at(r, 2)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Task `task_id`'s usage by provider and model (what prices it).
 ///
 /// # Errors
 /// [`super::StoreError::Sqlite`] on database failure.
-pub fn parts_of_task(
-    conn: &Connection,
-    task_id: i64,
-) -> Result<Vec<(String, Option<String>, Usage)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT u.provider, u.model, SUM(u.input), SUM(u.output),
-                SUM(u.cache_read), SUM(u.cache_write), SUM(u.reasoning)
-         FROM run_usage u JOIN runs r ON r.id = u.run_id WHERE r.task_id = ?1
-         GROUP BY 1, 2",
-    )?;
-    let rows = stmt.query_map([task_id], |r| {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            Usage {
-                input: r.get(2)?,
-                output: r.get(3)?,
-                cache_read: r.get(4)?,
-                cache_write: r.get(5)?,
-                reasoning: r.get(6)?,
-            },
-        ))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+pub fn parts_of_task(conn: &Connection, task_id: i64) -> Result<Vec<Part>> {
+    parts(conn, "r.task_id = ?1", &task_id)
 }
 
 /// One task's usage of one provider and model: (task id, provider, model, usage).
@@ -211,18 +217,7 @@ pub fn by_task(conn: &Connection) -> Result<Vec<TaskPart>> {
          GROUP BY 1, 2, 3",
     )?;
     let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            Usage {
-                input: r.get(3)?,
-                output: r.get(4)?,
-                cache_read: r.get(5)?,
-                cache_write: r.get(6)?,
-                reasoning: r.get(7)?,
-            },
-        ))
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, usage_at(r, 3)?))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
