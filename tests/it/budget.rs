@@ -191,34 +191,7 @@ fn the_migration_to_v22_keeps_the_raises_and_lets_budget_and_limit_notices_in() 
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("old.db");
     {
-        let conn = rusqlite::Connection::open(&path).expect("open");
-        conn.pragma_update(None, "foreign_keys", "ON").expect("fk");
-        for sql in [
-            include_str!("../../src/store/schema.sql"),
-            include_str!("../../src/store/schema_2.sql"),
-            include_str!("../../src/store/schema_3.sql"),
-            include_str!("../../src/store/schema_4.sql"),
-            include_str!("../../src/store/schema_5.sql"),
-            include_str!("../../src/store/schema_6.sql"),
-            include_str!("../../src/store/schema_7.sql"),
-            include_str!("../../src/store/schema_8.sql"),
-            include_str!("../../src/store/schema_9.sql"),
-            include_str!("../../src/store/schema_10.sql"),
-            include_str!("../../src/store/schema_11.sql"),
-            include_str!("../../src/store/schema_12.sql"),
-            include_str!("../../src/store/schema_13.sql"),
-            include_str!("../../src/store/schema_14.sql"),
-            include_str!("../../src/store/schema_15.sql"),
-            include_str!("../../src/store/schema_16.sql"),
-            include_str!("../../src/store/schema_17.sql"),
-            include_str!("../../src/store/schema_18.sql"),
-            include_str!("../../src/store/schema_19.sql"),
-            include_str!("../../src/store/schema_20.sql"),
-        ] {
-            conn.execute_batch(sql).expect("old schema");
-        }
-        conn.pragma_update(None, "user_version", 20)
-            .expect("version");
+        let conn = crate::support::database_at(&path, 20);
         conn.execute_batch(
             "INSERT INTO budgets (scope, key, tokens, note, decided_by, at)
                  VALUES ('task', 'ET-001', 5000, 'worth it', 'cli', 7);

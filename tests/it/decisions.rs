@@ -135,16 +135,7 @@ fn the_migration_to_v4_keeps_one_open_job_per_task_deterministically() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("old.db");
     {
-        let conn = rusqlite::Connection::open(&path).expect("open");
-        for sql in [
-            include_str!("../../src/store/schema.sql"),
-            include_str!("../../src/store/schema_2.sql"),
-            include_str!("../../src/store/schema_3.sql"),
-        ] {
-            conn.execute_batch(sql).expect("old schema");
-        }
-        conn.pragma_update(None, "user_version", 3)
-            .expect("version");
+        let conn = crate::support::database_at(&path, 3);
         conn.execute_batch(
             "INSERT INTO projects (name, path, key_prefix, created_at) VALUES ('p', '/p', 'ET', 0);
              INSERT INTO tasks (key, project_id, title, spec, stage, state, priority, created_at, updated_at)
@@ -257,26 +248,7 @@ fn the_migration_to_v14_keeps_only_hashes_of_hook_tokens() {
     let path = dir.path().join("old.db");
     let token = "feedfacecafebeef0123456789abcdef";
     {
-        let conn = rusqlite::Connection::open(&path).expect("open");
-        for sql in [
-            include_str!("../../src/store/schema.sql"),
-            include_str!("../../src/store/schema_2.sql"),
-            include_str!("../../src/store/schema_3.sql"),
-            include_str!("../../src/store/schema_4.sql"),
-            include_str!("../../src/store/schema_5.sql"),
-            include_str!("../../src/store/schema_6.sql"),
-            include_str!("../../src/store/schema_7.sql"),
-            include_str!("../../src/store/schema_8.sql"),
-            include_str!("../../src/store/schema_9.sql"),
-            include_str!("../../src/store/schema_10.sql"),
-            include_str!("../../src/store/schema_11.sql"),
-            include_str!("../../src/store/schema_12.sql"),
-            include_str!("../../src/store/schema_13.sql"),
-        ] {
-            conn.execute_batch(sql).expect("old schema");
-        }
-        conn.pragma_update(None, "user_version", 13)
-            .expect("version");
+        let conn = crate::support::database_at(&path, 13);
         conn.execute_batch(
             "INSERT INTO projects (name, path, key_prefix, created_at) VALUES ('p', '/p', 'ET', 0);
              INSERT INTO tasks (key, project_id, title, spec, stage, state, priority, created_at, updated_at)

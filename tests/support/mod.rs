@@ -365,3 +365,17 @@ pub fn hook_calls_caught(seen: &std::collections::HashMap<Vec<u8>, u32>) -> u32 
         .map(|(_, n)| n)
         .sum()
 }
+
+/// A database at `path` as bosun left it at schema `version`: the first `version`
+/// migrations applied by hand (foreign keys on, as bosun opens it), its `user_version` set.
+/// Opening it with `Store::open` migrates it from there.
+pub fn database_at(path: &Path, version: usize) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).expect("open");
+    conn.pragma_update(None, "foreign_keys", "ON").expect("fk");
+    for sql in &bosun::store::MIGRATIONS[..version] {
+        conn.execute_batch(sql).expect("old schema");
+    }
+    conn.pragma_update(None, "user_version", version as i64)
+        .expect("version");
+    conn
+}

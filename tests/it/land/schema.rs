@@ -7,29 +7,7 @@ fn the_migration_to_v16_keeps_every_task_and_reference() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("old.db");
     {
-        let conn = rusqlite::Connection::open(&path).expect("open");
-        conn.pragma_update(None, "foreign_keys", "ON").expect("fk");
-        for sql in [
-            include_str!("../../../src/store/schema.sql"),
-            include_str!("../../../src/store/schema_2.sql"),
-            include_str!("../../../src/store/schema_3.sql"),
-            include_str!("../../../src/store/schema_4.sql"),
-            include_str!("../../../src/store/schema_5.sql"),
-            include_str!("../../../src/store/schema_6.sql"),
-            include_str!("../../../src/store/schema_7.sql"),
-            include_str!("../../../src/store/schema_8.sql"),
-            include_str!("../../../src/store/schema_9.sql"),
-            include_str!("../../../src/store/schema_10.sql"),
-            include_str!("../../../src/store/schema_11.sql"),
-            include_str!("../../../src/store/schema_12.sql"),
-            include_str!("../../../src/store/schema_13.sql"),
-            include_str!("../../../src/store/schema_14.sql"),
-            include_str!("../../../src/store/schema_15.sql"),
-        ] {
-            conn.execute_batch(sql).expect("old schema");
-        }
-        conn.pragma_update(None, "user_version", 15)
-            .expect("version");
+        let conn = crate::support::database_at(&path, 15);
         conn.execute_batch(
             "INSERT INTO projects (name, path, key_prefix, created_at) VALUES ('p', '/p', 'ET', 0);
              INSERT INTO tasks (id, key, project_id, title, spec, stage, state, priority, created_at, updated_at)
