@@ -26,17 +26,7 @@ fn fixture(layer: &str) -> Fixture {
 /// records its usage (as a completed turn does).
 fn spend(fx: &Fixture, task: &Task) -> Run {
     let (_, run) = fx.claim_and_start(task);
-    let record = fx.dir.path().join(format!("session-{}.jsonl", run.id));
-    std::fs::write(
-        &record,
-        include_str!("../fixtures/claude-2.1.332/transcript.jsonl"),
-    )
-    .expect("record");
-    let path = record.to_string_lossy().into_owned();
-    fx.store
-        .write(|tx| runs::set_transcript(tx, run.id, &path))
-        .expect("transcript");
-    bosun::supervisor::usage::record(&fx.cfg, &fx.store, run.id).expect("usage");
+    fx.spend_fixture_transcript(run.id);
     run
 }
 

@@ -88,17 +88,7 @@ fn a_task_past_its_token_budget_runs_no_more_until_the_budget_is_raised() {
     let (task, _) = fx.add_task("Spend tokens");
     // Its first run starts (nothing used yet) and uses ~29,000 tokens.
     let (_, run) = fx.claim_and_start(&task);
-    let record = fx.dir.path().join("session.jsonl");
-    std::fs::write(
-        &record,
-        include_str!("../fixtures/claude-2.1.332/transcript.jsonl"),
-    )
-    .expect("record");
-    let path = record.to_string_lossy().into_owned();
-    fx.store
-        .write(|tx| runs::set_transcript(tx, run.id, &path))
-        .expect("transcript");
-    bosun::supervisor::usage::record(&fx.cfg, &fx.store, run.id).expect("usage");
+    fx.spend_fixture_transcript(run.id);
     // The run that crossed the budget finishes; its stage runs again (no artifact)...
     fx.engine()
         .handle(bosun::pipeline::Input::RunFinished {

@@ -138,6 +138,24 @@ impl Fixture {
         (claimed, run)
     }
 
+    /// Gives run `run_id` the Claude Code fixture's session record
+    /// (`tests/fixtures/claude-2.1.332/transcript.jsonl`, ~29,000 tokens) as its transcript and
+    /// records its usage, as a completed turn does; returns the record's path.
+    pub fn spend_fixture_transcript(&self, run_id: i64) -> PathBuf {
+        let record = self.dir.path().join(format!("session-{run_id}.jsonl"));
+        std::fs::write(
+            &record,
+            include_str!("../fixtures/claude-2.1.332/transcript.jsonl"),
+        )
+        .expect("record");
+        let path = record.to_string_lossy().into_owned();
+        self.store
+            .write(|tx| bosun::store::runs::set_transcript(tx, run_id, &path))
+            .expect("transcript");
+        bosun::supervisor::usage::record(&self.cfg, &self.store, run_id).expect("usage");
+        record
+    }
+
     /// Claims, starts and completes a run of the task's job after `work` has written files.
     pub fn complete(&self, task: &Task, work: impl FnOnce(&Fixture)) -> Outcome {
         let (_job, run) = self.claim_and_start(task);
