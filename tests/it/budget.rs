@@ -63,14 +63,7 @@ fn a_task_past_its_dollar_budget_runs_no_more_until_the_budget_is_raised() {
     let fx = fixture(&format!("[budget]\ntask_usd = 0.2\n{PRICED}"));
     let (task, _) = fx.add_task("Spend dollars");
     let run = spend(&fx, &task);
-    fx.engine()
-        .handle(bosun::pipeline::Input::RunFinished {
-            run_id: run.id,
-            result: bosun::pipeline::RunResult::Completed {
-                final_message: None,
-            },
-        })
-        .expect("finished");
+    fx.finish_run(run.id);
     // The run that crossed the budget finished; the stage's next job waits.
     let next = fx.open_job(&task).expect("a next job queued");
     let queue = &fx.engine().queue;
@@ -298,15 +291,7 @@ fn a_hard_budget_stops_a_running_run_without_spending_an_attempt() {
         .collect();
     assert_eq!(stopped.len(), 1, "{stopped:?}");
     // The engine takes the run's end as late (the completion that follows a reading).
-    let outcome = fx
-        .engine()
-        .handle(bosun::pipeline::Input::RunFinished {
-            run_id: run.id,
-            result: bosun::pipeline::RunResult::Completed {
-                final_message: None,
-            },
-        })
-        .expect("finished");
+    let outcome = fx.finish_run(run.id);
     assert!(
         matches!(outcome, bosun::pipeline::Outcome::Ignored { .. }),
         "{outcome:?}"

@@ -6,7 +6,6 @@
 use crate::console::{render, snapshot};
 use crate::support::Fixture;
 
-use bosun::pipeline::{Input, RunResult};
 use bosun::queue::Queue;
 use bosun::store::Store;
 use bosun::store::runs;
@@ -42,14 +41,7 @@ fn ledger() -> Fixture {
         include_str!("../fixtures/claude-2.1.332/transcript.jsonl"),
     );
     // Its stage runs again (no artifact): the job is queued, and held.
-    fx.engine()
-        .handle(Input::RunFinished {
-            run_id: run.id,
-            result: RunResult::Completed {
-                final_message: None,
-            },
-        })
-        .expect("finished");
+    fx.finish_run(run.id);
     let line = |model: &str, input: i64, output: i64| {
         format!(
             r#"{{"type":"assistant","requestId":"r1","message":{{"id":"m1","model":"{model}","usage":{{"input_tokens":{input},"output_tokens":{output}}}}}}}"#

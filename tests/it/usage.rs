@@ -90,14 +90,7 @@ fn a_task_past_its_token_budget_runs_no_more_until_the_budget_is_raised() {
     let (_, run) = fx.claim_and_start(&task);
     fx.spend_fixture_transcript(run.id);
     // The run that crossed the budget finishes; its stage runs again (no artifact)...
-    fx.engine()
-        .handle(bosun::pipeline::Input::RunFinished {
-            run_id: run.id,
-            result: bosun::pipeline::RunResult::Completed {
-                final_message: None,
-            },
-        })
-        .expect("finished");
+    fx.finish_run(run.id);
     let next = fx.open_job(&task).expect("a next job queued");
     // The operator is told (a `budget` notice), once.
     let warnings: Vec<String> = bosun::store::events::recent(fx.store.conn(), Some(task.id), 100)

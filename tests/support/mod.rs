@@ -160,9 +160,14 @@ impl Fixture {
     pub fn complete(&self, task: &Task, work: impl FnOnce(&Fixture)) -> Outcome {
         let (_job, run) = self.claim_and_start(task);
         work(self);
+        self.finish_run(run.id)
+    }
+
+    /// Run `run_id` completed (its turn done, no final message): the engine judges it.
+    pub fn finish_run(&self, run_id: i64) -> Outcome {
         self.engine()
             .handle(Input::RunFinished {
-                run_id: run.id,
+                run_id,
                 result: RunResult::Completed {
                     final_message: None,
                 },
