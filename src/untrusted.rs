@@ -170,6 +170,31 @@ pub fn read_from(path: &Path, offset: u64, max: usize) -> std::io::Result<(Vec<u
     Ok((bytes, len))
 }
 
+/// The last `max` bytes (or fewer) of the regular file at the absolute `path`, read as
+/// [`read_from`] reads (one open, the last component never followed if it is a symlink,
+/// anything but a regular file refused): the end of an agent's session record.
+///
+/// # Errors
+/// As [`read_from`].
+pub fn read_tail(path: &Path, max: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = open_nofollow(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    let from = meta
+        .len()
+        .saturating_sub(u64::try_from(max).unwrap_or(u64::MAX));
+    file.seek(SeekFrom::Start(from))?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len() - from).unwrap_or(max));
+    file.take(meta.len() - from).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 /// Opens `path` for reading without following a symlink in its last component
 /// (`O_NOFOLLOW`: ELOOP instead) and without blocking on a FIFO (`O_NONBLOCK`), never as a
 /// controlling terminal.
@@ -374,6 +399,19 @@ impl Tail {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tail_is_the_end_of_a_regular_file_and_never_through_a_symlink() {
+        let d = tempfile::tempdir().expect("dir");
+        let f = d.path().join("record.jsonl");
+        std::fs::write(&f, "0123456789").expect("write");
+        assert_eq!(read_tail(&f, 4).expect("tail"), b"6789");
+        assert_eq!(read_tail(&f, 64).expect("tail"), b"0123456789");
+        let link = d.path().join("link.jsonl");
+        std::os::unix::fs::symlink(&f, &link).expect("link");
+        assert!(read_tail(&link, 4).is_err(), "a symlink is not followed");
+        assert!(read_tail(d.path(), 4).is_err(), "a directory is refused");
+    }
 
     #[test]
     fn regular_files_are_read_up_to_the_cap() {

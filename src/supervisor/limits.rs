@@ -42,8 +42,9 @@ impl Supervisor {
             return Ok(());
         };
         let mut resets_at = seen.resets_at;
+        let reported = self.reported_limit(id);
         if !seen.waits {
-            if let Some(at) = self.reported_limit(id).and_then(|r| r.resets_at) {
+            if let Some(at) = reported.and_then(|r| r.resets_at) {
                 resets_at = at;
             }
             resets_at = resets_at.max(now_ms + if resets_at <= now_ms { MIN_PARK_MS } else { 0 });
@@ -64,6 +65,7 @@ impl Supervisor {
             resume_in: limit::until(resume_at, now_ms),
             prompt: self.cfg.supervisor.resume_prompt.clone(),
             words: crate::text::plain(&seen.words),
+            used_percent: reported.map(|r| r.used_percent),
         };
         self.step(id, Event::Limit(limit), now)
     }
@@ -71,10 +73,7 @@ impl Supervisor {
     /// The CLI's own last rate-limit report in run `id`'s session record, if it keeps one.
     fn reported_limit(&self, id: i64) -> Option<limit::Reported> {
         let path = runs::transcript(self.store.conn(), id).ok()??;
-        let path = std::path::Path::new(&path);
-        let (_, len) = crate::untrusted::read_from(path, u64::MAX, 0).ok()?;
-        let from = len.saturating_sub(REPORT_TAIL as u64);
-        let (tail, _) = crate::untrusted::read_from(path, from, REPORT_TAIL).ok()?;
+        let tail = crate::untrusted::read_tail(std::path::Path::new(&path), REPORT_TAIL).ok()?;
         limit::reported(&tail)
     }
 
@@ -100,7 +99,7 @@ impl Supervisor {
     }
 
     /// Parks run `id`'s provider until `resets_at` (its queued jobs wait, or go to their
-    /// role's fallback), with the share used where its CLI reports one.
+    /// role's fallback), with the share `used_percent` where its CLI reports one.
     ///
     /// # Errors
     /// Store failures.
@@ -110,6 +109,7 @@ impl Supervisor {
         resets_at: i64,
         resume_in: Option<Duration>,
         words: &str,
+        used_percent: Option<f64>,
     ) -> Result<()> {
         let Some(run) = self.runs.get(&id) else {
             return Ok(());
@@ -120,7 +120,6 @@ impl Supervisor {
             Some(d) => now + i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2),
             None => resets_at,
         };
-        let used = self.reported_limit(id).map(|r| r.used_percent);
         let job_id = run.job_id;
         self.store.write(|tx| {
             let task = crate::store::jobs::get(tx, job_id).ok().map(|j| j.task_id);
@@ -135,7 +134,7 @@ impl Supervisor {
                 resets_at,
                 resumes_at: resumes_at.max(resets_at),
                 words,
-                used_percent: used,
+                used_percent,
             };
             limit_rows::park(tx, &report, now)
         })?;

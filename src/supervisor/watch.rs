@@ -99,7 +99,8 @@ impl Supervisor {
                     resets_at,
                     resume_in,
                     words,
-                } => self.park(id, resets_at, resume_in, &words)?,
+                    used_percent,
+                } => self.park(id, resets_at, resume_in, &words, used_percent)?,
                 Command::Resumed { parked_for } => self.resumed(id, parked_for)?,
                 Command::Close => {
                     if let Some(run) = self.runs.remove(&id) {

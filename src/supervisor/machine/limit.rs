@@ -51,6 +51,7 @@ impl RunMachine {
             resets_at: limit.resets_at,
             resume_in: (!limit.waits).then_some(limit.resume_in),
             words: limit.words,
+            used_percent: limit.used_percent,
         }]
     }
 

@@ -107,6 +107,8 @@ pub(in crate::supervisor) struct Limit {
     pub(in crate::supervisor) prompt: String,
     /// What the screen said.
     pub(in crate::supervisor) words: String,
+    /// The share of its limit the CLI reports used, where it reports one.
+    pub(in crate::supervisor) used_percent: Option<f64>,
 }
 
 /// A run waiting in its pane for its provider's usage limit to reset.
@@ -135,7 +137,7 @@ pub(in crate::supervisor) enum Tail {
 }
 
 /// What the loop must do for a run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(in crate::supervisor) enum Command {
     /// Paste this text into the pane (on the `tmux` lane; [`Event::Pasted`] when done).
     Paste(String),
@@ -182,6 +184,7 @@ pub(in crate::supervisor) enum Command {
         resets_at: i64,
         resume_in: Option<Duration>,
         words: String,
+        used_percent: Option<f64>,
     },
     /// The parked run was resumed in its pane (its dialog closed, the resume prompt sent).
     Resumed { parked_for: Duration },

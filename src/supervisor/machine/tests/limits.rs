@@ -28,6 +28,7 @@ fn limit(waits: bool, resets_at: i64, resume_in: u64) -> Event<'static> {
         resume_in: Duration::from_millis(resume_in),
         prompt: "Continue.".into(),
         words: "usage limit".into(),
+        used_percent: Some(100.0),
     })
 }
 
@@ -42,6 +43,7 @@ fn a_run_at_a_usage_limit_waits_in_its_pane_and_resumes_in_the_same_session() {
             resets_at: 99_000,
             resume_in: Some(Duration::from_secs(20)),
             words: "usage limit".into(),
+            used_percent: Some(100.0),
         }]
     );
     assert_eq!(r.m.status(), RunStatus::Parked);
