@@ -29,14 +29,14 @@ impl Supervisor {
         let Some(run) = self.runs.get_mut(&id) else {
             return Ok(());
         };
-        if !run.machine.take_limit_due() {
+        let Some(screen) = run.machine.take_limit_screen() else {
             return Ok(());
-        }
+        };
         let now_ms = now_ms();
         let provider = run.machine.provider().name.clone();
         let Some(seen) = limit::seen(
             &run.machine.provider().limits,
-            &run.machine.screen(),
+            &screen,
             &limit::now_local(now_ms),
         ) else {
             return Ok(());

@@ -55,8 +55,9 @@ pub(super) struct RunMachine {
     delivering: Vec<i64>,
     /// The second witness that ended the current turn, for its status event.
     ended_by: Option<Witness>,
-    /// The screen was classified since the loop last read it for a usage limit.
-    limit_due: bool,
+    /// The screen as last classified, not yet read by the loop for a usage limit (kept only
+    /// for a profile with `limits`).
+    limit_screen: Option<String>,
     /// Limits are read off the screen: not after a resume until the agent has been busy
     /// again (the old limit stays the last message until it answers).
     limit_armed: bool,
@@ -185,7 +186,7 @@ impl RunMachine {
             answering: None,
             delivering: Vec::new(),
             ended_by: None,
-            limit_due: false,
+            limit_screen: None,
             limit_armed: true,
             parked: None,
             resuming: None,
@@ -279,18 +280,19 @@ impl RunMachine {
         }
     }
 
-    /// True once after the screen was classified: the loop reads it for a usage limit
-    /// (only for a profile with `limits`, and not while the run is parked or exiting).
-    pub(super) fn take_limit_due(&mut self) -> bool {
-        std::mem::take(&mut self.limit_due)
-            && self.limit_armed
-            && !self.provider().limits.is_empty()
+    /// Once after the screen was classified, its text, for the loop to read for a usage
+    /// limit (only for a profile with `limits`, and not while the run is parked, resuming or
+    /// exiting).
+    pub(super) fn take_limit_screen(&mut self) -> Option<String> {
+        let screen = self.limit_screen.take()?;
+        (self.limit_armed
             && self.parked.is_none()
             && self.resuming.is_none()
             && matches!(
                 self.phase,
                 Phase::Working | Phase::Submitted { .. } | Phase::TurnEnded
-            )
+            ))
+        .then_some(screen)
     }
 
     /// When a parked run resumes, for the loop's sleep.

@@ -30,9 +30,12 @@ impl RunMachine {
             let text = self.detector.text();
             let raw = classify(self.detector.provider(), &text);
             self.tracker.observe(raw, &text, now);
-            self.limit_due = true;
             if self.tracker.status() == RunStatus::Busy {
                 self.limit_armed = true;
+            }
+            // The same text, not drawn again, for the loop's usage-limit look.
+            if !self.detector.provider().limits.is_empty() {
+                self.limit_screen = Some(text);
             }
         }
     }

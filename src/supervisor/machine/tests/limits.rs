@@ -36,7 +36,11 @@ fn limit(waits: bool, resets_at: i64, resume_in: u64) -> Event<'static> {
 fn a_run_at_a_usage_limit_waits_in_its_pane_and_resumes_in_the_same_session() {
     let mut r = Rig::working(limited(false, false));
     assert_eq!(r.draw(LIMIT, 1_000), vec![]);
-    assert!(r.m.take_limit_due(), "the loop reads the changed screen");
+    assert!(
+        r.m.take_limit_screen()
+            .is_some_and(|s| s.contains("usage limit · resets in 20s")),
+        "the loop reads the changed screen"
+    );
     assert_eq!(
         r.on(limit(false, 99_000, 20_000), 1_000),
         vec![Command::Park {
@@ -47,7 +51,11 @@ fn a_run_at_a_usage_limit_waits_in_its_pane_and_resumes_in_the_same_session() {
         }]
     );
     assert_eq!(r.m.status(), RunStatus::Parked);
-    assert!(!r.m.take_limit_due(), "a parked run is not read again");
+    assert_eq!(
+        r.m.take_limit_screen(),
+        None,
+        "a parked run is not read again"
+    );
     // The error stands far past its debounce, and the time passes the role's timeout: the
     // run neither fails nor times out.
     assert_eq!(r.tick(10_000), vec![]);
