@@ -8,7 +8,7 @@ use crate::support::supervised::{Harness, Stage, write_turn};
 use bosun::config::Config;
 use bosun::pipeline::Engine;
 use bosun::sim::homes::Cli;
-use bosun::sim::model::{Answer, Pace, Turn};
+use bosun::sim::model::{Answer, Turn};
 use bosun::status::{BreakerState, RunStatus, TaskState};
 use bosun::store::events::{self, EventKind};
 use bosun::store::{breakers, jobs, limits, runs};
@@ -16,18 +16,13 @@ use bosun::store::{breakers, jobs, limits, runs};
 const FINAL: &str = "The analysis is written.";
 
 /// A stage whose first answer is the account's usage limit, resetting `reset` later; then
-/// the artifact and the final text.
+/// the artifact and the final text, each at the realistic pace (3 s to the first token).
 fn limited_stage(cli: Cli, test: &'static str, reset: Duration) -> Stage {
-    let mut stage = Stage::new(
+    Stage::new(
         cli,
         test,
         vec![Turn::usage_limit(reset), write_turn(cli), Turn::text(FINAL)],
-    );
-    stage.pace = Pace {
-        first_token: Duration::from_millis(500),
-        gap: Duration::from_millis(20),
-    };
-    stage
+    )
 }
 
 /// A limit with its reset 20 s ahead: the run waits in its pane (parked; no attempt spent;
