@@ -76,6 +76,10 @@ fn codex_ends_the_turn_at_its_limit_and_its_rollout_has_the_exact_reset() {
         Some(1_796_628_828_000),
         "a second after, rounded down"
     );
+    // In an 80-column pane the message wraps, the time too.
+    let narrow = "■ You’ve hit your usage limit. Upgrade to Pro (https://chatgpt.com/explore/pro),\n  visit https://chatgpt.com/settings/usage to purchase more credits or try again at 7:33\n  AM.\n\n› Ask Codex to do anything\n";
+    let seen_narrow = super::seen(&limits("codex"), narrow, &now).expect("the wrapped limit");
+    assert_eq!(seen_narrow.resets_at, ms(&at_utc(7, 34, 0)));
     // No window reported (an API key): nothing, not 0 %.
     let none =
         r#"{"type":"event_msg","payload":{"type":"token_count","info":null,"rate_limits":null}}"#;
